@@ -16,6 +16,6 @@ type User struct {
 	DOB            string `json:"dob"`             // RFC 3339, as the API gives it
 	RegisteredDate string `json:"registered_date"` // RFC 3339, as the API gives it
 	Phone          string `json:"phone"`
-	Picture        string `json:"picture"` // the medium picture URL
+	Picture        string `json:"picture"`          // the medium picture URL
 	Source         string `json:"source,omitempty"` // "randomuser" or "faker"
 }
