@@ -106,7 +106,6 @@ func permanent(err error) bool {
 func connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 	cluster := gocql.NewCluster(cfg.Hosts...)
 	cluster.Consistency = gocql.ParseConsistency(cfg.Consistency)
-	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
 	cluster.ConnectTimeout = 5 * time.Second
 	cluster.Timeout = 10 * time.Second
 	// Look for hosts that came back every 2 s, not every minute, so that writes resume
@@ -119,6 +118,8 @@ func connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 	hosts := strings.Join(cfg.Hosts, ",")
 	deadline := time.Now().Add(cfg.StartupTimeout)
 	for wait := newBackoff(); ; {
+		// A policy serves one session only, so every attempt gets its own.
+		cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy(), gocql.ShuffleReplicas())
 		session, err := cluster.CreateSession()
 		if err == nil {
 			return session, nil
