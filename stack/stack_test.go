@@ -45,7 +45,7 @@ func TestStackErrors(t *testing.T) {
 			name: "Go module proxy unreachable",
 			env:  []string{"GOPROXY=off"},
 			args: []string{"install", "temporal"},
-			want: []string{"could not build the temporal CLI", "Is the Go module proxy reachable? (GOPROXY=off)"},
+			want: []string{"could not build temporal (log above)", "Is the Go module proxy reachable? (GOPROXY=off)"},
 		},
 		{
 			name: "PyPI unreachable",
