@@ -1,0 +1,41 @@
+# streampipe — `make help` lists the targets; README.md says what they do.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+STACK := stack/stack.sh
+# The programs `make build` puts in bin/ (each a thin main).
+PROGRAMS := $(wildcard worker starter streaming/cmd/streaming)
+
+.PHONY: help run test lint bench build stack-up stack-down stack-status cqlsh
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+run: stack-up ## run the pipeline on the local stack
+	@echo "The local stack is up. The pipeline programs arrive with the next changes (see README.md)."
+
+test: ## the one test command: lint, then unit and integration tests (-race) on the real local stack
+	@scripts/test.sh
+
+lint: ## gofmt, go vet, staticcheck, workflowcheck
+	@scripts/lint.sh
+
+bench: stack-up ## benchmarks on the local stack (figures, not pass/fail)
+	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+build: ## the programs, into bin/
+	@mkdir -p bin
+	$(if $(PROGRAMS),go build -o bin/ $(addprefix ./,$(PROGRAMS)),@echo "no programs yet")
+
+stack-up: ## start the local stack (Temporal, Kafka, Cassandra) or reuse it; returns when all answer
+	@$(STACK) up
+
+stack-down: ## stop the local stack
+	@$(STACK) down
+
+stack-status: ## state, pid, port, memory and data size of each service
+	@$(STACK) status
+
+cqlsh: ## cqlsh on the local Cassandra
+	@$(STACK) cqlsh

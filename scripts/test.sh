@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make test: the one test command. Lints, starts the local stack if it is not running,
+# runs every unit and integration test with the race detector against the real
+# services, and stops the services it started.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+start=$SECONDS
+
+scripts/lint.sh
+
+started=()
+for svc in temporal kafka cassandra; do
+  stack/stack.sh running "$svc" || started+=("$svc")
+done
+stop_started() {
+  if ((${#started[@]} > 0)); then
+    echo "==> stopping what make test started: ${started[*]}"
+    stack/stack.sh down "${started[@]}"
+  fi
+}
+trap stop_started EXIT
+
+echo "==> local stack"
+stack/stack.sh up
+
+echo "==> go test -race"
+go test -race -count=1 -timeout 45m ./...
+
+echo "==> make test passed in $((SECONDS - start)) s"

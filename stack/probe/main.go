@@ -1,0 +1,86 @@
+// Command probe asks one service of the local stack a real question and prints the
+// answer: a metadata request to Kafka, a CQL query to Cassandra. stack/stack.sh uses it
+// as the readiness check; it exits 1 when the service does not answer yet.
+//
+//	probe kafka 127.0.0.1:9092
+//	probe cql 127.0.0.1:9042 [username password]
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/segmentio/kafka-go"
+)
+
+const timeout = 3 * time.Second
+
+func main() {
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: probe kafka|cql ADDRESS [username password]")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+
+	var (
+		answer string
+		err    error
+	)
+	switch kind, addr := os.Args[1], os.Args[2]; kind {
+	case "kafka":
+		answer, err = kafkaMetadata(ctx, addr)
+	case "cql":
+		var user, password string
+		if len(os.Args) == 5 {
+			user, password = os.Args[3], os.Args[4]
+		}
+		answer, err = cassandraVersion(ctx, addr, user, password)
+	default:
+		err = fmt.Errorf("unknown service %q (want kafka or cql)", kind)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(answer)
+}
+
+// kafkaMetadata dials afresh on every call: a shared kafka.Client caches a failed
+// metadata look-up for seconds, which would slow readiness polling down.
+func kafkaMetadata(ctx context.Context, addr string) (string, error) {
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: timeout}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		return "", fmt.Errorf("kafka metadata request to %s: %w", addr, err)
+	}
+	if md.Controller.ID < 0 || len(md.Brokers) == 0 {
+		return "", fmt.Errorf("kafka at %s has no controller yet", addr)
+	}
+	return fmt.Sprintf("cluster %s, %d broker(s), controller %d, %d topic(s)",
+		md.ClusterID, len(md.Brokers), md.Controller.ID, len(md.Topics)), nil
+}
+
+func cassandraVersion(ctx context.Context, addr, user, password string) (string, error) {
+	cluster := gocql.NewCluster(addr)
+	cluster.Timeout = timeout
+	cluster.ConnectTimeout = timeout
+	cluster.DisableInitialHostLookup = true
+	if user != "" {
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
+	}
+	session, err := cluster.CreateSession()
+	if err != nil {
+		return "", fmt.Errorf("cassandra at %s: %w", addr, err)
+	}
+	defer session.Close()
+	var version string
+	if err := session.Query("SELECT release_version FROM system.local").
+		ScanContext(ctx, &version); err != nil {
+		return "", fmt.Errorf("cassandra at %s: query system.local: %w", addr, err)
+	}
+	return "Cassandra " + version, nil
+}

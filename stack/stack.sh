@@ -1,0 +1,500 @@
+#!/usr/bin/env bash
+# The local stack: real Temporal, Kafka and Cassandra servers on 127.0.0.1, no Docker.
+#
+#   stack/stack.sh install [SERVICE...]   download/build what the services need (cached per machine)
+#   stack/stack.sh up      [SERVICE...]   start (or reuse) and wait until each one answers
+#   stack/stack.sh down    [SERVICE...]   stop: SIGTERM, wait, then SIGKILL
+#   stack/stack.sh status  [SERVICE...]   running/stopped, pid, port, data size, log
+#   stack/stack.sh running SERVICE        exit 0 if this stack's SERVICE is running
+#   stack/stack.sh cqlsh   [ARGS...]      cqlsh against the local Cassandra
+#   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
+#                                         staticcheck, workflowcheck), installing it first
+#
+# SERVICE is temporal, kafka or cassandra (default: all three).
+# Environment:
+#   STREAMPIPE_CACHE      downloads and builds, shared by every clone (default ~/.cache/streampipe)
+#   STREAMPIPE_STACK_DIR  data, logs and pid files of this stack (default <checkout>/.stack)
+#   STACK_TIMEOUT         seconds each service may take to answer after start (default 180)
+#   CASSANDRA_AUTH        1 = PasswordAuthenticator (superuser cassandra/cassandra), 0 = none (default 0)
+#   JAVA17_HOME           the JDK 17 to run Kafka and Cassandra with (default: found under /usr/lib/jvm)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=versions.env
+source "$ROOT/stack/versions.env"
+
+CACHE=${STREAMPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/streampipe}
+STACK_DIR=${STREAMPIPE_STACK_DIR:-$ROOT/.stack}
+STACK_TIMEOUT=${STACK_TIMEOUT:-180}
+CASSANDRA_AUTH=${CASSANDRA_AUTH:-0}
+HOST=127.0.0.1
+ALL_SERVICES=(temporal kafka cassandra)
+
+TEMPORAL_BIN=$CACHE/temporal-$TEMPORAL_CLI_VERSION/temporal # = go_bin temporal $TEMPORAL_CLI_VERSION
+KAFKA_LIB=$CACHE/kafka-$KAFKA_VERSION/lib
+CASSANDRA_LIB=$CACHE/cassandra-$CASSANDRA_VERSION/lib
+CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION
+PROBE=$STACK_DIR/bin/probe
+
+say() { printf '%s\n' "$*"; }
+step() { printf '==> %s\n' "$*"; }
+die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- per-service facts
+
+ports() { # the TCP ports a service listens on; the first is the one users talk to
+  case $1 in
+    temporal) echo "7233 8233" ;;
+    kafka) echo "9092 9093" ;;
+    cassandra) echo "9042 7000" ;;
+  esac
+}
+stop_wait() { # seconds a service gets to stop after SIGTERM
+  case $1 in temporal) echo 15 ;; kafka) echo 30 ;; cassandra) echo 45 ;; esac
+}
+log_file() { echo "$STACK_DIR/logs/$1.log"; }
+pid_file() { echo "$STACK_DIR/run/$1.pid"; }
+data_dir() { echo "$STACK_DIR/$1"; }
+
+check_service() {
+  case $1 in temporal | kafka | cassandra) ;; *) die "unknown service '$1' (want: ${ALL_SERVICES[*]})" ;; esac
+}
+parse_services() { # sets SVCS to the services named on the command line, or all
+  SVCS=()
+  if (($# == 0)); then SVCS=("${ALL_SERVICES[@]}"); return; fi
+  local s
+  for s in "$@"; do check_service "$s"; SVCS+=("$s"); done
+}
+
+# ---------------------------------------------------------------- prerequisites
+
+is_java17() { [[ -x $1/bin/java ]] && "$1/bin/java" -version 2>&1 | head -1 | grep -q "version \"$JAVA_VERSION[.\"]"; }
+
+require_java17() {
+  if [[ -n ${JAVA17_HOME:-} ]]; then
+    is_java17 "$JAVA17_HOME" || die "JAVA17_HOME=$JAVA17_HOME is not a JDK $JAVA_VERSION ($("$JAVA17_HOME/bin/java" -version 2>&1 | head -1 || echo "no bin/java there")).
+  Cassandra $CASSANDRA_VERSION runs on JDK $JAVA_VERSION only: point JAVA17_HOME at one, or unset it to search /usr/lib/jvm."
+    JAVA17=$JAVA17_HOME
+  else
+    local c
+    for c in ${JAVA_HOME:-} /usr/lib/jvm/java-17-openjdk-* /usr/lib/jvm/temurin-17* /usr/lib/jvm/*17*; do
+      is_java17 "$c" && { JAVA17=$c; break; }
+    done
+    [[ -n ${JAVA17:-} ]] || die "no JDK $JAVA_VERSION found (searched JAVA_HOME and /usr/lib/jvm). Cassandra $CASSANDRA_VERSION runs on JDK $JAVA_VERSION only (newer JDKs fail at start-up).
+  Install one (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless) or set JAVA17_HOME to its folder."
+  fi
+  JAVA="$JAVA17/bin/java"
+}
+
+require_cmd() { # require_cmd COMMAND DEBIAN-PACKAGE WHAT-FOR
+  command -v "$1" >/dev/null 2>&1 && return
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    step "installing $2 (needed for $3)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"; } >/dev/null ||
+      die "could not install $2 with apt-get: install it by hand ($3 needs '$1')"
+    command -v "$1" >/dev/null 2>&1 && return
+  fi
+  die "'$1' not found: install $2 ($3 needs it)"
+}
+
+# ---------------------------------------------------------------- install (cached per machine)
+
+# go_install NAME PACKAGE VERSION [NOTE] — builds a Go program once per machine into
+# $CACHE/NAME-VERSION/NAME and prints nothing; the path is go_bin NAME VERSION.
+go_bin() { echo "$CACHE/$1-$2/$1"; }
+go_install() {
+  local name=$1 pkg=$2 version=$3 note=${4:-} bin tmp
+  bin=$(go_bin "$name" "$version")
+  [[ -x $bin ]] && return
+  require_cmd go golang-go "building $name"
+  step "building $name $version into $(dirname "$bin") (once per machine${note:+; $note})" >&2
+  mkdir -p "$CACHE"
+  tmp=$(mktemp -d "$CACHE/$name-build.XXXXXX")
+  if ! (cd "$tmp" && GOBIN=$tmp GOFLAGS=-mod=mod go install "$pkg@v${version#v}") >"$tmp.log" 2>&1; then
+    tail -n 20 "$tmp.log" >&2
+    rm -rf "$tmp" "$tmp.log"
+    die "could not build $name (log above). Is the Go module proxy reachable? (GOPROXY=$(go env GOPROXY))"
+  fi
+  mkdir -p "$(dirname "$bin")"
+  mv "$tmp/$name" "$bin"
+  rm -rf "$tmp" "$tmp.log"
+}
+
+install_temporal() {
+  go_install temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" "~4-6 min on 2 cores"
+}
+
+# maven_jars DEST GROUP:ARTIFACT:VERSION... — copies the artifacts and all their runtime
+# dependencies into DEST, using a Maven repository inside the cache.
+maven_jars() {
+  local dest=$1 dep g a v deps="" tmp
+  shift
+  [[ -f $dest/.complete ]] && return
+  require_cmd mvn maven "downloading the Kafka and Cassandra jars"
+  for dep in "$@"; do
+    IFS=: read -r g a v <<<"$dep"
+    deps+="<dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency>"
+  done
+  tmp=$(mktemp -d "$CACHE/jars.XXXXXX")
+  cat >"$tmp/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+<groupId>io.streampipe.stack</groupId><artifactId>jars</artifactId><version>1</version><packaging>pom</packaging>
+<dependencies>$deps</dependencies></project>
+EOF
+  if ! mvn -B -q -f "$tmp/pom.xml" -Dmaven.repo.local="$CACHE/m2" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1; then
+    tail -n 20 "$tmp/mvn.log" >&2
+    rm -rf "$tmp"
+    die "Maven could not fetch $* (log above). Is Maven Central reachable from this machine?"
+  fi
+  rm -rf "$dest"
+  mkdir -p "$(dirname "$dest")"
+  mv "$tmp/lib" "$dest"
+  touch "$dest/.complete"
+  rm -rf "$tmp"
+}
+
+install_kafka() {
+  [[ -f $KAFKA_LIB/.complete ]] && return
+  step "downloading Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_LIB (once per machine)"
+  maven_jars "$KAFKA_LIB" \
+    "org.apache.kafka:kafka_$KAFKA_SCALA_VERSION:$KAFKA_VERSION" \
+    "org.apache.kafka:kafka-tools:$KAFKA_VERSION" \
+    "org.apache.logging.log4j:log4j-slf4j-impl:$LOG4J_VERSION" \
+    "org.apache.logging.log4j:log4j-core:$LOG4J_VERSION"
+}
+
+install_cassandra() {
+  [[ -f $CASSANDRA_LIB/.complete ]] && return
+  step "downloading Cassandra $CASSANDRA_VERSION jars from Maven Central into $CASSANDRA_LIB (once per machine)"
+  maven_jars "$CASSANDRA_LIB" "org.apache.cassandra:cassandra-all:$CASSANDRA_VERSION"
+}
+
+install_cqlsh() {
+  [[ -x $CQLSH_VENV/bin/cqlsh ]] && return
+  require_cmd python3 python3 "cqlsh"
+  step "installing cqlsh $CQLSH_VERSION from PyPI into $CQLSH_VENV (once per machine)"
+  rm -rf "$CQLSH_VENV"
+  python3 -m venv "$CQLSH_VENV" >/dev/null 2>&1 || {
+    rm -rf "$CQLSH_VENV"
+    die "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)"
+  }
+  if ! "$CQLSH_VENV/bin/pip" install -q --disable-pip-version-check "cqlsh==$CQLSH_VERSION" >"$CACHE/cqlsh-install.log" 2>&1; then
+    tail -n 20 "$CACHE/cqlsh-install.log" >&2
+    rm -rf "$CQLSH_VENV" "$CACHE/cqlsh-install.log"
+    die "pip could not install cqlsh $CQLSH_VERSION (log above). Is PyPI reachable from this machine?"
+  fi
+  rm -f "$CACHE/cqlsh-install.log"
+}
+
+install_probe() { # the readiness probe is built from this checkout (go caches the build)
+  require_cmd go golang-go "the readiness probe"
+  mkdir -p "$STACK_DIR/bin"
+  (cd "$ROOT" && go build -o "$PROBE" ./stack/probe) || die "could not build the readiness probe (stack/probe)"
+}
+
+link_tools() { # $STACK_DIR/bin holds temporal and cqlsh, for PATH
+  mkdir -p "$STACK_DIR/bin"
+  [[ -x $TEMPORAL_BIN ]] && ln -sfn "$TEMPORAL_BIN" "$STACK_DIR/bin/temporal"
+  [[ -x $CQLSH_VENV/bin/cqlsh ]] && ln -sfn "$CQLSH_VENV/bin/cqlsh" "$STACK_DIR/bin/cqlsh"
+  return 0
+}
+
+install() {
+  mkdir -p "$CACHE"
+  local s
+  for s in "$@"; do
+    case $s in
+      temporal) install_temporal ;;
+      kafka) require_java17; install_kafka ;;
+      cassandra) require_java17; install_cassandra; install_cqlsh ;;
+    esac
+  done
+}
+
+# ---------------------------------------------------------------- processes
+
+# pid_of SERVICE — prints the pid if this stack's SERVICE is running. The command line
+# must name this stack's folder, so a recycled pid is never taken for ours.
+pid_of() {
+  local f pid
+  f=$(pid_file "$1")
+  [[ -f $f ]] || return 1
+  pid=$(<"$f")
+  if [[ -n $pid ]] && [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$STACK_DIR"; then
+    echo "$pid"
+    return 0
+  fi
+  rm -f "$f"
+  return 1
+}
+
+port_holder() { # describes the process listening on 127.0.0.1:PORT, if any
+  local line pid name cmdline
+  line=$(ss -Htlnp "sport = :$1" 2>/dev/null | head -1) || true
+  [[ -n $line ]] || return 1
+  pid=$(grep -o 'pid=[0-9]*' <<<"$line" | head -1 | cut -d= -f2)
+  name=$(grep -o '(("[^"]*"' <<<"$line" | head -1 | tr -d '("')
+  [[ -n $pid ]] || { echo "another process (run as root to see which)"; return 0; }
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || true
+  if ((${#cmdline} > 160)); then # keep both ends: a JVM's main class is at the end
+    cmdline="${cmdline:0:70} ... ${cmdline: -80}"
+  fi
+  echo "pid $pid ($name: $cmdline)"
+}
+
+check_ports_free() {
+  local p holder
+  for p in $(ports "$1"); do
+    if holder=$(port_holder "$p"); then
+      die "cannot start $1: port $p is already taken by $holder.
+  Stop that process, or if it is another checkout's stack, run 'make stack-down' there
+  (or point STREAMPIPE_STACK_DIR at that stack's .stack folder to share it)."
+    fi
+  done
+}
+
+launch() { # launch SERVICE COMMAND... — detached, in its own session, output to its log
+  local svc=$1
+  shift
+  mkdir -p "$STACK_DIR/run" "$STACK_DIR/logs"
+  printf '\n---- %s: starting %s\n' "$(date -u +%FT%TZ)" "$svc" >>"$(log_file "$svc")"
+  setsid "$@" >>"$(log_file "$svc")" 2>&1 </dev/null &
+  echo $! >"$(pid_file "$svc")"
+}
+
+probe() { # probe SERVICE — one real question to the service; prints its answer
+  case $1 in
+    temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:7233" 2>&1 | grep -q SERVING && echo "SERVING" ;;
+    kafka) "$PROBE" kafka "$HOST:9092" 2>/dev/null ;;
+    cassandra)
+      if [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]]; then
+        "$PROBE" cql "$HOST:9042" cassandra cassandra 2>/dev/null
+      else
+        "$PROBE" cql "$HOST:9042" 2>/dev/null
+      fi
+      ;;
+  esac
+}
+
+wait_ready() { # wait_ready SERVICE PID START-SECONDS
+  local svc=$1 pid=$2 start=$3 answer
+  while :; do
+    if answer=$(probe "$svc"); then
+      say "    $svc answers after $((SECONDS - start)) s: $answer"
+      return 0
+    fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rm -f "$(pid_file "$svc")"
+      say "---- last lines of $(log_file "$svc"):" >&2
+      tail -n 25 "$(log_file "$svc")" >&2
+      die "$svc exited during start-up (log above)"
+    fi
+    if ((SECONDS - start >= STACK_TIMEOUT)); then
+      say "---- last lines of $(log_file "$svc"):" >&2
+      tail -n 25 "$(log_file "$svc")" >&2
+      die "$svc did not answer within ${STACK_TIMEOUT}s (log above; still running as pid $pid, 'make stack-down' stops it)"
+    fi
+    sleep 0.5
+  done
+}
+
+start_temporal() {
+  mkdir -p "$(data_dir temporal)"
+  launch temporal "$TEMPORAL_BIN" server start-dev --ip "$HOST" --port 7233 --ui-port 8233 \
+    --db-filename "$(data_dir temporal)/temporal.db" --log-level warn --log-format pretty
+}
+
+start_kafka() {
+  local dir conf
+  dir=$(data_dir kafka)
+  conf=$dir/server.properties
+  mkdir -p "$dir/data"
+  sed "s|@DATA@|$dir/data|" "$ROOT/stack/conf/kafka.properties" >"$conf"
+  if [[ ! -f $dir/data/meta.properties ]]; then
+    local id
+    id=$("$JAVA" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+    "$JAVA" -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
+      kafka.tools.StorageTool format --standalone -t "$id" -c "$conf" >>"$(log_file kafka)" 2>&1 ||
+      { tail -n 20 "$(log_file kafka)" >&2; die "formatting Kafka storage in $dir/data failed (log above)"; }
+  fi
+  launch kafka "$JAVA" -Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true -Dkafka.logs.dir="$STACK_DIR/logs" \
+    -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
+    -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+}
+
+start_cassandra() {
+  local dir conf authn=AllowAllAuthenticator authz=AllowAllAuthorizer jamm
+  dir=$(data_dir cassandra)
+  conf=$dir/conf
+  mkdir -p "$dir/data" "$dir/commitlog" "$dir/saved_caches" "$dir/hints" "$dir/cdc_raw" "$conf"
+  if [[ $CASSANDRA_AUTH == 1 ]]; then
+    authn=PasswordAuthenticator authz=CassandraAuthorizer
+  fi
+  echo "$CASSANDRA_AUTH" >"$dir/auth"
+  sed -e "s|@DATA@|$dir|g" -e "s|@AUTHENTICATOR@|$authn|" -e "s|@AUTHORIZER@|$authz|" \
+    "$ROOT/stack/conf/cassandra.yaml" >"$conf/cassandra.yaml"
+  jamm=$(ls "$CASSANDRA_LIB"/jamm-*.jar | head -1)
+  # JVM flags: Cassandra's own conf/jvm-server.options and jvm17-server.options, sized
+  # for a small machine (1 GiB heap).
+  launch cassandra "$JAVA" -Xms1g -Xmx1g -Xss256k \
+    -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m \
+    -XX:G1RSetUpdatingPauseTimePercent=5 -XX:MaxGCPauseMillis=300 -XX:InitiatingHeapOccupancyPercent=70 \
+    -XX:+UseTLAB -XX:+ResizeTLAB -XX:+PerfDisableSharedMem -XX:StringTableSize=1000003 \
+    -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath="$dir" \
+    -Djava.net.preferIPv4Stack=true -Djdk.attach.allowAttachSelf=true \
+    -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.useCacheForAllThreads=true \
+    -Dio.netty.allocator.maxOrder=11 \
+    --add-exports java.base/jdk.internal.misc=ALL-UNNAMED \
+    --add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED \
+    --add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED \
+    --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED \
+    --add-exports java.sql/java.sql=ALL-UNNAMED \
+    --add-exports java.base/java.lang.ref=ALL-UNNAMED \
+    --add-exports jdk.unsupported/sun.misc=ALL-UNNAMED \
+    --add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED \
+    --add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED \
+    --add-opens java.base/java.lang.module=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.loader=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.ref=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.math=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.module=ALL-UNNAMED \
+    --add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED \
+    --add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED \
+    --add-opens java.base/sun.nio.ch=ALL-UNNAMED \
+    --add-opens java.base/java.io=ALL-UNNAMED \
+    --add-opens java.base/java.lang.reflect=ALL-UNNAMED \
+    --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED \
+    --add-opens java.base/java.lang=ALL-UNNAMED \
+    --add-opens java.base/java.util=ALL-UNNAMED \
+    -javaagent:"$jamm" \
+    -Dcassandra-foreground=yes \
+    -Dcassandra.config="file://$conf/cassandra.yaml" \
+    -Dcassandra.storagedir="$dir" -Dcassandra.logdir="$STACK_DIR/logs" \
+    -Dlogback.configurationFile="$ROOT/stack/conf/cassandra-logback.xml" \
+    -Dcassandra.skip_wait_for_gossip_to_settle=0 \
+    -Dcassandra.superuser_setup_delay_ms=0 \
+    -cp "$conf:$CASSANDRA_LIB/*" org.apache.cassandra.service.CassandraDaemon
+}
+
+up() {
+  local svcs s pid start
+  parse_services "$@"
+  svcs=("${SVCS[@]}")
+  install "${svcs[@]}"
+  install_probe
+  link_tools
+  for s in "${svcs[@]}"; do
+    if pid=$(pid_of "$s"); then
+      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$CASSANDRA_AUTH" ]]; then
+        die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $CASSANDRA_AUTH: run 'stack/stack.sh down cassandra' first"
+      fi
+      say "==> $s already running (pid $pid), reusing it"
+      continue
+    fi
+    check_ports_free "$s"
+    step "starting $s"
+    start=$SECONDS
+    "start_$s"
+    pid=$(<"$(pid_file "$s")")
+    wait_ready "$s" "$pid" "$start"
+  done
+  summary "${svcs[@]}"
+}
+
+summary() {
+  local s
+  say ""
+  for s in "$@"; do
+    case $s in
+      temporal) say "Temporal   $HOST:7233   Web UI http://localhost:8233   log $(log_file temporal)" ;;
+      kafka) say "Kafka      $HOST:9092                                 log $(log_file kafka)" ;;
+      cassandra)
+        local auth=""
+        [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
+        say "Cassandra  $HOST:9042   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
+        ;;
+    esac
+  done
+}
+
+down() {
+  local svcs s pid waited i
+  parse_services "$@"
+  svcs=("${SVCS[@]}")
+  # Stop in reverse order of start: Cassandra and Kafka first, Temporal last.
+  for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do
+    s=${svcs[i]}
+    if ! pid=$(pid_of "$s"); then
+      say "==> $s not running"
+      continue
+    fi
+    step "stopping $s (pid $pid)"
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    waited=0
+    while kill -0 "$pid" 2>/dev/null && ((waited < $(stop_wait "$s") * 10)); do
+      sleep 0.1
+      waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      say "    $s did not stop within $(stop_wait "$s") s: killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    fi
+    say "    stopped after $((waited / 10)).$((waited % 10)) s"
+    rm -f "$(pid_file "$s")"
+  done
+}
+
+status() {
+  local svcs s pid rss size
+  parse_services "$@"
+  svcs=("${SVCS[@]}")
+  printf '%-10s %-8s %-8s %-6s %-9s %-8s %s\n' SERVICE STATE PID PORT RSS DATA LOG
+  for s in "${svcs[@]}"; do
+    size=$(du -sh "$(data_dir "$s")" 2>/dev/null | cut -f1) || true
+    if pid=$(pid_of "$s"); then
+      rss=$(awk '/VmRSS/ {printf "%d MiB", $2/1024}' "/proc/$pid/status" 2>/dev/null)
+      printf '%-10s %-8s %-8s %-6s %-9s %-8s %s\n' "$s" running "$pid" "$(ports "$s" | cut -d' ' -f1)" "$rss" "${size:--}" "$(log_file "$s")"
+    else
+      printf '%-10s %-8s %-8s %-6s %-9s %-8s %s\n' "$s" stopped - "$(ports "$s" | cut -d' ' -f1)" - "${size:--}" "$(log_file "$s")"
+    fi
+  done
+}
+
+tool() { # prints the path of a tool, installing it first (install messages go to stderr)
+  case ${1:-} in
+    temporal) install_temporal >&2; echo "$TEMPORAL_BIN" ;;
+    cqlsh) install_cqlsh >&2; echo "$CQLSH_VENV/bin/cqlsh" ;;
+    java17) require_java17; echo "$JAVA" ;;
+    staticcheck)
+      go_install staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+      go_bin staticcheck "$STATICCHECK_VERSION"
+      ;;
+    workflowcheck)
+      go_install workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION"
+      go_bin workflowcheck "$WORKFLOWCHECK_VERSION"
+      ;;
+    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck" ;;
+  esac
+}
+
+cmd=${1:-}
+shift || true
+case $cmd in
+  install) parse_services "$@"; install "${SVCS[@]}"; install_probe ;;
+  up) up "$@" ;;
+  down) down "$@" ;;
+  status) status "$@" ;;
+  running) check_service "${1:-}"; pid_of "$1" >/dev/null ;;
+  cqlsh)
+    install_cqlsh
+    creds=()
+    [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && creds=(-u cassandra -p cassandra)
+    exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" 9042
+    ;;
+  tool) tool "$@" ;;
+  *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+esac

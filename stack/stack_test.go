@@ -1,0 +1,117 @@
+package stack_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/internal/stacktest"
+)
+
+// stackScript runs stack/stack.sh with a stack folder and cache of the test's own,
+// plus the given environment, and returns its exit error and combined output.
+func stackScript(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("./stack.sh", args...)
+	cmd.Env = append(os.Environ(),
+		"STREAMPIPE_STACK_DIR="+filepath.Join(t.TempDir(), "stack"),
+		"STREAMPIPE_CACHE="+filepath.Join(t.TempDir(), "cache"))
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func TestStackErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the stack script")
+	}
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want []string
+	}{
+		{
+			name: "wrong JDK",
+			env:  []string{"JAVA17_HOME=" + os.TempDir()},
+			args: []string{"install", "cassandra"},
+			want: []string{"JAVA17_HOME=" + os.TempDir() + " is not a JDK 17", "runs on JDK 17 only"},
+		},
+		{
+			name: "Go module proxy unreachable",
+			env:  []string{"GOPROXY=off"},
+			args: []string{"install", "temporal"},
+			want: []string{"could not build temporal (log above)", "Is the Go module proxy reachable? (GOPROXY=off)"},
+		},
+		{
+			name: "PyPI unreachable",
+			env:  []string{"PIP_INDEX_URL=http://127.0.0.1:9/simple", "PIP_RETRIES=0", "PIP_TIMEOUT=2"},
+			args: []string{"install", "cassandra"},
+			want: []string{"pip could not install cqlsh", "Is PyPI reachable from this machine?"},
+		},
+		{
+			name: "unknown service",
+			args: []string{"up", "zookeeper"},
+			want: []string{"unknown service 'zookeeper' (want: temporal kafka cassandra)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := tt.env
+			if tt.name == "PyPI unreachable" {
+				// Reuse the machine's jar cache so only cqlsh is missing.
+				env = append(env, "STREAMPIPE_CACHE="+sharedCacheWithout(t, "cqlsh-"))
+			}
+			out, err := stackScript(t, env, tt.args...)
+			require.Error(t, err, out)
+			for _, w := range tt.want {
+				require.Contains(t, out, w)
+			}
+		})
+	}
+}
+
+// sharedCacheWithout returns a cache folder that links every entry of the machine's
+// cache except those starting with prefix.
+func sharedCacheWithout(t *testing.T, prefix string) string {
+	t.Helper()
+	shared := os.Getenv("STREAMPIPE_CACHE")
+	if shared == "" {
+		home, err := os.UserCacheDir()
+		require.NoError(t, err)
+		shared = filepath.Join(home, "streampipe")
+	}
+	entries, err := os.ReadDir(shared)
+	require.NoError(t, err, "the stack's cache should exist after `make stack-up`")
+	dir := t.TempDir()
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			require.NoError(t, os.Symlink(filepath.Join(shared, e.Name()), filepath.Join(dir, e.Name())))
+		}
+	}
+	return dir
+}
+
+// A second stack cannot start on ports the running one holds: the error names the
+// process that holds the port.
+func TestStackPortTaken(t *testing.T) {
+	stacktest.KafkaBrokers(t)
+	out, err := stackScript(t, []string{"STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00")}, "up", "kafka")
+	require.Error(t, err, out)
+	require.Contains(t, out, "cannot start kafka: port 9092 is already taken by pid ")
+	require.Contains(t, out, "kafka.Kafka")
+}
+
+func TestStackStatus(t *testing.T) {
+	stacktest.KafkaBrokers(t)
+	cmd := exec.Command("./stack.sh", "status")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, svc := range []string{"temporal", "kafka", "cassandra"} {
+		require.Regexp(t, `(?m)^`+svc+`\s+running\s+\d+\s+\d+\s+\d+ MiB`, string(out))
+	}
+}
