@@ -65,6 +65,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// init makes a dataset's counters visible at zero before anything happens.
+func (m *Metrics) init(dataset string) {
+	for _, c := range []*prometheus.CounterVec{m.consumed, m.written} {
+		c.WithLabelValues(dataset)
+	}
+}
+
 // setLag records a partition's lag after offset, given its high-water mark.
 func (m *Metrics) setLag(dataset, topic string, partition int, offset, highWaterMark int64) {
 	m.lag.WithLabelValues(dataset, topic, strconv.Itoa(partition)).Set(float64(max(highWaterMark-offset-1, 0)))

@@ -461,18 +461,30 @@ func startProc(t testing.TB, p *pipe, name string, extra ...string) *proc {
 	return pr
 }
 
+// scrape returns the lines of the worker's /metrics.
+func (pr *proc) scrape() ([]string, error) {
+	resp, err := http.Get("http://" + pr.metrics + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var lines []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines, sc.Err()
+}
+
 // metric returns the sum of a metric's series, or an error while the worker does not
 // serve it yet.
 func (pr *proc) metric(name string) (float64, error) {
-	resp, err := http.Get("http://" + pr.metrics + "/metrics")
+	lines, err := pr.scrape()
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
 	sum, seen := 0.0, false
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
+	for _, line := range lines {
 		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
 			continue
 		}
@@ -485,7 +497,7 @@ func (pr *proc) metric(name string) (float64, error) {
 	if !seen {
 		return 0, fmt.Errorf("no %s yet", name)
 	}
-	return sum, sc.Err()
+	return sum, nil
 }
 
 // waitMetric waits until the worker's metric reaches at least want.

@@ -47,6 +47,7 @@ func (w *Worker) Ready() bool { return w.ready.Load() }
 // returns nil. Any other return is an error that retrying will not cure.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.ready.Store(false)
+	w.metrics.init(w.dataset.Name())
 	tbl, err := openTable(ctx, w.cfg, w.dataset)
 	if err != nil {
 		return err
