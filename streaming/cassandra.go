@@ -208,20 +208,22 @@ func schemaError(hosts, user, stmt string, err error) error {
 	return fmt.Errorf("cassandra at %s: %s: %w", hosts, stmt, err)
 }
 
-// gocqlLogger hands gocql's log lines to slog.
+// gocqlLogger hands gocql's log lines to slog at debug level: while a node is down it
+// logs several errors a second, and the worker already logs each failed write.
 type gocqlLogger struct{ log *slog.Logger }
 
-func (l gocqlLogger) Error(msg string, f ...gocql.LogField) { l.emit(slog.LevelError, msg, f) }
-func (l gocqlLogger) Warning(msg string, f ...gocql.LogField) {
-	l.emit(slog.LevelWarn, msg, f)
-}
-func (l gocqlLogger) Info(msg string, f ...gocql.LogField)  { l.emit(slog.LevelInfo, msg, f) }
-func (l gocqlLogger) Debug(msg string, f ...gocql.LogField) { l.emit(slog.LevelDebug, msg, f) }
+func (l gocqlLogger) Error(msg string, f ...gocql.LogField)   { l.debug(msg, f) }
+func (l gocqlLogger) Warning(msg string, f ...gocql.LogField) { l.debug(msg, f) }
+func (l gocqlLogger) Info(msg string, f ...gocql.LogField)    { l.debug(msg, f) }
+func (l gocqlLogger) Debug(msg string, f ...gocql.LogField)   { l.debug(msg, f) }
 
-func (l gocqlLogger) emit(level slog.Level, msg string, fields []gocql.LogField) {
+func (l gocqlLogger) debug(msg string, fields []gocql.LogField) {
+	if !l.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
 	attrs := make([]slog.Attr, len(fields))
 	for i, f := range fields {
 		attrs[i] = slog.Any(f.Name, f.Value.Any())
 	}
-	l.log.LogAttrs(context.Background(), level, msg, attrs...)
+	l.log.LogAttrs(context.Background(), slog.LevelDebug, msg, attrs...)
 }

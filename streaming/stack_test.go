@@ -336,7 +336,10 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	meta, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	// A client of its own: a transport caches metadata for seconds, and the worker
+	// may have created the dead-letter topic since this test's client last looked.
+	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	meta, err := fresh.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	require.NoError(p.t, err)
 	require.Len(p.t, meta.Topics, 1)
 	require.NoError(p.t, meta.Topics[0].Error)

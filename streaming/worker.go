@@ -69,8 +69,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		// A worker that dies (kill -9, a lost host) gives up its partitions after 10 s,
 		// Kafka's long-standing default, instead of kafka-go's 30 s.
 		SessionTimeout: 10 * time.Second,
-		Logger:         kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader"), slog.LevelDebug)),
-		ErrorLogger:    kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader"), slog.LevelWarn)),
+		// Closing the reader waits for the fetches in flight: keep their long poll short.
+		MaxWait:     500 * time.Millisecond,
+		Logger:      kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader"), slog.LevelDebug)),
+		ErrorLogger: kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader"), slog.LevelWarn)),
 	})
 	defer reader.Close()
 
