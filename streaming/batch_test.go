@@ -75,9 +75,9 @@ func TestCollect(t *testing.T) {
 }
 
 func TestLastPerPartition(t *testing.T) {
-	batch := []kafka.Message{
-		{Partition: 2, Offset: 10}, {Partition: 0, Offset: 5}, {Partition: 2, Offset: 11},
-		{Partition: 1, Offset: 7}, {Partition: 0, Offset: 6},
+	var batch []item
+	for _, po := range [][2]int{{2, 10}, {0, 5}, {2, 11}, {1, 7}, {0, 6}} {
+		batch = append(batch, item{msg: kafka.Message{Partition: po[0], Offset: int64(po[1])}})
 	}
 	got := lastPerPartition(batch)
 	require.Len(t, got, 3)

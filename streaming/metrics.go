@@ -47,12 +47,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"dataset"}),
 		batchTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "streaming_batch_duration_seconds",
-			Help:    "Time to write, dead-letter and commit one micro-batch.",
+			Help:    "Time to write one micro-batch to Cassandra and the dead-letter topic.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16), // 1 ms … 33 s
 		}, []string{"dataset"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "streaming_end_to_end_latency_seconds",
-			Help: "From a record's Kafka timestamp to its row being written.",
+			Help: "From a record's Kafka timestamp to the end of the write of its batch.",
 			Buckets: []float64{.005, .01, .02, .03, .04, .05, .06, .08, .1, .125, .15, .2, .25,
 				.3, .4, .5, .75, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"dataset"}),

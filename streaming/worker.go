@@ -2,7 +2,6 @@ package streaming
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -11,6 +10,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 )
+
+// commitTimeout bounds an offset commit.
+const commitTimeout = 10 * time.Second
 
 // Worker consumes one dataset's topic in a consumer group and writes its table.
 type Worker struct {
@@ -82,11 +84,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.DrainTimeout, cancel) })
 	defer stop()
 
-	msgs := make(chan kafka.Message)
+	// Fetch and decode the next batch while this one is being written.
+	items := make(chan item, w.cfg.BatchRows)
 	fetchErr := make(chan error, 1)
 	consumed := w.metrics.consumed.WithLabelValues(w.dataset.Name())
 	go func() {
-		defer close(msgs)
+		defer close(items)
 		for {
 			m, err := reader.FetchMessage(ctx)
 			if err != nil {
@@ -95,25 +98,41 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			consumed.Inc()
 			select {
-			case msgs <- m:
+			case items <- w.decode(m):
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
 
+	// Commit in order, off the write path: the next batch is written while the
+	// previous batch's commit is in flight. Run returns only after the last commit.
+	commits := make(chan []kafka.Message, 1)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for last := range commits {
+			w.commit(work, reader, last)
+		}
+	}()
+	defer func() {
+		close(commits)
+		<-committed
+	}()
+
 	w.ready.Store(true)
 	w.log.Info("consuming", "group", w.cfg.GroupID, "table", w.cfg.Keyspace+"."+w.cfg.Table,
 		"batch_rows", w.cfg.BatchRows, "batch_wait", w.cfg.BatchWait)
-	buf := make([]kafka.Message, 0, w.cfg.BatchRows)
-	for more := true; more; {
-		var batch []kafka.Message
-		batch, more = collect(ctx, msgs, w.cfg.BatchRows, w.cfg.BatchWait, buf)
-		if len(batch) == 0 {
-			continue
+	buf := make([]item, 0, w.cfg.BatchRows)
+	for ctx.Err() == nil {
+		batch, more := collect(ctx, items, w.cfg.BatchRows, w.cfg.BatchWait, buf)
+		if len(batch) > 0 {
+			if err := w.process(work, dlq, tbl, batch, commits); err != nil {
+				return err
+			}
 		}
-		if err := w.process(work, reader, dlq, tbl, batch); err != nil {
-			return err
+		if !more {
+			break
 		}
 	}
 	select {
@@ -123,45 +142,44 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	default:
 	}
-	w.log.Info("stopped: the batch in hand is written and committed")
+	w.log.Info("stopping: the batch in hand is written; committing it")
 	return nil
 }
 
 // process writes a batch's valid records to Cassandra and its invalid ones to the
-// dead-letter topic, retrying each until it succeeds, and only then commits the
-// batch's offsets: one commit, the last offset of each partition.
-func (w *Worker) process(ctx context.Context, reader *kafka.Reader, dlq *kafka.Writer, tbl *table, batch []kafka.Message) error {
+// dead-letter topic, retrying each until it succeeds, and only then hands the batch's
+// offsets to commits: the last offset of each partition.
+func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, batch []item, commits chan<- []kafka.Message) error {
 	start := time.Now()
 	name := w.dataset.Name()
 
 	rows := make([]pendingRow, 0, len(batch))
 	var dead []kafka.Message
 	var reasons []string
-	for _, m := range batch {
-		row, err := w.decode(m)
-		if err != nil {
-			ie := asInvalid(err)
-			w.log.Warn("invalid record: sending it to the dead-letter topic", "reason", ie.Reason,
-				"error", ie.Detail, "partition", m.Partition, "offset", m.Offset)
-			dead = append(dead, deadLetter(m, ie))
-			reasons = append(reasons, ie.Reason)
+	for _, it := range batch {
+		m := it.msg
+		if it.bad != nil {
+			w.log.Warn("invalid record: sending it to the dead-letter topic", "reason", it.bad.Reason,
+				"error", it.bad.Detail, "partition", m.Partition, "offset", m.Offset)
+			dead = append(dead, deadLetter(m, it.bad))
+			reasons = append(reasons, it.bad.Reason)
 			continue
 		}
-		rows = append(rows, pendingRow{Row: row, at: m.Time})
+		rows = append(rows, pendingRow{Row: it.row, at: m.Time})
 	}
 
-	written := len(rows)
+	pending := rows
 	if err := w.retry(ctx, "cassandra", func(ctx context.Context) (err error) {
-		rows, err = tbl.write(ctx, rows)
+		pending, err = tbl.write(ctx, pending)
 		return err
 	}); err != nil {
 		return err
 	}
 	now := time.Now()
-	w.metrics.written.WithLabelValues(name).Add(float64(written))
+	w.metrics.written.WithLabelValues(name).Add(float64(len(rows)))
 	latency := w.metrics.latency.WithLabelValues(name)
-	for _, m := range batch {
-		latency.Observe(now.Sub(m.Time).Seconds())
+	for _, r := range rows {
+		latency.Observe(now.Sub(r.at).Seconds())
 	}
 
 	if len(dead) > 0 {
@@ -176,30 +194,49 @@ func (w *Worker) process(ctx context.Context, reader *kafka.Reader, dlq *kafka.W
 	}
 
 	last := lastPerPartition(batch)
-	if err := reader.CommitMessages(ctx, last...); err != nil {
-		// The records are written: at worst they are consumed and upserted again.
-		w.log.Warn("committing offsets failed; the batch will be consumed again", "err", err)
-	}
 	for _, m := range last {
 		w.metrics.setLag(name, m.Topic, m.Partition, m.Offset, m.HighWaterMark)
 	}
+	commits <- last
 	took := time.Since(start)
 	w.metrics.batchRows.WithLabelValues(name).Observe(float64(len(batch)))
 	w.metrics.batchTime.WithLabelValues(name).Observe(took.Seconds())
-	w.log.Debug("batch done", "records", len(batch), "rows", written, "dlq", len(dead), "took", took)
+	w.log.Debug("batch written", "records", len(batch), "rows", len(rows), "dlq", len(dead), "took", took)
 	return nil
 }
 
+// commit commits the offsets after last, once. A commit that fails is not retried:
+// the records are written, and at worst they are consumed and upserted again.
+func (w *Worker) commit(ctx context.Context, reader *kafka.Reader, last []kafka.Message) {
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	if err := reader.CommitMessages(ctx, last...); err != nil {
+		w.log.Warn("committing offsets failed; the batch will be consumed again", "err", err)
+	}
+}
+
+// item is a fetched message and its decoding: a row, or why it cannot be one.
+type item struct {
+	msg kafka.Message
+	row Row
+	bad *InvalidError
+}
+
 // decode turns a message into a row, or says why it cannot become one.
-func (w *Worker) decode(m kafka.Message) (Row, error) {
+func (w *Worker) decode(m kafka.Message) item {
 	if len(m.Value) > w.cfg.MaxRecordBytes {
-		return Row{}, invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d", len(m.Value), w.cfg.MaxRecordBytes)
+		return item{msg: m, bad: invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d",
+			len(m.Value), w.cfg.MaxRecordBytes)}
 	}
 	row, err := w.dataset.Decode(m.Key, m.Value)
-	if err != nil && asInvalid(err) == nil {
-		err = invalid("invalid", "%v", err)
+	if err != nil {
+		bad := asInvalid(err)
+		if bad == nil {
+			bad = invalid("invalid", "%v", err)
+		}
+		return item{msg: m, bad: bad}
 	}
-	return row, err
+	return item{msg: m, row: row}
 }
 
 // retry calls fn until it succeeds, backing off between attempts, and gives up only
@@ -218,17 +255,18 @@ func (w *Worker) retry(ctx context.Context, stage string, fn func(context.Contex
 		w.metrics.retries.WithLabelValues(w.dataset.Name(), stage).Inc()
 		d := b.next()
 		w.log.Warn("writing a batch failed; retrying", "stage", stage, "in", d, "err", err)
-		if err := sleep(ctx, d); err != nil {
-			return fmt.Errorf("writing a batch (%s): gave up at shutdown, nothing committed: %w", stage, errors.Join(err, ctx.Err()))
+		if sleep(ctx, d) != nil {
+			return fmt.Errorf("writing a batch (%s): gave up at shutdown, nothing committed: %w", stage, err)
 		}
 	}
 }
 
 // lastPerPartition returns the last message of each partition in batch.
-func lastPerPartition(batch []kafka.Message) []kafka.Message {
+func lastPerPartition(batch []item) []kafka.Message {
 	idx := map[int]int{}
 	var last []kafka.Message
-	for _, m := range batch {
+	for _, it := range batch {
+		m := it.msg
 		if i, ok := idx[m.Partition]; ok {
 			last[i] = m
 			continue
