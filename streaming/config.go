@@ -61,29 +61,29 @@ var identifier = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
 func (c Config) withDefaults() (Config, error) {
 	var errs []error
 	if len(c.Brokers) == 0 {
-		errs = append(errs, errors.New("no Kafka brokers"))
+		errs = append(errs, errors.New("no kafka brokers"))
 	}
 	if c.Topic == "" {
-		errs = append(errs, errors.New("no Kafka topic"))
+		errs = append(errs, errors.New("no kafka topic"))
 	}
 	if len(c.Hosts) == 0 {
-		errs = append(errs, errors.New("no Cassandra hosts"))
+		errs = append(errs, errors.New("no cassandra hosts"))
 	}
 	c.Keyspace, c.Table = strings.ToLower(c.Keyspace), strings.ToLower(c.Table)
 	for _, id := range [][2]string{{"keyspace", c.Keyspace}, {"table", c.Table}} {
 		if !identifier.MatchString(id[1]) {
-			errs = append(errs, fmt.Errorf("Cassandra %s %q: want a letter, then letters, digits or _ (at most 48)", id[0], id[1]))
+			errs = append(errs, fmt.Errorf("cassandra %s %q: want a letter, then letters, digits or _ (at most 48)", id[0], id[1]))
 		}
 	}
 	c.DLQTopic = cmp.Or(c.DLQTopic, c.Topic+".dlq")
 	c.GroupID = cmp.Or(c.GroupID, DefaultGroupID)
 	c.Consistency = strings.ToUpper(cmp.Or(c.Consistency, DefaultConsistency))
 	if _, err := gocql.ParseConsistencyWrapper(c.Consistency); err != nil {
-		errs = append(errs, fmt.Errorf("Cassandra consistency %q: want ONE, QUORUM, LOCAL_QUORUM, ALL, ...", c.Consistency))
+		errs = append(errs, fmt.Errorf("cassandra consistency %q: want ONE, QUORUM, LOCAL_QUORUM or another level gocql knows", c.Consistency))
 	}
 	c.Replication = cmp.Or(c.Replication, DefaultReplication)
 	if r := strings.TrimSpace(c.Replication); !strings.HasPrefix(r, "{") || !strings.HasSuffix(r, "}") {
-		errs = append(errs, fmt.Errorf("Cassandra replication %q: want a CQL map such as %s", c.Replication, DefaultReplication))
+		errs = append(errs, fmt.Errorf("cassandra replication %q: want a CQL map such as %s", c.Replication, DefaultReplication))
 	}
 	for _, d := range []struct {
 		name string

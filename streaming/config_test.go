@@ -24,7 +24,7 @@ func TestConfigErrors(t *testing.T) {
 	_, err := Config{Keyspace: "drop table x;", Table: "t", Consistency: "MOST", BatchRows: -1,
 		Replication: "SimpleStrategy"}.withDefaults()
 	require.Error(t, err)
-	for _, want := range []string{"no Kafka brokers", "no Kafka topic", "no Cassandra hosts",
+	for _, want := range []string{"no kafka brokers", "no kafka topic", "no cassandra hosts",
 		`keyspace "drop table x;"`, `consistency "MOST"`, `replication "SimpleStrategy"`, "batch rows -1"} {
 		assert.ErrorContains(t, err, want)
 	}

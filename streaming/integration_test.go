@@ -3,6 +3,7 @@ package streaming_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -120,8 +121,14 @@ func TestKilledMidBatch(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, end, committed, "the first worker had finished before the kill")
 
-	startProc(t, p, "second")
+	second := startProc(t, p, "second")
 	p.waitCaughtUp(2 * time.Minute)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		lag, err := second.metric("streaming_consumer_lag")
+		if assert.NoError(c, err) {
+			assert.Zero(c, lag, "consumer lag once caught up")
+		}
+	}, 10*time.Second, 100*time.Millisecond)
 	p.checkRows(l)
 	p.checkDLQ(l, false)
 }
@@ -162,6 +169,10 @@ func TestSIGTERMDrains(t *testing.T) {
 	written, err := w.metric("streaming_rows_written_total")
 	require.NoError(t, err)
 	require.Zero(t, written, "the batch was written before SIGTERM")
+	resp, err := http.Get("http://" + w.metrics + "/healthz")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "/healthz of a consuming worker")
 	require.NoError(t, w.terminate(30*time.Second))
 
 	end, committed, err := p.partitionOffsets(context.Background())
