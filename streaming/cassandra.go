@@ -124,8 +124,7 @@ func connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 		if err == nil {
 			return session, nil
 		}
-		if msg := err.Error(); strings.Contains(msg, "password are incorrect") ||
-			strings.Contains(msg, "authentication required") {
+		if credentialsRejected(err) {
 			return nil, fmt.Errorf("cassandra at %s rejected the credentials of user %q: "+
 				"check the username and password (and that the cluster uses PasswordAuthenticator): %w",
 				hosts, cfg.Username, err)
@@ -140,6 +139,13 @@ func connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 			return nil, fmt.Errorf("connecting to cassandra at %s: %w", hosts, err)
 		}
 	}
+}
+
+// credentialsRejected reports whether a session error says that the cluster refused
+// the credentials, or wants some: gocql reports both as plain strings.
+func credentialsRejected(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "password are incorrect") || strings.Contains(msg, "authentication required")
 }
 
 // ensureSchema creates the keyspace and table if missing and adds the columns of ds a

@@ -1,0 +1,23 @@
+package streaming
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestCredentialsRejected(t *testing.T) {
+	for _, tc := range []struct {
+		msg  string
+		want bool
+	}{
+		// What gocql v2 says to a wrong password against Cassandra 5.0 (STACK.md).
+		{"gocql: unable to create session: unable to discover protocol version: Provided username cassandra and/or password are incorrect", true},
+		// No credentials given to a cluster that wants them (gocql conn.go).
+		{`gocql: unable to create session: authentication required (using "org.apache.cassandra.auth.PasswordAuthenticator")`, true},
+		{"gocql: unable to create session: unable to discover protocol version: dial tcp 127.0.0.1:9042: connect: connection refused", false},
+	} {
+		assert.Equal(t, tc.want, credentialsRejected(errors.New(tc.msg)), tc.msg)
+	}
+}
