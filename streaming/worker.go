@@ -88,10 +88,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	items := make(chan item, w.cfg.BatchRows)
 	fetchErr := make(chan error, 1)
 	consumed := w.metrics.consumed.WithLabelValues(w.dataset.Name())
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
 	go func() {
 		defer close(items)
 		for {
-			m, err := reader.FetchMessage(ctx)
+			m, err := reader.FetchMessage(fetchCtx)
 			if err != nil {
 				fetchErr <- err
 				return
@@ -99,7 +101,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			consumed.Inc()
 			select {
 			case items <- w.decode(m):
-			case <-ctx.Done():
+			case <-fetchCtx.Done():
 				return
 			}
 		}
