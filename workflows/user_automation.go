@@ -35,6 +35,10 @@ const (
 	// maxInFlight bounds the ticks published at once: when a worker comes back after
 	// an outage, the ticks that fell due meanwhile go out this many at a time.
 	maxInFlight = 8
+	// timerLead is how long before its tick a timer is started: more than the
+	// server's timer shift (history.timerProcessorMaxTimeShift, 1s by default),
+	// within which a new timer fires late.
+	timerLead = 1500 * time.Millisecond
 )
 
 // UserAutomationInput configures a run. Every field is optional: the zero value
@@ -109,8 +113,8 @@ var activityOptions = workflow.ActivityOptions{
 // Duration, like the seed's Airflow DAG, but exactly and resumably.
 //
 // Design. The workflow owns a fixed-rate clock: tick k falls due at Start +
-// k·interval, where Start is the run's start time, and a durable timer waits for
-// it. Each tick is one short activity, started without waiting for the ticks before
+// k·interval, where Start is the run's start time, and a durable timer, started
+// timerLead ahead, waits for it. Each tick is one short activity, started without waiting for the ticks before
 // it (up to maxInFlight at once), so slow work never pushes later ticks back. After
 // ticksPerRun ticks the workflow continues as new, carrying its Progress, which keeps
 // every execution's history near 1,100 events whatever the duration. This was
@@ -149,24 +153,20 @@ func UserAutomation(ctx workflow.Context, in UserAutomationInput) (UserAutomatio
 	}
 	workflow.SetCurrentDetails(ctx, st.details())
 
-	l := &tickLoop{ctx: ctx, plan: p, st: st, workflowID: info.WorkflowExecution.ID, sel: workflow.NewSelector(ctx)}
-	first := st.TicksDone
-	for k := first; k < st.TicksTotal; k++ {
-		if k-first == ticksPerRun {
-			if err := l.drain(); err != nil {
-				return UserAutomationResult{}, err
-			}
-			workflow.GetLogger(ctx).Info("Continuing as new", "TicksDone", st.TicksDone, "TicksTotal", st.TicksTotal)
-			next := in
-			next.Resume = st
-			return UserAutomationResult{}, workflow.NewContinueAsNewError(ctx, UserAutomation, next)
-		}
+	l := newTickLoop(ctx, p, st, info.WorkflowExecution.ID)
+	for k := st.TicksDone; k < l.end; k++ {
 		if err := l.tick(k); err != nil {
 			return UserAutomationResult{}, err
 		}
 	}
 	if err := l.drain(); err != nil {
 		return UserAutomationResult{}, err
+	}
+	if st.TicksDone < st.TicksTotal {
+		workflow.GetLogger(ctx).Info("Continuing as new", "TicksDone", st.TicksDone, "TicksTotal", st.TicksTotal)
+		next := in
+		next.Resume = st
+		return UserAutomationResult{}, workflow.NewContinueAsNewError(ctx, UserAutomation, next)
 	}
 	return UserAutomationResult{
 		Ticks:          st.TicksDone,
@@ -184,24 +184,57 @@ type tickLoop struct {
 	plan       plan
 	st         *Progress
 	workflowID string
+	// end is the tick after the last of this execution.
+	end int
 	// sel receives the ticks' results and the timers.
-	sel     workflow.Selector
-	pending int
+	sel workflow.Selector
+	// timers holds the timers of ticks not yet due; nextTimer is the first tick that
+	// has no timer yet.
+	timers    map[int]workflow.Future
+	nextTimer int
+	pending   int
 	// err is the first tick that failed for good.
 	err error
 }
 
+func newTickLoop(ctx workflow.Context, p plan, st *Progress, workflowID string) *tickLoop {
+	return &tickLoop{
+		ctx: ctx, plan: p, st: st, workflowID: workflowID,
+		end:       min(st.TicksTotal, st.TicksDone+ticksPerRun),
+		sel:       workflow.NewSelector(ctx),
+		timers:    map[int]workflow.Future{},
+		nextTimer: st.TicksDone,
+	}
+}
+
+func (l *tickLoop) due(k int) time.Time {
+	return l.st.Start.Add(time.Duration(k) * l.plan.interval)
+}
+
+// armTimers starts the timers of the ticks due within timerLead and an interval.
+// The Temporal server fires a timer no sooner than its timer shift (1s by
+// default) after it was started; a timer started timerLead ahead of its tick is
+// not moved, and fires when the tick falls due.
+func (l *tickLoop) armTimers() {
+	now := workflow.Now(l.ctx)
+	horizon := now.Add(timerLead + l.plan.interval)
+	for ; l.nextTimer < l.end && !l.due(l.nextTimer).After(horizon); l.nextTimer++ {
+		if wait := l.due(l.nextTimer).Sub(now); wait > 0 {
+			f := workflow.NewTimer(l.ctx, wait)
+			l.timers[l.nextTimer] = f
+			l.sel.AddFuture(f, func(workflow.Future) {})
+		}
+	}
+}
+
 // tick waits until tick k falls due and for a free slot, then starts it.
 func (l *tickLoop) tick(k int) error {
-	due := l.st.Start.Add(time.Duration(k) * l.plan.interval)
-	if wait := due.Sub(workflow.Now(l.ctx)); wait > 0 {
-		timerCtx, cancel := workflow.WithCancel(l.ctx)
-		defer cancel()
-		fired := false
-		l.sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { fired = true })
-		for !fired && l.err == nil {
+	l.armTimers()
+	if timer, ok := l.timers[k]; ok {
+		for !timer.IsReady() && l.err == nil {
 			l.sel.Select(l.ctx)
 		}
+		delete(l.timers, k)
 	}
 	for l.pending >= maxInFlight && l.err == nil {
 		l.sel.Select(l.ctx)
@@ -213,12 +246,11 @@ func (l *tickLoop) tick(k int) error {
 	var a *activities.Activities
 	opts := activityOptions
 	opts.Summary = fmt.Sprintf("tick %d of %d", k+1, l.st.TicksTotal)
-	ctx := workflow.WithActivityOptions(l.ctx, opts)
-	f := workflow.ExecuteActivity(ctx, a.PublishTick, activities.TickInput{
+	f := workflow.ExecuteActivity(workflow.WithActivityOptions(l.ctx, opts), a.PublishTick, activities.TickInput{
 		WorkflowID: l.workflowID,
 		RunID:      l.st.RunID,
 		Tick:       k,
-		Due:        due,
+		Due:        l.due(k),
 		Interval:   l.plan.interval,
 		Users:      l.plan.users,
 		Topic:      l.plan.topic,
