@@ -149,19 +149,19 @@ type TickResult struct {
 	Source string `json:"source"`
 	// FallbackReason says why the users came from the faker; empty when they did not.
 	FallbackReason string `json:"fallback_reason,omitempty"`
-	// Lateness is how long after Due the tick's work began.
+	// Lateness is how long after Due the tick's users went to Kafka.
 	Lateness time.Duration `json:"lateness"`
 }
 
 // PublishTick fetches a tick's users — from randomuser.me, or from the faker when the
-// API fails or is slow — and publishes them to Kafka, keyed by user id. It returns
-// only when Kafka has acknowledged every user on all in-sync replicas; an error
-// (Kafka unreachable, say) makes Temporal retry the whole tick, which then carries the
-// same ids and, from the same source, the same users.
+// API fails or is slow — waits for the tick's due time (the workflow starts ticks a
+// little early, since Temporal's timers may fire late) and publishes them to Kafka,
+// keyed by user id. It returns only when Kafka has acknowledged every user on all
+// in-sync replicas; an error (Kafka unreachable, say) makes Temporal retry the whole
+// tick, which then carries the same ids and, from the same source, the same users.
 func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult, error) {
-	res := TickResult{Tick: in.Tick, Users: in.Users, Lateness: time.Since(in.Due)}
 	users, source, fallback := a.fetchUsers(ctx, in)
-	res.Source = source
+	res := TickResult{Tick: in.Tick, Users: in.Users, Source: source}
 	if fallback != nil {
 		res.FallbackReason = fallback.Error()
 	}
@@ -174,6 +174,15 @@ func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult,
 		}
 		msgs[i] = kafka.Message{Topic: in.Topic, Key: []byte(rec.ID), Value: value}
 	}
+
+	wait := time.NewTimer(time.Until(in.Due))
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+	case <-ctx.Done():
+		return TickResult{}, fmt.Errorf("waiting for tick %d to fall due: %w", in.Tick, ctx.Err())
+	}
+	res.Lateness = time.Since(in.Due)
 	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
 		return TickResult{}, fmt.Errorf("publishing %d users of tick %d to kafka topic %s: %w",
 			len(msgs), in.Tick, in.Topic, err)

@@ -39,9 +39,11 @@ func TestPublishTickToKafka(t *testing.T) {
 	require.NoError(t, a.EnsureTopic(ctx, topic))
 	require.NoError(t, a.EnsureTopic(ctx, topic), "creating an existing topic is not an error")
 
-	in := TickInput{WorkflowID: "wf", RunID: "run", Tick: 5, Due: time.Now(), Interval: time.Second, Users: 20, Topic: topic}
+	in := TickInput{WorkflowID: "wf", RunID: "run", Tick: 5, Due: time.Now().Add(300 * time.Millisecond),
+		Interval: time.Second, Users: 20, Topic: topic}
 	res, err := a.PublishTick(ctx, in)
 	require.NoError(t, err)
+	assert.False(t, time.Now().Before(in.Due), "a tick started early waits for its due time")
 	assert.Equal(t, TickResult{Tick: 5, Users: 20, Source: SourceRandomUser, Lateness: res.Lateness}, res)
 
 	msgs, partitions := kafkatest.ReadAll(ctx, t, brokers, topic)

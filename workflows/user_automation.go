@@ -35,10 +35,11 @@ const (
 	// maxInFlight bounds the ticks published at once: when a worker comes back after
 	// an outage, the ticks that fell due meanwhile go out this many at a time.
 	maxInFlight = 8
-	// timerLead is how long before its tick a timer is started: more than the
-	// server's timer shift (history.timerProcessorMaxTimeShift, 1s by default),
-	// within which a new timer fires late.
-	timerLead = 1500 * time.Millisecond
+	// scheduleLead is how early a tick's activity starts; it waits in the worker
+	// for the tick's due time. Temporal's timers fire up to a second late (the
+	// server's history.timerProcessorMaxTimeShift, 1s by default), the worker's
+	// clock does not.
+	scheduleLead = 1500 * time.Millisecond
 )
 
 // UserAutomationInput configures a run. Every field is optional: the zero value
@@ -63,8 +64,8 @@ type UserAutomationResult struct {
 	Ticks          int          `json:"ticks"`
 	UsersPublished int          `json:"users_published"`
 	UsersBySource  SourceCounts `json:"users_by_source"`
-	// LateTicks counts the ticks whose work began more than one interval after they
-	// fell due: those sent after an outage of the workers, and any held up by load.
+	// LateTicks counts the ticks published more than one interval after they fell
+	// due: those that fell due while no worker ran, and any held up by load.
 	LateTicks   int      `json:"late_ticks"`
 	MaxLateness Duration `json:"max_lateness"`
 	Topic       string   `json:"topic"`
@@ -81,7 +82,8 @@ type SourceCounts struct {
 type Progress struct {
 	// RunID is the run id of the run's first execution; user ids derive from it.
 	RunID string `json:"run_id"`
-	// Start is when tick 0 fell due; tick k falls due at Start + k·interval.
+	// Start is when tick 0 fell due, once the run had created its topic; tick k
+	// falls due at Start + k·interval.
 	Start          time.Time    `json:"start"`
 	TicksTotal     int          `json:"ticks_total"`
 	TicksDone      int          `json:"ticks_done"`
@@ -113,9 +115,11 @@ var activityOptions = workflow.ActivityOptions{
 // Duration, like the seed's Airflow DAG, but exactly and resumably.
 //
 // Design. The workflow owns a fixed-rate clock: tick k falls due at Start +
-// k·interval, where Start is the run's start time, and a durable timer, started
-// timerLead ahead, waits for it. Each tick is one short activity, started without waiting for the ticks before
-// it (up to maxInFlight at once), so slow work never pushes later ticks back. After
+// k·interval, where Start is when the run's topic was ready. A durable timer wakes the
+// workflow scheduleLead before that, and it starts the tick's activity, which waits
+// in the worker for the exact due time: Temporal's timers are durable but may fire
+// up to a second late. Each tick is one short activity, started without waiting
+// for the ticks before it, so slow work never pushes later ticks back. After
 // ticksPerRun ticks the workflow continues as new, carrying its Progress, which keeps
 // every execution's history near 1,100 events whatever the duration. This was
 // preferred to one long heartbeating activity that owns the loop: the progress lives
@@ -142,16 +146,20 @@ func UserAutomation(ctx workflow.Context, in UserAutomationInput) (UserAutomatio
 	var a *activities.Activities
 
 	st := in.Resume
-	if st == nil {
-		st = &Progress{RunID: info.WorkflowExecution.RunID, Start: info.WorkflowStartTime, TicksTotal: p.ticks}
-		if err := workflow.ExecuteActivity(ctx, a.EnsureTopic, p.topic).Get(ctx, nil); err != nil {
-			return UserAutomationResult{}, fmt.Errorf("creating kafka topic %s: %w", p.topic, err)
-		}
+	first := st == nil
+	if first {
+		st = &Progress{RunID: info.WorkflowExecution.RunID, TicksTotal: p.ticks}
 	}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return *st, nil }); err != nil {
 		return UserAutomationResult{}, fmt.Errorf("registering the progress query: %w", err)
 	}
 	workflow.SetCurrentDetails(ctx, st.details())
+	if first {
+		if err := workflow.ExecuteActivity(ctx, a.EnsureTopic, p.topic).Get(ctx, nil); err != nil {
+			return UserAutomationResult{}, fmt.Errorf("creating kafka topic %s: %w", p.topic, err)
+		}
+		st.Start = workflow.Now(ctx)
+	}
 
 	l := newTickLoop(ctx, p, st, info.WorkflowExecution.ID)
 	for k := st.TicksDone; k < l.end; k++ {
@@ -186,13 +194,12 @@ type tickLoop struct {
 	workflowID string
 	// end is the tick after the last of this execution.
 	end int
+	// inFlightLimit bounds the ticks started and not done: those waiting in their
+	// activity for their due time, and maxInFlight more.
+	inFlightLimit int
 	// sel receives the ticks' results and the timers.
-	sel workflow.Selector
-	// timers holds the timers of ticks not yet due; nextTimer is the first tick that
-	// has no timer yet.
-	timers    map[int]workflow.Future
-	nextTimer int
-	pending   int
+	sel     workflow.Selector
+	pending int
 	// err is the first tick that failed for good.
 	err error
 }
@@ -200,43 +207,26 @@ type tickLoop struct {
 func newTickLoop(ctx workflow.Context, p plan, st *Progress, workflowID string) *tickLoop {
 	return &tickLoop{
 		ctx: ctx, plan: p, st: st, workflowID: workflowID,
-		end:       min(st.TicksTotal, st.TicksDone+ticksPerRun),
-		sel:       workflow.NewSelector(ctx),
-		timers:    map[int]workflow.Future{},
-		nextTimer: st.TicksDone,
+		end:           min(st.TicksTotal, st.TicksDone+ticksPerRun),
+		inFlightLimit: maxInFlight + int(scheduleLead/p.interval),
+		sel:           workflow.NewSelector(ctx),
 	}
 }
 
-func (l *tickLoop) due(k int) time.Time {
-	return l.st.Start.Add(time.Duration(k) * l.plan.interval)
-}
-
-// armTimers starts the timers of the ticks due within timerLead and an interval.
-// The Temporal server fires a timer no sooner than its timer shift (1s by
-// default) after it was started; a timer started timerLead ahead of its tick is
-// not moved, and fires when the tick falls due.
-func (l *tickLoop) armTimers() {
-	now := workflow.Now(l.ctx)
-	horizon := now.Add(timerLead + l.plan.interval)
-	for ; l.nextTimer < l.end && !l.due(l.nextTimer).After(horizon); l.nextTimer++ {
-		if wait := l.due(l.nextTimer).Sub(now); wait > 0 {
-			f := workflow.NewTimer(l.ctx, wait)
-			l.timers[l.nextTimer] = f
-			l.sel.AddFuture(f, func(workflow.Future) {})
-		}
-	}
-}
-
-// tick waits until tick k falls due and for a free slot, then starts it.
+// tick waits until tick k is scheduleLead from its due time and for a free slot,
+// then starts it.
 func (l *tickLoop) tick(k int) error {
-	l.armTimers()
-	if timer, ok := l.timers[k]; ok {
-		for !timer.IsReady() && l.err == nil {
+	due := l.st.Start.Add(time.Duration(k) * l.plan.interval)
+	if wait := due.Add(-scheduleLead).Sub(workflow.Now(l.ctx)); wait > 0 {
+		timerCtx, cancel := workflow.WithCancel(l.ctx)
+		defer cancel()
+		fired := false
+		l.sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { fired = true })
+		for !fired && l.err == nil {
 			l.sel.Select(l.ctx)
 		}
-		delete(l.timers, k)
 	}
-	for l.pending >= maxInFlight && l.err == nil {
+	for l.pending >= l.inFlightLimit && l.err == nil {
 		l.sel.Select(l.ctx)
 	}
 	if l.err != nil {
@@ -250,7 +240,7 @@ func (l *tickLoop) tick(k int) error {
 		WorkflowID: l.workflowID,
 		RunID:      l.st.RunID,
 		Tick:       k,
-		Due:        l.due(k),
+		Due:        due,
 		Interval:   l.plan.interval,
 		Users:      l.plan.users,
 		Topic:      l.plan.topic,
