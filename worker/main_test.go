@@ -50,7 +50,9 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(c.Close)
 	name := fmt.Sprintf("test-%s-%d", t.Name(), time.Now().UnixNano())
 	s := &stack{brokers: brokers, client: c, taskQueue: name, schedule: name, topic: name, workerBin: buildWorker(t)}
-	t.Cleanup(func() { _ = c.ScheduleClient().GetHandle(context.Background(), s.schedule).Delete(context.Background()) })
+	t.Cleanup(func() {
+		_ = c.ScheduleClient().GetHandle(context.Background(), s.schedule).Delete(context.Background())
+	})
 	return s
 }
 
