@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 
 	"github.com/google/uuid"
 )
@@ -17,7 +18,12 @@ var userSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/strea
 // A tick sent again therefore carries the same ids, and the ids of a run can be
 // computed from its workflow and run ids.
 func UserID(workflowID, runID string, tick, index int) string {
-	return uuid.NewSHA1(userSpace, fmt.Appendf(nil, "%q %q %d %d", workflowID, runID, tick, index)).String()
+	// The same bytes as fmt's "%q %q %d %d", without its cost on large ticks.
+	name := strconv.AppendQuote(nil, workflowID)
+	name = strconv.AppendQuote(append(name, ' '), runID)
+	name = strconv.AppendInt(append(name, ' '), int64(tick), 10)
+	name = strconv.AppendInt(append(name, ' '), int64(index), 10)
+	return uuid.NewSHA1(userSpace, name).String()
 }
 
 // tickSeeds derives the sources' seeds of a tick from the same names as UserID: the

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -161,6 +162,7 @@ func TestFakeUsersHaveTheAPIShape(t *testing.T) {
 
 func TestUserID(t *testing.T) {
 	id := UserID("wf", "run", 1, 2)
+	assert.Equal(t, uuid.NewSHA1(userSpace, []byte(`"wf" "run" 1 2`)).String(), id)
 	assert.Equal(t, id, UserID("wf", "run", 1, 2), "same names, same id")
 	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, id)
 	others := []string{
