@@ -88,6 +88,10 @@ func follow(ctx context.Context, c client.Client, run client.WorkflowRun, bar *p
 	for {
 		select {
 		case err := <-done:
+			if err == nil {
+				bar.draw(workflows.Progress{TicksDone: res.Ticks, TicksTotal: res.Ticks, UsersPublished: res.UsersPublished,
+					UsersBySource: res.UsersBySource, LateTicks: res.LateTicks})
+			}
 			bar.finish()
 			return res, err
 		case <-tick.C:
