@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"unicode/utf8"
 )
@@ -100,6 +101,11 @@ func (a *Activities) fetchRandomUsers(ctx context.Context, seed string, n int) (
 		SetQueryParams(map[string]string{"results": strconv.Itoa(n), "seed": seed}).
 		Get(a.cfg.RandomUserURL)
 	if err != nil {
+		// The URL, with its per-tick seed, would make every tick's error look new.
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("randomuser did not answer in time: %w", err)
 		}

@@ -129,7 +129,7 @@ type progressBar struct {
 	w        io.Writer
 	terminal bool
 	last     string
-	lastErr  string
+	lastErr  string // the reason of the last fallback shown
 }
 
 func newProgressBar(w io.Writer) *progressBar {
@@ -143,8 +143,9 @@ func newProgressBar(w io.Writer) *progressBar {
 }
 
 func (b *progressBar) draw(p workflows.Progress) {
-	if p.LastError != "" && p.LastError != b.lastErr {
-		b.lastErr = p.LastError
+	// LastError is "tick N: reason"; a reason is shown once, not at every tick.
+	if _, reason, _ := strings.Cut(p.LastError, ": "); reason != "" && reason != b.lastErr {
+		b.lastErr = reason
 		b.line("fell back to the faker: " + p.LastError)
 	}
 	const width = 30
