@@ -8,7 +8,8 @@
 #   stack/stack.sh running SERVICE        exit 0 if this stack's SERVICE is running
 #   stack/stack.sh cqlsh   [ARGS...]      cqlsh against the local Cassandra
 #   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
-#                                         staticcheck, workflowcheck), installing it first
+#                                         staticcheck, workflowcheck, chromium, playwright),
+#                                         installing it first
 #
 # SERVICE is temporal, kafka or cassandra (default: all three).
 # Environment:
@@ -477,7 +478,22 @@ tool() { # prints the path of a tool, installing it first (install messages go t
       go_install workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION"
       go_bin workflowcheck "$WORKFLOWCHECK_VERSION"
       ;;
-    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck" ;;
+    chromium)
+      require_cmd chromium chromium "the Web UI browser test"
+      command -v chromium
+      ;;
+    playwright) # playwright-core only: it drives the machine's Chromium, downloads no browser
+      local dir=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
+      if [[ ! -f $dir/node_modules/playwright-core/package.json ]]; then
+        require_cmd npm npm "the Web UI browser test"
+        step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm into $dir (once per machine)" >&2
+        mkdir -p "$dir"
+        npm install --silent --no-audit --no-fund --prefix "$dir" "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2 ||
+          die "npm could not install playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
+      fi
+      echo "$dir/node_modules"
+      ;;
+    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|chromium|playwright" ;;
   esac
 }
 
