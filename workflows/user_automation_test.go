@@ -110,6 +110,8 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 	}, res)
 	calls := append(first.calls, second.calls...)
 	require.Len(t, calls, 120)
+	// Ticks run concurrently, so the mocks may see them out of order.
+	slices.SortFunc(calls, func(a, b tickCall) int { return a.in.Tick - b.in.Tick })
 	start := next.Resume.Start
 	for k, c := range calls {
 		assert.Equal(t, k, c.in.Tick)
