@@ -6,18 +6,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/workflows"
@@ -87,13 +92,52 @@ func TestRunFollowsToTheResult(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	err := dispatch(ctx, []string{"run", "-id", cfg.TaskQueue, "-duration", "3s", "-users-per-tick", "2"}, cfg, &stdout, &stderr)
+	idsFile := filepath.Join(t.TempDir(), "ids")
+	err := dispatch(ctx, []string{"run", "-id", cfg.TaskQueue, "-duration", "3s", "-users-per-tick", "2", "-ids-file", idsFile},
+		cfg, &stdout, &stderr)
 
 	require.NoError(t, err, stderr.String())
 	assert.JSONEq(t, fmt.Sprintf(`{"ticks":3,"users_published":6,"users_by_source":{"randomuser":6,"faker":0},
 		"late_ticks":0,"max_lateness":%q,"topic":%q}`, jsonField(t, stdout.Bytes(), "max_lateness"), cfg.KafkaTopic), stdout.String())
 	assert.Contains(t, stderr.String(), "3/3 ticks", "the progress bar shows the last tick")
 	assert.Regexp(t, `Web UI: http://localhost:8233/namespaces/default/workflows/`+cfg.TaskQueue+`/[0-9a-f-]{36}\n$`, stderr.String())
+
+	// The ids file names exactly the users the run put on the topic.
+	ids, err := os.ReadFile(idsFile)
+	require.NoError(t, err)
+	msgs, _ := kafkatest.ReadAll(ctx, t, stacktest.KafkaBrokers(t), cfg.KafkaTopic)
+	var onTopic []string
+	for _, m := range msgs {
+		onTopic = append(onTopic, string(m.Key))
+	}
+	assert.ElementsMatch(t, onTopic, strings.Fields(string(ids)))
+	assert.Len(t, onTopic, 6)
+}
+
+func TestScheduleCreateTakesTheRunInput(t *testing.T) {
+	cfg := startWorker(t)
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	err := dispatch(ctx, []string{"schedule", "create", "-duration", "5s", "-users-per-tick", "3"}, cfg, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	assert.Contains(t, stdout.String(), "Created schedule "+cfg.ScheduleID+", paused.")
+
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	require.NoError(t, err)
+	defer c.Close()
+	h := c.ScheduleClient().GetHandle(ctx, cfg.ScheduleID)
+	t.Cleanup(func() { _ = h.Delete(context.Background()) })
+	d, err := h.Describe(ctx)
+	require.NoError(t, err)
+	action, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction)
+	require.True(t, ok)
+	require.Len(t, action.Args, 1)
+	var in workflows.UserAutomationInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(action.Args[0].(*commonpb.Payload), &in))
+	assert.Equal(t, workflows.UserAutomationInput{Duration: "5s", UsersPerTick: 3, Topic: cfg.KafkaTopic}, in)
+	assert.True(t, d.Schedule.State.Paused)
 }
 
 func TestInterruptStopsFollowingNotTheRun(t *testing.T) {

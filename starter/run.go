@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -32,24 +33,31 @@ ends, then prints its result and its address in the Temporal Web UI. Ctrl-C stop
 following; the run goes on in the worker.`,
 	setup: func(fs *flag.FlagSet, cfg *config.Producer) func(context.Context, client.Client, io.Writer, io.Writer) error {
 		taskQueueFlag(fs, cfg)
-		in := workflows.UserAutomationInput{Topic: cfg.KafkaTopic}
+		in := runInputFlags(fs, *cfg)
 		id := fs.String("id", "", "workflow id (default user-automation-run-<time>)")
-		fs.StringVar(&in.Duration, "duration", "", `how long the run publishes, e.g. "90s" (default "2m")`)
-		fs.StringVar(&in.Interval, "interval", "", `time between ticks, at least "100ms" (default "1s")`)
-		fs.IntVar(&in.UsersPerTick, "users-per-tick", 0, "users published per tick, 1 to 5000 (default 1)")
-		fs.StringVar(&in.Topic, "topic", in.Topic, "Kafka topic (KAFKA_TOPIC)")
 		detach := fs.Bool("detach", false, "start the run and return without following it")
+		idsFile := fs.String("ids-file", "", "when the run has ended, write the ids of its users to this file, one a line")
 		return func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error {
 			if *id == "" {
 				*id = "user-automation-run-" + time.Now().UTC().Format("20060102T150405Z")
 			}
-			return startRun(ctx, c, *cfg, *id, in, *detach, stdout, stderr)
+			return startRun(ctx, c, *cfg, *id, *in, *detach, *idsFile, stdout, stderr)
 		}
 	},
 }
 
+// runInputFlags declares the flags of a run's input on fs.
+func runInputFlags(fs *flag.FlagSet, cfg config.Producer) *workflows.UserAutomationInput {
+	in := &workflows.UserAutomationInput{Topic: cfg.KafkaTopic}
+	fs.StringVar(&in.Duration, "duration", "", `how long the run publishes, e.g. "90s" (default "2m")`)
+	fs.StringVar(&in.Interval, "interval", "", `time between ticks, at least "100ms" (default "1s")`)
+	fs.IntVar(&in.UsersPerTick, "users-per-tick", 0, "users published per tick, 1 to 5000 (default 1)")
+	fs.StringVar(&in.Topic, "topic", in.Topic, "Kafka topic (KAFKA_TOPIC)")
+	return in
+}
+
 func startRun(ctx context.Context, c client.Client, cfg config.Producer, id string, in workflows.UserAutomationInput,
-	detach bool, stdout, stderr io.Writer) error {
+	detach bool, idsFile string, stdout, stderr io.Writer) error {
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: cfg.TaskQueue}, workflows.UserAutomation, in)
 	if err != nil {
 		return fmt.Errorf("starting workflow %s on task queue %s: %w", id, cfg.TaskQueue, err)
@@ -74,6 +82,25 @@ func startRun(ctx context.Context, c client.Client, cfg config.Producer, id stri
 	}
 	fmt.Fprintf(stdout, "%s\n", out)
 	fmt.Fprintf(stderr, "Web UI: %s\n", runURL(cfg, id, lastRunID(ctx, c, id, run.GetRunID())))
+	if idsFile != "" {
+		return writeUserIDs(idsFile, id, run.GetRunID(), res.Ticks, max(in.UsersPerTick, 1))
+	}
+	return nil
+}
+
+// writeUserIDs writes the ids of a finished run's users to path: every user of every
+// tick, as the activities derive them from the workflow id and the first run id.
+func writeUserIDs(path, workflowID, firstRunID string, ticks, usersPerTick int) error {
+	var b strings.Builder
+	for tick := range ticks {
+		for i := range usersPerTick {
+			b.WriteString(activities.UserID(workflowID, firstRunID, tick, i))
+			b.WriteByte('\n')
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("writing the run's user ids: %w", err)
+	}
 	return nil
 }
 

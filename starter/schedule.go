@@ -14,22 +14,22 @@ import (
 
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/schedule"
-	"github.com/streampipe/streampipe/workflows"
 )
 
 var scheduleCreate = command{
 	help: `Creates the schedule that starts a UserAutomation run every day at midnight UTC,
 paused, unless it exists (then it is left as it is). One run at a time; a day
-missed while Temporal was down is not run late. The worker creates it too.`,
+missed while Temporal was down is not run late. The worker creates it too, with the
+default input; the flags below set the input of every scheduled run.`,
 	setup: func(fs *flag.FlagSet, cfg *config.Producer) func(context.Context, client.Client, io.Writer, io.Writer) error {
 		taskQueueFlag(fs, cfg)
 		fs.StringVar(&cfg.ScheduleID, "schedule-id", cfg.ScheduleID, "schedule id (TEMPORAL_SCHEDULE_ID)")
-		fs.StringVar(&cfg.KafkaTopic, "topic", cfg.KafkaTopic, "Kafka topic of the scheduled runs (KAFKA_TOPIC)")
+		in := runInputFlags(fs, *cfg) // the input of every scheduled run
 		return func(ctx context.Context, c client.Client, stdout, _ io.Writer) error {
 			created, err := schedule.Create(ctx, c, schedule.Options{
 				ID:        cfg.ScheduleID,
 				TaskQueue: cfg.TaskQueue,
-				Input:     workflows.UserAutomationInput{Topic: cfg.KafkaTopic},
+				Input:     *in,
 			})
 			if err != nil {
 				return err
