@@ -43,6 +43,8 @@ type Config struct {
 	// RandomUserTimeout caps one randomuser.me call. Default 5s. A call never gets
 	// more than half the tick interval either, so a tick is not held up by a slow API.
 	RandomUserTimeout time.Duration
+	// Metrics records published ticks. Default nil: no metrics.
+	Metrics *Metrics
 }
 
 func (c Config) withDefaults() Config {
@@ -149,7 +151,7 @@ type TickResult struct {
 	Source string `json:"source"`
 	// FallbackReason says why the users came from the faker; empty when they did not.
 	FallbackReason string `json:"fallback_reason,omitempty"`
-	// Lateness is how long after Due the tick's users went to Kafka.
+	// Lateness is how long after Due Kafka acknowledged the tick's users.
 	Lateness time.Duration `json:"lateness"`
 }
 
@@ -182,11 +184,12 @@ func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult,
 	case <-ctx.Done():
 		return TickResult{}, fmt.Errorf("waiting for tick %d to fall due: %w", in.Tick, ctx.Err())
 	}
-	res.Lateness = time.Since(in.Due)
 	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
 		return TickResult{}, fmt.Errorf("publishing %d users of tick %d to kafka topic %s: %w",
 			len(msgs), in.Tick, in.Topic, err)
 	}
+	res.Lateness = time.Since(in.Due)
+	a.cfg.Metrics.published(res)
 	return res, nil
 }
 

@@ -2,7 +2,9 @@
 // UserAutomation workflow and its activities on task queue user-automation, and
 // creates the daily schedule (paused) if it does not exist yet.
 //
-// Configuration comes from the environment (see internal/config). It stops on
+// Configuration comes from the environment (see internal/config). It serves Prometheus
+// metrics on /metrics and a readiness check on /healthz (WORKER_METRICS_ADDR, default
+// :9101). It stops on
 // SIGINT or SIGTERM, letting the ticks in flight finish.
 package main
 
@@ -21,6 +23,7 @@ import (
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -64,6 +67,19 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	}
 	if created {
 		logger.Info("schedule created, paused", "schedule", cfg.ScheduleID, "note", schedule.Note(cfg.ScheduleID))
+	}
+
+	reg := opshttp.NewRegistry()
+	cfg.Activities.Metrics = activities.NewMetrics(reg)
+	if cfg.MetricsAddr != "" {
+		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, func(ctx context.Context) error {
+			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}, logger)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
 	}
 
 	acts := activities.New(cfg.Activities, logger)

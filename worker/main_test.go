@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,20 +73,26 @@ func buildWorker(t *testing.T) string {
 type workerProcess struct {
 	cmd  *exec.Cmd
 	logs *lockedBuffer
+	ops  string // where it serves /metrics and /healthz
 }
 
 // startWorker runs the worker program on the stack, with randomuserURL as the API.
 // It is stopped with SIGTERM when the test ends, and its log shown if the test failed.
 func (s *stack) startWorker(t *testing.T, randomuserURL string) *workerProcess {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for /metrics
+	require.NoError(t, err)
+	ops := ln.Addr().String()
+	require.NoError(t, ln.Close())
 	cmd := exec.Command(s.workerBin)
 	cmd.Env = append(os.Environ(),
+		"WORKER_METRICS_ADDR="+ops,
 		"TEMPORAL_TASK_QUEUE="+s.taskQueue,
 		"TEMPORAL_SCHEDULE_ID="+s.schedule,
 		"KAFKA_TOPIC="+s.topic,
 		"RANDOMUSER_URL="+randomuserURL,
 	)
-	w := &workerProcess{cmd: cmd, logs: &lockedBuffer{}}
+	w := &workerProcess{cmd: cmd, logs: &lockedBuffer{}, ops: ops}
 	cmd.Stdout, cmd.Stderr = w.logs, w.logs
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -150,7 +159,7 @@ func (s *stack) published(t *testing.T, ctx context.Context) (ids map[string]boo
 
 func TestTenSecondRun(t *testing.T) {
 	s := newStack(t)
-	s.startWorker(t, randomusertest.NewServer(t).URL)
+	w := s.startWorker(t, randomusertest.NewServer(t).URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -169,6 +178,24 @@ func TestTenSecondRun(t *testing.T) {
 	d, err := s.client.ScheduleClient().GetHandle(ctx, s.schedule).Describe(ctx)
 	require.NoError(t, err, "the worker creates the schedule at start")
 	assert.True(t, d.Schedule.State.Paused)
+
+	assert.Equal(t, "ok\n", w.get(t, "/healthz"))
+	metrics := w.get(t, "/metrics")
+	assert.Contains(t, metrics, `producer_users_published_total{source="randomuser"} 30`)
+	assert.Contains(t, metrics, "producer_ticks_published_total 10")
+	assert.Contains(t, metrics, "producer_tick_lateness_seconds_count 10")
+}
+
+// get returns the body of a 200 answer to GET path from the worker's ops endpoint.
+func (w *workerProcess) get(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + w.ops + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
+	return string(body)
 }
 
 func TestRunSurvivesWorkerKill(t *testing.T) {

@@ -37,6 +37,9 @@ type Producer struct {
 	Activities activities.Config
 	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info.
 	LogLevel slog.Level
+	// MetricsAddr is WORKER_METRICS_ADDR, where the worker serves /metrics and
+	// /healthz, default :9101; "off" serves nothing.
+	MetricsAddr string
 }
 
 // LoadProducer reads the configuration through lookup (os.LookupEnv in a main). Its
@@ -59,6 +62,9 @@ func LoadProducer(lookup func(string) (string, bool)) (Producer, error) {
 			RandomUserURL:          e.str("RANDOMUSER_URL", "https://randomuser.me/api/"),
 			RandomUserTimeout:      e.duration("RANDOMUSER_TIMEOUT", 5*time.Second),
 		},
+	}
+	if c.MetricsAddr = e.str("WORKER_METRICS_ADDR", ":9101"); c.MetricsAddr == "off" {
+		c.MetricsAddr = ""
 	}
 	if s := e.str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
 		e.fail("LOG_LEVEL", s, "debug, info, warn or error")
