@@ -37,7 +37,8 @@ func TestLoadProducerDefaults(t *testing.T) {
 			RandomUserURL:          "https://randomuser.me/api/",
 			RandomUserTimeout:      5 * time.Second,
 		},
-		LogLevel: slog.LevelInfo,
+		LogLevel:    slog.LevelInfo,
+		MetricsAddr: ":9101",
 	}, c)
 }
 
@@ -49,8 +50,10 @@ func TestLoadProducerReadsTheEnvironment(t *testing.T) {
 		"KAFKA_BATCH_TIMEOUT":    "20ms",
 		"TEMPORAL_UI_URL":        "http://localhost:8080/",
 		"LOG_LEVEL":              "debug",
+		"WORKER_METRICS_ADDR":    "off",
 	}))
 	require.NoError(t, err)
+	assert.Empty(t, c.MetricsAddr, "off serves no metrics")
 	assert.Equal(t, "temporal:7233", c.TemporalAddress)
 	assert.Equal(t, []string{"k1:9092", "k2:9092"}, c.Activities.KafkaBrokers)
 	assert.Equal(t, 6, c.Activities.TopicPartitions)
