@@ -9,7 +9,7 @@ start=$SECONDS
 scripts/lint.sh
 
 started=()
-for svc in temporal kafka cassandra; do
+for svc in temporal kafka cassandra worker streaming; do
   stack/stack.sh running "$svc" || started+=("$svc")
 done
 stop_started() {
