@@ -1,0 +1,104 @@
+package streaming
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCollect(t *testing.T) {
+	const wait = 50 * time.Millisecond
+	t.Run("stops at max rows", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			in := make(chan int, 10)
+			for i := range 10 {
+				in <- i
+			}
+			batch, more := collect(t.Context(), in, 4, wait, nil)
+			assert.Equal(t, []int{0, 1, 2, 3}, batch)
+			assert.True(t, more)
+		})
+	})
+	t.Run("stops after the wait, counted from the first item", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			in := make(chan int)
+			go func() {
+				time.Sleep(time.Hour) // an idle topic: the wait starts with the first item
+				in <- 1
+				time.Sleep(wait / 2)
+				in <- 2
+				time.Sleep(wait)
+				in <- 3
+			}()
+			start := time.Now()
+			batch, more := collect(t.Context(), in, 100, wait, nil)
+			assert.Equal(t, []int{1, 2}, batch)
+			assert.True(t, more)
+			assert.Equal(t, time.Hour+wait, time.Since(start))
+			batch, _ = collect(t.Context(), in, 100, wait, nil)
+			assert.Equal(t, []int{3}, batch)
+		})
+	})
+	t.Run("returns what it holds when the input closes", func(t *testing.T) {
+		in := make(chan int, 2)
+		in <- 1
+		close(in)
+		batch, more := collect(t.Context(), in, 100, time.Hour, nil)
+		assert.Equal(t, []int{1}, batch)
+		assert.False(t, more)
+	})
+	t.Run("returns the batch in hand when the context ends", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			in := make(chan int, 1)
+			in <- 1
+			time.AfterFunc(time.Second, cancel)
+			batch, more := collect(ctx, in, 100, time.Hour, nil)
+			assert.Equal(t, []int{1}, batch)
+			assert.False(t, more)
+		})
+	})
+	t.Run("reuses the buffer", func(t *testing.T) {
+		in := make(chan int, 2)
+		in <- 1
+		in <- 2
+		buf := make([]int, 0, 2)
+		batch, _ := collect(t.Context(), in, 2, wait, buf)
+		assert.Equal(t, []int{1, 2}, batch)
+		assert.Same(t, &buf[:1][0], &batch[0])
+	})
+}
+
+func TestLastPerPartition(t *testing.T) {
+	var batch []item
+	for _, po := range [][2]int{{2, 10}, {0, 5}, {2, 11}, {1, 7}, {0, 6}} {
+		batch = append(batch, item{msg: kafka.Message{Partition: po[0], Offset: int64(po[1])}})
+	}
+	got := lastPerPartition(batch)
+	require.Len(t, got, 3)
+	assert.Equal(t, []int64{11, 6, 7}, []int64{got[0].Offset, got[1].Offset, got[2].Offset})
+}
+
+func TestDeadLetterKeepsTheOriginal(t *testing.T) {
+	at := time.UnixMilli(1_700_000_000_123)
+	orig := []kafka.Header{{Key: "trace", Value: []byte("t1")}}
+	m := kafka.Message{Topic: "users_created", Partition: 3, Offset: 42, Key: []byte("k"),
+		Value: []byte("{oops"), Headers: orig, Time: at}
+	dl := deadLetter(m, &InvalidError{Reason: ReasonNotJSON, Detail: "bad"})
+	assert.Equal(t, m.Key, dl.Key)
+	assert.Equal(t, m.Value, dl.Value)
+	got := map[string]string{}
+	for _, h := range dl.Headers {
+		got[h.Key] = string(h.Value)
+	}
+	assert.Equal(t, map[string]string{
+		"trace": "t1", HeaderReason: ReasonNotJSON, HeaderError: "bad", HeaderTopic: "users_created",
+		HeaderPartition: "3", HeaderOffset: "42", HeaderTimestamp: "1700000000123",
+	}, got)
+	assert.Len(t, orig, 1, "the source message's headers were changed")
+}

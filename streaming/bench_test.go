@@ -1,0 +1,237 @@
+package streaming_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/streaming"
+)
+
+const (
+	benchRecords   = 500_000         // (b): the pre-filled topic
+	rawDuration    = 8 * time.Second // (a): per in-flight setting
+	steadyRate     = 1000            // (d): records/s
+	steadyDuration = 20 * time.Second
+)
+
+// BenchmarkPipeline reports, in one run on the local stack: (a) the raw ceiling of
+// plain gocql upserts into the worker's table, (b) the worker's sustained rows/s
+// draining a pre-filled topic, (c) b/a, (d) p50/p99 end-to-end latency at a steady
+// 1,000 records/s, and (e) the worker's peak RSS. Run it with -benchtime 1x.
+func BenchmarkPipeline(b *testing.B) {
+	p := newPipe(b, 6)
+	cols := streaming.Users{}.Columns()
+	defs := make([]string, len(cols))
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		defs[i], names[i] = c.Name+" "+c.Type, c.Name
+	}
+	table := testKeyspace + "." + p.table
+	require.NoError(b, p.session.Query("CREATE TABLE "+table+" ("+strings.Join(defs, ", ")+", PRIMARY KEY (id))").Exec())
+
+	insert := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) USING TIMESTAMP ?", table,
+		strings.Join(names, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
+	// (a) The raw ceiling: the best of 64, 96 and 128 upserts in flight, after a warm-up.
+	rawCeiling(b, p, insert, 128, 5*time.Second)
+	raw, rawCPU := 0.0, 0.0
+	for _, inFlight := range []int{64, 96, 128} {
+		cpu0 := cpuSeconds(b, os.Getpid())
+		r := rawCeiling(b, p, insert, inFlight, rawDuration)
+		cpu := (cpuSeconds(b, os.Getpid()) - cpu0) / rawDuration.Seconds()
+		b.Logf("raw gocql, %d in flight: %.0f rows/s, load generator %.2f cores", inFlight, r, cpu)
+		if r > raw {
+			raw, rawCPU = r, cpu
+		}
+	}
+
+	// (b) The worker draining a pre-filled topic.
+	l := newLoad()
+	start := time.Now()
+	for range benchRecords / 10_000 {
+		p.produce(l.messages(newIDs(10_000), 1, 0, time.Now()))
+	}
+	b.Logf("pre-filled %s with %d records in %v", p.topic, benchRecords, time.Since(start).Round(time.Millisecond))
+	// The worker's defaults, unless the environment sets them.
+	w := startProc(b, p, "bench", "STREAMING_BATCH_ROWS="+os.Getenv("STREAMING_BATCH_ROWS"),
+		"STREAMING_BATCH_WAIT="+os.Getenv("STREAMING_BATCH_WAIT"))
+	var first time.Time
+	var cpuFirst float64
+	require.Eventually(b, func() bool {
+		n, err := w.metric("streaming_rows_written_total")
+		if err == nil && n > 0 && first.IsZero() {
+			first, cpuFirst = time.Now(), cpuSeconds(b, w.cmd.Process.Pid)
+		}
+		return n >= benchRecords
+	}, 10*time.Minute, 100*time.Millisecond)
+	drained := time.Since(first)
+	sustained := benchRecords / drained.Seconds()
+	cpu := (cpuSeconds(b, w.cmd.Process.Pid) - cpuFirst) / drained.Seconds()
+	p.waitCaughtUp(time.Minute)
+
+	// (d) Latency at a steady rate, from the worker's histogram: the difference
+	// between before and after.
+	before := histogram(b, w, "streaming_end_to_end_latency_seconds")
+	steady(b, p, l)
+	require.Eventually(b, func() bool {
+		n, err := w.metric("streaming_rows_written_total")
+		return err == nil && n >= benchRecords+steadyRate*steadyDuration.Seconds()
+	}, time.Minute, 20*time.Millisecond)
+	after := histogram(b, w, "streaming_end_to_end_latency_seconds")
+	p50, p99 := quantile(before, after, 0.5), quantile(before, after, 0.99)
+
+	// (e) The worker's peak resident set.
+	rss := peakRSS(b, w.cmd.Process.Pid)
+
+	b.ReportMetric(raw, "raw_rows/s")
+	b.ReportMetric(sustained, "worker_rows/s")
+	b.ReportMetric(sustained/raw, "worker/raw")
+	b.ReportMetric(p50*1000, "p50_ms")
+	b.ReportMetric(p99*1000, "p99_ms")
+	b.ReportMetric(rss/(1<<20), "peak_rss_MB")
+	b.ReportMetric(cpu, "worker_cores")
+	b.ReportMetric(rawCPU, "raw_gen_cores")
+	b.ReportMetric(0, "ns/op")
+	require.NoError(b, w.terminate(time.Minute))
+}
+
+// rawCeiling upserts users into the table for d, inFlight at a time, and
+// returns rows/s.
+func rawCeiling(b *testing.B, p *pipe, insert string, inFlight int, d time.Duration) float64 {
+	cluster := gocql.NewCluster(p.hosts...)
+	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
+	cluster.Consistency = gocql.LocalQuorum
+	session, err := cluster.CreateSession()
+	require.NoError(b, err)
+	defer session.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var rows, failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for g := range inFlight {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				id, _ := gocql.RandomUUID()
+				u := user(id.String(), g*1_000_000+i, 1)
+				err := session.Query(insert, id, u.FirstName, u.LastName, u.Gender, u.Address, u.PostCode,
+					u.Email, u.Username, u.DOB, u.RegisteredDate, u.Phone, u.Picture, time.Now().UnixMicro()).
+					Idempotent(true).ExecContext(ctx)
+				switch {
+				case err == nil:
+					rows.Add(1)
+				case ctx.Err() == nil:
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Zero(b, failed.Load(), "raw upserts failed")
+	return float64(rows.Load()) / time.Since(start).Seconds()
+}
+
+// steady produces steadyRate records/s for steadyDuration, stamped when sent, in
+// bursts of 10 every 10 ms.
+func steady(b *testing.B, p *pipe, l *load) {
+	w := &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
+		BatchSize: 10, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for range steadyRate * int(steadyDuration.Seconds()) / 10 {
+		<-tick.C
+		ids := newIDs(10)
+		msgs := make([]kafka.Message, len(ids))
+		for i, id := range ids {
+			value, _ := json.Marshal(user(id, i, 1))
+			msgs[i] = kafka.Message{Key: []byte(id), Value: value, Time: time.Now()}
+			l.users[id] = user(id, i, 1)
+		}
+		require.NoError(b, w.WriteMessages(context.Background(), msgs...))
+	}
+}
+
+// histogram returns a histogram's cumulative bucket counts by upper bound.
+func histogram(b *testing.B, w *proc, name string) map[float64]float64 {
+	out := map[float64]float64{}
+	lines, err := w.scrape()
+	require.NoError(b, err)
+	for _, line := range lines {
+		if !strings.HasPrefix(line, name+"_bucket{") {
+			continue
+		}
+		i := strings.Index(line, `le="`)
+		j := strings.Index(line[i+4:], `"`)
+		le, err := strconv.ParseFloat(line[i+4:i+4+j], 64)
+		require.NoError(b, err, line)
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		require.NoError(b, err, line)
+		out[le] += v
+	}
+	require.NotEmpty(b, out, "no %s in the worker's metrics", name)
+	return out
+}
+
+// quantile estimates the q-quantile of the observations made between two snapshots
+// of a histogram, interpolating linearly inside a bucket as Prometheus does.
+func quantile(before, after map[float64]float64, q float64) float64 {
+	bounds := slices.Sorted(maps.Keys(after))
+	total := after[math.Inf(1)] - before[math.Inf(1)]
+	rank, lower, below := q*total, 0.0, 0.0
+	for _, le := range bounds {
+		n := after[le] - before[le]
+		if n >= rank {
+			if math.IsInf(le, 1) {
+				return lower
+			}
+			return lower + (le-lower)*(rank-below)/(n-below)
+		}
+		lower, below = le, n
+	}
+	return lower
+}
+
+// peakRSS returns a process's peak resident set (VmHWM) in bytes.
+func peakRSS(b *testing.B, pid int) float64 {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	require.NoError(b, err)
+	for line := range strings.Lines(string(status)) {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			require.NoError(b, err)
+			return kb * 1024
+		}
+	}
+	b.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// cpuSeconds returns the CPU time a process has used so far (user + system).
+func cpuSeconds(b *testing.B, pid int) float64 {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	require.NoError(b, err)
+	// The fields after the command name, which is in parentheses: utime and stime are
+	// the 12th and 13th of them, in clock ticks (100 per second on Linux).
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
+	utime, err := strconv.ParseFloat(f[11], 64)
+	require.NoError(b, err)
+	stime, err := strconv.ParseFloat(f[12], 64)
+	require.NoError(b, err)
+	return (utime + stime) / 100
+}

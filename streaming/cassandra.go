@@ -1,0 +1,229 @@
+package streaming
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+)
+
+// table writes one dataset's rows: prepared upserts with bound values, routed to a
+// replica of each row's partition, at most concurrency in flight.
+type table struct {
+	session     *gocql.Session
+	insert      string
+	consistency gocql.Consistency
+	concurrency int
+}
+
+// pendingRow is a row and the write time it carries: its Kafka record's timestamp, so
+// that a replayed older record never overwrites a newer version of the row.
+type pendingRow struct {
+	Row
+	at time.Time
+}
+
+// openTable connects to Cassandra, retrying while it is unreachable for up to
+// cfg.StartupTimeout, and makes sure keyspace and table exist with every column of ds.
+func openTable(ctx context.Context, cfg Config, ds Dataset) (*table, error) {
+	session, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureSchema(ctx, session, cfg, ds); err != nil {
+		session.Close()
+		return nil, err
+	}
+	names := make([]string, len(ds.Columns()))
+	for i, c := range ds.Columns() {
+		names[i] = c.Name
+	}
+	return &table{
+		session: session,
+		insert: fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES (%s) USING TIMESTAMP ?",
+			cfg.Keyspace, cfg.Table, strings.Join(names, ", "), strings.Repeat("?, ", len(names)-1)+"?"),
+		consistency: gocql.ParseConsistency(cfg.Consistency),
+		concurrency: cfg.Concurrency,
+	}, nil
+}
+
+func (t *table) close() { t.session.Close() }
+
+// write upserts rows, each once, and returns those that failed with the first error.
+func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingRow, err error) {
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+	)
+	for range min(t.concurrency, len(rows)) {
+		wg.Go(func() {
+			values := make([]any, 0, len(rows[0].Values)+1)
+			for i := next.Add(1) - 1; i < int64(len(rows)); i = next.Add(1) - 1 {
+				r := rows[i]
+				values = append(append(values[:0], r.Values...), r.at.UnixMicro())
+				if e := t.session.Query(t.insert, values...).Consistency(t.consistency).
+					Idempotent(true).ExecContext(ctx); e != nil {
+					mu.Lock()
+					failed = append(failed, r)
+					if err == nil {
+						err = e
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err != nil {
+		return failed, fmt.Errorf("upserting %d of %d rows: %w", len(failed), len(rows), err)
+	}
+	return nil, nil
+}
+
+// permanent reports whether a Cassandra error will recur however often the same
+// statement is tried: a missing permission or a statement the server rejects.
+func permanent(err error) bool {
+	var re gocql.RequestError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.Code() {
+	case gocql.ErrCodeUnauthorized, gocql.ErrCodeSyntax, gocql.ErrCodeInvalid, gocql.ErrCodeCredentials:
+		return true
+	}
+	return false
+}
+
+// connect opens a session, retrying with backoff while no host answers. Rejected
+// credentials end the retries at once.
+func connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
+	cluster := gocql.NewCluster(cfg.Hosts...)
+	cluster.Consistency = gocql.ParseConsistency(cfg.Consistency)
+	cluster.ConnectTimeout = 5 * time.Second
+	cluster.Timeout = 10 * time.Second
+	// Look for hosts that came back every 2 s, not every minute, so that writes resume
+	// soon after a Cassandra restart.
+	cluster.ReconnectInterval = 2 * time.Second
+	cluster.Logger = gocqlLogger{cfg.Logger.With("component", "gocql")}
+	if cfg.Username != "" {
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password}
+	}
+	hosts := strings.Join(cfg.Hosts, ",")
+	deadline := time.Now().Add(cfg.StartupTimeout)
+	for wait := newBackoff(); ; {
+		// A policy serves one session only, so every attempt gets its own.
+		cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy(), gocql.ShuffleReplicas())
+		session, err := cluster.CreateSession()
+		if err == nil {
+			return session, nil
+		}
+		if msg := err.Error(); strings.Contains(msg, "password are incorrect") ||
+			strings.Contains(msg, "authentication required") {
+			return nil, fmt.Errorf("cassandra at %s rejected the credentials of user %q: "+
+				"check the username and password (and that the cluster uses PasswordAuthenticator): %w",
+				hosts, cfg.Username, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("cassandra at %s is unreachable after %v: check the host list "+
+				"and that Cassandra is running and accepts CQL on that port: %w", hosts, cfg.StartupTimeout, err)
+		}
+		d := wait.next()
+		cfg.Logger.Warn("cassandra not reachable yet; retrying", "hosts", hosts, "in", d, "err", err)
+		if err := sleep(ctx, d); err != nil {
+			return nil, fmt.Errorf("connecting to cassandra at %s: %w", hosts, err)
+		}
+	}
+}
+
+// ensureSchema creates the keyspace and table if missing and adds the columns of ds a
+// table lacks (a table made by the seed has no dob). It never drops anything.
+func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset) error {
+	hosts := strings.Join(cfg.Hosts, ",")
+	defs := make([]string, 0, len(ds.Columns())+1)
+	for _, c := range ds.Columns() {
+		defs = append(defs, c.Name+" "+c.Type)
+	}
+	defs = append(defs, "PRIMARY KEY ("+ds.PrimaryKey()+")")
+	for _, stmt := range []string{
+		fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s", cfg.Keyspace, cfg.Replication),
+		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (%s)", cfg.Keyspace, cfg.Table, strings.Join(defs, ", ")),
+	} {
+		if err := s.Query(stmt).ExecContext(ctx); err != nil {
+			return schemaError(hosts, cfg.Username, stmt, err)
+		}
+	}
+	have, err := columnTypes(ctx, s, cfg.Keyspace, cfg.Table)
+	if err != nil {
+		return fmt.Errorf("reading the columns of %s.%s from cassandra at %s: %w", cfg.Keyspace, cfg.Table, hosts, err)
+	}
+	for _, c := range ds.Columns() {
+		typ, ok := have[c.Name]
+		if !ok {
+			stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s", cfg.Keyspace, cfg.Table, c.Name, c.Type)
+			if err := s.Query(stmt).ExecContext(ctx); err != nil {
+				// Another worker may have added it first.
+				if again, rerr := columnTypes(ctx, s, cfg.Keyspace, cfg.Table); rerr != nil || again[c.Name] != c.Type {
+					return schemaError(hosts, cfg.Username, stmt, err)
+				}
+			}
+			cfg.Logger.Info("added missing column", "table", cfg.Keyspace+"."+cfg.Table, "column", c.Name, "type", c.Type)
+			continue
+		}
+		if typ != c.Type {
+			return fmt.Errorf("column %s of %s.%s is %s, not %s: the table was not made for this dataset; "+
+				"alter or rename it by hand", c.Name, cfg.Keyspace, cfg.Table, typ, c.Type)
+		}
+	}
+	if err := s.AwaitSchemaAgreement(ctx); err != nil {
+		return fmt.Errorf("waiting for schema agreement at %s: %w", hosts, err)
+	}
+	return nil
+}
+
+// columnTypes returns the CQL type of each column of a table.
+func columnTypes(ctx context.Context, s *gocql.Session, keyspace, tbl string) (map[string]string, error) {
+	iter := s.Query("SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+		keyspace, tbl).IterContext(ctx)
+	cols := map[string]string{}
+	var name, typ string
+	for iter.Scan(&name, &typ) {
+		cols[name] = typ
+	}
+	return cols, iter.Close()
+}
+
+func schemaError(hosts, user, stmt string, err error) error {
+	var re gocql.RequestError
+	if errors.As(err, &re) && re.Code() == gocql.ErrCodeUnauthorized {
+		return fmt.Errorf("cassandra at %s: user %q lacks a permission for %q: grant it CREATE and ALTER "+
+			"on the keyspace (or create keyspace and table beforehand) and MODIFY on the table: %w", hosts, user, stmt, err)
+	}
+	return fmt.Errorf("cassandra at %s: %s: %w", hosts, stmt, err)
+}
+
+// gocqlLogger hands gocql's log lines to slog at debug level: while a node is down it
+// logs several errors a second, and the worker already logs each failed write.
+type gocqlLogger struct{ log *slog.Logger }
+
+func (l gocqlLogger) Error(msg string, f ...gocql.LogField)   { l.debug(msg, f) }
+func (l gocqlLogger) Warning(msg string, f ...gocql.LogField) { l.debug(msg, f) }
+func (l gocqlLogger) Info(msg string, f ...gocql.LogField)    { l.debug(msg, f) }
+func (l gocqlLogger) Debug(msg string, f ...gocql.LogField)   { l.debug(msg, f) }
+
+func (l gocqlLogger) debug(msg string, fields []gocql.LogField) {
+	if !l.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	attrs := make([]slog.Attr, len(fields))
+	for i, f := range fields {
+		attrs[i] = slog.Any(f.Name, f.Value.Any())
+	}
+	l.log.LogAttrs(context.Background(), slog.LevelDebug, msg, attrs...)
+}

@@ -1,0 +1,74 @@
+// Package streaming is the streaming worker: it consumes a Kafka topic in a consumer
+// group, forms micro-batches bounded by rows and wait time, writes the valid records to
+// Cassandra as idempotent upserts, sends the invalid ones to a dead-letter topic, and
+// commits offsets only once a batch is written.
+//
+// Everything that depends on what a record holds is a Dataset: it decodes and validates
+// one Kafka message and maps it to a row of its table. The batching, writing, commit,
+// dead-letter and metrics code only ever sees Rows and Columns.
+package streaming
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Dataset is the record-specific part of a pipeline: the table its rows go to and the
+// decoding of one message into one row. Implementations must be safe for concurrent use
+// and must never panic on any input.
+type Dataset interface {
+	// Name identifies the dataset in logs and metrics, e.g. "users".
+	Name() string
+	// Columns lists the table's columns, the partition key first. Schema creation adds
+	// any of them a table lacks; Row.Values follow the same order.
+	Columns() []Column
+	// PrimaryKey is the CQL primary key clause, e.g. "id" or "(account), created_at".
+	PrimaryKey() string
+	// Decode validates one message value and maps it to a row. It returns an
+	// *InvalidError when the message can never become a row.
+	Decode(key, value []byte) (Row, error)
+}
+
+// Column is a table column: its name and CQL type.
+type Column struct {
+	Name string
+	Type string
+}
+
+// Row is one decoded record: its values, bound in the order of Dataset.Columns.
+type Row struct {
+	Values []any
+}
+
+// Reasons a message goes to the dead-letter topic. They are the values of the
+// dlq.reason header and of the reason label of the DLQ metric.
+const (
+	ReasonTooLarge  = "too_large"
+	ReasonNotJSON   = "not_json"
+	ReasonWrongType = "wrong_type"
+	ReasonMissingID = "missing_id"
+	ReasonInvalidID = "invalid_id"
+)
+
+// InvalidError says why a message can never become a row.
+type InvalidError struct {
+	Reason string // one of the Reason constants
+	Detail string // what exactly is wrong, for people
+}
+
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("invalid record (%s): %s", e.Reason, e.Detail)
+}
+
+func invalid(reason, format string, args ...any) *InvalidError {
+	return &InvalidError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+// asInvalid returns the *InvalidError in err's chain, or nil.
+func asInvalid(err error) *InvalidError {
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		return ie
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package streaming
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the worker's Prometheus series. One Metrics serves every Worker of a
+// process; each series carries the dataset's name.
+type Metrics struct {
+	consumed  *prometheus.CounterVec
+	written   *prometheus.CounterVec
+	dlq       *prometheus.CounterVec
+	retries   *prometheus.CounterVec
+	batchRows *prometheus.HistogramVec
+	batchTime *prometheus.HistogramVec
+	latency   *prometheus.HistogramVec
+	lag       *prometheus.GaugeVec
+}
+
+// NewMetrics creates the series and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streaming_records_consumed_total",
+			Help: "Records fetched from Kafka.",
+		}, []string{"dataset"}),
+		written: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streaming_rows_written_total",
+			Help: "Rows upserted into Cassandra.",
+		}, []string{"dataset"}),
+		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streaming_dlq_records_total",
+			Help: "Records sent to the dead-letter topic, by reason.",
+		}, []string{"dataset", "reason"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streaming_retries_total",
+			Help: "Failed writes to Cassandra (stage cassandra) or the dead-letter topic (stage dlq) that were retried.",
+		}, []string{"dataset", "stage"}),
+		batchRows: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "streaming_batch_records",
+			Help:    "Records per micro-batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9), // 1 … 65536
+		}, []string{"dataset"}),
+		batchTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "streaming_batch_duration_seconds",
+			Help:    "Time to write one micro-batch to Cassandra and the dead-letter topic.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16), // 1 ms … 33 s
+		}, []string{"dataset"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "streaming_end_to_end_latency_seconds",
+			Help: "From a record's Kafka timestamp to the end of the write of its batch.",
+			Buckets: []float64{.005, .01, .02, .03, .04, .05, .06, .08, .1, .125, .15, .2, .25,
+				.3, .4, .5, .75, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"dataset"}),
+		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streaming_consumer_lag",
+			Help: "Records in a partition after the last one of the latest batch, as seen at fetch time.",
+		}, []string{"dataset", "topic", "partition"}),
+	}
+	reg.MustRegister(m.consumed, m.written, m.dlq, m.retries, m.batchRows, m.batchTime, m.latency, m.lag)
+	return m
+}
+
+// init makes a dataset's counters visible at zero before anything happens.
+func (m *Metrics) init(dataset string) {
+	for _, c := range []*prometheus.CounterVec{m.consumed, m.written} {
+		c.WithLabelValues(dataset)
+	}
+}
+
+// setLag records a partition's lag after offset, given its high-water mark.
+func (m *Metrics) setLag(dataset, topic string, partition int, offset, highWaterMark int64) {
+	m.lag.WithLabelValues(dataset, topic, strconv.Itoa(partition)).Set(float64(max(highWaterMark-offset-1, 0)))
+}
+
+// Handler serves /metrics from g and /healthz, which answers 200 when every worker
+// is Ready and 503 otherwise.
+func Handler(g prometheus.Gatherer, workers ...*Worker) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		for _, wk := range workers {
+			if !wk.Ready() {
+				http.Error(w, wk.Name()+": not ready", http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}

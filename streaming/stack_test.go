@@ -1,0 +1,535 @@
+package streaming_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/record"
+	"github.com/streampipe/streampipe/streaming"
+)
+
+// testKeyspace holds every integration test's table; each test has its own table,
+// topic, dead-letter topic and consumer group.
+const testKeyspace = "streaming_it"
+
+// pipe is one test's pipeline on the local stack.
+type pipe struct {
+	t        testing.TB
+	brokers  []string
+	hosts    []string
+	topic    string
+	dlq      string
+	group    string
+	table    string
+	session  *gocql.Session
+	client   *kafka.Client
+	producer *kafka.Writer
+}
+
+func newPipe(t testing.TB, partitions int) *pipe {
+	t.Helper()
+	brokers := stacktest.KafkaBrokers(t)
+	hosts := stacktest.CassandraHosts(t)
+	suffix := randomHex(4)
+	p := &pipe{
+		t:       t,
+		brokers: brokers,
+		hosts:   hosts,
+		topic:   "streaming_it_" + suffix,
+		dlq:     "streaming_it_" + suffix + ".dlq",
+		group:   "streaming-it-" + suffix,
+		table:   "users_" + suffix,
+		client:  &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second},
+	}
+	p.producer = &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
+		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll}
+	t.Cleanup(func() { _ = p.producer.Close() })
+	res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+		{Topic: p.topic, NumPartitions: partitions, ReplicationFactor: 1},
+	}})
+	require.NoError(t, err)
+	require.NoError(t, res.Errors[p.topic])
+
+	cluster := gocql.NewCluster(hosts...)
+	cluster.Consistency = gocql.One
+	cluster.Timeout = 20 * time.Second
+	if u, pw := stacktest.CassandraCredentials(); u != "" {
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: u, Password: pw}
+	}
+	p.session, err = cluster.CreateSession()
+	require.NoError(t, err)
+	require.NoError(t, p.session.Query("CREATE KEYSPACE IF NOT EXISTS "+testKeyspace+
+		" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").Exec())
+	t.Cleanup(func() {
+		if !t.Failed() { // keep the evidence of a failure
+			_ = p.session.Query("DROP TABLE IF EXISTS " + testKeyspace + "." + p.table).Exec()
+			_, _ = p.client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{p.topic, p.dlq}})
+		}
+		p.session.Close()
+	})
+	t.Logf("topic %s, table %s.%s, group %s", p.topic, testKeyspace, p.table, p.group)
+	return p
+}
+
+// config is the worker's configuration for this pipe, tuned small so that batches
+// are many.
+func (p *pipe) config() streaming.Config {
+	user, pw := stacktest.CassandraCredentials()
+	return streaming.Config{
+		Brokers: p.brokers, Topic: p.topic, DLQTopic: p.dlq, GroupID: p.group,
+		Hosts: p.hosts, Keyspace: testKeyspace, Table: p.table, Username: user, Password: pw,
+		BatchRows: 500, BatchWait: 50 * time.Millisecond, StartupTimeout: time.Minute,
+		Logger: slog.New(slog.NewTextHandler(p.t.Output(), nil)),
+	}
+}
+
+// env is config as the streaming binary's environment.
+func (p *pipe) env() []string {
+	c := p.config()
+	return []string{
+		"KAFKA_BROKERS=" + strings.Join(c.Brokers, ","), "KAFKA_TOPIC=" + c.Topic, "KAFKA_DLQ_TOPIC=" + c.DLQTopic,
+		"STREAMING_GROUP=" + c.GroupID, "CASSANDRA_HOSTS=" + strings.Join(c.Hosts, ","),
+		"CASSANDRA_KEYSPACE=" + c.Keyspace, "CASSANDRA_TABLE=" + c.Table,
+		"CASSANDRA_USERNAME=" + c.Username, "CASSANDRA_PASSWORD=" + c.Password,
+		"STREAMING_BATCH_ROWS=" + strconv.Itoa(c.BatchRows), "STREAMING_BATCH_WAIT=" + c.BatchWait.String(),
+		"STREAMING_STARTUP_TIMEOUT=" + c.StartupTimeout.String(),
+	}
+}
+
+// load is what a test produced: the valid users by id (the newest version of each)
+// and the keys of the invalid messages with how often each was sent.
+type load struct {
+	users   map[string]record.User
+	invalid map[string]int
+	reason  map[string]string // invalid key → expected dlq.reason
+}
+
+func newLoad() *load {
+	return &load{users: map[string]record.User{}, invalid: map[string]int{}, reason: map[string]string{}}
+}
+
+// user is a valid user whose fields depend on its number and version.
+func user(id string, i, version int) record.User {
+	return record.User{
+		ID: id, FirstName: fmt.Sprintf("First%d", i), LastName: fmt.Sprintf("Last%d", i), Gender: "female",
+		Address: fmt.Sprintf("%d Main Street, Springfield, Oregon, United States", i), PostCode: "97477",
+		Email: fmt.Sprintf("user%d.v%d@example.com", i, version), Username: fmt.Sprintf("user%d", i),
+		DOB: "1990-01-02T03:04:05.678Z", RegisteredDate: "2020-01-02T03:04:05.678Z", Phone: "(555) 010-0000",
+		Picture: "https://randomuser.me/api/portraits/med/women/1.jpg", Source: "faker",
+	}
+}
+
+// poison returns the i-th invalid message, cycling through the reasons.
+func poison(i int) (key, value, reason string) {
+	key = fmt.Sprintf("poison-%d", i)
+	switch i % 4 {
+	case 0:
+		return key, `{"first_name": "no id"`, streaming.ReasonNotJSON
+	case 1:
+		return key, `{"first_name": "no id"}`, streaming.ReasonMissingID
+	case 2:
+		return key, `{"id": "not-a-uuid"}`, streaming.ReasonInvalidID
+	default:
+		return key, fmt.Sprintf(`{"id": %q, "post_code": 12345}`, newUUID()), streaming.ReasonWrongType
+	}
+}
+
+// messages makes n valid users (version v of ids) with one poison message after
+// every poisonEvery valid ones (0: none), and records them in l.
+func (l *load) messages(ids []string, version, poisonEvery int, at time.Time) []kafka.Message {
+	var msgs []kafka.Message
+	for i, id := range ids {
+		u := user(id, i, version)
+		value, _ := json.Marshal(u)
+		msgs = append(msgs, kafka.Message{Key: []byte(id), Value: value, Time: at})
+		l.users[id] = u
+		if poisonEvery > 0 && i%poisonEvery == poisonEvery-1 {
+			key, value, reason := poison(len(l.reason))
+			msgs = append(msgs, kafka.Message{Key: []byte(key), Value: []byte(value), Time: at})
+			l.invalid[key]++
+			l.reason[key] = reason
+		}
+	}
+	return msgs
+}
+
+func newIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = newUUID()
+	}
+	return ids
+}
+
+func newUUID() string {
+	u, err := gocql.RandomUUID()
+	if err != nil {
+		panic(err)
+	}
+	return u.String()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (p *pipe) produce(msgs []kafka.Message) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(p.t, p.producer.WriteMessages(ctx, msgs...))
+}
+
+// partitionOffsets returns, per partition, the topic's end offset and the group's
+// committed offset (-1: none yet).
+func (p *pipe) partitionOffsets(ctx context.Context) (end, committed map[int]int64, err error) {
+	meta, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topic}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		return nil, nil, fmt.Errorf("metadata of %s: %+v", p.topic, meta.Topics)
+	}
+	var reqs []kafka.OffsetRequest
+	var parts []int
+	for _, pt := range meta.Topics[0].Partitions {
+		reqs = append(reqs, kafka.LastOffsetOf(pt.ID))
+		parts = append(parts, pt.ID)
+	}
+	offs, err := p.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{p.topic: reqs}})
+	if err != nil {
+		return nil, nil, err
+	}
+	end = map[int]int64{}
+	for _, po := range offs.Topics[p.topic] {
+		if po.Error != nil {
+			return nil, nil, po.Error
+		}
+		end[po.Partition] = po.LastOffset
+	}
+	fetched, err := p.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: p.group, Topics: map[string][]int{p.topic: parts}})
+	if err == nil {
+		err = fetched.Error // e.g. NOT_COORDINATOR just after a restart
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	committed = map[int]int64{}
+	for _, po := range fetched.Topics[p.topic] {
+		committed[po.Partition] = po.CommittedOffset
+	}
+	return end, committed, nil
+}
+
+// committed returns the group's committed offsets, failing the test on an error.
+func (p *pipe) committed() map[int]int64 {
+	p.t.Helper()
+	var committed map[int]int64
+	require.EventuallyWithT(p.t, func(c *assert.CollectT) {
+		var err error
+		_, committed, err = p.partitionOffsets(context.Background())
+		assert.NoError(c, err)
+	}, 10*time.Second, 100*time.Millisecond)
+	return committed
+}
+
+// waitCaughtUp waits until the group has committed every partition's end offset.
+func (p *pipe) waitCaughtUp(timeout time.Duration) {
+	p.t.Helper()
+	require.EventuallyWithT(p.t, func(c *assert.CollectT) {
+		end, committed, err := p.partitionOffsets(context.Background())
+		if !assert.NoError(c, err) {
+			return
+		}
+		assert.Equal(c, end, committed, "committed offsets (want the end offsets)")
+	}, timeout, 200*time.Millisecond)
+}
+
+// checkRows checks, by key, that the table holds exactly one row per valid id with
+// the newest version's fields.
+func (p *pipe) checkRows(l *load) {
+	p.t.Helper()
+	ids := slices.Sorted(maps.Keys(l.users))
+	found := 0
+	for chunk := range slices.Chunk(ids, 100) {
+		marks := strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		iter := p.session.Query("SELECT id, first_name, email, dob, post_code FROM "+testKeyspace+"."+p.table+
+			" WHERE id IN ("+marks+")", args...).Iter()
+		var id gocql.UUID
+		var first, email, dob, postCode string
+		for iter.Scan(&id, &first, &email, &dob, &postCode) {
+			want := l.users[id.String()]
+			assert.Equal(p.t, record.User{ID: want.ID, FirstName: want.FirstName, Email: want.Email, DOB: want.DOB, PostCode: want.PostCode},
+				record.User{ID: id.String(), FirstName: first, Email: email, DOB: dob, PostCode: postCode})
+			found++
+		}
+		require.NoError(p.t, iter.Close())
+	}
+	assert.Equal(p.t, len(ids), found, "rows for the produced ids, counted by key")
+}
+
+// checkDLQ reads the whole dead-letter topic and checks that it holds the invalid
+// messages and nothing else, each with the right reason and a source partition and
+// offset that hold that very message. exact: each as often as it was produced
+// (otherwise at least once: a worker killed after dead-lettering and before its
+// commit dead-letters again).
+func (p *pipe) checkDLQ(l *load, exact bool) {
+	p.t.Helper()
+	source := p.readAll(p.topic)
+	got := map[string]int{}
+	for _, m := range p.readAll(p.dlq) {
+		h := map[string]string{}
+		for _, kv := range m.Headers {
+			h[kv.Key] = string(kv.Value)
+		}
+		key := string(m.Key)
+		got[key]++
+		assert.Equal(p.t, l.reason[key], h[streaming.HeaderReason], "reason of %s (%s)", key, h[streaming.HeaderError])
+		assert.Equal(p.t, p.topic, h[streaming.HeaderTopic])
+		src := fmt.Sprintf("%s/%s", h[streaming.HeaderPartition], h[streaming.HeaderOffset])
+		if assert.Contains(p.t, source, src, "source partition/offset of %s", key) {
+			assert.Equal(p.t, key, string(source[src].Key))
+			assert.Equal(p.t, source[src].Value, m.Value)
+		}
+	}
+	if exact {
+		assert.Equal(p.t, l.invalid, got, "dead-lettered keys and how often")
+		return
+	}
+	assert.ElementsMatch(p.t, slices.Collect(maps.Keys(l.invalid)), slices.Collect(maps.Keys(got)), "dead-lettered keys")
+}
+
+// readAll reads every message of topic, keyed "partition/offset".
+func (p *pipe) readAll(topic string) map[string]kafka.Message {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A client of its own: a transport caches metadata for seconds, and the worker
+	// may have created the dead-letter topic since this test's client last looked.
+	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	meta, err := fresh.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	require.NoError(p.t, err)
+	require.Len(p.t, meta.Topics, 1)
+	require.NoError(p.t, meta.Topics[0].Error)
+	out := map[string]kafka.Message{}
+	for _, pt := range meta.Topics[0].Partitions {
+		conn, err := kafka.DialLeader(ctx, "tcp", p.brokers[0], topic, pt.ID)
+		require.NoError(p.t, err)
+		last, err := conn.ReadLastOffset()
+		require.NoError(p.t, err)
+		_ = conn.Close()
+		if last == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Topic: topic, Partition: pt.ID, MaxWait: 100 * time.Millisecond})
+		for {
+			m, err := r.ReadMessage(ctx)
+			require.NoError(p.t, err)
+			out[fmt.Sprintf("%d/%d", m.Partition, m.Offset)] = m
+			if m.Offset == last-1 {
+				break
+			}
+		}
+		_ = r.Close()
+	}
+	return out
+}
+
+// runInProcess runs a Worker until the test ends or stop is called, and returns stop,
+// which waits for Run and returns its error.
+func runInProcess(t testing.TB, cfg streaming.Config, metrics *streaming.Metrics) (w *streaming.Worker, stop func() error) {
+	t.Helper()
+	w, err := streaming.New(cfg, streaming.Users{}, metrics)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return w, stop
+}
+
+// The streaming binary, built once per test run.
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func streamingBinary(t testing.TB) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "streaming-it-"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "streaming")
+		out, err := exec.Command("go", "build", "-o", binPath, "./cmd/streaming").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build ./cmd/streaming: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, binErr)
+	return binPath
+}
+
+// proc is a streaming worker running as its own process.
+type proc struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	metrics string // host:port of /metrics
+	done    chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.Write(p)
+}
+
+// startProc starts the streaming binary with p's configuration plus extra env.
+func startProc(t testing.TB, p *pipe, name string, extra ...string) *proc {
+	t.Helper()
+	bin := streamingBinary(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	cmd := exec.Command(bin)
+	cmd.Env = append(append(os.Environ(), p.env()...), append([]string{"STREAMING_METRICS_ADDR=" + addr}, extra...)...)
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	pr := &proc{t: t, cmd: cmd, metrics: addr, done: make(chan error, 1)}
+	go func() { pr.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-pr.done
+		if t.Failed() {
+			logs.mu.Lock()
+			t.Logf("log of worker %s (pid %d):\n%s", name, cmd.Process.Pid, logs.String())
+			logs.mu.Unlock()
+		}
+	})
+	return pr
+}
+
+// scrape returns the lines of the worker's /metrics.
+func (pr *proc) scrape() ([]string, error) {
+	resp, err := http.Get("http://" + pr.metrics + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var lines []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines, sc.Err()
+}
+
+// metric returns the sum of a metric's series, or an error while the worker does not
+// serve it yet.
+func (pr *proc) metric(name string) (float64, error) {
+	lines, err := pr.scrape()
+	if err != nil {
+		return 0, err
+	}
+	sum, seen := 0.0, false
+	for _, line := range lines {
+		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			return 0, fmt.Errorf("metric line %q: %w", line, err)
+		}
+		sum, seen = sum+v, true
+	}
+	if !seen {
+		return 0, fmt.Errorf("no %s yet", name)
+	}
+	return sum, nil
+}
+
+// waitMetric waits until the worker's metric reaches at least want.
+func (pr *proc) waitMetric(name string, want float64, timeout time.Duration) {
+	pr.t.Helper()
+	require.EventuallyWithT(pr.t, func(c *assert.CollectT) {
+		v, err := pr.metric(name)
+		if assert.NoError(c, err) {
+			assert.GreaterOrEqual(c, v, want, name)
+		}
+	}, timeout, 50*time.Millisecond)
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (pr *proc) kill() {
+	pr.t.Helper()
+	require.NoError(pr.t, pr.cmd.Process.Signal(syscall.SIGKILL))
+	pr.done <- <-pr.done // leave it for Cleanup
+}
+
+// terminate sends SIGTERM and returns the exit error once the process is gone.
+func (pr *proc) terminate(timeout time.Duration) error {
+	pr.t.Helper()
+	require.NoError(pr.t, pr.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-pr.done:
+		pr.done <- err // leave it for Cleanup
+		return err
+	case <-time.After(timeout):
+		return errors.New("did not exit after SIGTERM")
+	}
+}
