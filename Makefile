@@ -12,8 +12,8 @@ PROGRAMS := $(wildcard worker starter streaming/cmd/streaming)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-run: stack-up ## run the pipeline on the local stack
-	@echo "The local stack is up. The pipeline programs arrive with the next changes (see README.md)."
+run: ## the pipeline on the local stack: both workers, one run now, its rows in Cassandra (DURATION, INTERVAL, USERS)
+	@scripts/run.sh
 
 test: ## the one test command: lint, then unit and integration tests (-race) on the real local stack
 	@scripts/test.sh
@@ -31,7 +31,7 @@ build: ## the programs, into bin/
 stack-up: ## start the local stack (Temporal, Kafka, Cassandra) or reuse it; returns when all answer
 	@$(STACK) up
 
-stack-down: ## stop the local stack
+stack-down: ## stop the local stack and the workers
 	@$(STACK) down
 
 stack-status: ## state, pid, port, memory and data size of each service

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: the one test command. Lints, starts the local stack if it is not running,
 # runs every unit and integration test with the race detector against the real
-# services, and stops the services it started.
+# services, then the end-to-end tests (make run, and the Web UI in a browser), and
+# stops the services it started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$SECONDS
@@ -9,7 +10,7 @@ start=$SECONDS
 scripts/lint.sh
 
 started=()
-for svc in temporal kafka cassandra; do
+for svc in temporal kafka cassandra worker streaming; do
   stack/stack.sh running "$svc" || started+=("$svc")
 done
 stop_started() {
@@ -25,5 +26,7 @@ stack/stack.sh up
 
 echo "==> go test -race"
 go test -race -count=1 -timeout 45m ./...
+
+scripts/e2e.sh
 
 echo "==> make test passed in $((SECONDS - start)) s"

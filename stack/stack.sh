@@ -3,14 +3,19 @@
 #
 #   stack/stack.sh install [SERVICE...]   download/build what the services need (cached per machine)
 #   stack/stack.sh up      [SERVICE...]   start (or reuse) and wait until each one answers
-#   stack/stack.sh down    [SERVICE...]   stop: SIGTERM, wait, then SIGKILL
+#                                         (default: the three servers)
+#   stack/stack.sh down    [SERVICE...]   stop: SIGTERM, wait, then SIGKILL (default: everything)
 #   stack/stack.sh status  [SERVICE...]   running/stopped, pid, port, data size, log
 #   stack/stack.sh running SERVICE        exit 0 if this stack's SERVICE is running
 #   stack/stack.sh cqlsh   [ARGS...]      cqlsh against the local Cassandra
+#   stack/stack.sh kafka-console-consumer|kafka-topics|kafka-consumer-groups [ARGS...]
+#                                         Kafka's own tools against the local Kafka
 #   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
-#                                         staticcheck, workflowcheck), installing it first
+#                                         staticcheck, workflowcheck, chromium, playwright),
+#                                         installing it first
 #
-# SERVICE is temporal, kafka or cassandra (default: all three).
+# SERVICE is a server — temporal, kafka, cassandra — or one of this checkout's programs,
+# built by `make build`: worker (the Temporal worker), streaming (the streaming worker).
 # Environment:
 #   STREAMPIPE_CACHE      downloads and builds, shared by every clone (default ~/.cache/streampipe)
 #   STREAMPIPE_STACK_DIR  data, logs and pid files of this stack (default <checkout>/.stack)
@@ -28,7 +33,8 @@ STACK_DIR=${STREAMPIPE_STACK_DIR:-$ROOT/.stack}
 STACK_TIMEOUT=${STACK_TIMEOUT:-180}
 CASSANDRA_AUTH=${CASSANDRA_AUTH:-0}
 HOST=127.0.0.1
-ALL_SERVICES=(temporal kafka cassandra)
+SERVERS=(temporal kafka cassandra)
+APPS=(worker streaming) # this checkout's programs (make build), run against the servers
 
 TEMPORAL_BIN=$CACHE/temporal-$TEMPORAL_CLI_VERSION/temporal # = go_bin temporal $TEMPORAL_CLI_VERSION
 KAFKA_LIB=$CACHE/kafka-$KAFKA_VERSION/lib
@@ -47,21 +53,26 @@ ports() { # the TCP ports a service listens on; the first is the one users talk 
     temporal) echo "7233 8233" ;;
     kafka) echo "9092 9093" ;;
     cassandra) echo "9042 7000" ;;
+    worker) echo "9101" ;;
+    streaming) echo "9102" ;;
   esac
 }
 stop_wait() { # seconds a service gets to stop after SIGTERM
-  case $1 in temporal) echo 15 ;; kafka) echo 30 ;; cassandra) echo 45 ;; esac
+  case $1 in temporal) echo 15 ;; kafka) echo 30 ;; cassandra) echo 45 ;; worker | streaming) echo 30 ;; esac
 }
 log_file() { echo "$STACK_DIR/logs/$1.log"; }
 pid_file() { echo "$STACK_DIR/run/$1.pid"; }
 data_dir() { echo "$STACK_DIR/$1"; }
 
 check_service() {
-  case $1 in temporal | kafka | cassandra) ;; *) die "unknown service '$1' (want: ${ALL_SERVICES[*]})" ;; esac
+  case $1 in temporal | kafka | cassandra | worker | streaming) ;;
+    *) die "unknown service '$1' (want: ${SERVERS[*]} ${APPS[*]})" ;;
+  esac
 }
-parse_services() { # sets SVCS to the services named on the command line, or all
+is_app() { [[ $1 == worker || $1 == streaming ]]; }
+parse_services() { # sets SVCS to the services named after the command, or else to $DEFAULT
   SVCS=()
-  if (($# == 0)); then SVCS=("${ALL_SERVICES[@]}"); return; fi
+  if (($# == 0)); then read -ra SVCS <<<"$DEFAULT"; return; fi
   local s
   for s in "$@"; do check_service "$s"; SVCS+=("$s"); done
 }
@@ -221,7 +232,9 @@ pid_of() {
   f=$(pid_file "$1")
   [[ -f $f ]] || return 1
   pid=$(<"$f")
-  if [[ -n $pid ]] && [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$STACK_DIR"; then
+  if [[ -n $pid ]] && [[ -r /proc/$pid/cmdline ]] &&
+    { tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$STACK_DIR" ||
+      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "STREAMPIPE_STACK_DIR=$STACK_DIR"; }; then
     echo "$pid"
     return 0
   fi
@@ -259,7 +272,7 @@ launch() { # launch SERVICE COMMAND... — detached, in its own session, output 
   shift
   mkdir -p "$STACK_DIR/run" "$STACK_DIR/logs"
   printf '\n---- %s: starting %s\n' "$(date -u +%FT%TZ)" "$svc" >>"$(log_file "$svc")"
-  setsid "$@" >>"$(log_file "$svc")" 2>&1 </dev/null &
+  STREAMPIPE_STACK_DIR=$STACK_DIR setsid "$@" >>"$(log_file "$svc")" 2>&1 </dev/null &
   echo $! >"$(pid_file "$svc")"
 }
 
@@ -274,6 +287,7 @@ probe() { # probe SERVICE — one real question to the service; prints its answe
         "$PROBE" cql "$HOST:9042" 2>/dev/null
       fi
       ;;
+    worker | streaming) curl -fsS --max-time 2 "http://$HOST:$(ports "$1")/healthz" 2>/dev/null | tr -d '\n' ;;
   esac
 }
 
@@ -379,14 +393,28 @@ start_cassandra() {
     -cp "$conf:$CASSANDRA_LIB/*" org.apache.cassandra.service.CassandraDaemon
 }
 
+start_app() { # the program bin/NAME of this checkout, with the caller's environment
+  local bin=$ROOT/bin/$1
+  [[ -x $bin ]] || die "$bin not found: run 'make build' first"
+  stat -c %Y "$bin" >"$STACK_DIR/run/$1.built"
+  launch "$1" env "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "$bin"
+}
+start_worker() { start_app worker; }
+start_streaming() { start_app streaming; }
+
 up() {
   local svcs s pid start
-  parse_services "$@"
+  DEFAULT="${SERVERS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
   install "${svcs[@]}"
   install_probe
   link_tools
   for s in "${svcs[@]}"; do
+    if pid=$(pid_of "$s") && is_app "$s" &&
+      [[ $(stat -c %Y "$ROOT/bin/$s" 2>/dev/null) != $(cat "$STACK_DIR/run/$s.built" 2>/dev/null) ]]; then
+      say "==> $s was rebuilt: restarting it"
+      down "$s"
+    fi
     if pid=$(pid_of "$s"); then
       if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$CASSANDRA_AUTH" ]]; then
         die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $CASSANDRA_AUTH: run 'stack/stack.sh down cassandra' first"
@@ -416,13 +444,15 @@ summary() {
         [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
         say "Cassandra  $HOST:9042   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
         ;;
+      worker) say "worker     http://$HOST:9101/metrics                   log $(log_file worker)" ;;
+      streaming) say "streaming  http://$HOST:9102/metrics                   log $(log_file streaming)" ;;
     esac
   done
 }
 
 down() {
   local svcs s pid waited i
-  parse_services "$@"
+  DEFAULT="${SERVERS[*]} ${APPS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
   # Stop in reverse order of start: Cassandra and Kafka first, Temporal last.
   for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do
@@ -450,11 +480,12 @@ down() {
 
 status() {
   local svcs s pid rss size
-  parse_services "$@"
+  DEFAULT="${SERVERS[*]} ${APPS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
   printf '%-10s %-8s %-8s %-6s %-9s %-8s %s\n' SERVICE STATE PID PORT RSS DATA LOG
   for s in "${svcs[@]}"; do
-    size=$(du -sh "$(data_dir "$s")" 2>/dev/null | cut -f1) || true
+    size=""
+    is_app "$s" || size=$(du -sh "$(data_dir "$s")" 2>/dev/null | cut -f1) || true
     if pid=$(pid_of "$s"); then
       rss=$(awk '/VmRSS/ {printf "%d MiB", $2/1024}' "/proc/$pid/status" 2>/dev/null)
       printf '%-10s %-8s %-8s %-6s %-9s %-8s %s\n' "$s" running "$pid" "$(ports "$s" | cut -d' ' -f1)" "$rss" "${size:--}" "$(log_file "$s")"
@@ -477,14 +508,36 @@ tool() { # prints the path of a tool, installing it first (install messages go t
       go_install workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION"
       go_bin workflowcheck "$WORKFLOWCHECK_VERSION"
       ;;
-    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck" ;;
+    chromium)
+      require_cmd chromium chromium "the Web UI browser test"
+      command -v chromium
+      ;;
+    playwright) # playwright-core only: it drives the machine's Chromium, downloads no browser
+      local dir=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
+      if [[ ! -f $dir/node_modules/playwright-core/package.json ]]; then
+        require_cmd npm npm "the Web UI browser test"
+        step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm into $dir (once per machine)" >&2
+        mkdir -p "$dir"
+        npm install --silent --no-audit --no-fund --prefix "$dir" "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2 ||
+          die "npm could not install playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
+      fi
+      echo "$dir/node_modules"
+      ;;
+    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|chromium|playwright" ;;
   esac
+}
+
+kafka_tool() { # kafka_tool MAIN-CLASS ARGS... — one of Kafka's own command-line tools
+  require_java17
+  install_kafka
+  exec "$JAVA" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-tools-log4j2.properties" \
+    -cp "$KAFKA_LIB/*" "$@" --bootstrap-server "$HOST:9092"
 }
 
 cmd=${1:-}
 shift || true
 case $cmd in
-  install) parse_services "$@"; install "${SVCS[@]}"; install_probe ;;
+  install) DEFAULT="${SERVERS[*]}" parse_services "$@"; install "${SVCS[@]}"; install_probe ;;
   up) up "$@" ;;
   down) down "$@" ;;
   status) status "$@" ;;
@@ -496,5 +549,9 @@ case $cmd in
     exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" 9042
     ;;
   tool) tool "$@" ;;
+  kafka-console-consumer) kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer \
+    --formatter-property print.key=true --formatter-property print.partition=true "$@" ;;
+  kafka-topics) kafka_tool org.apache.kafka.tools.TopicCommand "$@" ;;
+  kafka-consumer-groups) kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
   *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -56,7 +56,7 @@ func TestStackErrors(t *testing.T) {
 		{
 			name: "unknown service",
 			args: []string{"up", "zookeeper"},
-			want: []string{"unknown service 'zookeeper' (want: temporal kafka cassandra)"},
+			want: []string{"unknown service 'zookeeper' (want: temporal kafka cassandra worker streaming)"},
 		},
 	}
 	for _, tt := range tests {

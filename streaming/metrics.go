@@ -1,11 +1,9 @@
 package streaming
 
 import (
-	"net/http"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics are the worker's Prometheus series. One Metrics serves every Worker of a
@@ -75,21 +73,4 @@ func (m *Metrics) init(dataset string) {
 // setLag records a partition's lag after offset, given its high-water mark.
 func (m *Metrics) setLag(dataset, topic string, partition int, offset, highWaterMark int64) {
 	m.lag.WithLabelValues(dataset, topic, strconv.Itoa(partition)).Set(float64(max(highWaterMark-offset-1, 0)))
-}
-
-// Handler serves /metrics from g and /healthz, which answers 200 when every worker
-// is Ready and 503 otherwise.
-func Handler(g prometheus.Gatherer, workers ...*Worker) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		for _, wk := range workers {
-			if !wk.Ready() {
-				http.Error(w, wk.Name()+": not ready", http.StatusServiceUnavailable)
-				return
-			}
-		}
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	return mux
 }

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -18,9 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
+	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -42,25 +38,22 @@ func run(cfg streaming.Config, metricsAddr string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := opshttp.NewRegistry()
 	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(reg))
 	if err != nil {
 		return err
 	}
 	if metricsAddr != "" {
-		ln, err := net.Listen("tcp", metricsAddr)
-		if err != nil {
-			return fmt.Errorf("serving metrics on %s: %w", metricsAddr, err)
-		}
-		srv := &http.Server{Handler: streaming.Handler(reg, w), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				cfg.Logger.Error("metrics server stopped", "err", err)
+		srv, err := opshttp.Listen(metricsAddr, reg, func(context.Context) error {
+			if !w.Ready() {
+				return fmt.Errorf("%s: not consuming, or its last write failed", w.Name())
 			}
-		}()
+			return nil
+		}, cfg.Logger)
+		if err != nil {
+			return err
+		}
 		defer srv.Close()
-		cfg.Logger.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	}
 	return w.Run(ctx)
 }

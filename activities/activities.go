@@ -1,0 +1,211 @@
+// Package activities holds the side effects of the UserAutomation workflow: fetching
+// users from randomuser.me (falling back to gofakeit), formatting them into records
+// and publishing them to Kafka.
+//
+// Activities are methods on [Activities], which holds the clients; the worker
+// registers one value and workflows call the methods through a nil pointer.
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-resty/resty/v2"
+	"github.com/segmentio/kafka-go"
+)
+
+// Sources of users, as counted in results and written in record.User.Source.
+const (
+	SourceRandomUser = "randomuser"
+	SourceFaker      = "faker"
+)
+
+// Config configures the activities' clients. Zero values take the defaults below.
+type Config struct {
+	// KafkaBrokers are the bootstrap brokers. Required.
+	KafkaBrokers []string
+	// TopicPartitions is the partition count of topics the activities create.
+	// Default 3.
+	TopicPartitions int
+	// TopicReplicationFactor is the replication factor of created topics. Default 1.
+	TopicReplicationFactor int
+	// BatchTimeout is how long the Kafka writer waits to fill a batch. Default 5ms:
+	// the writer's own 1 s default would hold back every tick's users for a second.
+	BatchTimeout time.Duration
+	// BatchSize is the most messages in one produce request per partition. Default 1000.
+	BatchSize int
+	// RandomUserURL is the randomuser.me API endpoint. Default https://randomuser.me/api/.
+	RandomUserURL string
+	// RandomUserTimeout caps one randomuser.me call. Default 5s. A call never gets
+	// more than half the tick interval either, so a tick is not held up by a slow API.
+	RandomUserTimeout time.Duration
+	// Metrics records published ticks. Default nil: no metrics.
+	Metrics *Metrics
+}
+
+func (c Config) withDefaults() Config {
+	if c.TopicPartitions == 0 {
+		c.TopicPartitions = 3
+	}
+	if c.TopicReplicationFactor == 0 {
+		c.TopicReplicationFactor = 1
+	}
+	if c.BatchTimeout == 0 {
+		c.BatchTimeout = 5 * time.Millisecond
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 1000
+	}
+	if c.RandomUserURL == "" {
+		c.RandomUserURL = "https://randomuser.me/api/"
+	}
+	if c.RandomUserTimeout == 0 {
+		c.RandomUserTimeout = 5 * time.Second
+	}
+	return c
+}
+
+// Activities are the UserAutomation activities and the clients they share.
+type Activities struct {
+	cfg    Config
+	http   *resty.Client
+	kafka  *kafka.Client
+	writer *kafka.Writer
+}
+
+// New builds the activities' clients. It does not connect: the clients dial on first
+// use. Close releases them.
+func New(cfg Config, logger *slog.Logger) *Activities {
+	cfg = cfg.withDefaults()
+	addr := kafka.TCP(cfg.KafkaBrokers...)
+	return &Activities{
+		cfg:   cfg,
+		http:  resty.New().SetHeader("User-Agent", "streampipe"),
+		kafka: &kafka.Client{Addr: addr, Timeout: 10 * time.Second},
+		writer: &kafka.Writer{
+			Addr:         addr,
+			Balancer:     &kafka.Hash{},
+			RequiredAcks: kafka.RequireAll,
+			BatchTimeout: cfg.BatchTimeout,
+			BatchSize:    cfg.BatchSize,
+			Logger: kafka.LoggerFunc(func(msg string, args ...any) {
+				logger.Debug(fmt.Sprintf(msg, args...), "component", "kafka-writer")
+			}),
+			ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+				logger.Warn(fmt.Sprintf(msg, args...), "component", "kafka-writer")
+			}),
+		},
+	}
+}
+
+// Close flushes and closes the Kafka writer.
+func (a *Activities) Close() error {
+	if err := a.writer.Close(); err != nil {
+		return fmt.Errorf("closing kafka writer: %w", err)
+	}
+	return nil
+}
+
+// EnsureTopic creates topic with the configured partitions and replication factor,
+// unless it exists already, so that it is never left to broker auto-creation.
+func (a *Activities) EnsureTopic(ctx context.Context, topic string) error {
+	resp, err := a.kafka.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic:             topic,
+		NumPartitions:     a.cfg.TopicPartitions,
+		ReplicationFactor: a.cfg.TopicReplicationFactor,
+	}}})
+	if err == nil {
+		err = resp.Errors[topic]
+	}
+	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("creating kafka topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// TickInput names one tick of a run.
+type TickInput struct {
+	// WorkflowID and RunID identify the run; RunID is the run id of its first
+	// execution, which stays the same when the workflow continues as new.
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	// Tick counts from 0.
+	Tick int `json:"tick"`
+	// Due is when the tick fell due on the run's fixed-rate clock.
+	Due time.Time `json:"due"`
+	// Interval is the run's tick interval; a randomuser.me call gets at most half of it.
+	Interval time.Duration `json:"interval"`
+	// Users is how many users the tick publishes.
+	Users int    `json:"users"`
+	Topic string `json:"topic"`
+}
+
+// TickResult tells what a tick published.
+type TickResult struct {
+	Tick   int    `json:"tick"`
+	Users  int    `json:"users"`
+	Source string `json:"source"`
+	// FallbackReason says why the users came from the faker; empty when they did not.
+	FallbackReason string `json:"fallback_reason,omitempty"`
+	// Lateness is how long after Due Kafka acknowledged the tick's users.
+	Lateness time.Duration `json:"lateness"`
+}
+
+// PublishTick fetches a tick's users — from randomuser.me, or from the faker when the
+// API fails or is slow — waits for the tick's due time (the workflow starts ticks a
+// little early, since Temporal's timers may fire late) and publishes them to Kafka,
+// keyed by user id. It returns only when Kafka has acknowledged every user on all
+// in-sync replicas; an error (Kafka unreachable, say) makes Temporal retry the whole
+// tick, which then carries the same ids and, from the same source, the same users.
+func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult, error) {
+	users, source, fallback := a.fetchUsers(ctx, in)
+	res := TickResult{Tick: in.Tick, Users: in.Users, Source: source}
+	if fallback != nil {
+		res.FallbackReason = fallback.Error()
+	}
+	msgs := make([]kafka.Message, len(users))
+	for i, u := range users {
+		rec := formatUser(u, UserID(in.WorkflowID, in.RunID, in.Tick, i), source)
+		value, err := json.Marshal(rec)
+		if err != nil {
+			return TickResult{}, fmt.Errorf("encoding user %s: %w", rec.ID, err)
+		}
+		msgs[i] = kafka.Message{Topic: in.Topic, Key: []byte(rec.ID), Value: value}
+	}
+
+	wait := time.NewTimer(time.Until(in.Due))
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+	case <-ctx.Done():
+		return TickResult{}, fmt.Errorf("waiting for tick %d to fall due: %w", in.Tick, ctx.Err())
+	}
+	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
+		return TickResult{}, fmt.Errorf("publishing %d users of tick %d to kafka topic %s: %w",
+			len(msgs), in.Tick, in.Topic, err)
+	}
+	res.Lateness = time.Since(in.Due)
+	a.cfg.Metrics.published(res)
+	return res, nil
+}
+
+// fetchUsers gets a tick's users from randomuser.me within a deadline well inside the
+// tick interval, or from the seeded faker if that fails; fallback says why.
+func (a *Activities) fetchUsers(ctx context.Context, in TickInput) (users []apiUser, source string, fallback error) {
+	textSeed, numberSeed := tickSeeds(in.WorkflowID, in.RunID, in.Tick)
+	timeout := a.cfg.RandomUserTimeout
+	if in.Interval > 0 {
+		timeout = min(timeout, in.Interval/2)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	users, err := a.fetchRandomUsers(callCtx, textSeed, in.Users)
+	if err == nil {
+		return users, SourceRandomUser, nil
+	}
+	return fakeUsers(numberSeed, in.Users), SourceFaker, err
+}

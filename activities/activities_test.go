@@ -1,0 +1,64 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/internal/kafkatest"
+	"github.com/streampipe/streampipe/internal/randomusertest"
+	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/record"
+)
+
+func TestPublishTickFailsWhileKafkaIsDown(t *testing.T) {
+	a := New(Config{KafkaBrokers: []string{"127.0.0.1:1"}, RandomUserURL: "http://127.0.0.1:1/"}, discardLogger())
+	t.Cleanup(func() { _ = a.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+
+	_, err := a.PublishTick(ctx, TickInput{WorkflowID: "wf", RunID: "run", Interval: time.Second, Users: 2, Topic: "t"})
+
+	require.Error(t, err, "an unreachable Kafka fails the tick, so that Temporal retries it")
+	assert.Contains(t, err.Error(), "publishing 2 users of tick 0 to kafka topic t")
+}
+
+func TestPublishTickToKafka(t *testing.T) {
+	brokers := stacktest.KafkaBrokers(t)
+	topic := fmt.Sprintf("test-publish-tick-%d", time.Now().UnixNano())
+	a := New(Config{KafkaBrokers: brokers, RandomUserURL: randomusertest.NewServer(t).URL}, discardLogger())
+	t.Cleanup(func() { _ = a.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	require.NoError(t, a.EnsureTopic(ctx, topic))
+	require.NoError(t, a.EnsureTopic(ctx, topic), "creating an existing topic is not an error")
+
+	in := TickInput{WorkflowID: "wf", RunID: "run", Tick: 5, Due: time.Now().Add(300 * time.Millisecond),
+		Interval: time.Second, Users: 20, Topic: topic}
+	res, err := a.PublishTick(ctx, in)
+	require.NoError(t, err)
+	assert.False(t, time.Now().Before(in.Due), "a tick started early waits for its due time")
+	assert.Equal(t, TickResult{Tick: 5, Users: 20, Source: SourceRandomUser, Lateness: res.Lateness}, res)
+
+	msgs, partitions := kafkatest.ReadAll(ctx, t, brokers, topic)
+	assert.Equal(t, 3, partitions, "default partition count")
+	require.Len(t, msgs, 20)
+	ids := map[string]bool{}
+	for _, m := range msgs {
+		var u record.User
+		require.NoError(t, json.Unmarshal(m.Value, &u))
+		assert.Equal(t, string(m.Key), u.ID, "key = id")
+		assert.Equal(t, SourceRandomUser, u.Source)
+		assertComplete(t, u)
+		ids[u.ID] = true
+	}
+	for i := range in.Users {
+		assert.True(t, ids[UserID("wf", "run", 5, i)], "user %d published", i)
+	}
+}

@@ -1,0 +1,44 @@
+package activities
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the producer's Prometheus series, recorded as ticks are published.
+type Metrics struct {
+	users    *prometheus.CounterVec
+	ticks    prometheus.Counter
+	lateness prometheus.Histogram
+}
+
+// NewMetrics creates the series and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		users: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "producer_users_published_total",
+			Help: "Users published to Kafka, by source (randomuser, or faker when the API failed).",
+		}, []string{"source"}),
+		ticks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "producer_ticks_published_total",
+			Help: "Ticks whose users Kafka acknowledged.",
+		}),
+		lateness: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "producer_tick_lateness_seconds",
+			Help:    "From a tick's due time to its users being acknowledged by Kafka.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16), // 1 ms … 33 s
+		}),
+	}
+	for _, source := range []string{SourceRandomUser, SourceFaker} {
+		m.users.WithLabelValues(source) // visible from the start, at 0
+	}
+	reg.MustRegister(m.users, m.ticks, m.lateness)
+	return m
+}
+
+// published records a tick whose users Kafka acknowledged.
+func (m *Metrics) published(res TickResult) {
+	if m == nil {
+		return
+	}
+	m.users.WithLabelValues(res.Source).Add(float64(res.Users))
+	m.ticks.Inc()
+	m.lateness.Observe(res.Lateness.Seconds())
+}

@@ -1,0 +1,215 @@
+// Checks of docker-compose.yml and the Dockerfile. No Docker engine is needed: the
+// compose file is loaded and schema-validated by the Compose specification's own Go
+// library, then checked against the public surface (DESIGN.md), the local stack's
+// pinned versions and the programs `make build` builds.
+package streampipe_test
+
+import (
+	"bufio"
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/stretchr/testify/require"
+)
+
+func loadCompose(t *testing.T) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{"docker-compose.yml"},
+		cli.WithEnv([]string{}), cli.WithProfiles([]string{"cli"}))
+	require.NoError(t, err)
+	project, err := opts.LoadProject(context.Background()) // schema validation is on
+	require.NoError(t, err)
+	return project
+}
+
+// versions reads stack/versions.env, the versions the local stack runs.
+func versions(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open("stack/versions.env")
+	require.NoError(t, err)
+	defer f.Close()
+	out := map[string]string{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if k, v, ok := strings.Cut(s.Text(), "="); ok && !strings.HasPrefix(k, "#") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// programs returns the packages `make build` builds, from the Makefile's PROGRAMS.
+func programs(t *testing.T) []string {
+	t.Helper()
+	makefile, err := os.ReadFile("Makefile")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^PROGRAMS := \$\(wildcard ([^)]*)\)`).FindSubmatch(makefile)
+	require.NotNil(t, m, "Makefile defines PROGRAMS")
+	return strings.Fields(string(m[1]))
+}
+
+func TestComposeServices(t *testing.T) {
+	project := loadCompose(t)
+	v := versions(t)
+
+	want := map[string]struct {
+		image string
+		ports []uint32 // published on the host
+	}{
+		"postgresql":  {image: "postgres:16"},
+		"temporal":    {image: "temporalio/auto-setup:1.29.1", ports: []uint32{7233}},
+		"temporal-ui": {image: "temporalio/ui:2.34.0", ports: []uint32{8080}},
+		"kafka":       {image: "apache/kafka:" + v["KAFKA_VERSION"], ports: []uint32{9092}},
+		"kafka-init":  {image: "apache/kafka:" + v["KAFKA_VERSION"]},
+		"kafka-ui":    {image: "ghcr.io/kafbat/kafka-ui:v1.2.0", ports: []uint32{8085}},
+		"cassandra":   {image: "cassandra:" + v["CASSANDRA_VERSION"], ports: []uint32{9042}},
+		"worker":      {image: "streampipe:latest", ports: []uint32{9101}},
+		"streaming":   {image: "streampipe:latest", ports: []uint32{9102}},
+		"starter":     {image: "streampipe:latest"},
+	}
+	require.ElementsMatch(t, slices.Collect(maps.Keys(want)), project.ServiceNames())
+	for name, w := range want {
+		svc := project.Services[name]
+		require.Equal(t, w.image, svc.Image, name)
+		var published []uint32
+		for _, p := range svc.Ports {
+			published = append(published, mustPort(t, p.Published))
+		}
+		require.ElementsMatch(t, w.ports, published, name)
+	}
+
+	// Stateful services keep their data in named volumes.
+	for _, name := range []string{"postgresql", "kafka", "cassandra"} {
+		vols := project.Services[name].Volumes
+		require.Len(t, vols, 1, name)
+		require.Equal(t, types.VolumeTypeVolume, vols[0].Type, name)
+	}
+	// Start order follows health, not just start.
+	require.Equal(t, types.ServiceConditionHealthy, project.Services["worker"].DependsOn["temporal"].Condition)
+	require.Equal(t, types.ServiceConditionCompletedSuccessfully, project.Services["worker"].DependsOn["kafka-init"].Condition)
+	require.Equal(t, types.ServiceConditionHealthy, project.Services["streaming"].DependsOn["cassandra"].Condition)
+	for _, name := range []string{"postgresql", "temporal", "kafka", "cassandra"} {
+		require.NotNil(t, project.Services[name].HealthCheck, "%s has a healthcheck", name)
+	}
+}
+
+func TestComposeProgramsMatchTheBuild(t *testing.T) {
+	project := loadCompose(t)
+	built := map[string]bool{}
+	for _, p := range programs(t) {
+		built[filepath.Base(p)] = true
+	}
+
+	dockerfile, err := os.ReadFile("Dockerfile")
+	require.NoError(t, err)
+	for _, p := range programs(t) {
+		require.Contains(t, string(dockerfile), " ./"+p, "the Dockerfile builds %s like `make build`", p)
+	}
+	require.Regexp(t, `(?m)^USER nonroot`, string(dockerfile), "the image runs as a non-root user")
+	require.Contains(t, string(dockerfile), "CGO_ENABLED=0", "the binaries are static")
+
+	for name, program := range map[string]string{"worker": "worker", "streaming": "streaming"} {
+		svc := project.Services[name]
+		require.NotNil(t, svc.Build, "%s is built from the Dockerfile", name)
+		require.Equal(t, []string{program}, []string(svc.Command), name)
+		require.True(t, built[program], "make build builds %s", program)
+	}
+	require.Equal(t, []string{"starter"}, []string(project.Services["starter"].Entrypoint))
+	require.True(t, built["starter"])
+}
+
+func TestComposeEnvironment(t *testing.T) {
+	project := loadCompose(t)
+	tests := []struct {
+		service string
+		sources []string // where the program reads its environment
+		design  map[string]string
+		hosts   map[string]string // address variables and the compose service they name
+	}{
+		{
+			service: "worker",
+			sources: []string{"worker", "internal/config"},
+			design: map[string]string{
+				"TEMPORAL_NAMESPACE": "default", "KAFKA_TOPIC": "users_created",
+				"RANDOMUSER_URL": "https://randomuser.me/api/",
+			},
+			hosts: map[string]string{"TEMPORAL_ADDRESS": "temporal", "KAFKA_BROKERS": "kafka"},
+		},
+		{
+			service: "streaming",
+			sources: []string{"streaming/cmd/streaming"},
+			design: map[string]string{
+				"KAFKA_TOPIC": "users_created", "KAFKA_DLQ_TOPIC": "users_created.dlq",
+				"CASSANDRA_KEYSPACE": "spark_streaming", "CASSANDRA_TABLE": "created_users",
+				"CASSANDRA_USERNAME": "", "CASSANDRA_PASSWORD": "",
+			},
+			hosts: map[string]string{"KAFKA_BROKERS": "kafka", "CASSANDRA_HOSTS": "cassandra"},
+		},
+		{
+			service: "starter",
+			sources: []string{"starter", "internal/config"},
+			design:  map[string]string{"TEMPORAL_NAMESPACE": "default"},
+			hosts:   map[string]string{"TEMPORAL_ADDRESS": "temporal"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.service, func(t *testing.T) {
+			env := project.Services[tt.service].Environment
+			for k, want := range tt.design {
+				require.Contains(t, env, k)
+				require.Equal(t, want, deref(env[k]), "%s defaults to DESIGN.md's value", k)
+			}
+			for k, host := range tt.hosts {
+				require.Contains(t, env, k)
+				require.True(t, strings.HasPrefix(deref(env[k]), host+":"), "%s=%s names service %s", k, deref(env[k]), host)
+				require.Contains(t, project.ServiceNames(), host)
+			}
+			source := readGoSources(t, tt.sources...)
+			for k := range env {
+				require.Contains(t, source, `"`+k+`"`, "%s sets %s, which its program never reads", tt.service, k)
+			}
+		})
+	}
+}
+
+func readGoSources(t *testing.T, dirs ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, dir := range dirs {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		require.NoError(t, err)
+		require.NotEmpty(t, files, dir)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			b.Write(data)
+		}
+	}
+	return b.String()
+}
+
+func mustPort(t *testing.T, s string) uint32 {
+	t.Helper()
+	p, err := strconv.ParseUint(s, 10, 16)
+	require.NoError(t, err)
+	return uint32(p)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

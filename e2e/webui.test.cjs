@@ -1,0 +1,84 @@
+// The Web UI path, as a person takes it: open the Temporal Web UI of the local stack,
+// find schedule user-automation paused, unpause it through the UI's own dialog, then
+// check through the API that it is unpaused and that a triggered run completes.
+//
+// Run by `make test` (scripts/webui-test.sh), which starts the stack and the workers,
+// (re)creates the schedule paused, and passes:
+//   TEMPORAL_BIN   the temporal CLI       STARTER_BIN   bin/starter
+//   TEMPORAL_UI    the Web UI's address   CHROMIUM      the browser to drive
+//   SCREENSHOTS    where to leave screenshots of each step
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+const scheduleID = process.env.TEMPORAL_SCHEDULE_ID || 'user-automation';
+const ui = process.env.TEMPORAL_UI || 'http://localhost:8233';
+const shots = process.env.SCREENSHOTS || '.';
+
+function temporal(...args) {
+  return execFileSync(process.env.TEMPORAL_BIN, args, { encoding: 'utf8' });
+}
+
+function describeSchedule() {
+  return JSON.parse(temporal('schedule', 'describe', '--schedule-id', scheduleID, '--output', 'json'));
+}
+
+async function eventually(what, fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+test('unpause schedule user-automation in the Web UI, then a triggered run completes', async (t) => {
+  assert.equal(describeSchedule().schedule.state.paused, true, 'the schedule is created paused');
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+
+  await page.goto(`${ui}/namespaces/default/schedules/${scheduleID}`);
+  await page.getByRole('heading', { name: scheduleID }).waitFor();
+  await page.getByText('Paused', { exact: true }).waitFor();
+  await page.getByText('unpause', { exact: false }).first().waitFor(); // the note says how
+  await page.screenshot({ path: path.join(shots, 'webui-1-paused.png') });
+
+  await page.getByRole('button', { name: 'Unpause', exact: true }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByText('Unpause Schedule?').waitFor();
+  const confirm = dialog.getByRole('button', { name: 'Unpause', exact: true });
+  assert.equal(await confirm.isDisabled(), true, 'the dialog asks for a reason first');
+  await dialog.getByRole('textbox').fill('browser test: unpaused through the Web UI');
+  await page.screenshot({ path: path.join(shots, 'webui-2-dialog.png') });
+  await confirm.click();
+  await dialog.waitFor({ state: 'hidden' });
+  await page.getByText('Running', { exact: true }).waitFor();
+  await page.screenshot({ path: path.join(shots, 'webui-3-running.png') });
+
+  // Through the API: unpaused, with the reason typed in the dialog.
+  const state = describeSchedule().schedule.state;
+  assert.ok(!state.paused, 'the API sees the schedule unpaused');
+  assert.match(state.notes, /browser test: unpaused through the Web UI/);
+
+  // A triggered run starts and completes.
+  temporal('schedule', 'trigger', '--schedule-id', scheduleID);
+  const workflowID = await eventually('the triggered run to start', () => {
+    const actions = describeSchedule().info.recentActions || [];
+    return actions.length > 0 && actions[actions.length - 1].startWorkflowResult.workflowId;
+  }, 30_000);
+  const status = await eventually('the triggered run to end', () => {
+    const d = JSON.parse(temporal('workflow', 'describe', '--workflow-id', workflowID, '--output', 'json'));
+    const s = d.workflowExecutionInfo.status;
+    return s !== 'WORKFLOW_EXECUTION_STATUS_RUNNING' && s;
+  }, 120_000);
+  assert.equal(status, 'WORKFLOW_EXECUTION_STATUS_COMPLETED');
+});

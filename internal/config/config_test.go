@@ -1,0 +1,75 @@
+package config
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/activities"
+)
+
+func lookup(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+func TestLoadProducerDefaults(t *testing.T) {
+	c, err := LoadProducer(lookup(nil))
+	require.NoError(t, err)
+	assert.Equal(t, Producer{
+		TemporalAddress:   "localhost:7233",
+		TemporalNamespace: "default",
+		TaskQueue:         "user-automation",
+		ScheduleID:        "user-automation",
+		WebUIURL:          "http://localhost:8233",
+		KafkaTopic:        "users_created",
+		Activities: activities.Config{
+			KafkaBrokers:           []string{"localhost:9092"},
+			TopicPartitions:        3,
+			TopicReplicationFactor: 1,
+			BatchTimeout:           5 * time.Millisecond,
+			BatchSize:              1000,
+			RandomUserURL:          "https://randomuser.me/api/",
+			RandomUserTimeout:      5 * time.Second,
+		},
+		LogLevel:    slog.LevelInfo,
+		MetricsAddr: ":9101",
+	}, c)
+}
+
+func TestLoadProducerReadsTheEnvironment(t *testing.T) {
+	c, err := LoadProducer(lookup(map[string]string{
+		"TEMPORAL_ADDRESS":       "temporal:7233",
+		"KAFKA_BROKERS":          "k1:9092, k2:9092,",
+		"KAFKA_TOPIC_PARTITIONS": "6",
+		"KAFKA_BATCH_TIMEOUT":    "20ms",
+		"TEMPORAL_UI_URL":        "http://localhost:8080/",
+		"LOG_LEVEL":              "debug",
+		"WORKER_METRICS_ADDR":    "off",
+	}))
+	require.NoError(t, err)
+	assert.Empty(t, c.MetricsAddr, "off serves no metrics")
+	assert.Equal(t, "temporal:7233", c.TemporalAddress)
+	assert.Equal(t, []string{"k1:9092", "k2:9092"}, c.Activities.KafkaBrokers)
+	assert.Equal(t, 6, c.Activities.TopicPartitions)
+	assert.Equal(t, 20*time.Millisecond, c.Activities.BatchTimeout)
+	assert.Equal(t, "http://localhost:8080", c.WebUIURL)
+	assert.Equal(t, slog.LevelDebug, c.LogLevel)
+}
+
+func TestLoadProducerNamesEveryBadVariable(t *testing.T) {
+	_, err := LoadProducer(lookup(map[string]string{
+		"KAFKA_TOPIC_PARTITIONS": "0",
+		"RANDOMUSER_TIMEOUT":     "soon",
+		"LOG_LEVEL":              "loud",
+	}))
+	require.Error(t, err)
+	for _, want := range []string{`KAFKA_TOPIC_PARTITIONS="0"`, `RANDOMUSER_TIMEOUT="soon"`, `LOG_LEVEL="loud"`} {
+		assert.Contains(t, err.Error(), want)
+	}
+}

@@ -1,0 +1,105 @@
+// Command worker is the Temporal worker of streampipe's producer: it runs the
+// UserAutomation workflow and its activities on task queue user-automation, and
+// creates the daily schedule (paused) if it does not exist yet.
+//
+// Configuration comes from the environment (see internal/config). It serves Prometheus
+// metrics on /metrics and a readiness check on /healthz (WORKER_METRICS_ADDR, default
+// :9101). It stops on
+// SIGINT or SIGTERM, letting the ticks in flight finish.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/opshttp"
+	"github.com/streampipe/streampipe/schedule"
+	"github.com/streampipe/streampipe/workflows"
+)
+
+func main() {
+	cfg, err := config.LoadProducer(os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "worker: bad configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if err := run(cfg, logger); err != nil {
+		logger.Error("worker stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config.Producer, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c, err := client.DialContext(dialCtx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return fmt.Errorf("connecting to Temporal at %s, namespace %s (is it running? `make stack-up` starts it; "+
+			"TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE choose another): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
+	}
+	defer c.Close()
+
+	created, err := schedule.Create(ctx, c, schedule.Options{
+		ID:        cfg.ScheduleID,
+		TaskQueue: cfg.TaskQueue,
+		Input:     workflows.UserAutomationInput{Topic: cfg.KafkaTopic},
+	})
+	if err != nil {
+		return err
+	}
+	if created {
+		logger.Info("schedule created, paused", "schedule", cfg.ScheduleID, "note", schedule.Note(cfg.ScheduleID))
+	}
+
+	reg := opshttp.NewRegistry()
+	cfg.Activities.Metrics = activities.NewMetrics(reg)
+	if cfg.MetricsAddr != "" {
+		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, func(ctx context.Context) error {
+			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}, logger)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+
+	acts := activities.New(cfg.Activities, logger)
+	defer func() {
+		if err := acts.Close(); err != nil {
+			logger.Warn("closing activities", "error", err)
+		}
+	}()
+	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		// A tick in flight at shutdown gets time to finish publishing.
+		WorkerStopTimeout: 20 * time.Second,
+	})
+	w.RegisterWorkflow(workflows.UserAutomation)
+	w.RegisterActivity(acts)
+	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
+		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "randomuser", cfg.Activities.RandomUserURL)
+	stop() // from here on the worker handles the signals itself
+	if err := w.Run(worker.InterruptCh()); err != nil {
+		return fmt.Errorf("running worker on task queue %s: %w", cfg.TaskQueue, err)
+	}
+	logger.Info("worker stopped on signal")
+	return nil
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/kafkatest"
+	"github.com/streampipe/streampipe/internal/randomusertest"
+	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/record"
+	"github.com/streampipe/streampipe/workflows"
+)
+
+// stack is what an integration test of the worker program uses: the local stack's
+// Temporal and Kafka, and names of its own so that tests do not meet.
+type stack struct {
+	brokers   []string
+	client    client.Client
+	taskQueue string
+	schedule  string
+	topic     string
+	workerBin string
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	addr, brokers := stacktest.TemporalAddress(t), stacktest.KafkaBrokers(t)
+	c, err := client.Dial(client.Options{
+		HostPort:  addr,
+		Namespace: stacktest.TemporalNamespace(),
+		Logger:    tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+	})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	name := fmt.Sprintf("test-%s-%d", t.Name(), time.Now().UnixNano())
+	s := &stack{brokers: brokers, client: c, taskQueue: name, schedule: name, topic: name, workerBin: buildWorker(t)}
+	t.Cleanup(func() {
+		_ = c.ScheduleClient().GetHandle(context.Background(), s.schedule).Delete(context.Background())
+	})
+	return s
+}
+
+// buildWorker builds this program into the test's temporary folder (after the first
+// build, go's cache makes it a link).
+func buildWorker(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "worker")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// workerProcess is a running worker program.
+type workerProcess struct {
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+	ops  string // where it serves /metrics and /healthz
+}
+
+// startWorker runs the worker program on the stack, with randomuserURL as the API.
+// It is stopped with SIGTERM when the test ends, and its log shown if the test failed.
+func (s *stack) startWorker(t *testing.T, randomuserURL string) *workerProcess {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for /metrics
+	require.NoError(t, err)
+	ops := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	cmd := exec.Command(s.workerBin)
+	cmd.Env = append(os.Environ(),
+		"WORKER_METRICS_ADDR="+ops,
+		"TEMPORAL_TASK_QUEUE="+s.taskQueue,
+		"TEMPORAL_SCHEDULE_ID="+s.schedule,
+		"KAFKA_TOPIC="+s.topic,
+		"RANDOMUSER_URL="+randomuserURL,
+	)
+	w := &workerProcess{cmd: cmd, logs: &lockedBuffer{}, ops: ops}
+	cmd.Stdout, cmd.Stderr = w.logs, w.logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("worker %d log:\n%s", cmd.Process.Pid, w.logs)
+		}
+	})
+	return w
+}
+
+// kill ends the worker at once, as a crash would.
+func (w *workerProcess) kill(t *testing.T) {
+	t.Helper()
+	require.NoError(t, w.cmd.Process.Kill())
+	_ = w.cmd.Wait()
+}
+
+func (s *stack) start(t *testing.T, ctx context.Context, in workflows.UserAutomationInput) client.WorkflowRun {
+	t.Helper()
+	in.Topic = s.topic
+	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: s.taskQueue, TaskQueue: s.taskQueue},
+		workflows.UserAutomation, in)
+	require.NoError(t, err)
+	return run
+}
+
+// userIDs are the ids a run must publish: users per tick for each tick.
+func userIDs(run client.WorkflowRun, ticks, users int) map[string]bool {
+	ids := map[string]bool{}
+	for k := range ticks {
+		for i := range users {
+			ids[activities.UserID(run.GetID(), run.GetRunID(), k, i)] = true
+		}
+	}
+	return ids
+}
+
+// published reads the stack's topic and checks every message: a record of
+// DESIGN.md, all fields filled in, keyed by its id. It returns the distinct ids.
+func (s *stack) published(t *testing.T, ctx context.Context) (ids map[string]bool, messages int) {
+	t.Helper()
+	msgs, partitions := kafkatest.ReadAll(ctx, t, s.brokers, s.topic)
+	assert.Equal(t, 3, partitions, "the run creates its topic with 3 partitions")
+	ids = map[string]bool{}
+	for _, m := range msgs {
+		var fields map[string]any
+		require.NoError(t, json.Unmarshal(m.Value, &fields), "value is JSON: %s", m.Value)
+		for _, name := range []string{"id", "first_name", "last_name", "gender", "address", "post_code",
+			"email", "username", "dob", "registered_date", "phone", "picture"} {
+			v, ok := fields[name].(string)
+			assert.True(t, ok && v != "", "field %s is a non-empty string in %s", name, m.Value)
+		}
+		var u record.User
+		require.NoError(t, json.Unmarshal(m.Value, &u))
+		assert.Equal(t, u.ID, string(m.Key), "key = id")
+		ids[u.ID] = true
+	}
+	return ids, len(msgs)
+}
+
+func TestTenSecondRun(t *testing.T) {
+	s := newStack(t)
+	w := s.startWorker(t, randomusertest.NewServer(t).URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	run := s.start(t, ctx, workflows.UserAutomationInput{Duration: "10s", UsersPerTick: 3})
+	var res workflows.UserAutomationResult
+	require.NoError(t, run.Get(ctx, &res))
+
+	assert.Equal(t, 10, res.Ticks)
+	assert.Equal(t, 30, res.UsersPublished)
+	assert.Equal(t, workflows.SourceCounts{RandomUser: 30}, res.UsersBySource)
+	ids, messages := s.published(t, ctx)
+	assert.Equal(t, 30, messages, "exactly ticks × users messages")
+	assert.Equal(t, userIDs(run, 10, 3), ids)
+	t.Logf("result: %+v", res)
+
+	d, err := s.client.ScheduleClient().GetHandle(ctx, s.schedule).Describe(ctx)
+	require.NoError(t, err, "the worker creates the schedule at start")
+	assert.True(t, d.Schedule.State.Paused)
+
+	assert.Equal(t, "ok\n", w.get(t, "/healthz"))
+	metrics := w.get(t, "/metrics")
+	assert.Contains(t, metrics, `producer_users_published_total{source="randomuser"} 30`)
+	assert.Contains(t, metrics, "producer_ticks_published_total 10")
+	assert.Contains(t, metrics, "producer_tick_lateness_seconds_count 10")
+}
+
+// get returns the body of a 200 answer to GET path from the worker's ops endpoint.
+func (w *workerProcess) get(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + w.ops + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
+	return string(body)
+}
+
+func TestRunSurvivesWorkerKill(t *testing.T) {
+	s := newStack(t)
+	const deadAPI = "http://127.0.0.1:1/api/" // as offline as this machine: the faker serves every tick
+	first := s.startWorker(t, deadAPI)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	run := s.start(t, ctx, workflows.UserAutomationInput{Duration: "12s", UsersPerTick: 2})
+	require.Eventually(t, func() bool {
+		v, err := s.client.QueryWorkflow(ctx, run.GetID(), "", workflows.ProgressQuery)
+		var p workflows.Progress
+		return err == nil && v.Get(&p) == nil && p.TicksDone >= 4
+	}, 30*time.Second, 100*time.Millisecond, "the run makes progress")
+	first.kill(t)
+	s.startWorker(t, deadAPI)
+
+	var res workflows.UserAutomationResult
+	require.NoError(t, run.Get(ctx, &res))
+	t.Logf("result: %+v", res)
+	assert.Equal(t, 12, res.Ticks)
+	assert.Equal(t, 24, res.UsersPublished)
+	assert.Equal(t, workflows.SourceCounts{Faker: 24}, res.UsersBySource)
+	assert.Positive(t, res.LateTicks, "ticks fell due while no worker ran")
+	ids, messages := s.published(t, ctx)
+	assert.Equal(t, userIDs(run, 12, 2), ids, "the topic holds exactly the run's users")
+	assert.GreaterOrEqual(t, messages, 24, "a tick in flight at the kill may have been sent twice")
+}
+
+// lockedBuffer collects a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -1,0 +1,280 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/streampipe/streampipe/activities"
+)
+
+var a *activities.Activities
+
+// env is a test environment whose PublishTick records its calls.
+type env struct {
+	*testsuite.TestWorkflowEnvironment
+	mu    sync.Mutex
+	calls []tickCall
+}
+
+type tickCall struct {
+	in      activities.TickInput
+	started time.Time // workflow clock
+}
+
+// newEnv mocks the activities: EnsureTopic succeeds, and PublishTick publishes from
+// randomuser unless result changes what a tick returns.
+func newEnv(t *testing.T, result func(in activities.TickInput, attempt int) (activities.TickResult, error)) *env {
+	t.Helper()
+	e := &env{TestWorkflowEnvironment: newSuite().NewTestWorkflowEnvironment()}
+	e.RegisterWorkflow(UserAutomation)
+	e.RegisterActivity(a)
+	e.OnActivity(a.EnsureTopic, mock.Anything, mock.Anything).Return(nil)
+	attempts := map[int]int{}
+	e.OnActivity(a.PublishTick, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.TickInput) (activities.TickResult, error) {
+			e.mu.Lock()
+			e.calls = append(e.calls, tickCall{in: in, started: e.Now()})
+			attempts[in.Tick]++
+			attempt := attempts[in.Tick]
+			e.mu.Unlock()
+			if result != nil {
+				return result(in, attempt)
+			}
+			return activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}, nil
+		})
+	return e
+}
+
+// ticksStarted returns the ticks PublishTick was called for, in call order.
+func (e *env) ticksStarted() []int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ticks := make([]int, len(e.calls))
+	for i, c := range e.calls {
+		ticks[i] = c.in.Tick
+	}
+	return ticks
+}
+
+// newSuite returns a test suite that logs only warnings and errors.
+func newSuite() *testsuite.WorkflowTestSuite {
+	s := &testsuite.WorkflowTestSuite{}
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	return s
+}
+
+func run(t *testing.T, e *env, in UserAutomationInput) UserAutomationResult {
+	t.Helper()
+	e.ExecuteWorkflow(UserAutomation, in)
+	require.True(t, e.IsWorkflowCompleted())
+	require.NoError(t, e.GetWorkflowError())
+	var res UserAutomationResult
+	require.NoError(t, e.GetWorkflowResult(&res))
+	return res
+}
+
+func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
+	first := newEnv(t, nil)
+	first.ExecuteWorkflow(UserAutomation, UserAutomationInput{})
+	err := first.GetWorkflowError()
+	var can *workflow.ContinueAsNewError
+	require.ErrorAs(t, err, &can, "a 120-tick run continues as new after %d ticks", ticksPerRun)
+	var next UserAutomationInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.NotNil(t, next.Resume)
+	assert.Equal(t, ticksPerRun, next.Resume.TicksDone)
+	assert.Equal(t, 120, next.Resume.TicksTotal)
+
+	second := newEnv(t, nil)
+	second.SetStartTime(first.Now())
+	res := run(t, second, next)
+
+	assert.Equal(t, UserAutomationResult{
+		Ticks: 120, UsersPublished: 120, UsersBySource: SourceCounts{RandomUser: 120}, Topic: DefaultTopic,
+	}, res)
+	calls := append(first.calls, second.calls...)
+	require.Len(t, calls, 120)
+	// Ticks run concurrently, so the mocks may see them out of order.
+	slices.SortFunc(calls, func(a, b tickCall) int { return a.in.Tick - b.in.Tick })
+	start := next.Resume.Start
+	for k, c := range calls {
+		assert.Equal(t, k, c.in.Tick)
+		assert.WithinDuration(t, start.Add(time.Duration(k)*time.Second), c.in.Due, 0, "tick %d is due at start + k·interval", k)
+		assertStartedAhead(t, c)
+		assert.Equal(t, next.Resume.RunID, c.in.RunID, "ids derive from the first run id")
+		assert.Equal(t, 1, c.in.Users)
+		assert.Equal(t, DefaultTopic, c.in.Topic)
+	}
+	first.AssertActivityNumberOfCalls(t, "EnsureTopic", 1)
+	second.AssertActivityNumberOfCalls(t, "EnsureTopic", 0)
+}
+
+func TestSlowTickDoesNotPushLaterTicksBack(t *testing.T) {
+	e := &env{TestWorkflowEnvironment: newSuite().NewTestWorkflowEnvironment()}
+	e.RegisterWorkflow(UserAutomation)
+	e.RegisterActivity(a)
+	e.OnActivity(a.EnsureTopic, mock.Anything, mock.Anything).Return(nil)
+	publish := func(_ context.Context, in activities.TickInput) (activities.TickResult, error) {
+		e.mu.Lock()
+		e.calls = append(e.calls, tickCall{in: in, started: e.Now()})
+		e.mu.Unlock()
+		return activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}, nil
+	}
+	isTick := func(k int) any { return mock.MatchedBy(func(in activities.TickInput) bool { return in.Tick == k }) }
+	e.OnActivity(a.PublishTick, mock.Anything, isTick(2)).After(3500 * time.Millisecond).Return(publish)
+	e.OnActivity(a.PublishTick, mock.Anything, mock.Anything).Return(publish)
+
+	res := run(t, e, UserAutomationInput{Duration: "8s"})
+
+	assert.Equal(t, 8, res.Ticks)
+	require.Len(t, e.calls, 8)
+	for _, c := range e.calls {
+		if c.in.Tick != 2 { // the mock records tick 2 when its 3.5s are over
+			assertStartedAhead(t, c)
+		}
+	}
+}
+
+func TestFallbackIsCountedAndShownInProgress(t *testing.T) {
+	e := newEnv(t, func(in activities.TickInput, _ int) (activities.TickResult, error) {
+		r := activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}
+		if in.Tick%2 == 1 {
+			r.Source, r.FallbackReason = activities.SourceFaker, "randomuser answered 503 Service Unavailable"
+		}
+		return r, nil
+	})
+	var mid Progress
+	e.RegisterDelayedCallback(func() {
+		v, err := e.QueryWorkflow(ProgressQuery)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(&mid))
+	}, 3*time.Second) // ticks due by 4.5s have started; the mocks return at once
+
+	res := run(t, e, UserAutomationInput{Duration: "10s", UsersPerTick: 3})
+
+	assert.Equal(t, SourceCounts{RandomUser: 15, Faker: 15}, res.UsersBySource)
+	assert.Equal(t, 30, res.UsersPublished)
+	assert.Equal(t, 5, mid.TicksDone, "ticks 0-4 are done at 3s")
+	assert.Equal(t, 10, mid.TicksTotal)
+	assert.Equal(t, 15, mid.UsersPublished)
+	assert.Equal(t, activities.SourceRandomUser, mid.CurrentSource)
+	assert.Equal(t, "tick 4: randomuser answered 503 Service Unavailable", mid.LastError)
+}
+
+func TestLateTicksAreCounted(t *testing.T) {
+	e := newEnv(t, func(in activities.TickInput, _ int) (activities.TickResult, error) {
+		r := activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}
+		switch in.Tick {
+		case 1:
+			r.Lateness = 900 * time.Millisecond // within the interval: on time
+		case 3, 4:
+			r.Lateness = 2500 * time.Millisecond
+		}
+		return r, nil
+	})
+	res := run(t, e, UserAutomationInput{Duration: "5s"})
+	assert.Equal(t, 2, res.LateTicks)
+	assert.Equal(t, Duration(2500*time.Millisecond), res.MaxLateness)
+}
+
+func TestFailedTickIsRetried(t *testing.T) {
+	e := newEnv(t, func(in activities.TickInput, attempt int) (activities.TickResult, error) {
+		if in.Tick == 1 && attempt < 3 {
+			return activities.TickResult{}, errors.New("publishing to kafka: connection refused")
+		}
+		return activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}, nil
+	})
+	res := run(t, e, UserAutomationInput{Duration: "3s", UsersPerTick: 2})
+	assert.Equal(t, 3, res.Ticks)
+	assert.Equal(t, 6, res.UsersPublished)
+	assert.Equal(t, []int{0, 1, 1, 1, 2}, sorted(e.ticksStarted()), "tick 1 ran three times")
+}
+
+func TestTickThatFailsForGoodFailsTheRun(t *testing.T) {
+	e := newEnv(t, func(in activities.TickInput, _ int) (activities.TickResult, error) {
+		if in.Tick == 2 {
+			return activities.TickResult{}, temporal.NewNonRetryableApplicationError("topic is read-only", "Test", nil)
+		}
+		return activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}, nil
+	})
+	e.ExecuteWorkflow(UserAutomation, UserAutomationInput{Duration: "5s"})
+	err := e.GetWorkflowError()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "tick 3 of 5")
+	assert.Contains(t, err.Error(), "topic is read-only")
+}
+
+func TestInvalidInputFailsAtOnce(t *testing.T) {
+	tests := []struct {
+		in         UserAutomationInput
+		field, why string
+	}{
+		{UserAutomationInput{Interval: "0s"}, "interval", "at least 100ms"},
+		{UserAutomationInput{Interval: "-1s"}, "interval", "at least 100ms"},
+		{UserAutomationInput{Interval: "1 second"}, "interval", "not a duration"},
+		{UserAutomationInput{Duration: "ten"}, "duration", "not a duration"},
+		{UserAutomationInput{Duration: "500ms"}, "duration", "at least one interval"},
+		{UserAutomationInput{Duration: "2000h", Interval: "100ms"}, "duration", "more than 1000000"},
+		{UserAutomationInput{UsersPerTick: -1}, "users_per_tick", "between 1 and 5000"},
+		{UserAutomationInput{UsersPerTick: 1_000_000}, "users_per_tick", "between 1 and 5000"},
+		{UserAutomationInput{Topic: "users created"}, "topic", "not a Kafka topic name"},
+		{UserAutomationInput{Topic: ".."}, "topic", "not a Kafka topic name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field+" "+tt.why, func(t *testing.T) {
+			e := newSuite().NewTestWorkflowEnvironment()
+			e.RegisterWorkflow(UserAutomation)
+			e.ExecuteWorkflow(UserAutomation, tt.in) // no activity is mocked: none may run
+
+			err := e.GetWorkflowError()
+			var appErr *temporal.ApplicationError
+			require.ErrorAs(t, err, &appErr)
+			assert.True(t, appErr.NonRetryable())
+			assert.Equal(t, "InvalidInput", appErr.Type())
+			assert.Contains(t, appErr.Error(), "invalid input: "+tt.field+": ")
+			assert.Contains(t, appErr.Error(), tt.why)
+		})
+	}
+}
+
+func TestInputAndResultJSONNames(t *testing.T) {
+	var in UserAutomationInput
+	require.NoError(t, json.Unmarshal([]byte(`{"duration":"90s","interval":"500ms","users_per_tick":2,"topic":"t1"}`), &in))
+	p, err := in.plan()
+	require.NoError(t, err)
+	assert.Equal(t, plan{duration: 90 * time.Second, interval: 500 * time.Millisecond, ticks: 180, users: 2, topic: "t1"}, p)
+
+	b, err := json.Marshal(UserAutomationResult{Ticks: 2, UsersPublished: 3, UsersBySource: SourceCounts{RandomUser: 1, Faker: 2}, LateTicks: 1, MaxLateness: Duration(1500 * time.Millisecond), Topic: "t1"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"ticks":2,"users_published":3,"users_by_source":{"randomuser":1,"faker":2},"late_ticks":1,"max_lateness":"1.5s","topic":"t1"}`, string(b))
+}
+
+// assertStartedAhead checks that a tick's activity started no earlier than
+// scheduleLead before the tick fell due, and no later.
+func assertStartedAhead(t *testing.T, c tickCall) {
+	t.Helper()
+	assert.False(t, c.started.After(c.in.Due), "tick %d started after it fell due", c.in.Tick)
+	assert.False(t, c.started.Before(c.in.Due.Add(-scheduleLead)), "tick %d started too early", c.in.Tick)
+}
+
+func sorted(s []int) []int {
+	out := append([]int(nil), s...)
+	slices.Sort(out)
+	return out
+}
