@@ -1,6 +1,7 @@
 // The Web UI path, as a person takes it: open the Temporal Web UI of the local stack,
 // find schedule user-automation paused, unpause it through the UI's own dialog, then
-// check through the API that it is unpaused and that a triggered run completes.
+// check through the API that it is unpaused, and that a triggered run shows its
+// progress on its page while it runs and completes.
 //
 // Run by `make test` (scripts/webui-test.sh), which starts the stack and the workers,
 // (re)creates the schedule paused, and passes:
@@ -75,6 +76,12 @@ test('unpause schedule user-automation in the Web UI, then a triggered run compl
     const actions = describeSchedule().info.recentActions || [];
     return actions.length > 0 && actions[actions.length - 1].startWorkflowResult.workflowId;
   }, 30_000);
+  // While it runs, its page shows its progress: each tick is labelled "tick k of 10"
+  // in the timeline of its event history.
+  await page.goto(`${ui}/namespaces/default/workflows/${encodeURIComponent(workflowID)}`);
+  await page.getByText(/tick \d+ of 10/).first().waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: path.join(shots, 'webui-4-progress.png') });
+
   const status = await eventually('the triggered run to end', () => {
     const d = JSON.parse(temporal('workflow', 'describe', '--workflow-id', workflowID, '--output', 'json'));
     const s = d.workflowExecutionInfo.status;
