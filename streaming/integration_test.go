@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -46,6 +47,41 @@ func TestProducedTwiceNewestWins(t *testing.T) {
 	require.NoError(t, stop())
 	p.checkRows(l) // the v2 emails, and dob, a column the seed's table lacked
 	p.checkDLQ(l, true)
+}
+
+// On a fresh stack the worker starts before anything created its topic: it creates
+// it, and consumes what arrives. Partitions added later are consumed without a restart.
+func TestTopicMissingAtStartThenGrown(t *testing.T) {
+	p := newPipe(t, 0)
+	w, stop := runInProcess(t, p.config(), streaming.NewMetrics(prometheus.NewRegistry()))
+	require.Eventually(t, w.Ready, time.Minute, 100*time.Millisecond, "the worker consumes")
+
+	l := newLoad()
+	p.produce(l.messages(newIDs(200), 1, 0, time.Now()))
+	p.waitCaughtUp(time.Minute)
+
+	res, err := p.client.CreatePartitions(t.Context(), &kafka.CreatePartitionsRequest{
+		Topics: []kafka.TopicPartitionsConfig{{Name: p.topic, Count: 4}},
+	})
+	require.NoError(t, err)
+	for _, e := range res.Errors {
+		require.NoError(t, e)
+	}
+	// Wait until the writer sees four partitions, so the next records reach them all.
+	require.Eventually(t, func() bool {
+		md, err := p.client.Metadata(t.Context(), &kafka.MetadataRequest{Topics: []string{p.topic}})
+		return err == nil && len(md.Topics) == 1 && len(md.Topics[0].Partitions) == 4
+	}, 30*time.Second, 200*time.Millisecond)
+	p.produce(l.messages(newIDs(400), 1, 0, time.Now()))
+	p.waitCaughtUp(time.Minute)
+	require.NoError(t, stop())
+	p.checkRows(l)
+	end, _, err := p.partitionOffsets(context.Background())
+	require.NoError(t, err)
+	require.Len(t, end, 4)
+	for partition, offset := range end {
+		require.Positive(t, offset, "partition %d got records", partition)
+	}
 }
 
 // Cassandra stopped for ~20 s mid-stream: the worker backs off, commits nothing it

@@ -70,11 +70,13 @@ func newPipe(t testing.TB, partitions int) *pipe {
 	p.producer = &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
 		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll}
 	t.Cleanup(func() { _ = p.producer.Close() })
-	res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
-		{Topic: p.topic, NumPartitions: partitions, ReplicationFactor: 1},
-	}})
-	require.NoError(t, err)
-	require.NoError(t, res.Errors[p.topic])
+	if partitions > 0 { // 0: the topic is left for the worker to create
+		res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
+			{Topic: p.topic, NumPartitions: partitions, ReplicationFactor: 1},
+		}})
+		require.NoError(t, err)
+		require.NoError(t, res.Errors[p.topic])
+	}
 
 	cluster := gocql.NewCluster(hosts...)
 	cluster.Consistency = gocql.One
@@ -82,6 +84,7 @@ func newPipe(t testing.TB, partitions int) *pipe {
 	if u, pw := stacktest.CassandraCredentials(); u != "" {
 		cluster.Authenticator = gocql.PasswordAuthenticator{Username: u, Password: pw}
 	}
+	var err error
 	p.session, err = cluster.CreateSession()
 	require.NoError(t, err)
 	require.NoError(t, p.session.Query("CREATE KEYSPACE IF NOT EXISTS "+testKeyspace+

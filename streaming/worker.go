@@ -55,6 +55,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	defer tbl.close()
+	// The source topic too: a group that joins before its topic exists is assigned
+	// nothing, and stays so when the topic appears (on a fresh stack the producer's
+	// first run creates it).
+	if err := ensureTopic(ctx, w.cfg.Brokers, w.cfg.Topic); err != nil {
+		return err
+	}
 	if err := ensureTopic(ctx, w.cfg.Brokers, w.cfg.DLQTopic,
 		kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMaxMessageBytes)}); err != nil {
 		return err
@@ -68,6 +74,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		StartOffset:      kafka.FirstOffset,
 		CommitInterval:   0, // commit synchronously, when the worker says so
 		JoinGroupBackoff: 300 * time.Millisecond,
+		// Partitions added to the topic (scaling out) are consumed without a restart.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
 		// A worker that dies (kill -9, a lost host) gives up its partitions after 10 s,
 		// Kafka's long-standing default, instead of kafka-go's 30 s.
 		SessionTimeout: 10 * time.Second,
