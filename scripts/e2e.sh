@@ -9,7 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 STACK_DIR=${STREAMPIPE_STACK_DIR:-$PWD/.stack}
 
 echo "==> end to end: DURATION=10s USERS=5 make run"
-out=$(DURATION=10s INTERVAL=1s USERS=5 scripts/run.sh 2>&1 | tee /dev/stderr)
+# tee through cat: tee /dev/stderr would reopen, and so truncate, a log file on stderr
+out=$(DURATION=10s INTERVAL=1s USERS=5 scripts/run.sh 2>&1 | tee >(cat >&2))
 if ! grep -q "^Rows in Cassandra for this run: 50 of 50 users published.$" <<<"$out"; then
   echo "e2e: make run did not end with the run's 50 rows in Cassandra" >&2
   exit 1
