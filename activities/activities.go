@@ -1,6 +1,7 @@
-// Package activities holds the side effects of the UserAutomation workflow: fetching
-// users from randomuser.me (falling back to gofakeit), formatting them into records
-// and publishing them to Kafka.
+// Package activities holds the side effects of the UserAutomation workflow: making a
+// tick's records with its dataset's generator (users fetched from randomuser.me,
+// falling back to gofakeit; registered users and finance transactions from a seeded
+// gofakeit), formatting them and publishing them to Kafka.
 //
 // Activities are methods on [Activities], which holds the clients; the worker
 // registers one value and workflows call the methods through a nil pointer.
@@ -12,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 	"github.com/segmentio/kafka-go"
+	"go.temporal.io/sdk/temporal"
 )
 
 // Sources of users, as counted in results and written in record.User.Source.
@@ -133,48 +136,61 @@ type TickInput struct {
 	// execution, which stays the same when the workflow continues as new.
 	WorkflowID string `json:"workflow_id"`
 	RunID      string `json:"run_id"`
+	// Dataset names what the tick publishes (LookupDataset); empty means users, as in
+	// ticks scheduled before datasets existed.
+	Dataset string `json:"dataset,omitempty"`
 	// Tick counts from 0.
 	Tick int `json:"tick"`
 	// Due is when the tick fell due on the run's fixed-rate clock.
 	Due time.Time `json:"due"`
 	// Interval is the run's tick interval; a randomuser.me call gets at most half of it.
 	Interval time.Duration `json:"interval"`
-	// Users is how many users the tick publishes.
+	// Users is how many records the tick publishes (users, for the users dataset).
 	Users int    `json:"users"`
 	Topic string `json:"topic"`
 }
 
 // TickResult tells what a tick published.
 type TickResult struct {
-	Tick   int    `json:"tick"`
+	Tick int `json:"tick"`
+	// Users is how many records the tick published.
 	Users  int    `json:"users"`
 	Source string `json:"source"`
 	// FallbackReason says why the users came from the faker; empty when they did not.
 	FallbackReason string `json:"fallback_reason,omitempty"`
-	// Lateness is how long after Due Kafka acknowledged the tick's users.
+	// Lateness is how long after Due Kafka acknowledged the tick's records.
 	Lateness time.Duration `json:"lateness"`
 }
 
-// PublishTick fetches a tick's users — from randomuser.me, or from the faker when the
-// API fails or is slow — waits for the tick's due time (the workflow starts ticks a
-// little early, since Temporal's timers may fire late) and publishes them to Kafka,
-// keyed by user id. It returns only when Kafka has acknowledged every user on all
+// PublishTick makes a tick's records with its dataset's generator — users from
+// randomuser.me, or from the faker when the API fails or is slow; the other datasets
+// from the faker — waits for the tick's due time (the workflow starts ticks a little
+// early, since Temporal's timers may fire late) and publishes them to Kafka as JSON,
+// keyed by record id. It returns only when Kafka has acknowledged every record on all
 // in-sync replicas; an error (Kafka unreachable, say) makes Temporal retry the whole
-// tick, which then carries the same ids and, from the same source, the same users.
+// tick, which then carries the same ids and, from the same source, the same records.
 func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult, error) {
-	users, source, fallback := a.fetchUsers(ctx, in)
-	res := TickResult{Tick: in.Tick, Users: in.Users, Source: source}
+	ds, ok := LookupDataset(in.Dataset)
+	if !ok {
+		return TickResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("unknown dataset %q: want one of %s", in.Dataset, strings.Join(DatasetNames(), ", ")), "InvalidInput", nil)
+	}
+	ids := make([]string, in.Users)
+	for i := range ids {
+		ids[i] = ds.RecordID(in.WorkflowID, in.RunID, in.Tick, i)
+	}
+	values, source, fallback := ds.generate(a, ctx, in, ids)
+	res := TickResult{Tick: in.Tick, Users: len(values), Source: source}
 	if fallback != nil {
 		res.FallbackReason = fallback.Error()
 	}
-	msgs := make([]kafka.Message, len(users))
-	for i, u := range users {
-		rec := formatUser(u, UserID(in.WorkflowID, in.RunID, in.Tick, i), source)
-		value, err := json.Marshal(rec)
+	msgs := make([]kafka.Message, len(values))
+	for i, v := range values {
+		value, err := json.Marshal(v)
 		if err != nil {
-			return TickResult{}, fmt.Errorf("encoding user %s: %w", rec.ID, err)
+			return TickResult{}, fmt.Errorf("encoding %s record %s: %w", ds.Name, ids[i], err)
 		}
-		msgs[i] = kafka.Message{Topic: in.Topic, Key: []byte(rec.ID), Value: value}
+		msgs[i] = kafka.Message{Topic: in.Topic, Key: []byte(ids[i]), Value: value}
 	}
 
 	wait := time.NewTimer(time.Until(in.Due))
@@ -185,11 +201,11 @@ func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult,
 		return TickResult{}, fmt.Errorf("waiting for tick %d to fall due: %w", in.Tick, ctx.Err())
 	}
 	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
-		return TickResult{}, fmt.Errorf("publishing %d users of tick %d to kafka topic %s: %w",
-			len(msgs), in.Tick, in.Topic, err)
+		return TickResult{}, fmt.Errorf("publishing %d %s records of tick %d to kafka topic %s: %w",
+			len(msgs), ds.Name, in.Tick, in.Topic, err)
 	}
 	res.Lateness = time.Since(in.Due)
-	a.cfg.Metrics.published(res)
+	a.cfg.Metrics.published(ds.Name, res)
 	return res, nil
 }
 

@@ -25,7 +25,7 @@ func TestPublishTickFailsWhileKafkaIsDown(t *testing.T) {
 	_, err := a.PublishTick(ctx, TickInput{WorkflowID: "wf", RunID: "run", Interval: time.Second, Users: 2, Topic: "t"})
 
 	require.Error(t, err, "an unreachable Kafka fails the tick, so that Temporal retries it")
-	assert.Contains(t, err.Error(), "publishing 2 users of tick 0 to kafka topic t")
+	assert.Contains(t, err.Error(), "publishing 2 users records of tick 0 to kafka topic t")
 }
 
 func TestPublishTickToKafka(t *testing.T) {

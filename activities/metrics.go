@@ -14,8 +14,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		users: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "producer_users_published_total",
-			Help: "Users published to Kafka, by source (randomuser, or faker when the API failed).",
-		}, []string{"source"}),
+			Help: "Records (users, for the users dataset) published to Kafka, by dataset and source (randomuser, or faker when the API failed).",
+		}, []string{"dataset", "source"}),
 		ticks: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "producer_ticks_published_total",
 			Help: "Ticks whose users Kafka acknowledged.",
@@ -27,18 +27,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	for _, source := range []string{SourceRandomUser, SourceFaker} {
-		m.users.WithLabelValues(source) // visible from the start, at 0
+		m.users.WithLabelValues(DatasetUsers, source) // visible from the start, at 0
 	}
 	reg.MustRegister(m.users, m.ticks, m.lateness)
 	return m
 }
 
-// published records a tick whose users Kafka acknowledged.
-func (m *Metrics) published(res TickResult) {
+// published records a tick of dataset whose records Kafka acknowledged.
+func (m *Metrics) published(dataset string, res TickResult) {
 	if m == nil {
 		return
 	}
-	m.users.WithLabelValues(res.Source).Add(float64(res.Users))
+	m.users.WithLabelValues(dataset, res.Source).Add(float64(res.Users))
 	m.ticks.Inc()
 	m.lateness.Observe(res.Lateness.Seconds())
 }

@@ -97,7 +97,7 @@ func TestRunFollowsToTheResult(t *testing.T) {
 		cfg, &stdout, &stderr)
 
 	require.NoError(t, err, stderr.String())
-	assert.JSONEq(t, fmt.Sprintf(`{"ticks":3,"users_published":6,"users_by_source":{"randomuser":6,"faker":0},
+	assert.JSONEq(t, fmt.Sprintf(`{"dataset":"users","ticks":3,"records_published":6,"users_published":6,"users_by_source":{"randomuser":6,"faker":0},
 		"late_ticks":0,"max_lateness":%q,"topic":%q}`, jsonField(t, stdout.Bytes(), "max_lateness"), cfg.KafkaTopic), stdout.String())
 	assert.Contains(t, stderr.String(), "3/3 ticks", "the progress bar shows the last tick")
 	assert.Regexp(t, `Web UI: http://localhost:8233/namespaces/default/workflows/`+cfg.TaskQueue+`/[0-9a-f-]{36}\n$`, stderr.String())

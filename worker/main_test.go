@@ -181,7 +181,7 @@ func TestTenSecondRun(t *testing.T) {
 
 	assert.Equal(t, "ok\n", w.get(t, "/healthz"))
 	metrics := w.get(t, "/metrics")
-	assert.Contains(t, metrics, `producer_users_published_total{source="randomuser"} 30`)
+	assert.Contains(t, metrics, `producer_users_published_total{dataset="users",source="randomuser"} 30`)
 	assert.Contains(t, metrics, "producer_ticks_published_total 10")
 	assert.Contains(t, metrics, "producer_tick_lateness_seconds_count 10")
 }

@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -14,13 +16,9 @@ import (
 // ProgressQuery is the query that returns a live run's Progress.
 const ProgressQuery = "progress"
 
-// DefaultTopic is the topic of a run whose input names none.
-const DefaultTopic = "users_created"
-
 // Limits on the input; anything outside them fails the run at once.
 const (
 	defaultDuration = 2 * time.Minute
-	defaultInterval = time.Second
 	minInterval     = 100 * time.Millisecond
 	maxUsersPerTick = 5000 // randomuser.me serves at most 5000 users per call
 	maxTicks        = 1_000_000
@@ -46,13 +44,20 @@ const (
 // takes the default, so `--input '{}'` runs the seed pipeline's two minutes at one
 // user per second.
 type UserAutomationInput struct {
+	// Dataset is what the run publishes: "users" (randomuser.me users, the default),
+	// "registered_users" or "transactions" (activities.LookupDataset). It sets the
+	// defaults of Interval, UsersPerTick and Topic.
+	Dataset string `json:"dataset,omitempty"`
 	// Duration is how long the run publishes, e.g. "90s" or "2m". Default "2m".
 	Duration string `json:"duration,omitempty"`
-	// Interval is the time between ticks, e.g. "1s". Default "1s", at least "100ms".
+	// Interval is the time between ticks, e.g. "1s", at least "100ms". Default "1s";
+	// "5s" for transactions.
 	Interval string `json:"interval,omitempty"`
-	// UsersPerTick is how many users a tick publishes. Default 1, at most 5000.
+	// UsersPerTick is how many records (users, for the users dataset) a tick
+	// publishes, at most 5000. Default 1; 10 for transactions.
 	UsersPerTick int `json:"users_per_tick,omitempty"`
-	// Topic is the Kafka topic. Default users_created.
+	// Topic is the Kafka topic. Default users_created; registered_user_2 for
+	// registered_users, incoming_finance_data for transactions.
 	Topic string `json:"topic,omitempty"`
 	// Resume carries the run's progress into its next execution when the workflow
 	// continues as new. Callers leave it empty.
@@ -61,9 +66,13 @@ type UserAutomationInput struct {
 
 // UserAutomationResult is what a run published.
 type UserAutomationResult struct {
-	Ticks          int          `json:"ticks"`
-	UsersPublished int          `json:"users_published"`
-	UsersBySource  SourceCounts `json:"users_by_source"`
+	Dataset string `json:"dataset"`
+	Ticks   int    `json:"ticks"`
+	// RecordsPublished counts the records of the run's dataset. UsersPublished and
+	// UsersBySource, the names of the users pipeline, count the same records.
+	RecordsPublished int          `json:"records_published"`
+	UsersPublished   int          `json:"users_published"`
+	UsersBySource    SourceCounts `json:"users_by_source"`
 	// LateTicks counts the ticks published more than one interval after they fell
 	// due: those that fell due while no worker ran, and any held up by load.
 	LateTicks   int      `json:"late_ticks"`
@@ -177,12 +186,14 @@ func UserAutomation(ctx workflow.Context, in UserAutomationInput) (UserAutomatio
 		return UserAutomationResult{}, workflow.NewContinueAsNewError(ctx, UserAutomation, next)
 	}
 	return UserAutomationResult{
-		Ticks:          st.TicksDone,
-		UsersPublished: st.UsersPublished,
-		UsersBySource:  st.UsersBySource,
-		LateTicks:      st.LateTicks,
-		MaxLateness:    st.MaxLateness,
-		Topic:          p.topic,
+		Dataset:          p.dataset,
+		Ticks:            st.TicksDone,
+		RecordsPublished: st.UsersPublished,
+		UsersPublished:   st.UsersPublished,
+		UsersBySource:    st.UsersBySource,
+		LateTicks:        st.LateTicks,
+		MaxLateness:      st.MaxLateness,
+		Topic:            p.topic,
 	}, nil
 }
 
@@ -239,6 +250,7 @@ func (l *tickLoop) tick(k int) error {
 	f := workflow.ExecuteActivity(workflow.WithActivityOptions(l.ctx, opts), a.PublishTick, activities.TickInput{
 		WorkflowID: l.workflowID,
 		RunID:      l.st.RunID,
+		Dataset:    l.plan.dataset,
 		Tick:       k,
 		Due:        due,
 		Interval:   l.plan.interval,
@@ -304,6 +316,7 @@ func (p *Progress) details() string {
 
 // plan is a validated input with its defaults applied.
 type plan struct {
+	dataset            string
 	duration, interval time.Duration
 	ticks, users       int
 	topic              string
@@ -315,19 +328,17 @@ var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 // plan validates the input and applies the defaults. Its errors are non-retryable
 // and name the field.
 func (in UserAutomationInput) plan() (plan, error) {
-	p := plan{users: in.UsersPerTick, topic: in.Topic}
+	ds, ok := activities.LookupDataset(in.Dataset)
+	if !ok {
+		return plan{}, invalid("dataset", "%q is not one of %s", in.Dataset, strings.Join(activities.DatasetNames(), ", "))
+	}
+	p := plan{dataset: ds.Name, users: cmp.Or(in.UsersPerTick, ds.PerTick), topic: cmp.Or(in.Topic, ds.Topic)}
 	var err error
 	if p.duration, err = parseDuration("duration", in.Duration, defaultDuration); err != nil {
 		return plan{}, err
 	}
-	if p.interval, err = parseDuration("interval", in.Interval, defaultInterval); err != nil {
+	if p.interval, err = parseDuration("interval", in.Interval, ds.Interval); err != nil {
 		return plan{}, err
-	}
-	if p.users == 0 {
-		p.users = 1
-	}
-	if p.topic == "" {
-		p.topic = DefaultTopic
 	}
 	switch {
 	case p.interval < minInterval:

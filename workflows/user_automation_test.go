@@ -106,7 +106,8 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 	res := run(t, second, next)
 
 	assert.Equal(t, UserAutomationResult{
-		Ticks: 120, UsersPublished: 120, UsersBySource: SourceCounts{RandomUser: 120}, Topic: DefaultTopic,
+		Dataset: activities.DatasetUsers, Ticks: 120, RecordsPublished: 120, UsersPublished: 120,
+		UsersBySource: SourceCounts{RandomUser: 120}, Topic: "users_created",
 	}, res)
 	calls := append(first.calls, second.calls...)
 	require.Len(t, calls, 120)
@@ -119,7 +120,8 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 		assertStartedAhead(t, c)
 		assert.Equal(t, next.Resume.RunID, c.in.RunID, "ids derive from the first run id")
 		assert.Equal(t, 1, c.in.Users)
-		assert.Equal(t, DefaultTopic, c.in.Topic)
+		assert.Equal(t, "users_created", c.in.Topic)
+		assert.Equal(t, activities.DatasetUsers, c.in.Dataset)
 	}
 	first.AssertActivityNumberOfCalls(t, "EnsureTopic", 1)
 	second.AssertActivityNumberOfCalls(t, "EnsureTopic", 0)
@@ -235,6 +237,8 @@ func TestInvalidInputFailsAtOnce(t *testing.T) {
 		{UserAutomationInput{UsersPerTick: 1_000_000}, "users_per_tick", "between 1 and 5000"},
 		{UserAutomationInput{Topic: "users created"}, "topic", "not a Kafka topic name"},
 		{UserAutomationInput{Topic: ".."}, "topic", "not a Kafka topic name"},
+		{UserAutomationInput{Dataset: "orders"}, "dataset", `"orders" is not one of users, registered_users, transactions`},
+		{UserAutomationInput{Dataset: "Users"}, "dataset", "is not one of"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+" "+tt.why, func(t *testing.T) {
@@ -258,11 +262,57 @@ func TestInputAndResultJSONNames(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"duration":"90s","interval":"500ms","users_per_tick":2,"topic":"t1"}`), &in))
 	p, err := in.plan()
 	require.NoError(t, err)
-	assert.Equal(t, plan{duration: 90 * time.Second, interval: 500 * time.Millisecond, ticks: 180, users: 2, topic: "t1"}, p)
+	assert.Equal(t, plan{dataset: "users", duration: 90 * time.Second, interval: 500 * time.Millisecond, ticks: 180, users: 2, topic: "t1"}, p)
 
-	b, err := json.Marshal(UserAutomationResult{Ticks: 2, UsersPublished: 3, UsersBySource: SourceCounts{RandomUser: 1, Faker: 2}, LateTicks: 1, MaxLateness: Duration(1500 * time.Millisecond), Topic: "t1"})
+	b, err := json.Marshal(UserAutomationResult{Dataset: "users", Ticks: 2, RecordsPublished: 3, UsersPublished: 3,
+		UsersBySource: SourceCounts{RandomUser: 1, Faker: 2}, LateTicks: 1, MaxLateness: Duration(1500 * time.Millisecond), Topic: "t1"})
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"ticks":2,"users_published":3,"users_by_source":{"randomuser":1,"faker":2},"late_ticks":1,"max_lateness":"1.5s","topic":"t1"}`, string(b))
+	assert.JSONEq(t, `{"dataset":"users","ticks":2,"records_published":3,"users_published":3,
+		"users_by_source":{"randomuser":1,"faker":2},"late_ticks":1,"max_lateness":"1.5s","topic":"t1"}`, string(b))
+}
+
+func TestDatasetDefaults(t *testing.T) {
+	tests := []struct {
+		input string
+		want  plan
+	}{
+		{`{}`, plan{dataset: "users", duration: 2 * time.Minute, interval: time.Second, ticks: 120, users: 1, topic: "users_created"}},
+		{`{"dataset":"users"}`, plan{dataset: "users", duration: 2 * time.Minute, interval: time.Second, ticks: 120, users: 1, topic: "users_created"}},
+		{`{"dataset":"registered_users","duration":"10s"}`,
+			plan{dataset: "registered_users", duration: 10 * time.Second, interval: time.Second, ticks: 10, users: 1, topic: "registered_user_2"}},
+		{`{"dataset":"transactions","duration":"30s"}`,
+			plan{dataset: "transactions", duration: 30 * time.Second, interval: 5 * time.Second, ticks: 6, users: 10, topic: "incoming_finance_data"}},
+		{`{"dataset":"transactions","duration":"4s","interval":"2s","users_per_tick":3,"topic":"tx"}`,
+			plan{dataset: "transactions", duration: 4 * time.Second, interval: 2 * time.Second, ticks: 2, users: 3, topic: "tx"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.input, func(t *testing.T) {
+			var in UserAutomationInput
+			require.NoError(t, json.Unmarshal([]byte(tt.input), &in))
+			p, err := in.plan()
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, p)
+		})
+	}
+}
+
+func TestTransactionsRunPublishesTenEveryFiveSeconds(t *testing.T) {
+	e := newEnv(t, nil)
+	res := run(t, e, UserAutomationInput{Dataset: activities.DatasetTransactions, Duration: "30s"})
+
+	assert.Equal(t, UserAutomationResult{
+		Dataset: activities.DatasetTransactions, Ticks: 6, RecordsPublished: 60, UsersPublished: 60,
+		UsersBySource: SourceCounts{RandomUser: 60}, Topic: "incoming_finance_data",
+	}, res)
+	calls := e.calls
+	slices.SortFunc(calls, func(a, b tickCall) int { return a.in.Tick - b.in.Tick })
+	for k, c := range calls {
+		assert.Equal(t, activities.DatasetTransactions, c.in.Dataset)
+		assert.Equal(t, 10, c.in.Users)
+		assert.Equal(t, 5*time.Second, c.in.Interval)
+		assert.Equal(t, calls[0].in.Due.Add(time.Duration(k)*5*time.Second), c.in.Due, "tick %d", k)
+	}
+	e.AssertActivityCalled(t, "EnsureTopic", mock.Anything, "incoming_finance_data")
 }
 
 // assertStartedAhead checks that a tick's activity started no earlier than
