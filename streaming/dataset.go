@@ -48,6 +48,12 @@ const (
 	ReasonWrongType = "wrong_type"
 	ReasonMissingID = "missing_id"
 	ReasonInvalidID = "invalid_id"
+	// ReasonMalformed: the value decodes but its structure is not the record's, e.g.
+	// a registered user without exactly three $-separated fields.
+	ReasonMalformed = "malformed"
+	// ReasonInvalidValue: a field has the right type but an impossible value, e.g. a
+	// date that does not parse or a negative quantity.
+	ReasonInvalidValue = "invalid_value"
 )
 
 // InvalidError says why a message can never become a row.

@@ -45,7 +45,7 @@ func (Users) PrimaryKey() string { return "id" }
 func (Users) Decode(_, value []byte) (Row, error) {
 	var u record.User
 	if err := json.Unmarshal(value, &u); err != nil {
-		return Row{}, jsonError(err)
+		return Row{}, jsonError(err, "an object")
 	}
 	if u.ID == "" {
 		return Row{}, invalid(ReasonMissingID, "no id")
@@ -61,12 +61,13 @@ func (Users) Decode(_, value []byte) (Row, error) {
 }
 
 // jsonError classifies an encoding/json error: a value of the wrong type (including a
-// record that is not an object) or anything else, which is not JSON.
-func jsonError(err error) *InvalidError {
+// record that is not what the dataset wants, e.g. "an object") or anything else,
+// which is not JSON.
+func jsonError(err error, want string) *InvalidError {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		if te.Field == "" {
-			return invalid(ReasonWrongType, "the record is a JSON %s, not an object", te.Value)
+			return invalid(ReasonWrongType, "the record is a JSON %s, not %s", te.Value, want)
 		}
 		return invalid(ReasonWrongType, "field %q is a JSON %s, want %s", te.Field, te.Value, te.Type)
 	}
