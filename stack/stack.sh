@@ -393,14 +393,15 @@ start_cassandra() {
     -cp "$conf:$CASSANDRA_LIB/*" org.apache.cassandra.service.CassandraDaemon
 }
 
-start_app() { # the program bin/NAME of this checkout, with the caller's environment
+start_app() { # start_app NAME [VAR=VALUE...]: the program bin/NAME of this checkout, with the caller's environment
   local bin=$ROOT/bin/$1
   [[ -x $bin ]] || die "$bin not found: run 'make build' first"
   stat -c %Y "$bin" >"$STACK_DIR/run/$1.built"
-  launch "$1" env "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "$bin"
+  launch "$1" env "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
 }
 start_worker() { start_app worker; }
-start_streaming() { start_app streaming; }
+# The local stack's streaming worker serves every seed pipeline unless told otherwise.
+start_streaming() { start_app streaming "STREAMING_DATASETS=${STREAMING_DATASETS:-users,registered_users,transactions}"; }
 
 up() {
   local svcs s pid start

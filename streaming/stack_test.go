@@ -64,7 +64,7 @@ func newPipe(t testing.TB, partitions int) *pipe {
 		topic:   "streaming_it_" + suffix,
 		dlq:     "streaming_it_" + suffix + ".dlq",
 		group:   "streaming-it-" + suffix,
-		table:   "users_" + suffix,
+		table:   "t_" + suffix,
 		client:  &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second},
 	}
 	p.producer = &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
@@ -370,15 +370,22 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 	return out
 }
 
-// runInProcess runs a Worker until the test ends or stop is called, and returns stop,
-// which waits for Run and returns its error.
+// runInProcess runs a users Worker until the test ends or stop is called, and returns
+// stop, which waits for Run and returns its error.
 func runInProcess(t testing.TB, cfg streaming.Config, metrics *streaming.Metrics) (w *streaming.Worker, stop func() error) {
 	t.Helper()
 	w, err := streaming.New(cfg, streaming.Users{}, metrics)
 	require.NoError(t, err)
+	return w, runUntilStopped(t, w.Run)
+}
+
+// runUntilStopped calls run in the background until the test ends or stop is called;
+// stop waits for run and returns its error.
+func runUntilStopped(t testing.TB, run func(context.Context) error) (stop func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
+	go func() { done <- run(ctx) }()
 	var once sync.Once
 	var runErr error
 	stop = func() error {
@@ -386,7 +393,7 @@ func runInProcess(t testing.TB, cfg streaming.Config, metrics *streaming.Metrics
 		return runErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return w, stop
+	return stop
 }
 
 // The streaming binary, built once per test run.
