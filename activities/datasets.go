@@ -46,10 +46,10 @@ func LookupDataset(name string) (Dataset, bool) {
 		return newDataset(DatasetUsers, "users_created", time.Second, 1, (*Activities).users), true
 	case DatasetRegisteredUsers:
 		// The seed's faker producer: "<name>$<address>$<year>", one a second.
-		return newDataset(DatasetRegisteredUsers, "registered_user_2", time.Second, 1, faked(fakeRegisteredUser)), true
+		return newDataset(DatasetRegisteredUsers, "registered_user_2", time.Second, 1, registeredUsers), true
 	case DatasetTransactions:
 		// The seed's finance producer: ten nested transactions every five seconds.
-		return newDataset(DatasetTransactions, "incoming_finance_data", 5*time.Second, 10, faked(fakeTransaction)), true
+		return newDataset(DatasetTransactions, "incoming_finance_data", 5*time.Second, 10, transactions), true
 	}
 	return Dataset{}, false
 }
@@ -78,16 +78,26 @@ func (a *Activities) users(ctx context.Context, in TickInput, ids []string) ([]a
 	return values, source, fallback
 }
 
-// faked is the generator of a dataset that only the faker makes: one gofakeit seeded
-// from the tick makes every record of the tick, in index order.
-func faked(record func(f *gofakeit.Faker, id string) any) generator {
-	return func(_ *Activities, _ context.Context, in TickInput, ids []string) ([]any, string, error) {
-		_, seed := tickSeeds(in.WorkflowID, in.RunID, in.Tick)
-		f := gofakeit.New(seed)
-		values := make([]any, len(ids))
-		for i, id := range ids {
-			values[i] = record(f, id)
-		}
-		return values, SourceFaker, nil
+// registeredUsers is the generator of registered_users.
+func registeredUsers(_ *Activities, _ context.Context, in TickInput, ids []string) ([]any, string, error) {
+	return faked(in, ids, fakeRegisteredUser), SourceFaker, nil
+}
+
+// transactions is the generator of transactions.
+func transactions(_ *Activities, _ context.Context, in TickInput, ids []string) ([]any, string, error) {
+	return faked(in, ids, fakeTransaction), SourceFaker, nil
+}
+
+// faked makes the records of a dataset that only the faker makes: one gofakeit
+// seeded from the tick makes every record of the tick, in index order. (Generators
+// are plain functions, not closures made here: the workflow calls LookupDataset, and
+// workflowcheck would follow such a call into gofakeit.)
+func faked(in TickInput, ids []string, record func(f *gofakeit.Faker, id string) any) []any {
+	_, seed := tickSeeds(in.WorkflowID, in.RunID, in.Tick)
+	f := gofakeit.New(seed)
+	values := make([]any, len(ids))
+	for i, id := range ids {
+		values[i] = record(f, id)
 	}
+	return values
 }
