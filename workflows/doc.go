@@ -1,5 +1,5 @@
 // Package workflows holds streampipe's Temporal workflows: UserAutomation, which
-// publishes users to Kafka on a fixed-rate clock, and the types it exchanges with
+// publishes a dataset's records (users by default) to Kafka on a fixed-rate clock, and the types it exchanges with
 // callers (input, result, progress).
 package workflows
 

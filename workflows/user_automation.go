@@ -120,8 +120,9 @@ var activityOptions = workflow.ActivityOptions{
 	},
 }
 
-// UserAutomation publishes UsersPerTick users to Kafka every Interval for
-// Duration, like the seed's Airflow DAG, but exactly and resumably.
+// UserAutomation publishes UsersPerTick records of its Dataset (users, by default) to
+// Kafka every Interval for Duration, like the seed's Airflow DAG and faker producers,
+// but exactly and resumably.
 //
 // Design. The workflow owns a fixed-rate clock: tick k falls due at Start +
 // k·interval, where Start is when the run's topic was ready. A durable timer wakes the
