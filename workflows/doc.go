@@ -1,6 +1,6 @@
 // Package workflows holds streampipe's Temporal workflows: UserAutomation, which
-// publishes a dataset's records (users by default) to Kafka on a fixed-rate clock, and the types it exchanges with
-// callers (input, result, progress).
+// publishes a dataset's records (users by default) to Kafka on a fixed-rate clock,
+// and the types it exchanges with callers (input, result, progress).
 package workflows
 
 import (
