@@ -40,6 +40,7 @@ TEMPORAL_BIN=$CACHE/temporal-$TEMPORAL_CLI_VERSION/temporal # = go_bin temporal 
 KAFKA_LIB=$CACHE/kafka-$KAFKA_VERSION/lib
 CASSANDRA_LIB=$CACHE/cassandra-$CASSANDRA_VERSION/lib
 CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION
+PLAYWRIGHT_DIR=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
 PROBE=$STACK_DIR/bin/probe
 
 say() { printf '%s\n' "$*"; }
@@ -499,32 +500,32 @@ tool() { # prints the path of a tool, installing it first (install messages go t
   case ${1:-} in
     temporal) install_temporal >&2; echo "$TEMPORAL_BIN" ;;
     cqlsh) install_cqlsh >&2; echo "$CQLSH_VENV/bin/cqlsh" ;;
-    java17) require_java17; echo "$JAVA" ;;
+    java17) require_java17 >&2; echo "$JAVA" ;;
     staticcheck)
-      go_install staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+      go_install staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION" >&2
       go_bin staticcheck "$STATICCHECK_VERSION"
       ;;
     workflowcheck)
-      go_install workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION"
+      go_install workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION" >&2
       go_bin workflowcheck "$WORKFLOWCHECK_VERSION"
       ;;
     chromium)
-      require_cmd chromium chromium "the Web UI browser test"
+      require_cmd chromium chromium "the Web UI browser test" >&2
       command -v chromium
       ;;
-    playwright) # playwright-core only: it drives the machine's Chromium, downloads no browser
-      local dir=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
-      if [[ ! -f $dir/node_modules/playwright-core/package.json ]]; then
-        require_cmd npm npm "the Web UI browser test"
-        step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm into $dir (once per machine)" >&2
-        mkdir -p "$dir"
-        npm install --silent --no-audit --no-fund --prefix "$dir" "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2 ||
-          die "npm could not install playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
-      fi
-      echo "$dir/node_modules"
-      ;;
+    playwright) install_playwright >&2; echo "$PLAYWRIGHT_DIR/node_modules" ;;
     *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|chromium|playwright" ;;
   esac
+}
+
+# playwright-core only: it drives the machine's Chromium and downloads no browser.
+install_playwright() {
+  [[ -f $PLAYWRIGHT_DIR/node_modules/playwright-core/package.json ]] && return
+  require_cmd npm npm "the Web UI browser test"
+  step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm into $PLAYWRIGHT_DIR (once per machine)"
+  mkdir -p "$PLAYWRIGHT_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$PLAYWRIGHT_DIR" "playwright-core@$PLAYWRIGHT_CORE_VERSION" ||
+    die "npm could not install playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
 }
 
 kafka_tool() { # kafka_tool MAIN-CLASS ARGS... — one of Kafka's own command-line tools

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -114,4 +115,22 @@ func TestStackStatus(t *testing.T) {
 	for _, svc := range []string{"temporal", "kafka", "cassandra"} {
 		require.Regexp(t, `(?m)^`+svc+`\s+running\s+\d+\s+\d+\s+\d+ MiB`, string(out))
 	}
+}
+
+// `stack.sh tool NAME` prints only the tool's path on standard output, even when it
+// installs the tool first: scripts use it as $(stack/stack.sh tool NAME).
+func TestToolPrintsOnlyItsPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs playwright-core from npm")
+	}
+	cmd := exec.Command("./stack.sh", "tool", "playwright")
+	cmd.Env = append(os.Environ(), "STREAMPIPE_CACHE="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, stderr.String())
+	assert.Contains(t, stderr.String(), "installing playwright-core", "the install is reported on stderr")
+	path := strings.TrimSuffix(string(out), "\n")
+	require.NotContains(t, path, "\n", "one line: the path")
+	require.FileExists(t, filepath.Join(path, "playwright-core", "package.json"))
 }
