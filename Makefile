@@ -22,7 +22,7 @@ lint: ## gofmt, go vet, staticcheck, workflowcheck
 	@scripts/lint.sh
 
 bench: stack-up ## benchmarks on the local stack (figures, not pass/fail)
-	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 build: ## the programs, into bin/
 	@mkdir -p bin
