@@ -30,6 +30,7 @@ source "$ROOT/stack/versions.env"
 
 CACHE=${STREAMPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/streampipe}
 STACK_DIR=${STREAMPIPE_STACK_DIR:-$ROOT/.stack}
+BIN_DIR=${STREAMPIPE_BIN_DIR:-$ROOT/bin} # the worker and streaming programs (make build)
 STACK_TIMEOUT=${STACK_TIMEOUT:-180}
 CASSANDRA_AUTH=${CASSANDRA_AUTH:-0}
 HOST=127.0.0.1
@@ -395,8 +396,9 @@ start_cassandra() {
 }
 
 start_app() { # the program bin/NAME of this checkout, with the caller's environment
-  local bin=$ROOT/bin/$1
+  local bin=$BIN_DIR/$1
   [[ -x $bin ]] || die "$bin not found: run 'make build' first"
+  mkdir -p "$STACK_DIR/run"
   stat -c %Y "$bin" >"$STACK_DIR/run/$1.built"
   launch "$1" env "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "$bin"
 }
@@ -412,7 +414,7 @@ up() {
   link_tools
   for s in "${svcs[@]}"; do
     if pid=$(pid_of "$s") && is_app "$s" &&
-      [[ $(stat -c %Y "$ROOT/bin/$s" 2>/dev/null) != $(cat "$STACK_DIR/run/$s.built" 2>/dev/null) ]]; then
+      [[ $(stat -c %Y "$BIN_DIR/$s" 2>/dev/null) != $(cat "$STACK_DIR/run/$s.built" 2>/dev/null) ]]; then
       say "==> $s was rebuilt: restarting it"
       down "$s"
     fi

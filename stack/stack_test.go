@@ -134,3 +134,52 @@ func TestToolPrintsOnlyItsPath(t *testing.T) {
 	require.NotContains(t, path, "\n", "one line: the path")
 	require.FileExists(t, filepath.Join(path, "playwright-core", "package.json"))
 }
+
+// A service that exits during start-up, or never answers, fails `up` with the last
+// lines of its log. Fake programs stand in for the worker, whose port is free while
+// the Go tests run.
+func TestStackServiceDoesNotComeUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the stack script")
+	}
+	tests := []struct {
+		name, program string
+		env           []string
+		want          []string
+	}{
+		{
+			name:    "exits",
+			program: "#!/bin/sh\necho 'worker: bad configuration: KAFKA_BROKERS is empty'\nexit 2\n",
+			want: []string{"---- last lines of", "worker: bad configuration: KAFKA_BROKERS is empty",
+				"stack: worker exited during start-up (log above)"},
+		},
+		{
+			name:    "never answers",
+			program: "#!/bin/sh\necho 'worker: connecting...'\nexec sleep 60\n",
+			env:     []string{"STACK_TIMEOUT=2"},
+			want: []string{"worker: connecting...", "stack: worker did not answer within 2s (log above; still running as pid",
+				"'make stack-down' stops it)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(bin, "worker"), []byte(tt.program), 0o755))
+			stackDir := filepath.Join(t.TempDir(), "stack")
+			env := append([]string{"STREAMPIPE_BIN_DIR=" + bin, "STREAMPIPE_STACK_DIR=" + stackDir,
+				"STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00")}, tt.env...)
+			t.Cleanup(func() { // stop what the case left running
+				cmd := exec.Command("./stack.sh", "down", "worker")
+				cmd.Env = append(os.Environ(), env...)
+				_ = cmd.Run()
+			})
+			cmd := exec.Command("./stack.sh", "up", "worker")
+			cmd.Env = append(os.Environ(), env...)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, string(out))
+			for _, w := range tt.want {
+				assert.Contains(t, string(out), w)
+			}
+		})
+	}
+}
