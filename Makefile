@@ -7,7 +7,7 @@ STACK := stack/stack.sh
 # The programs `make build` puts in bin/ (each a thin main).
 PROGRAMS := $(wildcard worker starter streaming/cmd/streaming)
 
-.PHONY: help run test lint bench build stack-up stack-down stack-status cqlsh
+.PHONY: help run test lint bench build up down stack-up stack-down stack-status cqlsh
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -22,11 +22,19 @@ lint: ## gofmt, go vet, staticcheck, workflowcheck
 	@scripts/lint.sh
 
 bench: stack-up ## benchmarks on the local stack (figures, not pass/fail)
-	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 
 build: ## the programs, into bin/
 	@mkdir -p bin
 	$(if $(PROGRAMS),go build -o bin/ $(addprefix ./,$(PROGRAMS)),@echo "no programs yet")
+
+up: ## the whole stack with Docker: docker compose up -d (Web UI :8080, Kafka UI :8085)
+	@docker info >/dev/null 2>&1 || { echo "make up needs a running Docker engine; without one, 'make run' uses the local stack" >&2; exit 1; }
+	docker compose up -d --build
+
+down: ## stop the Docker stack (its volumes stay; docker compose down -v removes them)
+	@docker info >/dev/null 2>&1 || { echo "make down needs a running Docker engine" >&2; exit 1; }
+	docker compose down
 
 stack-up: ## start the local stack (Temporal, Kafka, Cassandra) or reuse it; returns when all answer
 	@$(STACK) up

@@ -15,15 +15,22 @@ import (
 	"github.com/streampipe/streampipe/workflows"
 )
 
-func TestCreateIsIdempotentAndPaused(t *testing.T) {
+// setup returns a client of the local stack's Temporal, a context for the test, and
+// options for a schedule of the test's own, deleted when the test ends.
+func setup(t *testing.T, in workflows.UserAutomationInput) (context.Context, client.Client, Options) {
+	t.Helper()
 	c, err := client.Dial(client.Options{HostPort: stacktest.TemporalAddress(t), Namespace: stacktest.TemporalNamespace()})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	o := Options{ID: fmt.Sprintf("test-schedule-%d", time.Now().UnixNano()), TaskQueue: "test-queue",
-		Input: workflows.UserAutomationInput{Topic: "t1"}}
+	t.Cleanup(cancel)
+	o := Options{ID: fmt.Sprintf("test-schedule-%d", time.Now().UnixNano()), TaskQueue: "test-queue", Input: in}
 	t.Cleanup(func() { _ = c.ScheduleClient().GetHandle(context.Background(), o.ID).Delete(context.Background()) })
+	return ctx, c, o
+}
+
+func TestCreateIsIdempotentAndPaused(t *testing.T) {
+	ctx, c, o := setup(t, workflows.UserAutomationInput{Topic: "t1"})
 
 	created, err := Create(ctx, c, o)
 	require.NoError(t, err)
@@ -50,15 +57,9 @@ func TestCreateIsIdempotentAndPaused(t *testing.T) {
 }
 
 func TestCreatedScheduleIsPausedWithANote(t *testing.T) {
-	c, err := client.Dial(client.Options{HostPort: stacktest.TemporalAddress(t), Namespace: stacktest.TemporalNamespace()})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	o := Options{ID: fmt.Sprintf("test-schedule-%d", time.Now().UnixNano()), TaskQueue: "test-queue"}
-	t.Cleanup(func() { _ = c.ScheduleClient().GetHandle(context.Background(), o.ID).Delete(context.Background()) })
+	ctx, c, o := setup(t, workflows.UserAutomationInput{})
 
-	_, err = Create(ctx, c, o)
+	_, err := Create(ctx, c, o)
 	require.NoError(t, err)
 
 	d, err := c.ScheduleClient().GetHandle(ctx, o.ID).Describe(ctx)

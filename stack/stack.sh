@@ -30,6 +30,7 @@ source "$ROOT/stack/versions.env"
 
 CACHE=${STREAMPIPE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/streampipe}
 STACK_DIR=${STREAMPIPE_STACK_DIR:-$ROOT/.stack}
+BIN_DIR=${STREAMPIPE_BIN_DIR:-$ROOT/bin} # the worker and streaming programs (make build)
 STACK_TIMEOUT=${STACK_TIMEOUT:-180}
 CASSANDRA_AUTH=${CASSANDRA_AUTH:-0}
 HOST=127.0.0.1
@@ -40,6 +41,7 @@ TEMPORAL_BIN=$CACHE/temporal-$TEMPORAL_CLI_VERSION/temporal # = go_bin temporal 
 KAFKA_LIB=$CACHE/kafka-$KAFKA_VERSION/lib
 CASSANDRA_LIB=$CACHE/cassandra-$CASSANDRA_VERSION/lib
 CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION
+PLAYWRIGHT_DIR=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
 PROBE=$STACK_DIR/bin/probe
 
 say() { printf '%s\n' "$*"; }
@@ -394,8 +396,9 @@ start_cassandra() {
 }
 
 start_app() { # start_app NAME [VAR=VALUE...]: the program bin/NAME of this checkout, with the caller's environment
-  local bin=$ROOT/bin/$1
+  local bin=$BIN_DIR/$1
   [[ -x $bin ]] || die "$bin not found: run 'make build' first"
+  mkdir -p "$STACK_DIR/run"
   stat -c %Y "$bin" >"$STACK_DIR/run/$1.built"
   launch "$1" env "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
 }
@@ -412,7 +415,7 @@ up() {
   link_tools
   for s in "${svcs[@]}"; do
     if pid=$(pid_of "$s") && is_app "$s" &&
-      [[ $(stat -c %Y "$ROOT/bin/$s" 2>/dev/null) != $(cat "$STACK_DIR/run/$s.built" 2>/dev/null) ]]; then
+      [[ $(stat -c %Y "$BIN_DIR/$s" 2>/dev/null) != $(cat "$STACK_DIR/run/$s.built" 2>/dev/null) ]]; then
       say "==> $s was rebuilt: restarting it"
       down "$s"
     fi
@@ -500,32 +503,32 @@ tool() { # prints the path of a tool, installing it first (install messages go t
   case ${1:-} in
     temporal) install_temporal >&2; echo "$TEMPORAL_BIN" ;;
     cqlsh) install_cqlsh >&2; echo "$CQLSH_VENV/bin/cqlsh" ;;
-    java17) require_java17; echo "$JAVA" ;;
+    java17) require_java17 >&2; echo "$JAVA" ;;
     staticcheck)
-      go_install staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION"
+      go_install staticcheck honnef.co/go/tools/cmd/staticcheck "$STATICCHECK_VERSION" >&2
       go_bin staticcheck "$STATICCHECK_VERSION"
       ;;
     workflowcheck)
-      go_install workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION"
+      go_install workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION" >&2
       go_bin workflowcheck "$WORKFLOWCHECK_VERSION"
       ;;
     chromium)
-      require_cmd chromium chromium "the Web UI browser test"
+      require_cmd chromium chromium "the Web UI browser test" >&2
       command -v chromium
       ;;
-    playwright) # playwright-core only: it drives the machine's Chromium, downloads no browser
-      local dir=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
-      if [[ ! -f $dir/node_modules/playwright-core/package.json ]]; then
-        require_cmd npm npm "the Web UI browser test"
-        step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm into $dir (once per machine)" >&2
-        mkdir -p "$dir"
-        npm install --silent --no-audit --no-fund --prefix "$dir" "playwright-core@$PLAYWRIGHT_CORE_VERSION" >&2 ||
-          die "npm could not install playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
-      fi
-      echo "$dir/node_modules"
-      ;;
+    playwright) install_playwright >&2; echo "$PLAYWRIGHT_DIR/node_modules" ;;
     *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|chromium|playwright" ;;
   esac
+}
+
+# playwright-core only: it drives the machine's Chromium and downloads no browser.
+install_playwright() {
+  [[ -f $PLAYWRIGHT_DIR/node_modules/playwright-core/package.json ]] && return
+  require_cmd npm npm "the Web UI browser test"
+  step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm into $PLAYWRIGHT_DIR (once per machine)"
+  mkdir -p "$PLAYWRIGHT_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$PLAYWRIGHT_DIR" "playwright-core@$PLAYWRIGHT_CORE_VERSION" ||
+    die "npm could not install playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
 }
 
 kafka_tool() { # kafka_tool MAIN-CLASS ARGS... — one of Kafka's own command-line tools

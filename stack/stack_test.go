@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -113,5 +114,72 @@ func TestStackStatus(t *testing.T) {
 	require.NoError(t, err, string(out))
 	for _, svc := range []string{"temporal", "kafka", "cassandra"} {
 		require.Regexp(t, `(?m)^`+svc+`\s+running\s+\d+\s+\d+\s+\d+ MiB`, string(out))
+	}
+}
+
+// `stack.sh tool NAME` prints only the tool's path on standard output, even when it
+// installs the tool first: scripts use it as $(stack/stack.sh tool NAME).
+func TestToolPrintsOnlyItsPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs playwright-core from npm")
+	}
+	cmd := exec.Command("./stack.sh", "tool", "playwright")
+	cmd.Env = append(os.Environ(), "STREAMPIPE_CACHE="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, stderr.String())
+	assert.Contains(t, stderr.String(), "installing playwright-core", "the install is reported on stderr")
+	path := strings.TrimSuffix(string(out), "\n")
+	require.NotContains(t, path, "\n", "one line: the path")
+	require.FileExists(t, filepath.Join(path, "playwright-core", "package.json"))
+}
+
+// A service that exits during start-up, or never answers, fails `up` with the last
+// lines of its log. Fake programs stand in for the worker, whose port is free while
+// the Go tests run.
+func TestStackServiceDoesNotComeUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the stack script")
+	}
+	tests := []struct {
+		name, program string
+		env           []string
+		want          []string
+	}{
+		{
+			name:    "exits",
+			program: "#!/bin/sh\necho 'worker: bad configuration: KAFKA_BROKERS is empty'\nexit 2\n",
+			want: []string{"---- last lines of", "worker: bad configuration: KAFKA_BROKERS is empty",
+				"stack: worker exited during start-up (log above)"},
+		},
+		{
+			name:    "never answers",
+			program: "#!/bin/sh\necho 'worker: connecting...'\nexec sleep 60\n",
+			env:     []string{"STACK_TIMEOUT=2"},
+			want: []string{"worker: connecting...", "stack: worker did not answer within 2s (log above; still running as pid",
+				"'make stack-down' stops it)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bin := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(bin, "worker"), []byte(tt.program), 0o755))
+			stackDir := filepath.Join(t.TempDir(), "stack")
+			env := append([]string{"STREAMPIPE_BIN_DIR=" + bin, "STREAMPIPE_STACK_DIR=" + stackDir,
+				"STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00")}, tt.env...)
+			t.Cleanup(func() { // stop what the case left running
+				cmd := exec.Command("./stack.sh", "down", "worker")
+				cmd.Env = append(os.Environ(), env...)
+				_ = cmd.Run()
+			})
+			cmd := exec.Command("./stack.sh", "up", "worker")
+			cmd.Env = append(os.Environ(), env...)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, string(out))
+			for _, w := range tt.want {
+				assert.Contains(t, string(out), w)
+			}
+		})
 	}
 }
