@@ -4,14 +4,12 @@
 package config
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/envvar"
 )
 
 // Producer is the configuration of the worker and the starter.
@@ -45,76 +43,29 @@ type Producer struct {
 // LoadProducer reads the configuration through lookup (os.LookupEnv in a main). Its
 // error names every variable that has a bad value.
 func LoadProducer(lookup func(string) (string, bool)) (Producer, error) {
-	e := env{lookup: lookup}
+	e := envvar.NewReader(lookup)
 	c := Producer{
-		TemporalAddress:   e.str("TEMPORAL_ADDRESS", "localhost:7233"),
-		TemporalNamespace: e.str("TEMPORAL_NAMESPACE", "default"),
-		TaskQueue:         e.str("TEMPORAL_TASK_QUEUE", "user-automation"),
-		ScheduleID:        e.str("TEMPORAL_SCHEDULE_ID", "user-automation"),
-		WebUIURL:          strings.TrimRight(e.str("TEMPORAL_UI_URL", "http://localhost:8233"), "/"),
-		KafkaTopic:        e.str("KAFKA_TOPIC", "users_created"),
+		TemporalAddress:   e.Str("TEMPORAL_ADDRESS", "localhost:7233"),
+		TemporalNamespace: e.Str("TEMPORAL_NAMESPACE", "default"),
+		TaskQueue:         e.Str("TEMPORAL_TASK_QUEUE", "user-automation"),
+		ScheduleID:        e.Str("TEMPORAL_SCHEDULE_ID", "user-automation"),
+		WebUIURL:          strings.TrimRight(e.Str("TEMPORAL_UI_URL", "http://localhost:8233"), "/"),
+		KafkaTopic:        e.Str("KAFKA_TOPIC", "users_created"),
 		Activities: activities.Config{
-			KafkaBrokers:           e.list("KAFKA_BROKERS", "localhost:9092"),
-			TopicPartitions:        e.positive("KAFKA_TOPIC_PARTITIONS", 3),
-			TopicReplicationFactor: e.positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
-			BatchTimeout:           e.duration("KAFKA_BATCH_TIMEOUT", 5*time.Millisecond),
-			BatchSize:              e.positive("KAFKA_BATCH_SIZE", 1000),
-			RandomUserURL:          e.str("RANDOMUSER_URL", "https://randomuser.me/api/"),
-			RandomUserTimeout:      e.duration("RANDOMUSER_TIMEOUT", 5*time.Second),
+			KafkaBrokers:           e.List("KAFKA_BROKERS", "localhost:9092"),
+			TopicPartitions:        e.Positive("KAFKA_TOPIC_PARTITIONS", 3),
+			TopicReplicationFactor: e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
+			BatchTimeout:           e.Duration("KAFKA_BATCH_TIMEOUT", 5*time.Millisecond),
+			BatchSize:              e.Positive("KAFKA_BATCH_SIZE", 1000),
+			RandomUserURL:          e.Str("RANDOMUSER_URL", "https://randomuser.me/api/"),
+			RandomUserTimeout:      e.Duration("RANDOMUSER_TIMEOUT", 5*time.Second),
 		},
 	}
-	if c.MetricsAddr = e.str("WORKER_METRICS_ADDR", ":9101"); c.MetricsAddr == "off" {
+	if c.MetricsAddr = e.Str("WORKER_METRICS_ADDR", ":9101"); c.MetricsAddr == "off" {
 		c.MetricsAddr = ""
 	}
-	if s := e.str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
-		e.fail("LOG_LEVEL", s, "debug, info, warn or error")
+	if s := e.Str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
+		e.Fail("LOG_LEVEL", s, "debug, info, warn or error")
 	}
-	return c, errors.Join(e.errs...)
-}
-
-// env reads variables and collects what is wrong with them.
-type env struct {
-	lookup func(string) (string, bool)
-	errs   []error
-}
-
-func (e *env) str(name, def string) string {
-	if v, ok := e.lookup(name); ok && strings.TrimSpace(v) != "" {
-		return strings.TrimSpace(v)
-	}
-	return def
-}
-
-func (e *env) list(name, def string) []string {
-	var out []string
-	for _, s := range strings.Split(e.str(name, def), ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (e *env) positive(name string, def int) int {
-	s := e.str(name, strconv.Itoa(def))
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		e.fail(name, s, "a positive whole number")
-		return def
-	}
-	return n
-}
-
-func (e *env) duration(name string, def time.Duration) time.Duration {
-	s := e.str(name, def.String())
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		e.fail(name, s, `a positive duration such as "5ms" or "2s"`)
-		return def
-	}
-	return d
-}
-
-func (e *env) fail(name, value, want string) {
-	e.errs = append(e.errs, fmt.Errorf("%s=%q: want %s", name, value, want))
+	return c, e.Err()
 }

@@ -9,9 +9,10 @@ package stacktest
 import (
 	"net"
 	"os"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/streampipe/streampipe/internal/envvar"
 )
 
 const dialTimeout = 5 * time.Second
@@ -68,22 +69,13 @@ func require(t testing.TB, service, addr string) {
 	_ = conn.Close()
 }
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
+// env reads a variable the way the programs do.
+func env(name, def string) string { return envvar.NewReader(os.LookupEnv).Str(name, def) }
 
+// list is the variable's comma list, or def alone when it names nothing.
 func list(name, def string) []string {
-	var out []string
-	for _, s := range strings.Split(env(name, def), ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
+	if out := envvar.NewReader(os.LookupEnv).List(name, def); len(out) > 0 {
+		return out
 	}
-	if len(out) == 0 {
-		out = []string{def}
-	}
-	return out
+	return []string{def}
 }

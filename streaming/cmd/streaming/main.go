@@ -14,11 +14,10 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -84,23 +83,25 @@ var datasets = []struct {
 // configFromEnv reads the environment: the variables of DESIGN.md, STREAMING_* and,
 // for each dataset of STREAMING_DATASETS but users, STREAMING_<DATASET>_*.
 func configFromEnv() (workers []workerConfig, metricsAddr string, level slog.Level, err error) {
-	var errs []error
+	e := envvar.NewReader(os.LookupEnv)
 	base := streaming.Config{
-		Brokers:        list(env("KAFKA_BROKERS", "localhost:9092")),
-		Hosts:          list(env("CASSANDRA_HOSTS", "localhost:9042")),
-		Username:       os.Getenv("CASSANDRA_USERNAME"),
-		Password:       os.Getenv("CASSANDRA_PASSWORD"),
-		Consistency:    os.Getenv("CASSANDRA_CONSISTENCY"),
-		Replication:    os.Getenv("CASSANDRA_REPLICATION"),
-		BatchRows:      number(&errs, "STREAMING_BATCH_ROWS"),
-		BatchWait:      duration(&errs, "STREAMING_BATCH_WAIT"),
-		Concurrency:    number(&errs, "STREAMING_CONCURRENCY"),
-		MaxRecordBytes: number(&errs, "STREAMING_MAX_RECORD_BYTES"),
-		StartupTimeout: duration(&errs, "STREAMING_STARTUP_TIMEOUT"),
-		DrainTimeout:   duration(&errs, "STREAMING_DRAIN_TIMEOUT"),
+		Brokers:     e.List("KAFKA_BROKERS", "localhost:9092"),
+		Hosts:       e.List("CASSANDRA_HOSTS", "localhost:9042"),
+		Username:    e.Verbatim("CASSANDRA_USERNAME"),
+		Password:    e.Verbatim("CASSANDRA_PASSWORD"),
+		Consistency: e.Str("CASSANDRA_CONSISTENCY", ""),
+		Replication: e.Str("CASSANDRA_REPLICATION", ""),
+		// Unset is 0: the streaming package's default.
+		BatchRows:      e.OptionalInt("STREAMING_BATCH_ROWS"),
+		BatchWait:      e.OptionalDuration("STREAMING_BATCH_WAIT"),
+		Concurrency:    e.OptionalInt("STREAMING_CONCURRENCY"),
+		MaxRecordBytes: e.OptionalInt("STREAMING_MAX_RECORD_BYTES"),
+		StartupTimeout: e.OptionalDuration("STREAMING_STARTUP_TIMEOUT"),
+		DrainTimeout:   e.OptionalDuration("STREAMING_DRAIN_TIMEOUT"),
 	}
-	group := env("STREAMING_GROUP", streaming.DefaultGroupID)
-	names := list(env("STREAMING_DATASETS", "users"))
+	group := e.Str("STREAMING_GROUP", streaming.DefaultGroupID)
+	var errs []error // what is wrong with STREAMING_DATASETS
+	names := e.List("STREAMING_DATASETS", "users")
 	if len(names) == 0 {
 		errs = append(errs, errors.New("STREAMING_DATASETS names no dataset"))
 	}
@@ -109,28 +110,28 @@ func configFromEnv() (workers []workerConfig, metricsAddr string, level slog.Lev
 			errs = append(errs, fmt.Errorf("STREAMING_DATASETS names %s twice", name))
 			continue
 		}
-		w, err := datasetConfig(base, group, name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		if w, ok := datasetConfig(e, base, group, name); ok {
+			workers = append(workers, w)
+		} else {
+			errs = append(errs, fmt.Errorf("STREAMING_DATASETS: unknown dataset %q: want a comma list of %s",
+				name, strings.Join(datasetNames(), ", ")))
 		}
-		workers = append(workers, w)
 	}
-	metricsAddr = env("STREAMING_METRICS_ADDR", ":9102")
-	if metricsAddr == "off" {
+	if metricsAddr = e.Str("STREAMING_METRICS_ADDR", ":9102"); metricsAddr == "off" {
 		metricsAddr = ""
 	}
-	if err := level.UnmarshalText([]byte(env("STREAMING_LOG_LEVEL", "info"))); err != nil {
-		errs = append(errs, fmt.Errorf("STREAMING_LOG_LEVEL: %w", err))
+	if s := e.Str("STREAMING_LOG_LEVEL", "info"); level.UnmarshalText([]byte(s)) != nil {
+		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
 	}
-	return workers, metricsAddr, level, errors.Join(errs...)
+	return workers, metricsAddr, level, errors.Join(append(errs, e.Err())...)
 }
 
-// datasetConfig is base for the dataset called name. The users dataset reads
-// KAFKA_TOPIC, KAFKA_DLQ_TOPIC, STREAMING_GROUP, CASSANDRA_KEYSPACE and CASSANDRA_TABLE
-// as it always did; another dataset reads STREAMING_<NAME>_TOPIC, _DLQ_TOPIC, _GROUP,
-// _KEYSPACE and _TABLE, and its group defaults to STREAMING_GROUP-<name>.
-func datasetConfig(base streaming.Config, group, name string) (workerConfig, error) {
+// datasetConfig is base for the dataset called name, false if there is none. The
+// users dataset reads KAFKA_TOPIC, KAFKA_DLQ_TOPIC, STREAMING_GROUP, CASSANDRA_KEYSPACE
+// and CASSANDRA_TABLE as it always did; another dataset reads STREAMING_<NAME>_TOPIC,
+// _DLQ_TOPIC, _GROUP, _KEYSPACE and _TABLE, and its group defaults to
+// STREAMING_GROUP-<name>.
+func datasetConfig(e *envvar.Reader, base streaming.Config, group, name string) (workerConfig, bool) {
 	for _, d := range datasets {
 		if d.dataset.Name() != name {
 			continue
@@ -142,59 +143,20 @@ func datasetConfig(base streaming.Config, group, name string) (workerConfig, err
 			group += "-" + name
 		}
 		cfg := base
-		cfg.Topic = env(vars[0], d.topic)
-		cfg.DLQTopic = env(vars[1], d.topic+".dlq")
-		cfg.GroupID = env(vars[2], group)
-		cfg.Keyspace = env(vars[3], d.keyspace)
-		cfg.Table = env(vars[4], d.table)
-		return workerConfig{dataset: d.dataset, cfg: cfg}, nil
+		cfg.Topic = e.Str(vars[0], d.topic)
+		cfg.DLQTopic = e.Str(vars[1], d.topic+".dlq")
+		cfg.GroupID = e.Str(vars[2], group)
+		cfg.Keyspace = e.Str(vars[3], d.keyspace)
+		cfg.Table = e.Str(vars[4], d.table)
+		return workerConfig{dataset: d.dataset, cfg: cfg}, true
 	}
-	known := make([]string, len(datasets))
+	return workerConfig{}, false
+}
+
+func datasetNames() []string {
+	names := make([]string, len(datasets))
 	for i, d := range datasets {
-		known[i] = d.dataset.Name()
+		names[i] = d.dataset.Name()
 	}
-	return workerConfig{}, fmt.Errorf("STREAMING_DATASETS: unknown dataset %q: want a comma list of %s", name, strings.Join(known, ", "))
-}
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-func list(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// number reads an optional integer variable; unset is 0, the default.
-func number(errs *[]error, name string) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		*errs = append(*errs, fmt.Errorf("%s=%q: want a whole number", name, v))
-	}
-	return n
-}
-
-// duration reads an optional duration variable such as "50ms"; unset is 0, the default.
-func duration(errs *[]error, name string) time.Duration {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		*errs = append(*errs, fmt.Errorf("%s=%q: want a duration such as 50ms or 2m", name, v))
-	}
-	return d
+	return names
 }

@@ -1,0 +1,106 @@
+// Package envvar reads settings from environment variables, collecting what is wrong
+// with them so that one error names every bad variable. Mains use it; library
+// packages take their settings as arguments.
+package envvar
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Reader reads variables through a lookup function (os.LookupEnv in a main) and
+// collects what is wrong with them.
+type Reader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+// NewReader returns a Reader reading through lookup.
+func NewReader(lookup func(string) (string, bool)) *Reader {
+	return &Reader{lookup: lookup}
+}
+
+// Err is every problem found so far, joined; nil if none.
+func (e *Reader) Err() error { return errors.Join(e.errs...) }
+
+// Str is the variable, trimmed, or def when it is unset or blank.
+func (e *Reader) Str(name, def string) string {
+	if v, ok := e.lookup(name); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+// Verbatim is the variable exactly as set, or "": for secrets, which may have spaces.
+func (e *Reader) Verbatim(name string) string {
+	v, _ := e.lookup(name)
+	return v
+}
+
+// List is the variable (or def) split at commas, without blanks.
+func (e *Reader) List(name, def string) []string {
+	var out []string
+	for _, s := range strings.Split(e.Str(name, def), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Positive is the variable as a whole number of at least 1, or def when unset.
+func (e *Reader) Positive(name string, def int) int {
+	s := e.Str(name, strconv.Itoa(def))
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		e.Fail(name, s, "a positive whole number")
+		return def
+	}
+	return n
+}
+
+// Duration is the variable as a positive duration, or def when unset.
+func (e *Reader) Duration(name string, def time.Duration) time.Duration {
+	s := e.Str(name, def.String())
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		e.Fail(name, s, `a positive duration such as "5ms" or "2s"`)
+		return def
+	}
+	return d
+}
+
+// OptionalInt is the variable as a whole number, or 0 when unset: for a setting whose
+// zero value means "the default" to the library that takes it.
+func (e *Reader) OptionalInt(name string) int {
+	s := e.Str(name, "")
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		e.Fail(name, s, "a whole number")
+	}
+	return n
+}
+
+// OptionalDuration is the variable as a duration, or 0 when unset, like OptionalInt.
+func (e *Reader) OptionalDuration(name string) time.Duration {
+	s := e.Str(name, "")
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		e.Fail(name, s, "a duration such as 50ms or 2m")
+	}
+	return d
+}
+
+// Fail records that variable name has a bad value, and what was wanted.
+func (e *Reader) Fail(name, value, want string) {
+	e.errs = append(e.errs, fmt.Errorf("%s=%q: want %s", name, value, want))
+}
