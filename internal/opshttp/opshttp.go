@@ -25,9 +25,9 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// Handler serves /metrics from g and /healthz, which answers 200 when ready returns
+// handler serves /metrics from g and /healthz, which answers 200 when ready returns
 // nil and 503 with the error otherwise.
-func Handler(g prometheus.Gatherer, ready func(context.Context) error) http.Handler {
+func handler(g prometheus.Gatherer, ready func(context.Context) error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -42,14 +42,14 @@ func Handler(g prometheus.Gatherer, ready func(context.Context) error) http.Hand
 	return mux
 }
 
-// Listen serves Handler(g, ready) on addr (e.g. ":9101") in the background. Close
+// Listen serves handler(g, ready) on addr (e.g. ":9101") in the background. Close
 // the returned server to stop it.
 func Listen(addr string, g prometheus.Gatherer, ready func(context.Context) error, logger *slog.Logger) (io.Closer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("serving /metrics and /healthz on %s (is another program using the port?): %w", addr, err)
 	}
-	srv := &http.Server{Handler: Handler(g, ready), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: handler(g, ready), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("metrics server stopped", "addr", addr, "error", err)
