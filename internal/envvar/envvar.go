@@ -16,6 +16,29 @@ import (
 type Reader struct {
 	lookup func(string) (string, bool)
 	errs   []error
+	vars   []Var
+	seen   map[string]bool
+}
+
+// Var is a variable a Reader was asked for, with the default it was given.
+type Var struct {
+	Name, Default string
+}
+
+// Vars lists the variables read so far, in the order first read: what a program's
+// usage lists, read with an empty environment.
+func (e *Reader) Vars() []Var { return e.vars }
+
+// get looks name up and records that it is read, with its default.
+func (e *Reader) get(name, def string) (string, bool) {
+	if !e.seen[name] {
+		if e.seen == nil {
+			e.seen = map[string]bool{}
+		}
+		e.seen[name] = true
+		e.vars = append(e.vars, Var{Name: name, Default: def})
+	}
+	return e.lookup(name)
 }
 
 // NewReader returns a Reader reading through lookup.
@@ -28,7 +51,7 @@ func (e *Reader) Err() error { return errors.Join(e.errs...) }
 
 // Str is the variable, trimmed, or def when it is unset or blank.
 func (e *Reader) Str(name, def string) string {
-	if v, ok := e.lookup(name); ok && strings.TrimSpace(v) != "" {
+	if v, ok := e.get(name, def); ok && strings.TrimSpace(v) != "" {
 		return strings.TrimSpace(v)
 	}
 	return def
@@ -36,7 +59,7 @@ func (e *Reader) Str(name, def string) string {
 
 // Verbatim is the variable exactly as set, or "": for secrets, which may have spaces.
 func (e *Reader) Verbatim(name string) string {
-	v, _ := e.lookup(name)
+	v, _ := e.get(name, "")
 	return v
 }
 

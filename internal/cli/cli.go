@@ -1,0 +1,107 @@
+// Package cli gives every program the same command line: -h and --help print its
+// usage (what it does, its flags, the environment variables it reads with their
+// defaults) and exit 0; -version prints its build; an unknown flag or argument prints
+// the usage and exits 2. All of it happens before the program connects to anything.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/streampipe/streampipe/internal/buildinfo"
+	"github.com/streampipe/streampipe/internal/envvar"
+)
+
+// Exit codes of the programs.
+const (
+	ExitOK    = 0
+	ExitError = 1
+	// ExitUsage is a command line or a configuration the program cannot take.
+	ExitUsage = 2
+)
+
+// Usage describes a program (or a command of one) for -h.
+type Usage struct {
+	// Command is how it is called, e.g. "starter run [flags]".
+	Command string
+	// About says what it does, in a paragraph or two.
+	About string
+	// Env are the environment variables it reads, with their defaults: what its
+	// configuration loader read from an empty environment.
+	Env []envvar.Var
+	// EnvHelp says what each variable of Env means.
+	EnvHelp map[string]string
+	// More is printed last (e.g. a list of commands).
+	More string
+}
+
+// Write prints the usage, with fs's flags, to w.
+func (u Usage) Write(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", u.Command, strings.TrimSpace(u.About))
+	if u.More != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(u.More))
+	}
+	if fs != nil {
+		fmt.Fprintln(w, "\nFlags:")
+		out := fs.Output()
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(out)
+	}
+	if len(u.Env) > 0 {
+		fmt.Fprintln(w, "\nEnvironment (flags override):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		for _, v := range u.Env {
+			def := v.Default
+			if def == "" {
+				def = "unset"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t(default %s)\n", v.Name, u.EnvHelp[v.Name], def)
+		}
+		_ = tw.Flush()
+	}
+}
+
+// Parse parses args into fs, which holds the program's flags, adding -version. It
+// returns exit = true when the program must stop now with code: 0 after -h, --help or
+// -version (printed on stdout), 2 after a flag or argument it does not know (the
+// error and the usage on stderr). Positional arguments are refused unless
+// allowArgs.
+func Parse(fs *flag.FlagSet, u Usage, program string, args []string, allowArgs bool, stdout, stderr io.Writer) (exit bool, code int) {
+	version := fs.Bool("version", false, "print the program's version and those of its Temporal, Kafka and Cassandra clients, and exit")
+	fs.SetOutput(io.Discard) // the errors are printed below, with the usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		u.Write(stdout, fs)
+		return true, ExitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "%s: %v\n\n", program, err)
+		u.Write(stderr, fs)
+		return true, ExitUsage
+	case *version:
+		fmt.Fprint(stdout, buildinfo.String(program))
+		return true, ExitOK
+	case fs.NArg() > 0 && !allowArgs:
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n\n", program, fs.Arg(0))
+		u.Write(stderr, fs)
+		return true, ExitUsage
+	}
+	return false, ExitOK
+}
+
+// BadConfig prints every configuration error of err (errors.Join'ed, one a line)
+// and returns ExitUsage, the code the program exits with.
+func BadConfig(stderr io.Writer, program string, err error) int {
+	fmt.Fprintf(stderr, "%s: bad configuration:\n", program)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(stderr, "  %s\n", line)
+	}
+	fmt.Fprintf(stderr, "Run '%s -h' for the variables it reads.\n", program)
+	return ExitUsage
+}
