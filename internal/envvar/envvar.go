@@ -6,6 +6,7 @@ package envvar
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -126,4 +127,20 @@ func (e *Reader) OptionalDuration(name string) time.Duration {
 // Fail records that variable name has a bad value, and what was wanted.
 func (e *Reader) Fail(name, value, want string) {
 	e.errs = append(e.errs, fmt.Errorf("%s=%q: want %s", name, value, want))
+}
+
+// ListenAddr is the variable as an address to listen on, host:port with a port
+// number (the host may be empty: every interface), or "" when it is "off". A value
+// that is not such an address is reported as malformed.
+func (e *Reader) ListenAddr(name, def string) string {
+	s := e.Str(name, def)
+	if s == "off" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(s)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 || strings.ContainsAny(host, " /") {
+		e.Fail(name, s, `a well-formed listen address such as "127.0.0.1:9101" or ":9101", or "off"; this one is malformed`)
+		return ""
+	}
+	return s
 }
