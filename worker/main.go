@@ -100,7 +100,7 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	if cfg.MetricsAddr != "" {
 		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, func(ctx context.Context) error {
 			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-				return fmt.Errorf("Temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
+				return fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
 			}
 			return acts.CheckKafka(ctx)
 		}, logger)
