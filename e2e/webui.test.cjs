@@ -1,7 +1,8 @@
 // The Web UI path, as a person takes it: open the Temporal Web UI of the local stack,
 // find schedule user-automation paused, unpause it through the UI's own dialog, then
 // check through the API that it is unpaused, and that a triggered run shows its
-// progress on its page while it runs and completes.
+// progress on its page while it runs (the ticks in its timeline, its summary and
+// Current Details under User Metadata) and completes.
 //
 // Run by `make test` (scripts/webui-test.sh), which starts the stack and the workers,
 // (re)creates the schedule paused, and passes:
@@ -77,10 +78,19 @@ test('unpause schedule user-automation in the Web UI, then a triggered run compl
     return actions.length > 0 && actions[actions.length - 1].startWorkflowResult.workflowId;
   }, 30_000);
   // While it runs, its page shows its progress: each tick is labelled "tick k of 10"
-  // in the timeline of its event history.
+  // in the timeline of its event history, the waits "wait for tick k".
   await page.goto(`${ui}/namespaces/default/workflows/${encodeURIComponent(workflowID)}`);
   await page.getByText(/tick \d+ of 10/).first().waitFor({ timeout: 30_000 });
+  await page.getByText(/wait for tick \d+/).first().waitFor({ timeout: 30_000 });
   await page.screenshot({ path: path.join(shots, 'webui-4-progress.png') });
+  // Its User Metadata tab tells the run's story: the summary the schedule gave it,
+  // and the live Current Details the workflow keeps.
+  await page.getByRole('tab', { name: 'User Metadata' }).click();
+  await page.getByText('daily: users: 2 records every 1s for 10s (10 ticks) to users_created').waitFor();
+  await page.getByText('Current Details').waitFor();
+  await page.getByText(/Tick \d+ of 10/).waitFor({ timeout: 30_000 });
+  await page.getByText(/users published \(randomuser \d+, faker \d+\)/).waitFor();
+  await page.screenshot({ path: path.join(shots, 'webui-5-current-details.png') });
 
   const status = await eventually('the triggered run to end', () => {
     const d = JSON.parse(temporal('workflow', 'describe', '--workflow-id', workflowID, '--output', 'json'));
