@@ -31,6 +31,9 @@ const (
 type Config struct {
 	// KafkaBrokers are the bootstrap brokers. Required.
 	KafkaBrokers []string
+	// KafkaBrokersFrom names the setting KafkaBrokers came from, for error messages.
+	// Default "KAFKA_BROKERS".
+	KafkaBrokersFrom string
 	// TopicPartitions is the partition count of topics the activities create.
 	// Default 3.
 	TopicPartitions int
@@ -48,6 +51,13 @@ type Config struct {
 	RandomUserTimeout time.Duration
 	// Metrics records published ticks. Default nil: no metrics.
 	Metrics *Metrics
+}
+
+func (c Config) brokersFrom() string {
+	if c.KafkaBrokersFrom == "" {
+		return "KAFKA_BROKERS"
+	}
+	return c.KafkaBrokersFrom
 }
 
 func (c Config) withDefaults() Config {
@@ -125,7 +135,7 @@ func (a *Activities) EnsureTopic(ctx context.Context, topic string) error {
 		err = resp.Errors[topic]
 	}
 	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("creating kafka topic %s: %w", topic, err)
+		return a.kafkaError(ctx, "creating topic "+topic, err)
 	}
 	return nil
 }
@@ -201,8 +211,8 @@ func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult,
 		return TickResult{}, fmt.Errorf("waiting for tick %d to fall due: %w", in.Tick, ctx.Err())
 	}
 	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
-		return TickResult{}, fmt.Errorf("publishing %d %s records of tick %d to kafka topic %s: %w",
-			len(msgs), ds.Name, in.Tick, in.Topic, err)
+		return TickResult{}, a.kafkaError(ctx, fmt.Sprintf("tick %d: publishing %d %s records to topic %s",
+			in.Tick+1, len(msgs), ds.Name, in.Topic), err)
 	}
 	res.Lateness = time.Since(in.Due)
 	a.cfg.Metrics.published(ds.Name, res)

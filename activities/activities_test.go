@@ -25,7 +25,12 @@ func TestPublishTickFailsWhileKafkaIsDown(t *testing.T) {
 	_, err := a.PublishTick(ctx, TickInput{WorkflowID: "wf", RunID: "run", Interval: time.Second, Users: 2, Topic: "t"})
 
 	require.Error(t, err, "an unreachable Kafka fails the tick, so that Temporal retries it")
-	assert.Contains(t, err.Error(), "publishing 2 users records of tick 0 to kafka topic t")
+	assert.Equal(t, "tick 1: publishing 2 users records to topic t: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
+
+	err = a.EnsureTopic(ctx, "t")
+	assert.Equal(t, "creating topic t: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
+	err = a.CheckKafka(ctx)
+	assert.Equal(t, "checking kafka: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
 }
 
 func TestPublishTickToKafka(t *testing.T) {

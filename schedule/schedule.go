@@ -38,7 +38,11 @@ func Note(id string) string {
 
 // Create creates the schedule, paused, unless a schedule with the same id exists,
 // which it leaves as it is (an operator may have unpaused it). created says which.
+// An input every run would refuse is refused here: a *workflows.InputError.
 func Create(ctx context.Context, c client.Client, o Options) (created bool, err error) {
+	if err := o.Input.Validate(); err != nil {
+		return false, fmt.Errorf("creating schedule %s: %w", o.ID, err)
+	}
 	_, err = c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 		ID:   o.ID,
 		Spec: client.ScheduleSpec{CronExpressions: []string{"@daily"}},
@@ -47,6 +51,8 @@ func Create(ctx context.Context, c client.Client, o Options) (created bool, err 
 			Workflow:  workflows.UserAutomation,
 			Args:      []any{o.Input},
 			TaskQueue: o.TaskQueue,
+			// The workflow list and each run's page say what a run does.
+			StaticSummary: "daily: " + o.Input.Summary(),
 		},
 		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 		CatchupWindow: catchupWindow,

@@ -10,119 +10,158 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/workflows"
 )
 
-const usage = `Usage: starter <command> [flags]
-
-Starts and follows runs of the UserAutomation workflow, which publishes users from
-randomuser.me (or gofakeit when it fails) to Kafka, and manages its daily schedule.
-A worker (the worker program) must be running to execute the runs.
-
-Commands:
+var usage = cli.Usage{
+	Command: "starter <command> [flags]",
+	About: `Starts and follows runs of the UserAutomation workflow, which publishes records
+(randomuser.me users by default, or gofakeit's when the API fails) to Kafka, and
+manages its daily schedule. A worker (the worker program) must be running to
+execute the runs.`,
+	More: `Commands:
   run                 start one run now and follow it with a progress bar until it
                       ends; Ctrl-C stops following, the run goes on
   schedule create     create the daily schedule, paused, unless it exists
   schedule pause      pause the schedule
   schedule unpause    unpause the schedule
   schedule trigger    start a run from the schedule now
-  schedule describe   show the schedule: state, note, next and recent runs
+  schedule describe   show the schedule: state, note, input, next and recent runs
   schedule delete     delete the schedule (runs it started go on)
 
-Run 'starter <command> -h' for the flags of a command.
+Run 'starter <command> -h' for the flags of a command.`,
+	Env:     config.StarterVars(),
+	EnvHelp: config.Help,
+}
 
-Environment (flags override):
-  TEMPORAL_ADDRESS      Temporal frontend (localhost:7233)
-  TEMPORAL_NAMESPACE    namespace (default)
-  TEMPORAL_TASK_QUEUE   task queue of the worker (user-automation)
-  TEMPORAL_SCHEDULE_ID  schedule id (user-automation)
-  TEMPORAL_UI_URL       Web UI for links (http://localhost:8233)
-  KAFKA_TOPIC           topic of the runs (users_created)
-`
-
-// errUsage reports a command line that could not be understood; usage was printed.
+// errUsage reports a command line, configuration or input the starter refuses;
+// what is wrong has been printed. It exits 2.
 var errUsage = errors.New("usage")
 
 func main() {
-	cfg, err := config.LoadProducer(os.LookupEnv)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starter: bad configuration:\n%v\n", err)
-		os.Exit(2)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err = dispatch(ctx, os.Args[1:], cfg, os.Stdout, os.Stderr)
+	cfg, cfgErr := config.LoadStarter(os.LookupEnv)
+	err := dispatch(ctx, os.Args[1:], cfg, cfgErr, os.Stdout, os.Stderr)
 	switch {
+	case err == nil:
 	case errors.Is(err, errUsage):
-		os.Exit(2)
+		os.Exit(cli.ExitUsage)
 	case errors.Is(err, errStoppedFollowing):
 		os.Exit(130)
-	case err != nil:
+	default:
 		fmt.Fprintf(os.Stderr, "starter: %v\n", err)
-		os.Exit(1)
+		os.Exit(cli.ExitError)
 	}
 }
 
-// dispatch runs the command that args name.
-func dispatch(ctx context.Context, args []string, cfg config.Producer, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return errUsage
-		}
-		return nil
+// dispatch runs the command that args name, with the configuration read from the
+// environment (cfgErr: what is wrong with it). Nothing connects before the command
+// line, the configuration and a run's input are found good.
+func dispatch(ctx context.Context, args []string, cfg config.Producer, cfgErr error, stdout, stderr io.Writer) error {
+	top := flag.NewFlagSet("starter", flag.ContinueOnError)
+	if exit, code := cli.Parse(top, usage, "starter", args, true, stdout, stderr); exit {
+		return exitErr(code)
+	}
+	args = top.Args()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, "starter: name a command\n\n")
+		usage.Write(stderr, nil)
+		return errUsage
 	}
 	name, args := args[0], args[1:]
+	if name == "help" {
+		usage.Write(stdout, nil)
+		return nil
+	}
 	if name == "schedule" {
-		if len(args) == 0 {
-			fmt.Fprintf(stderr, "starter schedule: name a command: create, pause, unpause, trigger, describe or delete\n\n%s", usage)
+		switch {
+		case len(args) == 0:
+			fmt.Fprint(stderr, "starter schedule: name a command: create, pause, unpause, trigger, describe or delete\n\n")
+			usage.Write(stderr, nil)
 			return errUsage
+		case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
+			usage.Write(stdout, nil)
+			return nil
 		}
 		name, args = "schedule "+args[0], args[1:]
 	}
 	cmd, ok := commands[name]
 	if !ok {
-		fmt.Fprintf(stderr, "starter: unknown command %q\n\n%s", name, usage)
+		fmt.Fprintf(stderr, "starter: unknown command %q\n\n", name)
+		usage.Write(stderr, nil)
 		return errUsage
 	}
 	fs := flag.NewFlagSet("starter "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	connectionFlags(fs, &cfg)
-	runCmd := cmd.setup(fs, &cfg)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: starter %s [flags]\n\n%s\n\nFlags:\n", name, cmd.help)
-		fs.PrintDefaults()
+	act := cmd.setup(fs, &cfg)
+	cmdUsage := cli.Usage{Command: "starter " + name + " [flags]", About: cmd.help, Env: usage.Env, EnvHelp: usage.EnvHelp}
+	if exit, code := cli.Parse(fs, cmdUsage, "starter "+name, args, false, stdout, stderr); exit {
+		return exitErr(code)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	if cfgErr != nil {
+		cli.BadConfig(stderr, "starter", cfgErr)
+		return errUsage
+	}
+	if act.input != nil {
+		if err := act.input().Validate(); err != nil {
+			badInput(stderr, "starter "+name, err)
+			return errUsage
 		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "starter %s: unexpected arguments: %s\n", name, strings.Join(fs.Args(), " "))
-		fs.Usage()
-		return errUsage
 	}
 	c, err := dial(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	return runCmd(ctx, c, stdout, stderr)
+	return act.run(ctx, c, stdout, stderr)
+}
+
+// exitErr is what dispatch returns for cli.Parse's exit code.
+func exitErr(code int) error {
+	if code == cli.ExitOK {
+		return nil
+	}
+	return errUsage
+}
+
+// inputFlags maps a run input's fields (their JSON names, as workflows.InputError
+// names them) to the flags that set them.
+var inputFlags = map[string]string{
+	"dataset": "-dataset", "duration": "-duration", "interval": "-interval",
+	"users_per_tick": "-users-per-tick", "topic": "-topic",
+}
+
+// badInput prints why a run's input is refused, naming the flag that set the field.
+func badInput(w io.Writer, program string, err error) {
+	var in *workflows.InputError
+	if errors.As(err, &in) {
+		fmt.Fprintf(w, "%s: invalid input: %s (flag %s): %s\n", program, in.Field, inputFlags[in.Field], in.Problem)
+		return
+	}
+	fmt.Fprintf(w, "%s: %v\n", program, err)
 }
 
 // command is one of the starter's commands: setup declares its flags and returns
-// what runs it once they are parsed.
+// what it does once they are parsed.
 type command struct {
 	help  string
-	setup func(fs *flag.FlagSet, cfg *config.Producer) func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error
+	setup func(fs *flag.FlagSet, cfg *config.Producer) action
+}
+
+// action is a command with its flags parsed.
+type action struct {
+	// input, if set, is the run input the command sends: it is validated before
+	// anything connects.
+	input func() workflows.UserAutomationInput
+	run   func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error
 }
 
 var commands = map[string]command{
@@ -158,7 +197,7 @@ func dial(ctx context.Context, cfg config.Producer) (client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w\n"+
 			"Check that the server runs (`make stack-up` starts the local one) and that "+
-			"--address or TEMPORAL_ADDRESS points at it", cfg.TemporalAddress, cfg.TemporalNamespace, err)
+			"-address or TEMPORAL_ADDRESS points at it", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}
 	return c, nil
 }

@@ -28,46 +28,81 @@ import (
 	"github.com/streampipe/streampipe/workflows"
 )
 
-func TestCommandLineMistakes(t *testing.T) {
-	cfg, err := config.LoadProducer(func(string) (string, bool) { return "", false })
+func TestCommandLine(t *testing.T) {
+	cfg, err := config.LoadStarter(func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
+	cfg.TemporalAddress = "127.0.0.1:1" // nothing may connect: each case ends before
 	tests := []struct {
-		args     []string
-		wantErr  error
-		wantText string
+		args                   []string
+		wantErr                error
+		wantStdout, wantStderr string
 	}{
-		{nil, errUsage, "Commands:"},
-		{[]string{"-h"}, nil, "schedule describe"},
-		{[]string{"launch"}, errUsage, `unknown command "launch"`},
-		{[]string{"schedule"}, errUsage, "name a command: create, pause"},
-		{[]string{"schedule", "toggle"}, errUsage, `unknown command "schedule toggle"`},
-		{[]string{"run", "-h"}, nil, "-users-per-tick"},
-		{[]string{"run", "-users-per-tick", "many"}, errUsage, "invalid value"},
-		{[]string{"run", "extra"}, errUsage, "unexpected arguments: extra"},
+		{nil, errUsage, "", "Commands:"},
+		{[]string{"-h"}, nil, "schedule describe", ""},
+		{[]string{"--help"}, nil, "TEMPORAL_ADDRESS", ""},
+		{[]string{"help"}, nil, "Commands:", ""},
+		{[]string{"-version"}, nil, "go.temporal.io/sdk v1.", ""},
+		{[]string{"-verbose"}, errUsage, "", "flag provided but not defined: -verbose"},
+		{[]string{"launch"}, errUsage, "", `unknown command "launch"`},
+		{[]string{"schedule"}, errUsage, "", "name a command: create, pause"},
+		{[]string{"schedule", "-h"}, nil, "schedule create", ""},
+		{[]string{"schedule", "toggle"}, errUsage, "", `unknown command "schedule toggle"`},
+		{[]string{"schedule", "create", "-h"}, nil, "Usage: starter schedule create [flags]", ""},
+		{[]string{"schedule", "describe", "--help"}, nil, "-schedule-id", ""},
+		{[]string{"run", "-h"}, nil, "-users-per-tick", ""},
+		{[]string{"run", "-version"}, nil, "github.com/segmentio/kafka-go v0.", ""},
+		{[]string{"run", "-users-per-tick", "many"}, errUsage, "", "invalid value"},
+		{[]string{"run", "extra"}, errUsage, "", `unexpected argument "extra"`},
+		{[]string{"run", "-duration", "10x"}, errUsage, "",
+			`starter run: invalid input: duration (flag -duration): "10x" is not a duration`},
+		{[]string{"schedule", "create", "-duration", "10x", "-users-per-tick", "999999"}, errUsage, "",
+			`starter schedule create: invalid input: duration (flag -duration): "10x" is not a duration`},
+		{[]string{"schedule", "create", "-users-per-tick", "999999"}, errUsage, "",
+			"invalid input: users_per_tick (flag -users-per-tick): must be between 1 and 5000, got 999999"},
+		{[]string{"run", "-dataset", "orders"}, errUsage, "", "invalid input: dataset (flag -dataset)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := dispatch(context.Background(), tt.args, cfg, &stdout, &stderr)
+			start := time.Now()
+			err := dispatch(context.Background(), tt.args, cfg, nil, &stdout, &stderr)
 			assert.ErrorIs(t, err, tt.wantErr)
-			assert.Contains(t, stderr.String(), tt.wantText)
+			assert.Contains(t, stdout.String(), tt.wantStdout)
+			assert.Contains(t, stderr.String(), tt.wantStderr)
+			assert.Less(t, time.Since(start), time.Second, "answered without connecting")
 		})
 	}
 }
 
+// Every bad variable is reported at once, before anything connects; -h still works.
+func TestBadConfiguration(t *testing.T) {
+	env := map[string]string{"TEMPORAL_ADDRESS": "localhost", "TEMPORAL_UI_URL": "localhost:8233"}
+	cfg, cfgErr := config.LoadStarter(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
+	require.Error(t, cfgErr)
+	var stdout, stderr bytes.Buffer
+	require.ErrorIs(t, dispatch(context.Background(), []string{"schedule", "describe"}, cfg, cfgErr, &stdout, &stderr), errUsage)
+	assert.Contains(t, stderr.String(), "starter: bad configuration:")
+	assert.Contains(t, stderr.String(), `TEMPORAL_ADDRESS="localhost": want host:port`)
+	assert.Contains(t, stderr.String(), `TEMPORAL_UI_URL="localhost:8233": want an http:// or https:// URL`)
+
+	require.NoError(t, dispatch(context.Background(), []string{"run", "-h"}, cfg, cfgErr, &stdout, &stderr))
+	assert.Contains(t, stdout.String(), "Usage: starter run [flags]")
+}
+
 func TestUnreachableTemporalSaysWhatToCheck(t *testing.T) {
-	cfg, err := config.LoadProducer(func(string) (string, bool) { return "", false })
+	cfg, err := config.LoadStarter(func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
-	err = dispatch(context.Background(), []string{"schedule", "describe", "-address", "127.0.0.1:1"}, cfg, &bytes.Buffer{}, &bytes.Buffer{})
+	err = dispatch(context.Background(), []string{"schedule", "describe", "-address", "127.0.0.1:1"}, cfg, nil, &bytes.Buffer{}, &bytes.Buffer{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "cannot reach Temporal at 127.0.0.1:1")
 	assert.Contains(t, err.Error(), "make stack-up")
 }
 
-// startWorker runs a worker for the test's task queue in this process.
-func startWorker(t *testing.T) config.Producer {
+// startWorker runs a worker for the test's task queue in this process, with the
+// local stack's Kafka or the brokers given.
+func startWorker(t *testing.T, brokers ...string) config.Producer {
 	t.Helper()
-	cfg, err := config.LoadProducer(func(string) (string, bool) { return "", false })
+	cfg, err := config.LoadStarter(func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
 	cfg.TemporalAddress, cfg.TemporalNamespace = stacktest.TemporalAddress(t), stacktest.TemporalNamespace()
 	cfg.TaskQueue = fmt.Sprintf("test-starter-%d", time.Now().UnixNano())
@@ -76,7 +111,10 @@ func startWorker(t *testing.T) config.Producer {
 	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: tlog.NewStructuredLogger(quiet)})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	acts := activities.New(activities.Config{KafkaBrokers: stacktest.KafkaBrokers(t), RandomUserURL: randomusertest.NewServer(t).URL}, quiet)
+	if len(brokers) == 0 {
+		brokers = stacktest.KafkaBrokers(t)
+	}
+	acts := activities.New(activities.Config{KafkaBrokers: brokers, RandomUserURL: randomusertest.NewServer(t).URL}, quiet)
 	t.Cleanup(func() { _ = acts.Close() })
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.UserAutomation)
@@ -94,11 +132,11 @@ func TestRunFollowsToTheResult(t *testing.T) {
 
 	idsFile := filepath.Join(t.TempDir(), "ids")
 	err := dispatch(ctx, []string{"run", "-id", cfg.TaskQueue, "-duration", "3s", "-users-per-tick", "2", "-ids-file", idsFile},
-		cfg, &stdout, &stderr)
+		cfg, nil, &stdout, &stderr)
 
 	require.NoError(t, err, stderr.String())
-	assert.JSONEq(t, fmt.Sprintf(`{"dataset":"users","ticks":3,"records_published":6,"users_published":6,"users_by_source":{"randomuser":6,"faker":0},
-		"late_ticks":0,"max_lateness":%q,"topic":%q}`, jsonField(t, stdout.Bytes(), "max_lateness"), cfg.KafkaTopic), stdout.String())
+	assert.JSONEq(t, fmt.Sprintf(`{"dataset":"users","run_id":%q,"ticks":3,"records_published":6,"users_published":6,"users_by_source":{"randomuser":6,"faker":0},
+		"late_ticks":0,"max_lateness":%q,"topic":%q}`, jsonField(t, stdout.Bytes(), "run_id"), jsonField(t, stdout.Bytes(), "max_lateness"), cfg.KafkaTopic), stdout.String())
 	assert.Contains(t, stderr.String(), "3/3 ticks", "the progress bar shows the last tick")
 	assert.Regexp(t, `Web UI: http://localhost:8233/namespaces/default/workflows/`+cfg.TaskQueue+`/[0-9a-f-]{36}\n$`, stderr.String())
 
@@ -120,7 +158,7 @@ func TestScheduleCreateTakesTheRunInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	err := dispatch(ctx, []string{"schedule", "create", "-duration", "5s", "-users-per-tick", "3"}, cfg, &stdout, &stderr)
+	err := dispatch(ctx, []string{"schedule", "create", "-duration", "5s", "-users-per-tick", "3"}, cfg, nil, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	assert.Contains(t, stdout.String(), "Created schedule "+cfg.ScheduleID+", paused.")
 
@@ -138,6 +176,12 @@ func TestScheduleCreateTakesTheRunInput(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(action.Args[0].(*commonpb.Payload), &in))
 	assert.Equal(t, workflows.UserAutomationInput{Duration: "5s", UsersPerTick: 3, Topic: cfg.KafkaTopic}, in)
 	assert.True(t, d.Schedule.State.Paused)
+	assert.Equal(t, "daily: users: 3 records every 1s for 5s (5 ticks) to "+cfg.KafkaTopic, action.StaticSummary)
+
+	stdout.Reset()
+	require.NoError(t, dispatch(ctx, []string{"schedule", "describe"}, cfg, nil, &stdout, &stderr))
+	assert.Contains(t, stdout.String(), `Input:    {"duration":"5s","users_per_tick":3,"topic":"`+cfg.KafkaTopic+`"}`)
+	assert.Contains(t, stdout.String(), "users: 3 records every 1s for 5s (5 ticks)")
 }
 
 func TestInterruptStopsFollowingNotTheRun(t *testing.T) {
@@ -146,7 +190,7 @@ func TestInterruptStopsFollowingNotTheRun(t *testing.T) {
 	ctx, interrupt := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- dispatch(ctx, []string{"run", "-id", cfg.TaskQueue, "-duration", "4s"}, cfg, &stdout, &stderr)
+		done <- dispatch(ctx, []string{"run", "-id", cfg.TaskQueue, "-duration", "4s"}, cfg, nil, &stdout, &stderr)
 	}()
 	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
 	require.NoError(t, err)
@@ -174,4 +218,82 @@ func jsonField(t *testing.T, b []byte, name string) string {
 	require.NoError(t, json.Unmarshal(b, &m))
 	s, _ := m[name].(string)
 	return s
+}
+
+// A run of more than 100 ticks continues as new; the ids file still names exactly
+// the records on the topic (it once named none: the ids came from the last
+// execution's run id).
+func TestIDsFileAcrossContinueAsNew(t *testing.T) {
+	cfg := startWorker(t)
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	idsFile := filepath.Join(t.TempDir(), "ids")
+	err := dispatch(ctx, []string{"run", "-id", cfg.TaskQueue, "-duration", "11s", "-interval", "100ms", "-ids-file", idsFile},
+		cfg, nil, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	var res workflows.UserAutomationResult
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
+	require.Equal(t, 110, res.Ticks)
+
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	require.NoError(t, err)
+	defer c.Close()
+	d, err := c.DescribeWorkflowExecution(ctx, cfg.TaskQueue, "")
+	require.NoError(t, err)
+	assert.NotEqual(t, res.RunID, d.GetWorkflowExecutionInfo().GetExecution().GetRunId(), "the run continued as new")
+
+	ids, err := os.ReadFile(idsFile)
+	require.NoError(t, err)
+	msgs, _ := kafkatest.ReadAll(ctx, t, stacktest.KafkaBrokers(t), cfg.KafkaTopic)
+	onTopic := map[string]bool{}
+	for _, m := range msgs {
+		onTopic[string(m.Key)] = true
+	}
+	assert.Len(t, onTopic, 110)
+	inFile := map[string]bool{}
+	for _, id := range strings.Fields(string(ids)) {
+		inFile[id] = true
+	}
+	assert.Equal(t, onTopic, inFile)
+}
+
+// While Kafka cannot be reached, the progress says why within seconds; -timeout
+// ends the wait and the run goes on.
+func TestProgressShowsWhyATickWaits(t *testing.T) {
+	cfg := startWorker(t, "127.0.0.1:1")
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	err := dispatch(context.Background(), []string{"run", "-id", cfg.TaskQueue, "-duration", "3s", "-timeout", "8s"},
+		cfg, nil, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "stopped following after 8s (-timeout); run "+cfg.TaskQueue+" goes on")
+	assert.Less(t, time.Since(start), 12*time.Second)
+	assert.Contains(t, stderr.String(),
+		"retrying: creating topic "+cfg.KafkaTopic+": Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused (attempt 2)")
+	terminate(t, cfg)
+}
+
+// A run nobody works on says so within seconds.
+func TestProgressSaysNoWorkerPolls(t *testing.T) {
+	cfg, err := config.LoadStarter(func(string) (string, bool) { return "", false })
+	require.NoError(t, err)
+	cfg.TemporalAddress = stacktest.TemporalAddress(t)
+	cfg.TaskQueue = fmt.Sprintf("test-nobody-%d", time.Now().UnixNano())
+	var stdout, stderr bytes.Buffer
+	err = dispatch(context.Background(), []string{"run", "-id", cfg.TaskQueue, "-duration", "3s", "-timeout", "5s"},
+		cfg, nil, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, stderr.String(), "no worker polls task queue "+cfg.TaskQueue)
+	terminate(t, cfg)
+}
+
+// terminate ends the run the test left behind.
+func terminate(t *testing.T, cfg config.Producer) {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.TerminateWorkflow(context.Background(), cfg.TaskQueue, "", "test over"))
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
@@ -24,89 +25,127 @@ import (
 // errStoppedFollowing means Ctrl-C ended the following of a run, not the run.
 var errStoppedFollowing = errors.New("stopped following")
 
-// pollEvery is how often the progress bar asks the run for its progress.
+// pollEvery is how often the progress display asks the run for its progress.
 const pollEvery = 500 * time.Millisecond
 
 var runCommand = command{
 	help: `Starts one UserAutomation run now and follows it with a progress bar until it
-ends, then prints its result and its address in the Temporal Web UI. Ctrl-C stops
-following; the run goes on in the worker.`,
-	setup: func(fs *flag.FlagSet, cfg *config.Producer) func(context.Context, client.Client, io.Writer, io.Writer) error {
+ends, then prints its result (JSON, on stdout) and its address in the Temporal Web
+UI. While a tick cannot be published, the reason is shown. Ctrl-C, or -timeout,
+stops following; the run goes on in the worker. The input is checked before the
+run starts: a bad one is refused with the flag named (exit 2).`,
+	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		taskQueueFlag(fs, cfg)
-		in := runInputFlags(fs, *cfg)
+		input := runInputFlags(fs, cfg)
 		id := fs.String("id", "", "workflow id (default user-automation-run-<time>)")
 		detach := fs.Bool("detach", false, "start the run and return without following it")
-		idsFile := fs.String("ids-file", "", "when the run has ended, write the ids of its users to this file, one a line")
-		return func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error {
+		idsFile := fs.String("ids-file", "", "when the run has ended, write the ids of its records to this file, one a line")
+		timeout := fs.Duration("timeout", 0, "stop following after this long (0: until the run ends); the run goes on")
+		return action{input: input, run: func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error {
 			if *id == "" {
 				*id = "user-automation-run-" + time.Now().UTC().Format("20060102T150405Z")
 			}
-			return startRun(ctx, c, *cfg, *id, *in, *detach, *idsFile, stdout, stderr)
-		}
+			r := runner{c: c, cfg: *cfg, id: *id, in: input(), stdout: stdout, stderr: stderr}
+			return r.start(ctx, *detach, *timeout, *idsFile)
+		}}
 	},
 }
 
-// runInputFlags declares the flags of a run's input on fs.
-func runInputFlags(fs *flag.FlagSet, cfg config.Producer) *workflows.UserAutomationInput {
-	in := &workflows.UserAutomationInput{Topic: cfg.KafkaTopic}
+// runInputFlags declares the flags of a run's input on fs; the function returned
+// gives the input once they are parsed.
+func runInputFlags(fs *flag.FlagSet, cfg *config.Producer) func() workflows.UserAutomationInput {
+	in := &workflows.UserAutomationInput{}
+	fs.StringVar(&in.Dataset, "dataset", "", "what the run publishes: "+strings.Join(activities.DatasetNames(), ", ")+` (default "users")`)
 	fs.StringVar(&in.Duration, "duration", "", `how long the run publishes, e.g. "90s" (default "2m")`)
-	fs.StringVar(&in.Interval, "interval", "", `time between ticks, at least "100ms" (default "1s")`)
-	fs.IntVar(&in.UsersPerTick, "users-per-tick", 0, "users published per tick, 1 to 5000 (default 1)")
-	fs.StringVar(&in.Topic, "topic", in.Topic, "Kafka topic (KAFKA_TOPIC)")
-	return in
+	fs.StringVar(&in.Interval, "interval", "", `time between ticks, at least "100ms" (default "1s"; "5s" for transactions)`)
+	fs.IntVar(&in.UsersPerTick, "users-per-tick", 0, "records published per tick, 1 to 5000 (default 1; 10 for transactions)")
+	fs.StringVar(&in.Topic, "topic", "", "Kafka topic (default: the dataset's; KAFKA_TOPIC for users)")
+	return func() workflows.UserAutomationInput {
+		out := *in
+		if out.Topic == "" && (out.Dataset == "" || out.Dataset == activities.DatasetUsers) {
+			out.Topic = cfg.KafkaTopic
+		}
+		return out
+	}
 }
 
-func startRun(ctx context.Context, c client.Client, cfg config.Producer, id string, in workflows.UserAutomationInput,
-	detach bool, idsFile string, stdout, stderr io.Writer) error {
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: cfg.TaskQueue}, workflows.UserAutomation, in)
+// runner starts one run and follows it.
+type runner struct {
+	c              client.Client
+	cfg            config.Producer
+	id             string
+	in             workflows.UserAutomationInput
+	stdout, stderr io.Writer
+}
+
+func (r runner) start(ctx context.Context, detach bool, timeout time.Duration, idsFile string) error {
+	run, err := r.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: r.id, TaskQueue: r.cfg.TaskQueue, StaticSummary: r.in.Summary(),
+	}, workflows.UserAutomation, r.in)
 	if err != nil {
-		return fmt.Errorf("starting workflow %s on task queue %s: %w", id, cfg.TaskQueue, err)
+		return fmt.Errorf("starting workflow %s on task queue %s: %w", r.id, r.cfg.TaskQueue, err)
 	}
-	fmt.Fprintf(stderr, "Started run %s on task queue %s.\nWeb UI: %s\n", id, cfg.TaskQueue, runURL(cfg, id, run.GetRunID()))
+	fmt.Fprintf(r.stderr, "Started run %s on task queue %s: %s.\nWeb UI: %s\n",
+		r.id, r.cfg.TaskQueue, r.in.Summary(), runURL(r.cfg, r.id, run.GetRunID()))
 	if detach {
 		return nil
 	}
 
-	res, err := follow(ctx, c, run, newProgressBar(stderr))
+	followCtx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		followCtx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	defer cancel()
+	res, err := r.follow(followCtx, run, newProgressBar(r.stderr, r.in.Dataset))
 	switch {
 	case ctx.Err() != nil:
-		fmt.Fprintf(stderr, "\nStopped following. Run %s goes on in the worker; see it in the Web UI:\n%s\n",
-			id, runURL(cfg, id, run.GetRunID()))
+		fmt.Fprintf(r.stderr, "\nStopped following. Run %s goes on in the worker; see it in the Web UI:\n%s\n",
+			r.id, runURL(r.cfg, r.id, run.GetRunID()))
 		return errStoppedFollowing
+	case followCtx.Err() != nil:
+		return fmt.Errorf("stopped following after %s (-timeout); run %s goes on in the worker, see %s",
+			timeout, r.id, runURL(r.cfg, r.id, run.GetRunID()))
 	case err != nil:
-		return fmt.Errorf("run %s failed: %w\nSee %s", id, err, runURL(cfg, id, lastRunID(ctx, c, id, run.GetRunID())))
+		return fmt.Errorf("run %s failed: %w\nSee %s", r.id, err, runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
 	}
 	out, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding the result: %w", err)
 	}
-	fmt.Fprintf(stdout, "%s\n", out)
-	fmt.Fprintf(stderr, "Web UI: %s\n", runURL(cfg, id, lastRunID(ctx, c, id, run.GetRunID())))
+	fmt.Fprintf(r.stdout, "%s\n", out)
+	fmt.Fprintf(r.stderr, "Web UI: %s\n", runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
 	if idsFile != "" {
-		return writeUserIDs(idsFile, id, run.GetRunID(), res.Ticks, max(in.UsersPerTick, 1))
+		return writeRecordIDs(idsFile, r.id, res)
 	}
 	return nil
 }
 
-// writeUserIDs writes the ids of a finished run's users to path: every user of every
-// tick, as the activities derive them from the workflow id and the first run id.
-func writeUserIDs(path, workflowID, firstRunID string, ticks, usersPerTick int) error {
+// writeRecordIDs writes the ids of a finished run's records to path, one a line:
+// every record of every tick, made as the activities make them, from the workflow id
+// and the run id of the run's first execution that the result reports.
+func writeRecordIDs(path, workflowID string, res workflows.UserAutomationResult) error {
+	ds, ok := activities.LookupDataset(res.Dataset)
+	if !ok || res.Ticks == 0 || res.RunID == "" {
+		return fmt.Errorf("writing the run's record ids: the result names no dataset, run id or ticks: %+v", res)
+	}
+	perTick := res.RecordsPublished / res.Ticks
 	var b strings.Builder
-	for tick := range ticks {
-		for i := range usersPerTick {
-			b.WriteString(activities.UserID(workflowID, firstRunID, tick, i))
+	for tick := range res.Ticks {
+		for i := range perTick {
+			b.WriteString(ds.RecordID(workflowID, res.RunID, tick, i))
 			b.WriteByte('\n')
 		}
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("writing the run's user ids: %w", err)
+		return fmt.Errorf("writing the run's record ids: %w", err)
 	}
 	return nil
 }
 
-// follow waits for the run's result, drawing its progress meanwhile. If no worker
-// polls the task queue, the bar says so.
-func follow(ctx context.Context, c client.Client, run client.WorkflowRun, bar *progressBar) (workflows.UserAutomationResult, error) {
+// follow waits for the run's result, showing its progress meanwhile: the ticks
+// done, why a tick cannot be published (its activity's last failure), and whether a
+// worker polls the task queue when the run does not answer.
+func (r runner) follow(ctx context.Context, run client.WorkflowRun, bar *progressBar) (workflows.UserAutomationResult, error) {
 	var res workflows.UserAutomationResult
 	done := make(chan error, 1)
 	go func() { done <- run.Get(ctx, &res) }() // Get follows continue-as-new to the last run
@@ -123,22 +162,53 @@ func follow(ctx context.Context, c client.Client, run client.WorkflowRun, bar *p
 			return res, err
 		case <-tick.C:
 			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			v, err := c.QueryWorkflow(qctx, run.GetID(), "", workflows.ProgressQuery)
-			cancel()
-			var p workflows.Progress
-			if err == nil && v.Get(&p) == nil {
+			if p, err := r.progress(qctx); err == nil {
 				bar.draw(p)
+				r.showPendingFailure(qctx, bar)
 			} else {
-				bar.waiting()
+				bar.waiting(r.waitingFor(qctx))
 			}
+			cancel()
 		}
 	}
 }
 
+func (r runner) progress(ctx context.Context) (workflows.Progress, error) {
+	var p workflows.Progress
+	v, err := r.c.QueryWorkflow(ctx, r.id, "", workflows.ProgressQuery)
+	if err == nil {
+		err = v.Get(&p)
+	}
+	return p, err
+}
+
+// showPendingFailure shows the last failure of an activity Temporal is retrying: a
+// tick that cannot be published, and why.
+func (r runner) showPendingFailure(ctx context.Context, bar *progressBar) {
+	d, err := r.c.DescribeWorkflowExecution(ctx, r.id, "")
+	if err != nil {
+		return
+	}
+	for _, a := range d.GetPendingActivities() {
+		if f := a.GetLastFailure(); f != nil {
+			bar.line(fmt.Sprintf("retrying: %s (attempt %d)", f.GetMessage(), a.GetAttempt()))
+		}
+	}
+}
+
+// waitingFor says why the run does not answer its progress query.
+func (r runner) waitingFor(ctx context.Context) string {
+	tq, err := r.c.DescribeTaskQueue(ctx, r.cfg.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err == nil && len(tq.GetPollers()) == 0 {
+		return fmt.Sprintf("no worker polls task queue %s: start one (`stack/stack.sh up worker`, or bin/worker)", r.cfg.TaskQueue)
+	}
+	return "waiting for the run to answer (is a worker polling task queue " + r.cfg.TaskQueue + "?)"
+}
+
 // lastRunID is the run id of the run's last execution (it continues as new), or
 // fallback if that cannot be told.
-func lastRunID(ctx context.Context, c client.Client, id, fallback string) string {
-	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+func (r runner) lastRunID(ctx context.Context, fallback string) string {
+	d, err := r.c.DescribeWorkflowExecution(ctx, r.id, "")
 	if err != nil {
 		return fallback
 	}
@@ -148,77 +218,6 @@ func lastRunID(ctx context.Context, c client.Client, id, fallback string) string
 func runURL(cfg config.Producer, id, runID string) string {
 	return fmt.Sprintf("%s/namespaces/%s/workflows/%s/%s",
 		cfg.WebUIURL, url.PathEscape(cfg.TemporalNamespace), url.PathEscape(id), url.PathEscape(runID))
-}
-
-// progressBar draws a run's progress on a terminal, on one line redrawn in place;
-// on anything else it writes a line when the progress changes.
-type progressBar struct {
-	w        io.Writer
-	terminal bool
-	last     string
-	lastErr  string // the reason of the last fallback shown
-}
-
-func newProgressBar(w io.Writer) *progressBar {
-	terminal := false
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil {
-			terminal = st.Mode()&os.ModeCharDevice != 0
-		}
-	}
-	return &progressBar{w: w, terminal: terminal}
-}
-
-func (b *progressBar) draw(p workflows.Progress) {
-	// LastError is "tick N: reason"; a reason is shown once, not at every tick.
-	if _, reason, _ := strings.Cut(p.LastError, ": "); reason != "" && reason != b.lastErr {
-		b.lastErr = reason
-		b.line("fell back to the faker: " + p.LastError)
-	}
-	const width = 30
-	filled := 0
-	if p.TicksTotal > 0 {
-		filled = width * p.TicksDone / p.TicksTotal
-	}
-	s := fmt.Sprintf("[%s%s] %d/%d ticks · %d users (randomuser %d, faker %d) · late %d",
-		strings.Repeat("#", filled), strings.Repeat("-", width-filled), p.TicksDone, p.TicksTotal,
-		p.UsersPublished, p.UsersBySource.RandomUser, p.UsersBySource.Faker, p.LateTicks)
-	if p.CurrentSource != "" {
-		s += " · source " + p.CurrentSource
-	}
-	b.status(s)
-}
-
-func (b *progressBar) waiting() {
-	b.status("waiting for the run to answer (is a worker polling the task queue?)")
-}
-
-// status shows s as the current state.
-func (b *progressBar) status(s string) {
-	if s == b.last {
-		return
-	}
-	b.last = s
-	if b.terminal {
-		fmt.Fprintf(b.w, "\r\033[K%s", s)
-	} else {
-		fmt.Fprintln(b.w, s)
-	}
-}
-
-// line prints s on a line of its own above the status.
-func (b *progressBar) line(s string) {
-	if b.terminal {
-		fmt.Fprintf(b.w, "\r\033[K%s\n%s", s, b.last)
-	} else {
-		fmt.Fprintln(b.w, s)
-	}
-}
-
-func (b *progressBar) finish() {
-	if b.terminal && b.last != "" {
-		fmt.Fprintln(b.w)
-	}
 }
 
 // quietLogger keeps the SDK's own logging to warnings and errors, so that it does

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,11 +10,14 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/schedule"
+	"github.com/streampipe/streampipe/workflows"
 )
 
 var scheduleCreate = command{
@@ -21,15 +25,15 @@ var scheduleCreate = command{
 paused, unless it exists (then it is left as it is). One run at a time; a day
 missed while Temporal was down is not run late. The worker creates it too, with the
 default input; the flags below set the input of every scheduled run.`,
-	setup: func(fs *flag.FlagSet, cfg *config.Producer) func(context.Context, client.Client, io.Writer, io.Writer) error {
+	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		taskQueueFlag(fs, cfg)
 		fs.StringVar(&cfg.ScheduleID, "schedule-id", cfg.ScheduleID, "schedule id (TEMPORAL_SCHEDULE_ID)")
-		in := runInputFlags(fs, *cfg) // the input of every scheduled run
-		return func(ctx context.Context, c client.Client, stdout, _ io.Writer) error {
+		input := runInputFlags(fs, cfg) // the input of every scheduled run
+		return action{input: input, run: func(ctx context.Context, c client.Client, stdout, _ io.Writer) error {
 			created, err := schedule.Create(ctx, c, schedule.Options{
 				ID:        cfg.ScheduleID,
 				TaskQueue: cfg.TaskQueue,
-				Input:     *in,
+				Input:     input(),
 			})
 			if err != nil {
 				return err
@@ -40,13 +44,13 @@ default input; the flags below set the input of every scheduled run.`,
 				fmt.Fprintf(stdout, "Schedule %s exists already; left as it is.\n%s\n", cfg.ScheduleID, scheduleURL(*cfg))
 			}
 			return nil
-		}
+		}}
 	},
 }
 
 var schedulePause = command{
 	help: "Pauses the schedule: it starts no runs until unpaused. Runs already started go on.",
-	setup: func(fs *flag.FlagSet, cfg *config.Producer) func(context.Context, client.Client, io.Writer, io.Writer) error {
+	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		note := fs.String("note", "paused with starter", "why, shown in the Web UI")
 		return onSchedule(fs, cfg, func(ctx context.Context, h client.ScheduleHandle, stdout io.Writer) error {
 			if err := h.Pause(ctx, client.SchedulePauseOptions{Note: *note}); err != nil {
@@ -60,7 +64,7 @@ var schedulePause = command{
 
 var scheduleUnpause = command{
 	help: "Unpauses the schedule: it starts a run every day at midnight UTC.",
-	setup: func(fs *flag.FlagSet, cfg *config.Producer) func(context.Context, client.Client, io.Writer, io.Writer) error {
+	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		note := fs.String("note", "unpaused with starter", "why, shown in the Web UI")
 		return onSchedule(fs, cfg, func(ctx context.Context, h client.ScheduleHandle, stdout io.Writer) error {
 			if err := h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: *note}); err != nil {
@@ -74,7 +78,7 @@ var scheduleUnpause = command{
 
 var scheduleTrigger = command{
 	help: "Starts a run from the schedule now, paused or not; skipped if one is running.",
-	setup: func(fs *flag.FlagSet, cfg *config.Producer) func(context.Context, client.Client, io.Writer, io.Writer) error {
+	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		return onSchedule(fs, cfg, func(ctx context.Context, h client.ScheduleHandle, stdout io.Writer) error {
 			if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
 				return err
@@ -88,7 +92,7 @@ var scheduleTrigger = command{
 
 var scheduleDescribe = command{
 	help: "Shows the schedule: paused or not, its note, its next and recent runs.",
-	setup: func(fs *flag.FlagSet, cfg *config.Producer) func(context.Context, client.Client, io.Writer, io.Writer) error {
+	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		return onSchedule(fs, cfg, func(ctx context.Context, h client.ScheduleHandle, stdout io.Writer) error {
 			d, err := h.Describe(ctx)
 			if err != nil {
@@ -102,7 +106,7 @@ var scheduleDescribe = command{
 
 var scheduleDelete = command{
 	help: "Deletes the schedule. Runs it started go on. The worker creates it again at its next start.",
-	setup: func(fs *flag.FlagSet, cfg *config.Producer) func(context.Context, client.Client, io.Writer, io.Writer) error {
+	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		return onSchedule(fs, cfg, func(ctx context.Context, h client.ScheduleHandle, stdout io.Writer) error {
 			if err := h.Delete(ctx); err != nil {
 				return err
@@ -115,9 +119,9 @@ var scheduleDelete = command{
 
 // onSchedule declares the -schedule-id flag and returns a command that runs do on
 // that schedule, explaining a missing schedule.
-func onSchedule(fs *flag.FlagSet, cfg *config.Producer, do func(context.Context, client.ScheduleHandle, io.Writer) error) func(context.Context, client.Client, io.Writer, io.Writer) error {
+func onSchedule(fs *flag.FlagSet, cfg *config.Producer, do func(context.Context, client.ScheduleHandle, io.Writer) error) action {
 	fs.StringVar(&cfg.ScheduleID, "schedule-id", cfg.ScheduleID, "schedule id (TEMPORAL_SCHEDULE_ID)")
-	return func(ctx context.Context, c client.Client, stdout, _ io.Writer) error {
+	return action{run: func(ctx context.Context, c client.Client, stdout, _ io.Writer) error {
 		err := do(ctx, c.ScheduleClient().GetHandle(ctx, cfg.ScheduleID), stdout)
 		var notFound *serviceerror.NotFound
 		switch {
@@ -128,7 +132,7 @@ func onSchedule(fs *flag.FlagSet, cfg *config.Producer, do func(context.Context,
 			return fmt.Errorf("schedule %s: %w", cfg.ScheduleID, err)
 		}
 		return nil
-	}
+	}}
 }
 
 func writeDescription(w io.Writer, cfg config.Producer, id string, d *client.ScheduleDescription) {
@@ -142,6 +146,7 @@ func writeDescription(w io.Writer, cfg config.Producer, id string, d *client.Sch
 	}
 	if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); ok {
 		fmt.Fprintf(w, "Starts:   %v on task queue %s\n", a.Workflow, a.TaskQueue)
+		writeInput(w, a.Args)
 	}
 	fmt.Fprintf(w, "Overlap:  %s, catch-up window %s\n",
 		strings.TrimPrefix(d.Schedule.Policy.Overlap.String(), "SCHEDULE_OVERLAP_POLICY_"), d.Schedule.Policy.CatchupWindow)
@@ -158,6 +163,28 @@ func writeDescription(w io.Writer, cfg config.Producer, id string, d *client.Sch
 		fmt.Fprintf(w, "Running:  %s\n", runURL(cfg, r.WorkflowID, r.FirstExecutionRunID))
 	}
 	fmt.Fprintf(w, "Web UI:   %s\n", scheduleURL(cfg))
+}
+
+// writeInput shows the input of the schedule's runs (its action's one argument) and
+// what it makes of it.
+func writeInput(w io.Writer, args []any) {
+	if len(args) != 1 {
+		fmt.Fprintf(w, "Input:    %d arguments (want 1)\n", len(args))
+		return
+	}
+	p, ok := args[0].(*commonpb.Payload)
+	var in workflows.UserAutomationInput
+	if !ok || converter.GetDefaultDataConverter().FromPayload(p, &in) != nil {
+		fmt.Fprintf(w, "Input:    not a UserAutomation input: %v\n", args[0])
+		return
+	}
+	b, _ := json.Marshal(in)
+	fmt.Fprintf(w, "Input:    %s\n", b)
+	if err := in.Validate(); err != nil {
+		fmt.Fprintf(w, "          every run will fail: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "          %s\n", in.Summary())
 }
 
 func scheduleURL(cfg config.Producer) string {

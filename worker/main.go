@@ -2,15 +2,17 @@
 // UserAutomation workflow and its activities on task queue user-automation, and
 // creates the daily schedule (paused) if it does not exist yet.
 //
-// Configuration comes from the environment (see internal/config). It serves Prometheus
-// metrics on /metrics and a readiness check on /healthz (WORKER_METRICS_ADDR, default
-// :9101). It stops on
-// SIGINT or SIGTERM, letting the ticks in flight finish.
+// Configuration comes from the environment (see internal/config; `worker -h` lists
+// it). It serves Prometheus metrics on /metrics and a readiness check on /healthz
+// (WORKER_METRICS_ADDR, default :9101). It stops on SIGINT or SIGTERM, letting the
+// ticks in flight finish.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -22,23 +24,46 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
 )
 
+var usage = cli.Usage{
+	Command: "worker [flags]",
+	About: `The Temporal worker of streampipe: runs the UserAutomation workflow and its
+activities (fetch users from randomuser.me, or gofakeit when it fails; publish them
+to Kafka) on its task queue, and creates the daily schedule, paused, if it does not
+exist. Serves Prometheus metrics on /metrics and a readiness check on /healthz
+(Temporal and Kafka reachable). Stops on SIGINT or SIGTERM, letting the ticks in
+flight finish. Configuration comes from the environment below.`,
+	Env:     config.ProducerVars(),
+	EnvHelp: config.Help,
+}
+
 func main() {
-	cfg, err := config.LoadProducer(os.LookupEnv)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "worker: bad configuration:\n%v\n", err)
-		os.Exit(2)
+	os.Exit(runMain(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// runMain runs the program with its arguments and environment and returns its exit
+// code.
+func runMain(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	if exit, code := cli.Parse(fs, usage, "worker", args, false, stdout, stderr); exit {
+		return code
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	cfg, err := config.LoadProducer(lookup)
+	if err != nil {
+		return cli.BadConfig(stderr, "worker", err)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if err := run(cfg, logger); err != nil {
 		logger.Error("worker stopped", "error", err)
-		os.Exit(1)
+		return cli.ExitError
 	}
+	return cli.ExitOK
 }
 
 func run(cfg config.Producer, logger *slog.Logger) error {
@@ -71,10 +96,13 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 
 	reg := opshttp.NewRegistry()
 	cfg.Activities.Metrics = activities.NewMetrics(reg)
+	acts := activities.New(cfg.Activities, logger)
 	if cfg.MetricsAddr != "" {
 		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, func(ctx context.Context) error {
-			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
-			return err
+			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+				return fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
+			}
+			return acts.CheckKafka(ctx)
 		}, logger)
 		if err != nil {
 			return err
@@ -82,7 +110,6 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 		defer srv.Close()
 	}
 
-	acts := activities.New(cfg.Activities, logger)
 	defer func() {
 		if err := acts.Close(); err != nil {
 			logger.Warn("closing activities", "error", err)

@@ -78,7 +78,7 @@ type workerProcess struct {
 
 // startWorker runs the worker program on the stack, with randomuserURL as the API.
 // It is stopped with SIGTERM when the test ends, and its log shown if the test failed.
-func (s *stack) startWorker(t *testing.T, randomuserURL string) *workerProcess {
+func (s *stack) startWorker(t *testing.T, randomuserURL string, env ...string) *workerProcess {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for /metrics
 	require.NoError(t, err)
@@ -92,6 +92,7 @@ func (s *stack) startWorker(t *testing.T, randomuserURL string) *workerProcess {
 		"KAFKA_TOPIC="+s.topic,
 		"RANDOMUSER_URL="+randomuserURL,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	w := &workerProcess{cmd: cmd, logs: &lockedBuffer{}, ops: ops}
 	cmd.Stdout, cmd.Stderr = w.logs, w.logs
 	require.NoError(t, cmd.Start())
@@ -242,4 +243,79 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// The command line is answered before anything is read or dialled: -h and -version
+// exit 0 even with a configuration that could not connect, a flag or argument it does
+// not know exits 2, and every bad variable is reported at once, exit 2.
+func TestCommandLine(t *testing.T) {
+	unreachable := map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1", "KAFKA_BROKERS": "127.0.0.1:1"}
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		code       int
+		wantStdout []string
+		wantStderr []string
+	}{
+		{"-h", []string{"-h"}, unreachable, 0,
+			[]string{"Usage: worker [flags]", "-version", "KAFKA_BROKERS", "(default localhost:9092)", "WORKER_METRICS_ADDR", "(default :9101)"}, nil},
+		{"--help", []string{"--help"}, unreachable, 0, []string{"Usage: worker [flags]"}, nil},
+		{"-h with a bad environment", []string{"-h"}, map[string]string{"LOG_LEVEL": "loud"}, 0, []string{"Usage: worker"}, nil},
+		{"-version", []string{"-version"}, unreachable, 0, []string{"worker ", "built with go1."}, nil},
+		{"unknown flag", []string{"-verbose"}, unreachable, 2, nil,
+			[]string{"worker: flag provided but not defined: -verbose", "Usage: worker [flags]"}},
+		{"argument", []string{"start"}, unreachable, 2, nil, []string{`worker: unexpected argument "start"`}},
+		{"every bad variable at once", nil, map[string]string{"LOG_LEVEL": "loud", "KAFKA_BATCH_SIZE": "-5",
+			"WORKER_METRICS_ADDR": "localhost", "RANDOMUSER_TIMEOUT": "soon"}, 2, nil,
+			[]string{"worker: bad configuration:", `LOG_LEVEL="loud": want debug, info, warn or error`,
+				`KAFKA_BATCH_SIZE="-5": want a positive whole number`, `WORKER_METRICS_ADDR="localhost"`, "malformed",
+				`RANDOMUSER_TIMEOUT="soon"`, "Run 'worker -h'"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			start := time.Now()
+			code := runMain(tt.args, func(name string) (string, bool) { v, ok := tt.env[name]; return v, ok }, &stdout, &stderr)
+			assert.Equal(t, tt.code, code, "stderr: %s", stderr.String())
+			assert.Less(t, time.Since(start), time.Second, "answered without connecting")
+			for _, w := range tt.wantStdout {
+				assert.Contains(t, stdout.String(), w)
+			}
+			for _, w := range tt.wantStderr {
+				assert.Contains(t, stderr.String(), w)
+			}
+		})
+	}
+}
+
+// The built program answers -version with its build and the versions of its
+// Temporal, Kafka and Cassandra clients.
+func TestVersionOfTheBuiltProgram(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the program")
+	}
+	out, err := exec.Command(buildWorker(t), "-version").Output()
+	require.NoError(t, err)
+	assert.Regexp(t, `^worker \S+`, string(out))
+	assert.Contains(t, string(out), "go.temporal.io/sdk v1.")
+	assert.Contains(t, string(out), "github.com/segmentio/kafka-go v0.")
+}
+
+// /healthz answers 503 naming Kafka when the worker cannot reach it.
+func TestHealthzReportsKafkaUnreachable(t *testing.T) {
+	s := newStack(t)
+	w := s.startWorker(t, "http://127.0.0.1:1/api/", "KAFKA_BROKERS=127.0.0.1:1")
+	var body string
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + w.ops + "/healthz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, 20*time.Second, 200*time.Millisecond, "healthz: %s", body)
+	assert.Contains(t, body, "Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused")
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -67,7 +68,12 @@ type UserAutomationInput struct {
 // UserAutomationResult is what a run published.
 type UserAutomationResult struct {
 	Dataset string `json:"dataset"`
-	Ticks   int    `json:"ticks"`
+	// RunID is the run id of the run's first execution: with the workflow id, the
+	// tick and the index it makes every record id (activities.Dataset.RecordID). It is
+	// not the run id of the execution that returns the result when the run continued
+	// as new.
+	RunID string `json:"run_id"`
+	Ticks int    `json:"ticks"`
 	// RecordsPublished counts the records of the run's dataset. UsersPublished and
 	// UsersBySource, the names of the users pipeline, count the same records.
 	RecordsPublished int          `json:"records_published"`
@@ -188,6 +194,7 @@ func UserAutomation(ctx workflow.Context, in UserAutomationInput) (UserAutomatio
 	}
 	return UserAutomationResult{
 		Dataset:          p.dataset,
+		RunID:            st.RunID,
 		Ticks:            st.TicksDone,
 		RecordsPublished: st.UsersPublished,
 		UsersPublished:   st.UsersPublished,
@@ -233,7 +240,8 @@ func (l *tickLoop) tick(k int) error {
 		timerCtx, cancel := workflow.WithCancel(l.ctx)
 		defer cancel()
 		fired := false
-		l.sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(workflow.Future) { fired = true })
+		timer := workflow.NewTimerWithOptions(timerCtx, wait, workflow.TimerOptions{Summary: fmt.Sprintf("wait for tick %d", k+1)})
+		l.sel.AddFuture(timer, func(workflow.Future) { fired = true })
 		for !fired && l.err == nil {
 			l.sel.Select(l.ctx)
 		}
@@ -323,12 +331,51 @@ type plan struct {
 	topic              string
 }
 
+// InputError is bad input to a run: the field (its JSON name) and what is wrong.
+// The workflow fails a run with such input at once, as a non-retryable application
+// error of type InvalidInput; Validate lets a caller refuse it before the run starts.
+type InputError struct {
+	Field, Problem string
+}
+
+func (e *InputError) Error() string { return "invalid input: " + e.Field + ": " + e.Problem }
+
+// Validate checks the input as the workflow does when a run starts: nil, or an
+// *InputError naming the field.
+func (in UserAutomationInput) Validate() error {
+	_, err := in.check()
+	return err
+}
+
+// Summary describes the run in one line, for the Web UI's list of runs: dataset,
+// duration, interval and records a tick. The input must be valid.
+func (in UserAutomationInput) Summary() string {
+	p, err := in.check()
+	if err != nil {
+		return "invalid input"
+	}
+	records := "records"
+	if p.users == 1 {
+		records = "record"
+	}
+	return fmt.Sprintf("%s: %d %s every %s for %s (%d ticks) to %s", p.dataset, p.users, records, p.interval, p.duration, p.ticks, p.topic)
+}
+
 // topicName is what Kafka accepts as a topic name.
 var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 // plan validates the input and applies the defaults. Its errors are non-retryable
 // and name the field.
 func (in UserAutomationInput) plan() (plan, error) {
+	p, err := in.check()
+	if e := (*InputError)(nil); errors.As(err, &e) {
+		return plan{}, temporal.NewNonRetryableApplicationError(e.Error(), "InvalidInput", nil)
+	}
+	return p, err
+}
+
+// check validates the input and applies the defaults; its errors are *InputError.
+func (in UserAutomationInput) check() (plan, error) {
 	ds, ok := activities.LookupDataset(in.Dataset)
 	if !ok {
 		return plan{}, invalid("dataset", "%q is not one of %s", in.Dataset, strings.Join(activities.DatasetNames(), ", "))
@@ -369,9 +416,7 @@ func parseDuration(field, s string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// invalid is the error of a run started with bad input: not retryable, since the
-// same input fails the same way.
+// invalid is the error of a run started with bad input.
 func invalid(field, format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(
-		fmt.Sprintf("invalid input: %s: %s", field, fmt.Sprintf(format, args...)), "InvalidInput", nil)
+	return &InputError{Field: field, Problem: fmt.Sprintf(format, args...)}
 }

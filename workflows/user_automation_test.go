@@ -101,12 +101,16 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 	assert.Equal(t, ticksPerRun, next.Resume.TicksDone)
 	assert.Equal(t, 120, next.Resume.TicksTotal)
 
+	// The test suite gives every execution the same run id; the first one's is the
+	// one carried in Resume, and the one the result reports.
+	assert.Equal(t, "default-test-run-id", next.Resume.RunID)
+	next.Resume.RunID = "first-execution"
 	second := newEnv(t, nil)
 	second.SetStartTime(first.Now())
 	res := run(t, second, next)
 
 	assert.Equal(t, UserAutomationResult{
-		Dataset: activities.DatasetUsers, Ticks: 120, RecordsPublished: 120, UsersPublished: 120,
+		Dataset: activities.DatasetUsers, RunID: "first-execution", Ticks: 120, RecordsPublished: 120, UsersPublished: 120,
 		UsersBySource: SourceCounts{RandomUser: 120}, Topic: "users_created",
 	}, res)
 	calls := append(first.calls, second.calls...)
@@ -118,7 +122,9 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 		assert.Equal(t, k, c.in.Tick)
 		assert.WithinDuration(t, start.Add(time.Duration(k)*time.Second), c.in.Due, 0, "tick %d is due at start + k·interval", k)
 		assertStartedAhead(t, c)
-		assert.Equal(t, next.Resume.RunID, c.in.RunID, "ids derive from the first run id")
+		if k >= ticksPerRun {
+			assert.Equal(t, "first-execution", c.in.RunID, "ids derive from the first run id")
+		}
 		assert.Equal(t, 1, c.in.Users)
 		assert.Equal(t, "users_created", c.in.Topic)
 		assert.Equal(t, activities.DatasetUsers, c.in.Dataset)
@@ -253,6 +259,13 @@ func TestInvalidInputFailsAtOnce(t *testing.T) {
 			assert.Equal(t, "InvalidInput", appErr.Type())
 			assert.Contains(t, appErr.Error(), "invalid input: "+tt.field+": ")
 			assert.Contains(t, appErr.Error(), tt.why)
+
+			// Validate, which the starter calls before it starts or schedules a
+			// run, finds the same fault.
+			var inErr *InputError
+			require.ErrorAs(t, tt.in.Validate(), &inErr)
+			assert.Equal(t, tt.field, inErr.Field)
+			assert.Contains(t, inErr.Problem, tt.why)
 		})
 	}
 }
@@ -264,11 +277,18 @@ func TestInputAndResultJSONNames(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, plan{dataset: "users", duration: 90 * time.Second, interval: 500 * time.Millisecond, ticks: 180, users: 2, topic: "t1"}, p)
 
-	b, err := json.Marshal(UserAutomationResult{Dataset: "users", Ticks: 2, RecordsPublished: 3, UsersPublished: 3,
+	b, err := json.Marshal(UserAutomationResult{Dataset: "users", RunID: "r1", Ticks: 2, RecordsPublished: 3, UsersPublished: 3,
 		UsersBySource: SourceCounts{RandomUser: 1, Faker: 2}, LateTicks: 1, MaxLateness: Duration(1500 * time.Millisecond), Topic: "t1"})
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"dataset":"users","ticks":2,"records_published":3,"users_published":3,
+	assert.JSONEq(t, `{"dataset":"users","run_id":"r1","ticks":2,"records_published":3,"users_published":3,
 		"users_by_source":{"randomuser":1,"faker":2},"late_ticks":1,"max_lateness":"1.5s","topic":"t1"}`, string(b))
+}
+
+func TestSummary(t *testing.T) {
+	assert.Equal(t, "users: 1 record every 1s for 2m0s (120 ticks) to users_created", UserAutomationInput{}.Summary())
+	assert.Equal(t, "transactions: 10 records every 5s for 30s (6 ticks) to incoming_finance_data",
+		UserAutomationInput{Dataset: "transactions", Duration: "30s"}.Summary())
+	assert.NoError(t, UserAutomationInput{}.Validate())
 }
 
 func TestDatasetDefaults(t *testing.T) {
@@ -301,7 +321,7 @@ func TestTransactionsRunPublishesTenEveryFiveSeconds(t *testing.T) {
 	res := run(t, e, UserAutomationInput{Dataset: activities.DatasetTransactions, Duration: "30s"})
 
 	assert.Equal(t, UserAutomationResult{
-		Dataset: activities.DatasetTransactions, Ticks: 6, RecordsPublished: 60, UsersPublished: 60,
+		Dataset: activities.DatasetTransactions, RunID: "default-test-run-id", Ticks: 6, RecordsPublished: 60, UsersPublished: 60,
 		UsersBySource: SourceCounts{RandomUser: 60}, Topic: "incoming_finance_data",
 	}, res)
 	calls := e.calls

@@ -1,10 +1,12 @@
-// Package config reads the producer programs' settings from the environment, with the
-// names and defaults of DESIGN.md. Only mains call it; library packages take the
+// Package config reads the producer programs' settings — the worker's and the
+// starter's — from the environment. Only mains call it; library packages take the
 // values they need as arguments.
 package config
 
 import (
 	"log/slog"
+	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -25,47 +27,123 @@ type Producer struct {
 	// WebUIURL is TEMPORAL_UI_URL, the Temporal Web UI that links point at, default
 	// http://localhost:8233 (the local stack; the compose stack serves it on 8080).
 	WebUIURL string
-	// KafkaTopic is KAFKA_TOPIC, the topic of runs started by the schedule or the
-	// starter, default users_created.
+	// KafkaTopic is KAFKA_TOPIC, the topic of users runs started by the schedule or
+	// the starter, default users_created.
 	KafkaTopic string
 	// Activities holds KAFKA_BROKERS (default localhost:9092),
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
 	// KAFKA_BATCH_TIMEOUT (5ms), KAFKA_BATCH_SIZE (1000), RANDOMUSER_URL
-	// (https://randomuser.me/api/) and RANDOMUSER_TIMEOUT (5s).
+	// (https://randomuser.me/api/) and RANDOMUSER_TIMEOUT (5s). The worker only.
 	Activities activities.Config
-	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info.
+	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info. The worker only.
 	LogLevel slog.Level
 	// MetricsAddr is WORKER_METRICS_ADDR, where the worker serves /metrics and
-	// /healthz, default :9101; "off" serves nothing.
+	// /healthz, default :9101; "off" serves nothing. The worker only.
 	MetricsAddr string
 }
 
-// LoadProducer reads the configuration through lookup (os.LookupEnv in a main). Its
-// error names every variable that has a bad value.
+// Help says what each variable the producer programs read means, for their usage.
+var Help = map[string]string{
+	"TEMPORAL_ADDRESS":               "Temporal frontend host:port",
+	"TEMPORAL_NAMESPACE":             "Temporal namespace",
+	"TEMPORAL_TASK_QUEUE":            "task queue of the worker",
+	"TEMPORAL_SCHEDULE_ID":           "id of the daily schedule",
+	"TEMPORAL_UI_URL":                "Temporal Web UI, for links",
+	"KAFKA_TOPIC":                    "topic of users runs",
+	"KAFKA_BROKERS":                  "Kafka bootstrap brokers, host:port,…",
+	"KAFKA_TOPIC_PARTITIONS":         "partitions of a topic the worker creates",
+	"KAFKA_TOPIC_REPLICATION_FACTOR": "replication factor of a topic the worker creates",
+	"KAFKA_BATCH_TIMEOUT":            "longest wait to fill a produce batch",
+	"KAFKA_BATCH_SIZE":               "most records in a produce batch",
+	"RANDOMUSER_URL":                 "the randomuser.me API",
+	"RANDOMUSER_TIMEOUT":             "longest randomuser.me call (at most half the interval)",
+	"WORKER_METRICS_ADDR":            `where /metrics and /healthz are served; "off" for nowhere`,
+	"LOG_LEVEL":                      "debug, info, warn or error",
+}
+
+// LoadProducer reads the worker's configuration through lookup (os.LookupEnv in a
+// main). Its error names every variable that has a bad value.
 func LoadProducer(lookup func(string) (string, bool)) (Producer, error) {
 	e := envvar.NewReader(lookup)
+	c := loadProducer(e)
+	return c, e.Err()
+}
+
+// LoadStarter reads the part of the configuration the starter uses: Temporal's
+// settings and KAFKA_TOPIC.
+func LoadStarter(lookup func(string) (string, bool)) (Producer, error) {
+	e := envvar.NewReader(lookup)
+	c := loadStarter(e)
+	return c, e.Err()
+}
+
+// ProducerVars and StarterVars are the variables the worker and the starter read,
+// with their defaults, for their usage.
+func ProducerVars() []envvar.Var { return vars(func(e *envvar.Reader) { loadProducer(e) }) }
+
+// StarterVars: see ProducerVars.
+func StarterVars() []envvar.Var { return vars(func(e *envvar.Reader) { loadStarter(e) }) }
+
+func vars(load func(*envvar.Reader)) []envvar.Var {
+	e := envvar.NewReader(func(string) (string, bool) { return "", false })
+	load(e)
+	return e.Vars()
+}
+
+func loadStarter(e *envvar.Reader) Producer {
 	c := Producer{
-		TemporalAddress:   e.Str("TEMPORAL_ADDRESS", "localhost:7233"),
+		TemporalAddress:   hostPort(e, "TEMPORAL_ADDRESS", "localhost:7233"),
 		TemporalNamespace: e.Str("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue:         e.Str("TEMPORAL_TASK_QUEUE", "user-automation"),
 		ScheduleID:        e.Str("TEMPORAL_SCHEDULE_ID", "user-automation"),
-		WebUIURL:          strings.TrimRight(e.Str("TEMPORAL_UI_URL", "http://localhost:8233"), "/"),
+		WebUIURL:          strings.TrimRight(httpURL(e, "TEMPORAL_UI_URL", "http://localhost:8233"), "/"),
 		KafkaTopic:        e.Str("KAFKA_TOPIC", "users_created"),
-		Activities: activities.Config{
-			KafkaBrokers:           e.List("KAFKA_BROKERS", "localhost:9092"),
-			TopicPartitions:        e.Positive("KAFKA_TOPIC_PARTITIONS", 3),
-			TopicReplicationFactor: e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
-			BatchTimeout:           e.Duration("KAFKA_BATCH_TIMEOUT", 5*time.Millisecond),
-			BatchSize:              e.Positive("KAFKA_BATCH_SIZE", 1000),
-			RandomUserURL:          e.Str("RANDOMUSER_URL", "https://randomuser.me/api/"),
-			RandomUserTimeout:      e.Duration("RANDOMUSER_TIMEOUT", 5*time.Second),
-		},
 	}
-	if c.MetricsAddr = e.Str("WORKER_METRICS_ADDR", ":9101"); c.MetricsAddr == "off" {
-		c.MetricsAddr = ""
+	return c
+}
+
+func loadProducer(e *envvar.Reader) Producer {
+	c := loadStarter(e)
+	brokers := e.List("KAFKA_BROKERS", "localhost:9092")
+	if len(brokers) == 0 {
+		e.Fail("KAFKA_BROKERS", strings.Join(brokers, ","), "at least one broker host:port")
 	}
+	for _, b := range brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			e.Fail("KAFKA_BROKERS", e.Str("KAFKA_BROKERS", ""), "a comma list of host:port; "+b+" is malformed")
+		}
+	}
+	c.Activities = activities.Config{
+		KafkaBrokers:           brokers,
+		KafkaBrokersFrom:       "KAFKA_BROKERS",
+		TopicPartitions:        e.Positive("KAFKA_TOPIC_PARTITIONS", 3),
+		TopicReplicationFactor: e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
+		BatchTimeout:           e.Duration("KAFKA_BATCH_TIMEOUT", 5*time.Millisecond),
+		BatchSize:              e.Positive("KAFKA_BATCH_SIZE", 1000),
+		RandomUserURL:          httpURL(e, "RANDOMUSER_URL", "https://randomuser.me/api/"),
+		RandomUserTimeout:      e.Duration("RANDOMUSER_TIMEOUT", 5*time.Second),
+	}
+	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", ":9101")
 	if s := e.Str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
 		e.Fail("LOG_LEVEL", s, "debug, info, warn or error")
 	}
-	return c, e.Err()
+	return c
+}
+
+// hostPort is the variable as host:port; a malformed one is reported.
+func hostPort(e *envvar.Reader, name, def string) string {
+	s := e.Str(name, def)
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		e.Fail(name, s, `host:port, such as "localhost:7233"; this one is malformed`)
+	}
+	return s
+}
+
+// httpURL is the variable as an http or https URL; anything else is reported.
+func httpURL(e *envvar.Reader, name, def string) string {
+	s := e.Str(name, def)
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		e.Fail(name, s, "an http:// or https:// URL")
+	}
+	return s
 }

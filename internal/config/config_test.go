@@ -30,6 +30,7 @@ func TestLoadProducerDefaults(t *testing.T) {
 		KafkaTopic:        "users_created",
 		Activities: activities.Config{
 			KafkaBrokers:           []string{"localhost:9092"},
+			KafkaBrokersFrom:       "KAFKA_BROKERS",
 			TopicPartitions:        3,
 			TopicReplicationFactor: 1,
 			BatchTimeout:           5 * time.Millisecond,
@@ -72,4 +73,38 @@ func TestLoadProducerNamesEveryBadVariable(t *testing.T) {
 	for _, want := range []string{`KAFKA_TOPIC_PARTITIONS="0"`, `RANDOMUSER_TIMEOUT="soon"`, `LOG_LEVEL="loud"`} {
 		assert.Contains(t, err.Error(), want)
 	}
+}
+
+func TestMalformedAddressesAreNamed(t *testing.T) {
+	_, err := LoadProducer(lookup(map[string]string{
+		"TEMPORAL_ADDRESS":    "localhost",
+		"KAFKA_BROKERS":       "k1:9092,k2",
+		"WORKER_METRICS_ADDR": "9101",
+		"TEMPORAL_UI_URL":     "localhost:8233",
+	}))
+	require.Error(t, err)
+	for _, want := range []string{`TEMPORAL_ADDRESS="localhost": want host:port`, `KAFKA_BROKERS="k1:9092,k2": want a comma list of host:port; k2 is malformed`,
+		`WORKER_METRICS_ADDR="9101": want a well-formed listen address`, `TEMPORAL_UI_URL="localhost:8233": want an http:// or https:// URL`} {
+		assert.Contains(t, err.Error(), want)
+	}
+}
+
+// Every variable a program reads has a meaning in Help, and Help names nothing
+// that is not read.
+func TestHelpCoversEveryVariable(t *testing.T) {
+	read := map[string]bool{}
+	for _, v := range ProducerVars() {
+		read[v.Name] = true
+		assert.NotEmpty(t, Help[v.Name], "%s has no meaning in Help", v.Name)
+	}
+	for name := range Help {
+		assert.True(t, read[name], "Help names %s, which the worker does not read", name)
+	}
+	starter := map[string]string{}
+	for _, v := range StarterVars() {
+		starter[v.Name] = v.Default
+	}
+	assert.Equal(t, map[string]string{"TEMPORAL_ADDRESS": "localhost:7233", "TEMPORAL_NAMESPACE": "default",
+		"TEMPORAL_TASK_QUEUE": "user-automation", "TEMPORAL_SCHEDULE_ID": "user-automation",
+		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created"}, starter)
 }

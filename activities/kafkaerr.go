@@ -1,0 +1,71 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// kafkaError says what was being done, at which Kafka (its brokers and the setting
+// that named them), and why it failed. A broker that cannot be reached is called
+// unreachable with the network's reason: kafka-go's client reports that as "[8]
+// Broker Not Available: not a client facing error…", which tells a user nothing.
+func (a *Activities) kafkaError(ctx context.Context, doing string, err error) error {
+	where := fmt.Sprintf("Kafka at %s (%s)", strings.Join(a.cfg.KafkaBrokers, ","), a.cfg.brokersFrom())
+	var netErr *net.OpError
+	switch {
+	case errors.As(err, &netErr):
+		return fmt.Errorf("%s: %s unreachable: %w", doing, where, unwrapOpError(netErr))
+	case errors.Is(err, kafka.BrokerNotAvailable):
+		if dialErr := a.dialBrokers(ctx); dialErr != nil {
+			return fmt.Errorf("%s: %s unreachable: %w", doing, where, dialErr)
+		}
+	}
+	return fmt.Errorf("%s: %s: %w", doing, where, err)
+}
+
+// unwrapOpError is the cause of a dial error without the addresses, which the
+// message names already: "connection refused", "i/o timeout".
+func unwrapOpError(err *net.OpError) error {
+	var sys interface{ Unwrap() error }
+	if errors.As(err.Err, &sys) && sys.Unwrap() != nil {
+		return sys.Unwrap()
+	}
+	return err.Err
+}
+
+// dialBrokers opens a TCP connection to each broker and returns why none could be
+// reached, or nil when one answers.
+func (a *Activities) dialBrokers(ctx context.Context) error {
+	var errs []error
+	for _, b := range a.cfg.KafkaBrokers {
+		d := net.Dialer{Timeout: 2 * time.Second}
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err == nil {
+			_ = conn.Close()
+			return nil
+		}
+		var netErr *net.OpError
+		if errors.As(err, &netErr) {
+			err = unwrapOpError(netErr)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// CheckKafka asks the brokers for their metadata: nil when Kafka answers, else an
+// error naming the brokers and the setting that named them. The worker's /healthz
+// calls it.
+func (a *Activities) CheckKafka(ctx context.Context) error {
+	_, err := a.kafka.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
+	if err != nil {
+		return a.kafkaError(ctx, "checking kafka", err)
+	}
+	return nil
+}

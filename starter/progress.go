@@ -1,0 +1,150 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+
+	"github.com/streampipe/streampipe/workflows"
+)
+
+// progressBar shows a run's progress. On a terminal it is one line redrawn in place
+// that never wraps: it fits the terminal's width, dropping detail first. On anything
+// else (a file, a pipe, /dev/null) it writes a plain line whenever the progress
+// changes, never a carriage return. Lines that explain something (why a tick fell
+// back to the faker, why a tick is retried) are printed once each, above the bar.
+type progressBar struct {
+	w io.Writer
+	// width is the terminal's width in columns; nil when w is not a terminal.
+	width func() int
+	// records is what the run publishes, as the bar counts them: "users".
+	records string
+	last    string
+	said    map[string]bool // lines printed
+	lastErr string          // the reason of the last fallback shown
+}
+
+func newProgressBar(w io.Writer, dataset string) *progressBar {
+	b := &progressBar{w: w, records: "users", said: map[string]bool{}}
+	if dataset != "" {
+		b.records = strings.ReplaceAll(dataset, "_", " ")
+	}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fd := int(f.Fd())
+		b.width = func() int {
+			if cols, _, err := term.GetSize(fd); err == nil && cols > 0 {
+				return cols
+			}
+			return 80
+		}
+	}
+	return b
+}
+
+func (b *progressBar) draw(p workflows.Progress) {
+	// LastError is "tick N: reason"; a reason is shown once, not at every tick.
+	if _, reason, _ := strings.Cut(p.LastError, ": "); reason != "" && reason != b.lastErr {
+		b.lastErr = reason
+		b.line("fell back to the faker: " + p.LastError)
+	}
+	b.status(b.fit(b.variants(p)))
+}
+
+// variants renders p from the most detailed to the least.
+func (b *progressBar) variants(p workflows.Progress) []string {
+	bar := func(width int) string {
+		filled := 0
+		if p.TicksTotal > 0 {
+			filled = width * p.TicksDone / p.TicksTotal
+		}
+		return "[" + strings.Repeat("#", filled) + strings.Repeat("-", width-filled) + "] "
+	}
+	ticks := fmt.Sprintf("%d/%d ticks", p.TicksDone, p.TicksTotal)
+	records := fmt.Sprintf(" · %d %s", p.UsersPublished, b.records)
+	sources := fmt.Sprintf(" (randomuser %d, faker %d)", p.UsersBySource.RandomUser, p.UsersBySource.Faker)
+	late := fmt.Sprintf(" · late %d", p.LateTicks)
+	source := ""
+	if p.CurrentSource != "" {
+		source = " · source " + p.CurrentSource
+	}
+	return []string{
+		bar(30) + ticks + records + sources + late + source,
+		bar(30) + ticks + records + sources + late,
+		bar(10) + ticks + records + sources + late,
+		bar(20) + ticks + records + late,
+		bar(10) + ticks + records,
+		ticks + records,
+		ticks,
+	}
+}
+
+// fit is the first variant that fits the terminal's width, the last one cut to fit
+// if none does; on a non-terminal, the first.
+func (b *progressBar) fit(variants []string) string {
+	if b.width == nil {
+		return variants[0]
+	}
+	room := b.width() - 1 // a line that fills the last column wraps on some terminals
+	for _, v := range variants {
+		if utf8.RuneCountInString(v) <= room {
+			return v
+		}
+	}
+	return cut(variants[len(variants)-1], room)
+}
+
+// cut shortens s to at most n runes, marking the cut with "…".
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	if n < 1 {
+		return ""
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// waiting shows why there is no progress to show.
+func (b *progressBar) waiting(why string) {
+	if b.width != nil {
+		why = cut(why, b.width()-1)
+	}
+	b.status(why)
+}
+
+// status shows s as the current state.
+func (b *progressBar) status(s string) {
+	if s == b.last {
+		return
+	}
+	b.last = s
+	if b.width != nil {
+		fmt.Fprintf(b.w, "\r\033[K%s", s)
+	} else {
+		fmt.Fprintln(b.w, s)
+	}
+}
+
+// line prints s on a line of its own above the status, once.
+func (b *progressBar) line(s string) {
+	if b.said[s] {
+		return
+	}
+	b.said[s] = true
+	if b.width != nil {
+		fmt.Fprintf(b.w, "\r\033[K%s\n%s", s, b.last)
+	} else {
+		fmt.Fprintln(b.w, s)
+	}
+}
+
+func (b *progressBar) finish() {
+	if b.width != nil && b.last != "" {
+		fmt.Fprintln(b.w)
+	}
+}
