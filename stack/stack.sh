@@ -22,6 +22,8 @@
 #   STACK_TIMEOUT         seconds each service may take to answer after start (default 180)
 #   CASSANDRA_AUTH        1 = PasswordAuthenticator (superuser cassandra/cassandra), 0 = none (default 0)
 #   JAVA17_HOME           the JDK 17 to run Kafka and Cassandra with (default: found under /usr/lib/jvm)
+#   STACK_WORKER_PORT     the port of the worker's /metrics and /healthz (default 9101)
+#   STACK_STREAMING_PORT  the port of the streaming worker's (default 9102)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,6 +35,8 @@ STACK_DIR=${STREAMPIPE_STACK_DIR:-$ROOT/.stack}
 BIN_DIR=${STREAMPIPE_BIN_DIR:-$ROOT/bin} # the worker and streaming programs (make build)
 STACK_TIMEOUT=${STACK_TIMEOUT:-180}
 CASSANDRA_AUTH=${CASSANDRA_AUTH:-0}
+WORKER_PORT=${STACK_WORKER_PORT:-9101}       # the worker's /metrics and /healthz
+STREAMING_PORT=${STACK_STREAMING_PORT:-9102} # the streaming worker's
 HOST=127.0.0.1
 SERVERS=(temporal kafka cassandra)
 APPS=(worker streaming) # this checkout's programs (make build), run against the servers
@@ -59,8 +63,8 @@ ports() { # the TCP ports a service listens on; the first is the one users talk 
     temporal) echo "7233 8233" ;;
     kafka) echo "9092 9093" ;;
     cassandra) echo "9042 7000" ;;
-    worker) echo "9101" ;;
-    streaming) echo "9102" ;;
+    worker) echo "$WORKER_PORT" ;;
+    streaming) echo "$STREAMING_PORT" ;;
   esac
 }
 stop_wait() { # seconds a service gets to stop after SIGTERM
@@ -512,8 +516,8 @@ summary() {
         [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
         say "Cassandra  $HOST:9042   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
         ;;
-      worker) say "worker     http://$HOST:9101/metrics                   log $(log_file worker)" ;;
-      streaming) say "streaming  http://$HOST:9102/metrics                   log $(log_file streaming)" ;;
+      worker) say "worker     http://$HOST:$WORKER_PORT/metrics                   log $(log_file worker)" ;;
+      streaming) say "streaming  http://$HOST:$STREAMING_PORT/metrics                   log $(log_file streaming)" ;;
     esac
   done
 }

@@ -1,9 +1,11 @@
 package stack_test
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -138,8 +140,8 @@ func TestToolPrintsOnlyItsPath(t *testing.T) {
 }
 
 // A service that exits during start-up, or never answers, fails `up` with the last
-// lines of its log. Fake programs stand in for the worker, whose port is free while
-// the Go tests run.
+// lines of its log. Fake programs stand in for the worker, in a stack of the test's own
+// on a free port: the real worker of `make run` may hold 9101 meanwhile.
 func TestStackServiceDoesNotComeUp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the stack script")
@@ -169,7 +171,7 @@ func TestStackServiceDoesNotComeUp(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(bin, "worker"), []byte(tt.program), 0o755))
 			stackDir := filepath.Join(t.TempDir(), "stack")
 			env := append([]string{"STREAMPIPE_BIN_DIR=" + bin, "STREAMPIPE_STACK_DIR=" + stackDir,
-				"STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00")}, tt.env...)
+				"STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00"), "STACK_WORKER_PORT=" + freePort(t)}, tt.env...)
 			t.Cleanup(func() { // stop what the case left running
 				cmd := exec.Command("./stack.sh", "down", "worker")
 				cmd.Env = append(os.Environ(), env...)
@@ -184,4 +186,13 @@ func TestStackServiceDoesNotComeUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// freePort returns a loopback port nothing listens on (at the time of asking).
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
