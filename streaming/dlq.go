@@ -54,17 +54,30 @@ func deadLetter(m kafka.Message, ie *InvalidError) kafka.Message {
 }
 
 // ensureTopic creates topic with the broker's default partitions and replication
-// unless it exists.
-func ensureTopic(ctx context.Context, brokers []string, topic string, configs ...kafka.ConfigEntry) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+// unless it exists. Errors that retrying will not cure (a name or a setting the
+// broker refuses, a missing permission) are wrapped in giveUp.
+func ensureTopic(ctx context.Context, cfg Config, topic string, configs ...kafka.ConfigEntry) error {
+	// A transport of its own: a shared one remembers a failed metadata look-up for
+	// seconds, and start-up retries must dial afresh.
+	transport := &kafka.Transport{DialTimeout: 5 * time.Second}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: transport}
 	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: topic, NumPartitions: -1, ReplicationFactor: -1, ConfigEntries: configs,
 	}}})
 	if err == nil {
 		err = res.Errors[topic]
 	}
-	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("creating kafka topic %s: %w", topic, err)
+	if err == nil || errors.Is(err, kafka.TopicAlreadyExists) {
+		return nil
 	}
-	return nil
+	err = fmt.Errorf("creating topic %s on %s: %w", topic, cfg.kafkaAt(), err)
+	for _, e := range []kafka.Error{kafka.InvalidTopic, kafka.InvalidPartitionNumber, kafka.InvalidReplicationFactor,
+		kafka.InvalidConfiguration, kafka.PolicyViolation, kafka.TopicAuthorizationFailed,
+		kafka.ClusterAuthorizationFailed, kafka.SASLAuthenticationFailed} {
+		if errors.Is(err, e) {
+			return giveUp{err}
+		}
+	}
+	return err
 }
