@@ -58,16 +58,14 @@ func deadLetter(m kafka.Message, ie *InvalidError) kafka.Message {
 // unless it exists. Errors that retrying will not cure (a name or a setting the
 // broker refuses, a missing permission) are wrapped in giveUp.
 func ensureTopic(ctx context.Context, cfg Config, topic string, configs ...kafka.ConfigEntry) error {
-	// kafka.Client reports a broker it cannot reach as "[8] Broker Not Available":
-	// dial first, to report why.
+	// kafka.Client reports a broker it cannot reach as "[8] Broker Not Available",
+	// and its transport remembers that for seconds: dial first, to report why and to
+	// leave the transport alone while nothing listens. The transport is kafka-go's
+	// shared one, whose metadata the creation refreshes for this process's writers.
 	if err := dialAny(ctx, cfg.Brokers); err != nil {
 		return err
 	}
-	// A transport of its own: a shared one remembers a failed metadata look-up for
-	// seconds, and start-up retries must dial afresh.
-	transport := &kafka.Transport{DialTimeout: 5 * time.Second}
-	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: transport}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
 	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: topic, NumPartitions: -1, ReplicationFactor: -1, ConfigEntries: configs,
 	}}})

@@ -74,6 +74,22 @@ func TestKafkaUnreachableAtStartup(t *testing.T) {
 	assert.Contains(t, logs, "connection refused")
 }
 
+// SIGTERM while start-up waits for Kafka stops the worker at once, and it is no
+// failure: exit 0.
+func TestSIGTERMWhileWaitingForKafka(t *testing.T) {
+	p := newPipe(t, 0)
+	closed := freeAddr(t)
+	pr := startProc(t, p, "sigterm-waiting", "KAFKA_BROKERS="+closed, "STREAMING_STARTUP_TIMEOUT=1m")
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		_, body, err := pr.healthz()
+		if assert.NoError(c, err) {
+			assert.Contains(c, body, "waiting for kafka at "+closed)
+		}
+	}, time.Minute, 50*time.Millisecond)
+	require.NoError(t, pr.terminate(10*time.Second))
+	assert.Contains(t, pr.logs.String(), "stopped during start-up")
+}
+
 // freeAddr is a loopback address nothing listens on (for now).
 func freeAddr(t *testing.T) string {
 	t.Helper()

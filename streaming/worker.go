@@ -69,7 +69,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.metrics.init(w.dataset.Name())
 	tbl, err := w.openTable(ctx)
 	if err != nil {
-		return err
+		return w.startupErr(ctx, err)
 	}
 	defer tbl.close()
 	// The source topic too: a group that joins before its topic exists is assigned
@@ -83,7 +83,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			return ensureTopic(ctx, w.cfg, w.cfg.DLQTopic,
 				kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMaxMessageBytes)})
 		}); err != nil {
-		return err
+		return w.startupErr(ctx, err)
 	}
 	dlq := newDLQWriter(w.cfg)
 	defer dlq.Close()
@@ -175,6 +175,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("stopping: the batch in hand is written; committing it")
 	return nil
+}
+
+// startupErr is what Run returns when start-up failed with err: nil if ctx is done,
+// since a stop asked for during start-up is no failure.
+func (w *Worker) startupErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		w.log.Info("stopped during start-up", "err", err)
+		return nil
+	}
+	return err
 }
 
 // process writes a batch's valid records to Cassandra and its invalid ones to the
