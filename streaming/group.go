@@ -58,6 +58,8 @@ func (g *Group) Ready() error {
 		switch err := g.failed[w]; {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: stopped: %w", w.Name(), err))
+		case w.Waiting() != "":
+			errs = append(errs, fmt.Errorf("%s: starting: %s", w.Name(), w.Waiting()))
 		case !w.Ready():
 			errs = append(errs, fmt.Errorf("%s: not consuming, or its last write failed", w.Name()))
 		}

@@ -437,17 +437,26 @@ type proc struct {
 	cmd     *exec.Cmd
 	metrics string // host:port of /metrics
 	done    chan error
+	logs    *lockedBuffer // its stdout and stderr
 }
 
+// lockedBuffer is a buffer a process writes to while a test reads it. The buffer is
+// not embedded: its ReadFrom, which io.Copy prefers, would bypass the lock.
 type lockedBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startProc starts the streaming binary with p's configuration plus extra env.
@@ -463,15 +472,13 @@ func startProc(t testing.TB, p *pipe, name string, extra ...string) *proc {
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
-	pr := &proc{t: t, cmd: cmd, metrics: addr, done: make(chan error, 1)}
+	pr := &proc{t: t, cmd: cmd, metrics: addr, done: make(chan error, 1), logs: logs}
 	go func() { pr.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-pr.done
 		if t.Failed() {
-			logs.mu.Lock()
 			t.Logf("log of worker %s (pid %d):\n%s", name, cmd.Process.Pid, logs.String())
-			logs.mu.Unlock()
 		}
 	})
 	return pr

@@ -21,6 +21,7 @@ type Worker struct {
 	metrics *Metrics
 	log     *slog.Logger
 	ready   atomic.Bool
+	waiting atomic.Pointer[string] // what start-up waits for; nil when it does not
 }
 
 // New checks cfg and returns a Worker for dataset that reports to metrics.
@@ -43,27 +44,46 @@ func (w *Worker) Name() string { return w.dataset.Name() }
 // Ready reports whether the worker is consuming and its last write succeeded.
 func (w *Worker) Ready() bool { return w.ready.Load() }
 
-// Run connects to Cassandra (retrying while it boots), creates what is missing, joins
-// the consumer group and processes micro-batches until ctx is done. It then finishes
-// the batch in hand (for at most DrainTimeout), commits it, leaves the group and
-// returns nil. Any other return is an error that retrying will not cure.
+// Waiting says what start-up waits for (e.g. "waiting for kafka at … since …: …"),
+// or "" when it waits for nothing.
+func (w *Worker) Waiting() string {
+	if s := w.waiting.Load(); s != nil {
+		return *s
+	}
+	return ""
+}
+
+func (w *Worker) setWaiting(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	w.waiting.Store(&s)
+}
+
+// Run connects to Cassandra and creates what is missing there, then creates the
+// topics missing in Kafka, retrying each server while it is unreachable, for at most
+// StartupTimeout. It then joins the consumer group and processes micro-batches until
+// ctx is done, finishes the batch in hand (for at most DrainTimeout), commits it,
+// leaves the group and returns nil. Any other return is an error that retrying will
+// not cure.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.ready.Store(false)
 	w.metrics.init(w.dataset.Name())
-	tbl, err := openTable(ctx, w.cfg, w.dataset)
+	tbl, err := w.openTable(ctx)
 	if err != nil {
-		return err
+		return w.startupErr(ctx, err)
 	}
 	defer tbl.close()
 	// The source topic too: a group that joins before its topic exists is assigned
 	// nothing, and stays so when the topic appears (on a fresh stack the producer's
 	// first run creates it).
-	if err := ensureTopic(ctx, w.cfg.Brokers, w.cfg.Topic); err != nil {
-		return err
-	}
-	if err := ensureTopic(ctx, w.cfg.Brokers, w.cfg.DLQTopic,
-		kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMaxMessageBytes)}); err != nil {
-		return err
+	if err := w.await(ctx, w.cfg.kafkaAt(), "check the broker list and that Kafka is running and listens there",
+		func(ctx context.Context) error {
+			if err := ensureTopic(ctx, w.cfg, w.cfg.Topic); err != nil {
+				return err
+			}
+			return ensureTopic(ctx, w.cfg, w.cfg.DLQTopic,
+				kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMaxMessageBytes)})
+		}); err != nil {
+		return w.startupErr(ctx, err)
 	}
 	dlq := newDLQWriter(w.cfg)
 	defer dlq.Close()
@@ -82,8 +102,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		SessionTimeout: 10 * time.Second,
 		// Closing the reader waits for the fetches in flight: keep their long poll short.
 		MaxWait:     500 * time.Millisecond,
-		Logger:      kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader"), slog.LevelDebug)),
-		ErrorLogger: kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader"), slog.LevelWarn)),
+		Logger:      kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader", "kafka", w.cfg.kafkaAt()), slog.LevelDebug)),
+		ErrorLogger: kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader", "kafka", w.cfg.kafkaAt()), slog.LevelWarn)),
 	})
 	defer reader.Close()
 
@@ -149,12 +169,22 @@ func (w *Worker) Run(ctx context.Context) error {
 	select {
 	case err := <-fetchErr:
 		if ctx.Err() == nil {
-			return fmt.Errorf("fetching from kafka topic %s: %w", w.cfg.Topic, err)
+			return fmt.Errorf("fetching from topic %s of %s: %w", w.cfg.Topic, w.cfg.kafkaAt(), err)
 		}
 	default:
 	}
 	w.log.Info("stopping: the batch in hand is written; committing it")
 	return nil
+}
+
+// startupErr is what Run returns when start-up failed with err: nil if ctx is done,
+// since a stop asked for during start-up is no failure.
+func (w *Worker) startupErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		w.log.Info("stopped during start-up", "err", err)
+		return nil
+	}
+	return err
 }
 
 // process writes a batch's valid records to Cassandra and its invalid ones to the
@@ -195,7 +225,10 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 
 	if len(dead) > 0 {
 		if err := w.retry(ctx, "dlq", func(ctx context.Context) error {
-			return dlq.WriteMessages(ctx, dead...)
+			if err := dlq.WriteMessages(ctx, dead...); err != nil {
+				return fmt.Errorf("writing to dead-letter topic %s of %s: %w", w.cfg.DLQTopic, w.cfg.kafkaAt(), err)
+			}
+			return nil
 		}); err != nil {
 			return err
 		}
@@ -222,7 +255,7 @@ func (w *Worker) commit(ctx context.Context, reader *kafka.Reader, last []kafka.
 	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
 	defer cancel()
 	if err := reader.CommitMessages(ctx, last...); err != nil {
-		w.log.Warn("committing offsets failed; the batch will be consumed again", "err", err)
+		w.log.Warn("committing offsets failed; the batch will be consumed again", "kafka", w.cfg.kafkaAt(), "err", err)
 	}
 }
 
