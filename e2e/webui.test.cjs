@@ -86,10 +86,17 @@ test('unpause a schedule in the Web UI, then a triggered run completes', async (
   // Its User Metadata tab tells the run's story: the summary the schedule gave it,
   // and the live Current Details the workflow keeps.
   await page.getByRole('tab', { name: 'User Metadata' }).click();
-  await page.getByText('daily: users: 2 records every 1s for 10s (10 ticks) to users_created').waitFor();
+  // The UI renders both as markdown, each in a frame of its own.
+  const inAFrame = (re) => eventually(`${re} in the User Metadata tab`, async () => {
+    for (const f of page.frames()) {
+      const text = await f.locator('body').innerText().catch(() => '');
+      if (re.test(text)) return text;
+    }
+    return null;
+  }, 30_000);
+  await inAFrame(/daily: users: 2 records every 1s for 10s \(10 ticks\) to users_created/);
   await page.getByText('Current Details').waitFor();
-  await page.getByText(/Tick \d+ of 10/).waitFor({ timeout: 30_000 });
-  await page.getByText(/users published \(randomuser \d+, faker \d+\)/).waitFor();
+  await inAFrame(/Tick \d+ of 10 · \d+ users published \(randomuser \d+, faker \d+\)/);
   await page.screenshot({ path: path.join(shots, 'webui-5-current-details.png') });
 
   const status = await eventually('the triggered run to end', () => {
