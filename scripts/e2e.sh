@@ -41,6 +41,9 @@ schedule_was=$(bin/starter schedule describe 2>/dev/null | sed -n 's/^Schedule u
 webui_schedule=e2e-webui-$$
 restore() {
   bin/starter schedule delete -schedule-id "$webui_schedule" >/dev/null 2>&1 || true
+  local now
+  now=$(bin/starter schedule describe 2>/dev/null | sed -n 's/^Schedule user-automation: //p') || true
+  [[ $now == "$schedule_was" ]] && return
   case $schedule_was in
     active) bin/starter schedule unpause -note "as it was before make test" >/dev/null ;;
     paused) bin/starter schedule pause -note "as it was before make test" >/dev/null ;;
