@@ -1,7 +1,7 @@
 // Package activities holds the side effects of the UserAutomation workflow: making a
-// tick's records with its dataset's generator (users fetched from randomuser.me,
-// falling back to gofakeit; registered users and finance transactions from a seeded
-// gofakeit), formatting them and publishing them to Kafka.
+// tick's records with its dataset's generator (package datasets: users fetched from
+// randomuser.me here, falling back to gofakeit; registered users and finance
+// transactions from a seeded gofakeit) and publishing them to Kafka.
 //
 // Activities are methods on [Activities], which holds the clients; the worker
 // registers one value and workflows call the methods through a nil pointer.
@@ -13,18 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
 	"github.com/segmentio/kafka-go"
 	"go.temporal.io/sdk/temporal"
-)
 
-// Sources of users, as counted in results and written in record.User.Source.
-const (
-	SourceRandomUser = "randomuser"
-	SourceFaker      = "faker"
+	"github.com/streampipe/streampipe/datasets"
 )
 
 // Config configures the activities' clients. Zero values take the defaults below.
@@ -146,8 +141,8 @@ type TickInput struct {
 	// execution, which stays the same when the workflow continues as new.
 	WorkflowID string `json:"workflow_id"`
 	RunID      string `json:"run_id"`
-	// Dataset names what the tick publishes (LookupDataset); empty means users, as in
-	// ticks scheduled before datasets existed.
+	// Dataset names what the tick publishes (datasets.Lookup); empty means users, as
+	// in ticks scheduled before datasets existed.
 	Dataset string `json:"dataset,omitempty"`
 	// Tick counts from 0.
 	Tick int `json:"tick"`
@@ -155,18 +150,21 @@ type TickInput struct {
 	Due time.Time `json:"due"`
 	// Interval is the run's tick interval; a randomuser.me call gets at most half of it.
 	Interval time.Duration `json:"interval"`
-	// Users is how many records the tick publishes (users, for the users dataset).
-	Users int    `json:"users"`
-	Topic string `json:"topic"`
+	// Records is how many records the tick publishes. Its JSON name is the one of
+	// the users pipeline, which ticks in recorded histories carry.
+	Records int    `json:"users"`
+	Topic   string `json:"topic"`
 }
 
 // TickResult tells what a tick published.
 type TickResult struct {
 	Tick int `json:"tick"`
-	// Users is how many records the tick published.
-	Users  int    `json:"users"`
-	Source string `json:"source"`
-	// FallbackReason says why the users came from the faker; empty when they did not.
+	// Records is how many records the tick published; its JSON name is the users
+	// pipeline's.
+	Records int    `json:"users"`
+	Source  string `json:"source"`
+	// FallbackReason says why the records came from the faker; empty when they did
+	// not.
 	FallbackReason string `json:"fallback_reason,omitempty"`
 	// Lateness is how long after Due Kafka acknowledged the tick's records.
 	Lateness time.Duration `json:"lateness"`
@@ -180,17 +178,16 @@ type TickResult struct {
 // in-sync replicas; an error (Kafka unreachable, say) makes Temporal retry the whole
 // tick, which then carries the same ids and, from the same source, the same records.
 func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult, error) {
-	ds, ok := LookupDataset(in.Dataset)
+	ds, ok := datasets.Lookup(in.Dataset)
 	if !ok {
-		return TickResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("unknown dataset %q: want one of %s", in.Dataset, strings.Join(DatasetNames(), ", ")), "InvalidInput", nil)
+		return TickResult{}, temporal.NewNonRetryableApplicationError(datasets.UnknownError(in.Dataset).Error(), "InvalidInput", nil)
 	}
-	ids := make([]string, in.Users)
+	ids := make([]string, in.Records)
 	for i := range ids {
 		ids[i] = ds.RecordID(in.WorkflowID, in.RunID, in.Tick, i)
 	}
-	values, source, fallback := ds.generate(a, ctx, in, ids)
-	res := TickResult{Tick: in.Tick, Users: len(values), Source: source}
+	values, source, fallback := ds.Generate(ctx, sources{a}, in.tick(), ids)
+	res := TickResult{Tick: in.Tick, Records: len(values), Source: source}
 	if fallback != nil {
 		res.FallbackReason = fallback.Error()
 	}
@@ -211,27 +208,47 @@ func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult,
 		return TickResult{}, fmt.Errorf("waiting for tick %d to fall due: %w", in.Tick, ctx.Err())
 	}
 	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
-		return TickResult{}, a.kafkaError(ctx, fmt.Sprintf("tick %d: publishing %d %s records to topic %s",
-			in.Tick+1, len(msgs), ds.Name, in.Topic), err)
+		return TickResult{}, a.kafkaError(ctx, fmt.Sprintf("tick %d: publishing %d %s to topic %s",
+			in.Tick+1, len(msgs), ds.RecordsNoun(), in.Topic), err)
 	}
 	res.Lateness = time.Since(in.Due)
 	a.cfg.Metrics.published(ds.Name, res)
 	return res, nil
 }
 
-// fetchUsers gets a tick's users from randomuser.me within a deadline well inside the
-// tick interval, or from the seeded faker if that fails; fallback says why.
-func (a *Activities) fetchUsers(ctx context.Context, in TickInput) (users []apiUser, source string, fallback error) {
-	textSeed, numberSeed := tickSeeds(in.WorkflowID, in.RunID, in.Tick)
+// tick is the tick as its generator sees it.
+func (in TickInput) tick() datasets.Tick {
+	return datasets.Tick{WorkflowID: in.WorkflowID, RunID: in.RunID, Tick: in.Tick, Interval: in.Interval}
+}
+
+// sources lends the activities' randomuser.me client to the generators
+// (datasets.Sources). It is not Activities itself, whose exported methods are all
+// registered as activities.
+type sources struct{ a *Activities }
+
+// RandomUsers fetches a tick's users and formats them, the i-th with id ids[i].
+func (s sources) RandomUsers(ctx context.Context, t datasets.Tick, ids []string) ([]any, string, error) {
+	users, source, fallback := s.a.fetchUsers(ctx, t, len(ids))
+	values := make([]any, len(users))
+	for i, u := range users {
+		values[i] = formatUser(u, ids[i], source)
+	}
+	return values, source, fallback
+}
+
+// fetchUsers gets a tick's n users from randomuser.me within a deadline well inside
+// the tick interval, or from the seeded faker if that fails; fallback says why.
+func (a *Activities) fetchUsers(ctx context.Context, t datasets.Tick, n int) (users []apiUser, source string, fallback error) {
+	textSeed, numberSeed := t.Seeds()
 	timeout := a.cfg.RandomUserTimeout
-	if in.Interval > 0 {
-		timeout = min(timeout, in.Interval/2)
+	if t.Interval > 0 {
+		timeout = min(timeout, t.Interval/2)
 	}
 	callCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	users, err := a.fetchRandomUsers(callCtx, textSeed, in.Users)
+	users, err := a.fetchRandomUsers(callCtx, textSeed, n)
 	if err == nil {
-		return users, SourceRandomUser, nil
+		return users, datasets.SourceRandomUser, nil
 	}
-	return fakeUsers(numberSeed, in.Users), SourceFaker, err
+	return fakeUsers(numberSeed, n), datasets.SourceFaker, err
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -22,10 +23,10 @@ func TestPublishTickFailsWhileKafkaIsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 
-	_, err := a.PublishTick(ctx, TickInput{WorkflowID: "wf", RunID: "run", Interval: time.Second, Users: 2, Topic: "t"})
+	_, err := a.PublishTick(ctx, TickInput{WorkflowID: "wf", RunID: "run", Interval: time.Second, Records: 2, Topic: "t"})
 
 	require.Error(t, err, "an unreachable Kafka fails the tick, so that Temporal retries it")
-	assert.Equal(t, "tick 1: publishing 2 users records to topic t: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
+	assert.Equal(t, "tick 1: publishing 2 users to topic t: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
 
 	err = a.EnsureTopic(ctx, "t")
 	assert.Equal(t, "creating topic t: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
@@ -45,11 +46,11 @@ func TestPublishTickToKafka(t *testing.T) {
 	require.NoError(t, a.EnsureTopic(ctx, topic), "creating an existing topic is not an error")
 
 	in := TickInput{WorkflowID: "wf", RunID: "run", Tick: 5, Due: time.Now().Add(300 * time.Millisecond),
-		Interval: time.Second, Users: 20, Topic: topic}
+		Interval: time.Second, Records: 20, Topic: topic}
 	res, err := a.PublishTick(ctx, in)
 	require.NoError(t, err)
 	assert.False(t, time.Now().Before(in.Due), "a tick started early waits for its due time")
-	assert.Equal(t, TickResult{Tick: 5, Users: 20, Source: SourceRandomUser, Lateness: res.Lateness}, res)
+	assert.Equal(t, TickResult{Tick: 5, Records: 20, Source: datasets.SourceRandomUser, Lateness: res.Lateness}, res)
 
 	msgs, partitions := kafkatest.ReadAll(ctx, t, brokers, topic)
 	assert.Equal(t, 3, partitions, "default partition count")
@@ -59,11 +60,11 @@ func TestPublishTickToKafka(t *testing.T) {
 		var u record.User
 		require.NoError(t, json.Unmarshal(m.Value, &u))
 		assert.Equal(t, string(m.Key), u.ID, "key = id")
-		assert.Equal(t, SourceRandomUser, u.Source)
+		assert.Equal(t, datasets.SourceRandomUser, u.Source)
 		assertComplete(t, u)
 		ids[u.ID] = true
 	}
-	for i := range in.Users {
-		assert.True(t, ids[UserID("wf", "run", 5, i)], "user %d published", i)
+	for i := range in.Records {
+		assert.True(t, ids[datasets.Users.RecordID("wf", "run", 5, i)], "user %d published", i)
 	}
 }

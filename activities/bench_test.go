@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 )
@@ -21,8 +22,8 @@ func BenchmarkPublishThroughput(b *testing.B) {
 	const users, ticks = 5000, 6
 	brokers := stacktest.KafkaBrokers(b)
 	for _, src := range []struct{ name, url string }{
-		{SourceRandomUser, randomusertest.NewServer(b).URL},
-		{SourceFaker, "http://127.0.0.1:1/api/"},
+		{datasets.SourceRandomUser, randomusertest.NewServer(b).URL},
+		{datasets.SourceFaker, "http://127.0.0.1:1/api/"},
 	} {
 		b.Run(src.name, func(b *testing.B) {
 			topic := fmt.Sprintf("bench-publish-%s-%d", src.name, time.Now().UnixNano())
@@ -32,7 +33,7 @@ func BenchmarkPublishThroughput(b *testing.B) {
 			if err := a.EnsureTopic(ctx, topic); err != nil {
 				b.Fatal(err)
 			}
-			in := TickInput{WorkflowID: "bench", RunID: topic, Interval: 20 * time.Second, Users: users, Topic: topic}
+			in := TickInput{WorkflowID: "bench", RunID: topic, Interval: 20 * time.Second, Records: users, Topic: topic}
 			// Warm the writer's connections and metadata.
 			if _, err := a.PublishTick(ctx, in); err != nil {
 				b.Fatal(err)
@@ -73,7 +74,7 @@ func BenchmarkPublishThroughput(b *testing.B) {
 func readyMessages(topic string, n int) []kafka.Message {
 	msgs := make([]kafka.Message, n)
 	for i, u := range fakeUsers(1, n) {
-		rec := formatUser(u, UserID("ceiling", topic, 0, i), SourceFaker)
+		rec := formatUser(u, datasets.Users.RecordID("ceiling", topic, 0, i), datasets.SourceFaker)
 		value, _ := json.Marshal(rec)
 		msgs[i] = kafka.Message{Topic: topic, Key: []byte(rec.ID), Value: value}
 	}

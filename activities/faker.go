@@ -2,14 +2,10 @@ package activities
 
 import (
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/brianvoe/gofakeit/v6"
-
-	"github.com/streampipe/streampipe/record"
 )
 
 // The faker draws dates from fixed ranges so that a seed always gives the same users.
@@ -52,66 +48,3 @@ func fakeUsers(seed int64, n int) []apiUser {
 	}
 	return users
 }
-
-// fakeRegisteredUser is the seed's registered-user producer: a name, a two-line
-// address and a year, joined by "$". Its value encodes as a JSON string.
-func fakeRegisteredUser(f *gofakeit.Faker, _ string) any {
-	return record.RegisteredUser{
-		Name:    f.Name(),
-		Address: fakeAddress(f),
-		Year:    strconv.Itoa(f.Number(1970, 2024)),
-	}.String()
-}
-
-// The faker draws transaction dates from a fixed range, like the users' dates.
-var (
-	transactionFrom = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	transactionTo   = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
-// fakeTransaction is the seed's finance producer: one transaction with id as its
-// transaction_id, its shipping and one to five items.
-func fakeTransaction(f *gofakeit.Faker, id string) any {
-	date := f.DateRange(transactionFrom, transactionTo).UTC()
-	t := record.Transaction{
-		TransactionID:   id,
-		AccountNumber:   f.AchAccount(),
-		AccountHolder:   f.Name(),
-		TransactionType: f.RandomString([]string{"deposit", "withdrawal", "transfer", "payment", "purchase"}),
-		Amount:          cents(f.Float64Range(1, 5000)),
-		Currency:        f.CurrencyShort(),
-		TransactionDate: date.Format(record.DateLayout),
-		MerchantName:    f.Company(),
-		MerchantCategory: f.RandomString([]string{"groceries", "electronics", "travel", "restaurants",
-			"clothing", "utilities", "health", "entertainment"}),
-		Location:                f.City(),
-		BalanceAfterTransaction: cents(f.Float64Range(0, 100_000)),
-		ShippingInfo: record.ShippingInfo{
-			Address:           fakeAddress(f),
-			Method:            f.RandomString([]string{"standard", "express", "overnight"}),
-			Cost:              cents(f.Float64Range(0, 50)),
-			EstimatedDelivery: date.AddDate(0, 0, f.Number(1, 14)).Format(record.DateLayout),
-			TrackingNumber:    f.Numerify("TRK##########"),
-		},
-		CustomerFeedback: f.Sentence(8),
-		DiscountApplied:  f.Bool(),
-	}
-	t.TransactionItems = make([]record.Item, f.Number(1, 5))
-	for i := range t.TransactionItems {
-		t.TransactionItems[i] = record.Item{
-			ProductName: f.ProductName(),
-			Quantity:    f.Number(1, 10),
-			UnitPrice:   cents(f.Float64Range(1, 500)),
-		}
-	}
-	return t
-}
-
-// fakeAddress is a postal address on two lines, like Python faker's:
-// "983 Alvarado Vista\nPort Matthew, MA 57760".
-func fakeAddress(f *gofakeit.Faker) string {
-	return f.Street() + "\n" + f.City() + ", " + f.StateAbr() + " " + f.Zip()
-}
-
-// cents rounds an amount of money to two decimals.
-func cents(x float64) float64 { return math.Round(x*100) / 100 }

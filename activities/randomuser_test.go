@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/randomusertest"
+	"github.com/streampipe/streampipe/record"
 )
 
 func TestParseRecordedResponse(t *testing.T) {
@@ -31,7 +32,7 @@ func TestParseRecordedResponse(t *testing.T) {
 	}{
 		{"text postcode", "Mathis", func(t *testing.T, u apiUser) {
 			assert.Equal(t, flexString("8261"), u.Location.Postcode)
-			assert.Equal(t, "2054 Linaaes gate, Bybrua, Buskerud, Norway", formatUser(u, "id", SourceRandomUser).Address)
+			assert.Equal(t, "2054 Linaaes gate, Bybrua, Buskerud, Norway", formatUser(u, "id", datasets.SourceRandomUser).Address)
 		}},
 		{"numeric postcode", "Josephine", func(t *testing.T, u apiUser) {
 			assert.Equal(t, flexString("61735"), u.Location.Postcode)
@@ -43,7 +44,7 @@ func TestParseRecordedResponse(t *testing.T) {
 			assert.Equal(t, "Maçka Cd", u.Location.Street.Name)
 		}},
 		{"non-Latin script", "احسان", func(t *testing.T, u apiUser) {
-			rec := formatUser(u, "id", SourceRandomUser)
+			rec := formatUser(u, "id", datasets.SourceRandomUser)
 			assert.Equal(t, "4903 دکتر فاطمی", strings.SplitN(rec.Address, ",", 2)[0])
 			b, err := json.Marshal(rec)
 			require.NoError(t, err)
@@ -63,7 +64,7 @@ func TestFormatUserFillsEveryField(t *testing.T) {
 	users, err := parseResponse(randomusertest.Response, 30)
 	require.NoError(t, err)
 	for _, u := range users {
-		assertComplete(t, formatUser(u, "9b2f6c1e-0000-5000-8000-000000000000", SourceRandomUser))
+		assertComplete(t, formatUser(u, "9b2f6c1e-0000-5000-8000-000000000000", datasets.SourceRandomUser))
 	}
 }
 
@@ -78,33 +79,33 @@ func TestFetchUsers(t *testing.T) {
 		wantSource string
 		wantReason string
 	}{
-		{name: "recorded response", url: recorded.URL, users: 5, wantSource: SourceRandomUser},
-		{name: "more users than recorded", url: recorded.URL, users: 70, wantSource: SourceRandomUser},
-		{name: "error body", users: 1, wantSource: SourceFaker, wantReason: "Uh oh",
+		{name: "recorded response", url: recorded.URL, users: 5, wantSource: datasets.SourceRandomUser},
+		{name: "more users than recorded", url: recorded.URL, users: 70, wantSource: datasets.SourceRandomUser},
+		{name: "error body", users: 1, wantSource: datasets.SourceFaker, wantReason: "Uh oh",
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = w.Write([]byte(`{"error": "Uh oh, something has gone wrong. Please tell us on GitHub."}`))
 			}},
-		{name: "too many requests", users: 1, wantSource: SourceFaker, wantReason: "429",
+		{name: "too many requests", users: 1, wantSource: datasets.SourceFaker, wantReason: "429",
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				http.Error(w, "slow down", http.StatusTooManyRequests)
 			}},
-		{name: "server error", users: 1, wantSource: SourceFaker, wantReason: "503",
+		{name: "server error", users: 1, wantSource: datasets.SourceFaker, wantReason: "503",
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				http.Error(w, "maintenance", http.StatusServiceUnavailable)
 			}},
-		{name: "hung server", users: 1, wantSource: SourceFaker, wantReason: "in time",
+		{name: "hung server", users: 1, wantSource: datasets.SourceFaker, wantReason: "in time",
 			handler: func(_ http.ResponseWriter, r *http.Request) {
 				<-r.Context().Done()
 			}},
-		{name: "fewer users than asked", users: 2, wantSource: SourceFaker, wantReason: "sent 1 users, want 2",
+		{name: "fewer users than asked", users: 2, wantSource: datasets.SourceFaker, wantReason: "sent 1 users, want 2",
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = w.Write([]byte(`{"results":[{"name":{"first":"A"}}]}`))
 			}},
-		{name: "not JSON", users: 1, wantSource: SourceFaker, wantReason: "decoding",
+		{name: "not JSON", users: 1, wantSource: datasets.SourceFaker, wantReason: "decoding",
 			handler: func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = w.Write([]byte(`<html>Bad gateway</html>`))
 			}},
-		{name: "nothing listening", url: "http://127.0.0.1:1/api/", users: 3, wantSource: SourceFaker, wantReason: "calling randomuser"},
+		{name: "nothing listening", url: "http://127.0.0.1:1/api/", users: 3, wantSource: datasets.SourceFaker, wantReason: "calling randomuser"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,10 +116,10 @@ func TestFetchUsers(t *testing.T) {
 				url = srv.URL
 			}
 			a := New(Config{RandomUserURL: url}, discardLogger())
-			in := TickInput{WorkflowID: "wf", RunID: "run", Tick: 7, Interval: interval, Users: tt.users}
+			tick := datasets.Tick{WorkflowID: "wf", RunID: "run", Tick: 7, Interval: interval}
 
 			start := time.Now()
-			users, source, fallback := a.fetchUsers(context.Background(), in)
+			users, source, fallback := a.fetchUsers(context.Background(), tick, tt.users)
 			elapsed := time.Since(start)
 
 			assert.Less(t, elapsed, interval, "a tick's fetch must end well inside the interval")
@@ -131,7 +132,7 @@ func TestFetchUsers(t *testing.T) {
 				assert.Contains(t, fallback.Error(), tt.wantReason)
 			}
 			for i, u := range users {
-				assertComplete(t, formatUser(u, UserID(in.WorkflowID, in.RunID, in.Tick, i), source))
+				assertComplete(t, formatUser(u, datasets.Users.RecordID(tick.WorkflowID, tick.RunID, tick.Tick, i), source))
 			}
 		})
 	}
@@ -140,40 +141,25 @@ func TestFetchUsers(t *testing.T) {
 func TestTickSentAgainHasSameUsers(t *testing.T) {
 	for _, url := range []string{randomusertest.NewServer(t).URL, "http://127.0.0.1:1/api/"} {
 		a := New(Config{RandomUserURL: url}, discardLogger())
-		in := TickInput{WorkflowID: "wf", RunID: "run", Tick: 3, Interval: time.Second, Users: 4}
-		first, source, _ := a.fetchUsers(context.Background(), in)
-		again, _, _ := a.fetchUsers(context.Background(), in)
+		ids, first := generate(t, a, datasets.NameUsers, 3, 4)
+		_, again := generate(t, a, datasets.NameUsers, 3, 4)
+		source := first[0].(record.User).Source
 		assert.Equal(t, first, again, "source %s", source)
+		for i, v := range first {
+			assert.Equal(t, ids[i], v.(record.User).ID)
+		}
 
-		in.Tick = 4
-		next, _, _ := a.fetchUsers(context.Background(), in)
+		_, next := generate(t, a, datasets.NameUsers, 4, 4)
 		assert.NotEqual(t, first, next, "source %s: another tick draws other users", source)
 	}
 }
 
 func TestFakeUsersHaveTheAPIShape(t *testing.T) {
 	for _, u := range fakeUsers(42, 50) {
-		rec := formatUser(u, "id", SourceFaker)
+		rec := formatUser(u, "id", datasets.SourceFaker)
 		assertComplete(t, rec)
 		assert.Contains(t, []string{"male", "female"}, rec.Gender)
 		assert.Regexp(t, `^\d+ [^,]+, [^,]+, [^,]+, .+$`, rec.Address)
-	}
-}
-
-func TestUserID(t *testing.T) {
-	id := UserID("wf", "run", 1, 2)
-	// The namespace user ids had before datasets existed: runs in flight keep their ids.
-	space := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/streampipe/streampipe/users"))
-	assert.Equal(t, uuid.NewSHA1(space, []byte(`"wf" "run" 1 2`)).String(), id)
-	assert.Equal(t, id, UserID("wf", "run", 1, 2), "same names, same id")
-	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, id)
-	others := []string{
-		UserID("wf", "run", 1, 3), UserID("wf", "run", 2, 2),
-		UserID("wf", "run2", 1, 2), UserID("wf2", "run", 1, 2),
-		UserID("wf run", "", 1, 2), // names are quoted, so joining them cannot collide
-	}
-	for _, other := range others {
-		assert.NotEqual(t, id, other)
 	}
 }
 
@@ -193,7 +179,7 @@ func FuzzParseResponse(f *testing.F) {
 		}
 		require.Len(t, users, want)
 		for _, u := range users {
-			_, err := json.Marshal(formatUser(u, "id", SourceRandomUser))
+			_, err := json.Marshal(formatUser(u, "id", datasets.SourceRandomUser))
 			require.NoError(t, err)
 		}
 	})

@@ -13,12 +13,23 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/workflows"
 )
 
 // catchupWindow is the shortest the server accepts. A day missed while Temporal was
 // down is not run late, like the DAG's catchup=False.
 const catchupWindow = 10 * time.Second
+
+// ID is the id of a dataset's schedule: usersID (TEMPORAL_SCHEDULE_ID, by default
+// user-automation) for users, the default dataset; <dataset>-automation for another,
+// e.g. transactions-automation. Each dataset has a schedule of its own.
+func ID(dataset, usersID string) string {
+	if dataset == "" || dataset == datasets.NameUsers {
+		return usersID
+	}
+	return dataset + "-automation"
+}
 
 // Options describe the schedule.
 type Options struct {

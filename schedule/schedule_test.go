@@ -68,3 +68,10 @@ func TestCreatedScheduleIsPausedWithANote(t *testing.T) {
 	assert.Equal(t, Note(o.ID), d.Schedule.State.Note)
 	assert.Contains(t, d.Schedule.State.Note, "temporal schedule toggle --schedule-id "+o.ID+" --unpause")
 }
+
+func TestIDOfEachDataset(t *testing.T) {
+	assert.Equal(t, "user-automation", ID("", "user-automation"))
+	assert.Equal(t, "my-users", ID("users", "my-users"), "TEMPORAL_SCHEDULE_ID names the users one")
+	assert.Equal(t, "transactions-automation", ID("transactions", "user-automation"))
+	assert.Equal(t, "registered_users-automation", ID("registered_users", "user-automation"))
+}

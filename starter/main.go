@@ -36,6 +36,10 @@ execute the runs.`,
   schedule describe   show the schedule: state, note, input, next and recent runs
   schedule delete     delete the schedule (runs it started go on)
 
+Every command takes -dataset: users (the default), registered_users or
+transactions. Each dataset has a schedule of its own: user-automation for users,
+<dataset>-automation for another.
+
 Run 'starter <command> -h' for the flags of a command.`,
 	Env:     config.StarterVars(),
 	EnvHelp: config.Help,
@@ -136,7 +140,7 @@ func exitErr(code int) error {
 // names them) to the flags that set them.
 var inputFlags = map[string]string{
 	"dataset": "-dataset", "duration": "-duration", "interval": "-interval",
-	"users_per_tick": "-users-per-tick", "topic": "-topic",
+	"users_per_tick": "-records-per-tick (or -users-per-tick)", "topic": "-topic",
 }
 
 // badInput prints why a run's input is refused, naming the flag that set the field.

@@ -58,8 +58,11 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"schedule", "create", "-duration", "10x", "-users-per-tick", "999999"}, errUsage, "",
 			`starter schedule create: invalid input: duration (flag -duration): "10x" is not a duration`},
 		{[]string{"schedule", "create", "-users-per-tick", "999999"}, errUsage, "",
-			"invalid input: users_per_tick (flag -users-per-tick): must be between 1 and 5000, got 999999"},
+			"invalid input: users_per_tick (flag -records-per-tick (or -users-per-tick)): must be between 1 and 5000, got 999999"},
+		{[]string{"run", "-records-per-tick", "0x"}, errUsage, "", "invalid value"},
 		{[]string{"run", "-dataset", "orders"}, errUsage, "", "invalid input: dataset (flag -dataset)"},
+		{[]string{"schedule", "pause", "-dataset", "orders"}, errUsage, "", "invalid input: dataset (flag -dataset)"},
+		{[]string{"schedule", "create", "-h"}, nil, "transactions-automation", ""},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -174,7 +177,7 @@ func TestScheduleCreateTakesTheRunInput(t *testing.T) {
 	require.Len(t, action.Args, 1)
 	var in workflows.UserAutomationInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(action.Args[0].(*commonpb.Payload), &in))
-	assert.Equal(t, workflows.UserAutomationInput{Duration: "5s", UsersPerTick: 3, Topic: cfg.KafkaTopic}, in)
+	assert.Equal(t, workflows.UserAutomationInput{Duration: "5s", RecordsPerTick: 3, Topic: cfg.KafkaTopic}, in)
 	assert.True(t, d.Schedule.State.Paused)
 	assert.Equal(t, "daily: users: 3 records every 1s for 5s (5 ticks) to "+cfg.KafkaTopic, action.StaticSummary)
 

@@ -39,11 +39,10 @@ type progressBar struct {
 	pending string
 }
 
-func newProgressBar(w io.Writer, dataset string) *progressBar {
-	b := &progressBar{w: w, records: "users", said: map[string]bool{}, now: time.Now}
-	if dataset != "" {
-		b.records = strings.ReplaceAll(dataset, "_", " ")
-	}
+// newProgressBar shows the progress of a run whose records are called records
+// (datasets.Dataset.RecordsNoun).
+func newProgressBar(w io.Writer, records string) *progressBar {
+	b := &progressBar{w: w, records: records, said: map[string]bool{}, now: time.Now}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fd := int(f.Fd())
 		b.width = func() int {
@@ -75,8 +74,8 @@ func (b *progressBar) variants(p workflows.Progress) []string {
 		return "[" + strings.Repeat("#", filled) + strings.Repeat("-", width-filled) + "] "
 	}
 	ticks := fmt.Sprintf("%d/%d ticks", p.TicksDone, p.TicksTotal)
-	records := fmt.Sprintf(" · %d %s", p.UsersPublished, b.records)
-	sources := fmt.Sprintf(" (randomuser %d, faker %d)", p.UsersBySource.RandomUser, p.UsersBySource.Faker)
+	records := fmt.Sprintf(" · %d %s", p.RecordsPublished, b.records)
+	sources := fmt.Sprintf(" (randomuser %d, faker %d)", p.RecordsBySource.RandomUser, p.RecordsBySource.Faker)
 	late := fmt.Sprintf(" · late %d", p.LateTicks)
 	source := ""
 	if p.CurrentSource != "" {

@@ -12,8 +12,8 @@ import (
 	"github.com/streampipe/streampipe/workflows"
 )
 
-var midRun = workflows.Progress{TicksDone: 19, TicksTotal: 120, UsersPublished: 19,
-	UsersBySource: workflows.SourceCounts{Faker: 19}, LateTicks: 0, CurrentSource: "faker"}
+var midRun = workflows.Progress{TicksDone: 19, TicksTotal: 120, RecordsPublished: 19,
+	RecordsBySource: workflows.SourceCounts{Faker: 19}, LateTicks: 0, CurrentSource: "faker"}
 
 // On a terminal the line is redrawn in place and never reaches the last column,
 // however narrow the terminal: detail goes first.
@@ -46,7 +46,7 @@ func TestProgressOnANonTerminal(t *testing.T) {
 	at := func(ticks int, after time.Duration) {
 		clock = clock.Add(after)
 		p := midRun
-		p.TicksDone, p.UsersPublished, p.UsersBySource.Faker = ticks, ticks, ticks
+		p.TicksDone, p.RecordsPublished, p.RecordsBySource.Faker = ticks, ticks, ticks
 		b.draw(p)
 	}
 	at(19, 0)

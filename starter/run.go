@@ -17,8 +17,9 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
-	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
 )
 
@@ -37,15 +38,17 @@ run starts: a bad one is refused with the flag named (exit 2).`,
 	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		taskQueueFlag(fs, cfg)
 		input := runInputFlags(fs, cfg)
-		id := fs.String("id", "", "workflow id (default user-automation-run-<time>)")
+		id := fs.String("id", "", "workflow id (default <schedule id>-run-<time>: user-automation-run-<time> for users)")
 		detach := fs.Bool("detach", false, "start the run and return without following it")
 		idsFile := fs.String("ids-file", "", "when the run has ended, write the ids of its records to this file, one a line")
 		timeout := fs.Duration("timeout", 0, "stop following after this long (0: until the run ends); the run goes on")
 		return action{input: input, run: func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error {
+			in := input()
 			if *id == "" {
-				*id = "user-automation-run-" + time.Now().UTC().Format("20060102T150405Z")
+				*id = schedule.ID(in.Dataset, cfg.ScheduleID) + "-run-" + time.Now().UTC().Format("20060102T150405Z")
 			}
-			r := runner{c: c, cfg: *cfg, id: *id, in: input(), stdout: stdout, stderr: stderr}
+			ds, _ := datasets.Lookup(in.Dataset) // the input is valid
+			r := runner{c: c, cfg: *cfg, id: *id, in: in, dataset: ds, stdout: stdout, stderr: stderr}
 			return r.start(ctx, *detach, *timeout, *idsFile)
 		}}
 	},
@@ -55,14 +58,15 @@ run starts: a bad one is refused with the flag named (exit 2).`,
 // gives the input once they are parsed.
 func runInputFlags(fs *flag.FlagSet, cfg *config.Producer) func() workflows.UserAutomationInput {
 	in := &workflows.UserAutomationInput{}
-	fs.StringVar(&in.Dataset, "dataset", "", "what the run publishes: "+strings.Join(activities.DatasetNames(), ", ")+` (default "users")`)
+	fs.StringVar(&in.Dataset, "dataset", "", "what the run publishes: "+strings.Join(datasets.Names(), ", ")+` (default "users")`)
 	fs.StringVar(&in.Duration, "duration", "", `how long the run publishes, e.g. "90s" (default "2m")`)
-	fs.StringVar(&in.Interval, "interval", "", `time between ticks, at least "100ms" (default "1s"; "5s" for transactions)`)
-	fs.IntVar(&in.UsersPerTick, "users-per-tick", 0, "records published per tick, 1 to 5000 (default 1; 10 for transactions)")
+	fs.StringVar(&in.Interval, "interval", "", `time between ticks, at least "100ms" (default: the dataset's, "1s"; "5s" for transactions)`)
+	fs.IntVar(&in.RecordsPerTick, "records-per-tick", 0, "records published per tick, 1 to 5000 (default: the dataset's, 1; 10 for transactions)")
+	fs.IntVar(&in.RecordsPerTick, "users-per-tick", 0, "the same as -records-per-tick, by the users pipeline's name")
 	fs.StringVar(&in.Topic, "topic", "", "Kafka topic (default: the dataset's; KAFKA_TOPIC for users)")
 	return func() workflows.UserAutomationInput {
 		out := *in
-		if out.Topic == "" && (out.Dataset == "" || out.Dataset == activities.DatasetUsers) {
+		if out.Topic == "" && (out.Dataset == "" || out.Dataset == datasets.NameUsers) {
 			out.Topic = cfg.KafkaTopic
 		}
 		return out
@@ -75,6 +79,7 @@ type runner struct {
 	cfg            config.Producer
 	id             string
 	in             workflows.UserAutomationInput
+	dataset        datasets.Dataset
 	stdout, stderr io.Writer
 }
 
@@ -96,7 +101,7 @@ func (r runner) start(ctx context.Context, detach bool, timeout time.Duration, i
 		followCtx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	defer cancel()
-	res, err := r.follow(followCtx, run, newProgressBar(r.stderr, r.in.Dataset))
+	res, err := r.follow(followCtx, run, newProgressBar(r.stderr, r.dataset.RecordsNoun()))
 	switch {
 	case ctx.Err() != nil:
 		fmt.Fprintf(r.stderr, "\nStopped following. Run %s goes on in the worker; see it in the Web UI:\n%s\n",
@@ -121,10 +126,11 @@ func (r runner) start(ctx context.Context, detach bool, timeout time.Duration, i
 }
 
 // writeRecordIDs writes the ids of a finished run's records to path, one a line:
-// every record of every tick, made as the activities make them, from the workflow id
-// and the run id of the run's first execution that the result reports.
+// every record of every tick, made by the dataset's RecordID as the activities make
+// them, from the workflow id and the run id of the run's first execution that the
+// result reports.
 func writeRecordIDs(path, workflowID string, res workflows.UserAutomationResult) error {
-	ds, ok := activities.LookupDataset(res.Dataset)
+	ds, ok := datasets.Lookup(res.Dataset)
 	if !ok || res.Ticks == 0 || res.RunID == "" {
 		return fmt.Errorf("writing the run's record ids: the result names no dataset, run id or ticks: %+v", res)
 	}
@@ -155,8 +161,8 @@ func (r runner) follow(ctx context.Context, run client.WorkflowRun, bar *progres
 		select {
 		case err := <-done:
 			if err == nil {
-				bar.draw(workflows.Progress{TicksDone: res.Ticks, TicksTotal: res.Ticks, UsersPublished: res.UsersPublished,
-					UsersBySource: res.UsersBySource, LateTicks: res.LateTicks})
+				bar.draw(workflows.Progress{TicksDone: res.Ticks, TicksTotal: res.Ticks, RecordsPublished: res.RecordsPublished,
+					RecordsBySource: res.RecordsBySource, LateTicks: res.LateTicks})
 			}
 			bar.finish()
 			return res, err

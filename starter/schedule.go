@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
@@ -23,13 +25,17 @@ import (
 var scheduleCreate = command{
 	help: `Creates the schedule that starts a UserAutomation run every day at midnight UTC,
 paused, unless it exists (then it is left as it is). One run at a time; a day
-missed while Temporal was down is not run late. The worker creates it too, with the
-default input; the flags below set the input of every scheduled run.`,
+missed while Temporal was down is not run late. Each dataset has a schedule of its
+own: user-automation (TEMPORAL_SCHEDULE_ID) for users, <dataset>-automation for
+another (-dataset transactions: transactions-automation). The worker creates the
+users one too, with the default input; the flags below set the input of every
+scheduled run.`,
 	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		taskQueueFlag(fs, cfg)
-		fs.StringVar(&cfg.ScheduleID, "schedule-id", cfg.ScheduleID, "schedule id (TEMPORAL_SCHEDULE_ID)")
+		id := scheduleIDFlag(fs)
 		input := runInputFlags(fs, cfg) // the input of every scheduled run
 		return action{input: input, run: func(ctx context.Context, c client.Client, stdout, _ io.Writer) error {
+			cfg.ScheduleID = cmp.Or(*id, schedule.ID(input().Dataset, cfg.ScheduleID))
 			created, err := schedule.Create(ctx, c, schedule.Options{
 				ID:        cfg.ScheduleID,
 				TaskQueue: cfg.TaskQueue,
@@ -117,22 +123,39 @@ var scheduleDelete = command{
 	},
 }
 
-// onSchedule declares the -schedule-id flag and returns a command that runs do on
-// that schedule, explaining a missing schedule.
+// scheduleIDFlag declares the -schedule-id flag; empty means the dataset's
+// (schedule.ID).
+func scheduleIDFlag(fs *flag.FlagSet) *string {
+	return fs.String("schedule-id", "", "schedule id (default: the dataset's, TEMPORAL_SCHEDULE_ID for users, <dataset>-automation for another)")
+}
+
+// onSchedule declares the -dataset and -schedule-id flags and returns a command
+// that runs do on that schedule, explaining a missing schedule.
 func onSchedule(fs *flag.FlagSet, cfg *config.Producer, do func(context.Context, client.ScheduleHandle, io.Writer) error) action {
-	fs.StringVar(&cfg.ScheduleID, "schedule-id", cfg.ScheduleID, "schedule id (TEMPORAL_SCHEDULE_ID)")
-	return action{run: func(ctx context.Context, c client.Client, stdout, _ io.Writer) error {
-		err := do(ctx, c.ScheduleClient().GetHandle(ctx, cfg.ScheduleID), stdout)
-		var notFound *serviceerror.NotFound
-		switch {
-		case errors.As(err, &notFound):
-			return fmt.Errorf("schedule %s not found in namespace %s: create it with `starter schedule create`, "+
-				"or start the worker, which creates it", cfg.ScheduleID, cfg.TemporalNamespace)
-		case err != nil:
-			return fmt.Errorf("schedule %s: %w", cfg.ScheduleID, err)
-		}
-		return nil
-	}}
+	dataset := fs.String("dataset", "", "the dataset whose schedule it is: "+strings.Join(datasets.Names(), ", ")+` (default "users")`)
+	id := scheduleIDFlag(fs)
+	return action{
+		input: func() workflows.UserAutomationInput { return workflows.UserAutomationInput{Dataset: *dataset} },
+		run: func(ctx context.Context, c client.Client, stdout, _ io.Writer) error {
+			cfg.ScheduleID = cmp.Or(*id, schedule.ID(*dataset, cfg.ScheduleID))
+			return onScheduleID(ctx, c, cfg, stdout, do)
+		},
+	}
+}
+
+// onScheduleID runs do on schedule cfg.ScheduleID, explaining a missing schedule.
+func onScheduleID(ctx context.Context, c client.Client, cfg *config.Producer, stdout io.Writer,
+	do func(context.Context, client.ScheduleHandle, io.Writer) error) error {
+	err := do(ctx, c.ScheduleClient().GetHandle(ctx, cfg.ScheduleID), stdout)
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return fmt.Errorf("schedule %s not found in namespace %s: create it with `starter schedule create`, "+
+			"or start the worker, which creates the users one", cfg.ScheduleID, cfg.TemporalNamespace)
+	case err != nil:
+		return fmt.Errorf("schedule %s: %w", cfg.ScheduleID, err)
+	}
+	return nil
 }
 
 func writeDescription(w io.Writer, cfg config.Producer, id string, d *client.ScheduleDescription) {

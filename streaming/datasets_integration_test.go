@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/streaming"
@@ -147,7 +148,7 @@ func TestSeedPipelinesEndToEnd(t *testing.T) {
 	for i, dc := range datasetCases {
 		var res workflows.UserAutomationResult
 		require.NoError(t, runs[i].Get(ctx, &res))
-		ds, _ := activities.LookupDataset(dc.dataset.Name())
+		ds, _ := datasets.Lookup(dc.dataset.Name())
 		assert.Equal(t, dc.dataset.Name(), res.Dataset)
 		assert.Equal(t, ticks, res.Ticks)
 		assert.Equal(t, ticks*ds.PerTick, res.RecordsPublished)
@@ -160,7 +161,7 @@ func TestSeedPipelinesEndToEnd(t *testing.T) {
 	for i, dc := range datasetCases { // not subtests: the pipes fail the test that made them
 		p := pipes[i]
 		p.waitCaughtUp(time.Minute)
-		ds, _ := activities.LookupDataset(dc.dataset.Name())
+		ds, _ := datasets.Lookup(dc.dataset.Name())
 		var ids []string
 		for tick := range ticks {
 			for j := range ds.PerTick {

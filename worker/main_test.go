@@ -22,7 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
-	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -129,7 +129,7 @@ func userIDs(run client.WorkflowRun, ticks, users int) map[string]bool {
 	ids := map[string]bool{}
 	for k := range ticks {
 		for i := range users {
-			ids[activities.UserID(run.GetID(), run.GetRunID(), k, i)] = true
+			ids[datasets.Users.RecordID(run.GetID(), run.GetRunID(), k, i)] = true
 		}
 	}
 	return ids
@@ -164,13 +164,13 @@ func TestTenSecondRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	run := s.start(t, ctx, workflows.UserAutomationInput{Duration: "10s", UsersPerTick: 3})
+	run := s.start(t, ctx, workflows.UserAutomationInput{Duration: "10s", RecordsPerTick: 3})
 	var res workflows.UserAutomationResult
 	require.NoError(t, run.Get(ctx, &res))
 
 	assert.Equal(t, 10, res.Ticks)
 	assert.Equal(t, 30, res.UsersPublished)
-	assert.Equal(t, workflows.SourceCounts{RandomUser: 30}, res.UsersBySource)
+	assert.Equal(t, workflows.SourceCounts{RandomUser: 30}, res.RecordsBySource)
 	ids, messages := s.published(t, ctx)
 	assert.Equal(t, 30, messages, "exactly ticks × users messages")
 	assert.Equal(t, userIDs(run, 10, 3), ids)
@@ -206,7 +206,7 @@ func TestRunSurvivesWorkerKill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	run := s.start(t, ctx, workflows.UserAutomationInput{Duration: "12s", UsersPerTick: 2})
+	run := s.start(t, ctx, workflows.UserAutomationInput{Duration: "12s", RecordsPerTick: 2})
 	require.Eventually(t, func() bool {
 		v, err := s.client.QueryWorkflow(ctx, run.GetID(), "", workflows.ProgressQuery)
 		var p workflows.Progress
@@ -220,7 +220,7 @@ func TestRunSurvivesWorkerKill(t *testing.T) {
 	t.Logf("result: %+v", res)
 	assert.Equal(t, 12, res.Ticks)
 	assert.Equal(t, 24, res.UsersPublished)
-	assert.Equal(t, workflows.SourceCounts{Faker: 24}, res.UsersBySource)
+	assert.Equal(t, workflows.SourceCounts{Faker: 24}, res.RecordsBySource)
 	assert.Positive(t, res.LateTicks, "ticks fell due while no worker ran")
 	ids, messages := s.published(t, ctx)
 	assert.Equal(t, userIDs(run, 12, 2), ids, "the topic holds exactly the run's users")

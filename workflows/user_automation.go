@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
 )
 
 // ProgressQuery is the query that returns a live run's Progress.
@@ -19,10 +20,10 @@ const ProgressQuery = "progress"
 
 // Limits on the input; anything outside them fails the run at once.
 const (
-	defaultDuration = 2 * time.Minute
-	minInterval     = 100 * time.Millisecond
-	maxUsersPerTick = 5000 // randomuser.me serves at most 5000 users per call
-	maxTicks        = 1_000_000
+	defaultDuration   = 2 * time.Minute
+	minInterval       = 100 * time.Millisecond
+	maxRecordsPerTick = 5000 // randomuser.me serves at most 5000 users per call
+	maxTicks          = 1_000_000
 )
 
 const (
@@ -46,19 +47,19 @@ const (
 // user per second.
 type UserAutomationInput struct {
 	// Dataset is what the run publishes: "users" (randomuser.me users, the default),
-	// "registered_users" or "transactions" (activities.LookupDataset). It sets the
-	// defaults of Interval, UsersPerTick and Topic.
+	// "registered_users" or "transactions" (datasets.Lookup). It sets the defaults of
+	// Interval, RecordsPerTick and Topic.
 	Dataset string `json:"dataset,omitempty"`
 	// Duration is how long the run publishes, e.g. "90s" or "2m". Default "2m".
 	Duration string `json:"duration,omitempty"`
-	// Interval is the time between ticks, e.g. "1s", at least "100ms". Default "1s";
-	// "5s" for transactions.
+	// Interval is the time between ticks, e.g. "1s", at least "100ms". Default: the
+	// dataset's ("1s"; "5s" for transactions).
 	Interval string `json:"interval,omitempty"`
-	// UsersPerTick is how many records (users, for the users dataset) a tick
-	// publishes, at most 5000. Default 1; 10 for transactions.
-	UsersPerTick int `json:"users_per_tick,omitempty"`
-	// Topic is the Kafka topic. Default users_created; registered_user_2 for
-	// registered_users, incoming_finance_data for transactions.
+	// RecordsPerTick is how many records a tick publishes, at most 5000. Default: the
+	// dataset's (1; 10 for transactions). Its JSON name, users_per_tick, is the one
+	// of the users pipeline, kept for every dataset so that inputs stay valid.
+	RecordsPerTick int `json:"users_per_tick,omitempty"`
+	// Topic is the Kafka topic. Default: the dataset's (users_created for users).
 	Topic string `json:"topic,omitempty"`
 	// Resume carries the run's progress into its next execution when the workflow
 	// continues as new. Callers leave it empty.
@@ -69,16 +70,18 @@ type UserAutomationInput struct {
 type UserAutomationResult struct {
 	Dataset string `json:"dataset"`
 	// RunID is the run id of the run's first execution: with the workflow id, the
-	// tick and the index it makes every record id (activities.Dataset.RecordID). It is
+	// tick and the index it makes every record id (datasets.Dataset.RecordID). It is
 	// not the run id of the execution that returns the result when the run continued
 	// as new.
 	RunID string `json:"run_id"`
 	Ticks int    `json:"ticks"`
-	// RecordsPublished counts the records of the run's dataset. UsersPublished and
-	// UsersBySource, the names of the users pipeline, count the same records.
+	// RecordsPublished counts the records of the run's dataset. users_published and
+	// users_by_source, the JSON names of the users pipeline, are kept for every
+	// dataset: users_published counts the same records again, users_by_source
+	// counts them by source.
 	RecordsPublished int          `json:"records_published"`
 	UsersPublished   int          `json:"users_published"`
-	UsersBySource    SourceCounts `json:"users_by_source"`
+	RecordsBySource  SourceCounts `json:"users_by_source"`
 	// LateTicks counts the ticks published more than one interval after they fell
 	// due: those that fell due while no worker ran, and any held up by load.
 	LateTicks   int      `json:"late_ticks"`
@@ -86,7 +89,7 @@ type UserAutomationResult struct {
 	Topic       string   `json:"topic"`
 }
 
-// SourceCounts counts users by where they came from.
+// SourceCounts counts records by where they came from.
 type SourceCounts struct {
 	RandomUser int `json:"randomuser"`
 	Faker      int `json:"faker"`
@@ -95,27 +98,32 @@ type SourceCounts struct {
 // Progress is a run's state, answered by ProgressQuery and carried across
 // continue-as-new.
 type Progress struct {
-	// RunID is the run id of the run's first execution; user ids derive from it.
+	// RunID is the run id of the run's first execution; record ids derive from it.
 	RunID string `json:"run_id"`
 	// Start is when tick 0 fell due, once the run had created its topic; tick k
 	// falls due at Start + k·interval.
-	Start          time.Time    `json:"start"`
-	TicksTotal     int          `json:"ticks_total"`
-	TicksDone      int          `json:"ticks_done"`
-	UsersPublished int          `json:"users_published"`
-	UsersBySource  SourceCounts `json:"users_by_source"`
-	LateTicks      int          `json:"late_ticks"`
-	MaxLateness    Duration     `json:"max_lateness"`
+	Start      time.Time `json:"start"`
+	TicksTotal int       `json:"ticks_total"`
+	TicksDone  int       `json:"ticks_done"`
+	// RecordsPublished and RecordsBySource count the run's records; their JSON
+	// names are the users pipeline's, kept for every dataset.
+	RecordsPublished int          `json:"users_published"`
+	RecordsBySource  SourceCounts `json:"users_by_source"`
+	LateTicks        int          `json:"late_ticks"`
+	MaxLateness      Duration     `json:"max_lateness"`
 	// CurrentSource is the source of the last tick done: randomuser or faker.
 	CurrentSource string `json:"current_source"`
 	// LastError is why the last tick that fell back to the faker did so.
 	LastError string `json:"last_error,omitempty"`
+	// Records is what the run's records are called ("transactions"), for displays.
+	// Progress carried by runs started before it existed lacks it: users.
+	Records string `json:"records,omitempty"`
 }
 
 // activityOptions apply to every activity of a run. A tick normally takes well under
 // a second; the StartToClose timeout only matters when a worker dies mid-tick. A
 // Kafka outage is retried with backoff for up to ten minutes; after that the run
-// fails, naming the tick, rather than dropping users silently.
+// fails, naming the tick, rather than dropping records silently.
 var activityOptions = workflow.ActivityOptions{
 	StartToCloseTimeout:    15 * time.Second,
 	ScheduleToCloseTimeout: 10 * time.Minute,
@@ -126,7 +134,7 @@ var activityOptions = workflow.ActivityOptions{
 	},
 }
 
-// UserAutomation publishes UsersPerTick records of its Dataset (users, by default) to
+// UserAutomation publishes RecordsPerTick records of its Dataset (users, by default) to
 // Kafka every Interval for Duration, like the seed's Airflow DAG and faker producers,
 // but exactly and resumably.
 //
@@ -149,9 +157,9 @@ var activityOptions = workflow.ActivityOptions{
 // fell due while no worker ran is published as soon as a worker is back (the missed
 // ones go out back to back, maxInFlight at a time), and the ticks after it are on
 // time again. Such ticks are counted in the result's late_ticks. A tick that was in
-// flight when its worker died is sent again; it carries the same user ids (derived
+// flight when its worker died is sent again; it carries the same record ids (derived
 // from the workflow id, the first run id, the tick and the index) and, from the same
-// source, the same users, so the run's distinct users are exactly ticks × users.
+// source, the same records, so the run's distinct records are exactly ticks × records per tick.
 func UserAutomation(ctx workflow.Context, in UserAutomationInput) (UserAutomationResult, error) {
 	p, err := in.plan()
 	if err != nil {
@@ -166,6 +174,7 @@ func UserAutomation(ctx workflow.Context, in UserAutomationInput) (UserAutomatio
 	if first {
 		st = &Progress{RunID: info.WorkflowExecution.RunID, TicksTotal: p.ticks}
 	}
+	st.Records = p.records
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return *st, nil }); err != nil {
 		return UserAutomationResult{}, fmt.Errorf("registering the progress query: %w", err)
 	}
@@ -196,9 +205,9 @@ func UserAutomation(ctx workflow.Context, in UserAutomationInput) (UserAutomatio
 		Dataset:          p.dataset,
 		RunID:            st.RunID,
 		Ticks:            st.TicksDone,
-		RecordsPublished: st.UsersPublished,
-		UsersPublished:   st.UsersPublished,
-		UsersBySource:    st.UsersBySource,
+		RecordsPublished: st.RecordsPublished,
+		UsersPublished:   st.RecordsPublished,
+		RecordsBySource:  st.RecordsBySource,
 		LateTicks:        st.LateTicks,
 		MaxLateness:      st.MaxLateness,
 		Topic:            p.topic,
@@ -263,7 +272,7 @@ func (l *tickLoop) tick(k int) error {
 		Tick:       k,
 		Due:        due,
 		Interval:   l.plan.interval,
-		Users:      l.plan.users,
+		Records:    l.plan.perTick,
 		Topic:      l.plan.topic,
 	})
 	l.pending++
@@ -293,12 +302,12 @@ func (l *tickLoop) drain() error {
 // record adds a tick's result to the progress.
 func (p *Progress) record(r activities.TickResult, interval time.Duration) {
 	p.TicksDone++
-	p.UsersPublished += r.Users
+	p.RecordsPublished += r.Records
 	switch r.Source {
-	case activities.SourceRandomUser:
-		p.UsersBySource.RandomUser += r.Users
-	case activities.SourceFaker:
-		p.UsersBySource.Faker += r.Users
+	case datasets.SourceRandomUser:
+		p.RecordsBySource.RandomUser += r.Records
+	case datasets.SourceFaker:
+		p.RecordsBySource.Faker += r.Records
 	}
 	p.CurrentSource = r.Source
 	if r.FallbackReason != "" {
@@ -312,8 +321,8 @@ func (p *Progress) record(r activities.TickResult, interval time.Duration) {
 
 // details renders the progress for the Web UI (Temporal markdown).
 func (p *Progress) details() string {
-	s := fmt.Sprintf("**Tick %d of %d** · %d users published (randomuser %d, faker %d) · late ticks %d",
-		p.TicksDone, p.TicksTotal, p.UsersPublished, p.UsersBySource.RandomUser, p.UsersBySource.Faker, p.LateTicks)
+	s := fmt.Sprintf("**Tick %d of %d** · %d %s published (randomuser %d, faker %d) · late ticks %d",
+		p.TicksDone, p.TicksTotal, p.RecordsPublished, p.RecordsNoun(), p.RecordsBySource.RandomUser, p.RecordsBySource.Faker, p.LateTicks)
 	if p.CurrentSource != "" {
 		s += " · source " + p.CurrentSource
 	}
@@ -323,11 +332,15 @@ func (p *Progress) details() string {
 	return s
 }
 
+// RecordsNoun is what the run's records are called: Records, or "users".
+func (p Progress) RecordsNoun() string { return cmp.Or(p.Records, "users") }
+
 // plan is a validated input with its defaults applied.
 type plan struct {
 	dataset            string
+	records            string // what the records are called
 	duration, interval time.Duration
-	ticks, users       int
+	ticks, perTick     int
 	topic              string
 }
 
@@ -355,10 +368,10 @@ func (in UserAutomationInput) Summary() string {
 		return "invalid input"
 	}
 	records := "records"
-	if p.users == 1 {
+	if p.perTick == 1 {
 		records = "record"
 	}
-	return fmt.Sprintf("%s: %d %s every %s for %s (%d ticks) to %s", p.dataset, p.users, records, p.interval, p.duration, p.ticks, p.topic)
+	return fmt.Sprintf("%s: %d %s every %s for %s (%d ticks) to %s", p.dataset, p.perTick, records, p.interval, p.duration, p.ticks, p.topic)
 }
 
 // topicName is what Kafka accepts as a topic name.
@@ -376,11 +389,11 @@ func (in UserAutomationInput) plan() (plan, error) {
 
 // check validates the input and applies the defaults; its errors are *InputError.
 func (in UserAutomationInput) check() (plan, error) {
-	ds, ok := activities.LookupDataset(in.Dataset)
+	ds, ok := datasets.Lookup(in.Dataset)
 	if !ok {
-		return plan{}, invalid("dataset", "%q is not one of %s", in.Dataset, strings.Join(activities.DatasetNames(), ", "))
+		return plan{}, invalid("dataset", "%q is not one of %s", in.Dataset, strings.Join(datasets.Names(), ", "))
 	}
-	p := plan{dataset: ds.Name, users: cmp.Or(in.UsersPerTick, ds.PerTick), topic: cmp.Or(in.Topic, ds.Topic)}
+	p := plan{dataset: ds.Name, records: ds.RecordsNoun(), perTick: cmp.Or(in.RecordsPerTick, ds.PerTick), topic: cmp.Or(in.Topic, ds.Topic)}
 	var err error
 	if p.duration, err = parseDuration("duration", in.Duration, defaultDuration); err != nil {
 		return plan{}, err
@@ -396,8 +409,8 @@ func (in UserAutomationInput) check() (plan, error) {
 	case p.duration/p.interval > maxTicks:
 		return plan{}, invalid("duration", "%s at one tick every %s makes %d ticks, more than %d",
 			p.duration, p.interval, p.duration/p.interval, maxTicks)
-	case p.users < 0 || p.users > maxUsersPerTick:
-		return plan{}, invalid("users_per_tick", "must be between 1 and %d, got %d", maxUsersPerTick, in.UsersPerTick)
+	case p.perTick < 0 || p.perTick > maxRecordsPerTick:
+		return plan{}, invalid("users_per_tick", "must be between 1 and %d, got %d", maxRecordsPerTick, in.RecordsPerTick)
 	case !topicName.MatchString(p.topic) || p.topic == "." || p.topic == "..":
 		return plan{}, invalid("topic", "%q is not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -)", in.Topic)
 	}

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
 )
 
 var a *activities.Activities
@@ -56,7 +57,7 @@ func newEnv(t *testing.T, result func(in activities.TickInput, attempt int) (act
 			if result != nil {
 				return result(in, attempt)
 			}
-			return activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}, nil
+			return activities.TickResult{Tick: in.Tick, Records: in.Records, Source: datasets.SourceRandomUser}, nil
 		})
 	return e
 }
@@ -110,8 +111,8 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 	res := run(t, second, next)
 
 	assert.Equal(t, UserAutomationResult{
-		Dataset: activities.DatasetUsers, RunID: "first-execution", Ticks: 120, RecordsPublished: 120, UsersPublished: 120,
-		UsersBySource: SourceCounts{RandomUser: 120}, Topic: "users_created",
+		Dataset: datasets.NameUsers, RunID: "first-execution", Ticks: 120, RecordsPublished: 120, UsersPublished: 120,
+		RecordsBySource: SourceCounts{RandomUser: 120}, Topic: "users_created",
 	}, res)
 	calls := append(first.calls, second.calls...)
 	require.Len(t, calls, 120)
@@ -125,9 +126,9 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 		if k >= ticksPerRun {
 			assert.Equal(t, "first-execution", c.in.RunID, "ids derive from the first run id")
 		}
-		assert.Equal(t, 1, c.in.Users)
+		assert.Equal(t, 1, c.in.Records)
 		assert.Equal(t, "users_created", c.in.Topic)
-		assert.Equal(t, activities.DatasetUsers, c.in.Dataset)
+		assert.Equal(t, datasets.NameUsers, c.in.Dataset)
 	}
 	first.AssertActivityNumberOfCalls(t, "EnsureTopic", 1)
 	second.AssertActivityNumberOfCalls(t, "EnsureTopic", 0)
@@ -142,7 +143,7 @@ func TestSlowTickDoesNotPushLaterTicksBack(t *testing.T) {
 		e.mu.Lock()
 		e.calls = append(e.calls, tickCall{in: in, started: e.Now()})
 		e.mu.Unlock()
-		return activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}, nil
+		return activities.TickResult{Tick: in.Tick, Records: in.Records, Source: datasets.SourceRandomUser}, nil
 	}
 	isTick := func(k int) any { return mock.MatchedBy(func(in activities.TickInput) bool { return in.Tick == k }) }
 	e.OnActivity(a.PublishTick, mock.Anything, isTick(2)).After(3500 * time.Millisecond).Return(publish)
@@ -161,9 +162,9 @@ func TestSlowTickDoesNotPushLaterTicksBack(t *testing.T) {
 
 func TestFallbackIsCountedAndShownInProgress(t *testing.T) {
 	e := newEnv(t, func(in activities.TickInput, _ int) (activities.TickResult, error) {
-		r := activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}
+		r := activities.TickResult{Tick: in.Tick, Records: in.Records, Source: datasets.SourceRandomUser}
 		if in.Tick%2 == 1 {
-			r.Source, r.FallbackReason = activities.SourceFaker, "randomuser answered 503 Service Unavailable"
+			r.Source, r.FallbackReason = datasets.SourceFaker, "randomuser answered 503 Service Unavailable"
 		}
 		return r, nil
 	})
@@ -174,20 +175,20 @@ func TestFallbackIsCountedAndShownInProgress(t *testing.T) {
 		require.NoError(t, v.Get(&mid))
 	}, 3*time.Second) // ticks due by 4.5s have started; the mocks return at once
 
-	res := run(t, e, UserAutomationInput{Duration: "10s", UsersPerTick: 3})
+	res := run(t, e, UserAutomationInput{Duration: "10s", RecordsPerTick: 3})
 
-	assert.Equal(t, SourceCounts{RandomUser: 15, Faker: 15}, res.UsersBySource)
+	assert.Equal(t, SourceCounts{RandomUser: 15, Faker: 15}, res.RecordsBySource)
 	assert.Equal(t, 30, res.UsersPublished)
 	assert.Equal(t, 5, mid.TicksDone, "ticks 0-4 are done at 3s")
 	assert.Equal(t, 10, mid.TicksTotal)
-	assert.Equal(t, 15, mid.UsersPublished)
-	assert.Equal(t, activities.SourceRandomUser, mid.CurrentSource)
+	assert.Equal(t, 15, mid.RecordsPublished)
+	assert.Equal(t, datasets.SourceRandomUser, mid.CurrentSource)
 	assert.Equal(t, "tick 4: randomuser answered 503 Service Unavailable", mid.LastError)
 }
 
 func TestLateTicksAreCounted(t *testing.T) {
 	e := newEnv(t, func(in activities.TickInput, _ int) (activities.TickResult, error) {
-		r := activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}
+		r := activities.TickResult{Tick: in.Tick, Records: in.Records, Source: datasets.SourceRandomUser}
 		switch in.Tick {
 		case 1:
 			r.Lateness = 900 * time.Millisecond // within the interval: on time
@@ -206,9 +207,9 @@ func TestFailedTickIsRetried(t *testing.T) {
 		if in.Tick == 1 && attempt < 3 {
 			return activities.TickResult{}, errors.New("publishing to kafka: connection refused")
 		}
-		return activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}, nil
+		return activities.TickResult{Tick: in.Tick, Records: in.Records, Source: datasets.SourceRandomUser}, nil
 	})
-	res := run(t, e, UserAutomationInput{Duration: "3s", UsersPerTick: 2})
+	res := run(t, e, UserAutomationInput{Duration: "3s", RecordsPerTick: 2})
 	assert.Equal(t, 3, res.Ticks)
 	assert.Equal(t, 6, res.UsersPublished)
 	assert.Equal(t, []int{0, 1, 1, 1, 2}, sorted(e.ticksStarted()), "tick 1 ran three times")
@@ -219,7 +220,7 @@ func TestTickThatFailsForGoodFailsTheRun(t *testing.T) {
 		if in.Tick == 2 {
 			return activities.TickResult{}, temporal.NewNonRetryableApplicationError("topic is read-only", "Test", nil)
 		}
-		return activities.TickResult{Tick: in.Tick, Users: in.Users, Source: activities.SourceRandomUser}, nil
+		return activities.TickResult{Tick: in.Tick, Records: in.Records, Source: datasets.SourceRandomUser}, nil
 	})
 	e.ExecuteWorkflow(UserAutomation, UserAutomationInput{Duration: "5s"})
 	err := e.GetWorkflowError()
@@ -239,8 +240,8 @@ func TestInvalidInputFailsAtOnce(t *testing.T) {
 		{UserAutomationInput{Duration: "ten"}, "duration", "not a duration"},
 		{UserAutomationInput{Duration: "500ms"}, "duration", "at least one interval"},
 		{UserAutomationInput{Duration: "2000h", Interval: "100ms"}, "duration", "more than 1000000"},
-		{UserAutomationInput{UsersPerTick: -1}, "users_per_tick", "between 1 and 5000"},
-		{UserAutomationInput{UsersPerTick: 1_000_000}, "users_per_tick", "between 1 and 5000"},
+		{UserAutomationInput{RecordsPerTick: -1}, "users_per_tick", "between 1 and 5000"},
+		{UserAutomationInput{RecordsPerTick: 1_000_000}, "users_per_tick", "between 1 and 5000"},
 		{UserAutomationInput{Topic: "users created"}, "topic", "not a Kafka topic name"},
 		{UserAutomationInput{Topic: ".."}, "topic", "not a Kafka topic name"},
 		{UserAutomationInput{Dataset: "orders"}, "dataset", `"orders" is not one of users, registered_users, transactions`},
@@ -275,10 +276,10 @@ func TestInputAndResultJSONNames(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(`{"duration":"90s","interval":"500ms","users_per_tick":2,"topic":"t1"}`), &in))
 	p, err := in.plan()
 	require.NoError(t, err)
-	assert.Equal(t, plan{dataset: "users", duration: 90 * time.Second, interval: 500 * time.Millisecond, ticks: 180, users: 2, topic: "t1"}, p)
+	assert.Equal(t, plan{dataset: "users", records: "users", duration: 90 * time.Second, interval: 500 * time.Millisecond, ticks: 180, perTick: 2, topic: "t1"}, p)
 
 	b, err := json.Marshal(UserAutomationResult{Dataset: "users", RunID: "r1", Ticks: 2, RecordsPublished: 3, UsersPublished: 3,
-		UsersBySource: SourceCounts{RandomUser: 1, Faker: 2}, LateTicks: 1, MaxLateness: Duration(1500 * time.Millisecond), Topic: "t1"})
+		RecordsBySource: SourceCounts{RandomUser: 1, Faker: 2}, LateTicks: 1, MaxLateness: Duration(1500 * time.Millisecond), Topic: "t1"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"dataset":"users","run_id":"r1","ticks":2,"records_published":3,"users_published":3,
 		"users_by_source":{"randomuser":1,"faker":2},"late_ticks":1,"max_lateness":"1.5s","topic":"t1"}`, string(b))
@@ -296,14 +297,14 @@ func TestDatasetDefaults(t *testing.T) {
 		input string
 		want  plan
 	}{
-		{`{}`, plan{dataset: "users", duration: 2 * time.Minute, interval: time.Second, ticks: 120, users: 1, topic: "users_created"}},
-		{`{"dataset":"users"}`, plan{dataset: "users", duration: 2 * time.Minute, interval: time.Second, ticks: 120, users: 1, topic: "users_created"}},
+		{`{}`, plan{dataset: "users", records: "users", duration: 2 * time.Minute, interval: time.Second, ticks: 120, perTick: 1, topic: "users_created"}},
+		{`{"dataset":"users"}`, plan{dataset: "users", records: "users", duration: 2 * time.Minute, interval: time.Second, ticks: 120, perTick: 1, topic: "users_created"}},
 		{`{"dataset":"registered_users","duration":"10s"}`,
-			plan{dataset: "registered_users", duration: 10 * time.Second, interval: time.Second, ticks: 10, users: 1, topic: "registered_user_2"}},
+			plan{dataset: "registered_users", records: "registered users", duration: 10 * time.Second, interval: time.Second, ticks: 10, perTick: 1, topic: "registered_user_2"}},
 		{`{"dataset":"transactions","duration":"30s"}`,
-			plan{dataset: "transactions", duration: 30 * time.Second, interval: 5 * time.Second, ticks: 6, users: 10, topic: "incoming_finance_data"}},
+			plan{dataset: "transactions", records: "transactions", duration: 30 * time.Second, interval: 5 * time.Second, ticks: 6, perTick: 10, topic: "incoming_finance_data"}},
 		{`{"dataset":"transactions","duration":"4s","interval":"2s","users_per_tick":3,"topic":"tx"}`,
-			plan{dataset: "transactions", duration: 4 * time.Second, interval: 2 * time.Second, ticks: 2, users: 3, topic: "tx"}},
+			plan{dataset: "transactions", records: "transactions", duration: 4 * time.Second, interval: 2 * time.Second, ticks: 2, perTick: 3, topic: "tx"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.input, func(t *testing.T) {
@@ -318,17 +319,17 @@ func TestDatasetDefaults(t *testing.T) {
 
 func TestTransactionsRunPublishesTenEveryFiveSeconds(t *testing.T) {
 	e := newEnv(t, nil)
-	res := run(t, e, UserAutomationInput{Dataset: activities.DatasetTransactions, Duration: "30s"})
+	res := run(t, e, UserAutomationInput{Dataset: datasets.NameTransactions, Duration: "30s"})
 
 	assert.Equal(t, UserAutomationResult{
-		Dataset: activities.DatasetTransactions, RunID: "default-test-run-id", Ticks: 6, RecordsPublished: 60, UsersPublished: 60,
-		UsersBySource: SourceCounts{RandomUser: 60}, Topic: "incoming_finance_data",
+		Dataset: datasets.NameTransactions, RunID: "default-test-run-id", Ticks: 6, RecordsPublished: 60, UsersPublished: 60,
+		RecordsBySource: SourceCounts{RandomUser: 60}, Topic: "incoming_finance_data",
 	}, res)
 	calls := e.calls
 	slices.SortFunc(calls, func(a, b tickCall) int { return a.in.Tick - b.in.Tick })
 	for k, c := range calls {
-		assert.Equal(t, activities.DatasetTransactions, c.in.Dataset)
-		assert.Equal(t, 10, c.in.Users)
+		assert.Equal(t, datasets.NameTransactions, c.in.Dataset)
+		assert.Equal(t, 10, c.in.Records)
 		assert.Equal(t, 5*time.Second, c.in.Interval)
 		assert.Equal(t, calls[0].in.Due.Add(time.Duration(k)*5*time.Second), c.in.Due, "tick %d", k)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/envvar"
 )
 
@@ -28,7 +29,7 @@ type Producer struct {
 	// http://localhost:8233 (the local stack; the compose stack serves it on 8080).
 	WebUIURL string
 	// KafkaTopic is KAFKA_TOPIC, the topic of users runs started by the schedule or
-	// the starter, default users_created.
+	// the starter, default the users dataset's (users_created).
 	KafkaTopic string
 	// Activities holds KAFKA_BROKERS (default localhost:9092),
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
@@ -97,7 +98,7 @@ func loadStarter(e *envvar.Reader) Producer {
 		TaskQueue:         e.Str("TEMPORAL_TASK_QUEUE", "user-automation"),
 		ScheduleID:        e.Str("TEMPORAL_SCHEDULE_ID", "user-automation"),
 		WebUIURL:          strings.TrimRight(httpURL(e, "TEMPORAL_UI_URL", "http://localhost:8233"), "/"),
-		KafkaTopic:        e.Str("KAFKA_TOPIC", "users_created"),
+		KafkaTopic:        e.Str(datasets.Users.Vars().Topic, datasets.Users.Topic),
 	}
 	return c
 }

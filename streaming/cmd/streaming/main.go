@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/opshttp"
@@ -96,26 +98,15 @@ type workerConfig struct {
 	cfg     streaming.Config
 }
 
-// datasets are the datasets the worker serves, with the defaults of their topic,
-// keyspace and table: the seed pipelines' names.
-var datasets = []struct {
-	dataset                streaming.Dataset
-	topic, keyspace, table string
-}{
-	{streaming.Users{}, "users_created", "spark_streaming", "created_users"},
-	{streaming.RegisteredUsers{}, "registered_user_2", "my_keyspace", "user_details_5"},
-	{streaming.Transactions{}, "incoming_finance_data", "finance", "transactions"},
-}
-
 // load reads the configuration through e and checks every value, so that its error
 // names each variable that is wrong, with the value as typed and what is wanted. The
-// variables are those of DESIGN.md, STREAMING_* and, for each dataset of
-// STREAMING_DATASETS but users, STREAMING_<DATASET>_*. The order of the reads is
-// the order -h lists them in.
+// variables are those of docs/configuration.md: STREAMING_* and, for each dataset
+// of STREAMING_DATASETS, the names datasets.Dataset.Vars gives. The order of the
+// reads is the order -h lists them in.
 func load(e *envvar.Reader) (config, error) {
 	var cfg config
 	var errs []error // what is wrong with STREAMING_DATASETS
-	names := e.List("STREAMING_DATASETS", "users")
+	names := e.List("STREAMING_DATASETS", datasets.NameUsers)
 	if len(names) == 0 {
 		errs = append(errs, errors.New("STREAMING_DATASETS names no dataset"))
 	}
@@ -150,7 +141,7 @@ func load(e *envvar.Reader) (config, error) {
 			cfg.workers = append(cfg.workers, w)
 		} else {
 			errs = append(errs, fmt.Errorf("STREAMING_DATASETS: unknown dataset %q: want a comma list of %s",
-				name, strings.Join(datasetNames(), ", ")))
+				name, strings.Join(datasets.Names(), ", ")))
 		}
 	}
 	return cfg, errors.Join(append(errs, e.Err())...)
@@ -179,45 +170,25 @@ func addrs(e *envvar.Reader, name, def string, needPort bool) []string {
 	return list
 }
 
-// datasetVars are the variables of the dataset called name: its topic, dead-letter
-// topic, consumer group, keyspace and table. The users dataset reads KAFKA_TOPIC,
-// KAFKA_DLQ_TOPIC, STREAMING_GROUP, CASSANDRA_KEYSPACE and CASSANDRA_TABLE as it
-// always did; another dataset reads STREAMING_<NAME>_TOPIC, _DLQ_TOPIC, _GROUP,
-// _KEYSPACE and _TABLE.
-func datasetVars(name string) [5]string {
-	if name == "users" {
-		return [5]string{"KAFKA_TOPIC", "KAFKA_DLQ_TOPIC", "STREAMING_GROUP", "CASSANDRA_KEYSPACE", "CASSANDRA_TABLE"}
-	}
-	p := "STREAMING_" + strings.ToUpper(name) + "_"
-	return [5]string{p + "TOPIC", p + "DLQ_TOPIC", p + "GROUP", p + "KEYSPACE", p + "TABLE"}
-}
-
-// datasetConfig is base for the dataset called name, false if there is none. The
-// group of a dataset but users defaults to STREAMING_GROUP-<name>.
+// datasetConfig is base for the dataset called name, false if there is none: its
+// topic, dead-letter topic, group, keyspace and table default to the dataset's
+// (package datasets), each read from its variable (datasets.Dataset.Vars); the
+// dead-letter topic of a topic moved elsewhere follows it. The group of a dataset
+// but users defaults to STREAMING_GROUP-<name>.
 func datasetConfig(e *envvar.Reader, base streaming.Config, group, name string) (workerConfig, bool) {
-	for _, d := range datasets {
-		if d.dataset.Name() != name {
-			continue
-		}
-		vars := datasetVars(name)
-		if name != "users" {
-			group += "-" + name
-		}
-		cfg := base
-		cfg.Topic = e.Checked(vars[0], d.topic, streaming.CheckTopic)
-		cfg.DLQTopic = e.Checked(vars[1], cfg.Topic+".dlq", streaming.CheckTopic)
-		cfg.GroupID = e.Str(vars[2], group)
-		cfg.Keyspace = e.Checked(vars[3], d.keyspace, streaming.CheckIdentifier)
-		cfg.Table = e.Checked(vars[4], d.table, streaming.CheckIdentifier)
-		return workerConfig{dataset: d.dataset, cfg: cfg}, true
+	d, ok := datasets.Lookup(name)
+	if !ok || name == "" {
+		return workerConfig{}, false
 	}
-	return workerConfig{}, false
-}
-
-func datasetNames() []string {
-	names := make([]string, len(datasets))
-	for i, d := range datasets {
-		names[i] = d.dataset.Name()
+	vars := d.Vars()
+	if name != datasets.NameUsers {
+		group += "-" + name
 	}
-	return names
+	cfg := base
+	cfg.Topic = e.Checked(vars.Topic, d.Topic, streaming.CheckTopic)
+	cfg.DLQTopic = e.Checked(vars.DLQTopic, cmp.Or(d.DLQTopic, cfg.Topic+".dlq"), streaming.CheckTopic)
+	cfg.GroupID = e.Str(vars.Group, group)
+	cfg.Keyspace = e.Checked(vars.Keyspace, d.Keyspace, streaming.CheckIdentifier)
+	cfg.Table = e.Checked(vars.Table, d.Table, streaming.CheckIdentifier)
+	return workerConfig{dataset: d.Rows, cfg: cfg}, true
 }

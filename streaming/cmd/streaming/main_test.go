@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/streaming"
@@ -170,7 +171,7 @@ func TestUsageListsEveryVariableRead(t *testing.T) {
 	}
 
 	// Every variable load reads when it serves every dataset.
-	all := map[string]string{"STREAMING_DATASETS": strings.Join(datasetNames(), ",")}
+	all := map[string]string{"STREAMING_DATASETS": strings.Join(datasets.Names(), ",")}
 	read := envvar.NewReader(func(name string) (string, bool) {
 		if v, ok := all[name]; ok {
 			return v, true
@@ -194,9 +195,11 @@ func TestUsageListsEveryVariableRead(t *testing.T) {
 	for name := range listed {
 		assert.True(t, names[name], "-h lists %s, which load does not read", name)
 	}
-	for _, d := range datasetNames() {
-		for _, v := range datasetVars(d) {
-			assert.Contains(t, listed, v, "dataset %s", d)
+	for _, name := range datasets.Names() {
+		d, _ := datasets.Lookup(name)
+		v := d.Vars()
+		for _, v := range []string{v.Topic, v.DLQTopic, v.Group, v.Keyspace, v.Table} {
+			assert.Contains(t, listed, v, "dataset %s", name)
 		}
 	}
 	for name, def := range map[string]string{

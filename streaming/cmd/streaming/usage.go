@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
 )
@@ -31,7 +32,7 @@ command line or configuration (every bad variable is named).`,
 // environment that sets nothing but STREAMING_DATASETS to every dataset: so that the
 // per-dataset variables of each appear. The defaults are those load reads with.
 func envVars() []envvar.Var {
-	all := strings.Join(datasetNames(), ",")
+	all := strings.Join(datasets.Names(), ",")
 	e := envvar.NewReader(func(name string) (string, bool) {
 		if name == "STREAMING_DATASETS" {
 			return all, true
@@ -45,7 +46,7 @@ func envVars() []envvar.Var {
 // envHelp says what each variable of envVars means.
 func envHelp() map[string]string {
 	help := map[string]string{
-		"STREAMING_DATASETS":         "the datasets to serve, a comma list of " + strings.Join(datasetNames(), ", "),
+		"STREAMING_DATASETS":         "the datasets to serve, a comma list of " + strings.Join(datasets.Names(), ", "),
 		"KAFKA_BROKERS":              "Kafka bootstrap brokers, a comma list of host:port",
 		"CASSANDRA_HOSTS":            "Cassandra contact points, a comma list of host or host:port",
 		"CASSANDRA_USERNAME":         "Cassandra user; unset: no authentication",
@@ -63,8 +64,10 @@ func envHelp() map[string]string {
 	}
 	what := [5]string{"topic", "dead-letter topic (created if missing)", "consumer group",
 		"keyspace (created if missing)", "table (created if missing)"}
-	for _, name := range datasetNames() {
-		for i, v := range datasetVars(name) {
+	for _, name := range datasets.Names() {
+		d, _ := datasets.Lookup(name)
+		v := d.Vars()
+		for i, v := range []string{v.Topic, v.DLQTopic, v.Group, v.Keyspace, v.Table} {
 			help[v] = "the " + name + " dataset's " + what[i]
 		}
 	}

@@ -1,0 +1,148 @@
+// Package datasets defines, once each, the datasets streampipe carries: for each its
+// name, Kafka topic and dead-letter topic, Cassandra keyspace and table (columns and
+// key come with its row mapping), a run's default interval and records per tick, the
+// namespace of its record ids, its generator (the producer side) and its row mapping
+// (the streaming side). The Temporal worker, the workflow, the starter and the
+// streaming worker all look datasets up here, by name; a dataset is registered once,
+// in its own file (users.go, registered_users.go, transactions.go), like a Redpanda
+// Connect component.
+package datasets
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/streampipe/streampipe/streaming"
+)
+
+// Dataset is one kind of record: where its records come from, where they travel and
+// the row each becomes.
+type Dataset struct {
+	// Name is the value of a run input's dataset field and of STREAMING_DATASETS.
+	Name string
+	// Records is what its records are called in progress, results and logs, e.g.
+	// "transactions"; default Name with spaces for underscores.
+	Records string
+	// Topic is the Kafka topic of runs that name no other.
+	Topic string
+	// DLQTopic is the streaming worker's dead-letter topic; default Topic + ".dlq".
+	DLQTopic string
+	// Keyspace and Table are the Cassandra table the streaming worker writes.
+	Keyspace, Table string
+	// Rows is the row mapping: the table's columns and primary key, and the decoding
+	// of one Kafka message into one row.
+	Rows streaming.Dataset
+	// Interval and PerTick are the defaults of a run's tick interval and records per
+	// tick.
+	Interval time.Duration
+	PerTick  int
+	// Generate makes a tick's records (the producer side).
+	Generate Generator
+
+	// space is the UUID namespace of its record ids.
+	space uuid.UUID
+}
+
+// Names of the built-in datasets.
+const (
+	NameUsers           = "users"
+	NameRegisteredUsers = "registered_users"
+	NameTransactions    = "transactions"
+)
+
+var (
+	registry = map[string]Dataset{}
+	names    []string
+)
+
+// register adds d to the datasets that Lookup finds, once: a name registered twice
+// is a programming error.
+func register(d Dataset) Dataset {
+	if _, dup := registry[d.Name]; dup || d.Name == "" {
+		panic(fmt.Sprintf("datasets: dataset %q registered twice or without a name", d.Name))
+	}
+	d.space = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/streampipe/streampipe/"+d.Name))
+	registry[d.Name] = d
+	names = append(names, d.Name)
+	return d
+}
+
+// Lookup returns the dataset called name; the empty name is users, so that runs
+// started before datasets existed publish users as they did.
+func Lookup(name string) (Dataset, bool) {
+	d, ok := registry[cmp.Or(name, NameUsers)]
+	return d, ok
+}
+
+// Names lists the datasets, users (the default) first and the others by name, for
+// messages that say what is allowed.
+func Names() []string {
+	out := append([]string(nil), names...)
+	slices.SortFunc(out, func(a, b string) int {
+		switch {
+		case a == b:
+			return 0
+		case a == NameUsers:
+			return -1
+		case b == NameUsers:
+			return 1
+		}
+		return cmp.Compare(a, b)
+	})
+	return out
+}
+
+// UnknownError says that name is no dataset, and which are.
+func UnknownError(name string) error {
+	return fmt.Errorf("unknown dataset %q: want one of %s", name, strings.Join(Names(), ", "))
+}
+
+// RecordsNoun is what the dataset's records are called: Records, or the name with
+// spaces for underscores.
+func (d Dataset) RecordsNoun() string {
+	return cmp.Or(d.Records, strings.ReplaceAll(d.Name, "_", " "))
+}
+
+// DeadLetterTopic is DLQTopic, or Topic + ".dlq".
+func (d Dataset) DeadLetterTopic() string { return cmp.Or(d.DLQTopic, d.Topic+".dlq") }
+
+// KeyColumn is the first column of the table, its partition key: the record id.
+func (d Dataset) KeyColumn() string { return d.Rows.Columns()[0].Name }
+
+// RecordID is the id of record index of a tick of a run: a name-based (version 5) UUID,
+// in the dataset's namespace, of the workflow id, the run id of the run's first
+// execution, the tick and the index. A tick sent again therefore carries the same
+// ids, and the ids of a run can be computed from its workflow and run ids.
+func (d Dataset) RecordID(workflowID, runID string, tick, index int) string {
+	// The same bytes as fmt's "%q %q %d %d", without its cost on large ticks.
+	name := strconv.AppendQuote(nil, workflowID)
+	name = strconv.AppendQuote(append(name, ' '), runID)
+	name = strconv.AppendInt(append(name, ' '), int64(tick), 10)
+	name = strconv.AppendInt(append(name, ' '), int64(index), 10)
+	return uuid.NewSHA1(d.space, name).String()
+}
+
+// Vars names the environment variables through which the programs move a dataset
+// elsewhere: its topic, dead-letter topic, consumer group, keyspace and table. The
+// users dataset has the names it always had: KAFKA_TOPIC, KAFKA_DLQ_TOPIC,
+// STREAMING_GROUP, CASSANDRA_KEYSPACE and CASSANDRA_TABLE; another has
+// STREAMING_<NAME>_TOPIC, _DLQ_TOPIC, _GROUP, _KEYSPACE and _TABLE. (This package
+// reads no variable; the mains do, by these names.)
+type Vars struct {
+	Topic, DLQTopic, Group, Keyspace, Table string
+}
+
+// Vars are the names of the dataset's variables.
+func (d Dataset) Vars() Vars {
+	if d.Name == NameUsers {
+		return Vars{"KAFKA_TOPIC", "KAFKA_DLQ_TOPIC", "STREAMING_GROUP", "CASSANDRA_KEYSPACE", "CASSANDRA_TABLE"}
+	}
+	p := "STREAMING_" + strings.ToUpper(d.Name) + "_"
+	return Vars{p + "TOPIC", p + "DLQ_TOPIC", p + "GROUP", p + "KEYSPACE", p + "TABLE"}
+}
