@@ -12,7 +12,7 @@ PROGRAMS := $(wildcard worker starter streaming/cmd/streaming)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-run: ## the pipeline on the local stack: both workers, one run now, its rows in Cassandra (DURATION, INTERVAL, USERS)
+run: ## the pipeline on the local stack: both workers, one run now, its rows in Cassandra (DATASET, DURATION, INTERVAL, RECORDS)
 	@scripts/run.sh
 
 test: ## the one test command: lint, then unit and integration tests (-race) on the real local stack

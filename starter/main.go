@@ -35,6 +35,8 @@ execute the runs.`,
   schedule trigger    start a run from the schedule now
   schedule describe   show the schedule: state, note, input, next and recent runs
   schedule delete     delete the schedule (runs it started go on)
+  verify              count a finished run's records among its dataset's rows in
+                      Cassandra, waiting for the last ones
 
 Every command takes -dataset: users (the default), registered_users or
 transactions. Each dataset has a schedule of its own: user-automation for users,
@@ -120,6 +122,9 @@ func dispatch(ctx context.Context, args []string, cfg config.Producer, cfgErr er
 			return errUsage
 		}
 	}
+	if act.offline {
+		return act.run(ctx, nil, stdout, stderr)
+	}
 	c, err := dial(ctx, cfg)
 	if err != nil {
 		return err
@@ -165,7 +170,9 @@ type action struct {
 	// input, if set, is the run input the command sends: it is validated before
 	// anything connects.
 	input func() workflows.UserAutomationInput
-	run   func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error
+	// offline commands do not talk to Temporal: run gets a nil client.
+	offline bool
+	run     func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error
 }
 
 var commands = map[string]command{
@@ -176,6 +183,7 @@ var commands = map[string]command{
 	"schedule trigger":  scheduleTrigger,
 	"schedule describe": scheduleDescribe,
 	"schedule delete":   scheduleDelete,
+	"verify":            verifyCommand,
 }
 
 // connectionFlags are the flags every command has.

@@ -63,6 +63,9 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"run", "-dataset", "orders"}, errUsage, "", "invalid input: dataset (flag -dataset)"},
 		{[]string{"schedule", "pause", "-dataset", "orders"}, errUsage, "", "invalid input: dataset (flag -dataset)"},
 		{[]string{"schedule", "create", "-h"}, nil, "transactions-automation", ""},
+		{[]string{"verify", "-h"}, nil, "Rows in Cassandra for this run: N of M <records> published.", ""},
+		{[]string{"verify"}, errUsage, "", "name the run's ids file with -ids-file"},
+		{[]string{"verify", "-dataset", "orders", "-ids-file", "x"}, errUsage, "", "invalid input: dataset (flag -dataset)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

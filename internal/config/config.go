@@ -31,6 +31,10 @@ type Producer struct {
 	// KafkaTopic is KAFKA_TOPIC, the topic of users runs started by the schedule or
 	// the starter, default the users dataset's (users_created).
 	KafkaTopic string
+	// Cassandra is where `starter verify` counts a run's rows: CASSANDRA_HOSTS
+	// (default localhost:9042), CASSANDRA_USERNAME, CASSANDRA_PASSWORD and each
+	// dataset's keyspace and table variables, the streaming worker's. The starter only.
+	Cassandra Cassandra
 	// Activities holds KAFKA_BROKERS (default localhost:9092),
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
 	// KAFKA_BATCH_TIMEOUT (5ms), KAFKA_BATCH_SIZE (1000), RANDOMUSER_URL
@@ -44,13 +48,16 @@ type Producer struct {
 }
 
 // Help says what each variable the producer programs read means, for their usage.
-var Help = map[string]string{
+var Help = withTableHelp(map[string]string{
 	"TEMPORAL_ADDRESS":               "Temporal frontend host:port",
 	"TEMPORAL_NAMESPACE":             "Temporal namespace",
 	"TEMPORAL_TASK_QUEUE":            "task queue of the worker",
 	"TEMPORAL_SCHEDULE_ID":           "id of the daily schedule",
 	"TEMPORAL_UI_URL":                "Temporal Web UI, for links",
 	"KAFKA_TOPIC":                    "topic of users runs",
+	"CASSANDRA_HOSTS":                "Cassandra contact points, host or host:port,… (starter verify)",
+	"CASSANDRA_USERNAME":             "Cassandra user; unset: no authentication (starter verify)",
+	"CASSANDRA_PASSWORD":             "the user's password (starter verify)",
 	"KAFKA_BROKERS":                  "Kafka bootstrap brokers, host:port,…",
 	"KAFKA_TOPIC_PARTITIONS":         "partitions of a topic the worker creates",
 	"KAFKA_TOPIC_REPLICATION_FACTOR": "replication factor of a topic the worker creates",
@@ -60,6 +67,16 @@ var Help = map[string]string{
 	"RANDOMUSER_TIMEOUT":             "longest randomuser.me call (at most half the interval)",
 	"WORKER_METRICS_ADDR":            `where /metrics and /healthz are served; "off" for nowhere`,
 	"LOG_LEVEL":                      "debug, info, warn or error",
+})
+
+// withTableHelp adds the meaning of each dataset's keyspace and table variables.
+func withTableHelp(help map[string]string) map[string]string {
+	for _, name := range datasets.Names() {
+		d, _ := datasets.Lookup(name)
+		help[d.Vars().Keyspace] = "keyspace of the " + name + " dataset's rows (starter verify)"
+		help[d.Vars().Table] = "table of the " + name + " dataset's rows (starter verify)"
+	}
+	return help
 }
 
 // LoadProducer reads the worker's configuration through lookup (os.LookupEnv in a
@@ -71,7 +88,7 @@ func LoadProducer(lookup func(string) (string, bool)) (Producer, error) {
 }
 
 // LoadStarter reads the part of the configuration the starter uses: Temporal's
-// settings and KAFKA_TOPIC.
+// settings, KAFKA_TOPIC and where the datasets' rows are.
 func LoadStarter(lookup func(string) (string, bool)) (Producer, error) {
 	e := envvar.NewReader(lookup)
 	c := loadStarter(e)
@@ -92,6 +109,24 @@ func vars(load func(*envvar.Reader)) []envvar.Var {
 }
 
 func loadStarter(e *envvar.Reader) Producer {
+	c := loadTemporal(e)
+	c.Cassandra.Hosts = e.List("CASSANDRA_HOSTS", "localhost:9042")
+	if len(c.Cassandra.Hosts) == 0 {
+		e.Fail("CASSANDRA_HOSTS", "", "at least one host or host:port")
+	}
+	c.Cassandra.Username = e.Verbatim("CASSANDRA_USERNAME")
+	c.Cassandra.Password = e.Verbatim("CASSANDRA_PASSWORD")
+	c.Cassandra.Tables = map[string]Table{}
+	for _, name := range datasets.Names() {
+		d, _ := datasets.Lookup(name)
+		v := d.Vars()
+		c.Cassandra.Tables[name] = Table{Keyspace: e.Str(v.Keyspace, d.Keyspace), Table: e.Str(v.Table, d.Table)}
+	}
+	return c
+}
+
+// loadTemporal reads what the worker and the starter both read.
+func loadTemporal(e *envvar.Reader) Producer {
 	c := Producer{
 		TemporalAddress:   hostPort(e, "TEMPORAL_ADDRESS", "localhost:7233"),
 		TemporalNamespace: e.Str("TEMPORAL_NAMESPACE", "default"),
@@ -104,7 +139,7 @@ func loadStarter(e *envvar.Reader) Producer {
 }
 
 func loadProducer(e *envvar.Reader) Producer {
-	c := loadStarter(e)
+	c := loadTemporal(e)
 	brokers := e.List("KAFKA_BROKERS", "localhost:9092")
 	if len(brokers) == 0 {
 		e.Fail("KAFKA_BROKERS", strings.Join(brokers, ","), "at least one broker host:port")
@@ -148,3 +183,14 @@ func httpURL(e *envvar.Reader, name, def string) string {
 	}
 	return s
 }
+
+// Cassandra is where the datasets' rows are, as the streaming worker writes them.
+type Cassandra struct {
+	Hosts              []string
+	Username, Password string
+	// Tables are the tables by dataset name.
+	Tables map[string]Table
+}
+
+// Table is a dataset's Cassandra table.
+type Table struct{ Keyspace, Table string }

@@ -97,14 +97,20 @@ func TestHelpCoversEveryVariable(t *testing.T) {
 		read[v.Name] = true
 		assert.NotEmpty(t, Help[v.Name], "%s has no meaning in Help", v.Name)
 	}
-	for name := range Help {
-		assert.True(t, read[name], "Help names %s, which the worker does not read", name)
-	}
 	starter := map[string]string{}
 	for _, v := range StarterVars() {
+		read[v.Name] = true
+		assert.NotEmpty(t, Help[v.Name], "%s has no meaning in Help", v.Name)
 		starter[v.Name] = v.Default
+	}
+	for name := range Help {
+		assert.True(t, read[name], "Help names %s, which neither the worker nor the starter reads", name)
 	}
 	assert.Equal(t, map[string]string{"TEMPORAL_ADDRESS": "localhost:7233", "TEMPORAL_NAMESPACE": "default",
 		"TEMPORAL_TASK_QUEUE": "user-automation", "TEMPORAL_SCHEDULE_ID": "user-automation",
-		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created"}, starter)
+		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created",
+		"CASSANDRA_HOSTS": "localhost:9042", "CASSANDRA_USERNAME": "", "CASSANDRA_PASSWORD": "",
+		"CASSANDRA_KEYSPACE": "spark_streaming", "CASSANDRA_TABLE": "created_users",
+		"STREAMING_REGISTERED_USERS_KEYSPACE": "my_keyspace", "STREAMING_REGISTERED_USERS_TABLE": "user_details_5",
+		"STREAMING_TRANSACTIONS_KEYSPACE": "finance", "STREAMING_TRANSACTIONS_TABLE": "transactions"}, starter)
 }
