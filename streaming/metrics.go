@@ -36,7 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"dataset", "reason"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streaming_retries_total",
-			Help: "Failed writes to Cassandra (stage cassandra) or the dead-letter topic (stage dlq) that were retried.",
+			Help: "Failed attempts that were retried: fetches from Kafka (stage fetch), offset commits (commit), writes to Cassandra (cassandra) or the dead-letter topic (dlq).",
 		}, []string{"dataset", "stage"}),
 		batchRows: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "streaming_batch_records",

@@ -2,17 +2,27 @@ package streaming
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 )
 
-// commitTimeout bounds an offset commit.
-const commitTimeout = 10 * time.Second
+const (
+	// commitTimeout bounds an offset commit.
+	commitTimeout = 10 * time.Second
+	// quietProbe: during an outage, a fetch that sees neither a message nor an error
+	// for this long makes the worker ask the brokers whether they are back.
+	quietProbe = 3 * time.Second
+	// fetchSettle: a fetched message ends an outage only this long after its last
+	// error (the reader may hand out messages it fetched before the outage).
+	fetchSettle = 2 * time.Second
+)
 
 // Worker consumes one dataset's topic in a consumer group and writes its table.
 type Worker struct {
@@ -21,6 +31,11 @@ type Worker struct {
 	metrics *Metrics
 	log     *slog.Logger
 	ready   atomic.Bool
+
+	// What the worker waits for, each logged once per outage and named on /healthz.
+	kafka     *outage // the brokers: fetches and commits
+	cassandra *outage // writes of rows
+	dlqTopic  *outage // writes of dead letters
 }
 
 // New checks cfg and returns a Worker for dataset that reports to metrics.
@@ -29,19 +44,37 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	log := cfg.Logger.With("dataset", dataset.Name(), "topic", cfg.Topic)
+	brokers, hosts := strings.Join(cfg.Brokers, ","), strings.Join(cfg.Hosts, ",")
 	return &Worker{
-		cfg:     cfg,
-		dataset: dataset,
-		metrics: metrics,
-		log:     cfg.Logger.With("dataset", dataset.Name(), "topic", cfg.Topic),
+		cfg:       cfg,
+		dataset:   dataset,
+		metrics:   metrics,
+		log:       log,
+		kafka:     newOutage("Kafka at "+brokers, log),
+		cassandra: newOutage("Cassandra at "+hosts, log),
+		dlqTopic:  newOutage("dead-letter topic "+cfg.DLQTopic+" at "+brokers, log),
 	}, nil
 }
 
 // Name is the dataset's name.
 func (w *Worker) Name() string { return w.dataset.Name() }
 
-// Ready reports whether the worker is consuming and its last write succeeded.
-func (w *Worker) Ready() bool { return w.ready.Load() }
+// Ready reports whether the worker is consuming and waits for nothing.
+func (w *Worker) Ready() bool { return w.ready.Load() && w.Problem() == "" }
+
+// Problem says what the worker waits for, e.g. "waiting for Kafka at
+// 127.0.0.1:9092 since 2026-12-01T10:00:00Z (12s): …", or "" when it waits for
+// nothing.
+func (w *Worker) Problem() string {
+	var out []string
+	for _, o := range []*outage{w.kafka, w.cassandra, w.dlqTopic} {
+		if p := o.problem(); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
+}
 
 // Run connects to Cassandra (retrying while it boots), creates what is missing, joins
 // the consumer group and processes micro-batches until ctx is done. It then finishes
@@ -67,25 +100,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	dlq := newDLQWriter(w.cfg)
 	defer dlq.Close()
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:          w.cfg.Brokers,
-		GroupID:          w.cfg.GroupID,
-		Topic:            w.cfg.Topic,
-		StartOffset:      kafka.FirstOffset,
-		CommitInterval:   0, // commit synchronously, when the worker says so
-		JoinGroupBackoff: 300 * time.Millisecond,
-		// Partitions added to the topic (scaling out) are consumed without a restart.
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: 5 * time.Second,
-		// A worker that dies (kill -9, a lost host) gives up its partitions after 10 s,
-		// Kafka's long-standing default, instead of kafka-go's 30 s.
-		SessionTimeout: 10 * time.Second,
-		// Closing the reader waits for the fetches in flight: keep their long poll short.
-		MaxWait:     500 * time.Millisecond,
-		Logger:      kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader"), slog.LevelDebug)),
-		ErrorLogger: kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader"), slog.LevelWarn)),
-	})
-	defer reader.Close()
+	cons := newConsumer(w.cfg, w.log)
+	defer cons.close()
 
 	// The batch in hand is finished after ctx is done, for at most DrainTimeout.
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -96,23 +112,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Fetch and decode the next batch while this one is being written.
 	items := make(chan item, w.cfg.BatchRows)
 	fetchErr := make(chan error, 1)
-	consumed := w.metrics.consumed.WithLabelValues(w.dataset.Name())
 	fetchCtx, stopFetch := context.WithCancel(ctx)
-	defer stopFetch()
+	fetched := make(chan struct{})
+	defer func() { stopFetch(); <-fetched }()
 	go func() {
+		defer close(fetched)
 		defer close(items)
-		for {
-			m, err := reader.FetchMessage(fetchCtx)
-			if err != nil {
-				fetchErr <- err
-				return
-			}
-			consumed.Inc()
-			select {
-			case items <- w.decode(m):
-			case <-fetchCtx.Done():
-				return
-			}
+		if err := w.fetch(fetchCtx, cons, items); err != nil {
+			fetchErr <- err
 		}
 	}()
 
@@ -122,9 +129,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		for last := range commits {
-			w.commit(work, reader, last)
-		}
+		w.commitLoop(work, cons, commits)
 	}()
 	defer func() {
 		close(commits)
@@ -148,9 +153,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	select {
 	case err := <-fetchErr:
-		if ctx.Err() == nil {
-			return fmt.Errorf("fetching from kafka topic %s: %w", w.cfg.Topic, err)
-		}
+		return err
 	default:
 	}
 	w.log.Info("stopping: the batch in hand is written; committing it")
@@ -180,7 +183,7 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 	}
 
 	pending := rows
-	if err := w.retry(ctx, "cassandra", func(ctx context.Context) (err error) {
+	if err := w.retry(ctx, "cassandra", w.cassandra, func(ctx context.Context) (err error) {
 		pending, err = tbl.write(ctx, pending)
 		return err
 	}); err != nil {
@@ -194,7 +197,7 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 	}
 
 	if len(dead) > 0 {
-		if err := w.retry(ctx, "dlq", func(ctx context.Context) error {
+		if err := w.retry(ctx, "dlq", w.dlqTopic, func(ctx context.Context) error {
 			return dlq.WriteMessages(ctx, dead...)
 		}); err != nil {
 			return err
@@ -216,13 +219,132 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 	return nil
 }
 
-// commit commits the offsets after last, once. A commit that fails is not retried:
-// the records are written, and at worst they are consumed and upserted again.
-func (w *Worker) commit(ctx context.Context, reader *kafka.Reader, last []kafka.Message) {
-	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
-	defer cancel()
-	if err := reader.CommitMessages(ctx, last...); err != nil {
-		w.log.Warn("committing offsets failed; the batch will be consumed again", "err", err)
+// fetch fetches messages, decodes them and sends them to items until ctx is done or
+// Kafka says something that waiting will not change (then it returns why). Every
+// other fetch error is an outage: fetch retries with backoff, for as long as it
+// lasts, and replaces the reader when it outlasts rebuildAfter. A quiet reader
+// during an outage is asked about with a metadata request, so that an idle worker
+// also sees Kafka come back.
+func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item) error {
+	consumed := w.metrics.consumed.WithLabelValues(w.dataset.Name())
+	retries := w.metrics.retries.WithLabelValues(w.dataset.Name(), "fetch")
+	b := newBackoff()
+	for {
+		fetchCtx, cancel := ctx, context.CancelFunc(func() {})
+		since, last, _ := w.kafka.down()
+		if !since.IsZero() {
+			fetchCtx, cancel = context.WithTimeout(ctx, quietProbe)
+		}
+		m, err := cons.reader().FetchMessage(fetchCtx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil:
+			b = newBackoff()
+			w.kafka.okIfQuiet(fetchSettle)
+		case errors.Is(err, context.DeadlineExceeded) && !since.IsZero():
+			// No message and no error for quietProbe during an outage.
+			if time.Since(last) >= quietProbe && probeKafka(ctx, w.cfg.Brokers, w.cfg.Topic) == nil {
+				w.kafka.ok()
+			}
+			continue
+		case kafkaFatal(err):
+			return fmt.Errorf("fetching from kafka topic %s at %s: %w", w.cfg.Topic, strings.Join(w.cfg.Brokers, ","), err)
+		default:
+			w.kafka.fail(fmt.Errorf("fetching from topic %s: %w", w.cfg.Topic, err))
+			retries.Inc()
+			if since, _, _ := w.kafka.down(); time.Since(since) >= rebuildAfter && cons.age() >= rebuildAfter {
+				cons.rebuild()
+			}
+			if sleep(ctx, b.next()) != nil {
+				return nil
+			}
+			continue
+		}
+		consumed.Inc()
+		select {
+		case items <- w.decode(m):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// commitLoop commits, for each batch received from commits, the offsets after its
+// last messages. A commit that fails (Kafka is down, the group is rebalancing) is
+// retried with backoff until it succeeds or the next batch's offsets supersede it:
+// the records are written, so at worst they are consumed and upserted again. It
+// returns once commits is closed and its offsets committed, or ctx is done.
+func (w *Worker) commitLoop(ctx context.Context, cons *consumer, commits <-chan []kafka.Message) {
+	retries := w.metrics.retries.WithLabelValues(w.dataset.Name(), "commit")
+	pending := map[int]kafka.Message{} // by partition: the last message written
+	merge := func(last []kafka.Message) {
+		for _, m := range last {
+			pending[m.Partition] = m
+		}
+	}
+	b := newBackoff()
+	for open := true; ; {
+		if len(pending) == 0 {
+			select {
+			case last, ok := <-commits:
+				if !ok {
+					return
+				}
+				merge(last)
+			case <-ctx.Done():
+				return
+			}
+		}
+	drain: // whatever else is queued: only the newest offsets matter
+		for open {
+			select {
+			case last, ok := <-commits:
+				if !ok {
+					open = false
+					break drain
+				}
+				merge(last)
+			default:
+				break drain
+			}
+		}
+		msgs := make([]kafka.Message, 0, len(pending))
+		for _, m := range pending {
+			msgs = append(msgs, m)
+		}
+		cctx, cancel := context.WithTimeout(ctx, commitTimeout)
+		err := cons.reader().CommitMessages(cctx, msgs...)
+		cancel()
+		switch {
+		case err == nil:
+			clear(pending)
+			b = newBackoff()
+			w.kafka.ok()
+			if !open {
+				return
+			}
+			continue
+		case ctx.Err() != nil:
+			return
+		case !open:
+			w.log.Warn("committing the last offsets failed; their records are written and will be consumed again", "err", err)
+			return
+		}
+		retries.Inc()
+		w.kafka.fail(fmt.Errorf("committing offsets (the records are written; at worst they are consumed again): %w", err))
+		select { // back off, taking newer offsets meanwhile
+		case <-time.After(b.next()):
+		case last, ok := <-commits:
+			if !ok {
+				open = false
+			} else {
+				merge(last)
+			}
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -250,23 +372,22 @@ func (w *Worker) decode(m kafka.Message) item {
 	return item{msg: m, row: row}
 }
 
-// retry calls fn until it succeeds, backing off between attempts, and gives up only
-// on an error that will recur or when ctx is done.
-func (w *Worker) retry(ctx context.Context, stage string, fn func(context.Context) error) error {
+// retry calls fn until it succeeds, backing off between attempts (capped, with
+// jitter), for as long as it takes: each failure goes to o, which logs the outage
+// once. It gives up only on an error that will recur (fatal) or when ctx is done.
+func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(context.Context) error) error {
 	for b := newBackoff(); ; {
 		err := fn(ctx)
 		if err == nil {
-			w.ready.Store(true)
+			o.ok()
 			return nil
 		}
-		if permanent(err) {
+		if fatal(err) {
 			return fmt.Errorf("writing a batch (%s), which cannot succeed: %w", stage, err)
 		}
-		w.ready.Store(false)
+		o.fail(err)
 		w.metrics.retries.WithLabelValues(w.dataset.Name(), stage).Inc()
-		d := b.next()
-		w.log.Warn("writing a batch failed; retrying", "stage", stage, "in", d, "err", err)
-		if sleep(ctx, d) != nil {
+		if sleep(ctx, b.next()) != nil {
 			return fmt.Errorf("writing a batch (%s): gave up at shutdown, nothing committed: %w", stage, err)
 		}
 	}
