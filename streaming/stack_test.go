@@ -54,7 +54,12 @@ type pipe struct {
 
 func newPipe(t testing.TB, partitions int) *pipe {
 	t.Helper()
-	brokers := stacktest.KafkaBrokers(t)
+	return newPipeOn(t, stacktest.KafkaBrokers(t), partitions)
+}
+
+// newPipeOn is newPipe on the given Kafka (e.g. a test's own).
+func newPipeOn(t testing.TB, brokers []string, partitions int) *pipe {
+	t.Helper()
 	hosts := stacktest.CassandraHosts(t)
 	suffix := randomHex(4)
 	p := &pipe{
@@ -437,11 +442,18 @@ type proc struct {
 	cmd     *exec.Cmd
 	metrics string // host:port of /metrics
 	done    chan error
+	logs    *lockedBuffer // its stdout and stderr
 }
 
 type lockedBuffer struct {
 	mu sync.Mutex
 	bytes.Buffer
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.Buffer.String()
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
@@ -463,15 +475,13 @@ func startProc(t testing.TB, p *pipe, name string, extra ...string) *proc {
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
-	pr := &proc{t: t, cmd: cmd, metrics: addr, done: make(chan error, 1)}
+	pr := &proc{t: t, cmd: cmd, metrics: addr, done: make(chan error, 1), logs: logs}
 	go func() { pr.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-pr.done
 		if t.Failed() {
-			logs.mu.Lock()
 			t.Logf("log of worker %s (pid %d):\n%s", name, cmd.Process.Pid, logs.String())
-			logs.mu.Unlock()
 		}
 	})
 	return pr
