@@ -19,6 +19,7 @@ const (
 	HeaderPartition = "dlq.partition" // source partition, decimal
 	HeaderOffset    = "dlq.offset"    // source offset, decimal
 	HeaderTimestamp = "dlq.timestamp" // source record time, Unix milliseconds
+	HeaderStack     = "dlq.stack"     // reason panic: the decoder's stack trace, at most 4 KiB
 )
 
 // dlqMaxMessageBytes is the dead-letter topic's max.message.bytes: above the broker's
@@ -50,6 +51,9 @@ func deadLetter(m kafka.Message, ie *InvalidError) kafka.Message {
 		kafka.Header{Key: HeaderOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
 		kafka.Header{Key: HeaderTimestamp, Value: strconv.AppendInt(nil, m.Time.UnixMilli(), 10)},
 	)
+	if len(ie.stack) > 0 {
+		headers = append(headers, kafka.Header{Key: HeaderStack, Value: ie.stack})
+	}
 	return kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -179,18 +180,38 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 			reasons = append(reasons, it.bad.Reason)
 			continue
 		}
-		rows = append(rows, pendingRow{Row: it.row, at: m.Time})
+		rows = append(rows, pendingRow{Row: it.row, at: m.Time, msg: &it.msg})
 	}
 
-	pending := rows
-	if err := w.retry(ctx, "cassandra", w.cassandra, func(ctx context.Context) (err error) {
-		pending, err = tbl.write(ctx, pending)
+	// A row Cassandra rejects as invalid, while the statement is known to be good,
+	// is dead-lettered alone; the other failed rows are retried.
+	pending, rejected := rows, 0
+	if err := w.retry(ctx, "cassandra", w.cassandra, func(ctx context.Context) error {
+		failed, err := tbl.write(ctx, pending)
+		pending = failed[:0]
+		for _, r := range failed {
+			if !rowRejected(r.err, tbl) {
+				pending = append(pending, r)
+				continue
+			}
+			w.log.Warn("cassandra rejected a row: sending its record to the dead-letter topic",
+				"error", r.err, "partition", r.msg.Partition, "offset", r.msg.Offset)
+			dead = append(dead, deadLetter(*r.msg, invalid(ReasonRejected, "cassandra rejected the row: %v", r.err)))
+			reasons = append(reasons, ReasonRejected)
+			rejected++
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if rejected > 0 { // err may be a rejected row's
+			return fmt.Errorf("upserting %d of %d rows: %w", len(pending), len(rows), pending[0].err)
+		}
 		return err
 	}); err != nil {
 		return err
 	}
 	now := time.Now()
-	w.metrics.written.WithLabelValues(name).Add(float64(len(rows)))
+	w.metrics.written.WithLabelValues(name).Add(float64(len(rows) - rejected))
 	latency := w.metrics.latency.WithLabelValues(name)
 	for _, r := range rows {
 		latency.Observe(now.Sub(r.at).Seconds())
@@ -355,12 +376,25 @@ type item struct {
 	bad *InvalidError
 }
 
-// decode turns a message into a row, or says why it cannot become one.
-func (w *Worker) decode(m kafka.Message) item {
+// decode turns a message into a row, or says why it cannot become one. A decoder
+// that panics dead-letters the message (reason panic, the stack in a header) instead
+// of killing the process, which would then crash-loop on the same record.
+func (w *Worker) decode(m kafka.Message) (it item) {
 	if len(m.Value) > w.cfg.MaxRecordBytes {
 		return item{msg: m, bad: invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d",
 			len(m.Value), w.cfg.MaxRecordBytes)}
 	}
+	if bad := checkTime(m.Time, time.Now()); bad != nil {
+		return item{msg: m, bad: bad}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			bad := invalid(ReasonPanic, "the %s decoder panicked: %s", w.dataset.Name(),
+				truncate(fmt.Appendf(nil, "%v", r), maxStackBytes/4))
+			bad.stack = truncate(debug.Stack(), maxStackBytes)
+			it = item{msg: m, bad: bad}
+		}
+	}()
 	row, err := w.dataset.Decode(m.Key, m.Value)
 	if err != nil {
 		bad := asInvalid(err)
@@ -370,6 +404,38 @@ func (w *Worker) decode(m kafka.Message) item {
 		return item{msg: m, bad: bad}
 	}
 	return item{msg: m, row: row}
+}
+
+// Timestamps a record may carry: it is its row's write time (USING TIMESTAMP), so a
+// record without one (-1) or with an absurd one would silently lose to, or forever
+// win over, every other version of its row.
+var (
+	minRecordTime    = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxRecordTimeAdd = 24 * time.Hour // after now
+)
+
+// checkTime says why a record's timestamp t cannot be its row's write time, or nil.
+func checkTime(t, now time.Time) *InvalidError {
+	switch {
+	case t.IsZero():
+		return invalid(ReasonBadTimestamp, "the record has no timestamp")
+	case t.Before(minRecordTime):
+		return invalid(ReasonBadTimestamp, "timestamp %s is before %s", t.UTC().Format(time.RFC3339Nano), minRecordTime.Format(time.DateOnly))
+	case t.After(now.Add(maxRecordTimeAdd)):
+		return invalid(ReasonBadTimestamp, "timestamp %s is more than %v in the future", t.UTC().Format(time.RFC3339Nano), maxRecordTimeAdd)
+	}
+	return nil
+}
+
+// maxStackBytes bounds the stack trace a dead letter carries.
+const maxStackBytes = 4 << 10
+
+// truncate returns b cut to at most n bytes.
+func truncate(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	return b[:n]
 }
 
 // retry calls fn until it succeeds, backing off between attempts (capped, with
