@@ -99,6 +99,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMaxMessageBytes)}); err != nil {
 		return err
 	}
+	w.warnDLQSmaller(ctx)
 	dlq := newDLQWriter(w.cfg)
 	defer dlq.Close()
 	cons := newConsumer(w.cfg, w.log)
@@ -218,8 +219,11 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 	}
 
 	if len(dead) > 0 {
+		unsent := dead
 		if err := w.retry(ctx, "dlq", w.dlqTopic, func(ctx context.Context) error {
-			return dlq.WriteMessages(ctx, dead...)
+			var err error
+			unsent, err = w.writeDeadLetters(ctx, dlq, unsent)
+			return err
 		}); err != nil {
 			return err
 		}
@@ -442,6 +446,9 @@ func truncate(b []byte, n int) []byte {
 // jitter), for as long as it takes: each failure goes to o, which logs the outage
 // once. It gives up only on an error that will recur (fatal) or when ctx is done.
 func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(context.Context) error) error {
+	stuck := w.metrics.stuck.WithLabelValues(w.dataset.Name(), stage)
+	defer stuck.Set(0)
+	start := time.Now()
 	for b := newBackoff(); ; {
 		err := fn(ctx)
 		if err == nil {
@@ -452,6 +459,7 @@ func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(con
 			return fmt.Errorf("writing a batch (%s), which cannot succeed: %w", stage, err)
 		}
 		o.fail(err)
+		stuck.Set(time.Since(start).Seconds())
 		w.metrics.retries.WithLabelValues(w.dataset.Name(), stage).Inc()
 		if sleep(ctx, b.next()) != nil {
 			return fmt.Errorf("writing a batch (%s): gave up at shutdown, nothing committed: %w", stage, err)
