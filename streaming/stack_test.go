@@ -445,21 +445,23 @@ type proc struct {
 	logs    *lockedBuffer // its stdout and stderr
 }
 
+// lockedBuffer collects a process's output. Its buffer is not embedded: exec would
+// then write through its ReadFrom, around the lock.
 type lockedBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.String()
+	return b.buf.String()
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
 
 // startProc starts the streaming binary with p's configuration plus extra env.
