@@ -26,7 +26,7 @@ bench: stack-up ## benchmarks on the local stack (figures, not pass/fail)
 
 build: ## the programs, into bin/
 	@mkdir -p bin
-	$(if $(PROGRAMS),go build -o bin/ $(addprefix ./,$(PROGRAMS)),@echo "no programs yet")
+	$(if $(PROGRAMS),go build -buildvcs=auto -o bin/ $(addprefix ./,$(PROGRAMS)),@echo "no programs yet")
 
 up: ## the whole stack with Docker: docker compose up -d (Web UI :8080, Kafka UI :8085)
 	@docker info >/dev/null 2>&1 || { echo "make up needs a running Docker engine; without one, 'make run' uses the local stack" >&2; exit 1; }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -17,6 +18,7 @@ import (
 // credentials stop the worker at once with an error naming the host and the user,
 // without waiting out the start-up retries; the right ones write every row.
 func TestCassandraCredentials(t *testing.T) {
+	stacktest.CassandraHosts(t) // needs the stack's Cassandra (skips under -short)
 	script := stackScript(t)
 	restart := func(auth string) {
 		t.Helper()

@@ -34,10 +34,16 @@ type pendingRow struct {
 }
 
 // openTable connects to Cassandra, retrying while it is unreachable for up to
-// cfg.StartupTimeout, and makes sure keyspace and table exist with every column of ds.
-func openTable(ctx context.Context, cfg Config, ds Dataset) (*table, error) {
-	session, err := connect(ctx, cfg)
-	if err != nil {
+// StartupTimeout, and makes sure keyspace and table exist with every column of the
+// dataset.
+func (w *Worker) openTable(ctx context.Context) (*table, error) {
+	cfg, ds := w.cfg, w.dataset
+	var session *gocql.Session
+	if err := w.await(ctx, cfg.cassandraAt(), "check the host list and that Cassandra is running and accepts CQL on that port",
+		func(context.Context) (err error) {
+			session, err = connect(cfg)
+			return err
+		}); err != nil {
 		return nil, err
 	}
 	if err := ensureSchema(ctx, session, cfg, ds); err != nil {
@@ -118,9 +124,9 @@ func rowRejected(err error, t *table) bool {
 	return errors.As(err, &re) && re.Code() == gocql.ErrCodeInvalid && t.written.Load()
 }
 
-// connect opens a session, retrying with backoff while no host answers. Rejected
-// credentials end the retries at once.
-func connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
+// connect opens a session. Rejected credentials are wrapped in giveUp: retrying will
+// not cure them.
+func connect(cfg Config) (*gocql.Session, error) {
 	cluster := gocql.NewCluster(cfg.Hosts...)
 	cluster.Consistency = gocql.ParseConsistency(cfg.Consistency)
 	cluster.ConnectTimeout = 5 * time.Second
@@ -132,30 +138,15 @@ func connect(ctx context.Context, cfg Config) (*gocql.Session, error) {
 	if cfg.Username != "" {
 		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password}
 	}
-	hosts := strings.Join(cfg.Hosts, ",")
-	deadline := time.Now().Add(cfg.StartupTimeout)
-	for wait := newBackoff(); ; {
-		// A policy serves one session only, so every attempt gets its own.
-		cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy(), gocql.ShuffleReplicas())
-		session, err := cluster.CreateSession()
-		if err == nil {
-			return session, nil
-		}
-		if credentialsRejected(err) {
-			return nil, fmt.Errorf("cassandra at %s rejected the credentials of user %q: "+
-				"check the username and password (and that the cluster uses PasswordAuthenticator): %w",
-				hosts, cfg.Username, err)
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("cassandra at %s is unreachable after %v: check the host list "+
-				"and that Cassandra is running and accepts CQL on that port: %w", hosts, cfg.StartupTimeout, err)
-		}
-		d := wait.next()
-		cfg.Logger.Warn("cassandra not reachable yet; retrying", "hosts", hosts, "in", d, "err", err)
-		if err := sleep(ctx, d); err != nil {
-			return nil, fmt.Errorf("connecting to cassandra at %s: %w", hosts, err)
-		}
+	// A policy serves one session only, so every attempt gets its own.
+	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy(), gocql.ShuffleReplicas())
+	session, err := cluster.CreateSession()
+	if err != nil && credentialsRejected(err) {
+		return nil, giveUp{fmt.Errorf("%s rejected the credentials of user %q: "+
+			"check the username and password (and that the cluster uses PasswordAuthenticator): %w",
+			cfg.cassandraAt(), cfg.Username, err)}
 	}
+	return session, err
 }
 
 // credentialsRejected reports whether a session error says that the cluster refused
@@ -168,7 +159,7 @@ func credentialsRejected(err error) bool {
 // ensureSchema creates the keyspace and table if missing and adds the columns of ds a
 // table lacks (a table made by the seed has no dob). It never drops anything.
 func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset) error {
-	hosts := strings.Join(cfg.Hosts, ",")
+	hosts := cfg.cassandraAt()
 	defs := make([]string, 0, len(ds.Columns())+1)
 	for _, c := range ds.Columns() {
 		defs = append(defs, c.Name+" "+c.Type)
@@ -184,7 +175,7 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 	}
 	have, err := columnTypes(ctx, s, cfg.Keyspace, cfg.Table)
 	if err != nil {
-		return fmt.Errorf("reading the columns of %s.%s from cassandra at %s: %w", cfg.Keyspace, cfg.Table, hosts, err)
+		return fmt.Errorf("reading the columns of %s.%s from %s: %w", cfg.Keyspace, cfg.Table, hosts, err)
 	}
 	for _, c := range ds.Columns() {
 		typ, ok := have[c.Name]
@@ -205,7 +196,7 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 		}
 	}
 	if err := s.AwaitSchemaAgreement(ctx); err != nil {
-		return fmt.Errorf("waiting for schema agreement at %s: %w", hosts, err)
+		return fmt.Errorf("waiting for schema agreement of %s: %w", hosts, err)
 	}
 	return nil
 }
@@ -225,10 +216,10 @@ func columnTypes(ctx context.Context, s *gocql.Session, keyspace, tbl string) (m
 func schemaError(hosts, user, stmt string, err error) error {
 	var re gocql.RequestError
 	if errors.As(err, &re) && re.Code() == gocql.ErrCodeUnauthorized {
-		return fmt.Errorf("cassandra at %s: user %q lacks a permission for %q: grant it CREATE and ALTER "+
+		return fmt.Errorf("%s: user %q lacks a permission for %q: grant it CREATE and ALTER "+
 			"on the keyspace (or create keyspace and table beforehand) and MODIFY on the table: %w", hosts, user, stmt, err)
 	}
-	return fmt.Errorf("cassandra at %s: %s: %w", hosts, stmt, err)
+	return fmt.Errorf("%s: %s: %w", hosts, stmt, err)
 }
 
 // gocqlLogger hands gocql's log lines to slog at debug level: while a node is down it

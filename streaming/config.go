@@ -31,12 +31,14 @@ const (
 // Config is everything a Worker needs. Zero values mean the default stated beside
 // each field; Brokers, Topic, Hosts, Keyspace and Table are required.
 type Config struct {
-	Brokers  []string // Kafka bootstrap brokers, host:port
-	Topic    string   // the topic to consume
-	DLQTopic string   // dead-letter topic; default Topic + ".dlq"
-	GroupID  string   // consumer group; default DefaultGroupID
+	Brokers     []string // Kafka bootstrap brokers, host:port
+	BrokersFrom string   // where Brokers were set, for messages (e.g. "KAFKA_BROKERS"); default none
+	Topic       string   // the topic to consume
+	DLQTopic    string   // dead-letter topic; default Topic + ".dlq"
+	GroupID     string   // consumer group; default DefaultGroupID
 
 	Hosts       []string // Cassandra contact points, host or host:port
+	HostsFrom   string   // where Hosts were set, for messages (e.g. "CASSANDRA_HOSTS"); default none
 	Keyspace    string   // created if missing
 	Table       string   // created if missing, upgraded by adding missing columns
 	Username    string   // empty: no authentication
@@ -48,13 +50,67 @@ type Config struct {
 	BatchWait      time.Duration // longest wait after a batch's first record; default DefaultBatchWait
 	Concurrency    int           // most Cassandra writes in flight; default DefaultConcurrency
 	MaxRecordBytes int           // larger values go to the DLQ; default DefaultMaxRecordBytes
-	StartupTimeout time.Duration // how long to retry while Cassandra is unreachable; default DefaultStartupTimeout
+	StartupTimeout time.Duration // how long start-up retries while Cassandra, then Kafka, is unreachable (each); default DefaultStartupTimeout
 	DrainTimeout   time.Duration // how long a shutdown may take to finish its batch; default DefaultDrainTimeout
 
 	Logger *slog.Logger // default slog.Default()
 }
 
-var identifier = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
+var (
+	identifier = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
+	topicName  = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+)
+
+// CheckIdentifier, CheckTopic, CheckConsistency and CheckReplication say what is
+// wrong with a keyspace or table name, a topic name, a consistency level or a
+// replication map, in words that start with "want": a main checks its settings with
+// them to report each under its own name, and New checks the Config with them again.
+
+// CheckIdentifier checks a keyspace or table name: unquoted, so case does not matter.
+func CheckIdentifier(s string) error {
+	if !identifier.MatchString(strings.ToLower(s)) {
+		return errors.New("want a letter, then letters, digits or _ (at most 48 in all)")
+	}
+	return nil
+}
+
+// CheckTopic checks a Kafka topic name.
+func CheckTopic(s string) error {
+	if !topicName.MatchString(s) || s == "." || s == ".." {
+		return errors.New("want a Kafka topic name: letters, digits, '.', '_' or '-' (at most 249)")
+	}
+	return nil
+}
+
+// CheckConsistency checks a write consistency level, in any case.
+func CheckConsistency(s string) error {
+	if _, err := gocql.ParseConsistencyWrapper(strings.ToUpper(s)); err != nil {
+		return errors.New("want ONE, QUORUM, LOCAL_QUORUM or another level gocql knows")
+	}
+	return nil
+}
+
+// CheckReplication checks a CQL replication map, roughly: Cassandra says the rest.
+func CheckReplication(s string) error {
+	if r := strings.TrimSpace(s); !strings.HasPrefix(r, "{") || !strings.HasSuffix(r, "}") {
+		return fmt.Errorf("want a CQL map such as %s", DefaultReplication)
+	}
+	return nil
+}
+
+// kafkaAt names the brokers in messages: "kafka at host:9092 (KAFKA_BROKERS)".
+func (c Config) kafkaAt() string { return at("kafka", c.Brokers, c.BrokersFrom) }
+
+// cassandraAt names the hosts in messages: "cassandra at host:9042 (CASSANDRA_HOSTS)".
+func (c Config) cassandraAt() string { return at("cassandra", c.Hosts, c.HostsFrom) }
+
+func at(server string, addrs []string, from string) string {
+	s := server + " at " + strings.Join(addrs, ",")
+	if from != "" {
+		s += " (" + from + ")"
+	}
+	return s
+}
 
 // withDefaults returns c with defaults filled in, or an error naming every field
 // that is wrong.
@@ -69,21 +125,26 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Hosts) == 0 {
 		errs = append(errs, errors.New("no cassandra hosts"))
 	}
-	c.Keyspace, c.Table = strings.ToLower(c.Keyspace), strings.ToLower(c.Table)
 	for _, id := range [][2]string{{"keyspace", c.Keyspace}, {"table", c.Table}} {
-		if !identifier.MatchString(id[1]) {
-			errs = append(errs, fmt.Errorf("cassandra %s %q: want a letter, then letters, digits or _ (at most 48)", id[0], id[1]))
+		if err := CheckIdentifier(id[1]); err != nil {
+			errs = append(errs, fmt.Errorf("cassandra %s %q: %w", id[0], id[1], err))
 		}
 	}
+	c.Keyspace, c.Table = strings.ToLower(c.Keyspace), strings.ToLower(c.Table)
 	c.DLQTopic = cmp.Or(c.DLQTopic, c.Topic+".dlq")
+	for _, t := range [][2]string{{"topic", c.Topic}, {"dead-letter topic", c.DLQTopic}} {
+		if err := CheckTopic(t[1]); c.Topic != "" && err != nil { // no topic is reported above
+			errs = append(errs, fmt.Errorf("kafka %s %q: %w", t[0], t[1], err))
+		}
+	}
 	c.GroupID = cmp.Or(c.GroupID, DefaultGroupID)
 	c.Consistency = strings.ToUpper(cmp.Or(c.Consistency, DefaultConsistency))
-	if _, err := gocql.ParseConsistencyWrapper(c.Consistency); err != nil {
-		errs = append(errs, fmt.Errorf("cassandra consistency %q: want ONE, QUORUM, LOCAL_QUORUM or another level gocql knows", c.Consistency))
+	if err := CheckConsistency(c.Consistency); err != nil {
+		errs = append(errs, fmt.Errorf("cassandra consistency %q: %w", c.Consistency, err))
 	}
 	c.Replication = cmp.Or(c.Replication, DefaultReplication)
-	if r := strings.TrimSpace(c.Replication); !strings.HasPrefix(r, "{") || !strings.HasSuffix(r, "}") {
-		errs = append(errs, fmt.Errorf("cassandra replication %q: want a CQL map such as %s", c.Replication, DefaultReplication))
+	if err := CheckReplication(c.Replication); err != nil {
+		errs = append(errs, fmt.Errorf("cassandra replication %q: %w", c.Replication, err))
 	}
 	for _, d := range []struct {
 		name string

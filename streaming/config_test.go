@@ -1,6 +1,7 @@
 package streaming
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -28,4 +29,33 @@ func TestConfigErrors(t *testing.T) {
 		`keyspace "drop table x;"`, `consistency "MOST"`, `replication "SimpleStrategy"`, "batch rows -1"} {
 		assert.ErrorContains(t, err, want)
 	}
+}
+
+func TestChecks(t *testing.T) {
+	tests := []struct {
+		check func(string) error
+		good  []string
+		bad   []string
+	}{
+		{CheckIdentifier, []string{"created_users", "Created_Users", "k1"}, []string{"", "1k", "Bad-Name", "a b", "x" + strings.Repeat("y", 48)}},
+		{CheckTopic, []string{"users_created", "users_created.dlq", "A-1"}, []string{"", ".", "..", "a b", "a/b"}},
+		{CheckConsistency, []string{"ONE", "local_quorum"}, []string{"", "MOST"}},
+		{CheckReplication, []string{DefaultReplication, " {} "}, []string{"", "SimpleStrategy"}},
+	}
+	for _, tt := range tests {
+		for _, s := range tt.good {
+			assert.NoError(t, tt.check(s), s)
+		}
+		for _, s := range tt.bad {
+			err := tt.check(s)
+			if assert.Error(t, err, s) {
+				assert.True(t, strings.HasPrefix(err.Error(), "want "), "%q says what is wanted: %v", s, err)
+			}
+		}
+	}
+}
+
+func TestConfigErrorsShowNamesAsGiven(t *testing.T) {
+	_, err := Config{Brokers: []string{"b:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "Bad-Name"}.withDefaults()
+	assert.ErrorContains(t, err, `cassandra table "Bad-Name": want a letter`)
 }

@@ -48,8 +48,8 @@ func (c *consumer) newReader() *kafka.Reader {
 		MaxWait: 500 * time.Millisecond,
 		// While Kafka is down the reader logs every failed dial: the worker logs the
 		// outage once (outage), so these are for debugging.
-		Logger:      kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader"), slog.LevelDebug)),
-		ErrorLogger: kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader"), slog.LevelDebug)),
+		Logger:      kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader", "kafka", c.cfg.kafkaAt()), slog.LevelDebug)),
+		ErrorLogger: kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader", "kafka", c.cfg.kafkaAt()), slog.LevelDebug)),
 	})
 }
 

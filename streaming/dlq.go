@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -102,7 +103,7 @@ func (w *Worker) writeDeadLetters(ctx context.Context, dlq *kafka.Writer, msgs [
 			unsent = msgs
 		}
 		if tooLarge == 0 {
-			return unsent, fmt.Errorf("writing %d dead letters to %s: %w", len(unsent), w.cfg.DLQTopic, err)
+			return unsent, fmt.Errorf("writing %d dead letters to topic %s of %s: %w", len(unsent), w.cfg.DLQTopic, w.cfg.kafkaAt(), err)
 		}
 		w.log.Warn("the dead-letter topic refused dead letters as too large: sending them truncated",
 			"count", tooLarge, "keep_bytes", truncatedValueBytes)
@@ -165,17 +166,49 @@ func (w *Worker) warnDLQSmaller(ctx context.Context) {
 }
 
 // ensureTopic creates topic with the broker's default partitions and replication
-// unless it exists.
-func ensureTopic(ctx context.Context, brokers []string, topic string, configs ...kafka.ConfigEntry) error {
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+// unless it exists. Errors that retrying will not cure (a name or a setting the
+// broker refuses, a missing permission) are wrapped in giveUp.
+func ensureTopic(ctx context.Context, cfg Config, topic string, configs ...kafka.ConfigEntry) error {
+	// kafka.Client reports a broker it cannot reach as "[8] Broker Not Available",
+	// and its transport remembers that for seconds: dial first, to report why and to
+	// leave the transport alone while nothing listens. The transport is kafka-go's
+	// shared one, whose metadata the creation refreshes for this process's writers.
+	if err := dialAny(ctx, cfg.Brokers); err != nil {
+		return err
+	}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
 	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: topic, NumPartitions: -1, ReplicationFactor: -1, ConfigEntries: configs,
 	}}})
 	if err == nil {
-		err = res.Errors[topic]
+		var ok bool
+		if err, ok = res.Errors[topic]; !ok {
+			err = fmt.Errorf("kafka answered without a word on topic %s", topic)
+		}
 	}
-	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		return fmt.Errorf("creating kafka topic %s: %w", topic, err)
+	if err == nil || errors.Is(err, kafka.TopicAlreadyExists) {
+		return nil
 	}
-	return nil
+	for _, e := range []kafka.Error{kafka.InvalidTopic, kafka.InvalidPartitionNumber, kafka.InvalidReplicationFactor,
+		kafka.InvalidConfiguration, kafka.PolicyViolation, kafka.TopicAuthorizationFailed,
+		kafka.ClusterAuthorizationFailed, kafka.SASLAuthenticationFailed} {
+		if errors.Is(err, e) {
+			return giveUp{fmt.Errorf("creating topic %s on %s: %w", topic, cfg.kafkaAt(), err)}
+		}
+	}
+	return fmt.Errorf("creating topic %s: %w", topic, err) // the caller names the brokers
+}
+
+// dialAny returns nil once one of brokers accepts a TCP connection, else the last
+// dial error.
+func dialAny(ctx context.Context, brokers []string) error {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	var err error
+	for _, b := range brokers {
+		var conn net.Conn
+		if conn, err = d.DialContext(ctx, "tcp", b); err == nil {
+			return conn.Close()
+		}
+	}
+	return err
 }

@@ -68,7 +68,7 @@ func TestDLQTooSmallThenDeleted(t *testing.T) {
 	l = newLoad()
 	p.produce(l.messages(newIDs(100), 1, 10, time.Now()))
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		code, body := w.healthz()
+		code, body, _ := w.healthz()
 		assert.Equal(c, http.StatusServiceUnavailable, code)
 		assert.Contains(c, body, "waiting for dead-letter topic "+p.dlq)
 		stuck, err := w.metric(`streaming_stuck_seconds{dataset="users",stage="dlq"}`)
@@ -85,7 +85,7 @@ func TestDLQTooSmallThenDeleted(t *testing.T) {
 	p.waitCaughtUp(time.Minute)
 	t.Logf("dead-letter topic back to all committed: %.1f s", time.Since(back).Seconds())
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		code, body := w.healthz()
+		code, body, _ := w.healthz()
 		assert.Equal(c, http.StatusOK, code, body)
 		stuck, err := w.metric(`streaming_stuck_seconds{dataset="users",stage="dlq"}`)
 		if assert.NoError(c, err) {

@@ -58,6 +58,8 @@ func (g *Group) Ready() error {
 		switch err := g.failed[w]; {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: stopped: %w", w.Name(), err))
+		case w.Waiting() != "":
+			errs = append(errs, fmt.Errorf("%s: starting: %s", w.Name(), w.Waiting()))
 		case w.Problem() != "":
 			errs = append(errs, fmt.Errorf("%s: %s", w.Name(), w.Problem()))
 		case !w.Ready():

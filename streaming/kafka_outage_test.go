@@ -2,7 +2,6 @@ package streaming_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -66,14 +65,14 @@ func kafkaOutage(t *testing.T, outage time.Duration) {
 	down := time.Now()
 	kafka.Stop()
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		code, body := w.healthz()
+		code, body, _ := w.healthz()
 		assert.Equal(c, http.StatusServiceUnavailable, code)
-		assert.Contains(c, body, "waiting for Kafka at "+kafka.Brokers[0]+" since")
+		assert.Contains(c, body, "waiting for kafka at "+kafka.Brokers[0]+" (KAFKA_BROKERS) since")
 	}, outage, 100*time.Millisecond, "/healthz does not say that the worker waits for Kafka")
 	t.Logf("/healthz said 503 %.1f s after `stack.sh down kafka` began", time.Since(down).Seconds())
 	for time.Since(down) < outage {
 		require.True(t, w.alive(), "the worker exited while Kafka was down")
-		code, _ := w.healthz()
+		code, _, _ := w.healthz()
 		require.Equal(t, http.StatusServiceUnavailable, code, "/healthz while Kafka is down")
 		time.Sleep(time.Second)
 	}
@@ -88,7 +87,7 @@ func kafkaOutage(t *testing.T, outage time.Duration) {
 	w.waitMetric("streaming_rows_written_total", written+1, 2*time.Minute)
 	firstRow := time.Since(back)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		code, body := w.healthz()
+		code, body, _ := w.healthz()
 		assert.Equal(c, http.StatusOK, code, body)
 	}, time.Minute, 100*time.Millisecond, "/healthz after Kafka came back")
 	healthy := time.Since(back)
@@ -107,8 +106,8 @@ func kafkaOutage(t *testing.T, outage time.Duration) {
 	require.NoError(t, w.terminate(30*time.Second), "the worker's exit")
 
 	logs := w.logs.String()
-	warns := strings.Count(logs, `level=WARN msg="waiting for Kafka at`)
-	infos := strings.Count(logs, `level=INFO msg="Kafka at `+kafka.Brokers[0]+` answers again`)
+	warns := strings.Count(logs, `level=WARN msg="waiting for kafka at `+kafka.Brokers[0])
+	infos := strings.Count(logs, `level=INFO msg="kafka at `+kafka.Brokers[0]+` (KAFKA_BROKERS) answers again`)
 	t.Logf("log lines about the outage: %d WARN, %d INFO, of %d lines", warns, infos, strings.Count(logs, "\n"))
 	assert.Positive(t, warns, "a warning when the outage starts")
 	assert.LessOrEqual(t, warns, 3, "a warning per outage, not per retry")
@@ -122,18 +121,6 @@ func kafkaOutage(t *testing.T, outage time.Duration) {
 	t.Logf("%d valid and %d invalid records produced", len(l.users), len(l.invalid))
 	p.checkRows(l)
 	p.checkDLQ(l, false)
-}
-
-// healthz returns the status code and body of the worker's /healthz (0 while it
-// does not answer).
-func (pr *proc) healthz() (int, string) {
-	resp, err := http.Get("http://" + pr.metrics + "/healthz")
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
 }
 
 // alive reports whether the process is still running.

@@ -16,7 +16,7 @@ import (
 // one info line when an attempt succeeds again, not a line per retry, and says on
 // /healthz what the worker waits for and since when.
 type outage struct {
-	what string // e.g. "Kafka at 127.0.0.1:9092"
+	what string // e.g. "kafka at 127.0.0.1:9092 (KAFKA_BROKERS)"
 	log  *slog.Logger
 
 	mu      sync.Mutex

@@ -445,23 +445,23 @@ type proc struct {
 	logs    *lockedBuffer // its stdout and stderr
 }
 
-// lockedBuffer collects a process's output. Its buffer is not embedded: exec would
-// then write through its ReadFrom, around the lock.
+// lockedBuffer is a buffer a process writes to while a test reads it. The buffer is
+// not embedded: its ReadFrom, which io.Copy prefers, would bypass the lock.
 type lockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startProc starts the streaming binary with p's configuration plus extra env.

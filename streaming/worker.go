@@ -32,8 +32,9 @@ type Worker struct {
 	metrics *Metrics
 	log     *slog.Logger
 	ready   atomic.Bool
+	waiting atomic.Pointer[string] // what start-up waits for; nil when it does not
 
-	// What the worker waits for, each logged once per outage and named on /healthz.
+	// What the worker waits for after start-up, each logged once per outage and named on /healthz.
 	kafka     *outage // the brokers: fetches and commits
 	cassandra *outage // writes of rows
 	dlqTopic  *outage // writes of dead letters
@@ -46,15 +47,14 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("dataset", dataset.Name(), "topic", cfg.Topic)
-	brokers, hosts := strings.Join(cfg.Brokers, ","), strings.Join(cfg.Hosts, ",")
 	return &Worker{
 		cfg:       cfg,
 		dataset:   dataset,
 		metrics:   metrics,
 		log:       log,
-		kafka:     newOutage("Kafka at "+brokers, log),
-		cassandra: newOutage("Cassandra at "+hosts, log),
-		dlqTopic:  newOutage("dead-letter topic "+cfg.DLQTopic+" at "+brokers, log),
+		kafka:     newOutage(cfg.kafkaAt(), log),
+		cassandra: newOutage(cfg.cassandraAt(), log),
+		dlqTopic:  newOutage("dead-letter topic "+cfg.DLQTopic+" on "+cfg.kafkaAt(), log),
 	}, nil
 }
 
@@ -64,9 +64,9 @@ func (w *Worker) Name() string { return w.dataset.Name() }
 // Ready reports whether the worker is consuming and waits for nothing.
 func (w *Worker) Ready() bool { return w.ready.Load() && w.Problem() == "" }
 
-// Problem says what the worker waits for, e.g. "waiting for Kafka at
-// 127.0.0.1:9092 since 2026-12-01T10:00:00Z (12s): …", or "" when it waits for
-// nothing.
+// Problem says what the worker waits for after start-up, e.g. "waiting for kafka
+// at 127.0.0.1:9092 (KAFKA_BROKERS) since 2026-12-01T10:00:00Z (12s): …", or "" when
+// it waits for nothing.
 func (w *Worker) Problem() string {
 	var out []string
 	for _, o := range []*outage{w.kafka, w.cassandra, w.dlqTopic} {
@@ -77,27 +77,46 @@ func (w *Worker) Problem() string {
 	return strings.Join(out, "; ")
 }
 
-// Run connects to Cassandra (retrying while it boots), creates what is missing, joins
-// the consumer group and processes micro-batches until ctx is done. It then finishes
-// the batch in hand (for at most DrainTimeout), commits it, leaves the group and
-// returns nil. Any other return is an error that retrying will not cure.
+// Waiting says what start-up waits for (e.g. "waiting for kafka at … since …: …"),
+// or "" when it waits for nothing.
+func (w *Worker) Waiting() string {
+	if s := w.waiting.Load(); s != nil {
+		return *s
+	}
+	return ""
+}
+
+func (w *Worker) setWaiting(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	w.waiting.Store(&s)
+}
+
+// Run connects to Cassandra and creates what is missing there, then creates the
+// topics missing in Kafka, retrying each server while it is unreachable, for at most
+// StartupTimeout. It then joins the consumer group and processes micro-batches until
+// ctx is done, finishes the batch in hand (for at most DrainTimeout), commits it,
+// leaves the group and returns nil. Any other return is an error that retrying will
+// not cure.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.ready.Store(false)
 	w.metrics.init(w.dataset.Name())
-	tbl, err := openTable(ctx, w.cfg, w.dataset)
+	tbl, err := w.openTable(ctx)
 	if err != nil {
-		return err
+		return w.startupErr(ctx, err)
 	}
 	defer tbl.close()
 	// The source topic too: a group that joins before its topic exists is assigned
 	// nothing, and stays so when the topic appears (on a fresh stack the producer's
 	// first run creates it).
-	if err := ensureTopic(ctx, w.cfg.Brokers, w.cfg.Topic); err != nil {
-		return err
-	}
-	if err := ensureTopic(ctx, w.cfg.Brokers, w.cfg.DLQTopic,
-		kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMaxMessageBytes)}); err != nil {
-		return err
+	if err := w.await(ctx, w.cfg.kafkaAt(), "check the broker list and that Kafka is running and listens there",
+		func(ctx context.Context) error {
+			if err := ensureTopic(ctx, w.cfg, w.cfg.Topic); err != nil {
+				return err
+			}
+			return ensureTopic(ctx, w.cfg, w.cfg.DLQTopic,
+				kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMaxMessageBytes)})
+		}); err != nil {
+		return w.startupErr(ctx, err)
 	}
 	w.warnDLQSmaller(ctx)
 	dlq := newDLQWriter(w.cfg)
@@ -160,6 +179,16 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("stopping: the batch in hand is written; committing it")
 	return nil
+}
+
+// startupErr is what Run returns when start-up failed with err: nil if ctx is done,
+// since a stop asked for during start-up is no failure.
+func (w *Worker) startupErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		w.log.Info("stopped during start-up", "err", err)
+		return nil
+	}
+	return err
 }
 
 // process writes a batch's valid records to Cassandra and its invalid ones to the
@@ -275,7 +304,7 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item) e
 			}
 			continue
 		case kafkaFatal(err):
-			return fmt.Errorf("fetching from kafka topic %s at %s: %w", w.cfg.Topic, strings.Join(w.cfg.Brokers, ","), err)
+			return fmt.Errorf("fetching from topic %s of %s: %w", w.cfg.Topic, w.cfg.kafkaAt(), err)
 		default:
 			w.kafka.fail(fmt.Errorf("fetching from topic %s: %w", w.cfg.Topic, err))
 			retries.Inc()

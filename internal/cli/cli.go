@@ -53,7 +53,7 @@ func (u Usage) Write(w io.Writer, fs *flag.FlagSet) {
 		fs.SetOutput(out)
 	}
 	if len(u.Env) > 0 {
-		fmt.Fprintln(w, "\nEnvironment (flags override):")
+		fmt.Fprintln(w, "\nEnvironment:")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, v := range u.Env {
 			def := v.Default
@@ -72,7 +72,7 @@ func (u Usage) Write(w io.Writer, fs *flag.FlagSet) {
 // error and the usage on stderr). Positional arguments are refused unless
 // allowArgs.
 func Parse(fs *flag.FlagSet, u Usage, program string, args []string, allowArgs bool, stdout, stderr io.Writer) (exit bool, code int) {
-	version := fs.Bool("version", false, "print the program's version and those of its Temporal, Kafka and Cassandra clients, and exit")
+	version := fs.Bool("version", false, "print the program's version and commit, and the versions of the Temporal, Kafka and Cassandra clients it is built with, then exit")
 	fs.SetOutput(io.Discard) // the errors are printed below, with the usage
 	fs.Usage = func() {}
 	err := fs.Parse(args)

@@ -144,3 +144,14 @@ func (e *Reader) ListenAddr(name, def string) string {
 	}
 	return s
 }
+
+// Checked is the variable, trimmed, or def when it is unset or blank, after check: an
+// error from check, which says what is wanted (e.g. "want a letter, then …"), is
+// recorded against the variable with its value as typed.
+func (e *Reader) Checked(name, def string, check func(string) error) string {
+	s := e.Str(name, def)
+	if err := check(s); err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: %v", name, s, err))
+	}
+	return s
+}

@@ -1,6 +1,7 @@
 package envvar
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,4 +42,17 @@ func TestVarsRecordsEachVariableOnceWithItsDefault(t *testing.T) {
 	e.Str("A", "other")
 	e.Verbatim("C")
 	assert.Equal(t, []Var{{"A", "a"}, {"B", "3"}, {"C", ""}}, e.Vars())
+}
+
+func TestCheckedNamesTheVariableAndTheValueAsTyped(t *testing.T) {
+	e := NewReader(func(string) (string, bool) { return " Bad-Name ", true })
+	check := func(s string) error {
+		if s != "ok" {
+			return errors.New("want ok")
+		}
+		return nil
+	}
+	assert.Equal(t, "Bad-Name", e.Checked("CASSANDRA_TABLE", "t", check))
+	assert.EqualError(t, e.Err(), `CASSANDRA_TABLE="Bad-Name": want ok`)
+	assert.Equal(t, []Var{{"CASSANDRA_TABLE", "t"}}, e.Vars())
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,11 +44,15 @@ func handler(g prometheus.Gatherer, ready func(context.Context) error) http.Hand
 }
 
 // Listen serves handler(g, ready) on addr (e.g. ":9101") in the background. Close
-// the returned server to stop it.
+// the returned server to stop it. A port another program holds is reported as busy.
 func Listen(addr string, g prometheus.Gatherer, ready func(context.Context) error, logger *slog.Logger) (io.Closer, error) {
 	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		_, port, _ := net.SplitHostPort(addr)
+		return nil, fmt.Errorf("port %s is busy: another program listens on %s, where /metrics and /healthz were to be served", port, addr)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("serving /metrics and /healthz on %s (is another program using the port?): %w", addr, err)
+		return nil, fmt.Errorf("serving /metrics and /healthz on %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: handler(g, ready), ReadHeaderTimeout: 5 * time.Second}
 	go func() {

@@ -1,57 +1,69 @@
 // Command streaming is the streaming worker: it consumes the topics of the datasets
 // named by STREAMING_DATASETS (default users: users_created, in consumer group
 // streampipe-streaming) and upserts their records into Cassandra, one worker per
-// dataset in this one process. Configuration comes from the environment; see the
-// README.
+// dataset in this one process. Configuration comes from the environment;
+// `streaming -h` lists every variable with its default.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
-	"log"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/streaming"
 )
 
+const program = "streaming"
+
 func main() {
-	workers, metricsAddr, level, err := configFromEnv()
+	os.Exit(realMain(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// realMain is the program: it parses args, reads the configuration through lookup and
+// runs the workers, and returns the exit code. Nothing connects anywhere before the
+// command line and the whole configuration are found good.
+func realMain(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(program, flag.ContinueOnError)
+	if exit, code := cli.Parse(fs, usage(), program, args, false, stdout, stderr); exit {
+		return code
+	}
+	cfg, err := load(envvar.NewReader(lookup))
 	if err != nil {
-		log.Fatal(err)
+		return cli.BadConfig(stderr, program, err)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.level}))
 	slog.SetDefault(logger)
-	for i := range workers {
-		workers[i].cfg.Logger = logger
+	for i := range cfg.workers {
+		cfg.workers[i].cfg.Logger = logger
 	}
-	if err := run(workers, metricsAddr, logger); err != nil {
+	if err := run(cfg, logger); err != nil {
 		logger.Error("streaming worker stopped", "err", err)
-		os.Exit(1)
+		return cli.ExitError
 	}
+	return cli.ExitOK
 }
 
-// workerConfig is one dataset's worker.
-type workerConfig struct {
-	dataset streaming.Dataset
-	cfg     streaming.Config
-}
-
-func run(configs []workerConfig, metricsAddr string, logger *slog.Logger) error {
+func run(cfg config, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	reg := opshttp.NewRegistry()
 	metrics := streaming.NewMetrics(reg)
-	workers := make([]*streaming.Worker, len(configs))
-	for i, c := range configs {
+	workers := make([]*streaming.Worker, len(cfg.workers))
+	for i, c := range cfg.workers {
 		w, err := streaming.New(c.cfg, c.dataset, metrics)
 		if err != nil {
 			return fmt.Errorf("dataset %s: %w", c.dataset.Name(), err)
@@ -59,14 +71,29 @@ func run(configs []workerConfig, metricsAddr string, logger *slog.Logger) error 
 		workers[i] = w
 	}
 	group := streaming.NewGroup(workers...)
-	if metricsAddr != "" {
-		srv, err := opshttp.Listen(metricsAddr, reg, func(context.Context) error { return group.Ready() }, logger)
+	if cfg.metricsAddr != "" {
+		srv, err := opshttp.Listen(cfg.metricsAddr, reg, func(context.Context) error { return group.Ready() }, logger)
 		if err != nil {
-			return err
+			return fmt.Errorf("STREAMING_METRICS_ADDR=%s: %w; stop that program, or set STREAMING_METRICS_ADDR "+
+				"to another address (or off)", cfg.metricsAddr, err)
 		}
 		defer srv.Close()
 	}
 	return group.Run(ctx)
+}
+
+// config is the whole configuration: one worker per dataset served, and the process's
+// own settings.
+type config struct {
+	workers     []workerConfig
+	metricsAddr string // "" serves nothing
+	level       slog.Level
+}
+
+// workerConfig is one dataset's worker.
+type workerConfig struct {
+	dataset streaming.Dataset
+	cfg     streaming.Config
 }
 
 // datasets are the datasets the worker serves, with the defaults of their topic,
@@ -80,74 +107,108 @@ var datasets = []struct {
 	{streaming.Transactions{}, "incoming_finance_data", "finance", "transactions"},
 }
 
-// configFromEnv reads the environment: the variables of DESIGN.md, STREAMING_* and,
-// for each dataset of STREAMING_DATASETS but users, STREAMING_<DATASET>_*.
-func configFromEnv() (workers []workerConfig, metricsAddr string, level slog.Level, err error) {
-	e := envvar.NewReader(os.LookupEnv)
-	base := streaming.Config{
-		Brokers:     e.List("KAFKA_BROKERS", "localhost:9092"),
-		Hosts:       e.List("CASSANDRA_HOSTS", "localhost:9042"),
-		Username:    e.Verbatim("CASSANDRA_USERNAME"),
-		Password:    e.Verbatim("CASSANDRA_PASSWORD"),
-		Consistency: e.Str("CASSANDRA_CONSISTENCY", ""),
-		Replication: e.Str("CASSANDRA_REPLICATION", ""),
-		// Unset is 0: the streaming package's default.
-		BatchRows:      e.OptionalInt("STREAMING_BATCH_ROWS"),
-		BatchWait:      e.OptionalDuration("STREAMING_BATCH_WAIT"),
-		Concurrency:    e.OptionalInt("STREAMING_CONCURRENCY"),
-		MaxRecordBytes: e.OptionalInt("STREAMING_MAX_RECORD_BYTES"),
-		StartupTimeout: e.OptionalDuration("STREAMING_STARTUP_TIMEOUT"),
-		DrainTimeout:   e.OptionalDuration("STREAMING_DRAIN_TIMEOUT"),
-	}
-	group := e.Str("STREAMING_GROUP", streaming.DefaultGroupID)
+// load reads the configuration through e and checks every value, so that its error
+// names each variable that is wrong, with the value as typed and what is wanted. The
+// variables are those of DESIGN.md, STREAMING_* and, for each dataset of
+// STREAMING_DATASETS but users, STREAMING_<DATASET>_*. The order of the reads is
+// the order -h lists them in.
+func load(e *envvar.Reader) (config, error) {
+	var cfg config
 	var errs []error // what is wrong with STREAMING_DATASETS
 	names := e.List("STREAMING_DATASETS", "users")
 	if len(names) == 0 {
 		errs = append(errs, errors.New("STREAMING_DATASETS names no dataset"))
 	}
+	base := streaming.Config{
+		Brokers:     addrs(e, "KAFKA_BROKERS", "localhost:9092", true),
+		BrokersFrom: "KAFKA_BROKERS",
+		Hosts:       addrs(e, "CASSANDRA_HOSTS", "localhost:9042", false),
+		HostsFrom:   "CASSANDRA_HOSTS",
+		Username:    e.Verbatim("CASSANDRA_USERNAME"),
+		Password:    e.Verbatim("CASSANDRA_PASSWORD"),
+		Consistency: e.Checked("CASSANDRA_CONSISTENCY", streaming.DefaultConsistency, streaming.CheckConsistency),
+		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication),
+
+		BatchRows:      e.Positive("STREAMING_BATCH_ROWS", streaming.DefaultBatchRows),
+		BatchWait:      e.Duration("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait),
+		Concurrency:    e.Positive("STREAMING_CONCURRENCY", streaming.DefaultConcurrency),
+		MaxRecordBytes: e.Positive("STREAMING_MAX_RECORD_BYTES", streaming.DefaultMaxRecordBytes),
+		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),
+		DrainTimeout:   e.Duration("STREAMING_DRAIN_TIMEOUT", streaming.DefaultDrainTimeout),
+	}
+	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", ":9102")
+	if s := e.Str("STREAMING_LOG_LEVEL", "info"); cfg.level.UnmarshalText([]byte(s)) != nil {
+		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
+	}
+	group := e.Str("STREAMING_GROUP", streaming.DefaultGroupID)
 	for i, name := range names {
 		if slices.Index(names, name) < i {
 			errs = append(errs, fmt.Errorf("STREAMING_DATASETS names %s twice", name))
 			continue
 		}
 		if w, ok := datasetConfig(e, base, group, name); ok {
-			workers = append(workers, w)
+			cfg.workers = append(cfg.workers, w)
 		} else {
 			errs = append(errs, fmt.Errorf("STREAMING_DATASETS: unknown dataset %q: want a comma list of %s",
 				name, strings.Join(datasetNames(), ", ")))
 		}
 	}
-	if metricsAddr = e.Str("STREAMING_METRICS_ADDR", ":9102"); metricsAddr == "off" {
-		metricsAddr = ""
+	return cfg, errors.Join(append(errs, e.Err())...)
+}
+
+// addrs is the variable's comma list of addresses, host:port, or host alone unless
+// needPort; at least one.
+func addrs(e *envvar.Reader, name, def string, needPort bool) []string {
+	list := e.List(name, def)
+	ok := len(list) > 0
+	for _, a := range list {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil && !needPort && !strings.Contains(a, ":") {
+			host, port, err = a, "0", nil
+		}
+		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 || host == "" ||
+			strings.ContainsAny(host, " /") {
+			ok = false
+		}
 	}
-	if s := e.Str("STREAMING_LOG_LEVEL", "info"); level.UnmarshalText([]byte(s)) != nil {
-		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
+	if !ok && needPort {
+		e.Fail(name, e.Str(name, def), "a comma list of host:port")
+	} else if !ok {
+		e.Fail(name, e.Str(name, def), "a comma list of host or host:port")
 	}
-	return workers, metricsAddr, level, errors.Join(append(errs, e.Err())...)
+	return list
+}
+
+// datasetVars are the variables of the dataset called name: its topic, dead-letter
+// topic, consumer group, keyspace and table. The users dataset reads KAFKA_TOPIC,
+// KAFKA_DLQ_TOPIC, STREAMING_GROUP, CASSANDRA_KEYSPACE and CASSANDRA_TABLE as it
+// always did; another dataset reads STREAMING_<NAME>_TOPIC, _DLQ_TOPIC, _GROUP,
+// _KEYSPACE and _TABLE.
+func datasetVars(name string) [5]string {
+	if name == "users" {
+		return [5]string{"KAFKA_TOPIC", "KAFKA_DLQ_TOPIC", "STREAMING_GROUP", "CASSANDRA_KEYSPACE", "CASSANDRA_TABLE"}
+	}
+	p := "STREAMING_" + strings.ToUpper(name) + "_"
+	return [5]string{p + "TOPIC", p + "DLQ_TOPIC", p + "GROUP", p + "KEYSPACE", p + "TABLE"}
 }
 
 // datasetConfig is base for the dataset called name, false if there is none. The
-// users dataset reads KAFKA_TOPIC, KAFKA_DLQ_TOPIC, STREAMING_GROUP, CASSANDRA_KEYSPACE
-// and CASSANDRA_TABLE as it always did; another dataset reads STREAMING_<NAME>_TOPIC,
-// _DLQ_TOPIC, _GROUP, _KEYSPACE and _TABLE, and its group defaults to
-// STREAMING_GROUP-<name>.
+// group of a dataset but users defaults to STREAMING_GROUP-<name>.
 func datasetConfig(e *envvar.Reader, base streaming.Config, group, name string) (workerConfig, bool) {
 	for _, d := range datasets {
 		if d.dataset.Name() != name {
 			continue
 		}
-		vars := [5]string{"KAFKA_TOPIC", "KAFKA_DLQ_TOPIC", "STREAMING_GROUP", "CASSANDRA_KEYSPACE", "CASSANDRA_TABLE"}
+		vars := datasetVars(name)
 		if name != "users" {
-			prefix := "STREAMING_" + strings.ToUpper(name) + "_"
-			vars = [5]string{prefix + "TOPIC", prefix + "DLQ_TOPIC", prefix + "GROUP", prefix + "KEYSPACE", prefix + "TABLE"}
 			group += "-" + name
 		}
 		cfg := base
-		cfg.Topic = e.Str(vars[0], d.topic)
-		cfg.DLQTopic = e.Str(vars[1], d.topic+".dlq")
+		cfg.Topic = e.Checked(vars[0], d.topic, streaming.CheckTopic)
+		cfg.DLQTopic = e.Checked(vars[1], cfg.Topic+".dlq", streaming.CheckTopic)
 		cfg.GroupID = e.Str(vars[2], group)
-		cfg.Keyspace = e.Str(vars[3], d.keyspace)
-		cfg.Table = e.Str(vars[4], d.table)
+		cfg.Keyspace = e.Checked(vars[3], d.keyspace, streaming.CheckIdentifier)
+		cfg.Table = e.Checked(vars[4], d.table, streaming.CheckIdentifier)
 		return workerConfig{dataset: d.dataset, cfg: cfg}, true
 	}
 	return workerConfig{}, false

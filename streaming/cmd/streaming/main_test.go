@@ -1,13 +1,28 @@
 package main
 
 import (
+	"bytes"
+	"flag"
+	"io"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/cli"
+	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/streaming"
 )
+
+// env is a lookup function reading vars.
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
 
 // where is what a dataset's worker consumes and writes.
 type where struct {
@@ -42,6 +57,12 @@ func TestDatasetsFromEnv(t *testing.T) {
 			{"transactions", "incoming_finance_data", "incoming_finance_data.dlq", "g-transactions", "finance", "transactions"},
 			{"users", "u", "u.dead", "g", "ks", "tbl"},
 		}},
+		{"a dead-letter topic follows its topic", map[string]string{
+			"STREAMING_DATASETS": "users,transactions", "KAFKA_TOPIC": "u", "STREAMING_TRANSACTIONS_TOPIC": "tx",
+		}, []where{
+			{"users", "u", "u.dlq", "streampipe-streaming", "spark_streaming", "created_users"},
+			{"transactions", "tx", "tx.dlq", "streampipe-streaming-transactions", "finance", "transactions"},
+		}},
 		{"a dataset's own variables", map[string]string{
 			"STREAMING_DATASETS": "registered_users", "STREAMING_REGISTERED_USERS_TOPIC": "r",
 			"STREAMING_REGISTERED_USERS_DLQ_TOPIC": "r.dead", "STREAMING_REGISTERED_USERS_GROUP": "rg",
@@ -50,13 +71,10 @@ func TestDatasetsFromEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			workers, _, _, err := configFromEnv()
+			cfg, err := load(envvar.NewReader(env(tt.env)))
 			require.NoError(t, err)
-			assert.Equal(t, tt.want, wheres(workers))
-			for _, w := range workers {
+			assert.Equal(t, tt.want, wheres(cfg.workers))
+			for _, w := range cfg.workers {
 				assert.Equal(t, []string{"localhost:9092"}, w.cfg.Brokers, "shared settings reach every dataset")
 				_, err := streaming.New(w.cfg, w.dataset, nil)
 				assert.NoError(t, err, "a valid worker configuration")
@@ -72,9 +90,121 @@ func TestDatasetsFromEnvMistakes(t *testing.T) {
 		" , ":                             "names no dataset",
 	} {
 		t.Run(value, func(t *testing.T) {
-			t.Setenv("STREAMING_DATASETS", value)
-			_, _, _, err := configFromEnv()
+			_, err := load(envvar.NewReader(env(map[string]string{"STREAMING_DATASETS": value})))
 			assert.ErrorContains(t, err, want)
 		})
+	}
+}
+
+// Every value is checked as load reads it, so that one run names every mistake,
+// each under its variable, with the value as typed.
+func TestEveryMistakeAtOnce(t *testing.T) {
+	_, err := load(envvar.NewReader(env(map[string]string{
+		"STREAMING_DATASETS":              "users,transactions",
+		"STREAMING_BATCH_WAIT":            "x",
+		"STREAMING_BATCH_ROWS":            "-5",
+		"STREAMING_CONCURRENCY":           "0",
+		"CASSANDRA_TABLE":                 "Bad-Name",
+		"STREAMING_TRANSACTIONS_KEYSPACE": "1finance",
+		"KAFKA_TOPIC":                     "users created",
+		"STREAMING_METRICS_ADDR":          "nonsense",
+		"KAFKA_BROKERS":                   "localhost",
+		"CASSANDRA_HOSTS":                 "http://db",
+		"CASSANDRA_CONSISTENCY":           "most",
+		"CASSANDRA_REPLICATION":           "SimpleStrategy",
+		"STREAMING_LOG_LEVEL":             "loud",
+		"STREAMING_STARTUP_TIMEOUT":       "-1s",
+	})))
+	require.Error(t, err)
+	for _, want := range []string{
+		`STREAMING_BATCH_WAIT="x": want a positive duration`,
+		`STREAMING_BATCH_ROWS="-5": want a positive whole number`,
+		`STREAMING_CONCURRENCY="0": want a positive whole number`,
+		`CASSANDRA_TABLE="Bad-Name": want a letter, then letters, digits or _`,
+		`STREAMING_TRANSACTIONS_KEYSPACE="1finance": want a letter`,
+		`KAFKA_TOPIC="users created": want a Kafka topic name`,
+		`STREAMING_METRICS_ADDR="nonsense": want a well-formed listen address`,
+		`KAFKA_BROKERS="localhost": want a comma list of host:port`,
+		`CASSANDRA_HOSTS="http://db": want a comma list of host or host:port`,
+		`CASSANDRA_CONSISTENCY="most": want ONE, QUORUM, LOCAL_QUORUM`,
+		`CASSANDRA_REPLICATION="SimpleStrategy": want a CQL map`,
+		`STREAMING_LOG_LEVEL="loud": want debug, info, warn or error`,
+		`STREAMING_STARTUP_TIMEOUT="-1s": want a positive duration`,
+	} {
+		assert.ErrorContains(t, err, want)
+	}
+	assert.NotContains(t, err.Error(), "bad-name", "the table as typed, not lower-cased")
+}
+
+func TestGoodValuesPass(t *testing.T) {
+	cfg, err := load(envvar.NewReader(env(map[string]string{
+		"KAFKA_BROKERS": "a:9092, b:9093", "CASSANDRA_HOSTS": "c1,c2:9042,[::1]:9042",
+		"CASSANDRA_TABLE": "Created_Users", "CASSANDRA_CONSISTENCY": "one", "STREAMING_METRICS_ADDR": "off",
+		"STREAMING_BATCH_WAIT": "10ms", "STREAMING_LOG_LEVEL": "debug",
+	})))
+	require.NoError(t, err)
+	assert.Empty(t, cfg.metricsAddr, "off serves nothing")
+	c := cfg.workers[0].cfg
+	assert.Equal(t, []string{"a:9092", "b:9093"}, c.Brokers)
+	assert.Equal(t, "KAFKA_BROKERS", c.BrokersFrom)
+	assert.Equal(t, "CASSANDRA_HOSTS", c.HostsFrom)
+	assert.Equal(t, 10*time.Millisecond, c.BatchWait)
+	_, err = streaming.New(c, cfg.workers[0].dataset, nil)
+	assert.NoError(t, err)
+}
+
+// -h lists every variable load reads, each with its meaning, and nothing else; the
+// defaults are the ones the worker uses.
+func TestUsageListsEveryVariableRead(t *testing.T) {
+	var out bytes.Buffer
+	exit, code := cli.Parse(flag.NewFlagSet(program, flag.ContinueOnError), usage(), program, []string{"-h"}, false, &out, io.Discard)
+	require.True(t, exit)
+	require.Equal(t, cli.ExitOK, code)
+	listed := map[string]string{} // name → the rest of its line
+	_, env, ok := strings.Cut(out.String(), "\nEnvironment")
+	require.True(t, ok, "-h has an Environment section:\n%s", out.String())
+	for _, line := range strings.Split(env, "\n")[1:] {
+		if name, rest, ok := strings.Cut(strings.TrimSpace(line), " "); ok {
+			listed[name] = rest
+		}
+	}
+
+	// Every variable load reads when it serves every dataset.
+	all := map[string]string{"STREAMING_DATASETS": strings.Join(datasetNames(), ",")}
+	read := envvar.NewReader(func(name string) (string, bool) {
+		if v, ok := all[name]; ok {
+			return v, true
+		}
+		return "", false
+	})
+	_, err := load(read)
+	require.NoError(t, err)
+	help := envHelp()
+	for _, v := range read.Vars() {
+		assert.NotEmpty(t, help[v.Name], "%s has a meaning in envHelp", v.Name)
+		assert.Contains(t, listed, v.Name, "-h lists %s", v.Name)
+	}
+	names := map[string]bool{}
+	for _, v := range usage().Env {
+		names[v.Name] = true
+	}
+	for name := range help {
+		assert.True(t, names[name], "envHelp explains %s, which load does not read", name)
+	}
+	for name := range listed {
+		assert.True(t, names[name], "-h lists %s, which load does not read", name)
+	}
+	for _, d := range datasetNames() {
+		for _, v := range datasetVars(d) {
+			assert.Contains(t, listed, v, "dataset %s", d)
+		}
+	}
+	for name, def := range map[string]string{
+		"STREAMING_BATCH_ROWS": "2000", "STREAMING_BATCH_WAIT": "50ms", "STREAMING_CONCURRENCY": "96",
+		"STREAMING_MAX_RECORD_BYTES": "1048576", "STREAMING_STARTUP_TIMEOUT": "2m0s", "STREAMING_DRAIN_TIMEOUT": "30s",
+		"CASSANDRA_CONSISTENCY": "LOCAL_QUORUM", "KAFKA_BROKERS": "localhost:9092", "STREAMING_METRICS_ADDR": ":9102",
+		"STREAMING_TRANSACTIONS_GROUP": "streampipe-streaming-transactions",
+	} {
+		assert.Contains(t, listed[name], "(default "+def+")", name)
 	}
 }

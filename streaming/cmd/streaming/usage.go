@@ -1,0 +1,73 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/streampipe/streampipe/internal/cli"
+	"github.com/streampipe/streampipe/internal/envvar"
+)
+
+// usage is what -h prints. Its variables are those load reads, with the defaults it
+// reads them with, when every dataset is served.
+func usage() cli.Usage {
+	return cli.Usage{
+		Command: program + " [-version]",
+		About: `The streaming worker consumes the Kafka topics of the datasets named by
+STREAMING_DATASETS, each in its own consumer group, and upserts their records
+into Cassandra in micro-batches; records it cannot take go to the dataset's
+dead-letter topic. At start-up it creates the keyspace, the table and the topics
+if missing, waiting up to STREAMING_STARTUP_TIMEOUT for Cassandra and for Kafka.
+It serves /metrics and /healthz on STREAMING_METRICS_ADDR, and on SIGINT or
+SIGTERM writes and commits the batch in hand before it exits.
+
+Exit codes: 0 stopped on a signal; 1 a failure (the log says which); 2 a bad
+command line or configuration (every bad variable is named).`,
+		Env:     envVars(),
+		EnvHelp: envHelp(),
+	}
+}
+
+// envVars are the variables load reads, in the order it reads them, from an
+// environment that sets nothing but STREAMING_DATASETS to every dataset: so that the
+// per-dataset variables of each appear. The defaults are those load reads with.
+func envVars() []envvar.Var {
+	all := strings.Join(datasetNames(), ",")
+	e := envvar.NewReader(func(name string) (string, bool) {
+		if name == "STREAMING_DATASETS" {
+			return all, true
+		}
+		return "", false
+	})
+	_, _ = load(e) // an empty environment is a good one
+	return e.Vars()
+}
+
+// envHelp says what each variable of envVars means.
+func envHelp() map[string]string {
+	help := map[string]string{
+		"STREAMING_DATASETS":         "the datasets to serve, a comma list of " + strings.Join(datasetNames(), ", "),
+		"KAFKA_BROKERS":              "Kafka bootstrap brokers, a comma list of host:port",
+		"CASSANDRA_HOSTS":            "Cassandra contact points, a comma list of host or host:port",
+		"CASSANDRA_USERNAME":         "Cassandra user; unset: no authentication",
+		"CASSANDRA_PASSWORD":         "the user's password (never logged)",
+		"CASSANDRA_CONSISTENCY":      "write consistency level: ONE, QUORUM, LOCAL_QUORUM, ...",
+		"CASSANDRA_REPLICATION":      "CQL replication map of a keyspace the worker creates",
+		"STREAMING_BATCH_ROWS":       "most records in a micro-batch",
+		"STREAMING_BATCH_WAIT":       "longest wait after a batch's first record",
+		"STREAMING_CONCURRENCY":      "most Cassandra writes in flight",
+		"STREAMING_MAX_RECORD_BYTES": "larger record values go to the dead-letter topic",
+		"STREAMING_STARTUP_TIMEOUT":  "how long start-up waits for Cassandra, then for Kafka",
+		"STREAMING_DRAIN_TIMEOUT":    "how long a shutdown may take to finish its batch",
+		"STREAMING_METRICS_ADDR":     "where /metrics and /healthz are served; off: nowhere",
+		"STREAMING_LOG_LEVEL":        "debug, info, warn or error; debug logs each batch",
+	}
+	what := [5]string{"topic", "dead-letter topic (created if missing)", "consumer group",
+		"keyspace (created if missing)", "table (created if missing)"}
+	for _, name := range datasetNames() {
+		for i, v := range datasetVars(name) {
+			help[v] = "the " + name + " dataset's " + what[i]
+		}
+	}
+	help["STREAMING_GROUP"] += "; another's is <this>-<dataset>"
+	return help
+}
