@@ -34,7 +34,8 @@ type Worker struct {
 	ready   atomic.Bool
 	waiting atomic.Pointer[string] // what start-up waits for; nil when it does not
 
-	// What the worker waits for after start-up, each logged once per outage and named on /healthz.
+	// What the worker waits for after start-up: each outage is logged once and named
+	// on /healthz.
 	kafka     *outage // the brokers: fetches and commits
 	cassandra *outage // writes of rows
 	dlqTopic  *outage // writes of dead letters
