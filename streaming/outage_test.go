@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 )
@@ -66,4 +68,22 @@ func TestFatal(t *testing.T) {
 			assert.Equal(t, tc.fatal, fatal(tc.err))
 		})
 	}
+}
+
+// A dead-letter topic the worker may not write is waited for, not fatal: granting the
+// permission lets the worker go on.
+func TestDLQAuthorizationIsWaitedFor(t *testing.T) {
+	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, Users{}, NewMetrics(prometheus.NewRegistry()))
+	assert.NoError(t, err)
+	calls := 0
+	err = w.retry(t.Context(), "dlq", w.dlqTopic, func(context.Context) error {
+		if calls++; calls < 3 {
+			return kafka.TopicAuthorizationFailed
+		}
+		return nil
+	})
+	assert.NoError(t, err)
+	assert.Equal(t, 3, calls)
+	assert.Empty(t, w.Problem())
 }

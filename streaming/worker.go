@@ -475,6 +475,10 @@ func truncate(b []byte, n int) []byte {
 // retry calls fn until it succeeds, backing off between attempts (capped, with
 // jitter), for as long as it takes: each failure goes to o, which logs the outage
 // once. It gives up only on an error that will recur (fatal) or when ctx is done.
+// The dead-letter topic has no fatal errors: one that is missing or that the worker
+// may not write is waited for like an outage (named on /healthz, counted in
+// streaming_stuck_seconds), so that granting the permission or creating the topic
+// lets the worker go on by itself.
 func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(context.Context) error) error {
 	stuck := w.metrics.stuck.WithLabelValues(w.dataset.Name(), stage)
 	defer stuck.Set(0)
@@ -485,7 +489,7 @@ func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(con
 			o.ok()
 			return nil
 		}
-		if fatal(err) {
+		if stage != "dlq" && fatal(err) {
 			return fmt.Errorf("writing a batch (%s), which cannot succeed: %w", stage, err)
 		}
 		o.fail(err)
