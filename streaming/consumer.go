@@ -75,7 +75,7 @@ func (c *consumer) rebuild() {
 	old := c.r
 	c.r, c.built = c.newReader(), time.Now()
 	c.mu.Unlock()
-	c.log.Info("kafka reader replaced by a new one; it joins the group again")
+	c.log.Debug("kafka reader replaced by a new one; it joins the group again")
 	c.old.Go(func() { _ = old.Close() })
 }
 
