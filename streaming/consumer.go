@@ -46,6 +46,9 @@ func (c *consumer) newReader() *kafka.Reader {
 		SessionTimeout: 10 * time.Second,
 		// Closing the reader waits for the fetches in flight: keep their long poll short.
 		MaxWait: 500 * time.Millisecond,
+		// The reader's own queue holds whole messages: keep it within the byte budget
+		// for records of the largest size the worker takes whole.
+		QueueCapacity: max(1, min(100, c.cfg.MaxBufferBytes/c.cfg.MaxRecordBytes)),
 		// While Kafka is down the reader logs every failed dial: the worker logs the
 		// outage once (outage), so these are for debugging.
 		Logger:      kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader", "kafka", c.cfg.kafkaAt()), slog.LevelDebug)),

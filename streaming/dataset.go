@@ -69,7 +69,8 @@ type InvalidError struct {
 	Reason string // one of the Reason constants
 	Detail string // what exactly is wrong, for people
 
-	stack []byte // a panicking decoder's stack trace
+	stack     []byte // a panicking decoder's stack trace
+	truncated bool   // the dead letter holds only the value's beginning
 }
 
 func (e *InvalidError) Error() string {

@@ -22,7 +22,7 @@ const (
 	HeaderOffset    = "dlq.offset"    // source offset, decimal
 	HeaderTimestamp = "dlq.timestamp" // source record time, Unix milliseconds
 	HeaderStack     = "dlq.stack"     // reason panic: the decoder's stack trace, at most 4 KiB
-	HeaderTruncated = "dlq.truncated" // "true": key and value are cut (reason too_large)
+	HeaderTruncated = "dlq.truncated" // "true": the value (and maybe the key) is cut (reason too_large)
 )
 
 // dlqMaxMessageBytes is the dead-letter topic's max.message.bytes: above the broker's
@@ -57,6 +57,9 @@ func deadLetter(m kafka.Message, ie *InvalidError) kafka.Message {
 	)
 	if len(ie.stack) > 0 {
 		headers = append(headers, kafka.Header{Key: HeaderStack, Value: ie.stack})
+	}
+	if ie.truncated {
+		headers = append(headers, kafka.Header{Key: HeaderTruncated, Value: []byte("true")})
 	}
 	return kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}
 }

@@ -137,10 +137,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	fetched := make(chan struct{})
 	defer func() { stopFetch(); <-fetched }()
+	held := newBudget(w.cfg.MaxBufferBytes)
 	go func() {
 		defer close(fetched)
 		defer close(items)
-		if err := w.fetch(fetchCtx, cons, items); err != nil {
+		if err := w.fetch(fetchCtx, cons, items, held); err != nil {
 			fetchErr <- err
 		}
 	}()
@@ -168,6 +169,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			if err := w.process(work, dlq, tbl, batch, commits); err != nil {
 				return err
 			}
+			n := 0
+			for _, it := range batch {
+				n += it.size
+			}
+			held.release(n)
 		}
 		if !more {
 			break
@@ -280,7 +286,7 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 // lasts, and replaces the reader when it outlasts rebuildAfter. A quiet reader
 // during an outage is asked about with a metadata request, so that an idle worker
 // also sees Kafka come back.
-func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item) error {
+func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, held *budget) error {
 	consumed := w.metrics.consumed.WithLabelValues(w.dataset.Name())
 	retries := w.metrics.retries.WithLabelValues(w.dataset.Name(), "fetch")
 	b := newBackoff()
@@ -318,8 +324,12 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item) e
 			continue
 		}
 		consumed.Inc()
+		it := w.decode(m)
+		if held.acquire(ctx, it.size) != nil {
+			return nil
+		}
 		select {
-		case items <- w.decode(m):
+		case items <- it:
 		case <-ctx.Done():
 			return nil
 		}
@@ -405,18 +415,25 @@ func (w *Worker) commitLoop(ctx context.Context, cons *consumer, commits <-chan 
 
 // item is a fetched message and its decoding: a row, or why it cannot be one.
 type item struct {
-	msg kafka.Message
-	row Row
-	bad *InvalidError
+	msg  kafka.Message
+	row  Row
+	bad  *InvalidError
+	size int // the bytes it holds, as counted against MaxBufferBytes
 }
 
 // decode turns a message into a row, or says why it cannot become one. A decoder
 // that panics dead-letters the message (reason panic, the stack in a header) instead
 // of killing the process, which would then crash-loop on the same record.
 func (w *Worker) decode(m kafka.Message) (it item) {
+	defer func() { it.size = it.bytes() }()
 	if len(m.Value) > w.cfg.MaxRecordBytes {
-		return item{msg: m, bad: invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d",
-			len(m.Value), w.cfg.MaxRecordBytes)}
+		// Only the value's beginning is kept, in a copy, so that the whole value is
+		// not held while it waits for its batch.
+		bad := invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d; the dead letter holds its first %d",
+			len(m.Value), w.cfg.MaxRecordBytes, truncatedValueBytes)
+		bad.truncated = true
+		m.Value = append([]byte(nil), m.Value[:truncatedValueBytes]...)
+		return item{msg: m, bad: bad}
 	}
 	if bad := checkTime(m.Time, time.Now()); bad != nil {
 		return item{msg: m, bad: bad}
@@ -438,6 +455,19 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 		return item{msg: m, bad: bad}
 	}
 	return item{msg: m, row: row}
+}
+
+// bytes is what an item holds: its message's key, value and headers, twice for a
+// record decoded into a row (the row holds its own copy of the values).
+func (it item) bytes() int {
+	n := len(it.msg.Key) + len(it.msg.Value)
+	for _, h := range it.msg.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	if it.bad == nil {
+		n *= 2
+	}
+	return n
 }
 
 // Timestamps a record may carry: it is its row's write time (USING TIMESTAMP), so a
