@@ -1,14 +1,14 @@
 // The Web UI path, as a person takes it: open the Temporal Web UI of the local stack,
-// find schedule user-automation paused, unpause it through the UI's own dialog, then
-// check through the API that it is unpaused, and that a triggered run shows its
-// progress on its page while it runs (the ticks in its timeline, its summary and
-// Current Details under User Metadata) and completes.
+// find a schedule made as the worker makes user-automation (paused), unpause it
+// through the UI's own dialog, then check through the API that it is unpaused, and
+// that a triggered run shows its progress on its page while it runs (the ticks in
+// its timeline, its summary and Current Details under User Metadata) and completes.
 //
-// Run by `make test` (scripts/webui-test.sh), which starts the stack and the workers,
-// (re)creates the schedule paused, and passes:
-//   TEMPORAL_BIN   the temporal CLI       STARTER_BIN   bin/starter
-//   TEMPORAL_UI    the Web UI's address   CHROMIUM      the browser to drive
-//   SCREENSHOTS    where to leave screenshots of each step
+// Run by `make test` (scripts/e2e.sh), which starts the stack and the workers,
+// creates a schedule of the test's own, paused, deletes it afterwards, and passes:
+//   TEMPORAL_SCHEDULE_ID  the schedule     TEMPORAL_BIN  the temporal CLI
+//   TEMPORAL_UI           the Web UI       CHROMIUM      the browser to drive
+//   SCREENSHOTS           where to leave screenshots of each step
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
@@ -37,7 +37,7 @@ async function eventually(what, fn, timeoutMs) {
   }
 }
 
-test('unpause schedule user-automation in the Web UI, then a triggered run completes', async (t) => {
+test('unpause a schedule in the Web UI, then a triggered run completes', async (t) => {
   assert.equal(describeSchedule().schedule.state.paused, true, 'the schedule is created paused');
 
   const browser = await chromium.launch({
@@ -86,10 +86,17 @@ test('unpause schedule user-automation in the Web UI, then a triggered run compl
   // Its User Metadata tab tells the run's story: the summary the schedule gave it,
   // and the live Current Details the workflow keeps.
   await page.getByRole('tab', { name: 'User Metadata' }).click();
-  await page.getByText('daily: users: 2 records every 1s for 10s (10 ticks) to users_created').waitFor();
+  // The UI renders both as markdown, each in a frame of its own.
+  const inAFrame = (re) => eventually(`${re} in the User Metadata tab`, async () => {
+    for (const f of page.frames()) {
+      const text = await f.locator('body').innerText().catch(() => '');
+      if (re.test(text)) return text;
+    }
+    return null;
+  }, 30_000);
+  await inAFrame(/daily: users: 2 records every 1s for 10s \(10 ticks\) to users_created/);
   await page.getByText('Current Details').waitFor();
-  await page.getByText(/Tick \d+ of 10/).waitFor({ timeout: 30_000 });
-  await page.getByText(/users published \(randomuser \d+, faker \d+\)/).waitFor();
+  await inAFrame(/Tick \d+ of 10 · \d+ users published \(randomuser \d+, faker \d+\)/);
   await page.screenshot({ path: path.join(shots, 'webui-5-current-details.png') });
 
   const status = await eventually('the triggered run to end', () => {

@@ -34,6 +34,23 @@ if ((${#skipped[@]} > 0)); then
   printf '%s\n' "${skipped[@]}"
 fi
 
+# Schedule user-automation is left as it was found: the README's commands unpause,
+# pause and trigger it. (A fresh stack has none yet; the worker creates it paused.)
+make -s build
+schedule_was=$(bin/starter schedule describe 2>/dev/null | sed -n 's/^Schedule user-automation: //p') || true
+webui_schedule=e2e-webui-$$
+restore() {
+  bin/starter schedule delete -schedule-id "$webui_schedule" >/dev/null 2>&1 || true
+  local now
+  now=$(bin/starter schedule describe 2>/dev/null | sed -n 's/^Schedule user-automation: //p') || true
+  [[ $now == "$schedule_was" ]] && return
+  case $schedule_was in
+    active) bin/starter schedule unpause -note "as it was before make test" >/dev/null ;;
+    paused) bin/starter schedule pause -note "as it was before make test" >/dev/null ;;
+  esac
+}
+trap restore EXIT
+
 export PATH=$STACK_DIR/bin:$PATH # temporal and cqlsh, as the README says
 ran=0
 for line in "${commands[@]}"; do
@@ -59,16 +76,12 @@ done
 echo "==> end to end: ran $ran README commands, ${#skipped[@]} not run (listed above)"
 
 echo "==> end to end: the Web UI path in Chromium"
-# The schedule as the worker creates it (paused), with short runs for the test.
-bin/starter schedule delete >/dev/null 2>&1 || true
-bin/starter schedule create -duration 10s -users-per-tick 2
-restore() { # leave the schedule as the worker makes it: paused, default runs
-  bin/starter schedule delete >/dev/null 2>&1 || true
-  bin/starter schedule create >/dev/null
-}
-trap restore EXIT
+# A schedule of the test's own, made as the worker makes user-automation (paused),
+# with short runs; restore deletes it.
+bin/starter schedule create -schedule-id "$webui_schedule" -duration 10s -users-per-tick 2
 mkdir -p "$STACK_DIR/logs/screenshots"
-NODE_PATH=$(stack/stack.sh tool playwright) \
+TEMPORAL_SCHEDULE_ID=$webui_schedule \
+  NODE_PATH=$(stack/stack.sh tool playwright) \
   CHROMIUM=$(stack/stack.sh tool chromium) \
   TEMPORAL_BIN=$(stack/stack.sh tool temporal) \
   SCREENSHOTS=$STACK_DIR/logs/screenshots \

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make test: the one test command. Lints, starts the local stack if it is not running,
 # runs every unit and integration test with the race detector against the real
-# services, then the end-to-end tests (make run, and the Web UI in a browser), and
-# stops the services it started.
+# services, then the end-to-end tests (the README's commands in order, among them the
+# default two-minute make run, and the Web UI in a browser), and stops the services it
+# started — only those: a stack and workers left by `make run` keep running.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$SECONDS

@@ -467,11 +467,14 @@ start_cassandra() {
     -cp "$conf:$CASSANDRA_LIB/*" org.apache.cassandra.service.CassandraDaemon
 }
 
+# built_id FILE — what identifies a build of a program: its content, since `go build`
+# rewrites an unchanged binary (a new mtime) and only a changed one needs a restart.
+built_id() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
 start_app() { # start_app NAME [VAR=VALUE...]: the program bin/NAME of this checkout, with the caller's environment
   local bin=$BIN_DIR/$1
   [[ -x $bin ]] || die "$bin not found: run 'make build' first"
   mkdir -p "$STACK_DIR/run"
-  stat -c %Y "$bin" >"$STACK_DIR/run/$1.built"
+  built_id "$bin" >"$STACK_DIR/run/$1.built"
   launch "$1" env "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
 }
 start_worker() { start_app worker; }
@@ -487,7 +490,7 @@ up() {
   link_tools
   for s in "${svcs[@]}"; do
     if pid=$(pid_of "$s") && is_app "$s" &&
-      [[ $(stat -c %Y "$BIN_DIR/$s" 2>/dev/null) != $(cat "$STACK_DIR/run/$s.built" 2>/dev/null) ]]; then
+      [[ $(built_id "$BIN_DIR/$s") != $(cat "$STACK_DIR/run/$s.built" 2>/dev/null) ]]; then
       say "==> $s was rebuilt: restarting it"
       down "$s"
     fi

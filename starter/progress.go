@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/term"
@@ -12,10 +13,15 @@ import (
 	"github.com/streampipe/streampipe/workflows"
 )
 
+// plainEvery is how often, at most, the progress is written as a plain line where
+// it cannot be redrawn in place.
+const plainEvery = 5 * time.Second
+
 // progressBar shows a run's progress. On a terminal it is one line redrawn in place
 // that never wraps: it fits the terminal's width, dropping detail first. On anything
-// else (a file, a pipe, /dev/null) it writes a plain line whenever the progress
-// changes, never a carriage return. Lines that explain something (why a tick fell
+// else (a file, a pipe, /dev/null) it writes a plain line when the progress has
+// changed, at most every plainEvery, and the last state at the end; never a carriage
+// return. Lines that explain something (why a tick fell
 // back to the faker, why a tick is retried) are printed once each, above the bar.
 type progressBar struct {
 	w io.Writer
@@ -26,10 +32,15 @@ type progressBar struct {
 	last    string
 	said    map[string]bool // lines printed
 	lastErr string          // the reason of the last fallback shown
+	// now is the clock; written is when the last plain line was, pending a state
+	// not written yet.
+	now     func() time.Time
+	written time.Time
+	pending string
 }
 
 func newProgressBar(w io.Writer, dataset string) *progressBar {
-	b := &progressBar{w: w, records: "users", said: map[string]bool{}}
+	b := &progressBar{w: w, records: "users", said: map[string]bool{}, now: time.Now}
 	if dataset != "" {
 		b.records = strings.ReplaceAll(dataset, "_", " ")
 	}
@@ -125,8 +136,19 @@ func (b *progressBar) status(s string) {
 	b.last = s
 	if b.width != nil {
 		fmt.Fprintf(b.w, "\r\033[K%s", s)
-	} else {
-		fmt.Fprintln(b.w, s)
+		return
+	}
+	b.pending = s
+	if now := b.now(); b.written.IsZero() || now.Sub(b.written) >= plainEvery {
+		b.flush(now)
+	}
+}
+
+// flush writes the state not written yet as a plain line.
+func (b *progressBar) flush(now time.Time) {
+	if b.pending != "" {
+		fmt.Fprintln(b.w, b.pending)
+		b.pending, b.written = "", now
 	}
 }
 
@@ -143,8 +165,14 @@ func (b *progressBar) line(s string) {
 	}
 }
 
+// finish ends the display: the line is left as it is on a terminal; elsewhere the
+// last state is written.
 func (b *progressBar) finish() {
-	if b.width != nil && b.last != "" {
-		fmt.Fprintln(b.w)
+	if b.width != nil {
+		if b.last != "" {
+			fmt.Fprintln(b.w)
+		}
+		return
 	}
+	b.flush(b.now())
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -34,18 +35,33 @@ func TestProgressFitsTheTerminal(t *testing.T) {
 		"at 80 columns the current source goes first, then the bar shrinks")
 }
 
-// On anything but a terminal each change is a plain line: no carriage return, no
-// escape sequence, and a state that does not change is not repeated.
+// On anything but a terminal the progress is plain lines: no carriage return, no
+// escape sequence, a line at most every plainEvery when it changed, the last state
+// at the end, and each explanation once.
 func TestProgressOnANonTerminal(t *testing.T) {
 	var out bytes.Buffer
 	b := newProgressBar(&out, "transactions")
-	b.draw(midRun)
-	b.draw(midRun)
-	b.line("retrying: tick 1: … (attempt 2)")
-	b.line("retrying: tick 1: … (attempt 2)")
+	clock := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	b.now = func() time.Time { return clock }
+	at := func(ticks int, after time.Duration) {
+		clock = clock.Add(after)
+		p := midRun
+		p.TicksDone, p.UsersPublished, p.UsersBySource.Faker = ticks, ticks, ticks
+		b.draw(p)
+	}
+	at(19, 0)
+	at(20, time.Second) // within plainEvery: not yet
+	b.line("retrying: tick 21: … (attempt 2)")
+	b.line("retrying: tick 21: … (attempt 2)")
+	at(21, 4*time.Second) // 5 s after the last line
+	at(21, 10*time.Second)
+	at(22, time.Second)
 	b.finish()
 	assert.NotContains(t, out.String(), "\r")
 	assert.NotContains(t, out.String(), "\033")
-	assert.Equal(t, "[####--------------------------] 19/120 ticks · 19 transactions (randomuser 0, faker 19) · late 0 · source faker\n"+
-		"retrying: tick 1: … (attempt 2)\n", out.String())
+	assert.Equal(t, `[####--------------------------] 19/120 ticks · 19 transactions (randomuser 0, faker 19) · late 0 · source faker
+retrying: tick 21: … (attempt 2)
+[#####-------------------------] 21/120 ticks · 21 transactions (randomuser 0, faker 21) · late 0 · source faker
+[#####-------------------------] 22/120 ticks · 22 transactions (randomuser 0, faker 22) · late 0 · source faker
+`, out.String())
 }
