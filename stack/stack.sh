@@ -24,6 +24,7 @@
 #   JAVA17_HOME           the JDK 17 to run Kafka and Cassandra with (default: found under /usr/lib/jvm)
 #   STACK_WORKER_PORT     the port of the worker's /metrics and /healthz (default 9101)
 #   STACK_STREAMING_PORT  the port of the streaming worker's (default 9102)
+#   STACK_KAFKA_PORT, STACK_KAFKA_CONTROLLER_PORT  Kafka's client and controller ports (default 9092, 9093)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +38,8 @@ STACK_TIMEOUT=${STACK_TIMEOUT:-180}
 CASSANDRA_AUTH=${CASSANDRA_AUTH:-0}
 WORKER_PORT=${STACK_WORKER_PORT:-9101}       # the worker's /metrics and /healthz
 STREAMING_PORT=${STACK_STREAMING_PORT:-9102} # the streaming worker's
+KAFKA_PORT=${STACK_KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${STACK_KAFKA_CONTROLLER_PORT:-9093}
 HOST=127.0.0.1
 SERVERS=(temporal kafka cassandra)
 APPS=(worker streaming) # this checkout's programs (make build), run against the servers
@@ -61,7 +64,7 @@ die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
 ports() { # the TCP ports a service listens on; the first is the one users talk to
   case $1 in
     temporal) echo "7233 8233" ;;
-    kafka) echo "9092 9093" ;;
+    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
     cassandra) echo "9042 7000" ;;
     worker) echo "$WORKER_PORT" ;;
     streaming) echo "$STREAMING_PORT" ;;
@@ -349,7 +352,7 @@ launch() { # launch SERVICE COMMAND... — detached, in its own session, output 
 probe() { # probe SERVICE — one real question to the service; prints its answer
   case $1 in
     temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:7233" 2>&1 | grep -q SERVING && echo "SERVING" ;;
-    kafka) "$PROBE" kafka "$HOST:9092" 2>/dev/null ;;
+    kafka) "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
     cassandra)
       if [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]]; then
         "$PROBE" cql "$HOST:9042" cassandra cassandra 2>/dev/null
@@ -393,8 +396,9 @@ start_kafka() {
   local dir conf
   dir=$(data_dir kafka)
   conf=$dir/server.properties
-  mkdir -p "$dir/data"
-  sed "s|@DATA@|$dir/data|" "$ROOT/stack/conf/kafka.properties" >"$conf"
+  mkdir -p "$dir/data" "$STACK_DIR/logs" # the format below logs there
+  sed -e "s|@DATA@|$dir/data|" -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+    "$ROOT/stack/conf/kafka.properties" >"$conf"
   if [[ ! -f $dir/data/meta.properties ]]; then
     local id
     id=$("$JAVA" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
@@ -513,7 +517,7 @@ summary() {
   for s in "$@"; do
     case $s in
       temporal) say "Temporal   $HOST:7233   Web UI http://localhost:8233   log $(log_file temporal)" ;;
-      kafka) say "Kafka      $HOST:9092                                 log $(log_file kafka)" ;;
+      kafka) say "Kafka      $HOST:$KAFKA_PORT                                 log $(log_file kafka)" ;;
       cassandra)
         local auth=""
         [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
@@ -606,7 +610,7 @@ kafka_tool() { # kafka_tool MAIN-CLASS ARGS... — one of Kafka's own command-li
   require_java17
   install_kafka
   exec "$JAVA" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-tools-log4j2.properties" \
-    -cp "$KAFKA_LIB/*" "$@" --bootstrap-server "$HOST:9092"
+    -cp "$KAFKA_LIB/*" "$@" --bootstrap-server "$HOST:$KAFKA_PORT"
 }
 
 cmd=${1:-}

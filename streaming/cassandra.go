@@ -11,11 +11,13 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/segmentio/kafka-go"
 )
 
 // table writes one dataset's rows: prepared upserts with bound values, routed to a
 // replica of each row's partition, at most concurrency in flight.
 type table struct {
+	written     atomic.Bool // a row was written: the statement itself is good
 	session     *gocql.Session
 	insert      string
 	consistency gocql.Consistency
@@ -26,7 +28,9 @@ type table struct {
 // that a replayed older record never overwrites a newer version of the row.
 type pendingRow struct {
 	Row
-	at time.Time
+	at  time.Time
+	msg *kafka.Message // its record
+	err error          // why its latest write failed
 }
 
 // openTable connects to Cassandra, retrying while it is unreachable for up to
@@ -61,7 +65,8 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 
 func (t *table) close() { t.session.Close() }
 
-// write upserts rows, each once, and returns those that failed with the first error.
+// write upserts rows, each once, and returns those that failed, each with its
+// error, and the first error.
 func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingRow, err error) {
 	var (
 		next atomic.Int64
@@ -74,15 +79,18 @@ func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingR
 			for i := next.Add(1) - 1; i < int64(len(rows)); i = next.Add(1) - 1 {
 				r := rows[i]
 				values = append(append(values[:0], r.Values...), r.at.UnixMicro())
-				if e := t.session.Query(t.insert, values...).Consistency(t.consistency).
-					Idempotent(true).ExecContext(ctx); e != nil {
-					mu.Lock()
-					failed = append(failed, r)
-					if err == nil {
-						err = e
-					}
-					mu.Unlock()
+				e := t.session.Query(t.insert, values...).Consistency(t.consistency).Idempotent(true).ExecContext(ctx)
+				if e == nil {
+					t.written.Store(true)
+					continue
 				}
+				r.err = e
+				mu.Lock()
+				failed = append(failed, r)
+				if err == nil {
+					err = e
+				}
+				mu.Unlock()
 			}
 		})
 	}
@@ -105,6 +113,15 @@ func permanent(err error) bool {
 		return true
 	}
 	return false
+}
+
+// rowRejected reports whether err says that Cassandra refuses this row's values
+// (e.g. a key longer than 64 KiB) rather than the statement: an Invalid error once
+// the statement has written a row. Before that, Invalid is taken for a table that
+// does not fit the dataset, which ends the worker.
+func rowRejected(err error, t *table) bool {
+	var re gocql.RequestError
+	return errors.As(err, &re) && re.Code() == gocql.ErrCodeInvalid && t.written.Load()
 }
 
 // connect opens a session. Rejected credentials are wrapped in giveUp: retrying will

@@ -22,6 +22,7 @@ const (
 	DefaultBatchWait      = 50 * time.Millisecond
 	DefaultConcurrency    = 96
 	DefaultMaxRecordBytes = 1 << 20
+	DefaultMaxBufferBytes = 16 << 20
 	DefaultConsistency    = "LOCAL_QUORUM"
 	DefaultReplication    = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
 	DefaultStartupTimeout = 2 * time.Minute
@@ -50,6 +51,7 @@ type Config struct {
 	BatchWait      time.Duration // longest wait after a batch's first record; default DefaultBatchWait
 	Concurrency    int           // most Cassandra writes in flight; default DefaultConcurrency
 	MaxRecordBytes int           // larger values go to the DLQ; default DefaultMaxRecordBytes
+	MaxBufferBytes int           // most bytes of records held between fetch and the end of their batch; default DefaultMaxBufferBytes
 	StartupTimeout time.Duration // how long start-up retries while Cassandra, then Kafka, is unreachable (each); default DefaultStartupTimeout
 	DrainTimeout   time.Duration // how long a shutdown may take to finish its batch; default DefaultDrainTimeout
 
@@ -150,7 +152,8 @@ func (c Config) withDefaults() (Config, error) {
 		name string
 		v    *int
 		def  int
-	}{{"batch rows", &c.BatchRows, DefaultBatchRows}, {"concurrency", &c.Concurrency, DefaultConcurrency}, {"max record bytes", &c.MaxRecordBytes, DefaultMaxRecordBytes}} {
+	}{{"batch rows", &c.BatchRows, DefaultBatchRows}, {"concurrency", &c.Concurrency, DefaultConcurrency}, {"max record bytes", &c.MaxRecordBytes, DefaultMaxRecordBytes},
+		{"max buffer bytes", &c.MaxBufferBytes, DefaultMaxBufferBytes}} {
 		if *d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d: want a positive number", d.name, *d.v))
 		}

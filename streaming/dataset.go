@@ -54,12 +54,23 @@ const (
 	// ReasonInvalidValue: a field has the right type but an impossible value, e.g. a
 	// date that does not parse or a negative quantity.
 	ReasonInvalidValue = "invalid_value"
+	// ReasonPanic: the dataset's decoder panicked on the message (a bug in it); the
+	// dlq.stack header holds the stack trace.
+	ReasonPanic = "panic"
+	// ReasonBadTimestamp: the record has no timestamp, or one before 2000 or more than
+	// a day in the future: it cannot be its row's write time.
+	ReasonBadTimestamp = "bad_timestamp"
+	// ReasonRejected: Cassandra refused the row as invalid while it takes the others.
+	ReasonRejected = "rejected"
 )
 
 // InvalidError says why a message can never become a row.
 type InvalidError struct {
 	Reason string // one of the Reason constants
 	Detail string // what exactly is wrong, for people
+
+	stack     []byte // a panicking decoder's stack trace
+	truncated bool   // the dead letter holds only the value's beginning
 }
 
 func (e *InvalidError) Error() string {

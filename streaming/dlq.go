@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -20,6 +21,8 @@ const (
 	HeaderPartition = "dlq.partition" // source partition, decimal
 	HeaderOffset    = "dlq.offset"    // source offset, decimal
 	HeaderTimestamp = "dlq.timestamp" // source record time, Unix milliseconds
+	HeaderStack     = "dlq.stack"     // reason panic: the decoder's stack trace, at most 4 KiB
+	HeaderTruncated = "dlq.truncated" // "true": the value (and maybe the key) is cut (reason too_large)
 )
 
 // dlqMaxMessageBytes is the dead-letter topic's max.message.bytes: above the broker's
@@ -36,7 +39,8 @@ func newDLQWriter(cfg Config) *kafka.Writer {
 		BatchTimeout: 5 * time.Millisecond,
 		BatchBytes:   dlqMaxMessageBytes,
 		MaxAttempts:  1, // the worker retries with its own backoff
-		ErrorLogger:  kafka.LoggerFunc(logf(cfg.Logger.With("component", "kafka-dlq-writer"), slog.LevelWarn)),
+		// The worker logs a failing dead-letter topic once (outage): these are for debugging.
+		ErrorLogger: kafka.LoggerFunc(logf(cfg.Logger.With("component", "kafka-dlq-writer"), slog.LevelDebug)),
 	}
 }
 
@@ -51,7 +55,117 @@ func deadLetter(m kafka.Message, ie *InvalidError) kafka.Message {
 		kafka.Header{Key: HeaderOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
 		kafka.Header{Key: HeaderTimestamp, Value: strconv.AppendInt(nil, m.Time.UnixMilli(), 10)},
 	)
+	if len(ie.stack) > 0 {
+		headers = append(headers, kafka.Header{Key: HeaderStack, Value: ie.stack})
+	}
+	if ie.truncated {
+		headers = append(headers, kafka.Header{Key: HeaderTruncated, Value: []byte("true")})
+	}
 	return kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}
+}
+
+// truncatedValueBytes is how much of its value a dead letter keeps when the
+// dead-letter topic refuses it whole as too large.
+const truncatedValueBytes = 16 << 10
+
+// writeDeadLetters writes msgs to the dead-letter topic and returns those that are
+// not written, with the error. A dead letter the writer or the broker refuses as
+// too large is sent again at once as its dlq.* headers and the first
+// truncatedValueBytes of its key and value, with reason too_large: a dead letter
+// always gets out.
+func (w *Worker) writeDeadLetters(ctx context.Context, dlq *kafka.Writer, msgs []kafka.Message) ([]kafka.Message, error) {
+	for shrunk := false; ; shrunk = true {
+		err := dlq.WriteMessages(ctx, msgs...)
+		if err == nil {
+			return nil, nil
+		}
+		var unsent []kafka.Message
+		var tooLarge int
+		var errs kafka.WriteErrors
+		switch {
+		case errors.As(err, &errs) && len(errs) == len(msgs):
+			for i, e := range errs {
+				switch {
+				case e == nil: // written
+				case !shrunk && errors.Is(e, kafka.MessageSizeTooLarge):
+					unsent = append(unsent, truncated(msgs[i]))
+					tooLarge++
+				default:
+					unsent = append(unsent, msgs[i])
+				}
+			}
+		case !shrunk && errors.Is(err, kafka.MessageSizeTooLarge): // refused by the writer itself
+			for _, m := range msgs {
+				if len(m.Value)+len(m.Key) > truncatedValueBytes {
+					m = truncated(m)
+					tooLarge++
+				}
+				unsent = append(unsent, m)
+			}
+		default:
+			unsent = msgs
+		}
+		if tooLarge == 0 {
+			return unsent, fmt.Errorf("writing %d dead letters to topic %s of %s: %w", len(unsent), w.cfg.DLQTopic, w.cfg.kafkaAt(), err)
+		}
+		w.log.Warn("the dead-letter topic refused dead letters as too large: sending them truncated",
+			"count", tooLarge, "keep_bytes", truncatedValueBytes)
+		msgs = unsent
+	}
+}
+
+// truncated is dead letter m cut down to fit: its dlq.* headers (reason too_large,
+// the original reason in dlq.error) and the first truncatedValueBytes of its key
+// and value; the source topic's partition and offset say where the whole record is.
+func truncated(m kafka.Message) kafka.Message {
+	var headers []kafka.Header
+	reason := ""
+	for _, h := range m.Headers {
+		switch {
+		case h.Key == HeaderReason:
+			reason = string(h.Value)
+		case h.Key == HeaderError:
+		case strings.HasPrefix(h.Key, "dlq."):
+			headers = append(headers, h)
+		}
+	}
+	detail := fmt.Sprintf("the dead letter (reason %s) of %d bytes was refused as too large by the dead-letter topic; "+
+		"key and value are cut to their first %d bytes, the whole record is at the source offset", reason,
+		len(m.Key)+len(m.Value), truncatedValueBytes)
+	headers = append(headers,
+		kafka.Header{Key: HeaderReason, Value: []byte(ReasonTooLarge)},
+		kafka.Header{Key: HeaderError, Value: []byte(detail)},
+		kafka.Header{Key: HeaderTruncated, Value: []byte("true")})
+	return kafka.Message{Key: truncate(m.Key, truncatedValueBytes), Value: truncate(m.Value, truncatedValueBytes), Headers: headers}
+}
+
+// warnDLQSmaller warns when the dead-letter topic takes smaller messages than the
+// source topic: a record that fits the source could then only be dead-lettered
+// truncated.
+func (w *Worker) warnDLQSmaller(ctx context.Context) {
+	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Timeout: 10 * time.Second}
+	res, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
+		{ResourceType: kafka.ResourceTypeTopic, ResourceName: w.cfg.Topic, ConfigNames: []string{"max.message.bytes"}},
+		{ResourceType: kafka.ResourceTypeTopic, ResourceName: w.cfg.DLQTopic, ConfigNames: []string{"max.message.bytes"}},
+	}})
+	if err != nil {
+		w.log.Debug("could not read the topics' max.message.bytes", "err", err)
+		return
+	}
+	size := map[string]int{}
+	for _, r := range res.Resources {
+		for _, e := range r.ConfigEntries {
+			if n, err := strconv.Atoi(e.ConfigValue); err == nil && r.Error == nil {
+				size[r.ResourceName] = n
+			}
+		}
+	}
+	src, dst := size[w.cfg.Topic], size[w.cfg.DLQTopic]
+	if src > 0 && dst > 0 && dst < src {
+		w.log.Warn("the dead-letter topic takes smaller messages than the source topic: large invalid records will be "+
+			"dead-lettered truncated; raise its max.message.bytes", "dlq_topic", w.cfg.DLQTopic,
+			"dlq_max_message_bytes", dst, "source_max_message_bytes", src)
+	}
 }
 
 // ensureTopic creates topic with the broker's default partitions and replication

@@ -48,8 +48,8 @@ func (g *Group) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Ready returns nil when every worker is consuming and its last write succeeded, or
-// an error naming each worker that is not, for /healthz.
+// Ready returns nil when every worker is consuming and waits for nothing, or an
+// error naming each worker that is not and what it waits for, for /healthz.
 func (g *Group) Ready() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -60,8 +60,10 @@ func (g *Group) Ready() error {
 			errs = append(errs, fmt.Errorf("%s: stopped: %w", w.Name(), err))
 		case w.Waiting() != "":
 			errs = append(errs, fmt.Errorf("%s: starting: %s", w.Name(), w.Waiting()))
+		case w.Problem() != "":
+			errs = append(errs, fmt.Errorf("%s: %s", w.Name(), w.Problem()))
 		case !w.Ready():
-			errs = append(errs, fmt.Errorf("%s: not consuming, or its last write failed", w.Name()))
+			errs = append(errs, fmt.Errorf("%s: not consuming yet", w.Name()))
 		}
 	}
 	return errors.Join(errs...)

@@ -17,6 +17,7 @@ type Metrics struct {
 	batchTime *prometheus.HistogramVec
 	latency   *prometheus.HistogramVec
 	lag       *prometheus.GaugeVec
+	stuck     *prometheus.GaugeVec
 }
 
 // NewMetrics creates the series and registers them with reg.
@@ -36,7 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"dataset", "reason"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streaming_retries_total",
-			Help: "Failed writes to Cassandra (stage cassandra) or the dead-letter topic (stage dlq) that were retried.",
+			Help: "Failed attempts that were retried: fetches from Kafka (stage fetch), offset commits (commit), writes to Cassandra (cassandra) or the dead-letter topic (dlq).",
 		}, []string{"dataset", "stage"}),
 		batchRows: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "streaming_batch_records",
@@ -58,8 +59,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "streaming_consumer_lag",
 			Help: "Records in a partition after the last one of the latest batch, as seen at fetch time.",
 		}, []string{"dataset", "topic", "partition"}),
+		stuck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "streaming_stuck_seconds",
+			Help: "How long the batch in hand has waited for Cassandra (stage cassandra) or the dead-letter topic (stage dlq) to take it; 0 when it does not wait. Its offsets are not committed meanwhile.",
+		}, []string{"dataset", "stage"}),
 	}
-	reg.MustRegister(m.consumed, m.written, m.dlq, m.retries, m.batchRows, m.batchTime, m.latency, m.lag)
+	reg.MustRegister(m.consumed, m.written, m.dlq, m.retries, m.batchRows, m.batchTime, m.latency, m.lag, m.stuck)
 	return m
 }
 
@@ -67,6 +72,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) init(dataset string) {
 	for _, c := range []*prometheus.CounterVec{m.consumed, m.written} {
 		c.WithLabelValues(dataset)
+	}
+	for _, stage := range []string{"cassandra", "dlq"} {
+		m.stuck.WithLabelValues(dataset, stage).Set(0)
 	}
 }
 

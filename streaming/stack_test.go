@@ -54,7 +54,12 @@ type pipe struct {
 
 func newPipe(t testing.TB, partitions int) *pipe {
 	t.Helper()
-	brokers := stacktest.KafkaBrokers(t)
+	return newPipeOn(t, stacktest.KafkaBrokers(t), partitions)
+}
+
+// newPipeOn is newPipe on the given Kafka (e.g. a test's own).
+func newPipeOn(t testing.TB, brokers []string, partitions int) *pipe {
+	t.Helper()
 	hosts := stacktest.CassandraHosts(t)
 	suffix := randomHex(4)
 	p := &pipe{

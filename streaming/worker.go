@@ -2,17 +2,28 @@ package streaming
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 )
 
-// commitTimeout bounds an offset commit.
-const commitTimeout = 10 * time.Second
+const (
+	// commitTimeout bounds an offset commit.
+	commitTimeout = 10 * time.Second
+	// quietProbe: during an outage, a fetch that sees neither a message nor an error
+	// for this long makes the worker ask the brokers whether they are back.
+	quietProbe = 3 * time.Second
+	// fetchSettle: a fetched message ends an outage only this long after its last
+	// error (the reader may hand out messages it fetched before the outage).
+	fetchSettle = 2 * time.Second
+)
 
 // Worker consumes one dataset's topic in a consumer group and writes its table.
 type Worker struct {
@@ -22,6 +33,12 @@ type Worker struct {
 	log     *slog.Logger
 	ready   atomic.Bool
 	waiting atomic.Pointer[string] // what start-up waits for; nil when it does not
+
+	// What the worker waits for after start-up: each outage is logged once and named
+	// on /healthz.
+	kafka     *outage // the brokers: fetches and commits
+	cassandra *outage // writes of rows
+	dlqTopic  *outage // writes of dead letters
 }
 
 // New checks cfg and returns a Worker for dataset that reports to metrics.
@@ -30,19 +47,36 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	log := cfg.Logger.With("dataset", dataset.Name(), "topic", cfg.Topic)
 	return &Worker{
-		cfg:     cfg,
-		dataset: dataset,
-		metrics: metrics,
-		log:     cfg.Logger.With("dataset", dataset.Name(), "topic", cfg.Topic),
+		cfg:       cfg,
+		dataset:   dataset,
+		metrics:   metrics,
+		log:       log,
+		kafka:     newOutage(cfg.kafkaAt(), log),
+		cassandra: newOutage(cfg.cassandraAt(), log),
+		dlqTopic:  newOutage("dead-letter topic "+cfg.DLQTopic+" on "+cfg.kafkaAt(), log),
 	}, nil
 }
 
 // Name is the dataset's name.
 func (w *Worker) Name() string { return w.dataset.Name() }
 
-// Ready reports whether the worker is consuming and its last write succeeded.
-func (w *Worker) Ready() bool { return w.ready.Load() }
+// Ready reports whether the worker is consuming and waits for nothing.
+func (w *Worker) Ready() bool { return w.ready.Load() && w.Problem() == "" }
+
+// Problem says what the worker waits for after start-up, e.g. "waiting for kafka
+// at 127.0.0.1:9092 (KAFKA_BROKERS) since 2026-12-01T10:00:00Z (12s): …", or "" when
+// it waits for nothing.
+func (w *Worker) Problem() string {
+	var out []string
+	for _, o := range []*outage{w.kafka, w.cassandra, w.dlqTopic} {
+		if p := o.problem(); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
+}
 
 // Waiting says what start-up waits for (e.g. "waiting for kafka at … since …: …"),
 // or "" when it waits for nothing.
@@ -85,27 +119,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		}); err != nil {
 		return w.startupErr(ctx, err)
 	}
+	w.warnDLQSmaller(ctx)
 	dlq := newDLQWriter(w.cfg)
 	defer dlq.Close()
-	reader := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:          w.cfg.Brokers,
-		GroupID:          w.cfg.GroupID,
-		Topic:            w.cfg.Topic,
-		StartOffset:      kafka.FirstOffset,
-		CommitInterval:   0, // commit synchronously, when the worker says so
-		JoinGroupBackoff: 300 * time.Millisecond,
-		// Partitions added to the topic (scaling out) are consumed without a restart.
-		WatchPartitionChanges:  true,
-		PartitionWatchInterval: 5 * time.Second,
-		// A worker that dies (kill -9, a lost host) gives up its partitions after 10 s,
-		// Kafka's long-standing default, instead of kafka-go's 30 s.
-		SessionTimeout: 10 * time.Second,
-		// Closing the reader waits for the fetches in flight: keep their long poll short.
-		MaxWait:     500 * time.Millisecond,
-		Logger:      kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader", "kafka", w.cfg.kafkaAt()), slog.LevelDebug)),
-		ErrorLogger: kafka.LoggerFunc(logf(w.log.With("component", "kafka-reader", "kafka", w.cfg.kafkaAt()), slog.LevelWarn)),
-	})
-	defer reader.Close()
+	cons := newConsumer(w.cfg, w.log)
+	defer cons.close()
 
 	// The batch in hand is finished after ctx is done, for at most DrainTimeout.
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -116,23 +134,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	// Fetch and decode the next batch while this one is being written.
 	items := make(chan item, w.cfg.BatchRows)
 	fetchErr := make(chan error, 1)
-	consumed := w.metrics.consumed.WithLabelValues(w.dataset.Name())
 	fetchCtx, stopFetch := context.WithCancel(ctx)
-	defer stopFetch()
+	fetched := make(chan struct{})
+	defer func() { stopFetch(); <-fetched }()
+	held := newBudget(w.cfg.MaxBufferBytes)
 	go func() {
+		defer close(fetched)
 		defer close(items)
-		for {
-			m, err := reader.FetchMessage(fetchCtx)
-			if err != nil {
-				fetchErr <- err
-				return
-			}
-			consumed.Inc()
-			select {
-			case items <- w.decode(m):
-			case <-fetchCtx.Done():
-				return
-			}
+		if err := w.fetch(fetchCtx, cons, items, held); err != nil {
+			fetchErr <- err
 		}
 	}()
 
@@ -142,9 +152,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		for last := range commits {
-			w.commit(work, reader, last)
-		}
+		w.commitLoop(work, cons, commits)
 	}()
 	defer func() {
 		close(commits)
@@ -161,6 +169,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			if err := w.process(work, dlq, tbl, batch, commits); err != nil {
 				return err
 			}
+			n := 0
+			for _, it := range batch {
+				n += it.size
+			}
+			held.release(n)
 		}
 		if !more {
 			break
@@ -168,9 +181,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	select {
 	case err := <-fetchErr:
-		if ctx.Err() == nil {
-			return fmt.Errorf("fetching from topic %s of %s: %w", w.cfg.Topic, w.cfg.kafkaAt(), err)
-		}
+		return err
 	default:
 	}
 	w.log.Info("stopping: the batch in hand is written; committing it")
@@ -206,29 +217,49 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 			reasons = append(reasons, it.bad.Reason)
 			continue
 		}
-		rows = append(rows, pendingRow{Row: it.row, at: m.Time})
+		rows = append(rows, pendingRow{Row: it.row, at: m.Time, msg: &it.msg})
 	}
 
-	pending := rows
-	if err := w.retry(ctx, "cassandra", func(ctx context.Context) (err error) {
-		pending, err = tbl.write(ctx, pending)
+	// A row Cassandra rejects as invalid, while the statement is known to be good,
+	// is dead-lettered alone; the other failed rows are retried.
+	pending, rejected := rows, 0
+	if err := w.retry(ctx, "cassandra", w.cassandra, func(ctx context.Context) error {
+		failed, err := tbl.write(ctx, pending)
+		pending = failed[:0]
+		for _, r := range failed {
+			if !rowRejected(r.err, tbl) {
+				pending = append(pending, r)
+				continue
+			}
+			w.log.Warn("cassandra rejected a row: sending its record to the dead-letter topic",
+				"error", r.err, "partition", r.msg.Partition, "offset", r.msg.Offset)
+			dead = append(dead, deadLetter(*r.msg, invalid(ReasonRejected, "cassandra rejected the row: %v", r.err)))
+			reasons = append(reasons, ReasonRejected)
+			rejected++
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if rejected > 0 { // err may be a rejected row's
+			return fmt.Errorf("upserting %d of %d rows: %w", len(pending), len(rows), pending[0].err)
+		}
 		return err
 	}); err != nil {
 		return err
 	}
 	now := time.Now()
-	w.metrics.written.WithLabelValues(name).Add(float64(len(rows)))
+	w.metrics.written.WithLabelValues(name).Add(float64(len(rows) - rejected))
 	latency := w.metrics.latency.WithLabelValues(name)
 	for _, r := range rows {
 		latency.Observe(now.Sub(r.at).Seconds())
 	}
 
 	if len(dead) > 0 {
-		if err := w.retry(ctx, "dlq", func(ctx context.Context) error {
-			if err := dlq.WriteMessages(ctx, dead...); err != nil {
-				return fmt.Errorf("writing to dead-letter topic %s of %s: %w", w.cfg.DLQTopic, w.cfg.kafkaAt(), err)
-			}
-			return nil
+		unsent := dead
+		if err := w.retry(ctx, "dlq", w.dlqTopic, func(ctx context.Context) error {
+			var err error
+			unsent, err = w.writeDeadLetters(ctx, dlq, unsent)
+			return err
 		}); err != nil {
 			return err
 		}
@@ -249,29 +280,172 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 	return nil
 }
 
-// commit commits the offsets after last, once. A commit that fails is not retried:
-// the records are written, and at worst they are consumed and upserted again.
-func (w *Worker) commit(ctx context.Context, reader *kafka.Reader, last []kafka.Message) {
-	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
-	defer cancel()
-	if err := reader.CommitMessages(ctx, last...); err != nil {
-		w.log.Warn("committing offsets failed; the batch will be consumed again", "kafka", w.cfg.kafkaAt(), "err", err)
+// fetch fetches messages, decodes them and sends them to items until ctx is done or
+// Kafka says something that waiting will not change (then it returns why). Every
+// other fetch error is an outage: fetch retries with backoff, for as long as it
+// lasts, and replaces the reader when it outlasts rebuildAfter. A quiet reader
+// during an outage is asked about with a metadata request, so that an idle worker
+// also sees Kafka come back.
+func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, held *budget) error {
+	consumed := w.metrics.consumed.WithLabelValues(w.dataset.Name())
+	retries := w.metrics.retries.WithLabelValues(w.dataset.Name(), "fetch")
+	b := newBackoff()
+	for {
+		fetchCtx, cancel := ctx, context.CancelFunc(func() {})
+		since, last, _ := w.kafka.down()
+		if !since.IsZero() {
+			fetchCtx, cancel = context.WithTimeout(ctx, quietProbe)
+		}
+		m, err := cons.reader().FetchMessage(fetchCtx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err == nil:
+			b = newBackoff()
+			w.kafka.okIfQuiet(fetchSettle)
+		case errors.Is(err, context.DeadlineExceeded) && !since.IsZero():
+			// No message and no error for quietProbe during an outage.
+			if time.Since(last) >= quietProbe && probeKafka(ctx, w.cfg.Brokers, w.cfg.Topic) == nil {
+				w.kafka.ok()
+			}
+			continue
+		case kafkaFatal(err):
+			return fmt.Errorf("fetching from topic %s of %s: %w", w.cfg.Topic, w.cfg.kafkaAt(), err)
+		default:
+			w.kafka.fail(fmt.Errorf("fetching from topic %s: %w", w.cfg.Topic, err))
+			retries.Inc()
+			if since, _, _ := w.kafka.down(); time.Since(since) >= rebuildAfter && cons.age() >= rebuildAfter {
+				cons.rebuild()
+			}
+			if sleep(ctx, b.next()) != nil {
+				return nil
+			}
+			continue
+		}
+		consumed.Inc()
+		it := w.decode(m)
+		if held.acquire(ctx, it.size) != nil {
+			return nil
+		}
+		select {
+		case items <- it:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// commitLoop commits, for each batch received from commits, the offsets after its
+// last messages. A commit that fails (Kafka is down, the group is rebalancing) is
+// retried with backoff until it succeeds or the next batch's offsets supersede it:
+// the records are written, so at worst they are consumed and upserted again. It
+// returns once commits is closed and its offsets committed, or ctx is done.
+func (w *Worker) commitLoop(ctx context.Context, cons *consumer, commits <-chan []kafka.Message) {
+	retries := w.metrics.retries.WithLabelValues(w.dataset.Name(), "commit")
+	pending := map[int]kafka.Message{} // by partition: the last message written
+	merge := func(last []kafka.Message) {
+		for _, m := range last {
+			pending[m.Partition] = m
+		}
+	}
+	b := newBackoff()
+	for open := true; ; {
+		if len(pending) == 0 {
+			select {
+			case last, ok := <-commits:
+				if !ok {
+					return
+				}
+				merge(last)
+			case <-ctx.Done():
+				return
+			}
+		}
+	drain: // whatever else is queued: only the newest offsets matter
+		for open {
+			select {
+			case last, ok := <-commits:
+				if !ok {
+					open = false
+					break drain
+				}
+				merge(last)
+			default:
+				break drain
+			}
+		}
+		msgs := make([]kafka.Message, 0, len(pending))
+		for _, m := range pending {
+			msgs = append(msgs, m)
+		}
+		cctx, cancel := context.WithTimeout(ctx, commitTimeout)
+		err := cons.reader().CommitMessages(cctx, msgs...)
+		cancel()
+		switch {
+		case err == nil:
+			clear(pending)
+			b = newBackoff()
+			w.kafka.ok()
+			if !open {
+				return
+			}
+			continue
+		case ctx.Err() != nil:
+			return
+		case !open:
+			w.log.Warn("committing the last offsets failed; their records are written and will be consumed again", "err", err)
+			return
+		}
+		retries.Inc()
+		w.kafka.fail(fmt.Errorf("committing offsets (the records are written; at worst they are consumed again): %w", err))
+		select { // back off, taking newer offsets meanwhile
+		case <-time.After(b.next()):
+		case last, ok := <-commits:
+			if !ok {
+				open = false
+			} else {
+				merge(last)
+			}
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
 // item is a fetched message and its decoding: a row, or why it cannot be one.
 type item struct {
-	msg kafka.Message
-	row Row
-	bad *InvalidError
+	msg  kafka.Message
+	row  Row
+	bad  *InvalidError
+	size int // the bytes it holds, as counted against MaxBufferBytes
 }
 
-// decode turns a message into a row, or says why it cannot become one.
-func (w *Worker) decode(m kafka.Message) item {
+// decode turns a message into a row, or says why it cannot become one. A decoder
+// that panics dead-letters the message (reason panic, the stack in a header) instead
+// of killing the process, which would then crash-loop on the same record.
+func (w *Worker) decode(m kafka.Message) (it item) {
+	defer func() { it.size = it.bytes() }()
 	if len(m.Value) > w.cfg.MaxRecordBytes {
-		return item{msg: m, bad: invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d",
-			len(m.Value), w.cfg.MaxRecordBytes)}
+		// Only the value's beginning is kept, in a copy, so that the whole value is
+		// not held while it waits for its batch.
+		bad := invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d; the dead letter holds its first %d",
+			len(m.Value), w.cfg.MaxRecordBytes, truncatedValueBytes)
+		bad.truncated = true
+		m.Value = append([]byte(nil), m.Value[:truncatedValueBytes]...)
+		return item{msg: m, bad: bad}
 	}
+	if bad := checkTime(m.Time, time.Now()); bad != nil {
+		return item{msg: m, bad: bad}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			bad := invalid(ReasonPanic, "the %s decoder panicked: %s", w.dataset.Name(),
+				truncate(fmt.Appendf(nil, "%v", r), maxStackBytes/4))
+			bad.stack = truncate(debug.Stack(), maxStackBytes)
+			it = item{msg: m, bad: bad}
+		}
+	}()
 	row, err := w.dataset.Decode(m.Key, m.Value)
 	if err != nil {
 		bad := asInvalid(err)
@@ -283,23 +457,75 @@ func (w *Worker) decode(m kafka.Message) item {
 	return item{msg: m, row: row}
 }
 
-// retry calls fn until it succeeds, backing off between attempts, and gives up only
-// on an error that will recur or when ctx is done.
-func (w *Worker) retry(ctx context.Context, stage string, fn func(context.Context) error) error {
+// bytes is what an item holds: its message's key, value and headers, twice for a
+// record decoded into a row (the row holds its own copy of the values).
+func (it item) bytes() int {
+	n := len(it.msg.Key) + len(it.msg.Value)
+	for _, h := range it.msg.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	if it.bad == nil {
+		n *= 2
+	}
+	return n
+}
+
+// Timestamps a record may carry: it is its row's write time (USING TIMESTAMP), so a
+// record without one (-1) or with an absurd one would silently lose to, or forever
+// win over, every other version of its row.
+var (
+	minRecordTime    = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxRecordTimeAdd = 24 * time.Hour // after now
+)
+
+// checkTime says why a record's timestamp t cannot be its row's write time, or nil.
+func checkTime(t, now time.Time) *InvalidError {
+	switch {
+	case t.IsZero():
+		return invalid(ReasonBadTimestamp, "the record has no timestamp")
+	case t.Before(minRecordTime):
+		return invalid(ReasonBadTimestamp, "timestamp %s is before %s", t.UTC().Format(time.RFC3339Nano), minRecordTime.Format(time.DateOnly))
+	case t.After(now.Add(maxRecordTimeAdd)):
+		return invalid(ReasonBadTimestamp, "timestamp %s is more than %v in the future", t.UTC().Format(time.RFC3339Nano), maxRecordTimeAdd)
+	}
+	return nil
+}
+
+// maxStackBytes bounds the stack trace a dead letter carries.
+const maxStackBytes = 4 << 10
+
+// truncate returns b cut to at most n bytes.
+func truncate(b []byte, n int) []byte {
+	if len(b) <= n {
+		return b
+	}
+	return b[:n]
+}
+
+// retry calls fn until it succeeds, backing off between attempts (capped, with
+// jitter), for as long as it takes: each failure goes to o, which logs the outage
+// once. It gives up only on an error that will recur (fatal) or when ctx is done.
+// The dead-letter topic has no fatal errors: one that is missing or that the worker
+// may not write is waited for like an outage (named on /healthz, counted in
+// streaming_stuck_seconds), so that granting the permission or creating the topic
+// lets the worker go on by itself.
+func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(context.Context) error) error {
+	stuck := w.metrics.stuck.WithLabelValues(w.dataset.Name(), stage)
+	defer stuck.Set(0)
+	start := time.Now()
 	for b := newBackoff(); ; {
 		err := fn(ctx)
 		if err == nil {
-			w.ready.Store(true)
+			o.ok()
 			return nil
 		}
-		if permanent(err) {
+		if stage != "dlq" && fatal(err) {
 			return fmt.Errorf("writing a batch (%s), which cannot succeed: %w", stage, err)
 		}
-		w.ready.Store(false)
+		o.fail(err)
+		stuck.Set(time.Since(start).Seconds())
 		w.metrics.retries.WithLabelValues(w.dataset.Name(), stage).Inc()
-		d := b.next()
-		w.log.Warn("writing a batch failed; retrying", "stage", stage, "in", d, "err", err)
-		if sleep(ctx, d) != nil {
+		if sleep(ctx, b.next()) != nil {
 			return fmt.Errorf("writing a batch (%s): gave up at shutdown, nothing committed: %w", stage, err)
 		}
 	}

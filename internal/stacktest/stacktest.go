@@ -9,6 +9,9 @@ package stacktest
 import (
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -78,4 +81,76 @@ func list(name, def string) []string {
 		return out
 	}
 	return []string{def}
+}
+
+// Kafka is a Kafka server of a test's own, started by stack/stack.sh in a folder of
+// the test's, on free ports: a test may stop and start it without disturbing the
+// local stack that other tests and people use.
+type Kafka struct {
+	t       testing.TB
+	script  string
+	env     []string
+	Brokers []string // its address, host:port
+}
+
+// PrivateKafka starts a Kafka of the test's own with `stack/stack.sh up kafka` (the
+// script at script, e.g. "../stack/stack.sh") and stops it when the test ends. It
+// takes 5–20 s and ~0.5 GB.
+func PrivateKafka(t testing.TB, script string) *Kafka {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: starts a Kafka of its own; not run under -short")
+	}
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, controller := freePort(t), freePort(t)
+	k := &Kafka{
+		t:      t,
+		script: abs,
+		env: append(os.Environ(), "STREAMPIPE_STACK_DIR="+t.TempDir(),
+			"STACK_KAFKA_PORT="+strconv.Itoa(port), "STACK_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controller)),
+		Brokers: []string{"127.0.0.1:" + strconv.Itoa(port)},
+	}
+	t.Cleanup(func() { // before t.TempDir's own clean-up, which runs later
+		if out, err := k.run("down", "kafka"); err != nil {
+			t.Errorf("stopping the test's Kafka: %v\n%s", err, out)
+		}
+	})
+	k.Start()
+	return k
+}
+
+// Start starts the Kafka (again) and returns once it answers.
+func (k *Kafka) Start() {
+	k.t.Helper()
+	if out, err := k.run("up", "kafka"); err != nil {
+		k.t.Fatalf("starting the test's Kafka: %v\n%s", err, out)
+	}
+}
+
+// Stop stops the Kafka (SIGTERM, then SIGKILL after 30 s) and returns once it is gone.
+func (k *Kafka) Stop() {
+	k.t.Helper()
+	if out, err := k.run("down", "kafka"); err != nil {
+		k.t.Fatalf("stopping the test's Kafka: %v\n%s", err, out)
+	}
+}
+
+func (k *Kafka) run(args ...string) ([]byte, error) {
+	cmd := exec.Command(k.script, args...)
+	cmd.Env = k.env
+	return cmd.CombinedOutput()
+}
+
+// freePort returns a TCP port nothing listens on at the moment.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -124,6 +124,7 @@ func load(e *envvar.Reader) (config, error) {
 		BatchWait:      e.Duration("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait),
 		Concurrency:    e.Positive("STREAMING_CONCURRENCY", streaming.DefaultConcurrency),
 		MaxRecordBytes: e.Positive("STREAMING_MAX_RECORD_BYTES", streaming.DefaultMaxRecordBytes),
+		MaxBufferBytes: e.Positive("STREAMING_MAX_BUFFER_BYTES", streaming.DefaultMaxBufferBytes),
 		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),
 		DrainTimeout:   e.Duration("STREAMING_DRAIN_TIMEOUT", streaming.DefaultDrainTimeout),
 	}

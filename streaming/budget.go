@@ -1,0 +1,47 @@
+package streaming
+
+import (
+	"context"
+	"sync"
+)
+
+// budget bounds the bytes of the records a worker holds between fetch and the end of
+// their batch's write: the fetch goroutine acquires a record's bytes before it queues
+// the record, and the batch releases them once written. One record larger than the
+// whole budget still passes when nothing else is held, so nothing ever waits forever.
+type budget struct {
+	mu    sync.Mutex
+	max   int
+	used  int
+	freed chan struct{} // closed, and replaced, whenever bytes are released
+}
+
+func newBudget(max int) *budget { return &budget{max: max, freed: make(chan struct{})} }
+
+// acquire takes n bytes, waiting while they would exceed the budget, until ctx is done.
+func (b *budget) acquire(ctx context.Context, n int) error {
+	for {
+		b.mu.Lock()
+		if b.used == 0 || b.used+n <= b.max {
+			b.used += n
+			b.mu.Unlock()
+			return nil
+		}
+		freed := b.freed
+		b.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// release gives n bytes back.
+func (b *budget) release(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	close(b.freed)
+	b.freed = make(chan struct{})
+}

@@ -1,0 +1,89 @@
+package streaming
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// rebuildAfter is how long fetches may fail before the reader is replaced by a new
+// one: kafka-go's reader heals most outages itself, a fresh one heals the rest.
+const rebuildAfter = 30 * time.Second
+
+// consumer holds the worker's group reader, which the fetch loop replaces when an
+// outage outlasts it; the committer always commits through the current one.
+type consumer struct {
+	cfg Config
+	log *slog.Logger
+
+	mu    sync.Mutex
+	r     *kafka.Reader
+	built time.Time
+	old   sync.WaitGroup // readers being closed
+}
+
+func newConsumer(cfg Config, log *slog.Logger) *consumer {
+	c := &consumer{cfg: cfg, log: log}
+	c.r, c.built = c.newReader(), time.Now()
+	return c
+}
+
+func (c *consumer) newReader() *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:          c.cfg.Brokers,
+		GroupID:          c.cfg.GroupID,
+		Topic:            c.cfg.Topic,
+		StartOffset:      kafka.FirstOffset,
+		CommitInterval:   0, // commit synchronously, when the worker says so
+		JoinGroupBackoff: 300 * time.Millisecond,
+		// Partitions added to the topic (scaling out) are consumed without a restart.
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+		// A worker that dies (kill -9, a lost host) gives up its partitions after 10 s,
+		// Kafka's long-standing default, instead of kafka-go's 30 s.
+		SessionTimeout: 10 * time.Second,
+		// Closing the reader waits for the fetches in flight: keep their long poll short.
+		MaxWait: 500 * time.Millisecond,
+		// The reader's own queue holds whole messages: keep it within the byte budget
+		// for records of the largest size the worker takes whole.
+		QueueCapacity: max(1, min(100, c.cfg.MaxBufferBytes/c.cfg.MaxRecordBytes)),
+		// While Kafka is down the reader logs every failed dial: the worker logs the
+		// outage once (outage), so these are for debugging.
+		Logger:      kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader", "kafka", c.cfg.kafkaAt()), slog.LevelDebug)),
+		ErrorLogger: kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader", "kafka", c.cfg.kafkaAt()), slog.LevelDebug)),
+	})
+}
+
+// reader returns the current reader.
+func (c *consumer) reader() *kafka.Reader {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.r
+}
+
+// age is how long ago the current reader was made.
+func (c *consumer) age() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Since(c.built)
+}
+
+// rebuild replaces the reader by a new one, which joins the group afresh and starts
+// from the committed offsets. The old one is closed in the background: leaving the
+// group waits for a broker that may still be down.
+func (c *consumer) rebuild() {
+	c.mu.Lock()
+	old := c.r
+	c.r, c.built = c.newReader(), time.Now()
+	c.mu.Unlock()
+	c.log.Debug("kafka reader replaced by a new one; it joins the group again")
+	c.old.Go(func() { _ = old.Close() })
+}
+
+// close closes the current reader and waits for the old ones to be closed.
+func (c *consumer) close() {
+	_ = c.reader().Close()
+	c.old.Wait()
+}

@@ -1,0 +1,122 @@
+package streaming
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// outage follows one thing the worker waits for (Kafka, Cassandra, the dead-letter
+// topic) through its failures: it logs one warning when the first attempt fails and
+// one info line when an attempt succeeds again, not a line per retry, and says on
+// /healthz what the worker waits for and since when.
+type outage struct {
+	what string // e.g. "kafka at 127.0.0.1:9092 (KAFKA_BROKERS)"
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	since   time.Time // when the first failed attempt ended; zero while up
+	last    time.Time // when the latest failed attempt ended
+	err     error     // the latest failure
+	retries int       // failed attempts since since
+}
+
+func newOutage(what string, log *slog.Logger) *outage { return &outage{what: what, log: log} }
+
+// fail records a failed attempt.
+func (o *outage) fail(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := time.Now()
+	o.last, o.err = now, err
+	o.retries++
+	if o.since.IsZero() {
+		o.since = now
+		o.log.Warn("waiting for "+o.what+"; retrying until it answers", "err", err)
+		return
+	}
+	o.log.Debug("still waiting for "+o.what, "since", o.since, "retries", o.retries, "err", err)
+}
+
+// ok records a successful attempt, and ends the outage if there is one.
+func (o *outage) ok() { o.okIfQuiet(0) }
+
+// okIfQuiet ends the outage only if no attempt failed for quiet: some successes prove
+// little (a message fetched from a buffer filled before the outage).
+func (o *outage) okIfQuiet(quiet time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.since.IsZero() || time.Since(o.last) < quiet {
+		return
+	}
+	o.log.Info(o.what+" answers again; going on", "waited", time.Since(o.since).Round(time.Millisecond),
+		"retries", o.retries)
+	o.since, o.last, o.err, o.retries = time.Time{}, time.Time{}, nil, 0
+}
+
+// down returns since when the outage lasts, and its latest error; zero when up.
+func (o *outage) down() (since, last time.Time, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.since, o.last, o.err
+}
+
+// problem says what the worker waits for, or "" when it does not.
+func (o *outage) problem() string {
+	since, _, err := o.down()
+	if since.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("waiting for %s since %s (%s): %v", o.what, since.Format(time.RFC3339),
+		time.Since(since).Round(time.Second), err)
+}
+
+// kafkaFatal reports whether a Kafka error says something that waiting will not
+// change: rejected credentials, a missing permission, a setting the broker refuses.
+// Everything else Kafka says (not available, not the leader or coordinator, a
+// refused connection, a timeout) is an outage that ends.
+func kafkaFatal(err error) bool {
+	for _, e := range []kafka.Error{
+		kafka.SASLAuthenticationFailed, kafka.UnsupportedSASLMechanism, kafka.IllegalSASLState,
+		kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed, kafka.ClusterAuthorizationFailed,
+		kafka.InvalidSessionTimeout, kafka.InconsistentGroupProtocol, kafka.InvalidGroupId,
+		kafka.UnsupportedVersion, kafka.UnsupportedForMessageFormat, kafka.UnsupportedCompressionType,
+	} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// fatal reports whether an error on the streaming path ends the worker: Cassandra
+// or Kafka says something that retrying will not cure.
+func fatal(err error) bool { return permanent(err) || kafkaFatal(err) }
+
+// probeKafka asks the brokers for the topic's metadata on a connection of its own (a
+// shared transport remembers a failed look-up for seconds).
+func probeKafka(ctx context.Context, brokers []string, topic string) error {
+	transport := &kafka.Transport{DialTimeout: 3 * time.Second}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second, Transport: transport}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return err
+	}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return t.Error
+		}
+		for _, p := range t.Partitions {
+			if p.Error != nil {
+				return p.Error
+			}
+		}
+	}
+	return nil
+}

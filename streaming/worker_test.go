@@ -1,0 +1,63 @@
+package streaming
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCheckTime(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		ok   bool
+	}{
+		{"no timestamp (-1)", time.Time{}, false},
+		{"1970", time.UnixMilli(1), false},
+		{"1999", time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC), false},
+		{"2000", minRecordTime, true},
+		{"now", now, true},
+		{"a day ahead", now.Add(24 * time.Hour), true},
+		{"more than a day ahead", now.Add(24*time.Hour + time.Millisecond), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := checkTime(tc.at, now)
+			if tc.ok {
+				assert.Nil(t, bad)
+				return
+			}
+			require.NotNil(t, bad)
+			assert.Equal(t, ReasonBadTimestamp, bad.Reason)
+		})
+	}
+}
+
+type panicky struct{ Users }
+
+func (panicky) Decode(key, value []byte) (Row, error) { panic(strings.Repeat("boom ", 10_000)) }
+
+// A decoder that panics dead-letters its record with the stack trace, truncated.
+func TestDecodePanicDeadLetters(t *testing.T) {
+	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"},
+		panicky{}, NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	it := w.decode(kafka.Message{Topic: "t", Key: []byte("k"), Value: []byte("{}"), Time: time.Now()})
+	require.NotNil(t, it.bad)
+	assert.Equal(t, ReasonPanic, it.bad.Reason)
+	assert.Contains(t, it.bad.Detail, "boom")
+	dl := deadLetter(it.msg, it.bad)
+	var stack string
+	for _, h := range dl.Headers {
+		if h.Key == HeaderStack {
+			stack = string(h.Value)
+		}
+	}
+	assert.Contains(t, stack, "panicky.Decode")
+	assert.LessOrEqual(t, len(stack), maxStackBytes)
+}
