@@ -150,7 +150,7 @@ func TestComposeEnvironment(t *testing.T) {
 		},
 		{
 			service: "streaming",
-			sources: []string{"streaming/cmd/streaming"},
+			sources: []string{"streaming/cmd/streaming", "datasets"},
 			design: map[string]string{
 				"KAFKA_TOPIC": "users_created", "KAFKA_DLQ_TOPIC": "users_created.dlq",
 				"CASSANDRA_KEYSPACE": "spark_streaming", "CASSANDRA_TABLE": "created_users",

@@ -35,6 +35,7 @@ func TestPublishTickFailsWhileKafkaIsDown(t *testing.T) {
 }
 
 func TestPublishTickToKafka(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka)
 	brokers := stacktest.KafkaBrokers(t)
 	topic := fmt.Sprintf("test-publish-tick-%d", time.Now().UnixNano())
 	a := New(Config{KafkaBrokers: brokers, RandomUserURL: randomusertest.NewServer(t).URL}, discardLogger())

@@ -19,6 +19,7 @@ import (
 // then writes the same number of ready-made messages of the same size through the
 // same Writer: the produce ceiling. It reports users/s of both and their ratio.
 func BenchmarkPublishThroughput(b *testing.B) {
+	stacktest.Needs(b, stacktest.NeedsKafka)
 	const users, ticks = 5000, 6
 	brokers := stacktest.KafkaBrokers(b)
 	for _, src := range []struct{ name, url string }{

@@ -56,6 +56,7 @@ func TestPublishTickOfUnknownDatasetFailsForGood(t *testing.T) {
 }
 
 func TestPublishFakerDatasetsToKafka(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka)
 	brokers := stacktest.KafkaBrokers(t)
 	a := New(Config{KafkaBrokers: brokers}, discardLogger())
 	t.Cleanup(func() { _ = a.Close() })

@@ -30,6 +30,7 @@ func setup(t *testing.T, in workflows.UserAutomationInput) (context.Context, cli
 }
 
 func TestCreateIsIdempotentAndPaused(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal)
 	ctx, c, o := setup(t, workflows.UserAutomationInput{Topic: "t1"})
 
 	created, err := Create(ctx, c, o)
@@ -57,6 +58,7 @@ func TestCreateIsIdempotentAndPaused(t *testing.T) {
 }
 
 func TestCreatedScheduleIsPausedWithANote(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal)
 	ctx, c, o := setup(t, workflows.UserAutomationInput{})
 
 	_, err := Create(ctx, c, o)

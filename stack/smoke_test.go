@@ -21,6 +21,7 @@ import (
 )
 
 func TestKafkaKeyedProduceAndGroupConsume(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka)
 	brokers := stacktest.KafkaBrokers(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -108,6 +109,7 @@ func TestKafkaKeyedProduceAndGroupConsume(t *testing.T) {
 }
 
 func TestCassandraUpsertWithTimestamp(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsCassandra)
 	hosts := stacktest.CassandraHosts(t)
 	cluster := gocql.NewCluster(hosts...)
 	cluster.Timeout = 10 * time.Second
@@ -156,6 +158,7 @@ func smokeActivity(_ context.Context, name string) (string, error) {
 }
 
 func TestTemporalRunsAWorkflow(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal)
 	addr := stacktest.TemporalAddress(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -104,6 +104,7 @@ func sharedCacheWithout(t *testing.T, prefix string) string {
 // A second stack cannot start on ports the running one holds: the error names the
 // process that holds the port.
 func TestStackPortTaken(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsScript)
 	stacktest.KafkaBrokers(t)
 	out, err := stackScript(t, []string{"STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00")}, "up", "kafka")
 	require.Error(t, err, out)
@@ -112,6 +113,7 @@ func TestStackPortTaken(t *testing.T) {
 }
 
 func TestStackStatus(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsScript)
 	stacktest.KafkaBrokers(t)
 	cmd := exec.Command("./stack.sh", "status")
 	out, err := cmd.CombinedOutput()

@@ -30,7 +30,7 @@ import (
 // D -ids-file F`, which finds every id as a row. The progress and the result speak
 // of the dataset's records.
 func TestEveryDatasetThroughRunAndVerify(t *testing.T) {
-	// Needs the local stack: Temporal, Kafka and Cassandra (`make stack-up`).
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	cfg := startWorker(t)
 	hosts := stacktest.CassandraHosts(t)
 	user, password := stacktest.CassandraCredentials()

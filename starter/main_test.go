@@ -131,6 +131,7 @@ func startWorker(t *testing.T, brokers ...string) config.Producer {
 }
 
 func TestRunFollowsToTheResult(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	cfg := startWorker(t)
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -159,6 +160,7 @@ func TestRunFollowsToTheResult(t *testing.T) {
 }
 
 func TestScheduleCreateTakesTheRunInput(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	cfg := startWorker(t)
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -191,6 +193,7 @@ func TestScheduleCreateTakesTheRunInput(t *testing.T) {
 }
 
 func TestInterruptStopsFollowingNotTheRun(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	cfg := startWorker(t)
 	var stdout, stderr bytes.Buffer
 	ctx, interrupt := context.WithCancel(context.Background())
@@ -230,6 +233,7 @@ func jsonField(t *testing.T, b []byte, name string) string {
 // the records on the topic (it once named none: the ids came from the last
 // execution's run id).
 func TestIDsFileAcrossContinueAsNew(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	cfg := startWorker(t)
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -268,6 +272,7 @@ func TestIDsFileAcrossContinueAsNew(t *testing.T) {
 // While Kafka cannot be reached, the progress says why within seconds; -timeout
 // ends the wait and the run goes on.
 func TestProgressShowsWhyATickWaits(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal)
 	cfg := startWorker(t, "127.0.0.1:1")
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
@@ -283,6 +288,7 @@ func TestProgressShowsWhyATickWaits(t *testing.T) {
 
 // A run nobody works on says so within seconds.
 func TestProgressSaysNoWorkerPolls(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal)
 	cfg, err := config.LoadStarter(func(string) (string, bool) { return "", false })
 	require.NoError(t, err)
 	cfg.TemporalAddress = stacktest.TemporalAddress(t)

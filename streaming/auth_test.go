@@ -18,7 +18,7 @@ import (
 // credentials stop the worker at once with an error naming the host and the user,
 // without waiting out the start-up retries; the right ones write every row.
 func TestCassandraCredentials(t *testing.T) {
-	stacktest.CassandraHosts(t) // needs the stack's Cassandra (skips under -short)
+	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	script := stackScript(t)
 	restart := func(auth string) {
 		t.Helper()

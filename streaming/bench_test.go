@@ -20,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -35,6 +36,7 @@ const (
 // draining a pre-filled topic, (c) b/a, (d) p50/p99 end-to-end latency at a steady
 // 1,000 records/s, and (e) the worker's peak RSS. Run it with -benchtime 1x.
 func BenchmarkPipeline(b *testing.B) {
+	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(b, 6)
 	cols := streaming.Users{}.Columns()
 	defs := make([]string, len(cols))

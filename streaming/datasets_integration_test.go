@@ -117,6 +117,7 @@ func startProducer(t *testing.T) (client.Client, string) {
 // job would have written it (counted by key), and a poison message lands in the
 // dataset's own dead-letter topic. The tables the workers create are the seeds'.
 func TestSeedPipelinesEndToEnd(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	temporal, queue := startProducer(t)
 	metrics := streaming.NewMetrics(prometheus.NewRegistry())
 	pipes := make([]*pipe, len(datasetCases))
@@ -192,6 +193,7 @@ func TestSeedPipelinesEndToEnd(t *testing.T) {
 // One process, two datasets, one of which cannot work (its table has a column of
 // another type): that one stops, says why on /healthz, and the other goes on.
 func TestDatasetThatFailsStopsAlone(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	good, bad := newPipe(t, 3), newPipe(t, 1)
 	require.NoError(t, bad.session.Query(fmt.Sprintf(
 		"CREATE TABLE %s.%s (transaction_id uuid PRIMARY KEY, amount text)", testKeyspace, bad.table)).Exec())

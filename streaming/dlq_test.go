@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -22,6 +23,7 @@ import (
 // /healthz and in streaming_stuck_seconds, and goes on by itself once the topic is
 // back. No poison record vanishes.
 func TestDLQTooSmallThenDeleted(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 2)
 	createDLQ := func() {
 		t.Helper()

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -26,6 +27,7 @@ const seedCreateTable = `CREATE TABLE IF NOT EXISTS %s.%s (
 // The same messages produced twice, and an older version replayed after a newer one:
 // one row per id holding the newest version. The table starts as the seed made it.
 func TestProducedTwiceNewestWins(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 3)
 	require.NoError(t, p.session.Query(fmt.Sprintf(seedCreateTable, testKeyspace, p.table)).Exec())
 
@@ -52,6 +54,7 @@ func TestProducedTwiceNewestWins(t *testing.T) {
 // On a fresh stack the worker starts before anything created its topic: it creates
 // it, and consumes what arrives. Partitions added later are consumed without a restart.
 func TestTopicMissingAtStartThenGrown(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 0)
 	w, stop := runInProcess(t, p.config(), streaming.NewMetrics(prometheus.NewRegistry()))
 	require.Eventually(t, w.Ready, time.Minute, 100*time.Millisecond, "the worker consumes")
@@ -87,6 +90,7 @@ func TestTopicMissingAtStartThenGrown(t *testing.T) {
 // Cassandra stopped for ~20 s mid-stream: the worker backs off, commits nothing it
 // has not written, and resumes by itself.
 func TestCassandraOutage(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	p := newPipe(t, 3)
 	stack := stackScript(t)
 	w, stop := runInProcess(t, p.config(), streaming.NewMetrics(prometheus.NewRegistry()))
@@ -145,6 +149,7 @@ func TestCassandraOutage(t *testing.T) {
 
 // kill -9 the worker mid-batch and start it again: nothing lost, replays absorbed.
 func TestKilledMidBatch(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 3)
 	l := newLoad()
 	p.produce(l.messages(newIDs(20_000), 1, 100, time.Now()))
@@ -171,6 +176,7 @@ func TestKilledMidBatch(t *testing.T) {
 
 // Three workers in the group, one killed: its partitions move to the others.
 func TestThreeWorkersOneKilled(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 6)
 	l := newLoad()
 	p.produce(l.messages(newIDs(30_000), 1, 100, time.Now()))
@@ -194,6 +200,7 @@ func TestThreeWorkersOneKilled(t *testing.T) {
 
 // SIGTERM drains: the batch in hand is written and committed before exit.
 func TestSIGTERMDrains(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 3)
 	l := newLoad()
 	msgs := l.messages(newIDs(3000), 1, 100, time.Now())
@@ -220,6 +227,7 @@ func TestSIGTERMDrains(t *testing.T) {
 
 // An unreachable cluster gives up after the start-up timeout with an error naming it.
 func TestUnreachableCassandraNamesTheHost(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 1)
 	cfg := p.config()
 	cfg.Hosts = []string{"127.0.0.1:1"}

@@ -17,11 +17,17 @@ import (
 
 // Kafka stopped for 20 s mid-stream, on a Kafka of the test's own: the worker waits,
 // says so on /healthz, and resumes by itself; every record is in Cassandra once.
-func TestKafkaOutage20s(t *testing.T) { kafkaOutage(t, 20*time.Second) }
+func TestKafkaOutage20s(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	kafkaOutage(t, 20*time.Second)
+}
 
 // The same for 2 minutes: longer than the session timeout, every backoff cap and the
 // reader's rebuild interval.
-func TestKafkaOutage2m(t *testing.T) { kafkaOutage(t, 2*time.Minute) }
+func TestKafkaOutage2m(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	kafkaOutage(t, 2*time.Minute)
+}
 
 func kafkaOutage(t *testing.T, outage time.Duration) {
 	kafka := stacktest.PrivateKafka(t, "../stack/stack.sh")

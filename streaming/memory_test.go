@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -23,6 +24,7 @@ import (
 // keep the worker's RSS small; the same with a budget of 1 GiB (rows alone bound it,
 // as before) is logged beside it.
 func TestMemoryBoundedInBytes(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	bounded := memoryPeak(t, 4<<20)
 	unbounded := memoryPeak(t, 1<<30)
 	t.Logf("peak RSS: %d MiB with a 4 MiB budget, %d MiB with 1 GiB", bounded>>20, unbounded>>20)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -35,6 +36,7 @@ func (keyed) Decode(key, value []byte) (streaming.Row, error) {
 // panics (panic, with the stack trace), a row Cassandra rejects (a key over 64 KiB:
 // rejected), a record without a sensible timestamp (bad_timestamp).
 func TestPoisonRecordsDeadLetteredAlone(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 0)
 	// A topic that takes any timestamp (Kafka 4 refuses those over an hour ahead).
 	res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{

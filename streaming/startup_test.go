@@ -11,11 +11,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/internal/stacktest"
 )
 
 // Kafka that starts answering only after the worker started: the worker waits for
 // it (one warning, /healthz saying what it waits for), gets through, and consumes.
 func TestKafkaLateAtStartup(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 1)
 	late := freeAddr(t)
 	start := time.Now()
@@ -58,6 +61,7 @@ func TestKafkaLateAtStartup(t *testing.T) {
 // Kafka that never answers: the worker gives up after STREAMING_STARTUP_TIMEOUT
 // naming the address and the variable that set it.
 func TestKafkaUnreachableAtStartup(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 0)
 	closed := freeAddr(t)
 	pr := startProc(t, p, "no-kafka", "KAFKA_BROKERS="+closed, "STREAMING_STARTUP_TIMEOUT=3s")
@@ -77,6 +81,7 @@ func TestKafkaUnreachableAtStartup(t *testing.T) {
 // SIGTERM while start-up waits for Kafka stops the worker at once, and it is no
 // failure: exit 0.
 func TestSIGTERMWhileWaitingForKafka(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 0)
 	closed := freeAddr(t)
 	pr := startProc(t, p, "sigterm-waiting", "KAFKA_BROKERS="+closed, "STREAMING_STARTUP_TIMEOUT=1m")

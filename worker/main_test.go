@@ -159,6 +159,7 @@ func (s *stack) published(t *testing.T, ctx context.Context) (ids map[string]boo
 }
 
 func TestTenSecondRun(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	s := newStack(t)
 	w := s.startWorker(t, randomusertest.NewServer(t).URL)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -200,6 +201,7 @@ func (w *workerProcess) get(t *testing.T, path string) string {
 }
 
 func TestRunSurvivesWorkerKill(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	s := newStack(t)
 	const deadAPI = "http://127.0.0.1:1/api/" // as offline as this machine: the faker serves every tick
 	first := s.startWorker(t, deadAPI)
@@ -304,6 +306,7 @@ func TestVersionOfTheBuiltProgram(t *testing.T) {
 
 // /healthz answers 503 naming Kafka when the worker cannot reach it.
 func TestHealthzReportsKafkaUnreachable(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	s := newStack(t)
 	w := s.startWorker(t, "http://127.0.0.1:1/api/", "KAFKA_BROKERS=127.0.0.1:1")
 	var body string

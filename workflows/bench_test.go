@@ -25,6 +25,7 @@ import (
 // on the local stack's Temporal and Kafka, in a worker of its own, and reports how
 // late the ticks were published: p50, p99 and max over the run's 120 ticks.
 func BenchmarkTickLateness(b *testing.B) {
+	stacktest.Needs(b, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	quiet := slog.New(slog.NewTextHandler(b.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c, err := client.Dial(client.Options{
 		HostPort: stacktest.TemporalAddress(b), Namespace: stacktest.TemporalNamespace(), Logger: tlog.NewStructuredLogger(quiet),

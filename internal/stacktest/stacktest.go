@@ -1,9 +1,11 @@
 // Package stacktest gives integration tests the addresses of the local stack's
 // real services (Temporal, Kafka, Cassandra).
 //
-// A test that needs a service calls the matching function first. When the service
-// does not answer, the test fails with a message naming the service and how to start
-// it; it never skips, except under `go test -short`, which runs unit tests only.
+// An integration test says at its first line what it needs: stacktest.Needs(t,
+// stacktest.NeedsKafka, …), or a skip under -short that says why. When a service does not
+// answer, the test fails with a message naming the service and how to start it; it
+// never skips, except under `go test -short`, which runs unit tests only and so
+// touches no server. TestIntegrationTestsSayWhatTheyNeed checks every test.
 package stacktest
 
 import (
@@ -19,6 +21,39 @@ import (
 )
 
 const dialTimeout = 5 * time.Second
+
+// Service is a server of the local stack.
+type Service string
+
+// The services of the local stack.
+const (
+	NeedsTemporal  Service = "Temporal"
+	NeedsKafka     Service = "Kafka"
+	NeedsCassandra Service = "Cassandra"
+	// NeedsScript is stack/stack.sh itself: the test runs it (a Kafka of its own,
+	// say); Needs checks nothing for it.
+	NeedsScript Service = "stack/stack.sh"
+)
+
+// Needs is the first line of an integration test: it skips the test under -short
+// and fails it at once, naming the service and how to start it, when one of
+// services does not answer.
+func Needs(t testing.TB, services ...Service) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("integration test: needs %v; not run under -short", services)
+	}
+	for _, s := range services {
+		switch s {
+		case NeedsTemporal:
+			TemporalAddress(t)
+		case NeedsKafka:
+			KafkaBrokers(t)
+		case NeedsCassandra:
+			CassandraHosts(t)
+		}
+	}
+}
 
 // KafkaBrokers returns the brokers of KAFKA_BROKERS (default localhost:9092) after
 // checking that the first one accepts connections.
