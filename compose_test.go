@@ -1,7 +1,8 @@
 // Checks of docker-compose.yml and the Dockerfile. No Docker engine is needed: the
 // compose file is loaded and schema-validated by the Compose specification's own Go
-// library, then checked against the public surface (DESIGN.md), the local stack's
-// pinned versions and the programs `make build` builds.
+// library, then checked against the public surface (README.md and
+// docs/configuration.md), the local stack's pinned versions and the programs `make
+// build` builds.
 package streampipe_test
 
 import (
@@ -170,7 +171,7 @@ func TestComposeEnvironment(t *testing.T) {
 			env := project.Services[tt.service].Environment
 			for k, want := range tt.design {
 				require.Contains(t, env, k)
-				require.Equal(t, want, deref(env[k]), "%s defaults to DESIGN.md's value", k)
+				require.Equal(t, want, deref(env[k]), "%s defaults to the documented value", k)
 			}
 			for k, host := range tt.hosts {
 				require.Contains(t, env, k)

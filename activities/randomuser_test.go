@@ -185,7 +185,7 @@ func FuzzParseResponse(f *testing.F) {
 	})
 }
 
-// assertComplete checks that every field of DESIGN.md's record is filled in and that
+// assertComplete checks that every field of record.User is filled in and that
 // the dates are RFC 3339.
 func assertComplete(t *testing.T, rec any) {
 	t.Helper()

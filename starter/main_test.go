@@ -22,6 +22,7 @@ import (
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -308,4 +309,9 @@ func terminate(t *testing.T, cfg config.Producer) {
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.TerminateWorkflow(context.Background(), cfg.TaskQueue, "", "test over"))
+}
+
+// docs/configuration.md lists exactly the variables the starter reads.
+func TestConfigurationReference(t *testing.T) {
+	configref.Check(t, "starter", config.StarterVars())
 }

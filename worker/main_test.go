@@ -23,6 +23,8 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -135,8 +137,8 @@ func userIDs(run client.WorkflowRun, ticks, users int) map[string]bool {
 	return ids
 }
 
-// published reads the stack's topic and checks every message: a record of
-// DESIGN.md, all fields filled in, keyed by its id. It returns the distinct ids.
+// published reads the stack's topic and checks every message: a record.User, all
+// fields filled in, keyed by its id. It returns the distinct ids.
 func (s *stack) published(t *testing.T, ctx context.Context) (ids map[string]bool, messages int) {
 	t.Helper()
 	msgs, partitions := kafkatest.ReadAll(ctx, t, s.brokers, s.topic)
@@ -321,4 +323,9 @@ func TestHealthzReportsKafkaUnreachable(t *testing.T) {
 		return resp.StatusCode == http.StatusServiceUnavailable
 	}, 20*time.Second, 200*time.Millisecond, "healthz: %s", body)
 	assert.Contains(t, body, "Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused")
+}
+
+// docs/configuration.md lists exactly the variables the worker reads.
+func TestConfigurationReference(t *testing.T) {
+	configref.Check(t, "worker", config.ProducerVars())
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
+	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -210,4 +211,9 @@ func TestUsageListsEveryVariableRead(t *testing.T) {
 	} {
 		assert.Contains(t, listed[name], "(default "+def+")", name)
 	}
+}
+
+// docs/configuration.md lists exactly the variables the streaming worker reads.
+func TestConfigurationReference(t *testing.T) {
+	configref.Check(t, "streaming", usage().Env)
 }
