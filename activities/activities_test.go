@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,4 +73,12 @@ func TestPublishTickToKafka(t *testing.T) {
 	for i := range in.Records {
 		assert.True(t, ids[datasets.Users.RecordID("wf", "run", 5, i)], "user %d published", i)
 	}
+}
+
+// The writer reports a failed batch as one error a message; the first tells why.
+func TestKafkaErrorOfAWriteErrors(t *testing.T) {
+	a := New(Config{KafkaBrokers: []string{"127.0.0.1:1"}}, discardLogger())
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	err := a.kafkaError(context.Background(), "tick 2: publishing", kafka.WriteErrors{nil, fmt.Errorf("kafka.(*Client).Produce: %w", refused)})
+	assert.Equal(t, "tick 2: publishing: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
 }

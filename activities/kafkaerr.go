@@ -17,6 +17,15 @@ import (
 // Broker Not Available: not a client facing error…", which tells a user nothing.
 func (a *Activities) kafkaError(ctx context.Context, doing string, err error) error {
 	where := fmt.Sprintf("Kafka at %s (%s)", strings.Join(a.cfg.KafkaBrokers, ","), a.cfg.brokersFrom())
+	var writeErrs kafka.WriteErrors // one error a message: the first tells why
+	if errors.As(err, &writeErrs) {
+		for _, e := range writeErrs {
+			if e != nil {
+				err = e
+				break
+			}
+		}
+	}
 	var netErr *net.OpError
 	switch {
 	case errors.As(err, &netErr):
@@ -59,13 +68,22 @@ func (a *Activities) dialBrokers(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// CheckKafka asks the brokers for their metadata: nil when Kafka answers, else an
-// error naming the brokers and the setting that named them. The worker's /healthz
-// calls it.
+// CheckKafka connects to the brokers afresh (the clients' cached metadata would
+// hide an outage) and asks one for the cluster's brokers: nil when one answers, else
+// an error naming the brokers and the setting that named them. The worker's
+// /healthz calls it.
 func (a *Activities) CheckKafka(ctx context.Context) error {
-	_, err := a.kafka.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}})
-	if err != nil {
-		return a.kafkaError(ctx, "checking kafka", err)
+	var err error
+	for _, b := range a.cfg.KafkaBrokers {
+		var conn *kafka.Conn
+		d := kafka.Dialer{Timeout: 2 * time.Second}
+		if conn, err = d.DialContext(ctx, "tcp", b); err == nil {
+			_, err = conn.Brokers()
+			_ = conn.Close()
+			if err == nil {
+				return nil
+			}
+		}
 	}
-	return nil
+	return a.kafkaError(ctx, "checking kafka", err)
 }

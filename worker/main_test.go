@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -323,6 +324,72 @@ func TestHealthzReportsKafkaUnreachable(t *testing.T) {
 		return resp.StatusCode == http.StatusServiceUnavailable
 	}, 20*time.Second, 200*time.Millisecond, "healthz: %s", body)
 	assert.Contains(t, body, "Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused")
+}
+
+// Kafka stopped for 30 s mid-run (a Kafka of the test's own): the ticks that fall
+// due meanwhile wait, the run says why (its pending tick's last failure names Kafka
+// and KAFKA_BROKERS, as the starter's progress shows it; /healthz says 503), and once
+// Kafka is back they are published late; every tick's users reach the topic.
+func TestRunSurvivesKafkaOutage(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsScript)
+	k := stacktest.PrivateKafka(t, "../stack/stack.sh")
+	s := newStack(t)
+	s.brokers = k.Brokers
+	w := s.startWorker(t, "http://127.0.0.1:1/api/", "KAFKA_BROKERS="+k.Brokers[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	const ticks = 40
+	run := s.start(t, ctx, workflows.UserAutomationInput{Duration: fmt.Sprintf("%ds", ticks)})
+	progress := func() workflows.Progress {
+		v, err := s.client.QueryWorkflow(ctx, run.GetID(), "", workflows.ProgressQuery)
+		var p workflows.Progress
+		if err == nil {
+			_ = v.Get(&p)
+		}
+		return p
+	}
+	require.Eventually(t, func() bool { return progress().TicksDone >= 5 }, time.Minute, 100*time.Millisecond)
+
+	k.Stop()
+	down := time.Now()
+	var reason string
+	require.Eventually(t, func() bool {
+		d, err := s.client.DescribeWorkflowExecution(ctx, run.GetID(), "")
+		if err != nil {
+			return false
+		}
+		for _, a := range d.GetPendingActivities() {
+			// The first failures may be of the broker shutting down ("no leader").
+			if f := a.GetLastFailure(); f != nil {
+				reason = f.GetMessage()
+				return strings.Contains(reason, "Kafka at "+k.Brokers[0]+" (KAFKA_BROKERS) unreachable: connection refused")
+			}
+		}
+		return false
+	}, 20*time.Second, 200*time.Millisecond, "a pending tick says why it waits")
+	t.Logf("the pending tick says: %s", reason)
+	resp, err := http.Get("http://" + w.ops + "/healthz")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Contains(t, string(body), "Kafka at "+k.Brokers[0]+" (KAFKA_BROKERS) unreachable")
+	doneBefore := progress().TicksDone
+	time.Sleep(30*time.Second - time.Since(down))
+	k.Start()
+	back := time.Now()
+
+	var res workflows.UserAutomationResult
+	require.NoError(t, run.Get(ctx, &res))
+	t.Logf("Kafka down %s; ticks done before the outage %d; result: %+v; run ended %s after Kafka was back",
+		back.Sub(down).Round(time.Second), doneBefore, res, time.Since(back).Round(time.Second))
+	assert.Equal(t, ticks, res.Ticks)
+	assert.Equal(t, ticks, res.UsersPublished)
+	assert.Positive(t, res.LateTicks, "the ticks due while Kafka was down were published late")
+	ids, messages := s.published(t, ctx)
+	assert.Equal(t, userIDs(run, ticks, 1), ids, "the topic holds exactly the run's users")
+	assert.GreaterOrEqual(t, messages, ticks, "a tick retried after a partial write may be on the topic twice")
 }
 
 // docs/configuration.md lists exactly the variables the worker reads.
