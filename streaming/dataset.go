@@ -11,6 +11,8 @@ package streaming
 import (
 	"errors"
 	"fmt"
+
+	"github.com/segmentio/kafka-go"
 )
 
 // Dataset is the record-specific part of a pipeline: the table its rows go to and the
@@ -27,6 +29,20 @@ type Dataset interface {
 	// Decode validates one message value and maps it to a row. It returns an
 	// *InvalidError when the message can never become a row.
 	Decode(key, value []byte) (Row, error)
+}
+
+// MessageDecoder is a Dataset whose rows may also take a message's Kafka metadata
+// (timestamp, partition, offset): the worker calls DecodeMessage instead of Decode.
+type MessageDecoder interface {
+	DecodeMessage(m kafka.Message) (Row, error)
+}
+
+// decodeMessage decodes m with ds: through DecodeMessage if ds has it.
+func decodeMessage(ds Dataset, m kafka.Message) (Row, error) {
+	if md, ok := ds.(MessageDecoder); ok {
+		return md.DecodeMessage(m)
+	}
+	return ds.Decode(m.Key, m.Value)
 }
 
 // Column is a table column: its name and CQL type.

@@ -446,7 +446,7 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 			it = item{msg: m, bad: bad}
 		}
 	}()
-	row, err := w.dataset.Decode(m.Key, m.Value)
+	row, err := decodeMessage(w.dataset, m)
 	if err != nil {
 		bad := asInvalid(err)
 		if bad == nil {

@@ -39,8 +39,18 @@ func main() {
 // command line and the whole configuration are found good.
 func realMain(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(program, flag.ContinueOnError)
+	file := fs.String("datasets", "", "a `file` of declared datasets (YAML or JSON); overrides STREAMING_DATASETS_FILE")
 	if exit, code := cli.Parse(fs, usage(), program, args, false, stdout, stderr); exit {
 		return code
+	}
+	if *file != "" {
+		env := lookup
+		lookup = func(name string) (string, bool) {
+			if name == "STREAMING_DATASETS_FILE" {
+				return *file, true
+			}
+			return env(name)
+		}
 	}
 	cfg, err := load(envvar.NewReader(lookup))
 	if err != nil {
@@ -105,7 +115,17 @@ type workerConfig struct {
 // reads is the order -h lists them in.
 func load(e *envvar.Reader) (config, error) {
 	var cfg config
-	var errs []error // what is wrong with STREAMING_DATASETS
+	var errs []error // what is wrong with STREAMING_DATASETS and the declared datasets
+	declared := map[string]datasets.Dataset{}
+	if file := e.Str("STREAMING_DATASETS_FILE", ""); file != "" {
+		ds, err := datasets.LoadFile(file)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("STREAMING_DATASETS_FILE=%s: %w", file, err))
+		}
+		for _, d := range ds {
+			declared[d.Name] = d
+		}
+	}
 	names := e.List("STREAMING_DATASETS", datasets.NameUsers)
 	if len(names) == 0 {
 		errs = append(errs, errors.New("STREAMING_DATASETS names no dataset"))
@@ -138,11 +158,20 @@ func load(e *envvar.Reader) (config, error) {
 			errs = append(errs, fmt.Errorf("STREAMING_DATASETS names %s twice", name))
 			continue
 		}
-		if w, ok := datasetConfig(e, base, group, name); ok {
-			cfg.workers = append(cfg.workers, w)
+		d, ok := datasets.Lookup(name)
+		if !ok {
+			d, ok = declared[name]
+		}
+		if ok && name != "" {
+			cfg.workers = append(cfg.workers, datasetConfig(e, base, group, d))
 		} else {
+			known := datasets.Names()
+			for n := range declared {
+				known = append(known, n)
+			}
+			slices.Sort(known[len(datasets.Names()):])
 			errs = append(errs, fmt.Errorf("STREAMING_DATASETS: unknown dataset %q: want a comma list of %s",
-				name, strings.Join(datasets.Names(), ", ")))
+				name, strings.Join(known, ", ")))
 		}
 	}
 	return cfg, errors.Join(append(errs, e.Err())...)
@@ -171,19 +200,15 @@ func addrs(e *envvar.Reader, name, def string, needPort bool) []string {
 	return list
 }
 
-// datasetConfig is base for the dataset called name, false if there is none: its
-// topic, dead-letter topic, group, keyspace and table default to the dataset's
-// (package datasets), each read from its variable (datasets.Dataset.Vars); the
-// dead-letter topic of a topic moved elsewhere follows it. The group of a dataset
-// but users defaults to STREAMING_GROUP-<name>.
-func datasetConfig(e *envvar.Reader, base streaming.Config, group, name string) (workerConfig, bool) {
-	d, ok := datasets.Lookup(name)
-	if !ok || name == "" {
-		return workerConfig{}, false
-	}
+// datasetConfig is base for dataset d, built in or declared: its topic,
+// dead-letter topic, group, keyspace and table default to the dataset's, each read
+// from its variable (datasets.Dataset.Vars); the dead-letter topic of a topic moved
+// elsewhere follows it. The group of a dataset but users defaults to
+// STREAMING_GROUP-<name>.
+func datasetConfig(e *envvar.Reader, base streaming.Config, group string, d datasets.Dataset) workerConfig {
 	vars := d.Vars()
-	if name != datasets.NameUsers {
-		group += "-" + name
+	if d.Name != datasets.NameUsers {
+		group += "-" + d.Name
 	}
 	cfg := base
 	cfg.Topic = e.Checked(vars.Topic, d.Topic, streaming.CheckTopic)
@@ -191,5 +216,5 @@ func datasetConfig(e *envvar.Reader, base streaming.Config, group, name string) 
 	cfg.GroupID = e.Str(vars.Group, group)
 	cfg.Keyspace = e.Checked(vars.Keyspace, d.Keyspace, streaming.CheckIdentifier)
 	cfg.Table = e.Checked(vars.Table, d.Table, streaming.CheckIdentifier)
-	return workerConfig{dataset: d.Rows, cfg: cfg}, true
+	return workerConfig{dataset: d.Rows, cfg: cfg}
 }

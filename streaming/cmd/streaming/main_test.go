@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -216,4 +218,32 @@ func TestUsageListsEveryVariableRead(t *testing.T) {
 // docs/configuration.md lists exactly the variables the streaming worker reads.
 func TestConfigurationReference(t *testing.T) {
 	configref.Check(t, "streaming", usage().Env)
+}
+
+// Declared datasets come from STREAMING_DATASETS_FILE (or -datasets) and are served
+// when STREAMING_DATASETS names them, with the same variables as a built-in one.
+func TestDeclaredDatasetsFromFile(t *testing.T) {
+	const example = "../../../docs/examples/declared-users.yaml"
+	cfg, err := load(envvar.NewReader(env(map[string]string{
+		"STREAMING_DATASETS_FILE": example, "STREAMING_DATASETS": "users,users_declared",
+		"STREAMING_USERS_DECLARED_TABLE": "mine",
+	})))
+	require.NoError(t, err)
+	assert.Equal(t, []where{
+		{"users", "users_created", "users_created.dlq", "streampipe-streaming", "spark_streaming", "created_users"},
+		{"users_declared", "users_created", "users_created.declared.dlq", "streampipe-streaming-users_declared", "spark_streaming", "mine"},
+	}, wheres(cfg.workers))
+
+	_, err = load(envvar.NewReader(env(map[string]string{"STREAMING_DATASETS_FILE": example, "STREAMING_DATASETS": "orders"})))
+	assert.ErrorContains(t, err, `unknown dataset "orders": want a comma list of users, registered_users, transactions, users_declared`)
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("datasets:\n  - name: x\n    topic: t\n    columns: []\n"), 0o644))
+	var stderr bytes.Buffer
+	code := realMain([]string{"-datasets", bad}, env(map[string]string{"STREAMING_DATASETS": "x"}), io.Discard, &stderr)
+	assert.Equal(t, cli.ExitUsage, code)
+	for _, want := range []string{"STREAMING_DATASETS_FILE=" + bad, bad + ":2: dataset x: no table", bad + ":2: dataset x: no columns",
+		bad + ":2: dataset x: no primary_key", `unknown dataset "x"`} {
+		assert.Contains(t, stderr.String(), want)
+	}
 }

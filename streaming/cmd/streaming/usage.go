@@ -12,9 +12,10 @@ import (
 // reads them with, when every dataset is served.
 func usage() cli.Usage {
 	return cli.Usage{
-		Command: program + " [-version]",
+		Command: program + " [-datasets file] [-version]",
 		About: `The streaming worker consumes the Kafka topics of the datasets named by
-STREAMING_DATASETS, each in its own consumer group, and upserts their records
+STREAMING_DATASETS (built in, or declared in the file of -datasets or
+STREAMING_DATASETS_FILE), each in its own consumer group, and upserts their records
 into Cassandra in micro-batches; records it cannot take go to the dataset's
 dead-letter topic. At start-up it creates the keyspace, the table and the topics
 if missing, waiting up to STREAMING_STARTUP_TIMEOUT for Cassandra and for Kafka.
@@ -46,7 +47,8 @@ func envVars() []envvar.Var {
 // envHelp says what each variable of envVars means.
 func envHelp() map[string]string {
 	help := map[string]string{
-		"STREAMING_DATASETS":         "the datasets to serve, a comma list of " + strings.Join(datasets.Names(), ", "),
+		"STREAMING_DATASETS":         "the datasets to serve, a comma list of " + strings.Join(datasets.Names(), ", ") + " and the declared ones",
+		"STREAMING_DATASETS_FILE":    "a file of declared datasets (YAML or JSON; flag -datasets); unset: none",
 		"KAFKA_BROKERS":              "Kafka bootstrap brokers, a comma list of host:port",
 		"CASSANDRA_HOSTS":            "Cassandra contact points, a comma list of host or host:port",
 		"CASSANDRA_USERNAME":         "Cassandra user; unset: no authentication",
