@@ -89,6 +89,7 @@ func verify(ctx context.Context, cfg config.Cassandra, ds datasets.Dataset, idsF
 	}
 	rows := len(ids) - len(missing)
 	fmt.Fprintf(stdout, "Rows in Cassandra for this run: %d of %d %s published.\n", rows, len(ids), ds.RecordsNoun())
+	fmt.Fprintf(stdout, "Their table: %[1]s.%[2]s (make cqlsh, then: SELECT count(*) FROM %[1]s.%[2]s;)\n", tbl.Keyspace, tbl.Table)
 	if rows < len(ids) {
 		return fmt.Errorf("only %d of %d %s are rows in %s.%s after %s: see the streaming worker's log",
 			rows, len(ids), ds.RecordsNoun(), tbl.Keyspace, tbl.Table, timeout)
