@@ -34,14 +34,23 @@ if ((${#skipped[@]} > 0)); then
   printf '%s\n' "${skipped[@]}"
 fi
 
-# Schedule user-automation is left as it was found: the README's commands unpause,
-# pause and trigger it. (A fresh stack has none yet; the worker creates it paused.)
+# The schedules are left as they were found. The README's commands unpause, pause and
+# trigger user-automation (a fresh stack has none yet; the worker creates it paused).
 make -s build
 schedule_was=$(bin/starter schedule describe 2>/dev/null | sed -n 's/^Schedule user-automation: //p') || true
+# Other datasets' schedules that `DATASET=… make run` creates are deleted afterwards
+# unless they were there before.
+absent=()
+for ds in registered_users transactions; do
+  bin/starter schedule describe -dataset "$ds" >/dev/null 2>&1 || absent+=("$ds")
+done
 webui_schedule=e2e-webui-$$
 restore() {
   bin/starter schedule delete -schedule-id "$webui_schedule" >/dev/null 2>&1 || true
-  local now
+  local ds now
+  for ds in "${absent[@]}"; do
+    bin/starter schedule delete -dataset "$ds" >/dev/null 2>&1 || true
+  done
   now=$(bin/starter schedule describe 2>/dev/null | sed -n 's/^Schedule user-automation: //p') || true
   [[ $now == "$schedule_was" ]] && return
   case $schedule_was in
