@@ -79,8 +79,10 @@ func TestEveryDatasetThroughRunAndVerify(t *testing.T) {
 			stdout.Reset()
 			require.NoError(t, dispatch(ctx, []string{"verify", "-dataset", name, "-ids-file", idsFile, "-timeout", "1m"},
 				cfg, nil, &stdout, &stderr), stderr.String())
-			assert.Equal(t, fmt.Sprintf("Rows in Cassandra for this run: %d of %d %s published.\n",
-				2*ds.PerTick, 2*ds.PerTick, ds.RecordsNoun()), stdout.String())
+			tbl := cfg.Cassandra.Tables[name]
+			assert.Equal(t, fmt.Sprintf("Rows in Cassandra for this run: %d of %d %s published.\n"+
+				"Their table: %[4]s.%[5]s (make cqlsh, then: SELECT count(*) FROM %[4]s.%[5]s;)\n",
+				2*ds.PerTick, 2*ds.PerTick, ds.RecordsNoun(), tbl.Keyspace, tbl.Table), stdout.String())
 		})
 	}
 }
