@@ -3,7 +3,9 @@ package streaming_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/streaming"
 )
 
 // A dead-letter topic deleted (auto-create off) holds the commit of the partitions
@@ -101,5 +104,52 @@ func TestDLQDeletedHoldsOnlyItsPartitions(t *testing.T) {
 	}, 30*time.Second, 200*time.Millisecond)
 	require.True(t, w.alive())
 	p.checkRows(l)
+	p.checkDLQ(l, true)
+}
+
+// Dead letters in waiting are bounded by STREAMING_MAX_BUFFER_BYTES: with the
+// dead-letter topic deleted, poison records of 200 KiB and a budget of 1 MiB, the
+// worker stops fetching after about five of them, and takes the rest once the topic
+// is back, each dead-lettered once.
+func TestDLQWaitingBoundedByBudget(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	k := stacktest.PrivateKafka(t, "../stack/stack.sh")
+	p := newPipeOn(t, k.Brokers, 1)
+	w := startProc(t, p, "worker", "STREAMING_MAX_BUFFER_BYTES="+strconv.Itoa(1<<20))
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		code, body, _ := w.healthz()
+		assert.Equal(c, http.StatusOK, code, body)
+	}, time.Minute, 100*time.Millisecond, "the worker does not get ready")
+	res, err := p.client.DeleteTopics(t.Context(), &kafka.DeleteTopicsRequest{Topics: []string{p.dlq}})
+	require.NoError(t, err)
+	require.NoError(t, res.Errors[p.dlq])
+
+	l := newLoad()
+	var msgs []kafka.Message
+	for i := range 20 {
+		key := fmt.Sprintf("big-%d", i)
+		msgs = append(msgs, kafka.Message{Key: []byte(key), Value: bytes.Repeat([]byte{'x'}, 200<<10), Time: time.Now()})
+		l.invalid[key]++
+		l.reason[key] = streaming.ReasonNotJSON
+	}
+	p.produce(msgs)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		stuck, err := w.metric(`streaming_stuck_seconds{dataset="users",stage="dlq"}`)
+		if assert.NoError(c, err) {
+			assert.GreaterOrEqual(c, stuck, 3.0, "streaming_stuck_seconds")
+		}
+	}, time.Minute, 200*time.Millisecond, "the worker does not wait for the dead-letter topic")
+	consumed, err := w.metric("streaming_records_consumed_total")
+	require.NoError(t, err)
+	t.Logf("records taken from kafka while 20 dead letters of 200 KiB wait, with a budget of 1 MiB: %.0f", consumed)
+	assert.LessOrEqual(t, consumed, 7.0, "records taken while their dead letters cannot be written")
+
+	res2, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: p.dlq, NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(8 << 20)}},
+	}}})
+	require.NoError(t, err)
+	require.NoError(t, res2.Errors[p.dlq])
+	p.waitCaughtUp(time.Minute)
 	p.checkDLQ(l, true)
 }
