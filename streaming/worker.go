@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -538,6 +539,25 @@ func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(con
 	stuck := w.metrics.stuck.WithLabelValues(w.dataset.Name(), stage)
 	defer stuck.Set(0)
 	start := time.Now()
+	// Once an attempt failed, the gauge grows every second, also while an attempt
+	// hangs (a write to a missing topic may wait for seconds).
+	var failed atomic.Bool
+	tick := time.NewTicker(time.Second)
+	done := make(chan struct{})
+	var ticking sync.WaitGroup
+	ticking.Go(func() {
+		for {
+			select {
+			case <-tick.C:
+				if failed.Load() {
+					stuck.Set(time.Since(start).Seconds())
+				}
+			case <-done:
+				return
+			}
+		}
+	})
+	defer func() { close(done); tick.Stop(); ticking.Wait() }()
 	for b := newBackoff(); ; {
 		err := fn(ctx)
 		if err == nil {
@@ -548,6 +568,7 @@ func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(con
 			return fmt.Errorf("writing a batch (%s), which cannot succeed: %w", stage, err)
 		}
 		o.fail(err)
+		failed.Store(true)
 		stuck.Set(time.Since(start).Seconds())
 		w.metrics.retries.WithLabelValues(w.dataset.Name(), stage).Inc()
 		if sleep(ctx, b.next()) != nil {
