@@ -99,7 +99,7 @@ func (w *Worker) setWaiting(format string, args ...any) {
 // ctx is done, finishes the batch in hand (for at most DrainTimeout), commits it,
 // leaves the group and returns nil. Any other return is an error that retrying will
 // not cure.
-func (w *Worker) Run(ctx context.Context) error {
+func (w *Worker) Run(ctx context.Context) (runErr error) {
 	defer w.ready.Store(false)
 	w.metrics.init(w.dataset.Name())
 	tbl, err := w.openTable(ctx)
@@ -173,6 +173,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 	defer func() {
 		dead.close()
+		if runErr != nil { // a worker that stops on an error does not wait for the dead-letter topic
+			cancel()
+		}
 		<-deadDone
 	}()
 
