@@ -28,9 +28,10 @@ type table struct {
 // that a replayed older record never overwrites a newer version of the row.
 type pendingRow struct {
 	Row
-	at  time.Time
-	msg *kafka.Message // its record
-	err error          // why its latest write failed
+	at   time.Time
+	msg  *kafka.Message // its record
+	err  error          // why its latest write failed
+	size int            // what its record holds against the byte budget
 }
 
 // openTable connects to Cassandra, retrying while it is unreachable for up to

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -98,7 +99,7 @@ func (w *Worker) setWaiting(format string, args ...any) {
 // ctx is done, finishes the batch in hand (for at most DrainTimeout), commits it,
 // leaves the group and returns nil. Any other return is an error that retrying will
 // not cure.
-func (w *Worker) Run(ctx context.Context) error {
+func (w *Worker) Run(ctx context.Context) (runErr error) {
 	defer w.ready.Store(false)
 	w.metrics.init(w.dataset.Name())
 	tbl, err := w.openTable(ctx)
@@ -159,6 +160,25 @@ func (w *Worker) Run(ctx context.Context) error {
 		<-committed
 	}()
 
+	// Dead letters are written in the background: a dead-letter topic that cannot be
+	// written holds the commit of the partitions whose dead letters wait, not the
+	// others. Its defer runs before the committer's: the last commit follows the last
+	// dead letter.
+	offs := newOffsets()
+	dead := newDeadQueue()
+	deadDone := make(chan struct{})
+	go func() {
+		defer close(deadDone)
+		w.writeDeadLoop(work, dlq, dead, offs, held, commits)
+	}()
+	defer func() {
+		dead.close()
+		if runErr != nil { // a worker that stops on an error does not wait for the dead-letter topic
+			cancel()
+		}
+		<-deadDone
+	}()
+
 	w.ready.Store(true)
 	w.log.Info("consuming", "group", w.cfg.GroupID, "table", w.cfg.Keyspace+"."+w.cfg.Table,
 		"batch_rows", w.cfg.BatchRows, "batch_wait", w.cfg.BatchWait)
@@ -166,14 +186,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		batch, more := collect(ctx, items, w.cfg.BatchRows, w.cfg.BatchWait, buf)
 		if len(batch) > 0 {
-			if err := w.process(work, dlq, tbl, batch, commits); err != nil {
+			if err := w.process(work, tbl, batch, dead, offs, held, commits); err != nil {
 				return err
 			}
-			n := 0
-			for _, it := range batch {
-				n += it.size
-			}
-			held.release(n)
 		}
 		if !more {
 			break
@@ -198,26 +213,34 @@ func (w *Worker) startupErr(ctx context.Context, err error) error {
 	return err
 }
 
-// process writes a batch's valid records to Cassandra and its invalid ones to the
-// dead-letter topic, retrying each until it succeeds, and only then hands the batch's
-// offsets to commits: the last offset of each partition.
-func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, batch []item, commits chan<- []kafka.Message) error {
+// process writes a batch's valid records to Cassandra, retrying until it succeeds,
+// hands its invalid ones to the dead-letter writer, and then hands to commits what
+// each partition may commit: its last record, or the record before its first dead
+// letter not yet written. The bytes of the records are given back to held, those of
+// the dead letters once they are written.
+func (w *Worker) process(ctx context.Context, tbl *table, batch []item, queue *deadQueue, offs *offsets,
+	held *budget, commits chan<- []kafka.Message) error {
 	start := time.Now()
 	name := w.dataset.Name()
 
 	rows := make([]pendingRow, 0, len(batch))
-	var dead []kafka.Message
-	var reasons []string
-	for _, it := range batch {
+	var dl deadLetters
+	kill := func(m kafka.Message, bad *InvalidError, size int) {
+		dl.msgs = append(dl.msgs, deadLetter(m, bad))
+		dl.srcs = append(dl.srcs, position(m))
+		dl.reasons = append(dl.reasons, bad.Reason)
+		dl.bytes += size
+	}
+	for i := range batch {
+		it := &batch[i]
 		m := it.msg
 		if it.bad != nil {
 			w.log.Warn("invalid record: sending it to the dead-letter topic", "reason", it.bad.Reason,
 				"error", it.bad.Detail, "partition", m.Partition, "offset", m.Offset)
-			dead = append(dead, deadLetter(m, it.bad))
-			reasons = append(reasons, it.bad.Reason)
+			kill(m, it.bad, it.size)
 			continue
 		}
-		rows = append(rows, pendingRow{Row: it.row, at: m.Time, msg: &it.msg})
+		rows = append(rows, pendingRow{Row: it.row, at: m.Time, msg: &it.msg, size: it.size})
 	}
 
 	// A row Cassandra rejects as invalid, while the statement is known to be good,
@@ -233,8 +256,7 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 			}
 			w.log.Warn("cassandra rejected a row: sending its record to the dead-letter topic",
 				"error", r.err, "partition", r.msg.Partition, "offset", r.msg.Offset)
-			dead = append(dead, deadLetter(*r.msg, invalid(ReasonRejected, "cassandra rejected the row: %v", r.err)))
-			reasons = append(reasons, ReasonRejected)
+			kill(*r.msg, invalid(ReasonRejected, "cassandra rejected the row: %v", r.err), r.size)
 			rejected++
 		}
 		if len(pending) == 0 {
@@ -254,29 +276,24 @@ func (w *Worker) process(ctx context.Context, dlq *kafka.Writer, tbl *table, bat
 		latency.Observe(now.Sub(r.at).Seconds())
 	}
 
-	if len(dead) > 0 {
-		unsent := dead
-		if err := w.retry(ctx, "dlq", w.dlqTopic, func(ctx context.Context) error {
-			var err error
-			unsent, err = w.writeDeadLetters(ctx, dlq, unsent)
-			return err
-		}); err != nil {
-			return err
-		}
-		for _, r := range reasons {
-			w.metrics.dlq.WithLabelValues(name, r).Inc()
-		}
+	n := 0
+	for _, it := range batch {
+		n += it.size
+	}
+	held.release(n - dl.bytes)
+	if len(dl.msgs) > 0 {
+		queue.put(dl)
 	}
 
 	last := lastPerPartition(batch)
 	for _, m := range last {
 		w.metrics.setLag(name, m.Topic, m.Partition, m.Offset, m.HighWaterMark)
 	}
-	commits <- last
+	commits <- offs.done(last, dl.srcs)
 	took := time.Since(start)
 	w.metrics.batchRows.WithLabelValues(name).Observe(float64(len(batch)))
 	w.metrics.batchTime.WithLabelValues(name).Observe(took.Seconds())
-	w.log.Debug("batch written", "records", len(batch), "rows", len(rows), "dlq", len(dead), "took", took)
+	w.log.Debug("batch written", "records", len(batch), "rows", len(rows), "dlq", len(dl.msgs), "took", took)
 	return nil
 }
 
@@ -344,8 +361,17 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 func (w *Worker) commitLoop(ctx context.Context, cons *consumer, commits <-chan []kafka.Message) {
 	retries := w.metrics.retries.WithLabelValues(w.dataset.Name(), "commit")
 	pending := map[int]kafka.Message{} // by partition: the last message written
+	high := map[int]int64{}            // by partition: the offset of the last message committed
+	// Batches and dead letters are done in two goroutines: their commit positions may
+	// arrive out of order, and a commit never goes back.
 	merge := func(last []kafka.Message) {
 		for _, m := range last {
+			if p, ok := pending[m.Partition]; ok && p.Offset >= m.Offset {
+				continue
+			}
+			if h, ok := high[m.Partition]; ok && h >= m.Offset {
+				continue
+			}
 			pending[m.Partition] = m
 		}
 	}
@@ -384,6 +410,9 @@ func (w *Worker) commitLoop(ctx context.Context, cons *consumer, commits <-chan 
 		cancel()
 		switch {
 		case err == nil:
+			for _, m := range msgs {
+				high[m.Partition] = m.Offset
+			}
 			clear(pending)
 			b = newBackoff()
 			w.kafka.ok()
@@ -513,6 +542,25 @@ func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(con
 	stuck := w.metrics.stuck.WithLabelValues(w.dataset.Name(), stage)
 	defer stuck.Set(0)
 	start := time.Now()
+	// Once an attempt failed, the gauge grows every second, also while an attempt
+	// hangs (a write to a missing topic may wait for seconds).
+	var failed atomic.Bool
+	tick := time.NewTicker(time.Second)
+	done := make(chan struct{})
+	var ticking sync.WaitGroup
+	ticking.Go(func() {
+		for {
+			select {
+			case <-tick.C:
+				if failed.Load() {
+					stuck.Set(time.Since(start).Seconds())
+				}
+			case <-done:
+				return
+			}
+		}
+	})
+	defer func() { close(done); tick.Stop(); ticking.Wait() }()
 	for b := newBackoff(); ; {
 		err := fn(ctx)
 		if err == nil {
@@ -523,6 +571,7 @@ func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(con
 			return fmt.Errorf("writing a batch (%s), which cannot succeed: %w", stage, err)
 		}
 		o.fail(err)
+		failed.Store(true)
 		stuck.Set(time.Since(start).Seconds())
 		w.metrics.retries.WithLabelValues(w.dataset.Name(), stage).Inc()
 		if sleep(ctx, b.next()) != nil {
