@@ -12,7 +12,7 @@ func TestCredentialsRejected(t *testing.T) {
 		msg  string
 		want bool
 	}{
-		// What gocql v2 says to a wrong password against Cassandra 5.0 (STACK.md).
+		// What gocql v2 says to a wrong password against Cassandra 5.0 (seen on the local stack).
 		{"gocql: unable to create session: unable to discover protocol version: Provided username cassandra and/or password are incorrect", true},
 		// No credentials given to a cluster that wants them (gocql conn.go).
 		{`gocql: unable to create session: authentication required (using "org.apache.cassandra.auth.PasswordAuthenticator")`, true},
