@@ -5,7 +5,6 @@ package config
 
 import (
 	"log/slog"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -110,10 +109,7 @@ func vars(load func(*envvar.Reader)) []envvar.Var {
 
 func loadStarter(e *envvar.Reader) Producer {
 	c := loadTemporal(e)
-	c.Cassandra.Hosts = e.List("CASSANDRA_HOSTS", "localhost:9042")
-	if len(c.Cassandra.Hosts) == 0 {
-		e.Fail("CASSANDRA_HOSTS", "", "at least one host or host:port")
-	}
+	c.Cassandra.Hosts = e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false)
 	c.Cassandra.Username = e.Verbatim("CASSANDRA_USERNAME")
 	c.Cassandra.Password = e.Verbatim("CASSANDRA_PASSWORD")
 	c.Cassandra.Tables = map[string]Table{}
@@ -128,7 +124,7 @@ func loadStarter(e *envvar.Reader) Producer {
 // loadTemporal reads what the worker and the starter both read.
 func loadTemporal(e *envvar.Reader) Producer {
 	c := Producer{
-		TemporalAddress:   hostPort(e, "TEMPORAL_ADDRESS", "localhost:7233"),
+		TemporalAddress:   e.HostPort("TEMPORAL_ADDRESS", "localhost:7233"),
 		TemporalNamespace: e.Str("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue:         e.Str("TEMPORAL_TASK_QUEUE", "user-automation"),
 		ScheduleID:        e.Str("TEMPORAL_SCHEDULE_ID", "user-automation"),
@@ -140,17 +136,8 @@ func loadTemporal(e *envvar.Reader) Producer {
 
 func loadProducer(e *envvar.Reader) Producer {
 	c := loadTemporal(e)
-	brokers := e.List("KAFKA_BROKERS", "localhost:9092")
-	if len(brokers) == 0 {
-		e.Fail("KAFKA_BROKERS", strings.Join(brokers, ","), "at least one broker host:port")
-	}
-	for _, b := range brokers {
-		if _, _, err := net.SplitHostPort(b); err != nil {
-			e.Fail("KAFKA_BROKERS", e.Str("KAFKA_BROKERS", ""), "a comma list of host:port; "+b+" is malformed")
-		}
-	}
 	c.Activities = activities.Config{
-		KafkaBrokers:           brokers,
+		KafkaBrokers:           e.Addrs("KAFKA_BROKERS", "localhost:9092", true),
 		KafkaBrokersFrom:       "KAFKA_BROKERS",
 		TopicPartitions:        e.Positive("KAFKA_TOPIC_PARTITIONS", 3),
 		TopicReplicationFactor: e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
@@ -164,15 +151,6 @@ func loadProducer(e *envvar.Reader) Producer {
 		e.Fail("LOG_LEVEL", s, "debug, info, warn or error")
 	}
 	return c
-}
-
-// hostPort is the variable as host:port; a malformed one is reported.
-func hostPort(e *envvar.Reader, name, def string) string {
-	s := e.Str(name, def)
-	if _, _, err := net.SplitHostPort(s); err != nil {
-		e.Fail(name, s, `host:port, such as "localhost:7233"; this one is malformed`)
-	}
-	return s
 }
 
 // httpURL is the variable as an http or https URL; anything else is reported.

@@ -137,12 +137,58 @@ func (e *Reader) ListenAddr(name, def string) string {
 	if s == "off" {
 		return ""
 	}
-	host, port, err := net.SplitHostPort(s)
-	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 || strings.ContainsAny(host, " /") {
+	if !wellFormed(s, false, true) {
 		e.Fail(name, s, `a well-formed listen address such as "127.0.0.1:9101" or ":9101", or "off"; this one is malformed`)
 		return ""
 	}
 	return s
+}
+
+// HostPort is the variable as an address to connect to, host:port; a malformed one
+// is reported.
+func (e *Reader) HostPort(name, def string) string {
+	s := e.Str(name, def)
+	if !wellFormed(s, true, true) {
+		e.Fail(name, s, fmt.Sprintf("host:port, such as %q; this one is malformed", def))
+	}
+	return s
+}
+
+// Addrs is the variable (or def) as a comma list of at least one address to
+// connect to: host:port, or host alone (the client's default port) unless needPort.
+// The malformed ones are named.
+func (e *Reader) Addrs(name, def string, needPort bool) []string {
+	list := e.List(name, def)
+	var bad []string
+	for _, a := range list {
+		if !wellFormed(a, true, needPort) {
+			bad = append(bad, a)
+		}
+	}
+	want := "a comma list of host or host:port"
+	if needPort {
+		want = "a comma list of host:port"
+	}
+	switch {
+	case len(list) == 0:
+		e.Fail(name, e.Str(name, def), want)
+	case len(bad) == 1:
+		e.Fail(name, e.Str(name, def), want+"; "+bad[0]+" is malformed")
+	case len(bad) > 1:
+		e.Fail(name, e.Str(name, def), want+"; "+strings.Join(bad, ", ")+" are malformed")
+	}
+	return list
+}
+
+// wellFormed reports whether addr is host:port with a port number (0 to 65535), or a
+// host alone unless needPort; the host may be empty only unless needHost.
+func wellFormed(addr string, needHost, needPort bool) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil && !needPort && !strings.Contains(addr, ":") {
+		host, port, err = addr, "0", nil
+	}
+	n, perr := strconv.Atoi(port)
+	return err == nil && perr == nil && n >= 0 && n <= 65535 && !strings.ContainsAny(host, " /") && (host != "" || !needHost)
 }
 
 // Checked is the variable, trimmed, or def when it is unset or blank, after check: an

@@ -56,3 +56,31 @@ func TestCheckedNamesTheVariableAndTheValueAsTyped(t *testing.T) {
 	assert.EqualError(t, e.Err(), `CASSANDRA_TABLE="Bad-Name": want ok`)
 	assert.Equal(t, []Var{{"CASSANDRA_TABLE", "t"}}, e.Vars())
 }
+
+// The programs check an address to connect to one way: host:port with a port number
+// (or a host alone where a list allows it), the malformed ones named.
+func TestAddrs(t *testing.T) {
+	tests := []struct {
+		value    string
+		needPort bool
+		err      string
+	}{
+		{"k1:9092, k2:9092", true, ""},
+		{"db1,db2:9042", false, ""},
+		{"k1:9092,k2", true, `K="k1:9092,k2": want a comma list of host:port; k2 is malformed`},
+		{"k1:http,:9092", true, `K="k1:http,:9092": want a comma list of host:port; k1:http, :9092 are malformed`},
+		{"http://db", false, `K="http://db": want a comma list of host or host:port; http://db is malformed`},
+		{",", true, `K=",": want a comma list of host:port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			e := NewReader(func(string) (string, bool) { return tt.value, true })
+			e.Addrs("K", "localhost:9092", tt.needPort)
+			if tt.err == "" {
+				assert.NoError(t, e.Err())
+			} else {
+				assert.EqualError(t, e.Err(), tt.err)
+			}
+		})
+	}
+}

@@ -13,11 +13,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -131,9 +129,9 @@ func load(e *envvar.Reader) (config, error) {
 		errs = append(errs, errors.New("STREAMING_DATASETS names no dataset"))
 	}
 	base := streaming.Config{
-		Brokers:     addrs(e, "KAFKA_BROKERS", "localhost:9092", true),
+		Brokers:     e.Addrs("KAFKA_BROKERS", "localhost:9092", true),
 		BrokersFrom: "KAFKA_BROKERS",
-		Hosts:       addrs(e, "CASSANDRA_HOSTS", "localhost:9042", false),
+		Hosts:       e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false),
 		HostsFrom:   "CASSANDRA_HOSTS",
 		Username:    e.Verbatim("CASSANDRA_USERNAME"),
 		Password:    e.Verbatim("CASSANDRA_PASSWORD"),
@@ -175,29 +173,6 @@ func load(e *envvar.Reader) (config, error) {
 		}
 	}
 	return cfg, errors.Join(append(errs, e.Err())...)
-}
-
-// addrs is the variable's comma list of addresses, host:port, or host alone unless
-// needPort; at least one.
-func addrs(e *envvar.Reader, name, def string, needPort bool) []string {
-	list := e.List(name, def)
-	ok := len(list) > 0
-	for _, a := range list {
-		host, port, err := net.SplitHostPort(a)
-		if err != nil && !needPort && !strings.Contains(a, ":") {
-			host, port, err = a, "0", nil
-		}
-		if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 || host == "" ||
-			strings.ContainsAny(host, " /") {
-			ok = false
-		}
-	}
-	if !ok && needPort {
-		e.Fail(name, e.Str(name, def), "a comma list of host:port")
-	} else if !ok {
-		e.Fail(name, e.Str(name, def), "a comma list of host or host:port")
-	}
-	return list
 }
 
 // datasetConfig is base for dataset d, built in or declared: its topic,
