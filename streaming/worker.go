@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -540,27 +541,17 @@ func truncate(b []byte, n int) []byte {
 // lets the worker go on by itself.
 func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(context.Context) error) error {
 	stuck := w.metrics.stuck.WithLabelValues(w.dataset.Name(), stage)
-	defer stuck.Set(0)
-	start := time.Now()
-	// Once an attempt failed, the gauge grows every second, also while an attempt
-	// hangs (a write to a missing topic may wait for seconds).
-	var failed atomic.Bool
-	tick := time.NewTicker(time.Second)
-	done := make(chan struct{})
-	var ticking sync.WaitGroup
-	ticking.Go(func() {
-		for {
-			select {
-			case <-tick.C:
-				if failed.Load() {
-					stuck.Set(time.Since(start).Seconds())
-				}
-			case <-done:
-				return
-			}
+	// After the first failure the gauge grows every second, also while an attempt
+	// hangs (a write to a missing topic may wait for seconds). A batch written at the
+	// first attempt, the usual case, starts nothing.
+	var stopTicking func()
+	defer func() {
+		if stopTicking != nil {
+			stopTicking()
 		}
-	})
-	defer func() { close(done); tick.Stop(); ticking.Wait() }()
+		stuck.Set(0)
+	}()
+	start := time.Now()
 	for b := newBackoff(); ; {
 		err := fn(ctx)
 		if err == nil {
@@ -571,13 +562,34 @@ func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(con
 			return fmt.Errorf("writing a batch (%s), which cannot succeed: %w", stage, err)
 		}
 		o.fail(err)
-		failed.Store(true)
 		stuck.Set(time.Since(start).Seconds())
+		if stopTicking == nil {
+			stopTicking = tickStuck(stuck, start)
+		}
 		w.metrics.retries.WithLabelValues(w.dataset.Name(), stage).Inc()
 		if sleep(ctx, b.next()) != nil {
 			return fmt.Errorf("writing a batch (%s): gave up at shutdown, nothing committed: %w", stage, err)
 		}
 	}
+}
+
+// tickStuck sets the gauge to the time since start every second until the
+// function it returns is called, which waits for it to stop.
+func tickStuck(stuck prometheus.Gauge, start time.Time) (stop func()) {
+	tick := time.NewTicker(time.Second)
+	done := make(chan struct{})
+	var ticking sync.WaitGroup
+	ticking.Go(func() {
+		for {
+			select {
+			case <-tick.C:
+				stuck.Set(time.Since(start).Seconds())
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() { close(done); tick.Stop(); ticking.Wait() }
 }
 
 // lastPerPartition returns the last message of each partition in batch.
