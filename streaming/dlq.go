@@ -192,12 +192,9 @@ func ensureTopic(ctx context.Context, cfg Config, topic string, configs ...kafka
 	if err == nil || errors.Is(err, kafka.TopicAlreadyExists) {
 		return nil
 	}
-	for _, e := range []kafka.Error{kafka.InvalidTopic, kafka.InvalidPartitionNumber, kafka.InvalidReplicationFactor,
-		kafka.InvalidConfiguration, kafka.PolicyViolation, kafka.TopicAuthorizationFailed,
-		kafka.ClusterAuthorizationFailed, kafka.SASLAuthenticationFailed} {
-		if errors.Is(err, e) {
-			return giveUp{fmt.Errorf("creating topic %s on %s: %w", topic, cfg.kafkaAt(), err)}
-		}
+	if kafkaFatal(err) || isKafkaError(err, kafka.InvalidTopic, kafka.InvalidPartitionNumber, kafka.InvalidReplicationFactor,
+		kafka.InvalidConfiguration, kafka.PolicyViolation) {
+		return giveUp{fmt.Errorf("creating topic %s on %s: %w", topic, cfg.kafkaAt(), err)}
 	}
 	return fmt.Errorf("creating topic %s: %w", topic, err) // the caller names the brokers
 }

@@ -81,12 +81,16 @@ func (o *outage) problem() string {
 // Everything else Kafka says (not available, not the leader or coordinator, a
 // refused connection, a timeout) is an outage that ends.
 func kafkaFatal(err error) bool {
-	for _, e := range []kafka.Error{
+	return isKafkaError(err,
 		kafka.SASLAuthenticationFailed, kafka.UnsupportedSASLMechanism, kafka.IllegalSASLState,
 		kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed, kafka.ClusterAuthorizationFailed,
 		kafka.InvalidSessionTimeout, kafka.InconsistentGroupProtocol, kafka.InvalidGroupId,
-		kafka.UnsupportedVersion, kafka.UnsupportedForMessageFormat, kafka.UnsupportedCompressionType,
-	} {
+		kafka.UnsupportedVersion, kafka.UnsupportedForMessageFormat, kafka.UnsupportedCompressionType)
+}
+
+// isKafkaError reports whether err is one of codes.
+func isKafkaError(err error, codes ...kafka.Error) bool {
+	for _, e := range codes {
 		if errors.Is(err, e) {
 			return true
 		}
