@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/kafkaprobe"
 )
 
 // kafkaError says what was being done, at which Kafka (its brokers and the setting
@@ -31,15 +32,32 @@ func (a *Activities) kafkaError(ctx context.Context, doing string, err error) er
 	case errors.As(err, &netErr):
 		return fmt.Errorf("%s: %s unreachable: %w", doing, where, unwrapOpError(netErr))
 	case errors.Is(err, kafka.BrokerNotAvailable):
-		if dialErr := a.dialBrokers(ctx); dialErr != nil {
-			return fmt.Errorf("%s: %s unreachable: %w", doing, where, dialErr)
+		if dialErr := kafkaprobe.Dial(ctx, a.cfg.KafkaBrokers); dialErr != nil {
+			return fmt.Errorf("%s: %s unreachable: %w", doing, where, causes(dialErr))
 		}
 	}
 	return fmt.Errorf("%s: %s: %w", doing, where, err)
 }
 
-// unwrapOpError is the cause of a dial error without the addresses, which the
-// message names already: "connection refused", "i/o timeout".
+// causes is err, or each of the errors it joins, without the addresses of a dial
+// error, which the message names already: "connection refused", "i/o timeout".
+func causes(err error) error {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := joined.Unwrap()
+		out := make([]error, len(errs))
+		for i, e := range errs {
+			out[i] = causes(e)
+		}
+		return errors.Join(out...)
+	}
+	var netErr *net.OpError
+	if errors.As(err, &netErr) {
+		return unwrapOpError(netErr)
+	}
+	return err
+}
+
+// unwrapOpError is the cause of a dial error without the addresses.
 func unwrapOpError(err *net.OpError) error {
 	var sys interface{ Unwrap() error }
 	if errors.As(err.Err, &sys) && sys.Unwrap() != nil {
@@ -48,42 +66,12 @@ func unwrapOpError(err *net.OpError) error {
 	return err.Err
 }
 
-// dialBrokers opens a TCP connection to each broker and returns why none could be
-// reached, or nil when one answers.
-func (a *Activities) dialBrokers(ctx context.Context) error {
-	var errs []error
-	for _, b := range a.cfg.KafkaBrokers {
-		d := net.Dialer{Timeout: 2 * time.Second}
-		conn, err := d.DialContext(ctx, "tcp", b)
-		if err == nil {
-			_ = conn.Close()
-			return nil
-		}
-		var netErr *net.OpError
-		if errors.As(err, &netErr) {
-			err = unwrapOpError(netErr)
-		}
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// CheckKafka connects to the brokers afresh (the clients' cached metadata would
-// hide an outage) and asks one for the cluster's brokers: nil when one answers, else
-// an error naming the brokers and the setting that named them. The worker's
-// /healthz calls it.
+// CheckKafka asks the brokers afresh for the cluster's metadata (the clients' shared
+// transport would hide an outage): nil when one answers, else an error naming the
+// brokers and the setting that named them. The worker's /healthz calls it.
 func (a *Activities) CheckKafka(ctx context.Context) error {
-	var err error
-	for _, b := range a.cfg.KafkaBrokers {
-		var conn *kafka.Conn
-		d := kafka.Dialer{Timeout: 2 * time.Second}
-		if conn, err = d.DialContext(ctx, "tcp", b); err == nil {
-			_, err = conn.Brokers()
-			_ = conn.Close()
-			if err == nil {
-				return nil
-			}
-		}
+	if err := kafkaprobe.Metadata(ctx, a.cfg.KafkaBrokers); err != nil {
+		return a.kafkaError(ctx, "checking kafka", err)
 	}
-	return a.kafkaError(ctx, "checking kafka", err)
+	return nil
 }

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/kafkaprobe"
 )
 
 // Headers a dead-lettered message carries besides its original ones.
@@ -176,7 +177,7 @@ func ensureTopic(ctx context.Context, cfg Config, topic string, configs ...kafka
 	// and its transport remembers that for seconds: dial first, to report why and to
 	// leave the transport alone while nothing listens. The transport is kafka-go's
 	// shared one, whose metadata the creation refreshes for this process's writers.
-	if err := dialAny(ctx, cfg.Brokers); err != nil {
+	if err := kafkaprobe.Dial(ctx, cfg.Brokers); err != nil {
 		return err
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
@@ -197,18 +198,4 @@ func ensureTopic(ctx context.Context, cfg Config, topic string, configs ...kafka
 		return giveUp{fmt.Errorf("creating topic %s on %s: %w", topic, cfg.kafkaAt(), err)}
 	}
 	return fmt.Errorf("creating topic %s: %w", topic, err) // the caller names the brokers
-}
-
-// dialAny returns nil once one of brokers accepts a TCP connection, else the last
-// dial error.
-func dialAny(ctx context.Context, brokers []string) error {
-	d := net.Dialer{Timeout: 5 * time.Second}
-	var err error
-	for _, b := range brokers {
-		var conn net.Conn
-		if conn, err = d.DialContext(ctx, "tcp", b); err == nil {
-			return conn.Close()
-		}
-	}
-	return err
 }

@@ -1,7 +1,6 @@
 package streaming
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -101,26 +100,3 @@ func isKafkaError(err error, codes ...kafka.Error) bool {
 // fatal reports whether an error on the streaming path ends the worker: Cassandra
 // or Kafka says something that retrying will not cure.
 func fatal(err error) bool { return permanent(err) || kafkaFatal(err) }
-
-// probeKafka asks the brokers for the topic's metadata on a connection of its own (a
-// shared transport remembers a failed look-up for seconds).
-func probeKafka(ctx context.Context, brokers []string, topic string) error {
-	transport := &kafka.Transport{DialTimeout: 3 * time.Second}
-	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second, Transport: transport}
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return err
-	}
-	for _, t := range md.Topics {
-		if t.Error != nil {
-			return t.Error
-		}
-		for _, p := range t.Partitions {
-			if p.Error != nil {
-				return p.Error
-			}
-		}
-	}
-	return nil
-}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/kafkaprobe"
 )
 
 const (
@@ -324,7 +326,7 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 			w.kafka.okIfQuiet(fetchSettle)
 		case errors.Is(err, context.DeadlineExceeded) && !since.IsZero():
 			// No message and no error for quietProbe during an outage.
-			if time.Since(last) >= quietProbe && probeKafka(ctx, w.cfg.Brokers, w.cfg.Topic) == nil {
+			if time.Since(last) >= quietProbe && kafkaprobe.Metadata(ctx, w.cfg.Brokers, w.cfg.Topic) == nil {
 				w.kafka.ok()
 			}
 			continue

@@ -1,0 +1,52 @@
+// Package kafkaprobe asks Kafka whether it is there, on connections of its own: a
+// program's long-lived clients share a transport that remembers a failed look-up for
+// seconds and reports a broker it cannot reach as "[8] Broker Not Available", which
+// hides both when an outage ends and why it happened.
+package kafkaprobe
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Dial returns nil once one of brokers accepts a TCP connection, else each broker's
+// dial error, joined.
+func Dial(ctx context.Context, brokers []string) error {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	var errs []error
+	for _, b := range brokers {
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err == nil {
+			return conn.Close()
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Metadata asks the brokers for the metadata of topics (of every topic if none) and
+// returns the first error of a topic or partition in the answer, if any.
+func Metadata(ctx context.Context, brokers []string, topics ...string) error {
+	transport := &kafka.Transport{DialTimeout: 3 * time.Second}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second, Transport: transport}
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return err
+	}
+	for _, t := range md.Topics {
+		if t.Error != nil {
+			return t.Error
+		}
+		for _, p := range t.Partitions {
+			if p.Error != nil {
+				return p.Error
+			}
+		}
+	}
+	return nil
+}
