@@ -1,7 +1,6 @@
 package stack_test
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,7 +172,7 @@ func TestStackServiceDoesNotComeUp(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(bin, "worker"), []byte(tt.program), 0o755))
 			stackDir := filepath.Join(t.TempDir(), "stack")
 			env := append([]string{"STREAMPIPE_BIN_DIR=" + bin, "STREAMPIPE_STACK_DIR=" + stackDir,
-				"STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00"), "STACK_WORKER_PORT=" + freePort(t)}, tt.env...)
+				"STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00"), "STACK_WORKER_PORT=" + strconv.Itoa(stacktest.FreePort(t))}, tt.env...)
 			t.Cleanup(func() { // stop what the case left running
 				cmd := exec.Command("./stack.sh", "down", "worker")
 				cmd.Env = append(os.Environ(), env...)
@@ -188,13 +187,4 @@ func TestStackServiceDoesNotComeUp(t *testing.T) {
 			}
 		})
 	}
-}
-
-// freePort returns a loopback port nothing listens on (at the time of asking).
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }

@@ -35,14 +35,9 @@ func TestDLQDeletedHoldsOnlyItsPartitions(t *testing.T) {
 		return hash.Balance(m, partitions...)
 	})
 	w := startProc(t, p, "worker")
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		code, body, _ := w.healthz()
-		assert.Equal(c, http.StatusOK, code, body)
-	}, time.Minute, 100*time.Millisecond, "the worker does not get ready")
+	w.waitHealthy(t, "the worker does not get ready")
 
-	res, err := p.client.DeleteTopics(t.Context(), &kafka.DeleteTopicsRequest{Topics: []string{p.dlq}})
-	require.NoError(t, err)
-	require.NoError(t, res.Errors[p.dlq])
+	p.deleteTopic(t, p.dlq)
 
 	l := newLoad()
 	p.produce(l.messages(newIDs(300), 1, 10, time.Now())) // 30 poison records, all on partition 0
@@ -121,13 +116,8 @@ func TestDLQWaitingBoundedByBudget(t *testing.T) {
 	k := stacktest.PrivateKafka(t, "../stack/stack.sh")
 	p := newPipeOn(t, k.Brokers, 1)
 	w := startProc(t, p, "worker", "STREAMING_MAX_BUFFER_BYTES="+strconv.Itoa(1<<20), "STREAMING_DRAIN_TIMEOUT=3s")
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		code, body, _ := w.healthz()
-		assert.Equal(c, http.StatusOK, code, body)
-	}, time.Minute, 100*time.Millisecond, "the worker does not get ready")
-	res, err := p.client.DeleteTopics(t.Context(), &kafka.DeleteTopicsRequest{Topics: []string{p.dlq}})
-	require.NoError(t, err)
-	require.NoError(t, res.Errors[p.dlq])
+	w.waitHealthy(t, "the worker does not get ready")
+	p.deleteTopic(t, p.dlq)
 
 	l := newLoad()
 	var msgs []kafka.Message

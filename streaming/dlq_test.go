@@ -62,9 +62,7 @@ func TestDLQTooSmallThenDeleted(t *testing.T) {
 	}
 
 	// The dead-letter topic deleted: the batch with poison records waits.
-	res, err := p.client.DeleteTopics(t.Context(), &kafka.DeleteTopicsRequest{Topics: []string{p.dlq}})
-	require.NoError(t, err)
-	require.NoError(t, res.Errors[p.dlq])
+	p.deleteTopic(t, p.dlq)
 	_, before, err := p.partitionOffsets(context.Background())
 	require.NoError(t, err)
 	l = newLoad()

@@ -92,10 +92,7 @@ func kafkaOutage(t *testing.T, outage time.Duration) {
 	firstWrite := time.Unix(0, lastWrite.Load()).Sub(back)
 	w.waitMetric("streaming_rows_written_total", written+1, 2*time.Minute)
 	firstRow := time.Since(back)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		code, body, _ := w.healthz()
-		assert.Equal(c, http.StatusOK, code, body)
-	}, time.Minute, 100*time.Millisecond, "/healthz after Kafka came back")
+	w.waitHealthy(t, "/healthz after Kafka came back")
 	healthy := time.Since(back)
 	t.Logf("Kafka down for %v; from Kafka answering again to the producer's first write: %.1f s; "+
 		"to the first new row: %.1f s; to /healthz 200: %.1f s", outage, firstWrite.Seconds(), firstRow.Seconds(), healthy.Seconds())

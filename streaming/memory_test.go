@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -122,10 +121,7 @@ func TestMemoryHugeRecordsAndZstdBomb(t *testing.T) {
 	require.NoError(t, res.Errors[p.topic])
 	const budget = 4 << 20
 	w := startProc(t, p, "worker", "STREAMING_MAX_BUFFER_BYTES="+strconv.Itoa(budget))
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		code, body, _ := w.healthz()
-		assert.Equal(c, http.StatusOK, code, body)
-	}, time.Minute, 100*time.Millisecond, "the worker does not get ready")
+	w.waitHealthy(t, "the worker does not get ready")
 
 	var peak atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())

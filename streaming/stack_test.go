@@ -209,6 +209,14 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// deleteTopic deletes topic from the pipe's Kafka.
+func (p *pipe) deleteTopic(t *testing.T, topic string) {
+	t.Helper()
+	res, err := p.client.DeleteTopics(t.Context(), &kafka.DeleteTopicsRequest{Topics: []string{topic}})
+	require.NoError(t, err)
+	require.NoError(t, res.Errors[topic])
+}
+
 func (p *pipe) produce(msgs []kafka.Message) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

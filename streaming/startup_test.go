@@ -134,6 +134,16 @@ func proxy(t *testing.T, addr, target string) *atomic.Int64 {
 	return &n
 }
 
+// waitHealthy waits up to a minute for /healthz to answer 200; why fails the test
+// otherwise.
+func (pr *proc) waitHealthy(t *testing.T, why string) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		code, body, _ := pr.healthz()
+		assert.Equal(c, http.StatusOK, code, body)
+	}, time.Minute, 100*time.Millisecond, why)
+}
+
 // healthz is the worker's /healthz answer.
 func (pr *proc) healthz() (code int, body string, err error) {
 	resp, err := http.Get("http://" + pr.metrics + "/healthz")

@@ -140,7 +140,7 @@ func PrivateKafka(t testing.TB, script string) *Kafka {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, controller := freePort(t), freePort(t)
+	port, controller := FreePort(t), FreePort(t)
 	k := &Kafka{
 		t:      t,
 		script: abs,
@@ -179,8 +179,8 @@ func (k *Kafka) run(args ...string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
-// freePort returns a TCP port nothing listens on at the moment.
-func freePort(t testing.TB) int {
+// FreePort returns a loopback TCP port nothing listens on at the moment.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
