@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/streaming"
 	"github.com/streampipe/streampipe/workflows"
 )
 
@@ -57,14 +59,10 @@ func verify(ctx context.Context, cfg config.Cassandra, ds datasets.Dataset, idsF
 		return err
 	}
 	tbl := cfg.Tables[ds.Name]
-	cluster := gocql.NewCluster(cfg.Hosts...)
-	cluster.Consistency = gocql.One
-	cluster.ConnectTimeout = 5 * time.Second
-	cluster.Timeout = 10 * time.Second
-	if cfg.Username != "" {
-		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password}
-	}
-	session, err := cluster.CreateSession()
+	session, err := streaming.Connect(streaming.Config{
+		Hosts: cfg.Hosts, HostsFrom: "CASSANDRA_HOSTS", Username: cfg.Username, Password: cfg.Password,
+		Consistency: "ONE", Logger: slog.New(slog.DiscardHandler),
+	})
 	if err != nil {
 		return fmt.Errorf("cannot reach Cassandra at %s (CASSANDRA_HOSTS): %w\n"+
 			"Check that it runs (`make stack-up` starts the local one)", strings.Join(cfg.Hosts, ","), err)

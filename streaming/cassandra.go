@@ -125,6 +125,17 @@ func rowRejected(err error, t *table) bool {
 	return errors.As(err, &re) && re.Code() == gocql.ErrCodeInvalid && t.written.Load()
 }
 
+// Connect opens a session to the Cassandra of cfg (Hosts, Username, Password,
+// Consistency, Logger), as the worker does: token-aware, looking for hosts that come
+// back every 2 s. Rejected credentials are said so, naming the user.
+func Connect(cfg Config) (*gocql.Session, error) {
+	s, err := connect(cfg)
+	if g, ok := errors.AsType[giveUp](err); ok {
+		return nil, g.err
+	}
+	return s, err
+}
+
 // connect opens a session. Rejected credentials are wrapped in giveUp: retrying will
 // not cure them.
 func connect(cfg Config) (*gocql.Session, error) {
