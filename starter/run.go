@@ -14,6 +14,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
@@ -107,7 +108,7 @@ func (r runner) start(ctx context.Context, detach bool, timeout time.Duration, i
 		fmt.Fprintf(r.stderr, "\nStopped following. Run %s goes on in the worker; see it in the Web UI:\n%s\n",
 			r.id, runURL(r.cfg, r.id, run.GetRunID()))
 		return errStoppedFollowing
-	case followCtx.Err() != nil:
+	case followCtx.Err() != nil || timeout > 0 && deadlineExceeded(err):
 		return fmt.Errorf("stopped following after %s (-timeout); run %s goes on in the worker, see %s",
 			timeout, r.id, runURL(r.cfg, r.id, run.GetRunID()))
 	case err != nil:
@@ -123,6 +124,14 @@ func (r runner) start(ctx context.Context, detach bool, timeout time.Duration, i
 		return writeRecordIDs(idsFile, r.id, res)
 	}
 	return nil
+}
+
+// deadlineExceeded tells whether err is the end of -timeout: the context's own, or
+// the server's answer to the deadline the call carried, which can come back a
+// moment before the context's timer fires.
+func deadlineExceeded(err error) bool {
+	var de *serviceerror.DeadlineExceeded
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &de)
 }
 
 // writeRecordIDs writes the ids of a finished run's records to path, one a line:

@@ -57,6 +57,8 @@ var Help = withTableHelp(map[string]string{
 	"CASSANDRA_HOSTS":                "Cassandra contact points, host or host:port,… (starter verify)",
 	"CASSANDRA_USERNAME":             "Cassandra user; unset: no authentication (starter verify)",
 	"CASSANDRA_PASSWORD":             "the user's password (starter verify)",
+	"CASSANDRA_USERNAME_FILE":        "a file holding CASSANDRA_USERNAME instead (a Docker or Kubernetes secret)",
+	"CASSANDRA_PASSWORD_FILE":        "a file holding CASSANDRA_PASSWORD instead (a Docker or Kubernetes secret)",
 	"KAFKA_BROKERS":                  "Kafka bootstrap brokers, host:port,…",
 	"KAFKA_TOPIC_PARTITIONS":         "partitions of a topic the worker creates",
 	"KAFKA_TOPIC_REPLICATION_FACTOR": "replication factor of a topic the worker creates",
@@ -110,8 +112,8 @@ func vars(load func(*envvar.Reader)) []envvar.Var {
 func loadStarter(e *envvar.Reader) Producer {
 	c := loadTemporal(e)
 	c.Cassandra.Hosts = e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false)
-	c.Cassandra.Username = e.Verbatim("CASSANDRA_USERNAME")
-	c.Cassandra.Password = e.Verbatim("CASSANDRA_PASSWORD")
+	c.Cassandra.Username = e.Secret("CASSANDRA_USERNAME")
+	c.Cassandra.Password = e.Secret("CASSANDRA_PASSWORD")
 	c.Cassandra.Tables = map[string]Table{}
 	for _, name := range datasets.Names() {
 		d, _ := datasets.Lookup(name)

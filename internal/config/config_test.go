@@ -109,7 +109,7 @@ func TestHelpCoversEveryVariable(t *testing.T) {
 	assert.Equal(t, map[string]string{"TEMPORAL_ADDRESS": "localhost:7233", "TEMPORAL_NAMESPACE": "default",
 		"TEMPORAL_TASK_QUEUE": "user-automation", "TEMPORAL_SCHEDULE_ID": "user-automation",
 		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created",
-		"CASSANDRA_HOSTS": "localhost:9042", "CASSANDRA_USERNAME": "", "CASSANDRA_PASSWORD": "",
+		"CASSANDRA_HOSTS": "localhost:9042", "CASSANDRA_USERNAME": "", "CASSANDRA_PASSWORD": "", "CASSANDRA_USERNAME_FILE": "", "CASSANDRA_PASSWORD_FILE": "",
 		"CASSANDRA_KEYSPACE": "spark_streaming", "CASSANDRA_TABLE": "created_users",
 		"STREAMING_REGISTERED_USERS_KEYSPACE": "my_keyspace", "STREAMING_REGISTERED_USERS_TABLE": "user_details_5",
 		"STREAMING_TRANSACTIONS_KEYSPACE": "finance", "STREAMING_TRANSACTIONS_TABLE": "transactions"}, starter)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -58,9 +59,25 @@ func (e *Reader) Str(name, def string) string {
 	return def
 }
 
-// Verbatim is the variable exactly as set, or "": for secrets, which may have spaces.
-func (e *Reader) Verbatim(name string) string {
-	v, _ := e.get(name, "")
+// Secret is a password, key or token: the variable exactly as set (it may have
+// spaces), or the content of the file that name+"_FILE" names, without its final
+// line break, as Docker and Kubernetes secrets deliver them; "" when neither is set.
+// Setting both is an error. The value never appears in an error: only the names.
+func (e *Reader) Secret(name string) string {
+	v, set := e.get(name, "")
+	path, fromFile := e.get(name+"_FILE", "")
+	switch {
+	case set && v != "" && fromFile && path != "":
+		e.errs = append(e.errs, fmt.Errorf("%s and %s_FILE are both set: set one", name, name))
+		return ""
+	case fromFile && path != "":
+		b, err := os.ReadFile(path)
+		if err != nil {
+			e.errs = append(e.errs, fmt.Errorf("%s_FILE=%q: cannot read the file: %v", name, path, errors.Unwrap(err)))
+			return ""
+		}
+		return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	}
 	return v
 }
 

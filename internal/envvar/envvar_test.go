@@ -2,9 +2,12 @@ package envvar
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestListenAddr(t *testing.T) {
@@ -40,8 +43,40 @@ func TestVarsRecordsEachVariableOnceWithItsDefault(t *testing.T) {
 	e.Str("A", "a")
 	e.Positive("B", 3)
 	e.Str("A", "other")
-	e.Verbatim("C")
-	assert.Equal(t, []Var{{"A", "a"}, {"B", "3"}, {"C", ""}}, e.Vars())
+	e.Secret("C")
+	assert.Equal(t, []Var{{"A", "a"}, {"B", "3"}, {"C", ""}, {"C_FILE", ""}}, e.Vars())
+}
+
+// A secret comes as set, spaces kept, or from the file NAME_FILE names without its
+// final line break; both set, or an unreadable file, is refused without the value.
+func TestSecret(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	require.NoError(t, os.WriteFile(file, []byte(" s3cret pw\n"), 0o600))
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{"unset", nil, "", ""},
+		{"as set", map[string]string{"PW": " s3cret pw "}, " s3cret pw ", ""},
+		{"from a file", map[string]string{"PW_FILE": file}, " s3cret pw", ""},
+		{"both", map[string]string{"PW": "x-secret", "PW_FILE": file}, "", "PW and PW_FILE are both set: set one"},
+		{"no such file", map[string]string{"PW_FILE": filepath.Join(dir, "none")}, "", `PW_FILE="` + filepath.Join(dir, "none") + `": cannot read the file: no such file or directory`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := NewReader(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			assert.Equal(t, tt.want, e.Secret("PW"))
+			if tt.wantErr == "" {
+				assert.NoError(t, e.Err())
+				return
+			}
+			assert.EqualError(t, e.Err(), tt.wantErr)
+			assert.NotContains(t, e.Err().Error(), "s3cret")
+		})
+	}
 }
 
 func TestCheckedNamesTheVariableAndTheValueAsTyped(t *testing.T) {

@@ -133,8 +133,8 @@ func load(e *envvar.Reader) (config, error) {
 		BrokersFrom: "KAFKA_BROKERS",
 		Hosts:       e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false),
 		HostsFrom:   "CASSANDRA_HOSTS",
-		Username:    e.Verbatim("CASSANDRA_USERNAME"),
-		Password:    e.Verbatim("CASSANDRA_PASSWORD"),
+		Username:    e.Secret("CASSANDRA_USERNAME"),
+		Password:    e.Secret("CASSANDRA_PASSWORD"),
 		Consistency: e.Checked("CASSANDRA_CONSISTENCY", streaming.DefaultConsistency, streaming.CheckConsistency),
 		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication),
 

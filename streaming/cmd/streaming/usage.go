@@ -53,6 +53,8 @@ func envHelp() map[string]string {
 		"CASSANDRA_HOSTS":            "Cassandra contact points, a comma list of host or host:port",
 		"CASSANDRA_USERNAME":         "Cassandra user; unset: no authentication",
 		"CASSANDRA_PASSWORD":         "the user's password (never logged)",
+		"CASSANDRA_USERNAME_FILE":    "a file holding CASSANDRA_USERNAME instead (a Docker or Kubernetes secret)",
+		"CASSANDRA_PASSWORD_FILE":    "a file holding CASSANDRA_PASSWORD instead",
 		"CASSANDRA_CONSISTENCY":      "write consistency level: ONE, QUORUM, LOCAL_QUORUM, ...",
 		"CASSANDRA_REPLICATION":      "CQL replication map of a keyspace the worker creates",
 		"STREAMING_BATCH_ROWS":       "most records in a micro-batch",
