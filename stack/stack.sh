@@ -10,6 +10,9 @@
 #   stack/stack.sh cqlsh   [ARGS...]      cqlsh against the local Cassandra
 #   stack/stack.sh kafka-console-consumer|kafka-topics|kafka-consumer-groups [ARGS...]
 #                                         Kafka's own tools against the local Kafka
+#   stack/stack.sh certs                  make this stack's TLS certificates, once: a CA, a server
+#                                         certificate for localhost/127.0.0.1-3 and a client
+#                                         certificate, PEM, in $STREAMPIPE_STACK_DIR/tls
 #   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
 #                                         staticcheck, workflowcheck, chromium, playwright),
 #                                         installing it first
@@ -606,6 +609,41 @@ install_playwright() {
     die "npm could not install playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
 }
 
+# certs makes, once per stack, the certificates the secured servers and their clients
+# use: ca.pem/ca.key (the stack's own CA, 825 days), server.pem/server.key (CN
+# localhost, SAN localhost, 127.0.0.1, 127.0.0.2, 127.0.0.3) and client.pem/client.key
+# (CN streampipe, for mutual TLS), all signed by the CA, keys unencrypted and 0600.
+TLS_DIR=$STACK_DIR/tls
+certs() {
+  [[ -f $TLS_DIR/client.pem ]] && return
+  require_cmd openssl openssl "the stack's TLS certificates"
+  step "making the stack's TLS certificates in $TLS_DIR"
+  local tmp
+  tmp=$(mktemp -d "$STACK_DIR/tls.XXXXXX")
+  (
+    cd "$tmp"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=streampipe local stack CA" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+      -keyout ca.key -out ca.pem 2>/dev/null
+    sign() { # sign NAME SUBJECT EXTENSIONS
+      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+      printf '%s\n' "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 825 -sha256 \
+        -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    sign server /CN=localhost "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3
+extendedKeyUsage=serverAuth,clientAuth"
+    sign client /CN=streampipe "extendedKeyUsage=clientAuth"
+    rm -f ca.srl
+    chmod 644 ./*.pem
+  ) || die "openssl could not make the certificates (see above)"
+  rm -rf "$TLS_DIR"
+  mv "$tmp" "$TLS_DIR"
+  say "    $TLS_DIR: ca.pem, server.pem/.key, client.pem/.key"
+}
+
 kafka_tool() { # kafka_tool MAIN-CLASS ARGS... — one of Kafka's own command-line tools
   require_java17
   install_kafka
@@ -628,6 +666,7 @@ case $cmd in
     exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" 9042
     ;;
   tool) tool "$@" ;;
+  certs) mkdir -p "$STACK_DIR"; certs ;;
   kafka-console-consumer) kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer \
     --formatter-property print.key=true --formatter-property print.partition=true "$@" ;;
   kafka-topics) kafka_tool org.apache.kafka.tools.TopicCommand "$@" ;;
