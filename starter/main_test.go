@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
@@ -285,6 +287,16 @@ func TestProgressShowsWhyATickWaits(t *testing.T) {
 	assert.Contains(t, stderr.String(),
 		"retrying: creating topic "+cfg.KafkaTopic+": Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused (attempt 2)")
 	terminate(t, cfg)
+}
+
+// The end of -timeout is recognised whichever side says it first: the context, or
+// the server answering the deadline the call carried (which once failed the test
+// above with "run … failed: context deadline exceeded").
+func TestDeadlineExceeded(t *testing.T) {
+	assert.True(t, deadlineExceeded(context.DeadlineExceeded))
+	assert.True(t, deadlineExceeded(fmt.Errorf("getting the result: %w", serviceerror.NewDeadlineExceeded("context deadline exceeded"))))
+	assert.False(t, deadlineExceeded(context.Canceled))
+	assert.False(t, deadlineExceeded(errors.New("workflow execution error")))
 }
 
 // A run nobody works on says so within seconds.
