@@ -27,6 +27,7 @@
 #   JAVA17_HOME           the JDK 17 to run Kafka and Cassandra with (default: found under /usr/lib/jvm)
 #   STACK_WORKER_PORT     the port of the worker's /metrics and /healthz (default 9101)
 #   STACK_STREAMING_PORT  the port of the streaming worker's (default 9102)
+#   STACK_TEMPORAL_PORT, STACK_TEMPORAL_UI_PORT  Temporal's frontend and Web UI ports (default 7233, 8233)
 #   STACK_KAFKA_PORT, STACK_KAFKA_CONTROLLER_PORT  Kafka's client and controller ports (default 9092, 9093)
 set -euo pipefail
 
@@ -41,6 +42,8 @@ STACK_TIMEOUT=${STACK_TIMEOUT:-180}
 CASSANDRA_AUTH=${CASSANDRA_AUTH:-0}
 WORKER_PORT=${STACK_WORKER_PORT:-9101}       # the worker's /metrics and /healthz
 STREAMING_PORT=${STACK_STREAMING_PORT:-9102} # the streaming worker's
+TEMPORAL_PORT=${STACK_TEMPORAL_PORT:-7233}
+TEMPORAL_UI_PORT=${STACK_TEMPORAL_UI_PORT:-8233}
 KAFKA_PORT=${STACK_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${STACK_KAFKA_CONTROLLER_PORT:-9093}
 HOST=127.0.0.1
@@ -66,7 +69,7 @@ die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
 
 ports() { # the TCP ports a service listens on; the first is the one users talk to
   case $1 in
-    temporal) echo "7233 8233" ;;
+    temporal) echo "$TEMPORAL_PORT $TEMPORAL_UI_PORT" ;;
     kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
     cassandra) echo "9042 7000" ;;
     worker) echo "$WORKER_PORT" ;;
@@ -354,7 +357,7 @@ launch() { # launch SERVICE COMMAND... — detached, in its own session, output 
 
 probe() { # probe SERVICE — one real question to the service; prints its answer
   case $1 in
-    temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:7233" 2>&1 | grep -q SERVING && echo "SERVING" ;;
+    temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
     kafka) "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
     cassandra)
       if [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]]; then
@@ -391,7 +394,7 @@ wait_ready() { # wait_ready SERVICE PID START-SECONDS
 
 start_temporal() {
   mkdir -p "$(data_dir temporal)"
-  launch temporal "$TEMPORAL_BIN" server start-dev --ip "$HOST" --port 7233 --ui-port 8233 \
+  launch temporal "$TEMPORAL_BIN" server start-dev --ip "$HOST" --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
     --db-filename "$(data_dir temporal)/temporal.db" --log-level warn --log-format pretty
 }
 
@@ -519,7 +522,7 @@ summary() {
   say ""
   for s in "$@"; do
     case $s in
-      temporal) say "Temporal   $HOST:7233   Web UI http://localhost:8233   log $(log_file temporal)" ;;
+      temporal) say "Temporal   $HOST:$TEMPORAL_PORT   Web UI http://localhost:$TEMPORAL_UI_PORT   log $(log_file temporal)" ;;
       kafka) say "Kafka      $HOST:$KAFKA_PORT                                 log $(log_file kafka)" ;;
       cassandra)
         local auth=""
