@@ -204,7 +204,7 @@ func dial(ctx context.Context, cfg config.Producer) (client.Client, error) {
 	defer cancel()
 	c, err := temporaldial.Dial(ctx, cfg, quietLogger())
 	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
-		return nil, fmt.Errorf("Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
+		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w\n"+

@@ -123,7 +123,7 @@ func loadConnection(e *envvar.Reader) (address, namespace string, opts client.Op
 		ConfigFilePath: c.file, ConfigFileProfile: c.env["TEMPORAL_PROFILE"], EnvLookup: c.env,
 	})
 	if err != nil {
-		e.Add(fmt.Errorf("Temporal's configuration file %s (TEMPORAL_CONFIG_FILE), profile %q (TEMPORAL_PROFILE): %v", c.file, c.profile, err))
+		e.Add(fmt.Errorf("the Temporal configuration file %s (TEMPORAL_CONFIG_FILE), profile %q (TEMPORAL_PROFILE): %v", c.file, c.profile, err))
 		return "", "", client.Options{}
 	}
 	address, namespace = prof.Address, prof.Namespace
@@ -146,7 +146,7 @@ func loadConnection(e *envvar.Reader) (address, namespace string, opts client.Op
 	}
 	opts, err = prof.ToClientOptions(envconfig.ToClientOptionsRequest{})
 	if err != nil {
-		e.Add(fmt.Errorf("Temporal's client settings (profile %q of %s and TEMPORAL_*): %v", c.profile, c.file, err))
+		e.Add(fmt.Errorf("the Temporal client settings (profile %q of %s and TEMPORAL_*): %v", c.profile, c.file, err))
 	}
 	return address, namespace, opts
 }
