@@ -56,7 +56,7 @@ func TestRunThroughMutualTLSAndAPIKey(t *testing.T) {
 
 	logs := w.logs.String()
 	assert.Contains(t, logs, "worker started")
-	assert.Contains(t, logs, "temporal="+f.Addr)
+	assert.Contains(t, logs, "temporal="+f.Addr+" namespace=default temporal_tls=true temporal_api_key=true")
 	assert.NotContains(t, logs, temporaltest.APIKey)
 	assert.NotContains(t, logs, keyLine(t, f.Client.KeyFile))
 	history := s.client.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -32,6 +33,17 @@ type Config struct {
 	APIKey string
 	// Upstream is the plaintext gRPC server, host:port.
 	Upstream string
+}
+
+// MutualTLS is a listener's TLS configuration: cert, and client certificates
+// required, signed by one of cas; TLS 1.2 at least.
+func MutualTLS(cert tls.Certificate, cas *x509.CertPool) *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    cas,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}
 }
 
 // Proxy is a running proxy.

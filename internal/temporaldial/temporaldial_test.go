@@ -3,6 +3,11 @@ package temporaldial
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +111,46 @@ func TestRefusalsSayWhich(t *testing.T) {
 			assert.NotContains(t, err.Error(), temporaltest.APIKey)
 		})
 	}
+}
+
+// One profile of a TOML file serves the worker and the starter and the temporal
+// CLI: TEMPORAL_CONFIG_FILE and TEMPORAL_PROFILE alone choose the front, its
+// namespace, the mutual TLS and the API key.
+func TestOneProfileServesStreampipeAndTheCLI(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsScript)
+	f := temporaltest.SecureFront(t)
+	file := filepath.Join(t.TempDir(), "temporal.toml")
+	require.NoError(t, os.WriteFile(file, []byte(fmt.Sprintf(`
+[profile.default]
+address = "127.0.0.1:1"
+
+[profile.secured]
+address = %q
+namespace = %q
+api_key = %q
+[profile.secured.tls]
+client_cert_path = %q
+client_key_path = %q
+server_ca_cert_path = %q
+`, f.Addr, stacktest.TemporalNamespace(), temporaltest.APIKey, f.Client.CertFile, f.Client.KeyFile, f.CA.CertFile)), 0o600))
+	profile := map[string]string{"TEMPORAL_CONFIG_FILE": file, "TEMPORAL_PROFILE": "secured"}
+
+	cfg := load(t, profile)
+	assert.Equal(t, f.Addr, cfg.TemporalAddress)
+	c, err := dial(t, cfg)
+	require.NoError(t, err)
+	c.Close()
+
+	temporal, err := exec.Command("../../stack/stack.sh", "tool", "temporal").Output()
+	require.NoError(t, err)
+	cli := exec.Command(strings.TrimSpace(string(temporal)), "operator", "namespace", "describe", "-n", stacktest.TemporalNamespace())
+	cli.Env = []string{"TEMPORAL_CONFIG_FILE=" + file, "TEMPORAL_PROFILE=secured"}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TEMPORAL_") { // the profile alone says where and how
+			cli.Env = append(cli.Env, kv)
+		}
+	}
+	out, err := cli.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), stacktest.TemporalNamespace())
 }

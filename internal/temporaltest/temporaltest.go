@@ -4,7 +4,6 @@
 package temporaltest
 
 import (
-	"crypto/tls"
 	"net"
 	"testing"
 
@@ -39,12 +38,7 @@ func SecureFront(t testing.TB) *Front {
 		t.Fatal(err)
 	}
 	p, err := grpcproxy.Serve(ln, grpcproxy.Config{
-		TLS: &tls.Config{
-			Certificates: []tls.Certificate{server.TLS},
-			ClientCAs:    ca.Pool(),
-			ClientAuth:   tls.RequireAndVerifyClientCert,
-			MinVersion:   tls.VersionTLS12,
-		},
+		TLS:      grpcproxy.MutualTLS(server.TLS, ca.Pool()),
 		APIKey:   APIKey,
 		Upstream: upstream,
 	})
