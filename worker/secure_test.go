@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,14 +23,6 @@ func environ(env map[string]string) []string {
 		out = append(out, k+"="+v)
 	}
 	return out
-}
-
-// keyLine is a line of a PEM private key: key material, which must appear nowhere.
-func keyLine(t *testing.T, keyFile string) string {
-	t.Helper()
-	b, err := os.ReadFile(keyFile)
-	require.NoError(t, err)
-	return strings.Split(string(b), "\n")[1]
 }
 
 // The worker program reaches Temporal through a front that requires mutual TLS
@@ -58,7 +48,7 @@ func TestRunThroughMutualTLSAndAPIKey(t *testing.T) {
 	assert.Contains(t, logs, "worker started")
 	assert.Contains(t, logs, "temporal="+f.Addr+" namespace=default temporal_tls=true temporal_api_key=true")
 	assert.NotContains(t, logs, temporaltest.APIKey)
-	assert.NotContains(t, logs, keyLine(t, f.Client.KeyFile))
+	assert.NotContains(t, logs, f.Client.KeyMaterial())
 	history := s.client.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)
 	events := 0
 	for history.HasNext() {
@@ -103,7 +93,7 @@ func TestRefusedCredentialsSayWhich(t *testing.T) {
 			code := runMain(nil, func(name string) (string, bool) { v, ok := env[name]; return v, ok }, &stdout, &stderr)
 			assert.Equal(t, tt.code, code)
 			assert.Contains(t, stderr.String(), tt.want)
-			for _, key := range []string{temporaltest.APIKey, "sp-wrong-api-key", keyLine(t, expired.KeyFile)} {
+			for _, key := range []string{temporaltest.APIKey, "sp-wrong-api-key", expired.KeyMaterial()} {
 				assert.NotContains(t, stderr.String(), key)
 			}
 		})

@@ -41,6 +41,18 @@ var temporalVars = []envvar.Var{
 	{Name: "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"},
 }
 
+// temporalRefused are variables of Temporal's environment configuration that the
+// worker and the starter do not take, with what to use instead: refused when set,
+// since they change how to connect. (TEMPORAL_CODEC_* and TEMPORAL_GRPC_META_* are
+// not looked at: a worker must not call a remote codec, and headers come from a
+// profile's grpc_meta.)
+var temporalRefused = map[string]string{
+	"TEMPORAL_TLS_CLIENT_CERT_DATA":    "put the certificate in a file and set TEMPORAL_TLS_CLIENT_CERT_PATH",
+	"TEMPORAL_TLS_CLIENT_KEY_DATA":     "put the key in a file and set TEMPORAL_TLS_CLIENT_KEY_PATH",
+	"TEMPORAL_TLS_SERVER_CA_CERT_DATA": "put the CA certificate in a file and set TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+	"TEMPORAL_CLIENT_AUTHORITY":        "set authority in a profile (TEMPORAL_CONFIG_FILE)",
+}
+
 // temporalBools are the variables Temporal reads as booleans; it ignores any other
 // value without a word, so they are checked here.
 var temporalBools = []string{"TEMPORAL_TLS", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"}
@@ -70,6 +82,9 @@ func readTemporalVars(e *envvar.Reader) envLookup {
 		if ok {
 			env[v.Name] = s
 		}
+	}
+	for name, instead := range temporalRefused {
+		e.Refuse(name, instead)
 	}
 	for _, name := range temporalBools {
 		if s, ok := env[name]; ok && !isBool(s) {

@@ -68,6 +68,16 @@ func (e *Reader) Lookup(name, def string) (string, bool) {
 	return v, ok && v != ""
 }
 
+// Refuse reports variable name, if it is set, as one the program does not take,
+// saying what to use instead: for a variable another tool reads with the same
+// settings (the temporal CLI), which would otherwise be ignored without a word. Its
+// value is not shown (it may be key material), and it is not listed in the usage.
+func (e *Reader) Refuse(name, instead string) {
+	if v, ok := e.lookup(name); ok && strings.TrimSpace(v) != "" {
+		e.errs = append(e.errs, fmt.Errorf("%s is set, and streampipe does not take it: %s", name, instead))
+	}
+}
+
 // Add records a problem the caller found, in a value that may not come from a
 // variable (e.g. a profile file): err says where the value came from.
 func (e *Reader) Add(err error) { e.errs = append(e.errs, err) }

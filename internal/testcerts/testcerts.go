@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -34,6 +35,13 @@ type CA struct {
 type Pair struct {
 	CertFile, KeyFile string
 	TLS               tls.Certificate
+	keyDER            []byte
+}
+
+// KeyMaterial is a line of the private key's PEM file: key material, for a test
+// to check that it appears nowhere.
+func (p Pair) KeyMaterial() string {
+	return strings.Split(string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p.keyDER})), "\n")[1]
 }
 
 // NewCA makes a CA named name and writes its certificate into the test's folder.
@@ -106,7 +114,7 @@ func (ca *CA) issue(name string, usage x509.ExtKeyUsage, notAfter time.Time) Pai
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := Pair{CertFile: ca.write(name+".pem", "CERTIFICATE", der), KeyFile: ca.write(name+".key", "PRIVATE KEY", keyDER)}
+	p := Pair{CertFile: ca.write(name+".pem", "CERTIFICATE", der), KeyFile: ca.write(name+".key", "PRIVATE KEY", keyDER), keyDER: keyDER}
 	if p.TLS, err = tls.LoadX509KeyPair(p.CertFile, p.KeyFile); err != nil {
 		t.Fatal(err)
 	}
