@@ -124,15 +124,23 @@ func (c temporalConnection) of(name, key, value string) string {
 // and checked here, so that a bad one is refused before anything connects.
 func loadConnection(e *envvar.Reader) (address, namespace string, opts client.Options) {
 	c := temporalConnection{env: readTemporalVars(e), file: envconfig.DefaultConfigFilePath(), profile: envconfig.DefaultConfigFileProfile}
-	if f, ok := c.env["TEMPORAL_CONFIG_FILE"]; ok {
-		c.file = f
-		if _, err := os.Stat(f); err != nil {
-			e.Add(fmt.Errorf("TEMPORAL_CONFIG_FILE=%q: %v", f, errors.Unwrap(err)))
-			return "", "", client.Options{}
-		}
+	file, fileSet := c.env["TEMPORAL_CONFIG_FILE"]
+	profile, profileSet := c.env["TEMPORAL_PROFILE"]
+	if fileSet {
+		c.file = file
 	}
-	if p, ok := c.env["TEMPORAL_PROFILE"]; ok {
-		c.profile = p
+	if profileSet {
+		c.profile = profile
+	}
+	// Temporal's loader takes a missing file for an empty one: a file or a profile
+	// asked for by name must exist.
+	if _, err := os.Stat(c.file); err != nil && (fileSet || profileSet) {
+		if fileSet {
+			e.Add(fmt.Errorf("TEMPORAL_CONFIG_FILE=%q: %v", c.file, errors.Unwrap(err)))
+		} else {
+			e.Add(fmt.Errorf("TEMPORAL_PROFILE=%q: no profiles file to take it from: %s does not exist (TEMPORAL_CONFIG_FILE names another)", c.profile, c.file))
+		}
+		return "", "", client.Options{}
 	}
 	prof, err := envconfig.LoadClientConfigProfile(envconfig.LoadClientConfigProfileOptions{
 		ConfigFilePath: c.file, ConfigFileProfile: c.env["TEMPORAL_PROFILE"], EnvLookup: c.env,

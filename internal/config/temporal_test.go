@@ -145,6 +145,8 @@ func TestBadTemporalSettingsAreNamed(t *testing.T) {
 			`TEMPORAL_CONFIG_FILE="/nonexistent/temporal.toml": no such file or directory`},
 		{"a CLI variable streampipe does not take", map[string]string{"TEMPORAL_TLS_CLIENT_KEY_DATA": good.KeyMaterial()},
 			"TEMPORAL_TLS_CLIENT_KEY_DATA is set, and streampipe does not take it: put the key in a file and set TEMPORAL_TLS_CLIENT_KEY_PATH"},
+		{"a profile without a profiles file", map[string]string{"TEMPORAL_PROFILE": "prod"},
+			`TEMPORAL_PROFILE="prod": no profiles file to take it from: `},
 		{"unknown profile", map[string]string{"TEMPORAL_CONFIG_FILE": badProfile, "TEMPORAL_PROFILE": "staging"},
 			`profile "staging" (TEMPORAL_PROFILE): unable to find profile staging`},
 	}
