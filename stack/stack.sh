@@ -13,6 +13,9 @@
 #   stack/stack.sh certs                  make this stack's TLS certificates, once: a CA, a server
 #                                         certificate for localhost/127.0.0.1-3 and a client
 #                                         certificate, PEM, in $STREAMPIPE_STACK_DIR/tls
+#   stack/stack.sh temporal-front         put the running Temporal behind a front that requires
+#                                         mutual TLS and an API key (what `up` does when
+#                                         STACK_SECURE=1); its client settings: secure.env
 #   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
 #                                         staticcheck, workflowcheck, chromium, playwright),
 #                                         installing it first
@@ -29,6 +32,8 @@
 #   STACK_STREAMING_PORT  the port of the streaming worker's (default 9102)
 #   STACK_TEMPORAL_PORT, STACK_TEMPORAL_UI_PORT  Temporal's frontend and Web UI ports (default 7233, 8233)
 #   STACK_KAFKA_PORT, STACK_KAFKA_CONTROLLER_PORT  Kafka's client and controller ports (default 9092, 9093)
+#   STACK_SECURE          1 = secured servers; for Temporal: a front on STACK_TEMPORAL_TLS_PORT
+#                         (default 7234) requiring mutual TLS and an API key (see temporal_front_up)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -367,6 +372,7 @@ probe() { # probe SERVICE — one real question to the service; prints its answe
       fi
       ;;
     worker | streaming) curl -fsS --max-time 2 "http://$HOST:$(ports "$1")/healthz" 2>/dev/null | tr -d '\n' ;;
+    temporal-front) temporal_front_probe ;;
   esac
 }
 
@@ -514,6 +520,7 @@ up() {
     pid=$(<"$(pid_file "$s")")
     wait_ready "$s" "$pid" "$start"
   done
+  if [[ ${STACK_SECURE:-0} == 1 && " ${svcs[*]} " == *" temporal "* ]]; then temporal_front_up; fi
   summary "${svcs[@]}"
 }
 
@@ -539,6 +546,7 @@ down() {
   local svcs s pid waited i
   DEFAULT="${SERVERS[*]} ${APPS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
+  if [[ " ${svcs[*]} " == *" temporal "* ]]; then temporal_front_down; fi
   # Stop in reverse order of start: Cassandra and Kafka first, Temporal last.
   for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do
     s=${svcs[i]}
@@ -647,6 +655,71 @@ extendedKeyUsage=serverAuth,clientAuth"
   say "    $TLS_DIR: ca.pem, server.pem/.key, client.pem/.key"
 }
 
+# ---------------------------------------------------------------- secured Temporal (STACK_SECURE=1)
+# The dev server has no TLS setting. In secure mode a front (stack/temporalfront, built
+# from this checkout) listens on $TEMPORAL_TLS_PORT with the stack's server certificate,
+# requires a client certificate signed by the stack's CA and the API key of
+# $TEMPORAL_API_KEY_PATH (made once, random) as bearer token, and forwards every call to
+# the dev server. The clients' settings are the TEMPORAL_* lines of secure.env: the
+# worker, the starter and the temporal CLI all read them.
+TEMPORAL_TLS_PORT=${STACK_TEMPORAL_TLS_PORT:-7234}
+TEMPORAL_API_KEY_PATH=$TLS_DIR/temporal-api-key
+
+temporal_front_up() {
+  local pid start bin=$STACK_DIR/bin/temporalfront
+  certs
+  [[ -s $TEMPORAL_API_KEY_PATH ]] || (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$TEMPORAL_API_KEY_PATH")
+  secure_env_set TEMPORAL <<EOF
+TEMPORAL_ADDRESS=$HOST:$TEMPORAL_TLS_PORT
+TEMPORAL_API_KEY_FILE=$TEMPORAL_API_KEY_PATH
+TEMPORAL_TLS_CLIENT_CERT_PATH=$TLS_DIR/client.pem
+TEMPORAL_TLS_CLIENT_KEY_PATH=$TLS_DIR/client.key
+TEMPORAL_TLS_SERVER_CA_CERT_PATH=$TLS_DIR/ca.pem
+EOF
+  if pid=$(pid_of temporal-front); then
+    say "==> temporal-front already running (pid $pid), reusing it"
+    return
+  fi
+  (cd "$ROOT" && go build -o "$bin" ./stack/temporalfront) || die "could not build the Temporal front (stack/temporalfront)"
+  step "starting temporal-front: mutual TLS and API key on $HOST:$TEMPORAL_TLS_PORT, to Temporal on $HOST:7233"
+  start=$SECONDS
+  launch temporal-front "$bin" -listen "$HOST:$TEMPORAL_TLS_PORT" -upstream "$HOST:7233" \
+    -cert "$TLS_DIR/server.pem" -key "$TLS_DIR/server.key" -client-ca "$TLS_DIR/ca.pem" -api-key-file "$TEMPORAL_API_KEY_PATH"
+  wait_ready temporal-front "$(<"$(pid_file temporal-front)")" "$start"
+  say "Temporal (TLS)  $HOST:$TEMPORAL_TLS_PORT   settings: TEMPORAL_* of $STACK_DIR/secure.env   log $(log_file temporal-front)"
+}
+
+# temporal_front_probe asks Temporal's health through the front with the temporal CLI
+# and the settings of secure.env: the CLI reads the same TEMPORAL_* variables.
+temporal_front_probe() {
+  (
+    set -a
+    # shellcheck source=/dev/null
+    source <(grep '^TEMPORAL_' "$STACK_DIR/secure.env")
+    TEMPORAL_API_KEY=$(<"$TEMPORAL_API_KEY_FILE")
+    unset TEMPORAL_API_KEY_FILE # streampipe's, not the CLI's
+    "$TEMPORAL_BIN" operator cluster health 2>&1 | grep -q SERVING && echo "SERVING through TLS and API key"
+  )
+}
+
+temporal_front_down() {
+  local pid
+  pid=$(pid_of temporal-front) || return 0
+  step "stopping temporal-front (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$(pid_file temporal-front)"
+}
+
+# secure_env_set PREFIX < LINES — replaces the PREFIX_* lines of $STACK_DIR/secure.env
+# (0600) with LINES, leaving the other services' lines as they are.
+secure_env_set() {
+  local f=$STACK_DIR/secure.env
+  (umask 077 && touch "$f")
+  (umask 077 && { grep -v "^$1_" "$f" || true; cat; } >"$f.new")
+  mv "$f.new" "$f"
+}
+
 kafka_tool() { # kafka_tool MAIN-CLASS ARGS... — one of Kafka's own command-line tools
   require_java17
   install_kafka
@@ -670,6 +743,7 @@ case $cmd in
     ;;
   tool) tool "$@" ;;
   certs) mkdir -p "$STACK_DIR"; certs ;;
+  temporal-front) mkdir -p "$STACK_DIR"; install_temporal; temporal_front_up ;;
   kafka-console-consumer) kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer \
     --formatter-property print.key=true --formatter-property print.partition=true "$@" ;;
   kafka-topics) kafka_tool org.apache.kafka.tools.TopicCommand "$@" ;;

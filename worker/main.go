@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/opshttp"
+	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -71,11 +73,10 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	defer stop()
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	c, err := client.DialContext(dialCtx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger),
-	})
+	c, err := temporaldial.Dial(dialCtx, cfg, tlog.NewStructuredLogger(logger))
+	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
+		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
+	}
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s (is it running? `make stack-up` starts it; "+
 			"TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE choose another): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
@@ -122,6 +123,7 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	w.RegisterWorkflow(workflows.UserAutomation)
 	w.RegisterActivity(acts)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
+		"temporal_tls", cfg.TemporalOptions.ConnectionOptions.TLS != nil, "temporal_api_key", cfg.TemporalOptions.Credentials != nil,
 		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "randomuser", cfg.Activities.RandomUserURL)
 	stop() // from here on the worker handles the signals itself
 	if err := w.Run(worker.InterruptCh()); err != nil {

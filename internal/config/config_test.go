@@ -107,6 +107,9 @@ func TestHelpCoversEveryVariable(t *testing.T) {
 		assert.True(t, read[name], "Help names %s, which neither the worker nor the starter reads", name)
 	}
 	assert.Equal(t, map[string]string{"TEMPORAL_ADDRESS": "localhost:7233", "TEMPORAL_NAMESPACE": "default",
+		"TEMPORAL_CONFIG_FILE": "", "TEMPORAL_PROFILE": "", "TEMPORAL_API_KEY": "", "TEMPORAL_API_KEY_FILE": "",
+		"TEMPORAL_TLS": "", "TEMPORAL_TLS_CLIENT_CERT_PATH": "", "TEMPORAL_TLS_CLIENT_KEY_PATH": "",
+		"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "", "TEMPORAL_TLS_SERVER_NAME": "", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "",
 		"TEMPORAL_TASK_QUEUE": "user-automation", "TEMPORAL_SCHEDULE_ID": "user-automation",
 		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created",
 		"CASSANDRA_HOSTS": "localhost:9042", "CASSANDRA_USERNAME": "", "CASSANDRA_PASSWORD": "", "CASSANDRA_USERNAME_FILE": "", "CASSANDRA_PASSWORD_FILE": "",
