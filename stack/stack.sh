@@ -681,9 +681,9 @@ EOF
     return
   fi
   (cd "$ROOT" && go build -o "$bin" ./stack/temporalfront) || die "could not build the Temporal front (stack/temporalfront)"
-  step "starting temporal-front: mutual TLS and API key on $HOST:$TEMPORAL_TLS_PORT, to Temporal on $HOST:7233"
+  step "starting temporal-front: mutual TLS and API key on $HOST:$TEMPORAL_TLS_PORT, to Temporal on $HOST:$TEMPORAL_PORT"
   start=$SECONDS
-  launch temporal-front "$bin" -listen "$HOST:$TEMPORAL_TLS_PORT" -upstream "$HOST:7233" \
+  launch temporal-front "$bin" -listen "$HOST:$TEMPORAL_TLS_PORT" -upstream "$HOST:$TEMPORAL_PORT" \
     -cert "$TLS_DIR/server.pem" -key "$TLS_DIR/server.key" -client-ca "$TLS_DIR/ca.pem" -api-key-file "$TEMPORAL_API_KEY_PATH"
   wait_ready temporal-front "$(<"$(pid_file temporal-front)")" "$start"
   say "Temporal (TLS)  $HOST:$TEMPORAL_TLS_PORT   settings: TEMPORAL_* of $STACK_DIR/secure.env   log $(log_file temporal-front)"
