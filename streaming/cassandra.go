@@ -24,11 +24,11 @@ type table struct {
 	concurrency int
 }
 
-// pendingRow is a row and the write time it carries: its Kafka record's timestamp, so
-// that a replayed older record never overwrites a newer version of the row.
+// pendingRow is a row on its way to the table. Its write time (Row.WriteTime, its
+// record's Kafka timestamp unless the dataset takes it from the value) makes a
+// replayed older record never overwrite a newer version of the row.
 type pendingRow struct {
 	Row
-	at   time.Time
 	msg  *kafka.Message // its record
 	err  error          // why its latest write failed
 	size int            // what its record holds against the byte budget
@@ -79,7 +79,7 @@ func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingR
 			values := make([]any, 0, len(rows[0].Values)+1)
 			for i := next.Add(1) - 1; i < int64(len(rows)); i = next.Add(1) - 1 {
 				r := rows[i]
-				values = append(append(values[:0], r.Values...), r.at.UnixMicro())
+				values = append(append(values[:0], r.Values...), r.WriteTime.UnixMicro())
 				e := t.session.Query(t.insert, values...).Consistency(t.consistency).Idempotent(true).ExecContext(ctx)
 				if e == nil {
 					t.written.Store(true)
@@ -203,8 +203,8 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 			continue
 		}
 		if typ != c.Type {
-			return fmt.Errorf("column %s of %s.%s is %s, not %s: the table was not made for this dataset; "+
-				"alter or rename it by hand", c.Name, cfg.Keyspace, cfg.Table, typ, c.Type)
+			return fmt.Errorf("column %s of %s.%s is %s in the table but %s in the dataset: the table was not made "+
+				"for this dataset; alter or rename it by hand", c.Name, cfg.Keyspace, cfg.Table, typ, c.Type)
 		}
 	}
 	if err := s.AwaitSchemaAgreement(ctx); err != nil {
