@@ -189,28 +189,43 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 	if err != nil {
 		return fmt.Errorf("reading the columns of %s.%s from %s: %w", cfg.Keyspace, cfg.Table, hosts, err)
 	}
+	if err := checkTypes(cfg, ds, have); err != nil {
+		return err
+	}
 	for _, c := range ds.Columns() {
-		typ, ok := have[c.Name]
-		if !ok {
-			stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s", cfg.Keyspace, cfg.Table, c.Name, c.Type)
-			if err := s.Query(stmt).ExecContext(ctx); err != nil {
-				// Another worker may have added it first.
-				if again, rerr := columnTypes(ctx, s, cfg.Keyspace, cfg.Table); rerr != nil || again[c.Name] != c.Type {
-					return schemaError(hosts, cfg.Username, stmt, err)
-				}
-			}
-			cfg.Logger.Info("added missing column", "table", cfg.Keyspace+"."+cfg.Table, "column", c.Name, "type", c.Type)
+		if _, ok := have[c.Name]; ok {
 			continue
 		}
-		if typ != c.Type {
-			return fmt.Errorf("column %s of %s.%s is %s in the table but %s in the dataset: the table was not made "+
-				"for this dataset; alter or rename it by hand", c.Name, cfg.Keyspace, cfg.Table, typ, c.Type)
+		stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s", cfg.Keyspace, cfg.Table, c.Name, c.Type)
+		if err := s.Query(stmt).ExecContext(ctx); err != nil {
+			// Another worker may have added it first.
+			if again, rerr := columnTypes(ctx, s, cfg.Keyspace, cfg.Table); rerr != nil || again[c.Name] != c.Type {
+				return schemaError(hosts, cfg.Username, stmt, err)
+			}
 		}
+		cfg.Logger.Info("added missing column", "table", cfg.Keyspace+"."+cfg.Table, "column", c.Name, "type", c.Type)
 	}
 	if err := s.AwaitSchemaAgreement(ctx); err != nil {
 		return fmt.Errorf("waiting for schema agreement of %s: %w", hosts, err)
 	}
 	return nil
+}
+
+// checkTypes names every column of the table (whose types are have) that has
+// another type than ds's, before anything is altered: a table not made for the
+// dataset is left as it was.
+func checkTypes(cfg Config, ds Dataset, have map[string]string) error {
+	var wrong []string
+	for _, c := range ds.Columns() {
+		if typ, ok := have[c.Name]; ok && typ != c.Type {
+			wrong = append(wrong, fmt.Sprintf("column %s of %s.%s is %s in the table but %s in the dataset",
+				c.Name, cfg.Keyspace, cfg.Table, typ, c.Type))
+		}
+	}
+	if len(wrong) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: the table was not made for this dataset; alter or rename it by hand", strings.Join(wrong, "; "))
 }
 
 // columnTypes returns the CQL type of each column of a table.
