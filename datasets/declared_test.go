@@ -297,6 +297,23 @@ func TestDeclaredWriteTimeFromTheValue(t *testing.T) {
 	assert.Equal(t, time.UnixMilli(1).UTC(), row.WriteTime)
 }
 
+// docs/examples/declared-orders.yaml maps the message its comment shows.
+func TestDeclaredOrdersExample(t *testing.T) {
+	ds, err := LoadFile("../docs/examples/declared-orders.yaml")
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	d := ds[0].Rows.(*Declared)
+	row, err := d.DecodeMessage(kafka.Message{Key: []byte("acc-1"), Partition: 1, Value: []byte(`{
+		"id": "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b", "updated_at": "2026-01-31T12:00:00Z",
+		"n": 5, "counts": {"big": 9000000000}, "amount": 12.5, "paid": true, "day": "2026-01-31",
+		"placed": 1769860800123, "tags": ["gift"], "note": "ring twice"}`)})
+	require.NoError(t, err)
+	assert.Equal(t, time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC), row.WriteTime)
+	assert.Equal(t, []any{"acc-1", gocql.UUID{0x0b, 0x7e, 0x2f, 0x4a, 0x3c, 0x1d, 0x5e, 0x6f, 0x8a, 0x9b, 0x0c, 0x1d, 0x2e, 0x3f, 0x4a, 0x5b},
+		int32(5), int64(9000000000), 12.5, true, time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC).UnixMilli(),
+		time.UnixMilli(1769860800123).UTC(), []string{"gift"}, "ring twice", int32(1), "web"}, row.Values)
+}
+
 // The worked example of docs/declared-datasets.md maps a users message to the very
 // row the built-in users dataset makes (the end-to-end equivalence on the real stack
 // is streaming's TestDeclaredUsersWriteTheBuiltInRows).

@@ -141,34 +141,13 @@ func TestDeclaredUsersWriteTheBuiltInRows(t *testing.T) {
 	assert.Equal(t, reasons(builtIn.DLQTopic), reasons(decl.DLQTopic), "the same reasons")
 }
 
-// ordersFile declares a dataset of every declared type, a compound key, a nested
-// path, the Kafka metadata, a const, and its write time from the value. The tests
-// write it into a table of their own (the pipe's), not the file's.
-const ordersFile = `
-datasets:
-  - name: orders_it
-    topic: orders
-    table: shop.orders
-    primary_key: (account), id
-    write_time: value.updated_at
-    columns:
-      - {name: id, type: uuid, from: value.id, required: true}
-      - {name: account, type: text, from: key}
-      - {name: n, type: int, from: value.n}
-      - {name: big, type: bigint, from: value.counts.big}
-      - {name: amount, type: double, from: value.amount}
-      - {name: paid, type: boolean, from: value.paid}
-      - {name: day, type: date, from: value.day}
-      - {name: placed, type: timestamp, from: value.placed}
-      - {name: tags, type: list<text>, from: value.tags}
-      - {name: note, type: text, from: value.note}
-      - {name: part, type: int, from: kafka.partition}
-      - {name: origin, type: text, const: web}
-`
-
+// declaredOrders is docs/examples/declared-orders.yaml: every declared type, a
+// compound key, a nested path, the Kafka metadata, a const, and its write time from
+// the value. The tests write it into a table of their own (the pipe's), not the
+// file's.
 func declaredOrders(t *testing.T) streaming.Dataset {
 	t.Helper()
-	ds, err := datasets.ParseDeclared("orders.yaml", []byte(ordersFile))
+	ds, err := datasets.LoadFile("../docs/examples/declared-orders.yaml")
 	require.NoError(t, err)
 	return ds[0].Rows
 }
