@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,7 +190,7 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 	if err != nil {
 		return fmt.Errorf("reading the columns of %s.%s from %s: %w", cfg.Keyspace, cfg.Table, hosts, err)
 	}
-	if err := checkTypes(cfg, ds, have); err != nil {
+	if err := checkTable(cfg, ds, have); err != nil {
 		return err
 	}
 	for _, c := range ds.Columns() {
@@ -199,7 +200,7 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 		stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s", cfg.Keyspace, cfg.Table, c.Name, c.Type)
 		if err := s.Query(stmt).ExecContext(ctx); err != nil {
 			// Another worker may have added it first.
-			if again, rerr := columnTypes(ctx, s, cfg.Keyspace, cfg.Table); rerr != nil || again[c.Name] != c.Type {
+			if again, rerr := columnTypes(ctx, s, cfg.Keyspace, cfg.Table); rerr != nil || again[c.Name].typ != c.Type {
 				return schemaError(hosts, cfg.Username, stmt, err)
 			}
 		}
@@ -211,16 +212,20 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 	return nil
 }
 
-// checkTypes names every column of the table (whose types are have) that has
-// another type than ds's, before anything is altered: a table not made for the
-// dataset is left as it was.
-func checkTypes(cfg Config, ds Dataset, have map[string]string) error {
+// checkTable names every column of the table (whose columns are have) that has
+// another type than ds's, and a primary key other than ds's, before anything is
+// altered: a table not made for the dataset is left as it was.
+func checkTable(cfg Config, ds Dataset, have map[string]liveColumn) error {
 	var wrong []string
 	for _, c := range ds.Columns() {
-		if typ, ok := have[c.Name]; ok && typ != c.Type {
+		if l, ok := have[c.Name]; ok && l.typ != c.Type {
 			wrong = append(wrong, fmt.Sprintf("column %s of %s.%s is %s in the table but %s in the dataset",
-				c.Name, cfg.Keyspace, cfg.Table, typ, c.Type))
+				c.Name, cfg.Keyspace, cfg.Table, l.typ, c.Type))
 		}
+	}
+	if key, want := liveKey(have), keyClause(splitKey(ds.PrimaryKey())); key != want {
+		wrong = append(wrong, fmt.Sprintf("the primary key of %s.%s is %s in the table but %s in the dataset",
+			cfg.Keyspace, cfg.Table, key, want))
 	}
 	if len(wrong) == 0 {
 		return nil
@@ -228,16 +233,57 @@ func checkTypes(cfg Config, ds Dataset, have map[string]string) error {
 	return fmt.Errorf("%s: the table was not made for this dataset; alter or rename it by hand", strings.Join(wrong, "; "))
 }
 
-// columnTypes returns the CQL type of each column of a table.
-func columnTypes(ctx context.Context, s *gocql.Session, keyspace, tbl string) (map[string]string, error) {
-	iter := s.Query("SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+// liveColumn is a column of a live table, as system_schema.columns describes it.
+type liveColumn struct {
+	typ      string
+	kind     string // partition_key, clustering or regular
+	position int    // its place in the partition key or among the clustering columns
+}
+
+// columnTypes returns the columns of a table by name.
+func columnTypes(ctx context.Context, s *gocql.Session, keyspace, tbl string) (map[string]liveColumn, error) {
+	iter := s.Query("SELECT column_name, type, kind, position FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
 		keyspace, tbl).IterContext(ctx)
-	cols := map[string]string{}
-	var name, typ string
-	for iter.Scan(&name, &typ) {
-		cols[name] = typ
+	cols := map[string]liveColumn{}
+	var name string
+	var c liveColumn
+	for iter.Scan(&name, &c.typ, &c.kind, &c.position) {
+		cols[name] = c
 	}
 	return cols, iter.Close()
+}
+
+// liveKey is the primary key of a table of columns cols, as keyClause writes it.
+func liveKey(cols map[string]liveColumn) string {
+	parts := map[string][]string{}
+	for _, kind := range []string{"partition_key", "clustering"} {
+		for name, c := range cols {
+			if c.kind == kind {
+				parts[kind] = append(parts[kind], name)
+			}
+		}
+		slices.SortFunc(parts[kind], func(a, b string) int { return cols[a].position - cols[b].position })
+	}
+	return keyClause(parts["partition_key"], parts["clustering"])
+}
+
+// splitKey splits a primary key clause as Dataset.PrimaryKey gives it ("id",
+// "(account), at", "account, at") into its partition key and clustering columns.
+func splitKey(clause string) (partition, clustering []string) {
+	clause = strings.ToLower(strings.ReplaceAll(clause, " ", ""))
+	var first, rest string
+	if after, ok := strings.CutPrefix(clause, "("); ok {
+		first, rest, _ = strings.Cut(after, ")")
+	} else {
+		first, rest, _ = strings.Cut(clause, ",")
+	}
+	comma := func(r rune) bool { return r == ',' }
+	return strings.FieldsFunc(first, comma), strings.FieldsFunc(rest, comma)
+}
+
+// keyClause writes a primary key the one way: "((account), at)".
+func keyClause(partition, clustering []string) string {
+	return "((" + strings.Join(partition, ", ") + ")" + strings.Join(append([]string{""}, clustering...), ", ") + ")"
 }
 
 func schemaError(hosts, user, stmt string, err error) error {

@@ -233,26 +233,33 @@ func TestDeclaredDatasetCreatesItsTableAndWritesAtTheValuesTime(t *testing.T) {
 		"in-two-days": streaming.ReasonBadTimestamp}, dead)
 }
 
-// A live table whose columns have other types than the declared ones stops the
-// worker at start, with an error that names each column and both its types, and
-// leaves the table as it was.
-func TestDeclaredColumnOfAnotherTypeStopsTheWorker(t *testing.T) {
+// A live table not made for the declared dataset, with columns of other types or
+// another primary key, stops the worker at start, with an error that names each
+// column and both its types, or both keys, and leaves the table as it was.
+func TestDeclaredTableNotMadeForTheDatasetStopsTheWorker(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
-	p := newPipe(t, 1)
-	require.NoError(t, p.session.Query(fmt.Sprintf(
-		"CREATE TABLE %s.%s (account text, id uuid, amount decimal, note int, PRIMARY KEY ((account), id))",
-		testKeyspace, p.table)).Exec())
-	before := p.columns(p.table)
-	w, err := streaming.New(p.config(), declaredOrders(t), streaming.NewMetrics(prometheus.NewRegistry()))
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	err = w.Run(ctx)
-	require.Error(t, err)
-	table := testKeyspace + "." + p.table
-	assert.Equal(t, "column amount of "+table+" is decimal in the table but double in the dataset; "+
-		"column note of "+table+" is int in the table but text in the dataset: "+
-		"the table was not made for this dataset; alter or rename it by hand", err.Error())
-	assert.False(t, w.Ready())
-	assert.Equal(t, before, p.columns(p.table), "no column added")
+	for _, tc := range []struct{ name, columns, want string }{
+		{"types", "account text, id uuid, amount decimal, note int, PRIMARY KEY ((account), id)",
+			"column amount of %[1]s is decimal in the table but double in the dataset; " +
+				"column note of %[1]s is int in the table but text in the dataset: " +
+				"the table was not made for this dataset; alter or rename it by hand"},
+		{"key", "account text, id uuid PRIMARY KEY, amount double",
+			"the primary key of %[1]s is ((id)) in the table but ((account), id) in the dataset: " +
+				"the table was not made for this dataset; alter or rename it by hand"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPipe(t, 1)
+			require.NoError(t, p.session.Query(fmt.Sprintf("CREATE TABLE %s.%s (%s)", testKeyspace, p.table, tc.columns)).Exec())
+			before := p.columns(p.table)
+			w, err := streaming.New(p.config(), declaredOrders(t), streaming.NewMetrics(prometheus.NewRegistry()))
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			err = w.Run(ctx)
+			require.Error(t, err)
+			assert.Equal(t, fmt.Sprintf(tc.want, testKeyspace+"."+p.table), err.Error())
+			assert.False(t, w.Ready())
+			assert.Equal(t, before, p.columns(p.table), "no column added")
+		})
+	}
 }
