@@ -565,11 +565,11 @@ up() {
       down "$s"
     fi
     if pid=$(pid_of "$s"); then
-      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$(cassandra_auth)" ]]; then
-        die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
-      fi
       if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0) != "$STACK_SECURE" ]]; then
         die "cassandra is running with STACK_SECURE=$(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0), not $STACK_SECURE: run 'stack/stack.sh down cassandra' first"
+      fi
+      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$(cassandra_auth)" ]]; then
+        die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
       fi
       say "==> $s already running (pid $pid), reusing it"
       continue
