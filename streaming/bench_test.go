@@ -257,8 +257,8 @@ func BenchmarkCassandraTLS(b *testing.B) {
 	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsScript)
 	const records, rounds = 100_000, 2
 	brokers := stacktest.KafkaBrokers(b)
-	plain := stacktest.PrivateCassandra(b, "../stack/stack.sh", false)
-	secured := stacktest.PrivateCassandra(b, "../stack/stack.sh", true)
+	plain := stacktest.PrivateCassandra(b, "../stack/stack.sh")
+	secured := stacktest.PrivateCassandra(b, "../stack/stack.sh", "STACK_SECURE=1")
 	pipes := map[string]*pipe{
 		"plaintext": newPipeAt(b, brokers, store{hosts: plain.Hosts, env: []string{"CASSANDRA_HOSTS=" + strings.Join(plain.Hosts, ",")}}, 6),
 		"tls":       newPipeAt(b, brokers, securedStore(b, secured), 6),

@@ -9,6 +9,8 @@
 package stacktest
 
 import (
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -210,26 +212,24 @@ type Cassandra struct {
 	Env map[string]string
 }
 
-// PrivateCassandra starts a Cassandra of the test's own and stops it when the test
-// ends; secured, in the stack's secured mode (STACK_SECURE=1: CQL over TLS only with
-// a client certificate, and PasswordAuthenticator). It takes 30–60 s and ~1.2 GB.
-func PrivateCassandra(t testing.TB, script string, secured bool) *Cassandra {
+// PrivateCassandra starts a Cassandra of the test's own, with env added to the
+// script's environment (e.g. CASSANDRA_AUTH=1, or STACK_SECURE=1 for the stack's
+// secured mode: CQL over TLS only with a client certificate, and
+// PasswordAuthenticator), and stops it when the test ends. It takes 30–60 s and
+// ~1.2 GB.
+func PrivateCassandra(t testing.TB, script string, env ...string) *Cassandra {
 	t.Helper()
 	port, storage := FreePort(t), FreePort(t)
-	mode := "STACK_SECURE=0"
-	if secured {
-		mode = "STACK_SECURE=1"
-	}
 	c := &Cassandra{
-		Private: startPrivate(t, script, "cassandra", mode,
-			"STACK_CASSANDRA_PORT="+strconv.Itoa(port), "STACK_CASSANDRA_STORAGE_PORT="+strconv.Itoa(storage)),
+		Private: startPrivate(t, script, "cassandra", append([]string{"STACK_SECURE=0", "CASSANDRA_AUTH=0",
+			"STACK_CASSANDRA_PORT=" + strconv.Itoa(port), "STACK_CASSANDRA_STORAGE_PORT=" + strconv.Itoa(storage)}, env...)...),
 		Hosts: []string{"127.0.0.1:" + strconv.Itoa(port)},
 		Env:   map[string]string{},
 	}
-	if !secured {
-		return c
-	}
 	b, err := os.ReadFile(filepath.Join(c.Dir, "secure.env"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return c // plaintext
+	}
 	if err != nil {
 		t.Fatalf("the secured Cassandra's client settings: %v", err)
 	}
