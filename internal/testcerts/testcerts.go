@@ -1,4 +1,6 @@
-package stacktest
+// Package testcerts makes certificates for tests: a CA no server of the local stack
+// trusts, or a client certificate of no trusted CA. Only tests use it.
+package testcerts
 
 import (
 	"crypto/ecdsa"
