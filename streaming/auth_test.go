@@ -2,7 +2,11 @@ package streaming_test
 
 import (
 	"crypto/x509"
+	"maps"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +46,9 @@ func TestCassandraCredentials(t *testing.T) {
 // A Cassandra of the test's own in the stack's secured mode: CQL over TLS only, a
 // client certificate required, PasswordAuthenticator. The streaming binary, set up
 // with nothing but the settings the stack wrote for its clients (CASSANDRA_LOCAL_DC
-// included), writes a stream from the shared Kafka; every way of getting it wrong
-// stops the worker at once, saying what is wrong, never the password.
+// included), writes a stream from the shared Kafka, and `starter verify` finds the
+// rows with the same settings; every way of getting it wrong stops the worker at
+// once, saying what is wrong, never the password.
 func TestSecuredCassandra(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	secured := stacktest.PrivateCassandra(t, "../stack/stack.sh", "STACK_SECURE=1")
@@ -59,6 +64,15 @@ func TestSecuredCassandra(t *testing.T) {
 		require.NoError(t, w.terminate(time.Minute))
 		p.checkRows(l)
 		p.checkDLQ(l, true)
+
+		// starter verify, with the same settings, finds every row.
+		ids := filepath.Join(t.TempDir(), "ids")
+		require.NoError(t, os.WriteFile(ids, []byte(strings.Join(slices.Collect(maps.Keys(l.users)), "\n")), 0o600))
+		cmd := exec.Command("go", "run", "../starter", "verify", "-ids-file", ids, "-timeout", "30s")
+		cmd.Env = append(append(os.Environ(), db.env...), "CASSANDRA_KEYSPACE="+testKeyspace, "CASSANDRA_TABLE="+p.table)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "starter verify:\n%s", out)
+		assert.Contains(t, string(out), "Rows in Cassandra for this run: 2000 of 2000 users published.")
 	})
 
 	t.Run("cqlsh and the stack's checks", func(t *testing.T) {

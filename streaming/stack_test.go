@@ -92,6 +92,9 @@ func securedStore(t testing.TB, c *stacktest.Cassandra) store {
 		tls: e.TLS("CASSANDRA"), localDC: e.Str("CASSANDRA_LOCAL_DC", "")}
 	require.NoError(t, e.Err())
 	require.NotNil(t, db.tls, "the secured Cassandra's clients speak TLS")
+	// An empty CASSANDRA_PASSWORD, lest one in the test's environment clash with the
+	// stack's CASSANDRA_PASSWORD_FILE.
+	db.env = []string{"CASSANDRA_PASSWORD="}
 	for name, v := range c.Env {
 		db.env = append(db.env, name+"="+v)
 	}
