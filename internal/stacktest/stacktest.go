@@ -216,7 +216,7 @@ type Cassandra struct {
 // script's environment (e.g. CASSANDRA_AUTH=1, or STACK_SECURE=1 for the stack's
 // secured mode: CQL over TLS only with a client certificate, and
 // PasswordAuthenticator), and stops it when the test ends. It takes 30–60 s and
-// ~1.2 GB.
+// ~1.5 GB.
 func PrivateCassandra(t testing.TB, script string, env ...string) *Cassandra {
 	t.Helper()
 	port, storage := FreePort(t), FreePort(t)
