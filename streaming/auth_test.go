@@ -99,6 +99,15 @@ func TestSecuredCassandra(t *testing.T) {
 		assert.Contains(t, msg, "set CASSANDRA_TLS_CA_FILE")
 	})
 
+	t.Run("a server certificate for other names", func(t *testing.T) {
+		msg := refusedAtOnce(t, p, func(c *streaming.Config) {
+			c.TLS = c.TLS.Clone()
+			c.TLS.ServerName = "db.example.com" // the stack's certificate is for localhost and 127.0.0.1-3
+		})
+		assert.Contains(t, msg, at+"presented a certificate for other names than the host dialled")
+		assert.Contains(t, msg, "CASSANDRA_TLS_SERVER_NAME")
+	})
+
 	t.Run("a wrong password", func(t *testing.T) {
 		msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.Password = "not-the-password" })
 		assert.Contains(t, msg, at+`rejected the credentials of user "cassandra"`)
