@@ -32,8 +32,12 @@
 #   STACK_STREAMING_PORT  the port of the streaming worker's (default 9102)
 #   STACK_TEMPORAL_PORT, STACK_TEMPORAL_UI_PORT  Temporal's frontend and Web UI ports (default 7233, 8233)
 #   STACK_KAFKA_PORT, STACK_KAFKA_CONTROLLER_PORT  Kafka's client and controller ports (default 9092, 9093)
-#   STACK_SECURE          1 = secured servers; for Temporal: a front on STACK_TEMPORAL_TLS_PORT
-#                         (default 7234) requiring mutual TLS and an API key (see temporal_front_up)
+#   STACK_CASSANDRA_PORT, STACK_CASSANDRA_STORAGE_PORT  Cassandra's CQL and storage ports (default 9042, 7000)
+#   STACK_SECURE          1 = the servers speak TLS only and want credentials (Cassandra: client
+#                         encryption and a client certificate required, PasswordAuthenticator;
+#                         Temporal: a front on STACK_TEMPORAL_TLS_PORT (default 7234) requiring
+#                         mutual TLS and an API key); the clients' settings go to
+#                         $STREAMPIPE_STACK_DIR/secure.env (default 0)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,6 +55,9 @@ TEMPORAL_PORT=${STACK_TEMPORAL_PORT:-7233}
 TEMPORAL_UI_PORT=${STACK_TEMPORAL_UI_PORT:-8233}
 KAFKA_PORT=${STACK_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${STACK_KAFKA_CONTROLLER_PORT:-9093}
+CASSANDRA_PORT=${STACK_CASSANDRA_PORT:-9042}
+CASSANDRA_STORAGE_PORT=${STACK_CASSANDRA_STORAGE_PORT:-7000}
+STACK_SECURE=${STACK_SECURE:-0}
 HOST=127.0.0.1
 SERVERS=(temporal kafka cassandra)
 APPS=(worker streaming) # this checkout's programs (make build), run against the servers
@@ -76,7 +83,7 @@ ports() { # the TCP ports a service listens on; the first is the one users talk 
   case $1 in
     temporal) echo "$TEMPORAL_PORT $TEMPORAL_UI_PORT" ;;
     kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
-    cassandra) echo "9042 7000" ;;
+    cassandra) echo "$CASSANDRA_PORT $CASSANDRA_STORAGE_PORT" ;;
     worker) echo "$WORKER_PORT" ;;
     streaming) echo "$STREAMING_PORT" ;;
   esac
@@ -365,11 +372,10 @@ probe() { # probe SERVICE — one real question to the service; prints its answe
     temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
     kafka) "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
     cassandra)
-      if [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]]; then
-        "$PROBE" cql "$HOST:9042" cassandra cassandra 2>/dev/null
-      else
-        "$PROBE" cql "$HOST:9042" 2>/dev/null
-      fi
+      local args=("$HOST:$CASSANDRA_PORT") tlsenv
+      [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && args+=(cassandra cassandra)
+      mapfile -t tlsenv < <(cassandra_tls_vars)
+      env "${tlsenv[@]}" "$PROBE" cql "${args[@]}" 2>/dev/null
       ;;
     worker | streaming) curl -fsS --max-time 2 "http://$HOST:$(ports "$1")/healthz" 2>/dev/null | tr -d '\n' ;;
     temporal-front) temporal_front_probe ;;
@@ -429,12 +435,15 @@ start_cassandra() {
   dir=$(data_dir cassandra)
   conf=$dir/conf
   mkdir -p "$dir/data" "$dir/commitlog" "$dir/saved_caches" "$dir/hints" "$dir/cdc_raw" "$conf"
-  if [[ $CASSANDRA_AUTH == 1 ]]; then
+  if [[ $(cassandra_auth) == 1 ]]; then
     authn=PasswordAuthenticator authz=CassandraAuthorizer
   fi
-  echo "$CASSANDRA_AUTH" >"$dir/auth"
+  cassandra_auth >"$dir/auth"
+  echo "$STACK_SECURE" >"$dir/secure"
   sed -e "s|@DATA@|$dir|g" -e "s|@AUTHENTICATOR@|$authn|" -e "s|@AUTHORIZER@|$authz|" \
+    -e "s|@PORT@|$CASSANDRA_PORT|g" -e "s|@STORAGE_PORT@|$CASSANDRA_STORAGE_PORT|g" \
     "$ROOT/stack/conf/cassandra.yaml" >"$conf/cassandra.yaml"
+  if [[ $STACK_SECURE == 1 ]]; then cassandra_secure "$dir" >>"$conf/cassandra.yaml"; fi
   jamm=$(ls "$CASSANDRA_LIB"/jamm-*.jar | head -1)
   # JVM flags: Cassandra's own conf/jvm-server.options and jvm17-server.options, sized
   # for a small machine (1 GiB heap).
@@ -479,6 +488,55 @@ start_cassandra() {
     -cp "$conf:$CASSANDRA_LIB/*" org.apache.cassandra.service.CassandraDaemon
 }
 
+# ---------------------------------------------------------------- Cassandra, secured (STACK_SECURE=1)
+
+cassandra_auth() { # 1 if Cassandra is to want a password: CASSANDRA_AUTH=1, or the secured mode
+  if [[ $STACK_SECURE == 1 ]]; then echo 1; else echo "$CASSANDRA_AUTH"; fi
+}
+
+# cassandra_tls_vars prints the TLS settings of a client of this stack's Cassandra,
+# VAR=VALUE a line, when it runs secured; nothing when it runs plaintext.
+cassandra_tls_vars() {
+  [[ $(cat "$(data_dir cassandra)/secure" 2>/dev/null) == 1 ]] || return 0
+  printf '%s\n' CASSANDRA_TLS=1 "CASSANDRA_TLS_CA_FILE=$TLS_DIR/ca.pem" \
+    "CASSANDRA_TLS_CERT_FILE=$TLS_DIR/client.pem" "CASSANDRA_TLS_KEY_FILE=$TLS_DIR/client.key"
+}
+
+# cassandra_secure DIR — readies the secured mode of the Cassandra in DIR and prints the
+# client_encryption_options of its cassandra.yaml: CQL over TLS only, and a client
+# certificate signed by the stack's CA required. The keystore (the server's key and
+# certificate) and the truststore (the CA) are PKCS12 files made from $TLS_DIR by
+# openssl and keytool, with a password of their own. It writes the clients' settings
+# into $STACK_DIR/secure.env (its CASSANDRA_* lines only) and cqlsh's into DIR/cqlshrc.
+cassandra_secure() {
+  local dir=$1 tls=$1/tls pass out
+  certs >&2
+  mkdir -p "$tls"
+  if [[ ! -f $tls/truststore.p12 || $TLS_DIR/server.pem -nt $tls/truststore.p12 ]]; then
+    rm -f "$tls"/*.p12
+    (umask 077 && openssl rand -hex 16 >"$tls/store.pass")
+    pass=$(<"$tls/store.pass")
+    openssl pkcs12 -export -name server -in "$TLS_DIR/server.pem" -inkey "$TLS_DIR/server.key" \
+      -certfile "$TLS_DIR/ca.pem" -passout "pass:$pass" -out "$tls/keystore.p12" ||
+      die "openssl could not make Cassandra's keystore from $TLS_DIR/server.pem"
+    out=$("$JAVA17/bin/keytool" -importcert -noprompt -alias ca -file "$TLS_DIR/ca.pem" -storetype PKCS12 \
+      -keystore "$tls/truststore.p12" -storepass "$pass" 2>&1) ||
+      die "keytool could not make Cassandra's truststore from $TLS_DIR/ca.pem: $out"
+  fi
+  pass=$(<"$tls/store.pass")
+  (umask 077 && printf 'cassandra\n' >"$dir/password") # the superuser's: Cassandra's default
+  printf '[ssl]\ncertfile = %s\nvalidate = true\nuserkey = %s\nusercert = %s\n' \
+    "$TLS_DIR/ca.pem" "$TLS_DIR/client.key" "$TLS_DIR/client.pem" >"$dir/cqlshrc"
+  local vars
+  mapfile -t vars < <(cassandra_tls_vars)
+  printf '%s\n' "CASSANDRA_HOSTS=$HOST:$CASSANDRA_PORT" CASSANDRA_USERNAME=cassandra \
+    "CASSANDRA_PASSWORD_FILE=$dir/password" "${vars[@]}" CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
+  printf '%s\n' "client_encryption_options:" "  enabled: true" "  optional: false" \
+    "  keystore: $tls/keystore.p12" "  keystore_password: $pass" \
+    "  truststore: $tls/truststore.p12" "  truststore_password: $pass" "  store_type: PKCS12" \
+    "  require_client_auth: true" "  accepted_protocols: [TLSv1.2, TLSv1.3]"
+}
+
 # built_id FILE — what identifies a build of a program: its content, since `go build`
 # rewrites an unchanged binary (a new mtime) and only a changed one needs a restart.
 built_id() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
@@ -507,8 +565,11 @@ up() {
       down "$s"
     fi
     if pid=$(pid_of "$s"); then
-      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$CASSANDRA_AUTH" ]]; then
-        die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $CASSANDRA_AUTH: run 'stack/stack.sh down cassandra' first"
+      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0) != "$STACK_SECURE" ]]; then
+        die "cassandra is running with STACK_SECURE=$(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0), not $STACK_SECURE: run 'stack/stack.sh down cassandra' first"
+      fi
+      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$(cassandra_auth)" ]]; then
+        die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
       fi
       say "==> $s already running (pid $pid), reusing it"
       continue
@@ -534,7 +595,8 @@ summary() {
       cassandra)
         local auth=""
         [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
-        say "Cassandra  $HOST:9042   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
+        [[ $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null) == 1 ]] && auth+="   (TLS; clients' settings: $STACK_DIR/secure.env)"
+        say "Cassandra  $HOST:$CASSANDRA_PORT   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
         ;;
       worker) say "worker     http://$HOST:$WORKER_PORT/metrics                   log $(log_file worker)" ;;
       streaming) say "streaming  http://$HOST:$STREAMING_PORT/metrics                   log $(log_file streaming)" ;;
@@ -739,7 +801,8 @@ case $cmd in
     install_cqlsh
     creds=()
     [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && creds=(-u cassandra -p cassandra)
-    exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" 9042
+    [[ $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null) == 1 ]] && creds+=(--ssl --cqlshrc "$STACK_DIR/cassandra/cqlshrc")
+    exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" "$CASSANDRA_PORT"
     ;;
   tool) tool "$@" ;;
   certs) mkdir -p "$STACK_DIR"; certs ;;

@@ -126,9 +126,11 @@ func rowRejected(err error, t *table) bool {
 	return errors.As(err, &re) && re.Code() == gocql.ErrCodeInvalid && t.written.Load()
 }
 
-// Connect opens a session to the Cassandra of cfg (Hosts, Username, Password,
-// Consistency, Logger), as the worker does: token-aware, looking for hosts that come
-// back every 2 s. Rejected credentials are said so, naming the user.
+// Connect opens a session to the Cassandra of cfg (Hosts, Username, Password, TLS,
+// LocalDC, Consistency, Logger), as the worker does: token-aware, preferring the
+// local data centre if one is set, looking for hosts that come back every 2 s.
+// Errors that retrying will not cure (rejected credentials, an untrusted certificate,
+// a wrong data centre) say so, naming the user or the variable to fix.
 func Connect(cfg Config) (*gocql.Session, error) {
 	s, err := connect(cfg)
 	if g, ok := errors.AsType[giveUp](err); ok {
@@ -137,8 +139,7 @@ func Connect(cfg Config) (*gocql.Session, error) {
 	return s, err
 }
 
-// connect opens a session. Rejected credentials are wrapped in giveUp: retrying will
-// not cure them.
+// connect opens a session. Errors that retrying will not cure are wrapped in giveUp.
 func connect(cfg Config) (*gocql.Session, error) {
 	cluster := gocql.NewCluster(cfg.Hosts...)
 	cluster.Consistency = gocql.ParseConsistency(cfg.Consistency)
@@ -151,22 +152,30 @@ func connect(cfg Config) (*gocql.Session, error) {
 	if cfg.Username != "" {
 		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password}
 	}
-	// A policy serves one session only, so every attempt gets its own.
-	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy(), gocql.ShuffleReplicas())
-	session, err := cluster.CreateSession()
-	if err != nil && credentialsRejected(err) {
-		return nil, giveUp{fmt.Errorf("%s rejected the credentials of user %q: "+
-			"check the username and password (and that the cluster uses PasswordAuthenticator): %w",
-			cfg.cassandraAt(), cfg.Username, err)}
+	if cfg.TLS != nil {
+		cluster.SslOpts = &gocql.SslOptions{Config: cfg.TLS, EnableHostVerification: true}
 	}
-	return session, err
-}
-
-// credentialsRejected reports whether a session error says that the cluster refused
-// the credentials, or wants some: gocql reports both as plain strings.
-func credentialsRejected(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "password are incorrect") || strings.Contains(msg, "authentication required")
+	// Each write goes to a replica of its row, in the local data centre if one is set
+	// (then to the others there, and only then elsewhere), so that LOCAL_QUORUM
+	// writes are coordinated and acknowledged in it. A policy serves one session
+	// only, so every attempt gets its own.
+	fallback := gocql.RoundRobinHostPolicy()
+	if cfg.LocalDC != "" {
+		fallback = gocql.DCAwareRoundRobinPolicy(cfg.LocalDC)
+	}
+	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(fallback, gocql.ShuffleReplicas())
+	session, err := cluster.CreateSession()
+	if err != nil {
+		if why := connectRefused(cfg, err); why != nil {
+			return nil, giveUp{why}
+		}
+		return nil, err
+	}
+	if err := inLocalDC(cfg, session.GetHosts()); err != nil {
+		session.Close()
+		return nil, giveUp{err}
+	}
+	return session, nil
 }
 
 // ensureSchema creates the keyspace and table if missing and adds the columns of ds a

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/streaming"
@@ -42,7 +44,7 @@ const testKeyspace = "streaming_it"
 type pipe struct {
 	t        testing.TB
 	brokers  []string
-	hosts    []string
+	db       store
 	topic    string
 	dlq      string
 	group    string
@@ -60,12 +62,53 @@ func newPipe(t testing.TB, partitions int) *pipe {
 // newPipeOn is newPipe on the given Kafka (e.g. a test's own).
 func newPipeOn(t testing.TB, brokers []string, partitions int) *pipe {
 	t.Helper()
+	return newPipeAt(t, brokers, sharedStore(t), partitions)
+}
+
+// store is the Cassandra a pipe writes to, and how its clients reach it.
+type store struct {
+	hosts          []string
+	user, password string
+	tls            *tls.Config
+	localDC        string
+	env            []string // the same, as the streaming binary's CASSANDRA_* variables
+}
+
+// sharedStore is the local stack's Cassandra.
+func sharedStore(t testing.TB) store {
+	t.Helper()
 	hosts := stacktest.CassandraHosts(t)
+	user, pw := stacktest.CassandraCredentials()
+	return store{hosts: hosts, user: user, password: pw,
+		env: []string{"CASSANDRA_HOSTS=" + strings.Join(hosts, ","), "CASSANDRA_USERNAME=" + user, "CASSANDRA_PASSWORD=" + pw}}
+}
+
+// securedStore is a secured Cassandra of the test's own, reached with the settings
+// the stack wrote for its clients, read as the programs read them.
+func securedStore(t testing.TB, c *stacktest.Cassandra) store {
+	t.Helper()
+	e := envvar.NewReader(func(name string) (string, bool) { v, ok := c.Env[name]; return v, ok })
+	db := store{hosts: c.Hosts, user: e.Secret("CASSANDRA_USERNAME"), password: e.Secret("CASSANDRA_PASSWORD"),
+		tls: e.TLS("CASSANDRA"), localDC: e.Str("CASSANDRA_LOCAL_DC", "")}
+	require.NoError(t, e.Err())
+	require.NotNil(t, db.tls, "the secured Cassandra's clients speak TLS")
+	// An empty CASSANDRA_PASSWORD, lest one in the test's environment clash with the
+	// stack's CASSANDRA_PASSWORD_FILE.
+	db.env = []string{"CASSANDRA_PASSWORD="}
+	for name, v := range c.Env {
+		db.env = append(db.env, name+"="+v)
+	}
+	return db
+}
+
+// newPipeAt is a pipe from the given Kafka to the given Cassandra.
+func newPipeAt(t testing.TB, brokers []string, db store, partitions int) *pipe {
+	t.Helper()
 	suffix := randomHex(4)
 	p := &pipe{
 		t:       t,
 		brokers: brokers,
-		hosts:   hosts,
+		db:      db,
 		topic:   "streaming_it_" + suffix,
 		dlq:     "streaming_it_" + suffix + ".dlq",
 		group:   "streaming-it-" + suffix,
@@ -83,11 +126,14 @@ func newPipeOn(t testing.TB, brokers []string, partitions int) *pipe {
 		require.NoError(t, res.Errors[p.topic])
 	}
 
-	cluster := gocql.NewCluster(hosts...)
+	cluster := gocql.NewCluster(db.hosts...)
 	cluster.Consistency = gocql.One
 	cluster.Timeout = 20 * time.Second
-	if u, pw := stacktest.CassandraCredentials(); u != "" {
-		cluster.Authenticator = gocql.PasswordAuthenticator{Username: u, Password: pw}
+	if db.user != "" {
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: db.user, Password: db.password}
+	}
+	if db.tls != nil {
+		cluster.SslOpts = &gocql.SslOptions{Config: db.tls, EnableHostVerification: true}
 	}
 	var err error
 	p.session, err = cluster.CreateSession()
@@ -108,10 +154,10 @@ func newPipeOn(t testing.TB, brokers []string, partitions int) *pipe {
 // config is the worker's configuration for this pipe, tuned small so that batches
 // are many.
 func (p *pipe) config() streaming.Config {
-	user, pw := stacktest.CassandraCredentials()
 	return streaming.Config{
 		Brokers: p.brokers, Topic: p.topic, DLQTopic: p.dlq, GroupID: p.group,
-		Hosts: p.hosts, Keyspace: testKeyspace, Table: p.table, Username: user, Password: pw,
+		Hosts: p.db.hosts, Keyspace: testKeyspace, Table: p.table, Username: p.db.user, Password: p.db.password,
+		TLS: p.db.tls, LocalDC: p.db.localDC,
 		BatchRows: 500, BatchWait: 50 * time.Millisecond, StartupTimeout: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(p.t.Output(), nil)),
 	}
@@ -120,14 +166,12 @@ func (p *pipe) config() streaming.Config {
 // env is config as the streaming binary's environment.
 func (p *pipe) env() []string {
 	c := p.config()
-	return []string{
+	return append([]string{
 		"KAFKA_BROKERS=" + strings.Join(c.Brokers, ","), "KAFKA_TOPIC=" + c.Topic, "KAFKA_DLQ_TOPIC=" + c.DLQTopic,
-		"STREAMING_GROUP=" + c.GroupID, "CASSANDRA_HOSTS=" + strings.Join(c.Hosts, ","),
-		"CASSANDRA_KEYSPACE=" + c.Keyspace, "CASSANDRA_TABLE=" + c.Table,
-		"CASSANDRA_USERNAME=" + c.Username, "CASSANDRA_PASSWORD=" + c.Password,
+		"STREAMING_GROUP=" + c.GroupID, "CASSANDRA_KEYSPACE=" + c.Keyspace, "CASSANDRA_TABLE=" + c.Table,
 		"STREAMING_BATCH_ROWS=" + strconv.Itoa(c.BatchRows), "STREAMING_BATCH_WAIT=" + c.BatchWait.String(),
 		"STREAMING_STARTUP_TIMEOUT=" + c.StartupTimeout.String(),
-	}
+	}, p.db.env...)
 }
 
 // load is what a test produced: the valid users by id (the newest version of each)

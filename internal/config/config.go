@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -39,8 +40,9 @@ type Producer struct {
 	// the starter, default the users dataset's (users_created).
 	KafkaTopic string
 	// Cassandra is where `starter verify` counts a run's rows: CASSANDRA_HOSTS
-	// (default localhost:9042), CASSANDRA_USERNAME, CASSANDRA_PASSWORD and each
-	// dataset's keyspace and table variables, the streaming worker's. The starter only.
+	// (default localhost:9042), CASSANDRA_USERNAME, CASSANDRA_PASSWORD, CASSANDRA_TLS*,
+	// CASSANDRA_LOCAL_DC and each dataset's keyspace and table variables, the
+	// streaming worker's. The starter only.
 	Cassandra Cassandra
 	// Activities holds KAFKA_BROKERS (default localhost:9092),
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
@@ -77,6 +79,12 @@ var Help = withTableHelp(map[string]string{
 	"CASSANDRA_PASSWORD":                     "the user's password (starter verify)",
 	"CASSANDRA_USERNAME_FILE":                "a file holding CASSANDRA_USERNAME instead (a Docker or Kubernetes secret)",
 	"CASSANDRA_PASSWORD_FILE":                "a file holding CASSANDRA_PASSWORD instead (a Docker or Kubernetes secret)",
+	"CASSANDRA_TLS":                          "1: speak TLS to Cassandra, verifying its certificate (starter verify)",
+	"CASSANDRA_TLS_CA_FILE":                  "PEM file of the CA certificates to trust for Cassandra's; unset: the system's",
+	"CASSANDRA_TLS_CERT_FILE":                "PEM client certificate for mutual TLS, with CASSANDRA_TLS_KEY_FILE",
+	"CASSANDRA_TLS_KEY_FILE":                 "PEM private key of CASSANDRA_TLS_CERT_FILE",
+	"CASSANDRA_TLS_SERVER_NAME":              "the name Cassandra's certificate must hold; unset: the host dialled",
+	"CASSANDRA_LOCAL_DC":                     "the data centre to read in (DC-aware routing); unset: any (starter verify)",
 	"KAFKA_BROKERS":                          "Kafka bootstrap brokers, host:port,…",
 	"KAFKA_TOPIC_PARTITIONS":                 "partitions of a topic the worker creates",
 	"KAFKA_TOPIC_REPLICATION_FACTOR":         "replication factor of a topic the worker creates",
@@ -132,6 +140,8 @@ func loadStarter(e *envvar.Reader) Producer {
 	c.Cassandra.Hosts = e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false)
 	c.Cassandra.Username = e.Secret("CASSANDRA_USERNAME")
 	c.Cassandra.Password = e.Secret("CASSANDRA_PASSWORD")
+	c.Cassandra.TLS = e.TLS("CASSANDRA")
+	c.Cassandra.LocalDC = e.Str("CASSANDRA_LOCAL_DC", "")
 	c.Cassandra.Tables = map[string]Table{}
 	for _, name := range datasets.Names() {
 		d, _ := datasets.Lookup(name)
@@ -184,6 +194,8 @@ func httpURL(e *envvar.Reader, name, def string) string {
 type Cassandra struct {
 	Hosts              []string
 	Username, Password string
+	TLS                *tls.Config // nil: plaintext
+	LocalDC            string      // "": any data centre
 	// Tables are the tables by dataset name.
 	Tables map[string]Table
 }

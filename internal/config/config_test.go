@@ -113,6 +113,8 @@ func TestHelpCoversEveryVariable(t *testing.T) {
 		"TEMPORAL_TASK_QUEUE": "user-automation", "TEMPORAL_SCHEDULE_ID": "user-automation",
 		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created",
 		"CASSANDRA_HOSTS": "localhost:9042", "CASSANDRA_USERNAME": "", "CASSANDRA_PASSWORD": "", "CASSANDRA_USERNAME_FILE": "", "CASSANDRA_PASSWORD_FILE": "",
+		"CASSANDRA_TLS": "0", "CASSANDRA_TLS_CA_FILE": "", "CASSANDRA_TLS_CERT_FILE": "", "CASSANDRA_TLS_KEY_FILE": "",
+		"CASSANDRA_TLS_SERVER_NAME": "", "CASSANDRA_LOCAL_DC": "",
 		"CASSANDRA_KEYSPACE": "spark_streaming", "CASSANDRA_TABLE": "created_users",
 		"STREAMING_REGISTERED_USERS_KEYSPACE": "my_keyspace", "STREAMING_REGISTERED_USERS_TABLE": "user_details_5",
 		"STREAMING_TRANSACTIONS_KEYSPACE": "finance", "STREAMING_TRANSACTIONS_TABLE": "transactions"}, starter)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -94,9 +93,8 @@ func (e *Reader) Secret(name string) string {
 		e.errs = append(e.errs, fmt.Errorf("%s and %s_FILE are both set: set one", name, name))
 		return ""
 	case fromFile && path != "":
-		b, err := os.ReadFile(path)
-		if err != nil {
-			e.errs = append(e.errs, fmt.Errorf("%s_FILE=%q: cannot read the file: %v", name, path, errors.Unwrap(err)))
+		b, ok := e.readFile(name+"_FILE", path)
+		if !ok {
 			return ""
 		}
 		return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")

@@ -9,11 +9,15 @@
 package stacktest
 
 import (
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,13 +122,70 @@ func list(name, def string) []string {
 	return []string{def}
 }
 
-// Kafka is a Kafka server of a test's own, started by stack/stack.sh in a folder of
-// the test's, on free ports: a test may stop and start it without disturbing the
-// local stack that other tests and people use.
-type Kafka struct {
+// Private is a server of a test's own, started by stack/stack.sh in a folder of the
+// test's, on free ports: a test may stop and start it, or configure it otherwise,
+// without disturbing the local stack that other tests and people use.
+type Private struct {
 	t       testing.TB
 	script  string
+	service string // kafka, cassandra
 	env     []string
+	Dir     string // its STREAMPIPE_STACK_DIR: data, logs, tls/ and secure.env
+}
+
+// startPrivate starts service with `stack/stack.sh up SERVICE` (the script at script,
+// e.g. "../stack/stack.sh") in a temporary folder, with env added to the test's
+// environment, and stops it when the test ends.
+func startPrivate(t testing.TB, script, service string, env ...string) Private {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("integration test: starts a %s of its own; not run under -short", service)
+	}
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	p := Private{t: t, script: abs, service: service, Dir: dir,
+		env: append(append(os.Environ(), "STREAMPIPE_STACK_DIR="+dir), env...)}
+	t.Cleanup(func() { // before t.TempDir's own clean-up, which runs later
+		if out, err := p.run("down", service); err != nil {
+			t.Errorf("stopping the test's %s: %v\n%s", service, err, out)
+		}
+	})
+	p.Start()
+	return p
+}
+
+// Start starts the server (again) and returns once it answers.
+func (p Private) Start() {
+	p.t.Helper()
+	if out, err := p.run("up", p.service); err != nil {
+		p.t.Fatalf("starting the test's %s: %v\n%s", p.service, err, out)
+	}
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL) and returns once it is gone.
+func (p Private) Stop() {
+	p.t.Helper()
+	if out, err := p.run("down", p.service); err != nil {
+		p.t.Fatalf("stopping the test's %s: %v\n%s", p.service, err, out)
+	}
+}
+
+func (p Private) run(args ...string) ([]byte, error) { return p.Script(nil, args...) }
+
+// Script runs stack/stack.sh with args on this server's stack, with env added to
+// (and overriding) its environment, and returns its output.
+func (p Private) Script(env []string, args ...string) ([]byte, error) {
+	cmd := exec.Command(p.script, args...)
+	cmd.Env = append(slices.Clip(p.env), env...)
+	return cmd.CombinedOutput()
+}
+
+// Kafka is a Kafka server of a test's own.
+type Kafka struct {
+	Private
 	Brokers []string // its address, host:port
 }
 
@@ -133,50 +194,51 @@ type Kafka struct {
 // takes 5–20 s and ~0.5 GB.
 func PrivateKafka(t testing.TB, script string) *Kafka {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: starts a Kafka of its own; not run under -short")
-	}
-	abs, err := filepath.Abs(script)
-	if err != nil {
-		t.Fatal(err)
-	}
 	port, controller := FreePort(t), FreePort(t)
-	k := &Kafka{
-		t:      t,
-		script: abs,
-		env: append(os.Environ(), "STREAMPIPE_STACK_DIR="+t.TempDir(),
+	return &Kafka{
+		Private: startPrivate(t, script, "kafka",
 			"STACK_KAFKA_PORT="+strconv.Itoa(port), "STACK_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controller)),
 		Brokers: []string{"127.0.0.1:" + strconv.Itoa(port)},
 	}
-	t.Cleanup(func() { // before t.TempDir's own clean-up, which runs later
-		if out, err := k.run("down", "kafka"); err != nil {
-			t.Errorf("stopping the test's Kafka: %v\n%s", err, out)
+}
+
+// Cassandra is a Cassandra server of a test's own.
+type Cassandra struct {
+	Private
+	Hosts []string // its CQL address, host:port
+	// Env is the CASSANDRA_* settings of its clients that the stack wrote to
+	// secure.env in its secured mode: hosts, user, password file, TLS files and local
+	// data centre. Empty if plaintext.
+	Env map[string]string
+}
+
+// PrivateCassandra starts a Cassandra of the test's own, with env added to the
+// script's environment (e.g. CASSANDRA_AUTH=1, or STACK_SECURE=1 for the stack's
+// secured mode: CQL over TLS only with a client certificate, and
+// PasswordAuthenticator), and stops it when the test ends. It takes 30–60 s and
+// ~1.5 GB.
+func PrivateCassandra(t testing.TB, script string, env ...string) *Cassandra {
+	t.Helper()
+	port, storage := FreePort(t), FreePort(t)
+	c := &Cassandra{
+		Private: startPrivate(t, script, "cassandra", append([]string{"STACK_SECURE=0", "CASSANDRA_AUTH=0",
+			"STACK_CASSANDRA_PORT=" + strconv.Itoa(port), "STACK_CASSANDRA_STORAGE_PORT=" + strconv.Itoa(storage)}, env...)...),
+		Hosts: []string{"127.0.0.1:" + strconv.Itoa(port)},
+		Env:   map[string]string{},
+	}
+	b, err := os.ReadFile(filepath.Join(c.Dir, "secure.env"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return c // plaintext
+	}
+	if err != nil {
+		t.Fatalf("the secured Cassandra's client settings: %v", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, "CASSANDRA_") {
+			c.Env[k] = v
 		}
-	})
-	k.Start()
-	return k
-}
-
-// Start starts the Kafka (again) and returns once it answers.
-func (k *Kafka) Start() {
-	k.t.Helper()
-	if out, err := k.run("up", "kafka"); err != nil {
-		k.t.Fatalf("starting the test's Kafka: %v\n%s", err, out)
 	}
-}
-
-// Stop stops the Kafka (SIGTERM, then SIGKILL after 30 s) and returns once it is gone.
-func (k *Kafka) Stop() {
-	k.t.Helper()
-	if out, err := k.run("down", "kafka"); err != nil {
-		k.t.Fatalf("stopping the test's Kafka: %v\n%s", err, out)
-	}
-}
-
-func (k *Kafka) run(args ...string) ([]byte, error) {
-	cmd := exec.Command(k.script, args...)
-	cmd.Env = k.env
-	return cmd.CombinedOutput()
+	return c
 }
 
 // FreePort returns a loopback TCP port nothing listens on at the moment.

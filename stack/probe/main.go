@@ -4,6 +4,9 @@
 //
 //	probe kafka 127.0.0.1:9092
 //	probe cql 127.0.0.1:9042 [username password]
+//
+// The CQL probe speaks TLS as the programs do when CASSANDRA_TLS=1, with the
+// CASSANDRA_TLS_* files of the environment.
 package main
 
 import (
@@ -14,6 +17,8 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/envvar"
 )
 
 const timeout = 3 * time.Second
@@ -69,6 +74,13 @@ func cassandraVersion(ctx context.Context, addr, user, password string) (string,
 	cluster.Timeout = timeout
 	cluster.ConnectTimeout = timeout
 	cluster.DisableInitialHostLookup = true
+	e := envvar.NewReader(os.LookupEnv)
+	if cfg := e.TLS("CASSANDRA"); cfg != nil {
+		cluster.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: true}
+	}
+	if err := e.Err(); err != nil {
+		return "", err
+	}
 	if user != "" {
 		cluster.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
 	}

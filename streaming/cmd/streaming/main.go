@@ -135,6 +135,8 @@ func load(e *envvar.Reader) (config, error) {
 		HostsFrom:   "CASSANDRA_HOSTS",
 		Username:    e.Secret("CASSANDRA_USERNAME"),
 		Password:    e.Secret("CASSANDRA_PASSWORD"),
+		TLS:         e.TLS("CASSANDRA"),
+		LocalDC:     e.Str("CASSANDRA_LOCAL_DC", ""),
 		Consistency: e.Checked("CASSANDRA_CONSISTENCY", streaming.DefaultConsistency, streaming.CheckConsistency),
 		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication),
 
