@@ -189,6 +189,16 @@ func TestTenSecondRun(t *testing.T) {
 	assert.Contains(t, metrics, `producer_users_published_total{dataset="users",source="randomuser"} 30`)
 	assert.Contains(t, metrics, "producer_ticks_published_total 10")
 	assert.Contains(t, metrics, "producer_tick_lateness_seconds_count 10")
+	// The Temporal SDK's own metrics, on the same /metrics.
+	for _, series := range []string{
+		`temporal_workflow_completed_total{`,
+		`temporal_activity_execution_latency_seconds_bucket{`,
+		`temporal_request_total{`,
+		`temporal_workflow_task_queue_poll_succeed_total{`,
+	} {
+		assert.Contains(t, metrics, series)
+	}
+	assert.Regexp(t, `temporal_activity_execution_latency_seconds_count\{[^}]*activity_type="PublishTick"[^}]*task_queue="`+s.taskQueue+`"[^}]*\} 10\n`, metrics)
 }
 
 // get returns the body of a 200 answer to GET path from the worker's ops endpoint.
