@@ -61,7 +61,7 @@ func runMain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	if err != nil {
 		return cli.BadConfig(stderr, "worker", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := cfg.LogFormat.Logger(stderr, cfg.LogLevel)
 	if err := run(cfg, logger); err != nil {
 		logger.Error("worker stopped", "error", err)
 		return cli.ExitError

@@ -281,9 +281,9 @@ func TestCommandLine(t *testing.T) {
 		{"unknown flag", []string{"-verbose"}, unreachable, 2, nil,
 			[]string{"worker: flag provided but not defined: -verbose", "Usage: worker [flags]"}},
 		{"argument", []string{"start"}, unreachable, 2, nil, []string{`worker: unexpected argument "start"`}},
-		{"every bad variable at once", nil, map[string]string{"LOG_LEVEL": "loud", "KAFKA_BATCH_SIZE": "-5",
+		{"every bad variable at once", nil, map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "KAFKA_BATCH_SIZE": "-5",
 			"WORKER_METRICS_ADDR": "localhost", "RANDOMUSER_TIMEOUT": "soon"}, 2, nil,
-			[]string{"worker: bad configuration:", `LOG_LEVEL="loud": want debug, info, warn or error`,
+			[]string{"worker: bad configuration:", `LOG_LEVEL="loud": want debug, info, warn or error`, `LOG_FORMAT="xml": want text or json`,
 				`KAFKA_BATCH_SIZE="-5": want a positive whole number`, `WORKER_METRICS_ADDR="localhost"`, "malformed",
 				`RANDOMUSER_TIMEOUT="soon"`, "Run 'worker -h'"}},
 	}
