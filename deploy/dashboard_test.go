@@ -131,12 +131,15 @@ func TestMetricNames(t *testing.T) {
 func TestDashboardQueriesWhatTheProgramsExpose(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	brokers := stacktest.KafkaBrokers(t)
+	user, password := stacktest.CassandraCredentials()
 	name := fmt.Sprintf("dashboard-%d", time.Now().UnixNano())
 	topic := name
 
 	// The streaming worker creates the topic (with replication factor 1) and its
 	// dead-letter topic at start-up.
 	streaming := start(t, build(t, "../streaming/cmd/streaming"), "STREAMING_METRICS_ADDR",
+		"KAFKA_BROKERS="+strings.Join(brokers, ","), "CASSANDRA_HOSTS="+strings.Join(stacktest.CassandraHosts(t), ","),
+		"CASSANDRA_USERNAME="+user, "CASSANDRA_PASSWORD="+password,
 		"STREAMING_DATASETS=users", "KAFKA_TOPIC="+topic, "KAFKA_DLQ_TOPIC="+topic+".dlq",
 		"STREAMING_GROUP="+name, "CASSANDRA_KEYSPACE=dashboard_test", "CASSANDRA_TABLE=created_users")
 	streaming.waitReady(t, 3*time.Minute)
@@ -145,6 +148,8 @@ func TestDashboardQueriesWhatTheProgramsExpose(t *testing.T) {
 	// stack's single broker refuses: a run on the streaming worker's topic (it
 	// exists) publishes, a run on a new topic fails its EnsureTopic activity.
 	worker := start(t, build(t, "../worker"), "WORKER_METRICS_ADDR",
+		"TEMPORAL_ADDRESS="+stacktest.TemporalAddress(t), "TEMPORAL_NAMESPACE="+stacktest.TemporalNamespace(),
+		"KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"TEMPORAL_TASK_QUEUE="+name, "TEMPORAL_SCHEDULE_ID="+name, "KAFKA_TOPIC="+topic,
 		"KAFKA_TOPIC_REPLICATION_FACTOR=2", "RANDOMUSER_URL=http://127.0.0.1:1/api/")
 	c := temporalClient(t)
@@ -212,9 +217,10 @@ func build(t *testing.T, dir string) string {
 
 // process is a running program, logging JSON lines.
 type process struct {
-	cmd  *exec.Cmd
-	logs string // the file of its stdout and stderr
-	ops  string // where it serves /metrics and /healthz
+	cmd    *exec.Cmd
+	logs   string        // the file of its stdout and stderr
+	ops    string        // where it serves /metrics and /healthz
+	exited chan struct{} // closed when it has exited
 }
 
 // start runs bin with env and LOG_FORMAT=json, serving /metrics on a free port
@@ -225,13 +231,18 @@ func start(t *testing.T, bin, opsVar string, env ...string) *process {
 	logs, err := os.CreateTemp(t.TempDir(), filepath.Base(bin)+"-*.log")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = logs.Close() })
-	p := &process{cmd: exec.Command(bin), logs: logs.Name(), ops: fmt.Sprintf("127.0.0.1:%d", stacktest.FreePort(t))}
+	p := &process{cmd: exec.Command(bin), logs: logs.Name(), ops: fmt.Sprintf("127.0.0.1:%d", stacktest.FreePort(t)),
+		exited: make(chan struct{})}
 	p.cmd.Env = append(append(os.Environ(), "LOG_FORMAT=json", opsVar+"="+p.ops), env...)
 	p.cmd.Stdout, p.cmd.Stderr = logs, logs
 	require.NoError(t, p.cmd.Start())
+	go func() {
+		_ = p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		_ = p.cmd.Wait()
+		<-p.exited
 		if t.Failed() {
 			t.Logf("%s log:\n%s", filepath.Base(bin), p.log(t))
 		}
@@ -255,17 +266,30 @@ func (p *process) get(t *testing.T, path string) string {
 	return string(body)
 }
 
+// waitUntil waits until ok, failing the test at once if the process exits.
+func (p *process) waitUntil(t *testing.T, timeout time.Duration, ok func() bool, what string) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for !ok() {
+		select {
+		case <-p.exited:
+			t.Fatalf("%s exited before %s", filepath.Base(p.cmd.Path), what)
+		case <-deadline:
+			t.Fatalf("%s: no %s after %v", filepath.Base(p.cmd.Path), what, timeout)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
 func (p *process) waitReady(t *testing.T, timeout time.Duration) {
 	t.Helper()
-	require.Eventually(t, func() bool { return p.get(t, "/healthz") != "" }, timeout, 200*time.Millisecond,
-		"%s is not ready", p.cmd.Path)
+	p.waitUntil(t, timeout, func() bool { return p.get(t, "/healthz") != "" }, "/healthz 200")
 }
 
 // waitFor waits until the process's /metrics holds text.
 func (p *process) waitFor(t *testing.T, text string) {
 	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(p.get(t, "/metrics"), text) },
-		time.Minute, 250*time.Millisecond, "%s /metrics never showed %s", filepath.Base(p.cmd.Path), text)
+	p.waitUntil(t, time.Minute, func() bool { return strings.Contains(p.get(t, "/metrics"), text) }, text+" on /metrics")
 }
 
 // log is what the process has written so far.
