@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,11 +25,11 @@ type table struct {
 	concurrency int
 }
 
-// pendingRow is a row and the write time it carries: its Kafka record's timestamp, so
-// that a replayed older record never overwrites a newer version of the row.
+// pendingRow is a row on its way to the table. Its write time (Row.WriteTime, its
+// record's Kafka timestamp unless the dataset takes it from the value) makes a
+// replayed older record never overwrite a newer version of the row.
 type pendingRow struct {
 	Row
-	at   time.Time
 	msg  *kafka.Message // its record
 	err  error          // why its latest write failed
 	size int            // what its record holds against the byte budget
@@ -79,7 +80,7 @@ func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingR
 			values := make([]any, 0, len(rows[0].Values)+1)
 			for i := next.Add(1) - 1; i < int64(len(rows)); i = next.Add(1) - 1 {
 				r := rows[i]
-				values = append(append(values[:0], r.Values...), r.at.UnixMicro())
+				values = append(append(values[:0], r.Values...), r.WriteTime.UnixMicro())
 				e := t.session.Query(t.insert, values...).Consistency(t.consistency).Idempotent(true).ExecContext(ctx)
 				if e == nil {
 					t.written.Store(true)
@@ -189,23 +190,21 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 	if err != nil {
 		return fmt.Errorf("reading the columns of %s.%s from %s: %w", cfg.Keyspace, cfg.Table, hosts, err)
 	}
+	if err := checkTable(cfg, ds, have); err != nil {
+		return err
+	}
 	for _, c := range ds.Columns() {
-		typ, ok := have[c.Name]
-		if !ok {
-			stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s", cfg.Keyspace, cfg.Table, c.Name, c.Type)
-			if err := s.Query(stmt).ExecContext(ctx); err != nil {
-				// Another worker may have added it first.
-				if again, rerr := columnTypes(ctx, s, cfg.Keyspace, cfg.Table); rerr != nil || again[c.Name] != c.Type {
-					return schemaError(hosts, cfg.Username, stmt, err)
-				}
-			}
-			cfg.Logger.Info("added missing column", "table", cfg.Keyspace+"."+cfg.Table, "column", c.Name, "type", c.Type)
+		if _, ok := have[c.Name]; ok {
 			continue
 		}
-		if typ != c.Type {
-			return fmt.Errorf("column %s of %s.%s is %s, not %s: the table was not made for this dataset; "+
-				"alter or rename it by hand", c.Name, cfg.Keyspace, cfg.Table, typ, c.Type)
+		stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s", cfg.Keyspace, cfg.Table, c.Name, c.Type)
+		if err := s.Query(stmt).ExecContext(ctx); err != nil {
+			// Another worker may have added it first.
+			if again, rerr := columnTypes(ctx, s, cfg.Keyspace, cfg.Table); rerr != nil || again[c.Name].typ != c.Type {
+				return schemaError(hosts, cfg.Username, stmt, err)
+			}
 		}
+		cfg.Logger.Info("added missing column", "table", cfg.Keyspace+"."+cfg.Table, "column", c.Name, "type", c.Type)
 	}
 	if err := s.AwaitSchemaAgreement(ctx); err != nil {
 		return fmt.Errorf("waiting for schema agreement of %s: %w", hosts, err)
@@ -213,16 +212,78 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 	return nil
 }
 
-// columnTypes returns the CQL type of each column of a table.
-func columnTypes(ctx context.Context, s *gocql.Session, keyspace, tbl string) (map[string]string, error) {
-	iter := s.Query("SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+// checkTable names every column of the table (whose columns are have) that has
+// another type than ds's, and a primary key other than ds's, before anything is
+// altered: a table not made for the dataset is left as it was.
+func checkTable(cfg Config, ds Dataset, have map[string]liveColumn) error {
+	var wrong []string
+	for _, c := range ds.Columns() {
+		if l, ok := have[c.Name]; ok && l.typ != c.Type {
+			wrong = append(wrong, fmt.Sprintf("column %s of %s.%s is %s in the table but %s in the dataset",
+				c.Name, cfg.Keyspace, cfg.Table, l.typ, c.Type))
+		}
+	}
+	if key, want := liveKey(have), keyClause(splitKey(ds.PrimaryKey())); key != want {
+		wrong = append(wrong, fmt.Sprintf("the primary key of %s.%s is %s in the table but %s in the dataset",
+			cfg.Keyspace, cfg.Table, key, want))
+	}
+	if len(wrong) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: the table was not made for this dataset; alter or rename it by hand", strings.Join(wrong, "; "))
+}
+
+// liveColumn is a column of a live table, as system_schema.columns describes it.
+type liveColumn struct {
+	typ      string
+	kind     string // partition_key, clustering or regular
+	position int    // its place in the partition key or among the clustering columns
+}
+
+// columnTypes returns the columns of a table by name.
+func columnTypes(ctx context.Context, s *gocql.Session, keyspace, tbl string) (map[string]liveColumn, error) {
+	iter := s.Query("SELECT column_name, type, kind, position FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
 		keyspace, tbl).IterContext(ctx)
-	cols := map[string]string{}
-	var name, typ string
-	for iter.Scan(&name, &typ) {
-		cols[name] = typ
+	cols := map[string]liveColumn{}
+	var name string
+	var c liveColumn
+	for iter.Scan(&name, &c.typ, &c.kind, &c.position) {
+		cols[name] = c
 	}
 	return cols, iter.Close()
+}
+
+// liveKey is the primary key of a table of columns cols, as keyClause writes it.
+func liveKey(cols map[string]liveColumn) string {
+	parts := map[string][]string{}
+	for _, kind := range []string{"partition_key", "clustering"} {
+		for name, c := range cols {
+			if c.kind == kind {
+				parts[kind] = append(parts[kind], name)
+			}
+		}
+		slices.SortFunc(parts[kind], func(a, b string) int { return cols[a].position - cols[b].position })
+	}
+	return keyClause(parts["partition_key"], parts["clustering"])
+}
+
+// splitKey splits a primary key clause as Dataset.PrimaryKey gives it ("id",
+// "(account), at", "account, at") into its partition key and clustering columns.
+func splitKey(clause string) (partition, clustering []string) {
+	clause = strings.ToLower(strings.ReplaceAll(clause, " ", ""))
+	var first, rest string
+	if after, ok := strings.CutPrefix(clause, "("); ok {
+		first, rest, _ = strings.Cut(after, ")")
+	} else {
+		first, rest, _ = strings.Cut(clause, ",")
+	}
+	comma := func(r rune) bool { return r == ',' }
+	return strings.FieldsFunc(first, comma), strings.FieldsFunc(rest, comma)
+}
+
+// keyClause writes a primary key the one way: "((account), at)".
+func keyClause(partition, clustering []string) string {
+	return "((" + strings.Join(partition, ", ") + ")" + strings.Join(append([]string{""}, clustering...), ", ") + ")"
 }
 
 func schemaError(hosts, user, stmt string, err error) error {

@@ -21,3 +21,21 @@ func TestCredentialsRejected(t *testing.T) {
 		assert.Equal(t, tc.want, credentialsRejected(errors.New(tc.msg)), tc.msg)
 	}
 }
+
+// A dataset's primary key clause and a live table's key columns come to the same
+// clause when they are the same key.
+func TestPrimaryKeyClauses(t *testing.T) {
+	for clause, want := range map[string]string{
+		"id":                "((id))",
+		"(account), at":     "((account), at)",
+		"account, at, n":    "((account), at, n)",
+		"(A, b), c":         "((a, b), c)",
+		" ( a ,b ) , c , d": "((a, b), c, d)",
+	} {
+		assert.Equal(t, want, keyClause(splitKey(clause)), clause)
+	}
+	assert.Equal(t, "((a, b), c, d)", liveKey(map[string]liveColumn{
+		"d": {"text", "clustering", 1}, "b": {"text", "partition_key", 1}, "x": {"text", "regular", -1},
+		"c": {"int", "clustering", 0}, "a": {"uuid", "partition_key", 0},
+	}))
+}
