@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -142,8 +143,8 @@ func TestComposeMonitoring(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, []string{
-		"worker" + deref(project.Services["worker"].Environment["WORKER_METRICS_ADDR"]),
-		"streaming" + deref(project.Services["streaming"].Environment["STREAMING_METRICS_ADDR"]),
+		scrapeTarget(t, project, "worker", "WORKER_METRICS_ADDR"),
+		scrapeTarget(t, project, "streaming", "STREAMING_METRICS_ADDR"),
 	}, targets, "Prometheus scrapes both workers where they serve /metrics")
 
 	grafana := project.Services["grafana"]
@@ -176,6 +177,18 @@ func TestComposeMonitoring(t *testing.T) {
 func TestComposeWantsGrafanaPassword(t *testing.T) {
 	_, err := loadComposeWith([]string{})
 	require.ErrorContains(t, err, "set GRAFANA_ADMIN_PASSWORD in .env")
+}
+
+// scrapeTarget is where Prometheus reaches the /metrics of service, which serves them
+// on the address of its variable addrVar: on every interface of its container, else
+// only the container itself could scrape them.
+func scrapeTarget(t *testing.T, project *types.Project, service, addrVar string) string {
+	t.Helper()
+	addr := deref(project.Services[service].Environment[addrVar])
+	host, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err, "%s %s=%s", service, addrVar, addr)
+	require.Contains(t, []string{"", "0.0.0.0", "::"}, host, "%s %s=%s listens on every interface of its container", service, addrVar, addr)
+	return net.JoinHostPort(service, port)
 }
 
 // mountedFile is the file or folder of the project that svc mounts at target.
