@@ -3,9 +3,9 @@
 // creates the daily schedule (paused) if it does not exist yet.
 //
 // Configuration comes from the environment (see internal/config; `worker -h` lists
-// it). It serves Prometheus metrics on /metrics and a readiness check on /healthz
-// (WORKER_METRICS_ADDR, default :9101). It stops on SIGINT or SIGTERM, letting the
-// ticks in flight finish.
+// it). It serves Prometheus metrics on /metrics, the Temporal SDK's among them, and a
+// readiness check on /healthz (WORKER_METRICS_ADDR, default :9101). It stops on
+// SIGINT or SIGTERM, letting the ticks in flight finish.
 package main
 
 import (
@@ -29,6 +29,7 @@ import (
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/temporaldial"
+	"github.com/streampipe/streampipe/internal/temporalmetrics"
 	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -38,8 +39,8 @@ var usage = cli.Usage{
 	About: `The Temporal worker of streampipe: runs the UserAutomation workflow and its
 activities (fetch users from randomuser.me, or gofakeit when it fails; publish them
 to Kafka) on its task queue, and creates the daily schedule, paused, if it does not
-exist. Serves Prometheus metrics on /metrics and a readiness check on /healthz
-(Temporal and Kafka reachable). Stops on SIGINT or SIGTERM, letting the ticks in
+exist. Serves Prometheus metrics on /metrics (its own and the Temporal SDK's) and a
+readiness check on /healthz (Temporal and Kafka reachable). Stops on SIGINT or SIGTERM, letting the ticks in
 flight finish. Configuration comes from the environment below.`,
 	Env:     config.ProducerVars(),
 	EnvHelp: config.Help,
@@ -60,7 +61,7 @@ func runMain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	if err != nil {
 		return cli.BadConfig(stderr, "worker", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := cfg.LogFormat.Logger(stderr, cfg.LogLevel)
 	if err := run(cfg, logger); err != nil {
 		logger.Error("worker stopped", "error", err)
 		return cli.ExitError
@@ -73,6 +74,9 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	defer stop()
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	// The SDK's metrics go to the registry of the worker's own, served on /metrics.
+	reg := opshttp.NewRegistry()
+	cfg.TemporalOptions.MetricsHandler = temporalmetrics.New(reg)
 	c, err := temporaldial.Dial(dialCtx, cfg, tlog.NewStructuredLogger(logger))
 	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
@@ -95,7 +99,6 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 		logger.Info("schedule created, paused", "schedule", cfg.ScheduleID, "note", schedule.Note(cfg.ScheduleID))
 	}
 
-	reg := opshttp.NewRegistry()
 	cfg.Activities.Metrics = activities.NewMetrics(reg)
 	acts := activities.New(cfg.Activities, logger)
 	if cfg.MetricsAddr != "" {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
 )
 
@@ -49,6 +50,9 @@ type Producer struct {
 	// KAFKA_BATCH_TIMEOUT (5ms), KAFKA_BATCH_SIZE (1000), RANDOMUSER_URL
 	// (https://randomuser.me/api/) and RANDOMUSER_TIMEOUT (5s). The worker only.
 	Activities activities.Config
+	// LogFormat is LOG_FORMAT: text (the default) or json. The worker's log, the
+	// starter's warnings from the Temporal SDK.
+	LogFormat cli.LogFormat
 	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info. The worker only.
 	LogLevel slog.Level
 	// MetricsAddr is WORKER_METRICS_ADDR, where the worker serves /metrics and
@@ -94,6 +98,7 @@ var Help = withTableHelp(map[string]string{
 	"RANDOMUSER_TIMEOUT":                     "longest randomuser.me call (at most half the interval)",
 	"WORKER_METRICS_ADDR":                    `where /metrics and /healthz are served; "off" for nowhere`,
 	"LOG_LEVEL":                              "debug, info, warn or error",
+	"LOG_FORMAT":                             cli.LogFormatHelp,
 })
 
 // withTableHelp adds the meaning of each dataset's keyspace and table variables.
@@ -148,6 +153,7 @@ func loadStarter(e *envvar.Reader) Producer {
 		v := d.Vars()
 		c.Cassandra.Tables[name] = Table{Keyspace: e.Str(v.Keyspace, d.Keyspace), Table: e.Str(v.Table, d.Table)}
 	}
+	c.LogFormat = cli.ReadLogFormat(e)
 	return c
 }
 
@@ -178,6 +184,7 @@ func loadProducer(e *envvar.Reader) Producer {
 	if s := e.Str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
 		e.Fail("LOG_LEVEL", s, "debug, info, warn or error")
 	}
+	c.LogFormat = cli.ReadLogFormat(e)
 	return c
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/cli"
 )
 
 func lookup(vars map[string]string) func(string) (string, bool) {
@@ -39,6 +40,7 @@ func TestLoadProducerDefaults(t *testing.T) {
 			RandomUserTimeout:      5 * time.Second,
 		},
 		LogLevel:    slog.LevelInfo,
+		LogFormat:   cli.LogText,
 		MetricsAddr: ":9101",
 	}, c)
 }
@@ -111,7 +113,7 @@ func TestHelpCoversEveryVariable(t *testing.T) {
 		"TEMPORAL_TLS": "", "TEMPORAL_TLS_CLIENT_CERT_PATH": "", "TEMPORAL_TLS_CLIENT_KEY_PATH": "",
 		"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "", "TEMPORAL_TLS_SERVER_NAME": "", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "",
 		"TEMPORAL_TASK_QUEUE": "user-automation", "TEMPORAL_SCHEDULE_ID": "user-automation",
-		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created",
+		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created", "LOG_FORMAT": "text",
 		"CASSANDRA_HOSTS": "localhost:9042", "CASSANDRA_USERNAME": "", "CASSANDRA_PASSWORD": "", "CASSANDRA_USERNAME_FILE": "", "CASSANDRA_PASSWORD_FILE": "",
 		"CASSANDRA_TLS": "0", "CASSANDRA_TLS_CA_FILE": "", "CASSANDRA_TLS_CERT_FILE": "", "CASSANDRA_TLS_KEY_FILE": "",
 		"CASSANDRA_TLS_SERVER_NAME": "", "CASSANDRA_LOCAL_DC": "",

@@ -118,6 +118,7 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		"CASSANDRA_CONSISTENCY":           "most",
 		"CASSANDRA_REPLICATION":           "SimpleStrategy",
 		"STREAMING_LOG_LEVEL":             "loud",
+		"LOG_FORMAT":                      "logfmt",
 		"STREAMING_STARTUP_TIMEOUT":       "-1s",
 	})))
 	require.Error(t, err)
@@ -134,6 +135,7 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		`CASSANDRA_CONSISTENCY="most": want ONE, QUORUM, LOCAL_QUORUM`,
 		`CASSANDRA_REPLICATION="SimpleStrategy": want a CQL map`,
 		`STREAMING_LOG_LEVEL="loud": want debug, info, warn or error`,
+		`LOG_FORMAT="logfmt": want text or json`,
 		`STREAMING_STARTUP_TIMEOUT="-1s": want a positive duration`,
 	} {
 		assert.ErrorContains(t, err, want)

@@ -72,6 +72,7 @@ func envHelp() map[string]string {
 		"STREAMING_DRAIN_TIMEOUT":    "how long a shutdown may take to finish its batch",
 		"STREAMING_METRICS_ADDR":     "where /metrics and /healthz are served; off: nowhere",
 		"STREAMING_LOG_LEVEL":        "debug, info, warn or error; debug logs each batch",
+		"LOG_FORMAT":                 cli.LogFormatHelp,
 	}
 	what := [5]string{"topic", "dead-letter topic (created if missing)", "consumer group",
 		"keyspace (created if missing)", "table (created if missing)"}
