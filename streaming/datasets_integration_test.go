@@ -21,6 +21,7 @@ import (
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/streaming"
@@ -210,6 +211,8 @@ func TestDatasetThatFailsStopsAlone(t *testing.T) {
 		return registered.Ready() && err != nil && strings.Contains(err.Error(), "transactions: stopped")
 	}, time.Minute, 100*time.Millisecond)
 	assert.ErrorContains(t, group.Ready(), "column amount of "+testKeyspace+"."+bad.table+" is text, not double")
+	assert.Equal(t, "transactions: stopped (the log says why)", opshttp.Public(group.Ready()),
+		"/healthz names the dataset and its state, not the table or the error")
 
 	l := newLoad()
 	ids := newIDs(50)

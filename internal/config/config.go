@@ -42,7 +42,8 @@ type Producer struct {
 	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info. The worker only.
 	LogLevel slog.Level
 	// MetricsAddr is WORKER_METRICS_ADDR, where the worker serves /metrics and
-	// /healthz, default :9101; "off" serves nothing. The worker only.
+	// /healthz, default 127.0.0.1:9101 (this host only; ":9101" serves every
+	// interface); "off" serves nothing. The worker only.
 	MetricsAddr string
 }
 
@@ -66,7 +67,7 @@ var Help = withTableHelp(map[string]string{
 	"KAFKA_BATCH_SIZE":               "most records in a produce batch",
 	"RANDOMUSER_URL":                 "the randomuser.me API",
 	"RANDOMUSER_TIMEOUT":             "longest randomuser.me call (at most half the interval)",
-	"WORKER_METRICS_ADDR":            `where /metrics and /healthz are served; "off" for nowhere`,
+	"WORKER_METRICS_ADDR":            `where /metrics and /healthz are served (":9101": every interface); "off" for nowhere`,
 	"LOG_LEVEL":                      "debug, info, warn or error",
 })
 
@@ -148,7 +149,7 @@ func loadProducer(e *envvar.Reader) Producer {
 		RandomUserURL:          httpURL(e, "RANDOMUSER_URL", "https://randomuser.me/api/"),
 		RandomUserTimeout:      e.Duration("RANDOMUSER_TIMEOUT", 5*time.Second),
 	}
-	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", ":9101")
+	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", "127.0.0.1:9101")
 	if s := e.Str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
 		e.Fail("LOG_LEVEL", s, "debug, info, warn or error")
 	}

@@ -39,7 +39,7 @@ func TestLoadProducerDefaults(t *testing.T) {
 			RandomUserTimeout:      5 * time.Second,
 		},
 		LogLevel:    slog.LevelInfo,
-		MetricsAddr: ":9101",
+		MetricsAddr: "127.0.0.1:9101",
 	}, c)
 }
 
