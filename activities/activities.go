@@ -92,7 +92,7 @@ func New(cfg Config, logger *slog.Logger) *Activities {
 	addr := kafka.TCP(cfg.KafkaBrokers...)
 	return &Activities{
 		cfg:   cfg,
-		http:  resty.New().SetHeader("User-Agent", "streampipe"),
+		http:  newRandomUserClient(),
 		kafka: &kafka.Client{Addr: addr, Timeout: 10 * time.Second},
 		writer: &kafka.Writer{
 			Addr:         addr,
@@ -163,8 +163,9 @@ type TickResult struct {
 	// pipeline's.
 	Records int    `json:"users"`
 	Source  string `json:"source"`
-	// FallbackReason says why the records came from the faker; empty when they did
-	// not.
+	// FallbackReason says why the records came from the faker, or why some users did
+	// (oversized fields; Source stays randomuser, and those users' records say faker);
+	// empty when none did.
 	FallbackReason string `json:"fallback_reason,omitempty"`
 	// Lateness is how long after Due Kafka acknowledged the tick's records.
 	Lateness time.Duration `json:"lateness"`
@@ -231,13 +232,19 @@ func (s sources) RandomUsers(ctx context.Context, t datasets.Tick, ids []string)
 	users, source, fallback := s.a.fetchUsers(ctx, t, len(ids))
 	values := make([]any, len(users))
 	for i, u := range users {
-		values[i] = formatUser(u, ids[i], source)
+		from := source
+		if u.faked {
+			from = datasets.SourceFaker
+		}
+		values[i] = formatUser(u, ids[i], from)
 	}
 	return values, source, fallback
 }
 
 // fetchUsers gets a tick's n users from randomuser.me within a deadline well inside
-// the tick interval, or from the seeded faker if that fails; fallback says why.
+// the tick interval, or from the seeded faker if that fails; fallback says why. A
+// user of the API's with an oversized field is replaced by the faker's alone (marked
+// faked; the tick's source stays randomuser, and fallback says which).
 func (a *Activities) fetchUsers(ctx context.Context, t datasets.Tick, n int) (users []apiUser, source string, fallback error) {
 	textSeed, numberSeed := t.Seeds()
 	timeout := a.cfg.RandomUserTimeout
@@ -248,7 +255,7 @@ func (a *Activities) fetchUsers(ctx context.Context, t datasets.Tick, n int) (us
 	defer cancel()
 	users, err := a.fetchRandomUsers(callCtx, textSeed, n)
 	if err == nil {
-		return users, datasets.SourceRandomUser, nil
+		return users, datasets.SourceRandomUser, replaceOversized(users, numberSeed)
 	}
 	return fakeUsers(numberSeed, n), datasets.SourceFaker, err
 }
