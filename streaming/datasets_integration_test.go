@@ -102,7 +102,8 @@ func startProducer(t *testing.T) (client.Client, string) {
 		Logger: tlog.NewStructuredLogger(quiet)})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	acts := activities.New(activities.Config{KafkaBrokers: stacktest.KafkaBrokers(t), RandomUserURL: "http://127.0.0.1:1/"}, quiet)
+	acts := activities.New(activities.Config{KafkaBrokers: stacktest.KafkaBrokers(t), RandomUserURL: "http://127.0.0.1:1/",
+		AllowedTopics: []string{"*"}}, quiet) // each test its own topics
 	t.Cleanup(func() { _ = acts.Close() })
 	queue := "streaming-it-" + randomHex(4)
 	w := worker.New(c, queue, worker.Options{})

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
@@ -26,6 +27,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/configref"
+	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -189,6 +191,39 @@ func TestTenSecondRun(t *testing.T) {
 	assert.Contains(t, metrics, `producer_users_published_total{dataset="users",source="randomuser"} 30`)
 	assert.Contains(t, metrics, "producer_ticks_published_total 10")
 	assert.Contains(t, metrics, "producer_tick_lateness_seconds_count 10")
+}
+
+// What a run's input may not do on the real worker and server: carry a Resume (the
+// run's own state, which it sets when it continues as new) or name a topic that is
+// not its dataset's own. Either fails the run at once, for good, before anything is
+// published or created; WORKER_ALLOWED_TOPICS opens a topic.
+func TestRunRefusesForeignResumeAndTopic(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
+	s := newStack(t)
+	allowed, foreign := s.topic+"-allowed", s.topic+"-foreign"
+	s.startWorker(t, "http://127.0.0.1:1/api/", "WORKER_ALLOWED_TOPICS="+allowed)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	runToEnd := func(id string, in workflows.UserAutomationInput) error {
+		run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: s.taskQueue + "-" + id, TaskQueue: s.taskQueue},
+			workflows.UserAutomation, in)
+		require.NoError(t, err)
+		return run.Get(ctx, nil)
+	}
+
+	forged := &workflows.Progress{RunID: "someone-elses-run", Start: time.Now(), TicksTotal: 100, TicksDone: 99}
+	err := runToEnd("resume", workflows.UserAutomationInput{Duration: "100s", Topic: s.topic, Resume: forged})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "invalid input: resume: is the run's own state, which it sets when it continues as new; leave it out")
+	assert.Contains(t, err.Error(), "retryable: false")
+
+	err = runToEnd("topic", workflows.UserAutomationInput{Duration: "1s", Topic: foreign})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "topic "+foreign+" is not allowed: the worker publishes a dataset's records to its own topic")
+	assert.Contains(t, err.Error(), "TopicNotAllowed")
+	assert.ErrorIs(t, kafkaprobe.Metadata(ctx, s.brokers, foreign), kafka.UnknownTopicOrPartition, "the topic was not created")
+
+	require.NoError(t, runToEnd("allowed", workflows.UserAutomationInput{Duration: "1s", Topic: allowed}))
 }
 
 // get returns the body of a 200 answer to GET path from the worker's ops endpoint.

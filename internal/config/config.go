@@ -37,7 +37,8 @@ type Producer struct {
 	// Activities holds KAFKA_BROKERS (default localhost:9092),
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
 	// KAFKA_BATCH_TIMEOUT (5ms), KAFKA_BATCH_SIZE (1000), RANDOMUSER_URL
-	// (https://randomuser.me/api/) and RANDOMUSER_TIMEOUT (5s). The worker only.
+	// (https://randomuser.me/api/), RANDOMUSER_TIMEOUT (5s) and WORKER_ALLOWED_TOPICS
+	// (none), with KafkaTopic as the users dataset's own topic. The worker only.
 	Activities activities.Config
 	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info. The worker only.
 	LogLevel slog.Level
@@ -68,6 +69,7 @@ var Help = withTableHelp(map[string]string{
 	"RANDOMUSER_URL":                 "the randomuser.me API",
 	"RANDOMUSER_TIMEOUT":             "longest randomuser.me call (at most half the interval)",
 	"WORKER_METRICS_ADDR":            `where /metrics and /healthz are served (":9101": every interface); "off" for nowhere`,
+	"WORKER_ALLOWED_TOPICS":          `topics a run may publish to besides its dataset's own (a comma list; "*": any)`,
 	"LOG_LEVEL":                      "debug, info, warn or error",
 })
 
@@ -148,6 +150,8 @@ func loadProducer(e *envvar.Reader) Producer {
 		BatchSize:              e.Positive("KAFKA_BATCH_SIZE", 1000),
 		RandomUserURL:          httpURL(e, "RANDOMUSER_URL", "https://randomuser.me/api/"),
 		RandomUserTimeout:      e.Duration("RANDOMUSER_TIMEOUT", 5*time.Second),
+		DatasetTopics:          map[string]string{datasets.NameUsers: c.KafkaTopic},
+		AllowedTopics:          e.List("WORKER_ALLOWED_TOPICS", ""),
 	}
 	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", "127.0.0.1:9101")
 	if s := e.Str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
