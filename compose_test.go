@@ -147,6 +147,10 @@ func TestComposeProgramsMatchTheBuild(t *testing.T) {
 		require.Contains(t, string(dockerfile), " ./"+p, "the Dockerfile builds %s like `make build`", p)
 	}
 	require.Regexp(t, `(?m)^USER nonroot`, string(dockerfile), "the image runs as a non-root user")
+	require.Regexp(t, `(?m)^ENV GOTOOLCHAIN=auto$`, string(dockerfile), "the image builds with go.mod's toolchain")
+	gomod, err := os.ReadFile("go.mod")
+	require.NoError(t, err)
+	require.Regexp(t, `(?m)^toolchain go1\.\d+\.\d+$`, string(gomod), "go.mod names a patched Go release")
 	require.Contains(t, string(dockerfile), "CGO_ENABLED=0", "the binaries are static")
 
 	for name, program := range map[string]string{"worker": "worker", "streaming": "streaming"} {
