@@ -110,11 +110,31 @@ func (c Config) kafkaAt() string { return at("kafka", c.Brokers, c.BrokersFrom) 
 func (c Config) cassandraAt() string { return at("cassandra", c.Hosts, c.HostsFrom) }
 
 func at(server string, addrs []string, from string) string {
-	s := server + " at " + strings.Join(addrs, ",")
+	return named(server+" at "+strings.Join(addrs, ","), from)
+}
+
+// named adds the variable a setting came from, if known: "kafka (KAFKA_BROKERS)".
+func named(s, from string) string {
 	if from != "" {
 		s += " (" + from + ")"
 	}
 	return s
+}
+
+// server is something the worker waits for, named twice: at, with its addresses, for
+// errors and the log ("kafka at host:9092 (KAFKA_BROKERS)"), and public, without
+// them, for /healthz, which anyone who reaches its port reads ("kafka
+// (KAFKA_BROKERS)").
+type server struct{ at, public string }
+
+func (c Config) kafka() server { return server{c.kafkaAt(), named("kafka", c.BrokersFrom)} }
+
+func (c Config) cassandra() server { return server{c.cassandraAt(), named("cassandra", c.HostsFrom)} }
+
+// dlq is the dead-letter topic, which the worker waits for when Kafka refuses it.
+func (c Config) dlq() server {
+	topic := "dead-letter topic " + c.DLQTopic
+	return server{topic + " on " + c.kafkaAt(), topic}
 }
 
 // withDefaults returns c with defaults filled in, or an error naming every field

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +35,7 @@ type Worker struct {
 	metrics *Metrics
 	log     *slog.Logger
 	ready   atomic.Bool
-	waiting atomic.Pointer[string] // what start-up waits for; nil when it does not
+	waiting atomic.Pointer[status] // what start-up waits for; nil when it does not
 
 	// What the worker waits for after start-up: each outage is logged once and named
 	// on /healthz.
@@ -57,9 +56,9 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 		dataset:   dataset,
 		metrics:   metrics,
 		log:       log,
-		kafka:     newOutage(cfg.kafkaAt(), log),
-		cassandra: newOutage(cfg.cassandraAt(), log),
-		dlqTopic:  newOutage("dead-letter topic "+cfg.DLQTopic+" on "+cfg.kafkaAt(), log),
+		kafka:     newOutage(cfg.kafka(), log),
+		cassandra: newOutage(cfg.cassandra(), log),
+		dlqTopic:  newOutage(cfg.dlq(), log),
 	}, nil
 }
 
@@ -67,33 +66,22 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 func (w *Worker) Name() string { return w.dataset.Name() }
 
 // Ready reports whether the worker is consuming and waits for nothing.
-func (w *Worker) Ready() bool { return w.ready.Load() && w.Problem() == "" }
+func (w *Worker) Ready() bool { return w.ready.Load() && w.problem().public == "" }
 
-// Problem says what the worker waits for after start-up, e.g. "waiting for kafka
-// at 127.0.0.1:9092 (KAFKA_BROKERS) since 2026-12-01T10:00:00Z (12s): …", or "" when
-// it waits for nothing.
-func (w *Worker) Problem() string {
-	var out []string
-	for _, o := range []*outage{w.kafka, w.cassandra, w.dlqTopic} {
-		if p := o.problem(); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, "; ")
+// problem says what the worker waits for after start-up, e.g. "waiting for kafka
+// (KAFKA_BROKERS) since 2026-12-01T10:00:00Z (12s)"; nothing when it waits for
+// nothing.
+func (w *Worker) problem() status {
+	return join(w.kafka.problem(), w.cassandra.problem(), w.dlqTopic.problem())
 }
 
-// Waiting says what start-up waits for (e.g. "waiting for kafka at … since …: …"),
-// or "" when it waits for nothing.
-func (w *Worker) Waiting() string {
+// startup says what start-up waits for (e.g. "waiting for kafka (KAFKA_BROKERS)
+// since …"); nothing when it waits for nothing.
+func (w *Worker) startup() status {
 	if s := w.waiting.Load(); s != nil {
 		return *s
 	}
-	return ""
-}
-
-func (w *Worker) setWaiting(format string, args ...any) {
-	s := fmt.Sprintf(format, args...)
-	w.waiting.Store(&s)
+	return status{}
 }
 
 // Run connects to Cassandra and creates what is missing there, then creates the
@@ -113,7 +101,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	// The source topic too: a group that joins before its topic exists is assigned
 	// nothing, and stays so when the topic appears (on a fresh stack the producer's
 	// first run creates it).
-	if err := w.await(ctx, w.cfg.kafkaAt(), "check the broker list and that Kafka is running and listens there",
+	if err := w.await(ctx, w.cfg.kafka(), "check the broker list and that Kafka is running and listens there",
 		func(ctx context.Context) error {
 			if err := ensureTopic(ctx, w.cfg, w.cfg.Topic); err != nil {
 				return err

@@ -149,7 +149,7 @@ func load(e *envvar.Reader) (config, error) {
 		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),
 		DrainTimeout:   e.Duration("STREAMING_DRAIN_TIMEOUT", streaming.DefaultDrainTimeout),
 	}
-	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", ":9102")
+	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", "127.0.0.1:9102")
 	if s := e.Str("STREAMING_LOG_LEVEL", "info"); cfg.level.UnmarshalText([]byte(s)) != nil {
 		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
 	}

@@ -70,7 +70,7 @@ func envHelp() map[string]string {
 		"STREAMING_MAX_BUFFER_BYTES": "most bytes of records a dataset holds between fetch and write",
 		"STREAMING_STARTUP_TIMEOUT":  "how long start-up waits for Cassandra, then for Kafka",
 		"STREAMING_DRAIN_TIMEOUT":    "how long a shutdown may take to finish its batch",
-		"STREAMING_METRICS_ADDR":     "where /metrics and /healthz are served; off: nowhere",
+		"STREAMING_METRICS_ADDR":     "where /metrics and /healthz are served (:9102: every interface); off: nowhere",
 		"STREAMING_LOG_LEVEL":        "debug, info, warn or error; debug logs each batch",
 		"LOG_FORMAT":                 cli.LogFormatHelp,
 	}
