@@ -13,6 +13,8 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -75,19 +77,22 @@ func (c cut) encode() []byte {
 	return fmt.Appendf(nil, "cut %d %d %d", c.keyBytes, c.valueBytes, c.headerBytes)
 }
 
-func parseCut(b []byte) (c cut, ok bool) {
-	if _, err := fmt.Sscanf(string(b), "cut %d %d %d", &c.keyBytes, &c.valueBytes, &c.headerBytes); err == nil {
-		return c, true
+func parseCut(b []byte) (cut, bool) {
+	f := strings.SplitN(string(b), " ", 4)
+	if len(f) != 4 {
+		return cut{}, false
 	}
-	var n int
-	if _, err := fmt.Sscanf(string(b), "undecodable %d %d%n", &c.first, &c.last, &n); err == nil {
-		// %n counts the bytes consumed up to the space before the reason.
-		s := string(b)
-		for n < len(s) && s[n] == ' ' {
-			n++
-		}
-		c.undecodable = s[n:]
-		return c, true
+	x, errX := strconv.ParseInt(f[1], 10, 64)
+	y, errY := strconv.ParseInt(f[2], 10, 64)
+	if errX != nil || errY != nil {
+		return cut{}, false
+	}
+	switch f[0] {
+	case "cut":
+		h, err := strconv.Atoi(f[3])
+		return cut{keyBytes: int(x), valueBytes: int(y), headerBytes: h}, err == nil
+	case "undecodable":
+		return cut{first: x, last: y, undecodable: f[3]}, f[3] != ""
 	}
 	return cut{}, false
 }
@@ -141,20 +146,41 @@ type cutConn struct {
 	pmu       sync.Mutex
 	pending   []sentRequest // in order: Kafka answers a connection's requests in order
 
-	out      []byte    // the response being handed to kafka-go
-	pass     int       // bytes of the current response to pass unchanged
+	out  []byte    // the response being handed to kafka-go
+	rb   rebuilder // the last response rebuilt: its buffers are reused
+	pass int       // bytes of the current response to pass unchanged
+	err  error     // the connection is unusable after a failed rebuild
+
+	dmu      sync.Mutex
 	deadline time.Time // kafka-go's read deadline
-	err      error     // the connection is unusable after a failed rebuild
 }
 
 func (c *cutConn) SetDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	c.deadline = t
 	return c.Conn.SetDeadline(t)
 }
 
 func (c *cutConn) SetReadDeadline(t time.Time) error {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
 	c.deadline = t
 	return c.Conn.SetReadDeadline(t)
+}
+
+// extendReadDeadline gives the reading of a response begun its own deadline, not
+// kafka-go's one for the broker's long poll; the function it returns puts kafka-go's
+// back.
+func (c *cutConn) extendReadDeadline() (restore func(), err error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(rebuildTimeout)); err != nil {
+		return nil, err
+	}
+	return func() {
+		c.dmu.Lock()
+		defer c.dmu.Unlock()
+		_ = c.Conn.SetReadDeadline(c.deadline)
+	}, nil
 }
 
 // Write notes the requests in b before they leave: their responses may come back
@@ -203,7 +229,7 @@ func (c *cutConn) sniff(b []byte) {
 func isFetch(head []byte) bool {
 	size := int32(binary.BigEndian.Uint32(head))
 	api, version := int16(binary.BigEndian.Uint16(head[4:])), int16(binary.BigEndian.Uint16(head[6:]))
-	return api == apiFetch && version >= minFetchVersion && version <= maxFetchVersion && size >= 8 && size <= maxRequestHeader
+	return api == apiFetch && version >= minFetchVersion && version <= maxFetchVersion && size > 8 && size <= maxRequestHeader
 }
 
 // fetchOffsets reads a fetch request's offsets, by topic and partition; ok is false
@@ -285,9 +311,6 @@ func (c *cutConn) Read(b []byte) (int, error) {
 	if len(c.out) > 0 {
 		n := copy(b, c.out)
 		c.out = c.out[n:]
-		if len(c.out) == 0 {
-			c.out = nil // let the rebuilt response go
-		}
 		return n, nil
 	}
 	if c.err != nil {
@@ -327,14 +350,21 @@ func (c *cutConn) Read(b []byte) (int, error) {
 // rebuild reads a fetch response's body of n bytes and returns the response kafka-go
 // gets instead, starting with head's correlation id.
 func (c *cutConn) rebuild(r sentRequest, n int, head [8]byte) ([]byte, error) {
-	// The response has begun: reading the rest gets its own deadline, not kafka-go's
-	// one for the broker's long poll.
-	if err := c.Conn.SetReadDeadline(time.Now().Add(rebuildTimeout)); err != nil {
+	restore, err := c.extendReadDeadline()
+	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = c.Conn.SetReadDeadline(c.deadline) }()
+	defer restore()
+	// The buffers of the last response are reused: kafka-go has read it. An
+	// uncompressed response is rebuilt to about its own size.
+	keep := c.fb.maxResponse + c.fb.maxRecord
+	if cap(c.rb.out) < min(n+8, keep) {
+		c.rb.out = make([]byte, 0, min(n+8, keep))
+	}
 	in := &io.LimitedReader{R: c.br, N: int64(n)}
-	rb := rebuilder{fb: c.fb, in: in, from: r.from, out: append([]byte(nil), head[:]...)}
+	rb := &c.rb
+	rb.fb, rb.in, rb.from, rb.records, rb.full = c.fb, in, r.from, 0, false
+	rb.out = append(rb.out[:0], head[:]...)
 	if err := rb.response(r.version); err != nil {
 		return nil, err
 	}
@@ -342,7 +372,11 @@ func (c *cutConn) rebuild(r sentRequest, n int, head [8]byte) ([]byte, error) {
 		return nil, err
 	}
 	binary.BigEndian.PutUint32(rb.out, uint32(len(rb.out)-4))
-	return rb.out, nil
+	out := rb.out
+	if cap(out) > keep { // a response past the bound (its last record is large): not kept
+		rb.out = nil
+	}
+	return out, nil
 }
 
 // rebuilder reads one fetch response from in and writes its rebuilt form to out.
@@ -351,9 +385,11 @@ type rebuilder struct {
 	in      *io.LimitedReader
 	from    map[topicPartition]int64
 	out     []byte
-	records int  // bytes of records in out
-	full    bool // out holds maxResponse bytes of records: the rest are left out
-	scratch []byte
+	records int    // bytes of records in out
+	full    bool   // out holds maxResponse bytes of records: the rest are left out
+	body    []byte // the record being rebuilt, up to its value
+	headers []byte // its headers, encoded
+	ends    []int  // where each of its headers ends in headers
 }
 
 // copyN copies n bytes of the response to out and returns them.
@@ -576,8 +612,13 @@ func (rb *rebuilder) placeholder(hdr [batchHeaderBytes]byte, base, first, last i
 	copy(b[batchTimeAt+16:batchCountAt], bytes.Repeat([]byte{0xff}, batchCountAt-batchTimeAt-16)) // no producer
 	binary.BigEndian.PutUint32(b[batchCountAt:], 1)
 	rb.out = append(rb.out, b[:]...)
-	mark := cut{undecodable: why, first: first, last: last}.encode()
-	rb.appendRecord(0, 0, last-base, -1, nil, -1, nil, []kafka.Header{{Key: rb.fb.marker, Value: mark}})
+	rb.body = append(rb.body[:0], 0) // attributes
+	rb.body = binary.AppendVarint(rb.body, 0)
+	rb.body = binary.AppendVarint(rb.body, last-base)
+	rb.body = binary.AppendVarint(rb.body, -1) // no key
+	rb.body = binary.AppendVarint(rb.body, -1) // no value
+	rb.headers = appendHeader(rb.headers[:0], rb.fb.marker, cut{undecodable: why, first: first, last: last}.encode())
+	rb.appendRecord(1)
 	sealBatch(rb.out[at:])
 	rb.full = true // the next fetch starts after it
 }
@@ -592,7 +633,8 @@ func sealBatch(b []byte) {
 
 // record reads one record and appends it, cut to the bounds, unless its offset is
 // before from or the response is full; it returns the record's offset delta, or -1
-// when it is left out.
+// when it is left out. The record is rebuilt in rb.body and rb.headers, reused from
+// record to record.
 func (rb *rebuilder) record(r *bufio.Reader, base, from int64) (int32, error) {
 	if _, err := binary.ReadVarint(r); err != nil { // length: the fields say it again
 		return -1, err
@@ -614,91 +656,115 @@ func (rb *rebuilder) record(r *bufio.Reader, base, from int64) (int32, error) {
 		rb.full = true // kafka-go fetches this record again, in the next response
 		return -1, nil
 	}
+	body := append(rb.body[:0], attrs)
+	body = binary.AppendVarint(body, tsDelta)
+	body = binary.AppendVarint(body, offDelta)
 	var c cut
-	key, keyLen, err := rb.readBytes(r, keep, &c.keyBytes)
-	if err != nil {
+	if body, _, err = rb.field(r, body, keep, &c.keyBytes); err != nil {
 		return -1, err
 	}
-	value, valueLen, err := rb.readBytes(r, keep, &c.valueBytes)
-	if err != nil {
+	if body, _, err = rb.field(r, body, keep, &c.valueBytes); err != nil {
 		return -1, err
 	}
-	headers, err := rb.readHeaders(r, keep, &c)
+	rb.body = body
+	count, err := rb.readHeaders(r, keep, &c)
 	if err != nil || !keep {
 		return -1, err
 	}
 	if c != (cut{}) {
-		headers = append(headers, kafka.Header{Key: rb.fb.marker, Value: c.encode()})
+		rb.headers = appendHeader(rb.headers, rb.fb.marker, c.encode())
+		count++
 	}
 	start := len(rb.out)
-	rb.appendRecord(attrs, tsDelta, offDelta, keyLen, key, valueLen, value, headers)
+	rb.appendRecord(count)
 	rb.records += len(rb.out) - start
 	return int32(offDelta), nil
 }
 
-// readBytes reads a length-prefixed field. It returns nil and -1 for a null one;
-// one over maxRecord is cut to truncatedValueBytes and its size noted in cutSize.
-// Fields of records left out are skipped.
-func (rb *rebuilder) readBytes(r *bufio.Reader, keep bool, cutSize *int) ([]byte, int, error) {
+// field reads a length-prefixed field and, if keep, appends it to dst: cut to
+// truncatedValueBytes if it is over maxRecord (its size then noted in cutSize). It
+// returns dst and the field's length (-1: null).
+func (rb *rebuilder) field(r *bufio.Reader, dst []byte, keep bool, cutSize *int) ([]byte, int, error) {
 	n, err := binary.ReadVarint(r)
-	if err != nil || n < 0 {
-		return nil, -1, err
+	switch {
+	case err != nil:
+		return dst, 0, err
+	case n < 0:
+		if keep {
+			dst = binary.AppendVarint(dst, -1)
+		}
+		return dst, -1, nil
+	case !keep:
+		return dst, int(n), discard(r, n)
 	}
-	if !keep {
-		return nil, 0, discard(r, n)
-	}
-	kept := int(n)
+	kept := n
 	if n > int64(rb.fb.maxRecord) {
 		kept, *cutSize = truncatedValueBytes, int(n)
 	}
-	b := make([]byte, kept)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, 0, err
+	dst = binary.AppendVarint(dst, kept)
+	at := len(dst)
+	dst = slices.Grow(dst, int(kept))[:at+int(kept)]
+	if _, err := io.ReadFull(r, dst[at:]); err != nil {
+		return dst, 0, err
 	}
-	return b, kept, discard(r, n-int64(kept))
+	return dst, int(n), discard(r, n-kept)
 }
 
-// readHeaders reads a record's headers. If they total more than maxRecord bytes,
-// it keeps only those of the first truncatedValueBytes and notes the total in c;
-// it never holds more than maxRecord bytes of them.
-func (rb *rebuilder) readHeaders(r *bufio.Reader, keep bool, c *cut) ([]kafka.Header, error) {
+// readHeaders reads a record's headers into rb.headers and returns how many it
+// keeps. If they total more than maxRecord bytes, it keeps those within the first
+// truncatedValueBytes and notes the total in c: it never holds more than maxRecord
+// bytes of them.
+func (rb *rebuilder) readHeaders(r *bufio.Reader, keep bool, c *cut) (int, error) {
+	rb.headers = rb.headers[:0]
 	n, err := binary.ReadVarint(r)
 	if err != nil || n <= 0 {
-		return nil, err
+		return 0, err
 	}
-	var headers []kafka.Header
+	ends := rb.ends[:0] // where each kept header ends in rb.headers
 	total := 0
 	for range n {
-		var keyCut, valueCut int
-		key, _, err := rb.readBytes(r, keep, &keyCut)
+		over := c.headerBytes > 0
+		var ignored int
+		h, k, err := rb.field(r, rb.headers, keep && !over, &ignored)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		value, _, err := rb.readBytes(r, keep, &valueCut)
+		h, v, err := rb.field(r, h, keep && !over, &ignored)
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		total += max(keyCut, len(key)) + max(valueCut, len(value))
-		if total <= rb.fb.maxRecord {
-			headers = append(headers, kafka.Header{Key: string(key), Value: value})
-		} else if c.headerBytes == 0 {
-			headers = firstHeaders(headers, truncatedValueBytes)
-		}
-		if total > rb.fb.maxRecord {
+		rb.headers = h
+		total += max(k, 0) + max(v, 0)
+		switch {
+		case !keep:
+		case over:
 			c.headerBytes = total
+		case total <= rb.fb.maxRecord:
+			ends = append(ends, len(rb.headers))
+		default: // just over: keep the first ones
+			c.headerBytes = total
+			k := 0
+			for k < len(ends) && ends[k] <= truncatedValueBytes {
+				k++
+			}
+			ends = ends[:k]
+			end := 0
+			if k > 0 {
+				end = ends[k-1]
+			}
+			rb.headers = rb.headers[:end]
 		}
 	}
-	return headers, nil
+	rb.ends = ends
+	return len(ends), nil
 }
 
-// firstHeaders returns the first of headers that total at most n bytes.
-func firstHeaders(headers []kafka.Header, n int) []kafka.Header {
-	for i, h := range headers {
-		if n -= len(h.Key) + len(h.Value); n < 0 {
-			return headers[:i]
-		}
-	}
-	return headers
+// appendHeader appends a header, encoded, to b.
+func appendHeader(b []byte, key string, value []byte) []byte {
+	b = binary.AppendVarint(b, int64(len(key)))
+	b = append(b, key...)
+	b = binary.AppendVarint(b, int64(len(value)))
+	return append(b, value...)
 }
 
 // discard skips n bytes.
@@ -707,26 +773,15 @@ func discard(r *bufio.Reader, n int64) error {
 	return err
 }
 
-// appendRecord appends a record (message format v2) to out.
-func (rb *rebuilder) appendRecord(attrs byte, tsDelta, offDelta int64, keyLen int, key []byte, valueLen int, value []byte, headers []kafka.Header) {
-	b := rb.scratch[:0]
-	b = append(b, attrs)
-	b = binary.AppendVarint(b, tsDelta)
-	b = binary.AppendVarint(b, offDelta)
-	b = binary.AppendVarint(b, int64(keyLen))
-	b = append(b, key...)
-	b = binary.AppendVarint(b, int64(valueLen))
-	b = append(b, value...)
-	b = binary.AppendVarint(b, int64(len(headers)))
-	for _, h := range headers {
-		b = binary.AppendVarint(b, int64(len(h.Key)))
-		b = append(b, h.Key...)
-		b = binary.AppendVarint(b, int64(len(h.Value)))
-		b = append(b, h.Value...)
-	}
-	rb.out = binary.AppendVarint(rb.out, int64(len(b)))
-	rb.out = append(rb.out, b...)
-	rb.scratch = b[:0]
+// appendRecord appends to out the record (message format v2) whose fields up to
+// its value are rb.body, and whose count headers are rb.headers.
+func (rb *rebuilder) appendRecord(count int) {
+	var n [binary.MaxVarintLen64]byte
+	countLen := binary.PutVarint(n[:], int64(count))
+	rb.out = binary.AppendVarint(rb.out, int64(len(rb.body)+countLen+len(rb.headers)))
+	rb.out = append(rb.out, rb.body...)
+	rb.out = append(rb.out, n[:countLen]...)
+	rb.out = append(rb.out, rb.headers...)
 }
 
 // decompress returns a reader of the records of a batch whose records section is
@@ -745,7 +800,7 @@ func (fb *fetchBounds) decompress(codec uint16, body io.Reader) (*bufio.Reader, 
 		r = kafka.Lz4.Codec().NewReader(body)
 	case 4:
 		if fb.zstd == nil {
-			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
 				zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow))
 			if err != nil {
 				return nil, err

@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/compress"
 	"github.com/stretchr/testify/assert"
@@ -130,7 +128,7 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 	}
 	wide := func(p *pipe, l *load) {
 		zstdCodec := compress.Codecs[compress.Zstd]
-		compress.Codecs[compress.Zstd] = wideZstd{zstdCodec}
+		compress.Codecs[compress.Zstd] = streaming.WideZstd{Codec: zstdCodec}
 		defer func() { compress.Codecs[compress.Zstd] = zstdCodec }()
 		produceBomb(t, p, newLoad(), kafka.Zstd, 20, 1<<20-1024) // its records are not dead-lettered one by one
 		l.invalid[""]++                                          // but named by one, without a key
@@ -140,15 +138,16 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 		name       string
 		produce    func(p *pipe, l *load)
 		reason     string
-		valueBytes int // of each dead letter
+		detail     string // in dlq.error
+		valueBytes int    // of each dead letter
 	}{
-		{"values of 20 MiB", huge, streaming.ReasonTooLarge, 16 << 10},
-		{"zstd bomb of 500 MiB", bomb(kafka.Zstd, 500, limit+1), streaming.ReasonTooLarge, 16 << 10},
-		{"gzip bomb of 200 MiB", bomb(kafka.Gzip, 200, limit+1), streaming.ReasonTooLarge, 16 << 10},
-		{"lz4 bomb of 200 MiB", bomb(kafka.Lz4, 200, limit+1), streaming.ReasonTooLarge, 16 << 10},
-		{"snappy bomb of 100 MiB", bomb(kafka.Snappy, 100, limit+1), streaming.ReasonTooLarge, 16 << 10},
-		{"zstd batch of 100 records under the limit", bomb(kafka.Zstd, 100, limit-1024), streaming.ReasonNotJSON, limit - 1024},
-		{"zstd window of 64 MiB", wide, streaming.ReasonUndecodable, 0},
+		{"values of 20 MiB", huge, streaming.ReasonTooLarge, "value is 20971520 bytes", 16 << 10},
+		{"zstd bomb of 500 MiB", bomb(kafka.Zstd, 500, limit+1), streaming.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
+		{"gzip bomb of 200 MiB", bomb(kafka.Gzip, 200, limit+1), streaming.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
+		{"lz4 bomb of 200 MiB", bomb(kafka.Lz4, 200, limit+1), streaming.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
+		{"snappy bomb of 100 MiB", bomb(kafka.Snappy, 100, limit+1), streaming.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
+		{"zstd batch of 100 records under the limit", bomb(kafka.Zstd, 100, limit-1024), streaming.ReasonNotJSON, "invalid character", limit - 1024},
+		{"zstd window of 64 MiB", wide, streaming.ReasonUndecodable, "window size exceeded", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := newPipe(t, 0)
@@ -180,6 +179,7 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 				got[string(m.Key)]++
 				h := headers(m)
 				assert.Equal(t, c.reason, h[streaming.HeaderReason], h[streaming.HeaderError])
+				assert.Contains(t, h[streaming.HeaderError], c.detail)
 				assert.Equal(t, c.valueBytes, len(m.Value), "the dead letter's value")
 				if c.reason == streaming.ReasonTooLarge {
 					assert.Equal(t, "true", h[streaming.HeaderTruncated])
@@ -209,16 +209,4 @@ func produceBomb(t *testing.T, p *pipe, l *load, codec kafka.Compression, n, siz
 	stats := bomber.Stats()
 	require.EqualValues(t, 1, stats.Writes, "produce requests: the bomb is one batch")
 	t.Logf("the bomb: %d records of %d bytes in one %s batch, %d MiB decompressed", stats.Messages, len(value), codec, stats.Bytes>>20)
-}
-
-// wideZstd is kafka-go's zstd codec writing frames that ask for a 64 MiB window,
-// which brokers take (up to 128 MiB) and the worker refuses (over 8 MiB).
-type wideZstd struct{ compress.Codec }
-
-func (wideZstd) NewWriter(w io.Writer) io.WriteCloser {
-	enc, err := zstd.NewWriter(w, zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		panic(err) // the options are constant
-	}
-	return enc
 }
