@@ -47,6 +47,7 @@ import (
 
 // apiFetch is the Kafka API key of Fetch requests; the versions a cutConn rebuilds
 // (kafka-go asks for 5 or 10 of modern brokers) have the same, non-flexible layout.
+// Other versions pass unchanged.
 const (
 	apiFetch        = 1
 	minFetchVersion = 5
@@ -54,7 +55,8 @@ const (
 )
 
 // Bounds of what a cutConn decompresses: a zstd frame may ask for a window of up to
-// 8 MiB (zstd level 19's; producers use less), a snappy chunk may decode to 8 MiB.
+// 8 MiB (kafka-go's producer asks for that, Kafka's Java producer less at its
+// default level), a snappy chunk may decode to 8 MiB (producers frame 32 KiB).
 const (
 	maxZstdWindow    = 8 << 20
 	maxSnappyChunk   = 8 << 20
@@ -62,8 +64,8 @@ const (
 	maxRequestHeader = 64 << 10         // a fetch request larger than this is not rewritten
 )
 
-// markerValue is what the marker header of a cut record says: the sizes the record
-// had, or (for a placeholder) why its batch could not be read.
+// cut is what the marker header of a cut record says: the sizes the record had, or
+// (for a placeholder) why its batch could not be read and which offsets it held.
 type cut struct {
 	keyBytes, valueBytes, headerBytes int
 	undecodable                       string // why the batch could not be read; "" for a cut record
@@ -108,7 +110,10 @@ type fetchBounds struct {
 	zstd *zstd.Decoder
 }
 
-// dial returns a dial function for a kafka.Dialer that wraps each connection.
+// dial returns a dial function for a kafka.Dialer that wraps each connection. A
+// cutConn must see the protocol in clear: TLS, when the worker has it, belongs in
+// here, under the cutConn, not in kafka.Dialer.TLS (over ciphertext a cutConn finds
+// no fetch response and passes every byte unchanged, unbounded).
 func (fb *fetchBounds) dial(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)

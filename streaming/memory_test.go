@@ -35,14 +35,7 @@ func TestMemoryBoundedInBytes(t *testing.T) {
 // memoryPeak runs a worker with the given buffer budget over a topic of large
 // records and returns its peak RSS.
 func memoryPeak(t *testing.T, budget int) int64 {
-	p := newPipe(t, 0)
-	res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: p.topic, NumPartitions: 3, ReplicationFactor: 1,
-		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(8 << 20)}},
-	}}})
-	require.NoError(t, err)
-	require.NoError(t, res.Errors[p.topic])
-	p.producer.BatchBytes = 8 << 20
+	p := newLargePipe(t, 3, 8<<20)
 
 	l := newLoad()
 	big := strings.Repeat("a", 256<<10)
@@ -86,6 +79,20 @@ func memoryPeak(t *testing.T, budget int) int64 {
 		assert.Equal(t, 16<<10, len(m.Value), "the dead letter holds the value's beginning")
 	}
 	return peak
+}
+
+// newLargePipe is a pipe whose topic, of the given partitions, and producer take
+// messages of up to maxBytes.
+func newLargePipe(t *testing.T, partitions, maxBytes int) *pipe {
+	p := newPipe(t, 0)
+	res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
+		Topic: p.topic, NumPartitions: partitions, ReplicationFactor: 1,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(maxBytes)}},
+	}}})
+	require.NoError(t, err)
+	require.NoError(t, res.Errors[p.topic])
+	p.producer.BatchBytes = int64(maxBytes)
+	return p
 }
 
 // rss returns a process's resident set size in bytes (0 once it is gone).
@@ -150,14 +157,7 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 		{"zstd window of 64 MiB", wide, streaming.ReasonUndecodable, "window size exceeded", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := newPipe(t, 0)
-			res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-				Topic: p.topic, NumPartitions: 1, ReplicationFactor: 1,
-				ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(32 << 20)}},
-			}}})
-			require.NoError(t, err)
-			require.NoError(t, res.Errors[p.topic])
-			p.producer.BatchBytes = 32 << 20
+			p := newLargePipe(t, 1, 32<<20)
 			w := startProc(t, p, "worker")
 			w.waitHealthy(t, "the worker does not get ready")
 			idle := peakRSS(t, w.cmd.Process.Pid)
