@@ -16,14 +16,16 @@ import (
 // Defaults of Config. The batch size and wait come from BenchmarkPipeline on a
 // 2-core box: 2000 rows drain a full topic at ~0.9 of the raw gocql ceiling within
 // 50 MB; 5000 gain little and cost ~15 MB more. A 50 ms wait keeps p99 latency at
-// 1,000 records/s under 100 ms.
+// 1,000 records/s under 100 ms. The byte budget is sized so that a worker's RSS
+// stays under 64 MiB with records as large as DefaultMaxRecordBytes
+// (TestMemoryHugeRecordsAndBombs).
 const (
 	DefaultGroupID        = "streampipe-streaming"
 	DefaultBatchRows      = 2000
 	DefaultBatchWait      = 50 * time.Millisecond
 	DefaultConcurrency    = 96
 	DefaultMaxRecordBytes = 1 << 20
-	DefaultMaxBufferBytes = 16 << 20
+	DefaultMaxBufferBytes = 8 << 20
 	DefaultConsistency    = "LOCAL_QUORUM"
 	DefaultReplication    = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
 	DefaultStartupTimeout = 2 * time.Minute

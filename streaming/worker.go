@@ -42,6 +42,8 @@ type Worker struct {
 	kafka     *outage // the brokers: fetches and commits
 	cassandra *outage // writes of rows
 	dlqTopic  *outage // writes of dead letters
+
+	bounds *fetchBounds // of what the reader fetches
 }
 
 // New checks cfg and returns a Worker for dataset that reports to metrics.
@@ -59,6 +61,7 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 		kafka:     newOutage(cfg.kafka(), log),
 		cassandra: newOutage(cfg.cassandra(), log),
 		dlqTopic:  newOutage(cfg.dlq(), log),
+		bounds:    newFetchBounds(cfg),
 	}, nil
 }
 
@@ -114,7 +117,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	w.warnDLQSmaller(ctx)
 	dlq := newDLQWriter(w.cfg)
 	defer dlq.Close()
-	cons := newConsumer(w.cfg, w.log)
+	cons := newConsumer(w.cfg, w.log, w.bounds)
 	defer cons.close()
 
 	// The batch in hand is finished after ctx is done, for at most DrainTimeout.
@@ -446,12 +449,14 @@ type item struct {
 // of killing the process, which would then crash-loop on the same record.
 func (w *Worker) decode(m kafka.Message) (it item) {
 	defer func() { it.size = it.bytes() }()
+	if bad := w.bounds.cutRecord(&m); bad != nil {
+		return item{msg: m, bad: bad}
+	}
 	if len(m.Value) > w.cfg.MaxRecordBytes {
-		// Only the value's beginning is kept, in a copy, so that the whole value is
-		// not held while it waits for its batch.
-		bad := invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d; the dead letter holds its first %d",
-			len(m.Value), w.cfg.MaxRecordBytes, truncatedValueBytes)
-		bad.truncated = true
+		// A response kafka-go got unchanged (a fetch version fetchcut does not
+		// rebuild): only the value's beginning is kept, in a copy, so that the whole
+		// value is not held while it waits for its batch.
+		bad := tooLarge(len(m.Value), w.cfg.MaxRecordBytes)
 		m.Value = append([]byte(nil), m.Value[:truncatedValueBytes]...)
 		return item{msg: m, bad: bad}
 	}
