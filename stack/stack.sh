@@ -525,17 +525,38 @@ cassandra_secure() {
       die "keytool could not make Cassandra's truststore from $TLS_DIR/ca.pem: $out"
   fi
   pass=$(<"$tls/store.pass")
-  (umask 077 && printf 'cassandra\n' >"$dir/password") # the superuser's: Cassandra's default
   printf '[ssl]\ncertfile = %s\nvalidate = true\nuserkey = %s\nusercert = %s\n' \
     "$TLS_DIR/ca.pem" "$TLS_DIR/client.key" "$TLS_DIR/client.pem" >"$dir/cqlshrc"
   local vars
   mapfile -t vars < <(cassandra_tls_vars)
-  printf '%s\n' "CASSANDRA_HOSTS=$HOST:$CASSANDRA_PORT" CASSANDRA_USERNAME=cassandra \
-    "CASSANDRA_PASSWORD_FILE=$dir/password" "${vars[@]}" CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
+  printf '%s\n' "CASSANDRA_HOSTS=$HOST:$CASSANDRA_PORT" "CASSANDRA_USERNAME=$CASSANDRA_USER" \
+    "CASSANDRA_PASSWORD_FILE=$dir/$CASSANDRA_USER.password" "${vars[@]}" CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
   printf '%s\n' "client_encryption_options:" "  enabled: true" "  optional: false" \
     "  keystore: $tls/keystore.p12" "  keystore_password: $pass" \
     "  truststore: $tls/truststore.p12" "  truststore_password: $pass" "  store_type: PKCS12" \
     "  require_client_auth: true" "  accepted_protocols: [TLSv1.2, TLSv1.3]"
+}
+
+# The programs' own role on the secured Cassandra: a superuser (it creates keyspaces and
+# tables) with a random password made once, so that a password in a log or an error
+# would be recognisable, unlike the built-in cassandra/cassandra.
+CASSANDRA_USER=streampipe
+
+# cassandra_secure_role makes (or keeps) that role, once Cassandra answers.
+cassandra_secure_role() {
+  local dir pass
+  dir=$(data_dir cassandra)
+  if [[ ! -s $dir/$CASSANDRA_USER.password ]]; then
+    (umask 077 && openssl rand -hex 16 >"$dir/$CASSANDRA_USER.password.new")
+  fi
+  [[ -s $dir/$CASSANDRA_USER.password.new ]] || return 0
+  pass=$(<"$dir/$CASSANDRA_USER.password.new")
+  install_cqlsh
+  "$CQLSH_VENV/bin/cqlsh" -u cassandra -p cassandra --ssl --cqlshrc "$dir/cqlshrc" \
+    -e "CREATE ROLE IF NOT EXISTS $CASSANDRA_USER WITH PASSWORD = '$pass' AND LOGIN = true AND SUPERUSER = true" \
+    "$HOST" "$CASSANDRA_PORT" >/dev/null || die "could not make Cassandra's role $CASSANDRA_USER (cqlsh above)"
+  mv "$dir/$CASSANDRA_USER.password.new" "$dir/$CASSANDRA_USER.password"
+  say "    role $CASSANDRA_USER made; its password: $dir/$CASSANDRA_USER.password"
 }
 
 # built_id FILE — what identifies a build of a program: its content, since `go build`
@@ -546,7 +567,12 @@ start_app() { # start_app NAME [VAR=VALUE...]: the program bin/NAME of this chec
   [[ -x $bin ]] || die "$bin not found: run 'make build' first"
   mkdir -p "$STACK_DIR/run"
   built_id "$bin" >"$STACK_DIR/run/$1.built"
-  launch "$1" env "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
+  local secure=()
+  if [[ $STACK_SECURE == 1 ]]; then # the secured servers' client settings
+    [[ -s $STACK_DIR/secure.env ]] || die "STACK_SECURE=1, but $STACK_DIR/secure.env is missing: 'STACK_SECURE=1 make stack-up' first"
+    mapfile -t secure < <(grep -E '^[A-Z0-9_]+=' "$STACK_DIR/secure.env")
+  fi
+  launch "$1" env "${secure[@]}" "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
 }
 start_worker() { start_app worker; }
 # The local stack's streaming worker serves every seed pipeline unless told otherwise.
@@ -581,6 +607,7 @@ up() {
     "start_$s"
     pid=$(<"$(pid_file "$s")")
     wait_ready "$s" "$pid" "$start"
+    if [[ $s == cassandra && $STACK_SECURE == 1 ]]; then cassandra_secure_role; fi
   done
   if [[ ${STACK_SECURE:-0} == 1 && " ${svcs[*]} " == *" temporal "* ]]; then temporal_front_up; fi
   summary "${svcs[@]}"

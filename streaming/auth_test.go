@@ -110,7 +110,7 @@ func TestSecuredCassandra(t *testing.T) {
 
 	t.Run("a wrong password", func(t *testing.T) {
 		msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.Password = "not-the-password" })
-		assert.Contains(t, msg, at+`rejected the credentials of user "cassandra"`)
+		assert.Contains(t, msg, at+`rejected the credentials of user "streampipe"`)
 		assert.NotContains(t, msg, "not-the-password")
 	})
 
