@@ -33,6 +33,7 @@ func newConsumer(cfg Config, log *slog.Logger) *consumer {
 func (c *consumer) newReader() *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:          c.cfg.Brokers,
+		Dialer:           c.cfg.Security.Dialer(),
 		GroupID:          c.cfg.GroupID,
 		Topic:            c.cfg.Topic,
 		StartOffset:      kafka.FirstOffset,

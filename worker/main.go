@@ -122,7 +122,7 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	w.RegisterWorkflow(workflows.UserAutomation)
 	w.RegisterActivity(acts)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
-		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "randomuser", cfg.Activities.RandomUserURL)
+		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "kafka_security", cfg.Activities.KafkaSecurity.String(), "randomuser", cfg.Activities.RandomUserURL)
 	stop() // from here on the worker handles the signals itself
 	if err := w.Run(worker.InterruptCh()); err != nil {
 		return fmt.Errorf("running worker on task queue %s: %w", cfg.TaskQueue, err)

@@ -5,6 +5,7 @@ package config
 
 import (
 	"log/slog"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Producer is the configuration of the worker and the starter.
@@ -47,7 +49,7 @@ type Producer struct {
 }
 
 // Help says what each variable the producer programs read means, for their usage.
-var Help = withTableHelp(map[string]string{
+var Help = withKafkaSecurityHelp(withTableHelp(map[string]string{
 	"TEMPORAL_ADDRESS":               "Temporal frontend host:port",
 	"TEMPORAL_NAMESPACE":             "Temporal namespace",
 	"TEMPORAL_TASK_QUEUE":            "task queue of the worker",
@@ -68,7 +70,14 @@ var Help = withTableHelp(map[string]string{
 	"RANDOMUSER_TIMEOUT":             "longest randomuser.me call (at most half the interval)",
 	"WORKER_METRICS_ADDR":            `where /metrics and /healthz are served; "off" for nowhere`,
 	"LOG_LEVEL":                      "debug, info, warn or error",
-})
+}))
+
+// withKafkaSecurityHelp adds the meaning of the KAFKA_TLS* and KAFKA_SASL_*
+// variables (the worker only).
+func withKafkaSecurityHelp(help map[string]string) map[string]string {
+	maps.Copy(help, kafkasec.Help)
+	return help
+}
 
 // withTableHelp adds the meaning of each dataset's keyspace and table variables.
 func withTableHelp(help map[string]string) map[string]string {
@@ -141,6 +150,7 @@ func loadProducer(e *envvar.Reader) Producer {
 	c.Activities = activities.Config{
 		KafkaBrokers:           e.Addrs("KAFKA_BROKERS", "localhost:9092", true),
 		KafkaBrokersFrom:       "KAFKA_BROKERS",
+		KafkaSecurity:          kafkasec.Read(e),
 		TopicPartitions:        e.Positive("KAFKA_TOPIC_PARTITIONS", 3),
 		TopicReplicationFactor: e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
 		BatchTimeout:           e.Duration("KAFKA_BATCH_TIMEOUT", 5*time.Millisecond),
