@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/streaming"
@@ -42,6 +43,8 @@ const testKeyspace = "streaming_it"
 type pipe struct {
 	t        testing.TB
 	brokers  []string
+	sec      *kafkasec.Security // how its clients connect to Kafka; nil: plaintext
+	secEnv   []string           // the same as KAFKA_* variables
 	hosts    []string
 	topic    string
 	dlq      string
@@ -54,26 +57,29 @@ type pipe struct {
 
 func newPipe(t testing.TB, partitions int) *pipe {
 	t.Helper()
-	return newPipeOn(t, stacktest.KafkaBrokers(t), partitions)
+	return newPipeOn(t, &stacktest.Kafka{Brokers: stacktest.KafkaBrokers(t)}, partitions)
 }
 
-// newPipeOn is newPipe on the given Kafka (e.g. a test's own).
-func newPipeOn(t testing.TB, brokers []string, partitions int) *pipe {
+// newPipeOn is newPipe on the given Kafka (e.g. a test's own, maybe secured).
+func newPipeOn(t testing.TB, k *stacktest.Kafka, partitions int) *pipe {
 	t.Helper()
 	hosts := stacktest.CassandraHosts(t)
 	suffix := randomHex(4)
 	p := &pipe{
 		t:       t,
-		brokers: brokers,
+		brokers: k.Brokers,
+		sec:     k.Security,
+		secEnv:  k.Env,
 		hosts:   hosts,
 		topic:   "streaming_it_" + suffix,
 		dlq:     "streaming_it_" + suffix + ".dlq",
 		group:   "streaming-it-" + suffix,
 		table:   "t_" + suffix,
-		client:  &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second},
 	}
-	p.producer = &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
-		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll}
+	transport := p.sec.Transport()
+	p.client = &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: transport}
+	p.producer = &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
+		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll, Transport: transport}
 	t.Cleanup(func() { _ = p.producer.Close() })
 	if partitions > 0 { // 0: the topic is left for the worker to create
 		res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
@@ -110,7 +116,7 @@ func newPipeOn(t testing.TB, brokers []string, partitions int) *pipe {
 func (p *pipe) config() streaming.Config {
 	user, pw := stacktest.CassandraCredentials()
 	return streaming.Config{
-		Brokers: p.brokers, Topic: p.topic, DLQTopic: p.dlq, GroupID: p.group,
+		Brokers: p.brokers, Security: p.sec, Topic: p.topic, DLQTopic: p.dlq, GroupID: p.group,
 		Hosts: p.hosts, Keyspace: testKeyspace, Table: p.table, Username: user, Password: pw,
 		BatchRows: 500, BatchWait: 50 * time.Millisecond, StartupTimeout: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(p.t.Output(), nil)),
@@ -120,14 +126,14 @@ func (p *pipe) config() streaming.Config {
 // env is config as the streaming binary's environment.
 func (p *pipe) env() []string {
 	c := p.config()
-	return []string{
+	return append([]string{
 		"KAFKA_BROKERS=" + strings.Join(c.Brokers, ","), "KAFKA_TOPIC=" + c.Topic, "KAFKA_DLQ_TOPIC=" + c.DLQTopic,
 		"STREAMING_GROUP=" + c.GroupID, "CASSANDRA_HOSTS=" + strings.Join(c.Hosts, ","),
 		"CASSANDRA_KEYSPACE=" + c.Keyspace, "CASSANDRA_TABLE=" + c.Table,
 		"CASSANDRA_USERNAME=" + c.Username, "CASSANDRA_PASSWORD=" + c.Password,
 		"STREAMING_BATCH_ROWS=" + strconv.Itoa(c.BatchRows), "STREAMING_BATCH_WAIT=" + c.BatchWait.String(),
 		"STREAMING_STARTUP_TIMEOUT=" + c.StartupTimeout.String(),
-	}
+	}, p.secEnv...)
 }
 
 // load is what a test produced: the valid users by id (the newest version of each)
@@ -357,14 +363,14 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 	defer cancel()
 	// A client of its own: a transport caches metadata for seconds, and the worker
 	// may have created the dead-letter topic since this test's client last looked.
-	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: p.sec.Transport()}
 	meta, err := fresh.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	require.NoError(p.t, err)
 	require.Len(p.t, meta.Topics, 1)
 	require.NoError(p.t, meta.Topics[0].Error)
 	out := map[string]kafka.Message{}
 	for _, pt := range meta.Topics[0].Partitions {
-		conn, err := kafka.DialLeader(ctx, "tcp", p.brokers[0], topic, pt.ID)
+		conn, err := p.sec.Dialer().DialLeader(ctx, "tcp", p.brokers[0], topic, pt.ID)
 		require.NoError(p.t, err)
 		last, err := conn.ReadLastOffset()
 		require.NoError(p.t, err)
@@ -372,7 +378,8 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 		if last == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Topic: topic, Partition: pt.ID, MaxWait: 100 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Dialer: p.sec.Dialer(), Topic: topic, Partition: pt.ID,
+			MaxWait: 100 * time.Millisecond})
 		for {
 			m, err := r.ReadMessage(ctx)
 			require.NoError(p.t, err)

@@ -1,6 +1,7 @@
 package kafkasec
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -32,18 +33,47 @@ func IsError(err error) bool {
 }
 
 // Explain returns err as an *Error saying what it means for the security settings
-// when it is a failure of TLS or SASL, else err itself. A connection the broker
-// closes at once, from a client without TLS, is checked against brokers with a TLS
-// handshake of its own: a broker that answers one expects TLS. The message names the
-// user and the mechanism, never the password.
+// when it is a failure of TLS or SASL, else err itself. kafka-go's transport reports
+// every failed connection as "[8] Broker Not Available": Explain then connects to
+// brokers afresh to learn why. A connection the broker closes at once, from a
+// client without TLS, is checked with a TLS handshake of its own: a broker that
+// answers one expects TLS. The message names the user and the mechanism, never the
+// password.
 func (s *Security) Explain(ctx context.Context, brokers []string, err error) error {
 	if err == nil || IsError(err) {
 		return err
 	}
-	if msg := s.explain(ctx, brokers, err); msg != "" {
-		return &Error{msg: msg, err: err}
+	cause := err
+	if errors.Is(err, kafka.BrokerNotAvailable) {
+		if cause = s.connect(ctx, brokers); cause == nil {
+			return err
+		}
+	}
+	if msg := s.explain(ctx, brokers, cause); msg != "" {
+		return &Error{msg: msg, err: cause}
 	}
 	return s.hint(err)
+}
+
+// connect returns nil once one of brokers answers a request on a connection of its
+// own, made as the clients make theirs (TLS handshake, SASL login), else the first
+// broker's error.
+func (s *Security) connect(ctx context.Context, brokers []string) error {
+	d := s.Dialer()
+	d.Timeout = 5 * time.Second
+	var first error
+	for _, b := range brokers {
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err == nil {
+			_, err = conn.ApiVersions()
+			_ = conn.Close()
+		}
+		if err == nil {
+			return nil
+		}
+		first = cmp.Or(first, err)
+	}
+	return first
 }
 
 func (s *Security) explain(ctx context.Context, brokers []string, err error) string {

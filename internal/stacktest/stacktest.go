@@ -13,11 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 const dialTimeout = 5 * time.Second
@@ -125,13 +128,25 @@ type Kafka struct {
 	t       testing.TB
 	script  string
 	env     []string
+	dir     string
 	Brokers []string // its address, host:port
+	// Secured only (option Secured): how clients connect, and the same as the
+	// KAFKA_* lines of the stack's secure.env, for a program's environment.
+	Security *kafkasec.Security
+	Env      []string
 }
+
+// KafkaOption changes the Kafka PrivateKafka starts.
+type KafkaOption func(*Kafka)
+
+// Secured starts the Kafka as `STACK_SECURE=1 stack/stack.sh up kafka` does: its
+// port speaks SASL_SSL with the stack's certificates and SCRAM users.
+func Secured(k *Kafka) { k.env = append(k.env, "STACK_SECURE=1") }
 
 // PrivateKafka starts a Kafka of the test's own with `stack/stack.sh up kafka` (the
 // script at script, e.g. "../stack/stack.sh") and stops it when the test ends. It
-// takes 5–20 s and ~0.5 GB.
-func PrivateKafka(t testing.TB, script string) *Kafka {
+// takes 5–20 s (a secured one up to 30 s) and ~0.5 GB.
+func PrivateKafka(t testing.TB, script string, opts ...KafkaOption) *Kafka {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration test: starts a Kafka of its own; not run under -short")
@@ -144,23 +159,53 @@ func PrivateKafka(t testing.TB, script string) *Kafka {
 	k := &Kafka{
 		t:      t,
 		script: abs,
-		env: append(os.Environ(), "STREAMPIPE_STACK_DIR="+t.TempDir(),
+		dir:    t.TempDir(),
+		env: append(os.Environ(), "STACK_SECURE=0",
 			"STACK_KAFKA_PORT="+strconv.Itoa(port), "STACK_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controller)),
 		Brokers: []string{"127.0.0.1:" + strconv.Itoa(port)},
 	}
+	k.env = append(k.env, "STREAMPIPE_STACK_DIR="+k.dir)
+	for _, o := range opts {
+		o(k)
+	}
 	t.Cleanup(func() { // before t.TempDir's own clean-up, which runs later
-		if out, err := k.run("down", "kafka"); err != nil {
+		if out, err := k.Run("down", "kafka"); err != nil {
 			t.Errorf("stopping the test's Kafka: %v\n%s", err, out)
 		}
 	})
 	k.Start()
+	if slices.Contains(k.env, "STACK_SECURE=1") {
+		k.readSecureEnv()
+	}
 	return k
+}
+
+// readSecureEnv reads the KAFKA_* settings the stack wrote to secure.env into Env
+// and Security, as a program reads them.
+func (k *Kafka) readSecureEnv() {
+	k.t.Helper()
+	b, err := os.ReadFile(filepath.Join(k.dir, "secure.env"))
+	if err != nil {
+		k.t.Fatalf("the secured Kafka's settings: %v", err)
+	}
+	vars := map[string]string{}
+	for line := range strings.Lines(string(b)) {
+		if name, value, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(name, "KAFKA_") {
+			vars[name] = value
+			k.Env = append(k.Env, name+"="+value)
+		}
+	}
+	e := envvar.NewReader(func(name string) (string, bool) { v, ok := vars[name]; return v, ok })
+	k.Security = kafkasec.Read(e)
+	if err := e.Err(); err != nil {
+		k.t.Fatalf("the secured Kafka's settings in secure.env: %v", err)
+	}
 }
 
 // Start starts the Kafka (again) and returns once it answers.
 func (k *Kafka) Start() {
 	k.t.Helper()
-	if out, err := k.run("up", "kafka"); err != nil {
+	if out, err := k.Run("up", "kafka"); err != nil {
 		k.t.Fatalf("starting the test's Kafka: %v\n%s", err, out)
 	}
 }
@@ -168,12 +213,14 @@ func (k *Kafka) Start() {
 // Stop stops the Kafka (SIGTERM, then SIGKILL after 30 s) and returns once it is gone.
 func (k *Kafka) Stop() {
 	k.t.Helper()
-	if out, err := k.run("down", "kafka"); err != nil {
+	if out, err := k.Run("down", "kafka"); err != nil {
 		k.t.Fatalf("stopping the test's Kafka: %v\n%s", err, out)
 	}
 }
 
-func (k *Kafka) run(args ...string) ([]byte, error) {
+// Run runs stack/stack.sh with args against this Kafka's stack (e.g. "kafka-topics",
+// "--list") and returns its output.
+func (k *Kafka) Run(args ...string) ([]byte, error) {
 	cmd := exec.Command(k.script, args...)
 	cmd.Env = k.env
 	return cmd.CombinedOutput()

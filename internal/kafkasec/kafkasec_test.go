@@ -1,0 +1,124 @@
+package kafkasec
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/internal/envvar"
+)
+
+const secret = "s3cret-Pa55word-of-the-test"
+
+// read reads vars as a program's environment.
+func read(vars map[string]string) (*Security, error) {
+	e := envvar.NewReader(func(name string) (string, bool) { v, ok := vars[name]; return v, ok })
+	s := Read(e)
+	return s, e.Err()
+}
+
+// pemFiles writes a self-signed certificate and its key and returns their files.
+func pemFiles(t *testing.T) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(k)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
+	require.NoError(t, os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return cert, key
+}
+
+func TestReadNothingIsPlaintext(t *testing.T) {
+	s, err := read(nil)
+	require.NoError(t, err)
+	assert.Nil(t, s.TLS())
+	assert.Nil(t, s.SASL())
+	assert.Equal(t, "plaintext", s.String())
+	var none *Security
+	assert.Equal(t, "plaintext", none.String())
+	assert.Nil(t, none.Dialer().TLS)
+}
+
+func TestReadSASLSSL(t *testing.T) {
+	cert, key := pemFiles(t)
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	require.NoError(t, os.WriteFile(pwFile, []byte(secret+"\n"), 0o600))
+	for _, m := range []string{"scram-sha-512", ScramSHA256, Plain} {
+		s, err := read(map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_CA_FILE": cert, "KAFKA_TLS_CERT_FILE": cert,
+			"KAFKA_TLS_KEY_FILE": key, "KAFKA_TLS_SERVER_NAME": "kafka.example", "KAFKA_SASL_MECHANISM": m,
+			"KAFKA_SASL_USERNAME": "streampipe", "KAFKA_SASL_PASSWORD_FILE": pwFile})
+		require.NoError(t, err, m)
+		require.NotNil(t, s.TLS())
+		assert.Equal(t, "kafka.example", s.TLS().ServerName)
+		assert.Len(t, s.TLS().Certificates, 1)
+		assert.NotNil(t, s.TLS().RootCAs)
+		assert.Equal(t, "SASL_SSL ("+strings.ToUpper(m)+" as streampipe)", s.String())
+		assert.Same(t, s.TLS(), s.Transport().TLS)
+		assert.Equal(t, s.SASL(), s.Dialer().SASLMechanism)
+		assert.NotContains(t, s.String(), secret)
+	}
+}
+
+// Every setting that cannot work is refused before anything connects, named with
+// its variable; the password is never in the message.
+func TestReadRefusesWhatCannotWork(t *testing.T) {
+	cert, key := pemFiles(t)
+	notPEM := filepath.Join(t.TempDir(), "not.pem")
+	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
+	for _, c := range []struct {
+		name string
+		vars map[string]string
+		want []string
+	}{
+		{"TLS not a boolean", map[string]string{"KAFKA_TLS": "yes please"}, []string{`KAFKA_TLS="yes please": want true or false`}},
+		{"a CA without TLS", map[string]string{"KAFKA_TLS_CA_FILE": cert}, []string{"KAFKA_TLS_CA_FILE=", "want KAFKA_TLS=true with it"}},
+		{"a CA file missing", map[string]string{"KAFKA_TLS": "1", "KAFKA_TLS_CA_FILE": "/nonexistent/ca.pem"},
+			[]string{`KAFKA_TLS_CA_FILE="/nonexistent/ca.pem": want a readable PEM file of CA certificates (no such file or directory)`}},
+		{"a CA file without certificates", map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_CA_FILE": notPEM},
+			[]string{"KAFKA_TLS_CA_FILE=", "this one holds none"}},
+		{"a certificate without its key", map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_CERT_FILE": cert},
+			[]string{`KAFKA_TLS_KEY_FILE="": want the private key of KAFKA_TLS_CERT_FILE`}},
+		{"a key without its certificate", map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_KEY_FILE": key},
+			[]string{`KAFKA_TLS_CERT_FILE="": want the certificate of KAFKA_TLS_KEY_FILE`}},
+		{"a key that is not one", map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_CERT_FILE": cert, "KAFKA_TLS_KEY_FILE": notPEM},
+			[]string{"KAFKA_TLS_CERT_FILE=", "a PEM certificate matching KAFKA_TLS_KEY_FILE"}},
+		{"an unknown mechanism", map[string]string{"KAFKA_SASL_MECHANISM": "GSSAPI", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": secret},
+			[]string{`KAFKA_SASL_MECHANISM="GSSAPI": want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`}},
+		{"a mechanism without a user or password", map[string]string{"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512"},
+			[]string{"KAFKA_SASL_USERNAME=\"\": want the user to log in as with SCRAM-SHA-512", "KAFKA_SASL_PASSWORD=\"\": want the password"}},
+		{"a password without a mechanism", map[string]string{"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": secret},
+			[]string{`KAFKA_SASL_MECHANISM="": want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512: KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set`}},
+		{"a password set twice", map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u",
+			"KAFKA_SASL_PASSWORD": secret, "KAFKA_SASL_PASSWORD_FILE": notPEM},
+			[]string{"KAFKA_SASL_PASSWORD and KAFKA_SASL_PASSWORD_FILE are both set"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := read(c.vars)
+			require.Error(t, err)
+			for _, w := range c.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.NotContains(t, err.Error(), secret)
+		})
+	}
+}
