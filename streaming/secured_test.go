@@ -2,16 +2,8 @@ package streaming_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +17,7 @@ import (
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/tlstest"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -80,6 +73,7 @@ func TestSecuredKafka(t *testing.T) {
 		_, pubErr := a.PublishTick(t.Context(), activities.TickInput{WorkflowID: "wrong", RunID: "run", Due: time.Now(),
 			Interval: time.Second, Records: 1, Topic: p.topic})
 		require.ErrorContains(t, pubErr, want)
+		t.Logf("the streaming worker stops with: %v\nthe producer's activity fails with: %v", err, pubErr)
 		for _, s := range []string{err.Error(), pubErr.Error(), a.CheckKafka(t.Context()).Error(), logs.String()} {
 			assert.NotContains(t, s, wrongPassword)
 			assert.NotContains(t, s, password)
@@ -95,14 +89,18 @@ func TestSecuredKafka(t *testing.T) {
 		p := newPipeOn(t, k, 1)
 		cfg := p.config()
 		cfg.Security = nil
-		require.ErrorContains(t, runToError(t, cfg), "the broker expects TLS")
+		err = runToError(t, cfg)
+		require.ErrorContains(t, err, "the broker expects TLS")
+		t.Logf("the streaming worker stops with: %v", err)
 		assert.Less(t, time.Since(start), 30*time.Second)
 	})
 
 	t.Run("a certificate from an untrusted CA is refused as not trusted", func(t *testing.T) {
-		sec := securityOf(t, k, "KAFKA_TLS_CA_FILE="+otherCA(t))
+		ca, _ := tlstest.SelfSignedCA(t, "not the stack's CA")
+		sec := securityOf(t, k, "KAFKA_TLS_CA_FILE="+ca)
 		err := kafkaprobe.Metadata(t.Context(), sec, k.Brokers)
 		require.ErrorContains(t, err, "the broker's certificate is not trusted")
+		t.Logf("metadata: %v", err)
 		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, KafkaSecurity: sec}, slog.New(slog.DiscardHandler))
 		defer a.Close()
 		require.ErrorContains(t, a.CheckKafka(t.Context()), "the broker's certificate is not trusted")
@@ -178,18 +176,40 @@ func readPassword(t *testing.T, k *stacktest.Kafka) string {
 	return ""
 }
 
-// otherCA writes a CA certificate of the test's own, which signed nothing the
-// broker has, and returns its file.
-func otherCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "not the stack's CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	file := filepath.Join(t.TempDir(), "other-ca.pem")
-	require.NoError(t, os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	return file
+// tlsCostRecords is what each round of BenchmarkKafkaTLSCost drains.
+const tlsCostRecords = 100_000
+
+// BenchmarkKafkaTLSCost reports the streaming worker's rows/s draining a pre-filled
+// topic from a plaintext Kafka and from a SASL_SSL one (SCRAM-SHA-512, mutual TLS),
+// both of its own and started alike but for STACK_SECURE, in alternating rounds of
+// one run, and the cores the worker used. Run it with -benchtime 1x.
+func BenchmarkKafkaTLSCost(b *testing.B) {
+	stacktest.Needs(b, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	kafkas := map[string]*stacktest.Kafka{
+		"plaintext": stacktest.PrivateKafka(b, "../stack/stack.sh"),
+		"sasl_ssl":  stacktest.PrivateKafka(b, "../stack/stack.sh", stacktest.Secured),
+	}
+	rate, cores := map[string]float64{}, map[string]float64{}
+	const rounds = 2
+	for round := range rounds {
+		for _, mode := range []string{"plaintext", "sasl_ssl"} {
+			p := newPipeOn(b, kafkas[mode], 6)
+			l := newLoad()
+			for range tlsCostRecords / 10_000 {
+				p.produce(l.messages(newIDs(10_000), 1, 0, time.Now()))
+			}
+			w := startProc(b, p, mode)
+			r, cpu, _ := drain(b, w, tlsCostRecords)
+			require.NoError(b, w.terminate(time.Minute))
+			b.Logf("round %d, %s: %.0f rows/s, worker %.2f cores", round+1, mode, r, cpu)
+			rate[mode] += r / rounds
+			cores[mode] += cpu / rounds
+		}
+	}
+	b.ReportMetric(rate["plaintext"], "plaintext_rows/s")
+	b.ReportMetric(rate["sasl_ssl"], "sasl_ssl_rows/s")
+	b.ReportMetric(rate["sasl_ssl"]/rate["plaintext"], "sasl_ssl/plaintext")
+	b.ReportMetric(cores["plaintext"], "plaintext_cores")
+	b.ReportMetric(cores["sasl_ssl"], "sasl_ssl_cores")
+	b.ReportMetric(0, "ns/op")
 }

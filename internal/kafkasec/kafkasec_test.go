@@ -1,23 +1,16 @@
 package kafkasec
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/tlstest"
 )
 
 const secret = "s3cret-Pa55word-of-the-test"
@@ -27,25 +20,6 @@ func read(vars map[string]string) (*Security, error) {
 	e := envvar.NewReader(func(name string) (string, bool) { v, ok := vars[name]; return v, ok })
 	s := Read(e)
 	return s, e.Err()
-}
-
-// pemFiles writes a self-signed certificate and its key and returns their files.
-func pemFiles(t *testing.T) (cert, key string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(k)
-	require.NoError(t, err)
-	dir := t.TempDir()
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	require.NoError(t, os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	require.NoError(t, os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
-	return cert, key
 }
 
 func TestReadNothingIsPlaintext(t *testing.T) {
@@ -60,7 +34,7 @@ func TestReadNothingIsPlaintext(t *testing.T) {
 }
 
 func TestReadSASLSSL(t *testing.T) {
-	cert, key := pemFiles(t)
+	cert, key := tlstest.SelfSignedCA(t, "test")
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	require.NoError(t, os.WriteFile(pwFile, []byte(secret+"\n"), 0o600))
 	for _, m := range []string{"scram-sha-512", ScramSHA256, Plain} {
@@ -82,7 +56,7 @@ func TestReadSASLSSL(t *testing.T) {
 // Every setting that cannot work is refused before anything connects, named with
 // its variable; the password is never in the message.
 func TestReadRefusesWhatCannotWork(t *testing.T) {
-	cert, key := pemFiles(t)
+	cert, key := tlstest.SelfSignedCA(t, "test")
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
 	for _, c := range []struct {
