@@ -276,6 +276,10 @@ func TestCommandLine(t *testing.T) {
 			[]string{"worker: bad configuration:", `LOG_LEVEL="loud": want debug, info, warn or error`,
 				`KAFKA_BATCH_SIZE="-5": want a positive whole number`, `WORKER_METRICS_ADDR="localhost"`, "malformed",
 				`RANDOMUSER_TIMEOUT="soon"`, "Run 'worker -h'"}},
+		{"bad Kafka security", nil, map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_CERT_FILE": "/nonexistent/client.pem",
+			"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_PASSWORD": "Pa55-never-shown"}, 2, nil,
+			[]string{"worker: bad configuration:", `KAFKA_TLS_KEY_FILE="": want the private key of KAFKA_TLS_CERT_FILE`,
+				`KAFKA_SASL_USERNAME="": want the user to log in as with SCRAM-SHA-512`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,6 +294,7 @@ func TestCommandLine(t *testing.T) {
 			for _, w := range tt.wantStderr {
 				assert.Contains(t, stderr.String(), w)
 			}
+			assert.NotContains(t, stderr.String()+stdout.String(), "Pa55-never-shown")
 		})
 	}
 }

@@ -53,7 +53,8 @@ type Security struct {
 
 // Read reads the KAFKA_TLS* and KAFKA_SASL_* variables through e and checks them
 // (files readable, a key with a certificate, a user and a password with a
-// mechanism), recording every problem in e under the variable's name.
+// mechanism), recording every problem in e under the variable's name. It returns
+// nil, plaintext, when they ask for neither TLS nor SASL.
 func Read(e *envvar.Reader) *Security {
 	s := &Security{}
 	on := e.Checked("KAFKA_TLS", "false", checkBool)
@@ -76,6 +77,9 @@ func Read(e *envvar.Reader) *Security {
 	s.user = e.Secret("KAFKA_SASL_USERNAME")
 	password := e.Secret("KAFKA_SASL_PASSWORD")
 	s.mechanism = saslMechanism(e, mechanism, s.user, password)
+	if s.tls == nil && s.mechanism == nil {
+		return nil // plaintext
+	}
 	return s
 }
 

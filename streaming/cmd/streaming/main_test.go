@@ -118,6 +118,8 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		"CASSANDRA_REPLICATION":           "SimpleStrategy",
 		"STREAMING_LOG_LEVEL":             "loud",
 		"STREAMING_STARTUP_TIMEOUT":       "-1s",
+		"KAFKA_TLS_CA_FILE":               "/nonexistent/ca.pem",
+		"KAFKA_SASL_USERNAME":             "streampipe",
 	})))
 	require.Error(t, err)
 	for _, want := range []string{
@@ -134,6 +136,8 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		`CASSANDRA_REPLICATION="SimpleStrategy": want a CQL map`,
 		`STREAMING_LOG_LEVEL="loud": want debug, info, warn or error`,
 		`STREAMING_STARTUP_TIMEOUT="-1s": want a positive duration`,
+		`KAFKA_TLS_CA_FILE="/nonexistent/ca.pem": want KAFKA_TLS=true with it`,
+		`KAFKA_SASL_MECHANISM="": want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512: KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set`,
 	} {
 		assert.ErrorContains(t, err, want)
 	}
