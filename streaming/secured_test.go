@@ -112,6 +112,18 @@ func TestSecuredKafka(t *testing.T) {
 			"the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE")
 	})
 
+	t.Run("a certificate for another name is refused as such", func(t *testing.T) {
+		sec := securityOf(t, k, "KAFKA_TLS_SERVER_NAME=kafka.elsewhere.example")
+		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers),
+			`the broker's certificate is not for "kafka.elsewhere.example": set KAFKA_TLS_SERVER_NAME`)
+	})
+
+	t.Run("TLS without SASL at a SASL_SSL port: the error suggests SASL", func(t *testing.T) {
+		sec := securityOf(t, k, "KAFKA_SASL_MECHANISM=", "KAFKA_SASL_USERNAME=", "KAFKA_SASL_PASSWORD_FILE=")
+		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers),
+			"the broker closed the connection; if it requires SASL, set KAFKA_SASL_MECHANISM")
+	})
+
 	t.Run("TLS to a plaintext port: the broker does not speak TLS", func(t *testing.T) {
 		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), k.Security, stacktest.KafkaBrokers(t)),
 			"the broker does not speak TLS at this address")
