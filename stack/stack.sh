@@ -524,15 +524,15 @@ kafka_mode() { cat "$(data_dir kafka)/secure" 2>/dev/null || echo 0; }
 kafka_secured() { [[ $(kafka_mode) == 1 ]]; }
 
 # kafka_client_env COMMAND... — runs COMMAND with the clients' KAFKA_* settings of
-# secure.env when this stack's Kafka is the secured one.
+# secure.env when this stack's Kafka is the secured one, and never with the caller's
+# own KAFKA_* (say, a remote cluster's TLS settings in the shell).
 kafka_client_env() {
-  if kafka_secured; then
-    local vars
-    mapfile -t vars < <(grep '^KAFKA_' "$SECURE_ENV")
-    env "${vars[@]}" "$@"
-  else
-    "$@"
-  fi
+  local unset=() vars=() v
+  for v in $(compgen -e); do
+    [[ $v == KAFKA_* ]] && unset+=(-u "$v")
+  done
+  kafka_secured && mapfile -t vars < <(grep '^KAFKA_' "$SECURE_ENV")
+  env "${unset[@]}" "${vars[@]}" "$@"
 }
 
 start_cassandra() {
