@@ -1,11 +1,17 @@
 package kafkasec
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -95,4 +101,35 @@ func TestReadRefusesWhatCannotWork(t *testing.T) {
 			assert.NotContains(t, err.Error(), secret)
 		})
 	}
+}
+
+// Explain says what a failure of TLS or SASL means in the variables' terms; other
+// errors pass unchanged and are no *Error.
+func TestExplainWithoutABroker(t *testing.T) {
+	s, err := read(map[string]string{"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+		"KAFKA_SASL_USERNAME": "streampipe", "KAFKA_SASL_PASSWORD": secret})
+	require.NoError(t, err)
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("dial: %w", kafka.SASLAuthenticationFailed),
+			`kafka refused the credentials of user "streampipe" for SASL SCRAM-SHA-256: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`},
+		{kafka.UnsupportedSASLMechanism, `kafka does not accept SASL SCRAM-SHA-256 for user "streampipe"`},
+		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, "the broker's certificate is not trusted"},
+		{x509.HostnameError{Host: "kafka.example", Certificate: &x509.Certificate{}}, `the broker's certificate is not for "kafka.example"`},
+		{x509.CertificateInvalidError{Reason: x509.Expired, Cert: &x509.Certificate{}}, "the broker's certificate is not valid (expired"},
+		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, "the broker does not speak TLS at this address"},
+		{&net.OpError{Op: "remote error", Err: errors.New("tls: certificate required")}, "the broker refused the TLS handshake"},
+	} {
+		got := s.Explain(t.Context(), nil, c.err)
+		assert.ErrorContains(t, got, c.want)
+		assert.ErrorIs(t, got, c.err)
+		assert.True(t, IsError(got), "%v", got)
+		assert.NotContains(t, got.Error(), secret)
+	}
+	plain := errors.New("some other failure")
+	assert.Same(t, plain, s.Explain(t.Context(), nil, plain))
+	assert.False(t, IsError(plain))
+	assert.NoError(t, s.Explain(t.Context(), nil, nil))
 }
