@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,16 +21,24 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 func loadCompose(t *testing.T) *types.Project {
 	t.Helper()
-	opts, err := cli.NewProjectOptions([]string{"docker-compose.yml"},
-		cli.WithEnv([]string{}), cli.WithProfiles([]string{"cli"}))
-	require.NoError(t, err)
-	project, err := opts.LoadProject(context.Background()) // schema validation is on
+	project, err := loadComposeWith([]string{"GRAFANA_ADMIN_PASSWORD=test"})
 	require.NoError(t, err)
 	return project
+}
+
+// loadComposeWith loads docker-compose.yml with env as the environment.
+func loadComposeWith(env []string) (*types.Project, error) {
+	opts, err := cli.NewProjectOptions([]string{"docker-compose.yml"},
+		cli.WithEnv(env), cli.WithProfiles([]string{"cli"}))
+	if err != nil {
+		return nil, err
+	}
+	return opts.LoadProject(context.Background()) // schema validation is on
 }
 
 // versions reads stack/versions.env, the versions the local stack runs.
@@ -78,6 +87,8 @@ func TestComposeServices(t *testing.T) {
 		"worker":             {image: "streampipe:latest", ports: []uint32{9101}},
 		"streaming":          {image: "streampipe:latest", ports: []uint32{9102}},
 		"starter":            {image: "streampipe:latest"},
+		"prometheus":         {image: "prom/prometheus:v3.5.0", ports: []uint32{9090}},
+		"grafana":            {image: "grafana/grafana:12.1.0", ports: []uint32{3000}},
 	}
 	require.ElementsMatch(t, slices.Collect(maps.Keys(want)), project.ServiceNames())
 	for name, w := range want {
@@ -105,6 +116,104 @@ func TestComposeServices(t *testing.T) {
 	for _, name := range []string{"postgresql", "temporal", "kafka", "cassandra"} {
 		require.NotNil(t, project.Services[name].HealthCheck, "%s has a healthcheck", name)
 	}
+}
+
+// Prometheus scrapes both workers where they serve /metrics, Grafana reads it and
+// loads the dashboard, and both publish their ports on the loopback only.
+func TestComposeMonitoring(t *testing.T) {
+	project := loadCompose(t)
+	for _, name := range []string{"prometheus", "grafana"} {
+		for _, p := range project.Services[name].Ports {
+			require.Equal(t, "127.0.0.1", p.HostIP, "%s publishes port %s on the loopback only", name, p.Published)
+		}
+	}
+
+	var prom struct {
+		ScrapeConfigs []struct {
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, mountedFile(t, project.Services["prometheus"], "/etc/prometheus/prometheus.yml"), &prom)
+	var targets []string
+	for _, sc := range prom.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			targets = append(targets, st.Targets...)
+		}
+	}
+	require.ElementsMatch(t, []string{
+		scrapeTarget(t, project, "worker", "WORKER_METRICS_ADDR"),
+		scrapeTarget(t, project, "streaming", "STREAMING_METRICS_ADDR"),
+	}, targets, "Prometheus scrapes both workers where they serve /metrics")
+
+	grafana := project.Services["grafana"]
+	provisioning := mountedFile(t, grafana, "/etc/grafana/provisioning")
+	var sources struct {
+		Datasources []struct {
+			Type string `yaml:"type"`
+			URL  string `yaml:"url"`
+		} `yaml:"datasources"`
+	}
+	readYAML(t, filepath.Join(provisioning, "datasources", "prometheus.yml"), &sources)
+	require.Len(t, sources.Datasources, 1)
+	require.Equal(t, "prometheus", sources.Datasources[0].Type)
+	require.Equal(t, "http://prometheus:9090", sources.Datasources[0].URL, "the prometheus service")
+	var dashboards struct {
+		Providers []struct {
+			Options struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	readYAML(t, filepath.Join(provisioning, "dashboards", "streampipe.yml"), &dashboards)
+	require.Len(t, dashboards.Providers, 1)
+	require.FileExists(t, filepath.Join(mountedFile(t, grafana, dashboards.Providers[0].Options.Path), "streampipe.json"),
+		"Grafana loads the dashboard from where it is mounted")
+}
+
+// Grafana's admin password has no default: compose refuses to start without it,
+// saying where to set it.
+func TestComposeWantsGrafanaPassword(t *testing.T) {
+	_, err := loadComposeWith([]string{})
+	require.ErrorContains(t, err, "set GRAFANA_ADMIN_PASSWORD in .env")
+}
+
+// scrapeTarget is where Prometheus reaches the /metrics of service, which serves them
+// on the address of its variable addrVar: on every interface of its container, else
+// only the container itself could scrape them.
+func scrapeTarget(t *testing.T, project *types.Project, service, addrVar string) string {
+	t.Helper()
+	addr := deref(project.Services[service].Environment[addrVar])
+	host, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err, "%s %s=%s", service, addrVar, addr)
+	require.Contains(t, []string{"", "0.0.0.0", "::"}, host, "%s %s=%s listens on every interface of its container", service, addrVar, addr)
+	return net.JoinHostPort(service, port)
+}
+
+// mountedFile is the file or folder of the project that svc mounts at target.
+func mountedFile(t *testing.T, svc types.ServiceConfig, target string) string {
+	t.Helper()
+	for _, v := range svc.Volumes {
+		if v.Target == target && v.Type == types.VolumeTypeBind {
+			wd, err := os.Getwd() // the project's folder: compose made the source absolute from it
+			require.NoError(t, err)
+			rel, err := filepath.Rel(wd, v.Source)
+			require.NoError(t, err)
+			require.False(t, strings.HasPrefix(rel, ".."), "%s mounts %s, outside the project", svc.Name, v.Source)
+			require.True(t, v.ReadOnly, "%s mounts %s read-only", svc.Name, target)
+			return rel
+		}
+	}
+	t.Fatalf("%s mounts nothing of the project at %s", svc.Name, target)
+	return ""
+}
+
+func readYAML(t *testing.T, path string, into any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(b, into), path)
 }
 
 func TestComposeProgramsMatchTheBuild(t *testing.T) {

@@ -28,7 +28,7 @@ import (
 //	    dead_letter_topic: orders.dlq      # default <topic>.dlq
 //	    table: shop.orders                 # keyspace.table
 //	    primary_key: id                    # a CQL clause: "id", "(account), at"
-//	    write_time: kafka.timestamp        # the only source for now, the default
+//	    write_time: value.updated_at       # default kafka.timestamp
 //	    columns:
 //	      - {name: id, type: uuid, from: value.id, required: true}
 //	      - {name: customer, type: text, from: value.customer.name}
@@ -113,19 +113,31 @@ func ParseDeclared(file string, data []byte) ([]Dataset, error) {
 
 // declParser collects the problems of a file.
 type declParser struct {
-	file string
-	errs []error
+	file  string
+	errs  []error
+	lines []int // of each of errs
 }
 
 func (p *declParser) fail(n *yaml.Node, format string, args ...any) {
 	p.errs = append(p.errs, fmt.Errorf("%s:%d: %s", p.file, n.Line, fmt.Sprintf(format, args...)))
+	p.lines = append(p.lines, n.Line)
 }
 
+// err is every problem found, in the order of their lines in the file.
 func (p *declParser) err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("declared datasets: %d problems:\n%w", len(p.errs), errors.Join(p.errs...))
+	order := make([]int, len(p.errs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return p.lines[a] - p.lines[b] })
+	errs := make([]error, len(order))
+	for i, j := range order {
+		errs[i] = p.errs[j]
+	}
+	return fmt.Errorf("declared datasets: %d problems:\n%w", len(errs), errors.Join(errs...))
 }
 
 // mapping returns the keys of a mapping node; keys not in allowed are reported.
@@ -197,11 +209,8 @@ func (p *declParser) dataset(n *yaml.Node) (Dataset, bool) {
 		p.fail(m["table"], "%s: table %q: want keyspace.table, each a letter, then letters, digits or _", what, table)
 	}
 	d.Keyspace, d.Table = strings.ToLower(ks), strings.ToLower(tbl)
-	if wt := p.scalar(m, what, "write_time"); wt != "" && wt != fromTimestamp {
-		p.fail(m["write_time"], "%s: write_time %q: want %s (the record's Kafka timestamp, the only source for now)", what, wt, fromTimestamp)
-	}
 
-	rows := &Declared{name: name}
+	rows := &Declared{name: name, writeTime: p.writeTime(m, what)}
 	cols, ok := m["columns"]
 	if !ok || cols.Kind != yaml.SequenceNode || len(cols.Content) == 0 {
 		p.fail(n, "%s: no columns: want a list of columns", what)
@@ -307,17 +316,9 @@ func (p *declParser) column(n *yaml.Node, dataset string) (declaredColumn, bool)
 	default:
 		src := p.scalar(m, what, "from")
 		switch {
-		case src == "value" || strings.HasPrefix(src, "value."):
+		case isValueSource(src):
 			c.from = "value"
-			if src != "value" {
-				c.path = strings.Split(strings.TrimPrefix(src, "value."), ".")
-			}
-			for _, part := range c.path {
-				if !pathPart.MatchString(part) {
-					p.fail(from, "%s: from %q: a path part is empty or has spaces", what, src)
-					break
-				}
-			}
+			c.path = p.valuePath(from, what+": from", src)
 		case sourceTypes[src] != nil:
 			c.from = src
 			if ok := slices.Contains(sourceTypes[src], c.typ); !ok && slices.Contains(declaredTypes, c.typ) {
@@ -328,6 +329,41 @@ func (p *declParser) column(n *yaml.Node, dataset string) (declaredColumn, bool)
 		}
 	}
 	return c, len(p.errs) == before
+}
+
+// writeTime is the source of the rows' write time declared in m: nil for the
+// record's Kafka timestamp (the default), else a required timestamp field of the
+// value, as a column that is not written.
+func (p *declParser) writeTime(m map[string]*yaml.Node, what string) *declaredColumn {
+	src := p.scalar(m, what, "write_time")
+	switch {
+	case src == "" || src == fromTimestamp:
+		return nil
+	case !isValueSource(src):
+		p.fail(m["write_time"], "%s: write_time %q: want %s (the default) or value.<path> (a timestamp field of the value)",
+			what, src, fromTimestamp)
+		return nil
+	}
+	return &declaredColumn{typ: "timestamp", from: "value", path: p.valuePath(m["write_time"], what+": write_time", src), required: true}
+}
+
+// isValueSource reports whether a source is the value or a path in it.
+func isValueSource(src string) bool { return src == "value" || strings.HasPrefix(src, "value.") }
+
+// valuePath is the path of a value source ("value.a.b": a, b; "value": none). A part
+// that is empty or has spaces is reported.
+func (p *declParser) valuePath(n *yaml.Node, what, src string) []string {
+	if src == "value" {
+		return nil
+	}
+	path := strings.Split(strings.TrimPrefix(src, "value."), ".")
+	for _, part := range path {
+		if !pathPart.MatchString(part) {
+			p.fail(n, "%s %q: a path part is empty or has spaces", what, src)
+			break
+		}
+	}
+	return path
 }
 
 func nodeOr(n, def *yaml.Node) *yaml.Node {

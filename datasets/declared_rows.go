@@ -23,12 +23,19 @@ type Declared struct {
 	name string
 	cols []declaredColumn
 	key  string
+	// writeTime is the value's field that is each row's write time; nil: the
+	// record's Kafka timestamp.
+	writeTime *declaredColumn
 }
 
 var (
 	_ streaming.Dataset        = (*Declared)(nil)
 	_ streaming.MessageDecoder = (*Declared)(nil)
+	_ streaming.ValueTimed     = (*Declared)(nil)
 )
+
+// WriteTimeFromValue reports whether the rows' write time is a field of the value.
+func (d *Declared) WriteTimeFromValue() bool { return d.writeTime != nil }
 
 // Name is the dataset's name.
 func (d *Declared) Name() string { return d.name }
@@ -51,10 +58,11 @@ func (d *Declared) Decode(key, value []byte) (streaming.Row, error) {
 	return d.DecodeMessage(kafka.Message{Key: key, Value: value})
 }
 
-// DecodeMessage maps one message to a row.
+// DecodeMessage maps one message to a row. A write time taken from the value is
+// looked at first, as the worker looks at a Kafka timestamp before decoding.
 func (d *Declared) DecodeMessage(m kafka.Message) (streaming.Row, error) {
 	var doc any
-	needValue := false
+	needValue := d.writeTime != nil
 	for _, c := range d.cols {
 		needValue = needValue || c.from == "value"
 	}
@@ -68,15 +76,27 @@ func (d *Declared) DecodeMessage(m kafka.Message) (streaming.Row, error) {
 			return streaming.Row{}, bad(streaming.ReasonNotJSON, "more than one JSON value")
 		}
 	}
-	values := make([]any, len(d.cols))
+	var row streaming.Row
+	if d.writeTime != nil {
+		at, err := d.writeTime.value(m, doc)
+		if ie, ok := errors.AsType[*streaming.InvalidError](err); ok {
+			// Whatever is wrong with the field, the row has no write time.
+			ie.Reason, ie.Detail = streaming.ReasonBadTimestamp, "the write time: "+ie.Detail
+		}
+		if err != nil {
+			return streaming.Row{}, err
+		}
+		row.WriteTime = at.(time.Time)
+	}
+	row.Values = make([]any, len(d.cols))
 	for i, c := range d.cols {
 		v, err := c.value(m, doc)
 		if err != nil {
 			return streaming.Row{}, err
 		}
-		values[i] = v
+		row.Values[i] = v
 	}
-	return streaming.Row{Values: values}, nil
+	return row, nil
 }
 
 // value is the column's value for message m whose value decoded to doc.

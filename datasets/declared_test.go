@@ -1,7 +1,10 @@
 package datasets
 
 import (
+	"cmp"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +83,7 @@ func TestParseDeclaredBadFiles(t *testing.T) {
     topic: "no spaces"
     dead_letter_topic: "a b"
     table: nodot
-    write_time: value.at
+    write_time: header.at
     extra: 1
     primary_key: id
     columns:
@@ -115,12 +118,13 @@ func TestParseDeclaredBadFiles(t *testing.T) {
     topic: t
     table: k.t
     primary_key: a
+    write_time: value.a..b
 `, []string{
 			`f.yaml:2: dataset "Bad-Name": want a name of a-z`,
 			`f.yaml:3: dataset Bad-Name: topic "no spaces": want a Kafka topic name`,
 			`f.yaml:4: dataset Bad-Name: dead_letter_topic "a b"`,
 			`f.yaml:5: dataset Bad-Name: table "nodot": want keyspace.table`,
-			`f.yaml:6: dataset Bad-Name: write_time "value.at": want kafka.timestamp`,
+			`f.yaml:6: dataset Bad-Name: write_time "header.at": want kafka.timestamp (the default) or value.<path>`,
 			`f.yaml:7: dataset: unknown field "extra"`,
 			`f.yaml:8: dataset Bad-Name: primary key column id must be required`,
 			`f.yaml:11: dataset Bad-Name: column id declared twice (first at line 10)`,
@@ -137,6 +141,7 @@ func TestParseDeclaredBadFiles(t *testing.T) {
 			`f.yaml:24: dataset users: primary_key names missing, which is no declared column`,
 			`f.yaml:32: dataset twice is declared twice (first at line 27)`,
 			`f.yaml:37: dataset nocolumns: no columns`,
+			`f.yaml:41: dataset nocolumns: write_time "value.a..b": a path part is empty`,
 		}},
 	}
 	for _, tt := range tests {
@@ -146,8 +151,21 @@ func TestParseDeclaredBadFiles(t *testing.T) {
 			for _, w := range tt.want {
 				assert.Contains(t, err.Error(), w)
 			}
+			assert.True(t, slices.IsSortedFunc(lineNumbers(err), cmp.Compare), "in the order of the file's lines:\n%v", err)
 		})
 	}
+}
+
+// lineNumbers are the line numbers of the problems listed by err.
+func lineNumbers(err error) []int {
+	var out []int
+	for _, l := range strings.Split(err.Error(), "\n")[1:] {
+		if _, rest, ok := strings.Cut(l, "f.yaml:"); ok {
+			n, _ := strconv.Atoi(rest[:strings.Index(rest, ":")])
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func TestLoadFileNamesAMissingFile(t *testing.T) {
@@ -225,6 +243,77 @@ func TestDeclaredDecodeReasons(t *testing.T) {
 	}
 }
 
+// timedFile declares a dataset whose write time is a field of the value.
+const timedFile = `
+datasets:
+  - name: events
+    topic: events
+    table: k.events
+    primary_key: id
+    write_time: value.meta.updated_at
+    columns:
+      - {name: id, type: text, from: value.id, required: true}
+      - {name: note, type: text, from: value.note}
+`
+
+func TestDeclaredWriteTimeFromTheValue(t *testing.T) {
+	ds, err := ParseDeclared("timed.yaml", []byte(timedFile))
+	require.NoError(t, err)
+	d := ds[0].Rows.(*Declared)
+	assert.True(t, d.WriteTimeFromValue())
+	assert.False(t, orders(t).WriteTimeFromValue(), "kafka.timestamp by default")
+	assert.Len(t, d.Columns(), 2, "the write time is no column")
+
+	at := time.Date(2026, 1, 31, 12, 0, 0, 123e6, time.UTC)
+	for _, v := range []string{`"2026-01-31T12:00:00.123Z"`, `"2026-01-31T13:00:00.123+01:00"`, `1769860800123`} {
+		t.Run(v, func(t *testing.T) {
+			row, err := d.DecodeMessage(kafka.Message{Value: []byte(`{"id": "a", "meta": {"updated_at": ` + v + `}}`)})
+			require.NoError(t, err)
+			assert.True(t, at.Equal(row.WriteTime), "%v", row.WriteTime)
+			assert.Equal(t, []any{"a", gocql.UnsetValue}, row.Values)
+		})
+	}
+
+	for _, tt := range []struct{ value, detail string }{
+		{`{"id": "a"}`, "the write time: no field meta.updated_at"},
+		{`{"id": "a", "meta": {"updated_at": null}}`, "the write time: no field meta.updated_at"},
+		{`{"id": "a", "meta": 3}`, "the write time: field meta is a JSON number, not an object"},
+		{`{"id": "a", "meta": {"updated_at": true}}`, "the write time: field meta.updated_at is a JSON boolean, want a string"},
+		{`{"id": "a", "meta": {"updated_at": 1.5}}`, "the write time: field meta.updated_at is 1.5: want Unix milliseconds"},
+		{`{"id": "a", "meta": {"updated_at": "2026-01-31 12:00"}}`, "the write time: field meta.updated_at \"2026-01-31 12:00\": want an RFC 3339 time"},
+		{`{"note": "no id either"}`, "the write time: no field meta.updated_at"}, // looked at first
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			_, err := d.DecodeMessage(kafka.Message{Value: []byte(tt.value)})
+			var ie *streaming.InvalidError
+			require.ErrorAs(t, err, &ie)
+			assert.Equal(t, streaming.ReasonBadTimestamp, ie.Reason)
+			assert.Contains(t, ie.Detail, tt.detail)
+		})
+	}
+	// 1 ms after 1970 is a write time here; the worker dead-letters it (before 2000).
+	row, err := d.DecodeMessage(kafka.Message{Value: []byte(`{"id": "a", "meta": {"updated_at": 1}}`)})
+	require.NoError(t, err)
+	assert.Equal(t, time.UnixMilli(1).UTC(), row.WriteTime)
+}
+
+// docs/examples/declared-orders.yaml maps the message its comment shows.
+func TestDeclaredOrdersExample(t *testing.T) {
+	ds, err := LoadFile("../docs/examples/declared-orders.yaml")
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	d := ds[0].Rows.(*Declared)
+	row, err := d.DecodeMessage(kafka.Message{Key: []byte("acc-1"), Partition: 1, Value: []byte(`{
+		"id": "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b", "updated_at": "2026-01-31T12:00:00Z",
+		"n": 5, "counts": {"big": 9000000000}, "amount": 12.5, "paid": true, "day": "2026-01-31",
+		"placed": 1769860800123, "tags": ["gift"], "note": "ring twice"}`)})
+	require.NoError(t, err)
+	assert.Equal(t, time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC), row.WriteTime)
+	assert.Equal(t, []any{"acc-1", gocql.UUID{0x0b, 0x7e, 0x2f, 0x4a, 0x3c, 0x1d, 0x5e, 0x6f, 0x8a, 0x9b, 0x0c, 0x1d, 0x2e, 0x3f, 0x4a, 0x5b},
+		int32(5), int64(9000000000), 12.5, true, time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC).UnixMilli(),
+		time.UnixMilli(1769860800123).UTC(), []string{"gift"}, "ring twice", int32(1), "web"}, row.Values)
+}
+
 // The worked example of docs/declared-datasets.md maps a users message to the very
 // row the built-in users dataset makes (the end-to-end equivalence on the real stack
 // is streaming's TestDeclaredUsersWriteTheBuiltInRows).
@@ -253,6 +342,7 @@ func FuzzParseDeclared(f *testing.F) {
 	f.Add([]byte("datasets:\n  - name: x\n    columns: [{}]\n"))
 	f.Add([]byte("datasets: [[], 1, {name: [1]}]"))
 	f.Add([]byte("&a [*a]"))
+	f.Add([]byte(timedFile))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ds, err := ParseDeclared("fuzz.yaml", data)
 		if err != nil {
@@ -272,19 +362,25 @@ func FuzzDeclaredDecode(f *testing.F) {
 	f.Add([]byte("acc"), []byte(`{"id": "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b", "tags": ["a"], "count": {"items": 1}}`))
 	f.Add([]byte(""), []byte(`null`))
 	f.Add([]byte("x"), []byte(`{"id": 1, "at": 1700000000000, "small": -0}`))
-	var d *Declared
+	f.Add([]byte("x"), []byte(`{"id": "a", "meta": {"updated_at": "2026-01-31T12:00:00Z"}}`))
+	var decls []*Declared
 	f.Fuzz(func(t *testing.T, key, value []byte) {
-		if d == nil {
-			ds, err := ParseDeclared("good.yaml", []byte(goodFile))
-			require.NoError(t, err)
-			d = ds[0].Rows.(*Declared)
+		if decls == nil {
+			for _, file := range []string{goodFile, timedFile} {
+				ds, err := ParseDeclared("f.yaml", []byte(file))
+				require.NoError(t, err)
+				decls = append(decls, ds[0].Rows.(*Declared))
+			}
 		}
-		row, err := d.Decode(key, value)
-		if err != nil {
-			var ie *streaming.InvalidError
-			require.ErrorAs(t, err, &ie)
-			return
+		for _, d := range decls {
+			row, err := d.Decode(key, value)
+			if err != nil {
+				var ie *streaming.InvalidError
+				require.ErrorAs(t, err, &ie)
+				continue
+			}
+			require.Len(t, row.Values, len(d.Columns()))
+			require.Equal(t, d.WriteTimeFromValue(), !row.WriteTime.IsZero())
 		}
-		require.Len(t, row.Values, len(d.Columns()))
 	})
 }

@@ -13,6 +13,9 @@
 #   stack/stack.sh certs                  make this stack's TLS certificates, once: a CA, a server
 #                                         certificate for localhost/127.0.0.1-3 and a client
 #                                         certificate, PEM, in $STREAMPIPE_STACK_DIR/tls
+#   stack/stack.sh temporal-front         put the running Temporal behind a front that requires
+#                                         mutual TLS and an API key (what `up` does when
+#                                         STACK_SECURE=1); its client settings: secure.env
 #   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
 #                                         staticcheck, workflowcheck, chromium, playwright),
 #                                         installing it first
@@ -24,13 +27,18 @@
 #   STREAMPIPE_STACK_DIR  data, logs and pid files of this stack (default <checkout>/.stack)
 #   STACK_TIMEOUT         seconds each service may take to answer after start (default 180)
 #   CASSANDRA_AUTH        1 = PasswordAuthenticator (superuser cassandra/cassandra), 0 = none (default 0)
-#   STACK_SECURE          1 = the secured servers: Kafka's client port speaks SASL_SSL (the stack's
-#                         certificates, SCRAM users); the clients' settings go to
-#                         $STREAMPIPE_STACK_DIR/secure.env (default 0: plaintext, no authentication)
 #   JAVA17_HOME           the JDK 17 to run Kafka and Cassandra with (default: found under /usr/lib/jvm)
 #   STACK_WORKER_PORT     the port of the worker's /metrics and /healthz (default 9101)
 #   STACK_STREAMING_PORT  the port of the streaming worker's (default 9102)
+#   STACK_TEMPORAL_PORT, STACK_TEMPORAL_UI_PORT  Temporal's frontend and Web UI ports (default 7233, 8233)
 #   STACK_KAFKA_PORT, STACK_KAFKA_CONTROLLER_PORT  Kafka's client and controller ports (default 9092, 9093)
+#   STACK_CASSANDRA_PORT, STACK_CASSANDRA_STORAGE_PORT  Cassandra's CQL and storage ports (default 9042, 7000)
+#   STACK_SECURE          1 = the servers speak TLS only and want credentials (Cassandra: client
+#                         encryption and a client certificate required, PasswordAuthenticator;
+#                         Temporal: a front on STACK_TEMPORAL_TLS_PORT (default 7234) requiring
+#                         mutual TLS and an API key; Kafka: SASL_SSL on its client port, a client
+#                         certificate required, SCRAM users); the clients' settings go to
+#                         $STREAMPIPE_STACK_DIR/secure.env (default 0)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,12 +50,15 @@ STACK_DIR=${STREAMPIPE_STACK_DIR:-$ROOT/.stack}
 BIN_DIR=${STREAMPIPE_BIN_DIR:-$ROOT/bin} # the worker and streaming programs (make build)
 STACK_TIMEOUT=${STACK_TIMEOUT:-180}
 CASSANDRA_AUTH=${CASSANDRA_AUTH:-0}
-STACK_SECURE=${STACK_SECURE:-0}
-SECURE_ENV=$STACK_DIR/secure.env # the secured servers' client settings, KEY=VALUE
 WORKER_PORT=${STACK_WORKER_PORT:-9101}       # the worker's /metrics and /healthz
 STREAMING_PORT=${STACK_STREAMING_PORT:-9102} # the streaming worker's
+TEMPORAL_PORT=${STACK_TEMPORAL_PORT:-7233}
+TEMPORAL_UI_PORT=${STACK_TEMPORAL_UI_PORT:-8233}
 KAFKA_PORT=${STACK_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${STACK_KAFKA_CONTROLLER_PORT:-9093}
+CASSANDRA_PORT=${STACK_CASSANDRA_PORT:-9042}
+CASSANDRA_STORAGE_PORT=${STACK_CASSANDRA_STORAGE_PORT:-7000}
+STACK_SECURE=${STACK_SECURE:-0}
 HOST=127.0.0.1
 SERVERS=(temporal kafka cassandra)
 APPS=(worker streaming) # this checkout's programs (make build), run against the servers
@@ -71,9 +82,9 @@ die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
 
 ports() { # the TCP ports a service listens on; the first is the one users talk to
   case $1 in
-    temporal) echo "7233 8233" ;;
+    temporal) echo "$TEMPORAL_PORT $TEMPORAL_UI_PORT" ;;
     kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
-    cassandra) echo "9042 7000" ;;
+    cassandra) echo "$CASSANDRA_PORT $CASSANDRA_STORAGE_PORT" ;;
     worker) echo "$WORKER_PORT" ;;
     streaming) echo "$STREAMING_PORT" ;;
   esac
@@ -359,16 +370,16 @@ launch() { # launch SERVICE COMMAND... — detached, in its own session, output 
 
 probe() { # probe SERVICE — one real question to the service; prints its answer
   case $1 in
-    temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:7233" 2>&1 | grep -q SERVING && echo "SERVING" ;;
+    temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
     kafka) kafka_client_env "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
     cassandra)
-      if [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]]; then
-        "$PROBE" cql "$HOST:9042" cassandra cassandra 2>/dev/null
-      else
-        "$PROBE" cql "$HOST:9042" 2>/dev/null
-      fi
+      local args=("$HOST:$CASSANDRA_PORT") tlsenv
+      [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && args+=(cassandra cassandra)
+      mapfile -t tlsenv < <(cassandra_tls_vars)
+      env "${tlsenv[@]}" "$PROBE" cql "${args[@]}" 2>/dev/null
       ;;
     worker | streaming) curl -fsS --max-time 2 "http://$HOST:$(ports "$1")/healthz" 2>/dev/null | tr -d '\n' ;;
+    temporal-front) temporal_front_probe ;;
   esac
 }
 
@@ -396,7 +407,7 @@ wait_ready() { # wait_ready SERVICE PID START-SECONDS
 
 start_temporal() {
   mkdir -p "$(data_dir temporal)"
-  launch temporal "$TEMPORAL_BIN" server start-dev --ip "$HOST" --port 7233 --ui-port 8233 \
+  launch temporal "$TEMPORAL_BIN" server start-dev --ip "$HOST" --port "$TEMPORAL_PORT" --ui-port "$TEMPORAL_UI_PORT" \
     --db-filename "$(data_dir temporal)/temporal.db" --log-level warn --log-format pretty
 }
 
@@ -498,9 +509,9 @@ ssl.keystore.type=PEM
 ssl.keystore.location=$dir/client-keystore.pem
 EOF
   )
-  secure_env KAFKA_ <<EOF
+  secure_env_set KAFKA <<EOF
 KAFKA_BROKERS=$HOST:$KAFKA_PORT
-KAFKA_TLS=true
+KAFKA_TLS=1
 KAFKA_TLS_CA_FILE=$TLS_DIR/ca.pem
 KAFKA_TLS_CERT_FILE=$TLS_DIR/client.pem
 KAFKA_TLS_KEY_FILE=$TLS_DIR/client.key
@@ -508,15 +519,6 @@ KAFKA_SASL_MECHANISM=SCRAM-SHA-512
 KAFKA_SASL_USERNAME=$KAFKA_USER
 KAFKA_SASL_PASSWORD_FILE=$dir/$KAFKA_USER.password
 EOF
-}
-
-# secure_env PREFIX — replaces the lines of secure.env that start with PREFIX by
-# those on stdin, keeping the other services' lines.
-secure_env() {
-  local tmp
-  tmp=$(mktemp "$STACK_DIR/secure.env.XXXXXX")
-  { grep -v "^$1" "$SECURE_ENV" 2>/dev/null || true; cat; } >"$tmp"
-  mv "$tmp" "$SECURE_ENV"
 }
 
 # kafka_mode — the STACK_SECURE this stack's Kafka was (last) started with.
@@ -531,7 +533,7 @@ kafka_client_env() {
   for v in $(compgen -e); do
     [[ $v == KAFKA_* ]] && unset+=(-u "$v")
   done
-  kafka_secured && mapfile -t vars < <(grep '^KAFKA_' "$SECURE_ENV")
+  kafka_secured && mapfile -t vars < <(grep '^KAFKA_' "$STACK_DIR/secure.env")
   env "${unset[@]}" "${vars[@]}" "$@"
 }
 
@@ -540,12 +542,15 @@ start_cassandra() {
   dir=$(data_dir cassandra)
   conf=$dir/conf
   mkdir -p "$dir/data" "$dir/commitlog" "$dir/saved_caches" "$dir/hints" "$dir/cdc_raw" "$conf"
-  if [[ $CASSANDRA_AUTH == 1 ]]; then
+  if [[ $(cassandra_auth) == 1 ]]; then
     authn=PasswordAuthenticator authz=CassandraAuthorizer
   fi
-  echo "$CASSANDRA_AUTH" >"$dir/auth"
+  cassandra_auth >"$dir/auth"
+  echo "$STACK_SECURE" >"$dir/secure"
   sed -e "s|@DATA@|$dir|g" -e "s|@AUTHENTICATOR@|$authn|" -e "s|@AUTHORIZER@|$authz|" \
+    -e "s|@PORT@|$CASSANDRA_PORT|g" -e "s|@STORAGE_PORT@|$CASSANDRA_STORAGE_PORT|g" \
     "$ROOT/stack/conf/cassandra.yaml" >"$conf/cassandra.yaml"
+  if [[ $STACK_SECURE == 1 ]]; then cassandra_secure "$dir" >>"$conf/cassandra.yaml"; fi
   jamm=$(ls "$CASSANDRA_LIB"/jamm-*.jar | head -1)
   # JVM flags: Cassandra's own conf/jvm-server.options and jvm17-server.options, sized
   # for a small machine (1 GiB heap).
@@ -590,6 +595,55 @@ start_cassandra() {
     -cp "$conf:$CASSANDRA_LIB/*" org.apache.cassandra.service.CassandraDaemon
 }
 
+# ---------------------------------------------------------------- Cassandra, secured (STACK_SECURE=1)
+
+cassandra_auth() { # 1 if Cassandra is to want a password: CASSANDRA_AUTH=1, or the secured mode
+  if [[ $STACK_SECURE == 1 ]]; then echo 1; else echo "$CASSANDRA_AUTH"; fi
+}
+
+# cassandra_tls_vars prints the TLS settings of a client of this stack's Cassandra,
+# VAR=VALUE a line, when it runs secured; nothing when it runs plaintext.
+cassandra_tls_vars() {
+  [[ $(cat "$(data_dir cassandra)/secure" 2>/dev/null) == 1 ]] || return 0
+  printf '%s\n' CASSANDRA_TLS=1 "CASSANDRA_TLS_CA_FILE=$TLS_DIR/ca.pem" \
+    "CASSANDRA_TLS_CERT_FILE=$TLS_DIR/client.pem" "CASSANDRA_TLS_KEY_FILE=$TLS_DIR/client.key"
+}
+
+# cassandra_secure DIR — readies the secured mode of the Cassandra in DIR and prints the
+# client_encryption_options of its cassandra.yaml: CQL over TLS only, and a client
+# certificate signed by the stack's CA required. The keystore (the server's key and
+# certificate) and the truststore (the CA) are PKCS12 files made from $TLS_DIR by
+# openssl and keytool, with a password of their own. It writes the clients' settings
+# into $STACK_DIR/secure.env (its CASSANDRA_* lines only) and cqlsh's into DIR/cqlshrc.
+cassandra_secure() {
+  local dir=$1 tls=$1/tls pass out
+  certs >&2
+  mkdir -p "$tls"
+  if [[ ! -f $tls/truststore.p12 || $TLS_DIR/server.pem -nt $tls/truststore.p12 ]]; then
+    rm -f "$tls"/*.p12
+    (umask 077 && openssl rand -hex 16 >"$tls/store.pass")
+    pass=$(<"$tls/store.pass")
+    openssl pkcs12 -export -name server -in "$TLS_DIR/server.pem" -inkey "$TLS_DIR/server.key" \
+      -certfile "$TLS_DIR/ca.pem" -passout "pass:$pass" -out "$tls/keystore.p12" ||
+      die "openssl could not make Cassandra's keystore from $TLS_DIR/server.pem"
+    out=$("$JAVA17/bin/keytool" -importcert -noprompt -alias ca -file "$TLS_DIR/ca.pem" -storetype PKCS12 \
+      -keystore "$tls/truststore.p12" -storepass "$pass" 2>&1) ||
+      die "keytool could not make Cassandra's truststore from $TLS_DIR/ca.pem: $out"
+  fi
+  pass=$(<"$tls/store.pass")
+  (umask 077 && printf 'cassandra\n' >"$dir/password") # the superuser's: Cassandra's default
+  printf '[ssl]\ncertfile = %s\nvalidate = true\nuserkey = %s\nusercert = %s\n' \
+    "$TLS_DIR/ca.pem" "$TLS_DIR/client.key" "$TLS_DIR/client.pem" >"$dir/cqlshrc"
+  local vars
+  mapfile -t vars < <(cassandra_tls_vars)
+  printf '%s\n' "CASSANDRA_HOSTS=$HOST:$CASSANDRA_PORT" CASSANDRA_USERNAME=cassandra \
+    "CASSANDRA_PASSWORD_FILE=$dir/password" "${vars[@]}" CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
+  printf '%s\n' "client_encryption_options:" "  enabled: true" "  optional: false" \
+    "  keystore: $tls/keystore.p12" "  keystore_password: $pass" \
+    "  truststore: $tls/truststore.p12" "  truststore_password: $pass" "  store_type: PKCS12" \
+    "  require_client_auth: true" "  accepted_protocols: [TLSv1.2, TLSv1.3]"
+}
+
 # built_id FILE — what identifies a build of a program: its content, since `go build`
 # rewrites an unchanged binary (a new mtime) and only a changed one needs a restart.
 built_id() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
@@ -618,8 +672,11 @@ up() {
       down "$s"
     fi
     if pid=$(pid_of "$s"); then
-      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$CASSANDRA_AUTH" ]]; then
-        die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $CASSANDRA_AUTH: run 'stack/stack.sh down cassandra' first"
+      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0) != "$STACK_SECURE" ]]; then
+        die "cassandra is running with STACK_SECURE=$(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0), not $STACK_SECURE: run 'stack/stack.sh down cassandra' first"
+      fi
+      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$(cassandra_auth)" ]]; then
+        die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
       fi
       if [[ $s == kafka && $(kafka_mode) != "$STACK_SECURE" ]]; then
         die "kafka is running with STACK_SECURE=$(kafka_mode), not $STACK_SECURE: run 'stack/stack.sh down kafka' first"
@@ -634,6 +691,7 @@ up() {
     pid=$(<"$(pid_file "$s")")
     wait_ready "$s" "$pid" "$start"
   done
+  if [[ ${STACK_SECURE:-0} == 1 && " ${svcs[*]} " == *" temporal "* ]]; then temporal_front_up; fi
   summary "${svcs[@]}"
 }
 
@@ -642,16 +700,17 @@ summary() {
   say ""
   for s in "$@"; do
     case $s in
-      temporal) say "Temporal   $HOST:7233   Web UI http://localhost:8233   log $(log_file temporal)" ;;
+      temporal) say "Temporal   $HOST:$TEMPORAL_PORT   Web UI http://localhost:$TEMPORAL_UI_PORT   log $(log_file temporal)" ;;
       kafka)
         local sec=""
-        kafka_secured && sec="   (SASL_SSL: settings in $SECURE_ENV)"
+        kafka_secured && sec="   (SASL_SSL: settings in $STACK_DIR/secure.env)"
         say "Kafka      $HOST:$KAFKA_PORT                                 log $(log_file kafka)$sec"
         ;;
       cassandra)
         local auth=""
         [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
-        say "Cassandra  $HOST:9042   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
+        [[ $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null) == 1 ]] && auth+="   (TLS; clients' settings: $STACK_DIR/secure.env)"
+        say "Cassandra  $HOST:$CASSANDRA_PORT   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
         ;;
       worker) say "worker     http://$HOST:$WORKER_PORT/metrics                   log $(log_file worker)" ;;
       streaming) say "streaming  http://$HOST:$STREAMING_PORT/metrics                   log $(log_file streaming)" ;;
@@ -663,6 +722,7 @@ down() {
   local svcs s pid waited i
   DEFAULT="${SERVERS[*]} ${APPS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
+  if [[ " ${svcs[*]} " == *" temporal "* ]]; then temporal_front_down; fi
   # Stop in reverse order of start: Cassandra and Kafka first, Temporal last.
   for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do
     s=${svcs[i]}
@@ -771,6 +831,71 @@ extendedKeyUsage=serverAuth,clientAuth"
   say "    $TLS_DIR: ca.pem, server.pem/.key, client.pem/.key"
 }
 
+# ---------------------------------------------------------------- secured Temporal (STACK_SECURE=1)
+# The dev server has no TLS setting. In secure mode a front (stack/temporalfront, built
+# from this checkout) listens on $TEMPORAL_TLS_PORT with the stack's server certificate,
+# requires a client certificate signed by the stack's CA and the API key of
+# $TEMPORAL_API_KEY_PATH (made once, random) as bearer token, and forwards every call to
+# the dev server. The clients' settings are the TEMPORAL_* lines of secure.env: the
+# worker, the starter and the temporal CLI all read them.
+TEMPORAL_TLS_PORT=${STACK_TEMPORAL_TLS_PORT:-7234}
+TEMPORAL_API_KEY_PATH=$TLS_DIR/temporal-api-key
+
+temporal_front_up() {
+  local pid start bin=$STACK_DIR/bin/temporalfront
+  certs
+  [[ -s $TEMPORAL_API_KEY_PATH ]] || (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$TEMPORAL_API_KEY_PATH")
+  secure_env_set TEMPORAL <<EOF
+TEMPORAL_ADDRESS=$HOST:$TEMPORAL_TLS_PORT
+TEMPORAL_API_KEY_FILE=$TEMPORAL_API_KEY_PATH
+TEMPORAL_TLS_CLIENT_CERT_PATH=$TLS_DIR/client.pem
+TEMPORAL_TLS_CLIENT_KEY_PATH=$TLS_DIR/client.key
+TEMPORAL_TLS_SERVER_CA_CERT_PATH=$TLS_DIR/ca.pem
+EOF
+  if pid=$(pid_of temporal-front); then
+    say "==> temporal-front already running (pid $pid), reusing it"
+    return
+  fi
+  (cd "$ROOT" && go build -o "$bin" ./stack/temporalfront) || die "could not build the Temporal front (stack/temporalfront)"
+  step "starting temporal-front: mutual TLS and API key on $HOST:$TEMPORAL_TLS_PORT, to Temporal on $HOST:$TEMPORAL_PORT"
+  start=$SECONDS
+  launch temporal-front "$bin" -listen "$HOST:$TEMPORAL_TLS_PORT" -upstream "$HOST:$TEMPORAL_PORT" \
+    -cert "$TLS_DIR/server.pem" -key "$TLS_DIR/server.key" -client-ca "$TLS_DIR/ca.pem" -api-key-file "$TEMPORAL_API_KEY_PATH"
+  wait_ready temporal-front "$(<"$(pid_file temporal-front)")" "$start"
+  say "Temporal (TLS)  $HOST:$TEMPORAL_TLS_PORT   settings: TEMPORAL_* of $STACK_DIR/secure.env   log $(log_file temporal-front)"
+}
+
+# temporal_front_probe asks Temporal's health through the front with the temporal CLI
+# and the settings of secure.env: the CLI reads the same TEMPORAL_* variables.
+temporal_front_probe() {
+  (
+    set -a
+    # shellcheck source=/dev/null
+    source <(grep '^TEMPORAL_' "$STACK_DIR/secure.env")
+    TEMPORAL_API_KEY=$(<"$TEMPORAL_API_KEY_FILE")
+    unset TEMPORAL_API_KEY_FILE # streampipe's, not the CLI's
+    "$TEMPORAL_BIN" operator cluster health 2>&1 | grep -q SERVING && echo "SERVING through TLS and API key"
+  )
+}
+
+temporal_front_down() {
+  local pid
+  pid=$(pid_of temporal-front) || return 0
+  step "stopping temporal-front (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$(pid_file temporal-front)"
+}
+
+# secure_env_set PREFIX < LINES — replaces the PREFIX_* lines of $STACK_DIR/secure.env
+# (0600) with LINES, leaving the other services' lines as they are.
+secure_env_set() {
+  local f=$STACK_DIR/secure.env
+  (umask 077 && touch "$f")
+  (umask 077 && { grep -v "^$1_" "$f" || true; cat; } >"$f.new")
+  mv "$f.new" "$f"
+}
+
 kafka_tool() { # kafka_tool CONFIG-FLAG MAIN-CLASS ARGS... — one of Kafka's own command-line tools;
   # against the secured Kafka, CONFIG-FLAG gives it client.properties
   local flag=$1 secure=()
@@ -794,10 +919,12 @@ case $cmd in
     install_cqlsh
     creds=()
     [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && creds=(-u cassandra -p cassandra)
-    exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" 9042
+    [[ $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null) == 1 ]] && creds+=(--ssl --cqlshrc "$STACK_DIR/cassandra/cqlshrc")
+    exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" "$CASSANDRA_PORT"
     ;;
   tool) tool "$@" ;;
   certs) mkdir -p "$STACK_DIR"; certs ;;
+  temporal-front) mkdir -p "$STACK_DIR"; install_temporal; temporal_front_up ;;
   kafka-console-consumer) kafka_tool --consumer.config org.apache.kafka.tools.consumer.ConsoleConsumer \
     --formatter-property print.key=true --formatter-property print.partition=true "$@" ;;
   kafka-topics) kafka_tool --command-config org.apache.kafka.tools.TopicCommand "$@" ;;

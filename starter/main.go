@@ -17,6 +17,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/workflows"
 )
 
@@ -201,11 +202,10 @@ func taskQueueFlag(fs *flag.FlagSet, cfg *config.Producer) {
 func dial(ctx context.Context, cfg config.Producer) (client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    quietLogger(),
-	})
+	c, err := temporaldial.Dial(ctx, cfg, quietLogger(cfg.LogFormat))
+	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
+		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Temporal at %s (namespace %s): %w\n"+
 			"Check that the server runs (`make stack-up` starts the local one) and that "+

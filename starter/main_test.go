@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,12 +16,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/kafkatest"
@@ -83,7 +86,8 @@ func TestCommandLine(t *testing.T) {
 
 // Every bad variable is reported at once, before anything connects; -h still works.
 func TestBadConfiguration(t *testing.T) {
-	env := map[string]string{"TEMPORAL_ADDRESS": "localhost", "TEMPORAL_UI_URL": "localhost:8233"}
+	env := map[string]string{"TEMPORAL_ADDRESS": "localhost", "TEMPORAL_UI_URL": "localhost:8233",
+		"CASSANDRA_TLS_KEY_FILE": "/no/such/client.key", "LOG_FORMAT": "yaml"}
 	cfg, cfgErr := config.LoadStarter(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	require.Error(t, cfgErr)
 	var stdout, stderr bytes.Buffer
@@ -91,6 +95,8 @@ func TestBadConfiguration(t *testing.T) {
 	assert.Contains(t, stderr.String(), "starter: bad configuration:")
 	assert.Contains(t, stderr.String(), `TEMPORAL_ADDRESS="localhost": want host:port`)
 	assert.Contains(t, stderr.String(), `TEMPORAL_UI_URL="localhost:8233": want an http:// or https:// URL`)
+	assert.Contains(t, stderr.String(), "CASSANDRA_TLS_KEY_FILE is set but CASSANDRA_TLS is not 1")
+	assert.Contains(t, stderr.String(), `LOG_FORMAT="yaml": want text or json`)
 
 	require.NoError(t, dispatch(context.Background(), []string{"run", "-h"}, cfg, cfgErr, &stdout, &stderr))
 	assert.Contains(t, stdout.String(), "Usage: starter run [flags]")
@@ -171,7 +177,7 @@ func TestScheduleCreateTakesTheRunInput(t *testing.T) {
 	require.NoError(t, err, stderr.String())
 	assert.Contains(t, stdout.String(), "Created schedule "+cfg.ScheduleID+", paused.")
 
-	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger(cli.LogText)})
 	require.NoError(t, err)
 	defer c.Close()
 	h := c.ScheduleClient().GetHandle(ctx, cfg.ScheduleID)
@@ -202,7 +208,7 @@ func TestInterruptStopsFollowingNotTheRun(t *testing.T) {
 	go func() {
 		done <- dispatch(ctx, []string{"run", "-id", cfg.TaskQueue, "-duration", "4s"}, cfg, nil, &stdout, &stderr)
 	}()
-	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger(cli.LogText)})
 	require.NoError(t, err)
 	defer c.Close()
 	require.Eventually(t, func() bool {
@@ -248,7 +254,7 @@ func TestIDsFileAcrossContinueAsNew(t *testing.T) {
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.Equal(t, 110, res.Ticks)
 
-	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger(cli.LogText)})
 	require.NoError(t, err)
 	defer c.Close()
 	d, err := c.DescribeWorkflowExecution(ctx, cfg.TaskQueue, "")
@@ -287,6 +293,16 @@ func TestProgressShowsWhyATickWaits(t *testing.T) {
 	terminate(t, cfg)
 }
 
+// The end of -timeout is recognised whichever side says it first: the context, or
+// the server answering the deadline the call carried (which once failed the test
+// above with "run … failed: context deadline exceeded").
+func TestDeadlineExceeded(t *testing.T) {
+	assert.True(t, deadlineExceeded(context.DeadlineExceeded))
+	assert.True(t, deadlineExceeded(fmt.Errorf("getting the result: %w", serviceerror.NewDeadlineExceeded("context deadline exceeded"))))
+	assert.False(t, deadlineExceeded(context.Canceled))
+	assert.False(t, deadlineExceeded(errors.New("workflow execution error")))
+}
+
 // A run nobody works on says so within seconds.
 func TestProgressSaysNoWorkerPolls(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal)
@@ -305,7 +321,7 @@ func TestProgressSaysNoWorkerPolls(t *testing.T) {
 // terminate ends the run the test left behind.
 func terminate(t *testing.T, cfg config.Producer) {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger(cli.LogText)})
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.TerminateWorkflow(context.Background(), cfg.TaskQueue, "", "test over"))

@@ -59,9 +59,11 @@ func verify(ctx context.Context, cfg config.Cassandra, ds datasets.Dataset, idsF
 		return err
 	}
 	tbl := cfg.Tables[ds.Name]
+	// LOCAL_ONE: a replica in the local data centre (if one is set) answers, as the
+	// worker's LOCAL_QUORUM writes there; verify asks again until the rows are there.
 	session, err := streaming.Connect(streaming.Config{
 		Hosts: cfg.Hosts, HostsFrom: "CASSANDRA_HOSTS", Username: cfg.Username, Password: cfg.Password,
-		Consistency: "ONE", Logger: slog.New(slog.DiscardHandler),
+		TLS: cfg.TLS, LocalDC: cfg.LocalDC, Consistency: "LOCAL_ONE", Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return fmt.Errorf("cannot reach Cassandra at %s (CASSANDRA_HOSTS): %w\n"+

@@ -1,8 +1,13 @@
 package streaming_test
 
 import (
+	"crypto/x509"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,40 +16,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/tlstest"
 	"github.com/streampipe/streampipe/streaming"
 )
 
-// Cassandra with PasswordAuthenticator (the stack's CASSANDRA_AUTH=1): wrong
-// credentials stop the worker at once with an error naming the host and the user,
-// without waiting out the start-up retries; the right ones write every row.
+// A Cassandra of the test's own with PasswordAuthenticator (the stack's
+// CASSANDRA_AUTH=1): wrong credentials stop the worker at once with an error naming
+// the host and the user, without waiting out the start-up retries; the right ones
+// write every row.
 func TestCassandraCredentials(t *testing.T) {
-	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
-	script := stackScript(t)
-	restart := func(auth string) {
-		t.Helper()
-		runStack(t, script, "down", "cassandra")
-		cmd := exec.Command(script, "up", "cassandra")
-		cmd.Env = append(os.Environ(), "CASSANDRA_AUTH="+auth)
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "CASSANDRA_AUTH=%s stack.sh up cassandra:\n%s", auth, out)
-	}
-	restart("1")
-	t.Cleanup(func() { restart("0") })
-	t.Setenv("CASSANDRA_USERNAME", "cassandra") // the stack's superuser
-	t.Setenv("CASSANDRA_PASSWORD", "cassandra")
-	p := newPipe(t, 3)
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsScript)
+	db := stacktest.PrivateCassandra(t, "../stack/stack.sh", "CASSANDRA_AUTH=1")
+	p := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)}, store{hosts: db.Hosts, user: "cassandra", password: "cassandra", // the stack's superuser
+		env: []string{"CASSANDRA_HOSTS=" + strings.Join(db.Hosts, ","), "CASSANDRA_USERNAME=cassandra", "CASSANDRA_PASSWORD=cassandra"}}, 3)
 
-	wrong := p.config()
-	wrong.Password = "not-the-password"
-	wrong.StartupTimeout = 2 * time.Minute
-	w, err := streaming.New(wrong, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
-	require.NoError(t, err)
-	start := time.Now()
-	err = w.Run(t.Context())
-	require.ErrorContains(t, err, `rejected the credentials of user "cassandra"`)
-	require.ErrorContains(t, err, "check the username and password")
-	assert.NotContains(t, err.Error(), "not-the-password", "the error never shows the password")
-	assert.Less(t, time.Since(start), time.Minute, "rejected credentials end the start-up retries at once")
+	msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.Password = "not-the-password" })
+	assert.Contains(t, msg, `rejected the credentials of user "cassandra": check the username and password`)
+	assert.NotContains(t, msg, "not-the-password", "the error never shows the password")
 
 	l := newLoad()
 	p.produce(l.messages(newIDs(500), 1, 50, time.Now()))
@@ -53,4 +41,118 @@ func TestCassandraCredentials(t *testing.T) {
 	require.NoError(t, stop())
 	p.checkRows(l)
 	p.checkDLQ(l, true)
+}
+
+// A Cassandra of the test's own in the stack's secured mode: CQL over TLS only, a
+// client certificate required, PasswordAuthenticator. The streaming binary, set up
+// with nothing but the settings the stack wrote for its clients (CASSANDRA_LOCAL_DC
+// included), writes a stream from the shared Kafka, and `starter verify` finds the
+// rows with the same settings; every way of getting it wrong stops the worker at
+// once, saying what is wrong, never the password.
+func TestSecuredCassandra(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	secured := stacktest.PrivateCassandra(t, "../stack/stack.sh", "STACK_SECURE=1")
+	db := securedStore(t, secured)
+	assert.Equal(t, "datacenter1", db.localDC)
+	p := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)}, db, 3)
+
+	t.Run("the pipeline runs", func(t *testing.T) {
+		l := newLoad()
+		p.produce(l.messages(newIDs(2000), 1, 100, time.Now()))
+		w := startProc(t, p, "secured")
+		p.waitCaughtUp(2 * time.Minute)
+		require.NoError(t, w.terminate(time.Minute))
+		p.checkRows(l)
+		p.checkDLQ(l, true)
+
+		// starter verify, with the same settings, finds every row.
+		ids := filepath.Join(t.TempDir(), "ids")
+		require.NoError(t, os.WriteFile(ids, []byte(strings.Join(slices.Collect(maps.Keys(l.users)), "\n")), 0o600))
+		cmd := exec.Command("go", "run", "../starter", "verify", "-ids-file", ids, "-timeout", "30s")
+		cmd.Env = append(append(os.Environ(), db.env...), "CASSANDRA_KEYSPACE="+testKeyspace, "CASSANDRA_TABLE="+p.table)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "starter verify:\n%s", out)
+		assert.Contains(t, string(out), "Rows in Cassandra for this run: 2000 of 2000 users published.")
+	})
+
+	t.Run("cqlsh and the stack's checks", func(t *testing.T) {
+		out, err := secured.Script(nil, "cqlsh", "-e", "SELECT data_center FROM system.local")
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "datacenter1")
+		out, err = secured.Script([]string{"STACK_SECURE=0"}, "up", "cassandra")
+		require.Error(t, err)
+		assert.Contains(t, string(out), "cassandra is running with STACK_SECURE=1, not 0: run 'stack/stack.sh down cassandra' first")
+	})
+
+	at := "cassandra at " + secured.Hosts[0] + " "
+
+	t.Run("an untrusted server certificate", func(t *testing.T) {
+		otherCA, _ := tlstest.SelfSignedCA(t, "other-ca")
+		pem, err := os.ReadFile(otherCA)
+		require.NoError(t, err)
+		msg := refusedAtOnce(t, p, func(c *streaming.Config) {
+			c.TLS = c.TLS.Clone()
+			c.TLS.RootCAs = x509.NewCertPool()
+			require.True(t, c.TLS.RootCAs.AppendCertsFromPEM(pem))
+		})
+		assert.Contains(t, msg, at+"presented a certificate that is not trusted")
+		assert.Contains(t, msg, "set CASSANDRA_TLS_CA_FILE")
+	})
+
+	t.Run("a server certificate for other names", func(t *testing.T) {
+		msg := refusedAtOnce(t, p, func(c *streaming.Config) {
+			c.TLS = c.TLS.Clone()
+			c.TLS.ServerName = "db.example.com" // the stack's certificate is for localhost and 127.0.0.1-3
+		})
+		assert.Contains(t, msg, at+"presented a certificate for other names than the host dialled")
+		assert.Contains(t, msg, "CASSANDRA_TLS_SERVER_NAME")
+	})
+
+	t.Run("a wrong password", func(t *testing.T) {
+		msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.Password = "not-the-password" })
+		assert.Contains(t, msg, at+`rejected the credentials of user "cassandra"`)
+		assert.NotContains(t, msg, "not-the-password")
+	})
+
+	t.Run("no client certificate", func(t *testing.T) {
+		msg := refusedAtOnce(t, p, func(c *streaming.Config) {
+			c.TLS = c.TLS.Clone()
+			c.TLS.Certificates = nil
+		})
+		assert.Contains(t, msg, at+"refused this client's certificate (mutual TLS)")
+	})
+
+	t.Run("a plaintext client at the TLS port", func(t *testing.T) {
+		msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.TLS = nil })
+		assert.Contains(t, msg, at+"expects TLS: set CASSANDRA_TLS=1")
+	})
+
+	t.Run("a TLS client at a plaintext port", func(t *testing.T) {
+		shared := stacktest.CassandraHosts(t)
+		msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.Hosts, c.Username, c.Password = shared, "", "" })
+		assert.Contains(t, msg, "cassandra at "+strings.Join(shared, ",")+" does not speak TLS on that port")
+	})
+
+	t.Run("an unknown local data centre", func(t *testing.T) {
+		msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.LocalDC = "DataCenter1" })
+		assert.Contains(t, msg, at+`has no host in the local data centre "DataCenter1" (CASSANDRA_LOCAL_DC): its data centres are datacenter1`)
+	})
+}
+
+// refusedAtOnce runs a worker of p's configuration changed by change and returns why
+// it stopped, checking that it did so at once rather than retrying until its
+// StartupTimeout.
+func refusedAtOnce(t *testing.T, p *pipe, change func(*streaming.Config)) string {
+	t.Helper()
+	cfg := p.config()
+	cfg.StartupTimeout = 2 * time.Minute
+	change(&cfg)
+	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	start := time.Now()
+	err = w.Run(t.Context())
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), time.Minute, "a refusal ends the start-up retries at once")
+	t.Logf("refused: %v", err)
+	return err.Error()
 }

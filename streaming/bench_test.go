@@ -131,7 +131,7 @@ func drain(b *testing.B, w *proc, n int) (rate, cpu, busy float64) {
 // rawCeiling upserts users into the table for d, inFlight at a time, and
 // returns rows/s.
 func rawCeiling(b *testing.B, p *pipe, insert string, inFlight int, d time.Duration) float64 {
-	cluster := gocql.NewCluster(p.hosts...)
+	cluster := gocql.NewCluster(p.db.hosts...)
 	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
 	cluster.Consistency = gocql.LocalQuorum
 	session, err := cluster.CreateSession()
@@ -252,4 +252,68 @@ func cpuSeconds(b *testing.B, pid int) float64 {
 	stime, err := strconv.ParseFloat(f[12], 64)
 	require.NoError(b, err)
 	return (utime + stime) / 100
+}
+
+// BenchmarkCassandraTLS reports what TLS (with PasswordAuthenticator) costs the
+// streaming path: the worker's rows/s draining a pre-filled topic into a Cassandra of
+// the benchmark's own in the stack's secured mode, and into one in plaintext, both
+// started alike, taken in turns (plaintext, TLS, plaintext, TLS, ...) so that a busy
+// machine weighs on both. The first round warms the fresh servers up and is not
+// counted. Run it with -benchtime 1x.
+func BenchmarkCassandraTLS(b *testing.B) {
+	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsScript)
+	const records, rounds = 100_000, 3
+	brokers := stacktest.KafkaBrokers(b)
+	plain := stacktest.PrivateCassandra(b, "../stack/stack.sh")
+	secured := stacktest.PrivateCassandra(b, "../stack/stack.sh", "STACK_SECURE=1")
+	pipes := map[string]*pipe{
+		"plaintext": newPipeAt(b, bus{brokers: brokers}, store{hosts: plain.Hosts, env: []string{"CASSANDRA_HOSTS=" + strings.Join(plain.Hosts, ",")}}, 6),
+		"tls":       newPipeAt(b, bus{brokers: brokers}, securedStore(b, secured), 6),
+	}
+	for _, p := range pipes {
+		l := newLoad()
+		for range records / 10_000 {
+			p.produce(l.messages(newIDs(10_000), 1, 0, time.Now()))
+		}
+	}
+	rates := map[string][]float64{}
+	for round := range rounds {
+		for _, name := range []string{"plaintext", "tls"} {
+			r := drainRate(b, pipes[name], fmt.Sprintf("%s_r%d", name, round), records)
+			b.Logf("round %d, %s: %.0f rows/s", round+1, name, r)
+			if round > 0 {
+				rates[name] = append(rates[name], r)
+			}
+		}
+	}
+	mean := func(xs []float64) float64 {
+		sum := 0.0
+		for _, x := range xs {
+			sum += x
+		}
+		return sum / float64(len(xs))
+	}
+	b.ReportMetric(mean(rates["plaintext"]), "plaintext_rows/s")
+	b.ReportMetric(mean(rates["tls"]), "tls_rows/s")
+	b.ReportMetric(mean(rates["tls"])/mean(rates["plaintext"]), "tls/plaintext")
+	b.ReportMetric(0, "ns/op")
+}
+
+// drainRate runs the streaming binary, with its defaults, on p's topic from the start
+// in a new consumer group into a new table named after run, and returns its rows/s
+// from its first row written to its records-th.
+func drainRate(b *testing.B, p *pipe, run string, records int) float64 {
+	w := startProc(b, p, run, "STREAMING_GROUP="+p.group+"-"+run, "CASSANDRA_TABLE="+p.table+"_"+run,
+		"STREAMING_BATCH_ROWS=", "STREAMING_BATCH_WAIT=")
+	var first time.Time
+	require.Eventually(b, func() bool {
+		n, err := w.metric("streaming_rows_written_total")
+		if err == nil && n > 0 && first.IsZero() {
+			first = time.Now()
+		}
+		return n >= float64(records)
+	}, 10*time.Minute, 50*time.Millisecond)
+	rate := float64(records) / time.Since(first).Seconds()
+	require.NoError(b, w.terminate(time.Minute))
+	return rate
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,11 +25,11 @@ type table struct {
 	concurrency int
 }
 
-// pendingRow is a row and the write time it carries: its Kafka record's timestamp, so
-// that a replayed older record never overwrites a newer version of the row.
+// pendingRow is a row on its way to the table. Its write time (Row.WriteTime, its
+// record's Kafka timestamp unless the dataset takes it from the value) makes a
+// replayed older record never overwrite a newer version of the row.
 type pendingRow struct {
 	Row
-	at   time.Time
 	msg  *kafka.Message // its record
 	err  error          // why its latest write failed
 	size int            // what its record holds against the byte budget
@@ -79,7 +80,7 @@ func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingR
 			values := make([]any, 0, len(rows[0].Values)+1)
 			for i := next.Add(1) - 1; i < int64(len(rows)); i = next.Add(1) - 1 {
 				r := rows[i]
-				values = append(append(values[:0], r.Values...), r.at.UnixMicro())
+				values = append(append(values[:0], r.Values...), r.WriteTime.UnixMicro())
 				e := t.session.Query(t.insert, values...).Consistency(t.consistency).Idempotent(true).ExecContext(ctx)
 				if e == nil {
 					t.written.Store(true)
@@ -125,9 +126,11 @@ func rowRejected(err error, t *table) bool {
 	return errors.As(err, &re) && re.Code() == gocql.ErrCodeInvalid && t.written.Load()
 }
 
-// Connect opens a session to the Cassandra of cfg (Hosts, Username, Password,
-// Consistency, Logger), as the worker does: token-aware, looking for hosts that come
-// back every 2 s. Rejected credentials are said so, naming the user.
+// Connect opens a session to the Cassandra of cfg (Hosts, Username, Password, TLS,
+// LocalDC, Consistency, Logger), as the worker does: token-aware, preferring the
+// local data centre if one is set, looking for hosts that come back every 2 s.
+// Errors that retrying will not cure (rejected credentials, an untrusted certificate,
+// a wrong data centre) say so, naming the user or the variable to fix.
 func Connect(cfg Config) (*gocql.Session, error) {
 	s, err := connect(cfg)
 	if g, ok := errors.AsType[giveUp](err); ok {
@@ -136,8 +139,7 @@ func Connect(cfg Config) (*gocql.Session, error) {
 	return s, err
 }
 
-// connect opens a session. Rejected credentials are wrapped in giveUp: retrying will
-// not cure them.
+// connect opens a session. Errors that retrying will not cure are wrapped in giveUp.
 func connect(cfg Config) (*gocql.Session, error) {
 	cluster := gocql.NewCluster(cfg.Hosts...)
 	cluster.Consistency = gocql.ParseConsistency(cfg.Consistency)
@@ -150,22 +152,30 @@ func connect(cfg Config) (*gocql.Session, error) {
 	if cfg.Username != "" {
 		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password}
 	}
-	// A policy serves one session only, so every attempt gets its own.
-	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy(), gocql.ShuffleReplicas())
-	session, err := cluster.CreateSession()
-	if err != nil && credentialsRejected(err) {
-		return nil, giveUp{fmt.Errorf("%s rejected the credentials of user %q: "+
-			"check the username and password (and that the cluster uses PasswordAuthenticator): %w",
-			cfg.cassandraAt(), cfg.Username, err)}
+	if cfg.TLS != nil {
+		cluster.SslOpts = &gocql.SslOptions{Config: cfg.TLS, EnableHostVerification: true}
 	}
-	return session, err
-}
-
-// credentialsRejected reports whether a session error says that the cluster refused
-// the credentials, or wants some: gocql reports both as plain strings.
-func credentialsRejected(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "password are incorrect") || strings.Contains(msg, "authentication required")
+	// Each write goes to a replica of its row, in the local data centre if one is set
+	// (then to the others there, and only then elsewhere), so that LOCAL_QUORUM
+	// writes are coordinated and acknowledged in it. A policy serves one session
+	// only, so every attempt gets its own.
+	fallback := gocql.RoundRobinHostPolicy()
+	if cfg.LocalDC != "" {
+		fallback = gocql.DCAwareRoundRobinPolicy(cfg.LocalDC)
+	}
+	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(fallback, gocql.ShuffleReplicas())
+	session, err := cluster.CreateSession()
+	if err != nil {
+		if why := connectRefused(cfg, err); why != nil {
+			return nil, giveUp{why}
+		}
+		return nil, err
+	}
+	if err := inLocalDC(cfg, session.GetHosts()); err != nil {
+		session.Close()
+		return nil, giveUp{err}
+	}
+	return session, nil
 }
 
 // ensureSchema creates the keyspace and table if missing and adds the columns of ds a
@@ -189,23 +199,21 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 	if err != nil {
 		return fmt.Errorf("reading the columns of %s.%s from %s: %w", cfg.Keyspace, cfg.Table, hosts, err)
 	}
+	if err := checkTable(cfg, ds, have); err != nil {
+		return err
+	}
 	for _, c := range ds.Columns() {
-		typ, ok := have[c.Name]
-		if !ok {
-			stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s", cfg.Keyspace, cfg.Table, c.Name, c.Type)
-			if err := s.Query(stmt).ExecContext(ctx); err != nil {
-				// Another worker may have added it first.
-				if again, rerr := columnTypes(ctx, s, cfg.Keyspace, cfg.Table); rerr != nil || again[c.Name] != c.Type {
-					return schemaError(hosts, cfg.Username, stmt, err)
-				}
-			}
-			cfg.Logger.Info("added missing column", "table", cfg.Keyspace+"."+cfg.Table, "column", c.Name, "type", c.Type)
+		if _, ok := have[c.Name]; ok {
 			continue
 		}
-		if typ != c.Type {
-			return fmt.Errorf("column %s of %s.%s is %s, not %s: the table was not made for this dataset; "+
-				"alter or rename it by hand", c.Name, cfg.Keyspace, cfg.Table, typ, c.Type)
+		stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s", cfg.Keyspace, cfg.Table, c.Name, c.Type)
+		if err := s.Query(stmt).ExecContext(ctx); err != nil {
+			// Another worker may have added it first.
+			if again, rerr := columnTypes(ctx, s, cfg.Keyspace, cfg.Table); rerr != nil || again[c.Name].typ != c.Type {
+				return schemaError(hosts, cfg.Username, stmt, err)
+			}
 		}
+		cfg.Logger.Info("added missing column", "table", cfg.Keyspace+"."+cfg.Table, "column", c.Name, "type", c.Type)
 	}
 	if err := s.AwaitSchemaAgreement(ctx); err != nil {
 		return fmt.Errorf("waiting for schema agreement of %s: %w", hosts, err)
@@ -213,16 +221,78 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 	return nil
 }
 
-// columnTypes returns the CQL type of each column of a table.
-func columnTypes(ctx context.Context, s *gocql.Session, keyspace, tbl string) (map[string]string, error) {
-	iter := s.Query("SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+// checkTable names every column of the table (whose columns are have) that has
+// another type than ds's, and a primary key other than ds's, before anything is
+// altered: a table not made for the dataset is left as it was.
+func checkTable(cfg Config, ds Dataset, have map[string]liveColumn) error {
+	var wrong []string
+	for _, c := range ds.Columns() {
+		if l, ok := have[c.Name]; ok && l.typ != c.Type {
+			wrong = append(wrong, fmt.Sprintf("column %s of %s.%s is %s in the table but %s in the dataset",
+				c.Name, cfg.Keyspace, cfg.Table, l.typ, c.Type))
+		}
+	}
+	if key, want := liveKey(have), keyClause(splitKey(ds.PrimaryKey())); key != want {
+		wrong = append(wrong, fmt.Sprintf("the primary key of %s.%s is %s in the table but %s in the dataset",
+			cfg.Keyspace, cfg.Table, key, want))
+	}
+	if len(wrong) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: the table was not made for this dataset; alter or rename it by hand", strings.Join(wrong, "; "))
+}
+
+// liveColumn is a column of a live table, as system_schema.columns describes it.
+type liveColumn struct {
+	typ      string
+	kind     string // partition_key, clustering or regular
+	position int    // its place in the partition key or among the clustering columns
+}
+
+// columnTypes returns the columns of a table by name.
+func columnTypes(ctx context.Context, s *gocql.Session, keyspace, tbl string) (map[string]liveColumn, error) {
+	iter := s.Query("SELECT column_name, type, kind, position FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
 		keyspace, tbl).IterContext(ctx)
-	cols := map[string]string{}
-	var name, typ string
-	for iter.Scan(&name, &typ) {
-		cols[name] = typ
+	cols := map[string]liveColumn{}
+	var name string
+	var c liveColumn
+	for iter.Scan(&name, &c.typ, &c.kind, &c.position) {
+		cols[name] = c
 	}
 	return cols, iter.Close()
+}
+
+// liveKey is the primary key of a table of columns cols, as keyClause writes it.
+func liveKey(cols map[string]liveColumn) string {
+	parts := map[string][]string{}
+	for _, kind := range []string{"partition_key", "clustering"} {
+		for name, c := range cols {
+			if c.kind == kind {
+				parts[kind] = append(parts[kind], name)
+			}
+		}
+		slices.SortFunc(parts[kind], func(a, b string) int { return cols[a].position - cols[b].position })
+	}
+	return keyClause(parts["partition_key"], parts["clustering"])
+}
+
+// splitKey splits a primary key clause as Dataset.PrimaryKey gives it ("id",
+// "(account), at", "account, at") into its partition key and clustering columns.
+func splitKey(clause string) (partition, clustering []string) {
+	clause = strings.ToLower(strings.ReplaceAll(clause, " ", ""))
+	var first, rest string
+	if after, ok := strings.CutPrefix(clause, "("); ok {
+		first, rest, _ = strings.Cut(after, ")")
+	} else {
+		first, rest, _ = strings.Cut(clause, ",")
+	}
+	comma := func(r rune) bool { return r == ',' }
+	return strings.FieldsFunc(first, comma), strings.FieldsFunc(rest, comma)
+}
+
+// keyClause writes a primary key the one way: "((account), at)".
+func keyClause(partition, clustering []string) string {
+	return "((" + strings.Join(partition, ", ") + ")" + strings.Join(append([]string{""}, clustering...), ", ") + ")"
 }
 
 func schemaError(hosts, user, stmt string, err error) error {

@@ -1,23 +1,59 @@
 package streaming
 
 import (
+	"crypto/tls"
 	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 )
 
-func TestCredentialsRejected(t *testing.T) {
+// What gocql v2 says when Cassandra 5.0 refuses a session (seen on the local stack,
+// plaintext and secured), and what the worker makes of it: a refusal for good names
+// what to fix; anything else is retried.
+func TestConnectRefused(t *testing.T) {
+	const prefix = "gocql: unable to create session: unable to discover protocol version: "
+	cfg := Config{Hosts: []string{"127.0.0.1:1"}, HostsFrom: "CASSANDRA_HOSTS", Username: "cassandra", TLS: &tls.Config{}}
 	for _, tc := range []struct {
 		msg  string
-		want bool
+		want string // "": retry
 	}{
-		// What gocql v2 says to a wrong password against Cassandra 5.0 (seen on the local stack).
-		{"gocql: unable to create session: unable to discover protocol version: Provided username cassandra and/or password are incorrect", true},
+		{prefix + "Provided username cassandra and/or password are incorrect", `rejected the credentials of user "cassandra"`},
 		// No credentials given to a cluster that wants them (gocql conn.go).
-		{`gocql: unable to create session: authentication required (using "org.apache.cassandra.auth.PasswordAuthenticator")`, true},
-		{"gocql: unable to create session: unable to discover protocol version: dial tcp 127.0.0.1:9042: connect: connection refused", false},
+		{`gocql: unable to create session: authentication required (using "org.apache.cassandra.auth.PasswordAuthenticator")`, `rejected the credentials of user "cassandra"`},
+		{prefix + "tls: failed to verify certificate: x509: certificate signed by unknown authority", "presented a certificate that is not trusted"},
+		{prefix + "tls: failed to verify certificate: x509: certificate is valid for localhost, not db.example.com", "presented a certificate for other names than the host dialled: connect by a name it holds, or set CASSANDRA_TLS_SERVER_NAME"},
+		{prefix + "tls: failed to verify certificate: x509: certificate has expired or is not yet valid: current time …", "presented a certificate that has expired or is not yet valid"},
+		{prefix + "remote error: tls: certificate required", "refused this client's certificate (mutual TLS)"},
+		{prefix + "tls: first record does not look like a TLS handshake", "does not speak TLS on that port"},
+		{prefix + "dial tcp 127.0.0.1:9042: connect: connection refused", ""},
 	} {
-		assert.Equal(t, tc.want, credentialsRejected(errors.New(tc.msg)), tc.msg)
+		err := connectRefused(cfg, errors.New(tc.msg))
+		if tc.want == "" {
+			assert.NoError(t, err, tc.msg)
+			continue
+		}
+		if assert.Error(t, err, tc.msg) {
+			assert.Contains(t, err.Error(), "cassandra at 127.0.0.1:1 (CASSANDRA_HOSTS) "+tc.want)
+			assert.Contains(t, err.Error(), tc.msg, "the driver's own words follow")
+		}
 	}
+}
+
+// A dataset's primary key clause and a live table's key columns come to the same
+// clause when they are the same key.
+func TestPrimaryKeyClauses(t *testing.T) {
+	for clause, want := range map[string]string{
+		"id":                "((id))",
+		"(account), at":     "((account), at)",
+		"account, at, n":    "((account), at, n)",
+		"(A, b), c":         "((a, b), c)",
+		" ( a ,b ) , c , d": "((a, b), c, d)",
+	} {
+		assert.Equal(t, want, keyClause(splitKey(clause)), clause)
+	}
+	assert.Equal(t, "((a, b), c, d)", liveKey(map[string]liveColumn{
+		"d": {"text", "clustering", 1}, "b": {"text", "partition_key", 1}, "x": {"text", "regular", -1},
+		"c": {"int", "clustering", 0}, "a": {"uuid", "partition_key", 0},
+	}))
 }

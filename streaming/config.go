@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -47,8 +48,10 @@ type Config struct {
 	Table       string   // created if missing, upgraded by adding missing columns
 	Username    string   // empty: no authentication
 	Password    string
-	Consistency string // write consistency level; default DefaultConsistency
-	Replication string // CQL replication map for a new keyspace; default DefaultReplication
+	TLS         *tls.Config // nil: plaintext; the server's certificate is always verified
+	LocalDC     string      // the data centre to write to; empty: any (no DC-aware routing)
+	Consistency string      // write consistency level; default DefaultConsistency
+	Replication string      // CQL replication map for a new keyspace; default DefaultReplication
 
 	BatchRows      int           // most records in a micro-batch; default DefaultBatchRows
 	BatchWait      time.Duration // longest wait after a batch's first record; default DefaultBatchWait

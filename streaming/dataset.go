@@ -11,6 +11,7 @@ package streaming
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -37,6 +38,20 @@ type MessageDecoder interface {
 	DecodeMessage(m kafka.Message) (Row, error)
 }
 
+// ValueTimed is a Dataset that may take its rows' write times from the records'
+// values instead of their Kafka timestamps. When WriteTimeFromValue is true, each
+// Row it decodes carries its WriteTime, which the worker checks as it would a Kafka
+// timestamp (reason bad_timestamp), and the Kafka timestamp plays no part in the row.
+type ValueTimed interface {
+	WriteTimeFromValue() bool
+}
+
+// writeTimeFromValue reports whether ds's rows carry their own write times.
+func writeTimeFromValue(ds Dataset) bool {
+	vt, ok := ds.(ValueTimed)
+	return ok && vt.WriteTimeFromValue()
+}
+
 // decodeMessage decodes m with ds: through DecodeMessage if ds has it.
 func decodeMessage(ds Dataset, m kafka.Message) (Row, error) {
 	if md, ok := ds.(MessageDecoder); ok {
@@ -51,9 +66,13 @@ type Column struct {
 	Type string
 }
 
-// Row is one decoded record: its values, bound in the order of Dataset.Columns.
+// Row is one decoded record: its values, bound in the order of Dataset.Columns, and
+// its write time (USING TIMESTAMP).
 type Row struct {
 	Values []any
+	// WriteTime is set by a ValueTimed dataset's decoder; the worker sets it to the
+	// record's Kafka timestamp for every other dataset.
+	WriteTime time.Time
 }
 
 // Reasons a message goes to the dead-letter topic. They are the values of the

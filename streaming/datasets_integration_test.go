@@ -209,7 +209,7 @@ func TestDatasetThatFailsStopsAlone(t *testing.T) {
 		err := group.Ready()
 		return registered.Ready() && err != nil && strings.Contains(err.Error(), "transactions: stopped")
 	}, time.Minute, 100*time.Millisecond)
-	assert.ErrorContains(t, group.Ready(), "column amount of "+testKeyspace+"."+bad.table+" is text, not double")
+	assert.ErrorContains(t, group.Ready(), "column amount of "+testKeyspace+"."+bad.table+" is text in the table but double in the dataset")
 
 	l := newLoad()
 	ids := newIDs(50)

@@ -26,7 +26,7 @@ import (
 func TestDLQDeletedHoldsOnlyItsPartitions(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	k := stacktest.PrivateKafka(t, "../stack/stack.sh")
-	p := newPipeOn(t, k, 3)
+	p := newPipeOn(t, k.Brokers, 3)
 	hash := &kafka.Hash{}
 	p.producer.Balancer = kafka.BalancerFunc(func(m kafka.Message, partitions ...int) int {
 		if bytes.HasPrefix(m.Key, []byte("poison-")) {
@@ -114,7 +114,7 @@ func TestDLQDeletedHoldsOnlyItsPartitions(t *testing.T) {
 func TestDLQWaitingBoundedByBudget(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	k := stacktest.PrivateKafka(t, "../stack/stack.sh")
-	p := newPipeOn(t, k, 1)
+	p := newPipeOn(t, k.Brokers, 1)
 	w := startProc(t, p, "worker", "STREAMING_MAX_BUFFER_BYTES="+strconv.Itoa(1<<20), "STREAMING_DRAIN_TIMEOUT=3s")
 	w.waitHealthy(t, "the worker does not get ready")
 	p.deleteTopic(t, p.dlq)

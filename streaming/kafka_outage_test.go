@@ -31,7 +31,7 @@ func TestKafkaOutage2m(t *testing.T) {
 
 func kafkaOutage(t *testing.T, outage time.Duration) {
 	kafka := stacktest.PrivateKafka(t, "../stack/stack.sh")
-	p := newPipeOn(t, kafka, 3)
+	p := newPipeOn(t, kafka.Brokers, 3)
 	w := startProc(t, p, "worker")
 
 	// Produce 100 records/s (one in six invalid) before, during and after the

@@ -112,7 +112,7 @@ func rss(pid int) int64 {
 func TestMemoryHugeRecordsAndZstdBomb(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	k := stacktest.PrivateKafka(t, "../stack/stack.sh")
-	p := newPipeOn(t, k, 0)
+	p := newPipeOn(t, k.Brokers, 0)
 	res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: p.topic, NumPartitions: 1, ReplicationFactor: 1,
 		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(32 << 20)}},

@@ -3,6 +3,7 @@ package streaming_test
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -30,13 +31,14 @@ const wrongPassword = "Wr0ng-kafkasec-Pa55word"
 // its security wrong, which must say what is wrong, quickly, and never the password.
 func TestSecuredKafka(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
-	k := stacktest.PrivateKafka(t, stackScript(t), stacktest.Secured)
+	k := stacktest.PrivateKafka(t, stackScript(t), "STACK_SECURE=1")
+	secured := securedBus(t, k)
 	password := readPassword(t, k)
 
 	t.Run("the producer and the streaming worker run through SASL_SSL", func(t *testing.T) {
-		p := newPipeOn(t, k, 3)
+		p := newPipeAt(t, secured, sharedStore(t), 3)
 		const ticks, perTick = 10, 200
-		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, KafkaSecurity: k.Security,
+		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, KafkaSecurity: secured.sec,
 			RandomUserURL: "http://127.0.0.1:1/"}, slog.New(slog.NewTextHandler(t.Output(), nil))) // the faker serves
 		defer a.Close()
 		for i := range ticks {
@@ -59,7 +61,7 @@ func TestSecuredKafka(t *testing.T) {
 		sec := securityOf(t, k, "KAFKA_SASL_PASSWORD_FILE=", "KAFKA_SASL_PASSWORD="+wrongPassword)
 		want := `kafka refused the credentials of user "streampipe" for SASL SCRAM-SHA-512`
 
-		p := newPipeOn(t, k, 1)
+		p := newPipeAt(t, secured, sharedStore(t), 1)
 		cfg := p.config()
 		cfg.Security = sec
 		logs := &lockedBuffer{}
@@ -83,10 +85,10 @@ func TestSecuredKafka(t *testing.T) {
 	t.Run("a plaintext client at the TLS port hears that the broker expects TLS", func(t *testing.T) {
 		start := time.Now()
 		err := kafkaprobe.Metadata(t.Context(), nil, k.Brokers)
-		require.ErrorContains(t, err, "the broker expects TLS: set KAFKA_TLS=true")
+		require.ErrorContains(t, err, "the broker expects TLS: set KAFKA_TLS=1")
 		assert.Less(t, time.Since(start), 5*time.Second)
 
-		p := newPipeOn(t, k, 1)
+		p := newPipeAt(t, secured, sharedStore(t), 1)
 		cfg := p.config()
 		cfg.Security = nil
 		err = runToError(t, cfg)
@@ -125,7 +127,7 @@ func TestSecuredKafka(t *testing.T) {
 	})
 
 	t.Run("TLS to a plaintext port: the broker does not speak TLS", func(t *testing.T) {
-		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), k.Security, stacktest.KafkaBrokers(t)),
+		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), secured.sec, stacktest.KafkaBrokers(t)),
 			"the broker does not speak TLS at this address")
 	})
 
@@ -137,7 +139,7 @@ func TestSecuredKafka(t *testing.T) {
 	})
 
 	t.Run("Kafka's own tools connect through client.properties", func(t *testing.T) {
-		out, err := k.Run("kafka-topics", "--list")
+		out, err := k.Script(nil, "kafka-topics", "--list")
 		require.NoError(t, err, "%s", out)
 	})
 }
@@ -160,8 +162,8 @@ func runToError(t *testing.T, cfg streaming.Config) error {
 // NAME), as a program reads them.
 func securityOf(t *testing.T, k *stacktest.Kafka, changes ...string) *kafkasec.Security {
 	t.Helper()
-	vars := map[string]string{}
-	for _, kv := range append(k.Env, changes...) {
+	vars := maps.Clone(k.Env)
+	for _, kv := range changes {
 		name, value, _ := strings.Cut(kv, "=")
 		vars[name] = value
 		if value == "" {
@@ -177,15 +179,9 @@ func securityOf(t *testing.T, k *stacktest.Kafka, changes ...string) *kafkasec.S
 // readPassword is the password of k's client user, from the file secure.env names.
 func readPassword(t *testing.T, k *stacktest.Kafka) string {
 	t.Helper()
-	for _, kv := range k.Env {
-		if file, ok := strings.CutPrefix(kv, "KAFKA_SASL_PASSWORD_FILE="); ok {
-			b, err := os.ReadFile(file)
-			require.NoError(t, err)
-			return strings.TrimSpace(string(b))
-		}
-	}
-	t.Fatal("secure.env sets no KAFKA_SASL_PASSWORD_FILE")
-	return ""
+	b, err := os.ReadFile(k.Env["KAFKA_SASL_PASSWORD_FILE"])
+	require.NoError(t, err, "secure.env's KAFKA_SASL_PASSWORD_FILE")
+	return strings.TrimSpace(string(b))
 }
 
 // tlsCostRecords is what each round of BenchmarkKafkaTLSCost drains.
@@ -199,13 +195,17 @@ func BenchmarkKafkaTLSCost(b *testing.B) {
 	stacktest.Needs(b, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	kafkas := map[string]*stacktest.Kafka{
 		"plaintext": stacktest.PrivateKafka(b, "../stack/stack.sh"),
-		"sasl_ssl":  stacktest.PrivateKafka(b, "../stack/stack.sh", stacktest.Secured),
+		"sasl_ssl":  stacktest.PrivateKafka(b, "../stack/stack.sh", "STACK_SECURE=1"),
 	}
 	rate, cores := map[string]float64{}, map[string]float64{}
 	const rounds = 2
 	for round := range rounds {
 		for _, mode := range []string{"plaintext", "sasl_ssl"} {
-			p := newPipeOn(b, kafkas[mode], 6)
+			at := bus{brokers: kafkas[mode].Brokers}
+			if mode == "sasl_ssl" {
+				at = securedBus(b, kafkas[mode])
+			}
+			p := newPipeAt(b, at, sharedStore(b), 6)
 			l := newLoad()
 			for range tlsCostRecords / 10_000 {
 				p.produce(l.messages(newIDs(10_000), 1, 0, time.Now()))

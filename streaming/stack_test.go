@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
@@ -43,9 +45,8 @@ const testKeyspace = "streaming_it"
 type pipe struct {
 	t        testing.TB
 	brokers  []string
-	sec      *kafkasec.Security // how its clients connect to Kafka; nil: plaintext
-	secEnv   []string           // the same as KAFKA_* variables
-	hosts    []string
+	bus      bus
+	db       store
 	topic    string
 	dlq      string
 	group    string
@@ -57,28 +58,89 @@ type pipe struct {
 
 func newPipe(t testing.TB, partitions int) *pipe {
 	t.Helper()
-	return newPipeOn(t, &stacktest.Kafka{Brokers: stacktest.KafkaBrokers(t)}, partitions)
+	return newPipeOn(t, stacktest.KafkaBrokers(t), partitions)
 }
 
-// newPipeOn is newPipe on the given Kafka (e.g. a test's own, maybe secured).
-func newPipeOn(t testing.TB, k *stacktest.Kafka, partitions int) *pipe {
+// newPipeOn is newPipe on the given Kafka (e.g. a test's own).
+func newPipeOn(t testing.TB, brokers []string, partitions int) *pipe {
+	t.Helper()
+	return newPipeAt(t, bus{brokers: brokers}, sharedStore(t), partitions)
+}
+
+// bus is the Kafka a pipe reads from, and how its clients reach it.
+type bus struct {
+	brokers []string
+	sec     *kafkasec.Security // nil: plaintext
+	env     []string           // the same, as the streaming binary's KAFKA_* variables
+}
+
+// securedBus is a secured Kafka of the test's own, reached with the settings the
+// stack wrote for its clients, read as the programs read them.
+func securedBus(t testing.TB, k *stacktest.Kafka) bus {
+	t.Helper()
+	e := envvar.NewReader(func(name string) (string, bool) { v, ok := k.Env[name]; return v, ok })
+	b := bus{brokers: k.Brokers, sec: kafkasec.Read(e)}
+	require.NoError(t, e.Err())
+	require.NotNil(t, b.sec, "the secured Kafka's clients speak SASL_SSL")
+	for name, v := range k.Env {
+		b.env = append(b.env, name+"="+v)
+	}
+	return b
+}
+
+// store is the Cassandra a pipe writes to, and how its clients reach it.
+type store struct {
+	hosts          []string
+	user, password string
+	tls            *tls.Config
+	localDC        string
+	env            []string // the same, as the streaming binary's CASSANDRA_* variables
+}
+
+// sharedStore is the local stack's Cassandra.
+func sharedStore(t testing.TB) store {
 	t.Helper()
 	hosts := stacktest.CassandraHosts(t)
+	user, pw := stacktest.CassandraCredentials()
+	return store{hosts: hosts, user: user, password: pw,
+		env: []string{"CASSANDRA_HOSTS=" + strings.Join(hosts, ","), "CASSANDRA_USERNAME=" + user, "CASSANDRA_PASSWORD=" + pw}}
+}
+
+// securedStore is a secured Cassandra of the test's own, reached with the settings
+// the stack wrote for its clients, read as the programs read them.
+func securedStore(t testing.TB, c *stacktest.Cassandra) store {
+	t.Helper()
+	e := envvar.NewReader(func(name string) (string, bool) { v, ok := c.Env[name]; return v, ok })
+	db := store{hosts: c.Hosts, user: e.Secret("CASSANDRA_USERNAME"), password: e.Secret("CASSANDRA_PASSWORD"),
+		tls: e.TLS("CASSANDRA"), localDC: e.Str("CASSANDRA_LOCAL_DC", "")}
+	require.NoError(t, e.Err())
+	require.NotNil(t, db.tls, "the secured Cassandra's clients speak TLS")
+	// An empty CASSANDRA_PASSWORD, lest one in the test's environment clash with the
+	// stack's CASSANDRA_PASSWORD_FILE.
+	db.env = []string{"CASSANDRA_PASSWORD="}
+	for name, v := range c.Env {
+		db.env = append(db.env, name+"="+v)
+	}
+	return db
+}
+
+// newPipeAt is a pipe from the given Kafka to the given Cassandra.
+func newPipeAt(t testing.TB, kafkaAt bus, db store, partitions int) *pipe {
+	t.Helper()
 	suffix := randomHex(4)
+	transport := kafkaAt.sec.Transport()
 	p := &pipe{
 		t:       t,
-		brokers: k.Brokers,
-		sec:     k.Security,
-		secEnv:  k.Env,
-		hosts:   hosts,
+		brokers: kafkaAt.brokers,
+		bus:     kafkaAt,
+		db:      db,
 		topic:   "streaming_it_" + suffix,
 		dlq:     "streaming_it_" + suffix + ".dlq",
 		group:   "streaming-it-" + suffix,
 		table:   "t_" + suffix,
+		client:  &kafka.Client{Addr: kafka.TCP(kafkaAt.brokers...), Timeout: 10 * time.Second, Transport: transport},
 	}
-	transport := p.sec.Transport()
-	p.client = &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: transport}
-	p.producer = &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
+	p.producer = &kafka.Writer{Addr: kafka.TCP(kafkaAt.brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
 		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll, Transport: transport}
 	t.Cleanup(func() { _ = p.producer.Close() })
 	if partitions > 0 { // 0: the topic is left for the worker to create
@@ -89,11 +151,14 @@ func newPipeOn(t testing.TB, k *stacktest.Kafka, partitions int) *pipe {
 		require.NoError(t, res.Errors[p.topic])
 	}
 
-	cluster := gocql.NewCluster(hosts...)
+	cluster := gocql.NewCluster(db.hosts...)
 	cluster.Consistency = gocql.One
 	cluster.Timeout = 20 * time.Second
-	if u, pw := stacktest.CassandraCredentials(); u != "" {
-		cluster.Authenticator = gocql.PasswordAuthenticator{Username: u, Password: pw}
+	if db.user != "" {
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: db.user, Password: db.password}
+	}
+	if db.tls != nil {
+		cluster.SslOpts = &gocql.SslOptions{Config: db.tls, EnableHostVerification: true}
 	}
 	var err error
 	p.session, err = cluster.CreateSession()
@@ -114,10 +179,10 @@ func newPipeOn(t testing.TB, k *stacktest.Kafka, partitions int) *pipe {
 // config is the worker's configuration for this pipe, tuned small so that batches
 // are many.
 func (p *pipe) config() streaming.Config {
-	user, pw := stacktest.CassandraCredentials()
 	return streaming.Config{
-		Brokers: p.brokers, Security: p.sec, Topic: p.topic, DLQTopic: p.dlq, GroupID: p.group,
-		Hosts: p.hosts, Keyspace: testKeyspace, Table: p.table, Username: user, Password: pw,
+		Brokers: p.brokers, Security: p.bus.sec, Topic: p.topic, DLQTopic: p.dlq, GroupID: p.group,
+		Hosts: p.db.hosts, Keyspace: testKeyspace, Table: p.table, Username: p.db.user, Password: p.db.password,
+		TLS: p.db.tls, LocalDC: p.db.localDC,
 		BatchRows: 500, BatchWait: 50 * time.Millisecond, StartupTimeout: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(p.t.Output(), nil)),
 	}
@@ -128,12 +193,10 @@ func (p *pipe) env() []string {
 	c := p.config()
 	return append([]string{
 		"KAFKA_BROKERS=" + strings.Join(c.Brokers, ","), "KAFKA_TOPIC=" + c.Topic, "KAFKA_DLQ_TOPIC=" + c.DLQTopic,
-		"STREAMING_GROUP=" + c.GroupID, "CASSANDRA_HOSTS=" + strings.Join(c.Hosts, ","),
-		"CASSANDRA_KEYSPACE=" + c.Keyspace, "CASSANDRA_TABLE=" + c.Table,
-		"CASSANDRA_USERNAME=" + c.Username, "CASSANDRA_PASSWORD=" + c.Password,
+		"STREAMING_GROUP=" + c.GroupID, "CASSANDRA_KEYSPACE=" + c.Keyspace, "CASSANDRA_TABLE=" + c.Table,
 		"STREAMING_BATCH_ROWS=" + strconv.Itoa(c.BatchRows), "STREAMING_BATCH_WAIT=" + c.BatchWait.String(),
 		"STREAMING_STARTUP_TIMEOUT=" + c.StartupTimeout.String(),
-	}, p.secEnv...)
+	}, append(p.db.env, p.bus.env...)...)
 }
 
 // load is what a test produced: the valid users by id (the newest version of each)
@@ -363,14 +426,14 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 	defer cancel()
 	// A client of its own: a transport caches metadata for seconds, and the worker
 	// may have created the dead-letter topic since this test's client last looked.
-	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: p.sec.Transport()}
+	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: p.bus.sec.Transport()}
 	meta, err := fresh.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	require.NoError(p.t, err)
 	require.Len(p.t, meta.Topics, 1)
 	require.NoError(p.t, meta.Topics[0].Error)
 	out := map[string]kafka.Message{}
 	for _, pt := range meta.Topics[0].Partitions {
-		conn, err := p.sec.Dialer().DialLeader(ctx, "tcp", p.brokers[0], topic, pt.ID)
+		conn, err := p.bus.sec.Dialer().DialLeader(ctx, "tcp", p.brokers[0], topic, pt.ID)
 		require.NoError(p.t, err)
 		last, err := conn.ReadLastOffset()
 		require.NoError(p.t, err)
@@ -378,7 +441,7 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 		if last == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Dialer: p.sec.Dialer(), Topic: topic, Partition: pt.ID,
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Dialer: p.bus.sec.Dialer(), Topic: topic, Partition: pt.ID,
 			MaxWait: 100 * time.Millisecond})
 		for {
 			m, err := r.ReadMessage(ctx)

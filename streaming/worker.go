@@ -245,7 +245,7 @@ func (w *Worker) process(ctx context.Context, tbl *table, batch []item, queue *d
 			kill(m, it.bad, it.size)
 			continue
 		}
-		rows = append(rows, pendingRow{Row: it.row, at: m.Time, msg: &it.msg, size: it.size})
+		rows = append(rows, pendingRow{Row: it.row, msg: &it.msg, size: it.size})
 	}
 
 	// A row Cassandra rejects as invalid, while the statement is known to be good,
@@ -278,7 +278,7 @@ func (w *Worker) process(ctx context.Context, tbl *table, batch []item, queue *d
 	w.metrics.written.WithLabelValues(name).Add(float64(len(rows) - rejected))
 	latency := w.metrics.latency.WithLabelValues(name)
 	for _, r := range rows {
-		latency.Observe(now.Sub(r.at).Seconds())
+		latency.Observe(now.Sub(r.msg.Time).Seconds())
 	}
 
 	n := 0
@@ -472,8 +472,11 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 		m.Value = append([]byte(nil), m.Value[:truncatedValueBytes]...)
 		return item{msg: m, bad: bad}
 	}
-	if bad := checkTime(m.Time, time.Now()); bad != nil {
-		return item{msg: m, bad: bad}
+	valueTimed := writeTimeFromValue(w.dataset)
+	if !valueTimed {
+		if bad := checkTime(m.Time, time.Now()); bad != nil {
+			return item{msg: m, bad: bad}
+		}
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -489,6 +492,11 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 		if bad == nil {
 			bad = invalid("invalid", "%v", err)
 		}
+		return item{msg: m, bad: bad}
+	}
+	if !valueTimed {
+		row.WriteTime = m.Time
+	} else if bad := checkTime(row.WriteTime, time.Now()); bad != nil {
 		return item{msg: m, bad: bad}
 	}
 	return item{msg: m, row: row}
@@ -509,7 +517,8 @@ func (it item) bytes() int {
 
 // Timestamps a record may carry: it is its row's write time (USING TIMESTAMP), so a
 // record without one (-1) or with an absurd one would silently lose to, or forever
-// win over, every other version of its row.
+// win over, every other version of its row. The same bounds hold for a write time
+// taken from the value (ValueTimed).
 var (
 	minRecordTime    = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxRecordTimeAdd = 24 * time.Hour // after now

@@ -1,6 +1,7 @@
 package streaming
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +61,50 @@ func TestDecodePanicDeadLetters(t *testing.T) {
 	}
 	assert.Contains(t, stack, "panicky.Decode")
 	assert.LessOrEqual(t, len(stack), maxStackBytes)
+}
+
+// valueTimed takes its rows' write times from the value: a Unix millisecond count.
+type valueTimed struct{ Users }
+
+func (valueTimed) WriteTimeFromValue() bool { return true }
+
+func (valueTimed) Decode(_, value []byte) (Row, error) {
+	ms, err := strconv.ParseInt(string(value), 10, 64)
+	if err != nil {
+		return Row{}, invalid(ReasonBadTimestamp, "no write time")
+	}
+	return Row{Values: []any{"x"}, WriteTime: time.UnixMilli(ms)}, nil
+}
+
+// A row's write time is its record's Kafka timestamp, checked before decoding; a
+// ValueTimed dataset's rows carry their own, checked after it, whatever the Kafka
+// timestamp.
+func TestDecodeWriteTime(t *testing.T) {
+	cfg := Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"}
+	users, err := New(cfg, Users{}, NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	timed, err := New(cfg, valueTimed{}, NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	kafkaTime := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	valueTime := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	id := `{"id":"0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"}`
+
+	it := users.decode(kafka.Message{Value: []byte(id), Time: kafkaTime})
+	require.Nil(t, it.bad)
+	assert.Equal(t, kafkaTime, it.row.WriteTime)
+	it = users.decode(kafka.Message{Value: []byte("not json"), Time: time.UnixMilli(1)})
+	require.NotNil(t, it.bad)
+	assert.Equal(t, ReasonBadTimestamp, it.bad.Reason, "the Kafka timestamp is checked first")
+
+	value := strconv.FormatInt(valueTime.UnixMilli(), 10)
+	for _, kt := range []time.Time{kafkaTime, {}, time.UnixMilli(1)} {
+		it = timed.decode(kafka.Message{Value: []byte(value), Time: kt})
+		require.Nil(t, it.bad, "Kafka timestamp %v", kt)
+		assert.True(t, valueTime.Equal(it.row.WriteTime))
+	}
+	for _, v := range []string{"1", strconv.FormatInt(time.Now().Add(25*time.Hour).UnixMilli(), 10)} {
+		it = timed.decode(kafka.Message{Value: []byte(v), Time: kafkaTime})
+		require.NotNil(t, it.bad, v)
+		assert.Equal(t, ReasonBadTimestamp, it.bad.Reason)
+	}
 }

@@ -3,13 +3,14 @@
 // creates the daily schedule (paused) if it does not exist yet.
 //
 // Configuration comes from the environment (see internal/config; `worker -h` lists
-// it). It serves Prometheus metrics on /metrics and a readiness check on /healthz
-// (WORKER_METRICS_ADDR, default :9101). It stops on SIGINT or SIGTERM, letting the
-// ticks in flight finish.
+// it). It serves Prometheus metrics on /metrics, the Temporal SDK's among them, and a
+// readiness check on /healthz (WORKER_METRICS_ADDR, default :9101). It stops on
+// SIGINT or SIGTERM, letting the ticks in flight finish.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +28,8 @@ import (
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/opshttp"
+	"github.com/streampipe/streampipe/internal/temporaldial"
+	"github.com/streampipe/streampipe/internal/temporalmetrics"
 	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -36,8 +39,8 @@ var usage = cli.Usage{
 	About: `The Temporal worker of streampipe: runs the UserAutomation workflow and its
 activities (fetch users from randomuser.me, or gofakeit when it fails; publish them
 to Kafka) on its task queue, and creates the daily schedule, paused, if it does not
-exist. Serves Prometheus metrics on /metrics and a readiness check on /healthz
-(Temporal and Kafka reachable). Stops on SIGINT or SIGTERM, letting the ticks in
+exist. Serves Prometheus metrics on /metrics (its own and the Temporal SDK's) and a
+readiness check on /healthz (Temporal and Kafka reachable). Stops on SIGINT or SIGTERM, letting the ticks in
 flight finish. Configuration comes from the environment below.`,
 	Env:     config.ProducerVars(),
 	EnvHelp: config.Help,
@@ -58,7 +61,7 @@ func runMain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	if err != nil {
 		return cli.BadConfig(stderr, "worker", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := cfg.LogFormat.Logger(stderr, cfg.LogLevel)
 	if err := run(cfg, logger); err != nil {
 		logger.Error("worker stopped", "error", err)
 		return cli.ExitError
@@ -71,11 +74,13 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	defer stop()
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	c, err := client.DialContext(dialCtx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger),
-	})
+	// The SDK's metrics go to the registry of the worker's own, served on /metrics.
+	reg := opshttp.NewRegistry()
+	cfg.TemporalOptions.MetricsHandler = temporalmetrics.New(reg)
+	c, err := temporaldial.Dial(dialCtx, cfg, tlog.NewStructuredLogger(logger))
+	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
+		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
+	}
 	if err != nil {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s (is it running? `make stack-up` starts it; "+
 			"TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE choose another): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
@@ -94,7 +99,6 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 		logger.Info("schedule created, paused", "schedule", cfg.ScheduleID, "note", schedule.Note(cfg.ScheduleID))
 	}
 
-	reg := opshttp.NewRegistry()
 	cfg.Activities.Metrics = activities.NewMetrics(reg)
 	acts := activities.New(cfg.Activities, logger)
 	if cfg.MetricsAddr != "" {
@@ -122,6 +126,7 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	w.RegisterWorkflow(workflows.UserAutomation)
 	w.RegisterActivity(acts)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
+		"temporal_tls", cfg.TemporalOptions.ConnectionOptions.TLS != nil, "temporal_api_key", cfg.TemporalOptions.Credentials != nil,
 		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "kafka_security", cfg.Activities.KafkaSecurity.String(), "randomuser", cfg.Activities.RandomUserURL)
 	stop() // from here on the worker handles the signals itself
 	if err := w.Run(worker.InterruptCh()); err != nil {

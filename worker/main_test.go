@@ -189,6 +189,16 @@ func TestTenSecondRun(t *testing.T) {
 	assert.Contains(t, metrics, `producer_users_published_total{dataset="users",source="randomuser"} 30`)
 	assert.Contains(t, metrics, "producer_ticks_published_total 10")
 	assert.Contains(t, metrics, "producer_tick_lateness_seconds_count 10")
+	// The Temporal SDK's own metrics, on the same /metrics.
+	for _, series := range []string{
+		`temporal_workflow_completed_total{`,
+		`temporal_activity_execution_latency_seconds_bucket{`,
+		`temporal_request_total{`,
+		`temporal_workflow_task_queue_poll_succeed_total{`,
+	} {
+		assert.Contains(t, metrics, series)
+	}
+	assert.Regexp(t, `temporal_activity_execution_latency_seconds_count\{[^}]*activity_type="PublishTick"[^}]*task_queue="`+s.taskQueue+`"[^}]*\} 10\n`, metrics)
 }
 
 // get returns the body of a 200 answer to GET path from the worker's ops endpoint.
@@ -271,14 +281,14 @@ func TestCommandLine(t *testing.T) {
 		{"unknown flag", []string{"-verbose"}, unreachable, 2, nil,
 			[]string{"worker: flag provided but not defined: -verbose", "Usage: worker [flags]"}},
 		{"argument", []string{"start"}, unreachable, 2, nil, []string{`worker: unexpected argument "start"`}},
-		{"every bad variable at once", nil, map[string]string{"LOG_LEVEL": "loud", "KAFKA_BATCH_SIZE": "-5",
+		{"every bad variable at once", nil, map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "KAFKA_BATCH_SIZE": "-5",
 			"WORKER_METRICS_ADDR": "localhost", "RANDOMUSER_TIMEOUT": "soon"}, 2, nil,
-			[]string{"worker: bad configuration:", `LOG_LEVEL="loud": want debug, info, warn or error`,
+			[]string{"worker: bad configuration:", `LOG_LEVEL="loud": want debug, info, warn or error`, `LOG_FORMAT="xml": want text or json`,
 				`KAFKA_BATCH_SIZE="-5": want a positive whole number`, `WORKER_METRICS_ADDR="localhost"`, "malformed",
 				`RANDOMUSER_TIMEOUT="soon"`, "Run 'worker -h'"}},
 		{"bad Kafka security", nil, map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_CERT_FILE": "/nonexistent/client.pem",
 			"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_PASSWORD": "Pa55-never-shown"}, 2, nil,
-			[]string{"worker: bad configuration:", `KAFKA_TLS_KEY_FILE="": want the private key of KAFKA_TLS_CERT_FILE`,
+			[]string{"worker: bad configuration:", `KAFKA_TLS_CERT_FILE is set but KAFKA_TLS_KEY_FILE is not`,
 				`KAFKA_SASL_USERNAME="": want the user to log in as with SCRAM-SHA-512`}},
 	}
 	for _, tt := range tests {

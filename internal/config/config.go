@@ -4,24 +4,34 @@
 package config
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"maps"
 	"net/url"
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Producer is the configuration of the worker and the starter.
 type Producer struct {
-	// TemporalAddress is TEMPORAL_ADDRESS, default localhost:7233.
+	// TemporalAddress is TEMPORAL_ADDRESS, else the profile's address, else
+	// localhost:7233.
 	TemporalAddress string
-	// TemporalNamespace is TEMPORAL_NAMESPACE, default "default".
+	// TemporalNamespace is TEMPORAL_NAMESPACE, else the profile's, else "default".
 	TemporalNamespace string
+	// TemporalOptions are the rest of Temporal's client settings, from the profile
+	// of TEMPORAL_CONFIG_FILE and TEMPORAL_PROFILE and the TEMPORAL_* variables over
+	// it: TLS, client certificate, API key. TemporalAddress and TemporalNamespace
+	// (which the starter's flags may change) override their HostPort and Namespace.
+	TemporalOptions client.Options
 	// TaskQueue is TEMPORAL_TASK_QUEUE, default user-automation.
 	TaskQueue string
 	// ScheduleID is TEMPORAL_SCHEDULE_ID, default user-automation.
@@ -33,14 +43,18 @@ type Producer struct {
 	// the starter, default the users dataset's (users_created).
 	KafkaTopic string
 	// Cassandra is where `starter verify` counts a run's rows: CASSANDRA_HOSTS
-	// (default localhost:9042), CASSANDRA_USERNAME, CASSANDRA_PASSWORD and each
-	// dataset's keyspace and table variables, the streaming worker's. The starter only.
+	// (default localhost:9042), CASSANDRA_USERNAME, CASSANDRA_PASSWORD, CASSANDRA_TLS*,
+	// CASSANDRA_LOCAL_DC and each dataset's keyspace and table variables, the
+	// streaming worker's. The starter only.
 	Cassandra Cassandra
 	// Activities holds KAFKA_BROKERS (default localhost:9092),
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
 	// KAFKA_BATCH_TIMEOUT (5ms), KAFKA_BATCH_SIZE (1000), RANDOMUSER_URL
 	// (https://randomuser.me/api/) and RANDOMUSER_TIMEOUT (5s). The worker only.
 	Activities activities.Config
+	// LogFormat is LOG_FORMAT: text (the default) or json. The worker's log, the
+	// starter's warnings from the Temporal SDK.
+	LogFormat cli.LogFormat
 	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info. The worker only.
 	LogLevel slog.Level
 	// MetricsAddr is WORKER_METRICS_ADDR, where the worker serves /metrics and
@@ -50,26 +64,43 @@ type Producer struct {
 
 // Help says what each variable the producer programs read means, for their usage.
 var Help = withKafkaSecurityHelp(withTableHelp(map[string]string{
-	"TEMPORAL_ADDRESS":               "Temporal frontend host:port",
-	"TEMPORAL_NAMESPACE":             "Temporal namespace",
-	"TEMPORAL_TASK_QUEUE":            "task queue of the worker",
-	"TEMPORAL_SCHEDULE_ID":           "id of the daily schedule",
-	"TEMPORAL_UI_URL":                "Temporal Web UI, for links",
-	"KAFKA_TOPIC":                    "topic of users runs",
-	"CASSANDRA_HOSTS":                "Cassandra contact points, host or host:port,… (starter verify)",
-	"CASSANDRA_USERNAME":             "Cassandra user; unset: no authentication (starter verify)",
-	"CASSANDRA_PASSWORD":             "the user's password (starter verify)",
-	"CASSANDRA_USERNAME_FILE":        "a file holding CASSANDRA_USERNAME instead (a Docker or Kubernetes secret)",
-	"CASSANDRA_PASSWORD_FILE":        "a file holding CASSANDRA_PASSWORD instead (a Docker or Kubernetes secret)",
-	"KAFKA_BROKERS":                  "Kafka bootstrap brokers, host:port,…",
-	"KAFKA_TOPIC_PARTITIONS":         "partitions of a topic the worker creates",
-	"KAFKA_TOPIC_REPLICATION_FACTOR": "replication factor of a topic the worker creates",
-	"KAFKA_BATCH_TIMEOUT":            "longest wait to fill a produce batch",
-	"KAFKA_BATCH_SIZE":               "most records in a produce batch",
-	"RANDOMUSER_URL":                 "the randomuser.me API",
-	"RANDOMUSER_TIMEOUT":             "longest randomuser.me call (at most half the interval)",
-	"WORKER_METRICS_ADDR":            `where /metrics and /healthz are served; "off" for nowhere`,
-	"LOG_LEVEL":                      "debug, info, warn or error",
+	"TEMPORAL_CONFIG_FILE":                   "Temporal's TOML profiles file, the temporal CLI's; unset: its default path, if the file exists",
+	"TEMPORAL_PROFILE":                       `profile of that file to use; unset: "default", if there is one`,
+	"TEMPORAL_ADDRESS":                       "Temporal frontend host:port (over the profile's address)",
+	"TEMPORAL_NAMESPACE":                     "Temporal namespace (over the profile's)",
+	"TEMPORAL_API_KEY":                       "API key, sent as the bearer token; turns TLS on unless TEMPORAL_TLS=false",
+	"TEMPORAL_API_KEY_FILE":                  "a file holding TEMPORAL_API_KEY instead (a Docker or Kubernetes secret)",
+	"TEMPORAL_TLS":                           "true: connect with TLS (the system's CAs unless a CA is given); false: plaintext",
+	"TEMPORAL_TLS_CLIENT_CERT_PATH":          "client certificate (PEM) for mutual TLS",
+	"TEMPORAL_TLS_CLIENT_KEY_PATH":           "the client certificate's private key (PEM)",
+	"TEMPORAL_TLS_SERVER_CA_CERT_PATH":       "CA certificate(s) (PEM) that signed the server's certificate",
+	"TEMPORAL_TLS_SERVER_NAME":               "name the server's certificate must carry, when not the address's host",
+	"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "true: do not check the server's certificate (tests only)",
+	"TEMPORAL_TASK_QUEUE":                    "task queue of the worker",
+	"TEMPORAL_SCHEDULE_ID":                   "id of the daily schedule",
+	"TEMPORAL_UI_URL":                        "Temporal Web UI, for links",
+	"KAFKA_TOPIC":                            "topic of users runs",
+	"CASSANDRA_HOSTS":                        "Cassandra contact points, host or host:port,… (starter verify)",
+	"CASSANDRA_USERNAME":                     "Cassandra user; unset: no authentication (starter verify)",
+	"CASSANDRA_PASSWORD":                     "the user's password (starter verify)",
+	"CASSANDRA_USERNAME_FILE":                "a file holding CASSANDRA_USERNAME instead (a Docker or Kubernetes secret)",
+	"CASSANDRA_PASSWORD_FILE":                "a file holding CASSANDRA_PASSWORD instead (a Docker or Kubernetes secret)",
+	"CASSANDRA_TLS":                          "1: speak TLS to Cassandra, verifying its certificate (starter verify)",
+	"CASSANDRA_TLS_CA_FILE":                  "PEM file of the CA certificates to trust for Cassandra's; unset: the system's",
+	"CASSANDRA_TLS_CERT_FILE":                "PEM client certificate for mutual TLS, with CASSANDRA_TLS_KEY_FILE",
+	"CASSANDRA_TLS_KEY_FILE":                 "PEM private key of CASSANDRA_TLS_CERT_FILE",
+	"CASSANDRA_TLS_SERVER_NAME":              "the name Cassandra's certificate must hold; unset: the host dialled",
+	"CASSANDRA_LOCAL_DC":                     "the data centre to read in (DC-aware routing); unset: any (starter verify)",
+	"KAFKA_BROKERS":                          "Kafka bootstrap brokers, host:port,…",
+	"KAFKA_TOPIC_PARTITIONS":                 "partitions of a topic the worker creates",
+	"KAFKA_TOPIC_REPLICATION_FACTOR":         "replication factor of a topic the worker creates",
+	"KAFKA_BATCH_TIMEOUT":                    "longest wait to fill a produce batch",
+	"KAFKA_BATCH_SIZE":                       "most records in a produce batch",
+	"RANDOMUSER_URL":                         "the randomuser.me API",
+	"RANDOMUSER_TIMEOUT":                     "longest randomuser.me call (at most half the interval)",
+	"WORKER_METRICS_ADDR":                    `where /metrics and /healthz are served; "off" for nowhere`,
+	"LOG_LEVEL":                              "debug, info, warn or error",
+	"LOG_FORMAT":                             cli.LogFormatHelp,
 }))
 
 // withKafkaSecurityHelp adds the meaning of the KAFKA_TLS* and KAFKA_SASL_*
@@ -123,25 +154,26 @@ func loadStarter(e *envvar.Reader) Producer {
 	c.Cassandra.Hosts = e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false)
 	c.Cassandra.Username = e.Secret("CASSANDRA_USERNAME")
 	c.Cassandra.Password = e.Secret("CASSANDRA_PASSWORD")
+	c.Cassandra.TLS = e.TLS("CASSANDRA")
+	c.Cassandra.LocalDC = e.Str("CASSANDRA_LOCAL_DC", "")
 	c.Cassandra.Tables = map[string]Table{}
 	for _, name := range datasets.Names() {
 		d, _ := datasets.Lookup(name)
 		v := d.Vars()
 		c.Cassandra.Tables[name] = Table{Keyspace: e.Str(v.Keyspace, d.Keyspace), Table: e.Str(v.Table, d.Table)}
 	}
+	c.LogFormat = cli.ReadLogFormat(e)
 	return c
 }
 
 // loadTemporal reads what the worker and the starter both read.
 func loadTemporal(e *envvar.Reader) Producer {
-	c := Producer{
-		TemporalAddress:   e.HostPort("TEMPORAL_ADDRESS", "localhost:7233"),
-		TemporalNamespace: e.Str("TEMPORAL_NAMESPACE", "default"),
-		TaskQueue:         e.Str("TEMPORAL_TASK_QUEUE", "user-automation"),
-		ScheduleID:        e.Str("TEMPORAL_SCHEDULE_ID", "user-automation"),
-		WebUIURL:          strings.TrimRight(httpURL(e, "TEMPORAL_UI_URL", "http://localhost:8233"), "/"),
-		KafkaTopic:        e.Str(datasets.Users.Vars().Topic, datasets.Users.Topic),
-	}
+	var c Producer
+	c.TemporalAddress, c.TemporalNamespace, c.TemporalOptions = loadConnection(e)
+	c.TaskQueue = e.Str("TEMPORAL_TASK_QUEUE", "user-automation")
+	c.ScheduleID = e.Str("TEMPORAL_SCHEDULE_ID", "user-automation")
+	c.WebUIURL = strings.TrimRight(httpURL(e, "TEMPORAL_UI_URL", "http://localhost:8233"), "/")
+	c.KafkaTopic = e.Str(datasets.Users.Vars().Topic, datasets.Users.Topic)
 	return c
 }
 
@@ -162,6 +194,7 @@ func loadProducer(e *envvar.Reader) Producer {
 	if s := e.Str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
 		e.Fail("LOG_LEVEL", s, "debug, info, warn or error")
 	}
+	c.LogFormat = cli.ReadLogFormat(e)
 	return c
 }
 
@@ -178,6 +211,8 @@ func httpURL(e *envvar.Reader, name, def string) string {
 type Cassandra struct {
 	Hosts              []string
 	Username, Password string
+	TLS                *tls.Config // nil: plaintext
+	LocalDC            string      // "": any data centre
 	// Tables are the tables by dataset name.
 	Tables map[string]Table
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/cli"
 )
 
 func lookup(vars map[string]string) func(string) (string, bool) {
@@ -39,6 +40,7 @@ func TestLoadProducerDefaults(t *testing.T) {
 			RandomUserTimeout:      5 * time.Second,
 		},
 		LogLevel:    slog.LevelInfo,
+		LogFormat:   cli.LogText,
 		MetricsAddr: ":9101",
 	}, c)
 }
@@ -107,9 +109,14 @@ func TestHelpCoversEveryVariable(t *testing.T) {
 		assert.True(t, read[name], "Help names %s, which neither the worker nor the starter reads", name)
 	}
 	assert.Equal(t, map[string]string{"TEMPORAL_ADDRESS": "localhost:7233", "TEMPORAL_NAMESPACE": "default",
+		"TEMPORAL_CONFIG_FILE": "", "TEMPORAL_PROFILE": "", "TEMPORAL_API_KEY": "", "TEMPORAL_API_KEY_FILE": "",
+		"TEMPORAL_TLS": "", "TEMPORAL_TLS_CLIENT_CERT_PATH": "", "TEMPORAL_TLS_CLIENT_KEY_PATH": "",
+		"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "", "TEMPORAL_TLS_SERVER_NAME": "", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "",
 		"TEMPORAL_TASK_QUEUE": "user-automation", "TEMPORAL_SCHEDULE_ID": "user-automation",
-		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created",
+		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created", "LOG_FORMAT": "text",
 		"CASSANDRA_HOSTS": "localhost:9042", "CASSANDRA_USERNAME": "", "CASSANDRA_PASSWORD": "", "CASSANDRA_USERNAME_FILE": "", "CASSANDRA_PASSWORD_FILE": "",
+		"CASSANDRA_TLS": "0", "CASSANDRA_TLS_CA_FILE": "", "CASSANDRA_TLS_CERT_FILE": "", "CASSANDRA_TLS_KEY_FILE": "",
+		"CASSANDRA_TLS_SERVER_NAME": "", "CASSANDRA_LOCAL_DC": "",
 		"CASSANDRA_KEYSPACE": "spark_streaming", "CASSANDRA_TABLE": "created_users",
 		"STREAMING_REGISTERED_USERS_KEYSPACE": "my_keyspace", "STREAMING_REGISTERED_USERS_TABLE": "user_details_5",
 		"STREAMING_TRANSACTIONS_KEYSPACE": "finance", "STREAMING_TRANSACTIONS_TABLE": "transactions"}, starter)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +58,29 @@ func (e *Reader) Str(name, def string) string {
 	return def
 }
 
+// Lookup is the variable, trimmed, and whether it is set and not blank; def is only
+// what the usage shows as its default. For a library that applies its own defaults
+// and must know whether the variable overrides another source (a profile file).
+func (e *Reader) Lookup(name, def string) (string, bool) {
+	v, ok := e.get(name, def)
+	v = strings.TrimSpace(v)
+	return v, ok && v != ""
+}
+
+// Refuse reports variable name, if it is set, as one the program does not take,
+// saying what to use instead: for a variable another tool reads with the same
+// settings (the temporal CLI), which would otherwise be ignored without a word. Its
+// value is not shown (it may be key material), and it is not listed in the usage.
+func (e *Reader) Refuse(name, instead string) {
+	if v, ok := e.lookup(name); ok && strings.TrimSpace(v) != "" {
+		e.errs = append(e.errs, fmt.Errorf("%s is set, and streampipe does not take it: %s", name, instead))
+	}
+}
+
+// Add records a problem the caller found, in a value that may not come from a
+// variable (e.g. a profile file): err says where the value came from.
+func (e *Reader) Add(err error) { e.errs = append(e.errs, err) }
+
 // Secret is a password, key or token: the variable exactly as set (it may have
 // spaces), or the content of the file that name+"_FILE" names, without its final
 // line break, as Docker and Kubernetes secrets deliver them; "" when neither is set.
@@ -71,9 +93,8 @@ func (e *Reader) Secret(name string) string {
 		e.errs = append(e.errs, fmt.Errorf("%s and %s_FILE are both set: set one", name, name))
 		return ""
 	case fromFile && path != "":
-		b, err := os.ReadFile(path)
-		if err != nil {
-			e.errs = append(e.errs, fmt.Errorf("%s_FILE=%q: cannot read the file: %v", name, path, errors.Unwrap(err)))
+		b, ok := e.readFile(name+"_FILE", path)
+		if !ok {
 			return ""
 		}
 		return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
@@ -165,7 +186,7 @@ func (e *Reader) ListenAddr(name, def string) string {
 // is reported.
 func (e *Reader) HostPort(name, def string) string {
 	s := e.Str(name, def)
-	if !wellFormed(s, true, true) {
+	if !HostPortOK(s) {
 		e.Fail(name, s, fmt.Sprintf("host:port, such as %q; this one is malformed", def))
 	}
 	return s
@@ -196,6 +217,9 @@ func (e *Reader) Addrs(name, def string, needPort bool) []string {
 	}
 	return list
 }
+
+// HostPortOK reports whether addr is a well-formed address to connect to, host:port.
+func HostPortOK(addr string) bool { return wellFormed(addr, true, true) }
 
 // wellFormed reports whether addr is host:port with a port number (0 to 65535), or a
 // host alone unless needPort; the host may be empty only unless needHost.

@@ -119,3 +119,20 @@ func TestAddrs(t *testing.T) {
 		})
 	}
 }
+
+// Lookup tells a set variable from an unset or blank one, and records the default
+// for the usage.
+func TestLookup(t *testing.T) {
+	e := NewReader(func(name string) (string, bool) {
+		v, ok := map[string]string{"SET": " x ", "BLANK": "  "}[name]
+		return v, ok
+	})
+	v, ok := e.Lookup("SET", "d")
+	assert.True(t, ok)
+	assert.Equal(t, "x", v)
+	_, ok = e.Lookup("BLANK", "")
+	assert.False(t, ok)
+	_, ok = e.Lookup("UNSET", "")
+	assert.False(t, ok)
+	assert.Equal(t, []Var{{"SET", "d"}, {"BLANK", ""}, {"UNSET", ""}}, e.Vars())
+}

@@ -113,7 +113,7 @@ func (s *Security) explain(ctx context.Context, brokers []string, err error) str
 	case !known:
 		return "" // the broker is gone: an outage, which ends
 	case speaks && s.TLS() == nil:
-		return "the broker expects TLS: set KAFKA_TLS=true (and KAFKA_TLS_CA_FILE to the CA of its certificate)"
+		return "the broker expects TLS: set KAFKA_TLS=1 (and KAFKA_TLS_CA_FILE to the CA of its certificate)"
 	case !speaks && s.TLS() != nil:
 		return "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
 	}

@@ -6,11 +6,7 @@ package kafkasec
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,7 +27,7 @@ const (
 
 // Help says what each variable Read reads means, for the programs' usage.
 var Help = map[string]string{
-	"KAFKA_TLS":                "true: speak TLS to the brokers (false: plaintext)",
+	"KAFKA_TLS":                "1: speak TLS to the brokers, verifying their certificates; 0: plaintext",
 	"KAFKA_TLS_CA_FILE":        "PEM file of the CAs that sign the brokers' certificates; unset: the system's",
 	"KAFKA_TLS_CERT_FILE":      "PEM client certificate, for brokers that require one (with KAFKA_TLS_KEY_FILE)",
 	"KAFKA_TLS_KEY_FILE":       "PEM private key of KAFKA_TLS_CERT_FILE",
@@ -51,28 +47,13 @@ type Security struct {
 	user      string
 }
 
-// Read reads the KAFKA_TLS* and KAFKA_SASL_* variables through e and checks them
-// (files readable, a key with a certificate, a user and a password with a
-// mechanism), recording every problem in e under the variable's name. It returns
+// Read reads the KAFKA_TLS* variables (envvar.Reader.TLS) and the KAFKA_SASL_* ones
+// through e and checks them (files readable, a key with a certificate, a user and a
+// password with a mechanism), recording every problem in e under the variable's
+// name. It returns
 // nil, plaintext, when they ask for neither TLS nor SASL.
 func Read(e *envvar.Reader) *Security {
-	s := &Security{}
-	on := e.Checked("KAFKA_TLS", "false", checkBool)
-	useTLS, _ := strconv.ParseBool(on)
-	ca := e.Str("KAFKA_TLS_CA_FILE", "")
-	cert := e.Str("KAFKA_TLS_CERT_FILE", "")
-	key := e.Str("KAFKA_TLS_KEY_FILE", "")
-	serverName := e.Str("KAFKA_TLS_SERVER_NAME", "")
-	if useTLS {
-		s.tls = tlsConfig(e, ca, cert, key, serverName)
-	} else {
-		for name, v := range map[string]string{"KAFKA_TLS_CA_FILE": ca, "KAFKA_TLS_CERT_FILE": cert,
-			"KAFKA_TLS_KEY_FILE": key, "KAFKA_TLS_SERVER_NAME": serverName} {
-			if v != "" {
-				e.Fail(name, v, "KAFKA_TLS=true with it: without, the clients speak plaintext")
-			}
-		}
-	}
+	s := &Security{tls: e.TLS("KAFKA")}
 	mechanism := strings.ToUpper(e.Checked("KAFKA_SASL_MECHANISM", "", checkMechanism))
 	s.user = e.Secret("KAFKA_SASL_USERNAME")
 	password := e.Secret("KAFKA_SASL_PASSWORD")
@@ -83,66 +64,12 @@ func Read(e *envvar.Reader) *Security {
 	return s
 }
 
-func checkBool(s string) error {
-	if _, err := strconv.ParseBool(s); err != nil {
-		return errors.New("want true or false")
-	}
-	return nil
-}
-
 func checkMechanism(s string) error {
 	switch strings.ToUpper(s) {
 	case "", Plain, ScramSHA256, ScramSHA512:
 		return nil
 	}
 	return fmt.Errorf("want %s, %s or %s", Plain, ScramSHA256, ScramSHA512)
-}
-
-// tlsConfig is the TLS configuration of the files named, or nil after recording in
-// e why one cannot be read.
-func tlsConfig(e *envvar.Reader, ca, cert, key, serverName string) *tls.Config {
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
-	ok := true
-	if ca != "" {
-		pem, err := os.ReadFile(ca)
-		c.RootCAs = x509.NewCertPool()
-		switch {
-		case err != nil:
-			e.Fail("KAFKA_TLS_CA_FILE", ca, fmt.Sprintf("a readable PEM file of CA certificates (%v)", errors.Unwrap(err)))
-			ok = false
-		case !c.RootCAs.AppendCertsFromPEM(pem):
-			e.Fail("KAFKA_TLS_CA_FILE", ca, "a PEM file of CA certificates; this one holds none")
-			ok = false
-		}
-	}
-	switch {
-	case cert != "" && key != "":
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			e.Fail("KAFKA_TLS_CERT_FILE", cert, fmt.Sprintf("a PEM certificate matching KAFKA_TLS_KEY_FILE (%v)", unwrapPath(err)))
-			ok = false
-		}
-		c.Certificates = []tls.Certificate{pair}
-	case cert != "":
-		e.Fail("KAFKA_TLS_KEY_FILE", "", "the private key of KAFKA_TLS_CERT_FILE")
-		ok = false
-	case key != "":
-		e.Fail("KAFKA_TLS_CERT_FILE", "", "the certificate of KAFKA_TLS_KEY_FILE")
-		ok = false
-	}
-	if !ok {
-		return nil
-	}
-	return c
-}
-
-// unwrapPath is err without the file name a *os.PathError adds: the message names
-// the variables and their values already.
-func unwrapPath(err error) error {
-	if pe, ok := errors.AsType[*os.PathError](err); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // saslMechanism is the mechanism named, for user and password, nil when none is

@@ -9,6 +9,8 @@
 package stacktest
 
 import (
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -20,7 +22,6 @@ import (
 	"time"
 
 	"github.com/streampipe/streampipe/internal/envvar"
-	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 const dialTimeout = 5 * time.Second
@@ -121,109 +122,140 @@ func list(name, def string) []string {
 	return []string{def}
 }
 
-// Kafka is a Kafka server of a test's own, started by stack/stack.sh in a folder of
-// the test's, on free ports: a test may stop and start it without disturbing the
-// local stack that other tests and people use.
-type Kafka struct {
+// Private is a server of a test's own, started by stack/stack.sh in a folder of the
+// test's, on free ports: a test may stop and start it, or configure it otherwise,
+// without disturbing the local stack that other tests and people use.
+type Private struct {
 	t       testing.TB
 	script  string
+	service string // kafka, cassandra
 	env     []string
-	dir     string
-	Brokers []string // its address, host:port
-	// Secured only (option Secured): how clients connect, and the same as the
-	// KAFKA_* lines of the stack's secure.env, for a program's environment.
-	Security *kafkasec.Security
-	Env      []string
+	Dir     string // its STREAMPIPE_STACK_DIR: data, logs, tls/ and secure.env
 }
 
-// KafkaOption changes the Kafka PrivateKafka starts.
-type KafkaOption func(*Kafka)
-
-// Secured starts the Kafka as `STACK_SECURE=1 stack/stack.sh up kafka` does: its
-// port speaks SASL_SSL with the stack's certificates and SCRAM users.
-func Secured(k *Kafka) { k.env = append(k.env, "STACK_SECURE=1") }
-
-// PrivateKafka starts a Kafka of the test's own with `stack/stack.sh up kafka` (the
-// script at script, e.g. "../stack/stack.sh") and stops it when the test ends. It
-// takes 5–20 s (a secured one up to 30 s) and ~0.5 GB.
-func PrivateKafka(t testing.TB, script string, opts ...KafkaOption) *Kafka {
+// startPrivate starts service with `stack/stack.sh up SERVICE` (the script at script,
+// e.g. "../stack/stack.sh") in a temporary folder, with env added to the test's
+// environment, and stops it when the test ends.
+func startPrivate(t testing.TB, script, service string, env ...string) Private {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("integration test: starts a Kafka of its own; not run under -short")
+		t.Skipf("integration test: starts a %s of its own; not run under -short", service)
 	}
 	abs, err := filepath.Abs(script)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, controller := FreePort(t), FreePort(t)
-	k := &Kafka{
-		t:      t,
-		script: abs,
-		dir:    t.TempDir(),
-		env: append(os.Environ(), "STACK_SECURE=0",
-			"STACK_KAFKA_PORT="+strconv.Itoa(port), "STACK_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controller)),
-		Brokers: []string{"127.0.0.1:" + strconv.Itoa(port)},
-	}
-	k.env = append(k.env, "STREAMPIPE_STACK_DIR="+k.dir)
-	for _, o := range opts {
-		o(k)
-	}
+	dir := t.TempDir()
+	p := Private{t: t, script: abs, service: service, Dir: dir,
+		env: append(append(os.Environ(), "STREAMPIPE_STACK_DIR="+dir), env...)}
 	t.Cleanup(func() { // before t.TempDir's own clean-up, which runs later
-		if out, err := k.Run("down", "kafka"); err != nil {
-			t.Errorf("stopping the test's Kafka: %v\n%s", err, out)
+		if out, err := p.run("down", service); err != nil {
+			t.Errorf("stopping the test's %s: %v\n%s", service, err, out)
 		}
 	})
-	k.Start()
-	if slices.Contains(k.env, "STACK_SECURE=1") {
-		k.readSecureEnv()
+	p.Start()
+	return p
+}
+
+// Start starts the server (again) and returns once it answers.
+func (p Private) Start() {
+	p.t.Helper()
+	if out, err := p.run("up", p.service); err != nil {
+		p.t.Fatalf("starting the test's %s: %v\n%s", p.service, err, out)
 	}
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL) and returns once it is gone.
+func (p Private) Stop() {
+	p.t.Helper()
+	if out, err := p.run("down", p.service); err != nil {
+		p.t.Fatalf("stopping the test's %s: %v\n%s", p.service, err, out)
+	}
+}
+
+func (p Private) run(args ...string) ([]byte, error) { return p.Script(nil, args...) }
+
+// Script runs stack/stack.sh with args on this server's stack, with env added to
+// (and overriding) its environment, and returns its output.
+func (p Private) Script(env []string, args ...string) ([]byte, error) {
+	cmd := exec.Command(p.script, args...)
+	cmd.Env = append(slices.Clip(p.env), env...)
+	return cmd.CombinedOutput()
+}
+
+// Kafka is a Kafka server of a test's own.
+type Kafka struct {
+	Private
+	Brokers []string // its address, host:port
+	// Env is the KAFKA_* settings of its clients that the stack wrote to secure.env
+	// in its secured mode: brokers, TLS files, SASL mechanism, user and password
+	// file. Empty if plaintext.
+	Env map[string]string
+}
+
+// PrivateKafka starts a Kafka of the test's own with `stack/stack.sh up kafka` (the
+// script at script, e.g. "../stack/stack.sh"), with env added to the script's
+// environment (e.g. STACK_SECURE=1 for the stack's secured mode: SASL_SSL with a
+// client certificate and SCRAM users), and stops it when the test ends. It takes
+// 5–30 s and ~0.5 GB.
+func PrivateKafka(t testing.TB, script string, env ...string) *Kafka {
+	t.Helper()
+	port, controller := FreePort(t), FreePort(t)
+	k := &Kafka{
+		Private: startPrivate(t, script, "kafka", append([]string{"STACK_SECURE=0",
+			"STACK_KAFKA_PORT=" + strconv.Itoa(port), "STACK_KAFKA_CONTROLLER_PORT=" + strconv.Itoa(controller)}, env...)...),
+		Brokers: []string{"127.0.0.1:" + strconv.Itoa(port)},
+	}
+	k.Env = k.secureEnv("KAFKA_")
 	return k
 }
 
-// readSecureEnv reads the KAFKA_* settings the stack wrote to secure.env into Env
-// and Security, as a program reads them.
-func (k *Kafka) readSecureEnv() {
-	k.t.Helper()
-	b, err := os.ReadFile(filepath.Join(k.dir, "secure.env"))
-	if err != nil {
-		k.t.Fatalf("the secured Kafka's settings: %v", err)
+// Cassandra is a Cassandra server of a test's own.
+type Cassandra struct {
+	Private
+	Hosts []string // its CQL address, host:port
+	// Env is the CASSANDRA_* settings of its clients that the stack wrote to
+	// secure.env in its secured mode: hosts, user, password file, TLS files and local
+	// data centre. Empty if plaintext.
+	Env map[string]string
+}
+
+// PrivateCassandra starts a Cassandra of the test's own, with env added to the
+// script's environment (e.g. CASSANDRA_AUTH=1, or STACK_SECURE=1 for the stack's
+// secured mode: CQL over TLS only with a client certificate, and
+// PasswordAuthenticator), and stops it when the test ends. It takes 30–60 s and
+// ~1.5 GB.
+func PrivateCassandra(t testing.TB, script string, env ...string) *Cassandra {
+	t.Helper()
+	port, storage := FreePort(t), FreePort(t)
+	c := &Cassandra{
+		Private: startPrivate(t, script, "cassandra", append([]string{"STACK_SECURE=0", "CASSANDRA_AUTH=0",
+			"STACK_CASSANDRA_PORT=" + strconv.Itoa(port), "STACK_CASSANDRA_STORAGE_PORT=" + strconv.Itoa(storage)}, env...)...),
+		Hosts: []string{"127.0.0.1:" + strconv.Itoa(port)},
 	}
-	vars := map[string]string{}
+	c.Env = c.secureEnv("CASSANDRA_")
+	return c
+}
+
+// secureEnv is the settings, NAME to value, of the lines of the stack's secure.env
+// whose names start with prefix: the clients' settings of a secured server; empty
+// when the server is plaintext (no secure.env).
+func (p Private) secureEnv(prefix string) map[string]string {
+	p.t.Helper()
+	env := map[string]string{}
+	b, err := os.ReadFile(filepath.Join(p.Dir, "secure.env"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return env // plaintext
+	}
+	if err != nil {
+		p.t.Fatalf("the secured %s's client settings: %v", p.service, err)
+	}
 	for line := range strings.Lines(string(b)) {
-		if name, value, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(name, "KAFKA_") {
-			vars[name] = value
-			k.Env = append(k.Env, name+"="+value)
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, prefix) {
+			env[k] = v
 		}
 	}
-	e := envvar.NewReader(func(name string) (string, bool) { v, ok := vars[name]; return v, ok })
-	k.Security = kafkasec.Read(e)
-	if err := e.Err(); err != nil {
-		k.t.Fatalf("the secured Kafka's settings in secure.env: %v", err)
-	}
-}
-
-// Start starts the Kafka (again) and returns once it answers.
-func (k *Kafka) Start() {
-	k.t.Helper()
-	if out, err := k.Run("up", "kafka"); err != nil {
-		k.t.Fatalf("starting the test's Kafka: %v\n%s", err, out)
-	}
-}
-
-// Stop stops the Kafka (SIGTERM, then SIGKILL after 30 s) and returns once it is gone.
-func (k *Kafka) Stop() {
-	k.t.Helper()
-	if out, err := k.Run("down", "kafka"); err != nil {
-		k.t.Fatalf("stopping the test's Kafka: %v\n%s", err, out)
-	}
-}
-
-// Run runs stack/stack.sh with args against this Kafka's stack (e.g. "kafka-topics",
-// "--list") and returns its output.
-func (k *Kafka) Run(args ...string) ([]byte, error) {
-	cmd := exec.Command(k.script, args...)
-	cmd.Env = k.env
-	return cmd.CombinedOutput()
+	return env
 }
 
 // FreePort returns a loopback TCP port nothing listens on at the moment.

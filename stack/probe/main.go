@@ -6,6 +6,9 @@
 //
 //	probe kafka 127.0.0.1:9092
 //	probe cql 127.0.0.1:9042 [username password]
+//
+// The CQL probe speaks TLS as the programs do when CASSANDRA_TLS=1, with the
+// CASSANDRA_TLS_* files of the environment.
 package main
 
 import (
@@ -82,6 +85,13 @@ func cassandraVersion(ctx context.Context, addr, user, password string) (string,
 	cluster.Timeout = timeout
 	cluster.ConnectTimeout = timeout
 	cluster.DisableInitialHostLookup = true
+	e := envvar.NewReader(os.LookupEnv)
+	if cfg := e.TLS("CASSANDRA"); cfg != nil {
+		cluster.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: true}
+	}
+	if err := e.Err(); err != nil {
+		return "", err
+	}
 	if user != "" {
 		cluster.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
 	}

@@ -55,7 +55,7 @@ func realMain(args []string, lookup func(string) (string, bool), stdout, stderr 
 	if err != nil {
 		return cli.BadConfig(stderr, program, err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.level}))
+	logger := cfg.logFormat.Logger(stderr, cfg.level)
 	slog.SetDefault(logger)
 	for i := range cfg.workers {
 		cfg.workers[i].cfg.Logger = logger
@@ -99,6 +99,7 @@ type config struct {
 	workers     []workerConfig
 	metricsAddr string // "" serves nothing
 	level       slog.Level
+	logFormat   cli.LogFormat
 }
 
 // workerConfig is one dataset's worker.
@@ -137,6 +138,8 @@ func load(e *envvar.Reader) (config, error) {
 		HostsFrom:   "CASSANDRA_HOSTS",
 		Username:    e.Secret("CASSANDRA_USERNAME"),
 		Password:    e.Secret("CASSANDRA_PASSWORD"),
+		TLS:         e.TLS("CASSANDRA"),
+		LocalDC:     e.Str("CASSANDRA_LOCAL_DC", ""),
 		Consistency: e.Checked("CASSANDRA_CONSISTENCY", streaming.DefaultConsistency, streaming.CheckConsistency),
 		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication),
 
@@ -152,6 +155,7 @@ func load(e *envvar.Reader) (config, error) {
 	if s := e.Str("STREAMING_LOG_LEVEL", "info"); cfg.level.UnmarshalText([]byte(s)) != nil {
 		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
 	}
+	cfg.logFormat = cli.ReadLogFormat(e)
 	group := e.Str("STREAMING_GROUP", streaming.DefaultGroupID)
 	for i, name := range names {
 		if slices.Index(names, name) < i {

@@ -17,6 +17,7 @@ import (
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/tlstest"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -117,6 +118,7 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		"CASSANDRA_CONSISTENCY":           "most",
 		"CASSANDRA_REPLICATION":           "SimpleStrategy",
 		"STREAMING_LOG_LEVEL":             "loud",
+		"LOG_FORMAT":                      "logfmt",
 		"STREAMING_STARTUP_TIMEOUT":       "-1s",
 		"KAFKA_TLS_CA_FILE":               "/nonexistent/ca.pem",
 		"KAFKA_SASL_USERNAME":             "streampipe",
@@ -135,8 +137,9 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		`CASSANDRA_CONSISTENCY="most": want ONE, QUORUM, LOCAL_QUORUM`,
 		`CASSANDRA_REPLICATION="SimpleStrategy": want a CQL map`,
 		`STREAMING_LOG_LEVEL="loud": want debug, info, warn or error`,
+		`LOG_FORMAT="logfmt": want text or json`,
 		`STREAMING_STARTUP_TIMEOUT="-1s": want a positive duration`,
-		`KAFKA_TLS_CA_FILE="/nonexistent/ca.pem": want KAFKA_TLS=true with it`,
+		`KAFKA_TLS_CA_FILE is set but KAFKA_TLS is not 1`,
 		`KAFKA_SASL_MECHANISM="": want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512: KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set`,
 	} {
 		assert.ErrorContains(t, err, want)
@@ -250,4 +253,30 @@ func TestDeclaredDatasetsFromFile(t *testing.T) {
 		bad + ":2: dataset x: no primary_key", `unknown dataset "x"`} {
 		assert.Contains(t, stderr.String(), want)
 	}
+}
+
+// Cassandra's TLS files are read before anything connects: a missing one, or a
+// certificate without its key, stops the worker with exit 2, each named by its
+// variable; good ones reach the worker's configuration with the local data centre.
+func TestCassandraSecuritySettings(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "ca.pem")
+	var stderr bytes.Buffer
+	code := realMain(nil, env(map[string]string{
+		"CASSANDRA_TLS": "1", "CASSANDRA_TLS_CA_FILE": missing, "CASSANDRA_TLS_CERT_FILE": missing,
+	}), io.Discard, &stderr)
+	assert.Equal(t, cli.ExitUsage, code)
+	assert.Contains(t, stderr.String(), `CASSANDRA_TLS_CA_FILE="`+missing+`": cannot read the file: no such file or directory`)
+	assert.Contains(t, stderr.String(), "CASSANDRA_TLS_CERT_FILE is set but CASSANDRA_TLS_KEY_FILE is not")
+
+	cert, key := tlstest.SelfSignedCA(t, "client")
+	cfg, err := load(envvar.NewReader(env(map[string]string{
+		"CASSANDRA_TLS": "1", "CASSANDRA_TLS_CA_FILE": cert, "CASSANDRA_TLS_CERT_FILE": cert, "CASSANDRA_TLS_KEY_FILE": key,
+		"CASSANDRA_TLS_SERVER_NAME": "db.example.com", "CASSANDRA_LOCAL_DC": "dc-east",
+	})))
+	require.NoError(t, err)
+	c := cfg.workers[0].cfg
+	require.NotNil(t, c.TLS)
+	assert.Equal(t, "db.example.com", c.TLS.ServerName)
+	assert.Len(t, c.TLS.Certificates, 1)
+	assert.Equal(t, "dc-east", c.LocalDC)
 }

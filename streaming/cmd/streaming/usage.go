@@ -57,6 +57,12 @@ func envHelp() map[string]string {
 		"CASSANDRA_PASSWORD":         "the user's password (never logged)",
 		"CASSANDRA_USERNAME_FILE":    "a file holding CASSANDRA_USERNAME instead (a Docker or Kubernetes secret)",
 		"CASSANDRA_PASSWORD_FILE":    "a file holding CASSANDRA_PASSWORD instead",
+		"CASSANDRA_TLS":              "1: speak TLS to Cassandra, verifying its certificate (client_encryption_options)",
+		"CASSANDRA_TLS_CA_FILE":      "PEM file of the CA certificates to trust for Cassandra's; unset: the system's",
+		"CASSANDRA_TLS_CERT_FILE":    "PEM client certificate for mutual TLS, with CASSANDRA_TLS_KEY_FILE",
+		"CASSANDRA_TLS_KEY_FILE":     "PEM private key of CASSANDRA_TLS_CERT_FILE (never logged)",
+		"CASSANDRA_TLS_SERVER_NAME":  "the name Cassandra's certificate must hold; unset: the host dialled",
+		"CASSANDRA_LOCAL_DC":         "the data centre to write in (DC-aware routing); unset: any",
 		"CASSANDRA_CONSISTENCY":      "write consistency level: ONE, QUORUM, LOCAL_QUORUM, ...",
 		"CASSANDRA_REPLICATION":      "CQL replication map of a keyspace the worker creates",
 		"STREAMING_BATCH_ROWS":       "most records in a micro-batch",
@@ -68,6 +74,7 @@ func envHelp() map[string]string {
 		"STREAMING_DRAIN_TIMEOUT":    "how long a shutdown may take to finish its batch",
 		"STREAMING_METRICS_ADDR":     "where /metrics and /healthz are served; off: nowhere",
 		"STREAMING_LOG_LEVEL":        "debug, info, warn or error; debug logs each batch",
+		"LOG_FORMAT":                 cli.LogFormatHelp,
 	}
 	what := [5]string{"topic", "dead-letter topic (created if missing)", "consumer group",
 		"keyspace (created if missing)", "table (created if missing)"}
