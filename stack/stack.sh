@@ -17,7 +17,8 @@
 #                                         mutual TLS and an API key (what `up` does when
 #                                         STACK_SECURE=1); its client settings: secure.env
 #   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
-#                                         staticcheck, workflowcheck, chromium, playwright),
+#                                         staticcheck, workflowcheck, govulncheck, indexdb,
+#                                         chromium, playwright),
 #                                         installing it first
 #
 # SERVICE is a server — temporal, kafka, cassandra — or one of this checkout's programs,
@@ -777,12 +778,20 @@ tool() { # prints the path of a tool, installing it first (install messages go t
       go_install workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION" >&2
       go_bin workflowcheck "$WORKFLOWCHECK_VERSION"
       ;;
+    govulncheck)
+      go_install govulncheck golang.org/x/vuln/cmd/govulncheck "$GOVULNCHECK_VERSION" >&2
+      go_bin govulncheck "$GOVULNCHECK_VERSION"
+      ;;
+    indexdb) # the Go vulnerability database's own indexer (scripts/vulndb.sh)
+      go_install indexdb golang.org/x/vulndb/cmd/indexdb "$VULNDB_VERSION" "about 2 minutes" >&2
+      go_bin indexdb "$VULNDB_VERSION"
+      ;;
     chromium)
       require_cmd chromium chromium "the Web UI browser test" >&2
       command -v chromium
       ;;
     playwright) install_playwright >&2; echo "$PLAYWRIGHT_DIR/node_modules" ;;
-    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|chromium|playwright" ;;
+    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|govulncheck|indexdb|chromium|playwright" ;;
   esac
 }
 

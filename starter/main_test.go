@@ -127,7 +127,8 @@ func startWorker(t *testing.T, brokers ...string) config.Producer {
 	if len(brokers) == 0 {
 		brokers = stacktest.KafkaBrokers(t)
 	}
-	acts := activities.New(activities.Config{KafkaBrokers: brokers, RandomUserURL: randomusertest.NewServer(t).URL}, quiet)
+	acts := activities.New(activities.Config{KafkaBrokers: brokers, RandomUserURL: randomusertest.NewServer(t).URL,
+		AllowedTopics: []string{"*"}}, quiet) // each test its own topics
 	t.Cleanup(func() { _ = acts.Close() })
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.UserAutomation)

@@ -226,7 +226,8 @@ func quantile(before, after map[float64]float64, q float64) float64 {
 }
 
 // peakRSS returns a process's peak resident set (VmHWM) in bytes.
-func peakRSS(b *testing.B, pid int) float64 {
+func peakRSS(b testing.TB, pid int) float64 {
+	b.Helper()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	require.NoError(b, err)
 	for line := range strings.Lines(string(status)) {

@@ -23,16 +23,18 @@ import (
 )
 
 // An outage is logged twice, whatever its length: a warning when it starts and an
-// info line when it ends.
+// info line when it ends. What /healthz shows of it names neither the address nor
+// the error; the details have both.
 func TestOutageLogsOnceEachWay(t *testing.T) {
 	var buf bytes.Buffer
-	o := newOutage("Kafka at k:9092", slog.New(slog.NewTextHandler(&buf, nil)))
+	o := newOutage(server{"kafka at k:9092 (KAFKA_BROKERS)", "kafka (KAFKA_BROKERS)"}, slog.New(slog.NewTextHandler(&buf, nil)))
 	assert.Empty(t, o.problem())
 	for i := range 50 {
 		o.fail(fmt.Errorf("dial %d: %w", i, syscall.ECONNREFUSED))
 	}
-	assert.Contains(t, o.problem(), "waiting for Kafka at k:9092 since ")
-	assert.Contains(t, o.problem(), "dial 49")
+	assert.Regexp(t, `^waiting for kafka \(KAFKA_BROKERS\) since \S+ \(\d+s\)$`, o.problem().public)
+	assert.Contains(t, o.problem().detail, "waiting for kafka at k:9092 (KAFKA_BROKERS) since ")
+	assert.Contains(t, o.problem().detail, "dial 49")
 	o.okIfQuiet(time.Hour) // a success too soon after a failure proves nothing
 	assert.NotEmpty(t, o.problem())
 	o.ok()
@@ -92,5 +94,5 @@ func TestDLQAuthorizationIsWaitedFor(t *testing.T) {
 	})
 	assert.NoError(t, err)
 	assert.Equal(t, 3, calls)
-	assert.Empty(t, w.Problem())
+	assert.Empty(t, w.problem())
 }

@@ -38,7 +38,7 @@ func TestSecuredKafka(t *testing.T) {
 	t.Run("the producer and the streaming worker run through SASL_SSL", func(t *testing.T) {
 		p := newPipeAt(t, secured, sharedStore(t), 3)
 		const ticks, perTick = 10, 200
-		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, KafkaSecurity: secured.sec,
+		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, AllowedTopics: []string{"*"}, KafkaSecurity: secured.sec,
 			RandomUserURL: "http://127.0.0.1:1/"}, slog.New(slog.NewTextHandler(t.Output(), nil))) // the faker serves
 		defer a.Close()
 		for i := range ticks {
@@ -70,7 +70,7 @@ func TestSecuredKafka(t *testing.T) {
 		err := runToError(t, cfg)
 		require.ErrorContains(t, err, want)
 		assert.Less(t, time.Since(start), 30*time.Second, "a refused login is not an outage to wait out")
-		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, KafkaSecurity: sec}, cfg.Logger)
+		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, AllowedTopics: []string{"*"}, KafkaSecurity: sec}, cfg.Logger)
 		defer a.Close()
 		_, pubErr := a.PublishTick(t.Context(), activities.TickInput{WorkflowID: "wrong", RunID: "run", Due: time.Now(),
 			Interval: time.Second, Records: 1, Topic: p.topic})
@@ -103,7 +103,7 @@ func TestSecuredKafka(t *testing.T) {
 		err := kafkaprobe.Metadata(t.Context(), sec, k.Brokers)
 		require.ErrorContains(t, err, "the broker's certificate is not trusted")
 		t.Logf("metadata: %v", err)
-		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, KafkaSecurity: sec}, slog.New(slog.DiscardHandler))
+		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, AllowedTopics: []string{"*"}, KafkaSecurity: sec}, slog.New(slog.DiscardHandler))
 		defer a.Close()
 		require.ErrorContains(t, a.CheckKafka(t.Context()), "the broker's certificate is not trusted")
 	})

@@ -4,8 +4,8 @@
 //
 // Configuration comes from the environment (see internal/config; `worker -h` lists
 // it). It serves Prometheus metrics on /metrics, the Temporal SDK's among them, and a
-// readiness check on /healthz (WORKER_METRICS_ADDR, default :9101). It stops on
-// SIGINT or SIGTERM, letting the ticks in flight finish.
+// readiness check on /healthz (WORKER_METRICS_ADDR, default 127.0.0.1:9101: this host
+// only). It stops on SIGINT or SIGTERM, letting the ticks in flight finish.
 package main
 
 import (
@@ -104,9 +104,13 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	if cfg.MetricsAddr != "" {
 		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, func(ctx context.Context) error {
 			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-				return fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
+				return opshttp.NotReady("temporal (TEMPORAL_ADDRESS): unreachable",
+					fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err))
 			}
-			return acts.CheckKafka(ctx)
+			if err := acts.CheckKafka(ctx); err != nil {
+				return opshttp.NotReady("kafka (KAFKA_BROKERS): unreachable", err)
+			}
+			return nil
 		}, logger)
 		if err != nil {
 			return err

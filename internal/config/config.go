@@ -50,7 +50,8 @@ type Producer struct {
 	// Activities holds KAFKA_BROKERS (default localhost:9092),
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
 	// KAFKA_BATCH_TIMEOUT (5ms), KAFKA_BATCH_SIZE (1000), RANDOMUSER_URL
-	// (https://randomuser.me/api/) and RANDOMUSER_TIMEOUT (5s). The worker only.
+	// (https://randomuser.me/api/), RANDOMUSER_TIMEOUT (5s) and WORKER_ALLOWED_TOPICS
+	// (none), with KafkaTopic as the users dataset's own topic. The worker only.
 	Activities activities.Config
 	// LogFormat is LOG_FORMAT: text (the default) or json. The worker's log, the
 	// starter's warnings from the Temporal SDK.
@@ -58,7 +59,8 @@ type Producer struct {
 	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info. The worker only.
 	LogLevel slog.Level
 	// MetricsAddr is WORKER_METRICS_ADDR, where the worker serves /metrics and
-	// /healthz, default :9101; "off" serves nothing. The worker only.
+	// /healthz, default 127.0.0.1:9101 (this host only; ":9101" serves every
+	// interface); "off" serves nothing. The worker only.
 	MetricsAddr string
 }
 
@@ -98,7 +100,8 @@ var Help = withKafkaSecurityHelp(withTableHelp(map[string]string{
 	"KAFKA_BATCH_SIZE":                       "most records in a produce batch",
 	"RANDOMUSER_URL":                         "the randomuser.me API",
 	"RANDOMUSER_TIMEOUT":                     "longest randomuser.me call (at most half the interval)",
-	"WORKER_METRICS_ADDR":                    `where /metrics and /healthz are served; "off" for nowhere`,
+	"WORKER_METRICS_ADDR":                    `where /metrics and /healthz are served (":9101": every interface); "off" for nowhere`,
+	"WORKER_ALLOWED_TOPICS":                  `topics a run may publish to besides its dataset's own (a comma list; "*": any)`,
 	"LOG_LEVEL":                              "debug, info, warn or error",
 	"LOG_FORMAT":                             cli.LogFormatHelp,
 }))
@@ -189,8 +192,10 @@ func loadProducer(e *envvar.Reader) Producer {
 		BatchSize:              e.Positive("KAFKA_BATCH_SIZE", 1000),
 		RandomUserURL:          httpURL(e, "RANDOMUSER_URL", "https://randomuser.me/api/"),
 		RandomUserTimeout:      e.Duration("RANDOMUSER_TIMEOUT", 5*time.Second),
+		DatasetTopics:          map[string]string{datasets.NameUsers: c.KafkaTopic},
+		AllowedTopics:          e.List("WORKER_ALLOWED_TOPICS", ""),
 	}
-	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", ":9101")
+	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", "127.0.0.1:9101")
 	if s := e.Str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
 		e.Fail("LOG_LEVEL", s, "debug, info, warn or error")
 	}

@@ -38,10 +38,11 @@ func TestLoadProducerDefaults(t *testing.T) {
 			BatchSize:              1000,
 			RandomUserURL:          "https://randomuser.me/api/",
 			RandomUserTimeout:      5 * time.Second,
+			DatasetTopics:          map[string]string{"users": "users_created"},
 		},
 		LogLevel:    slog.LevelInfo,
 		LogFormat:   cli.LogText,
-		MetricsAddr: ":9101",
+		MetricsAddr: "127.0.0.1:9101",
 	}, c)
 }
 
@@ -54,6 +55,8 @@ func TestLoadProducerReadsTheEnvironment(t *testing.T) {
 		"TEMPORAL_UI_URL":        "http://localhost:8080/",
 		"LOG_LEVEL":              "debug",
 		"WORKER_METRICS_ADDR":    "off",
+		"KAFKA_TOPIC":            "people",
+		"WORKER_ALLOWED_TOPICS":  "audit, tmp-*,",
 	}))
 	require.NoError(t, err)
 	assert.Empty(t, c.MetricsAddr, "off serves no metrics")
@@ -63,6 +66,8 @@ func TestLoadProducerReadsTheEnvironment(t *testing.T) {
 	assert.Equal(t, 20*time.Millisecond, c.Activities.BatchTimeout)
 	assert.Equal(t, "http://localhost:8080", c.WebUIURL)
 	assert.Equal(t, slog.LevelDebug, c.LogLevel)
+	assert.Equal(t, map[string]string{"users": "people"}, c.Activities.DatasetTopics, "KAFKA_TOPIC is the users dataset's own")
+	assert.Equal(t, []string{"audit", "tmp-*"}, c.Activities.AllowedTopics, "names, not patterns: only * alone means any")
 }
 
 func TestLoadProducerNamesEveryBadVariable(t *testing.T) {

@@ -5,8 +5,10 @@
 package kafkasec
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -152,4 +154,30 @@ func (s *Security) Transport() *kafka.Transport {
 // s; its other settings are kafka-go's default dialer's.
 func (s *Security) Dialer() *kafka.Dialer {
 	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: s.TLS(), SASLMechanism: s.SASL()}
+}
+
+// DialFunc returns a kafka.Dialer's DialFunc that connects as s says up to Kafka's
+// protocol: TCP with d, then the TLS handshake when s speaks TLS (verifying the
+// broker's certificate for KAFKA_TLS_SERVER_NAME, else its host). It is for a
+// dialer that wraps the connection to read Kafka's frames, which kafka-go's own TLS
+// would hide beneath it: give that dialer no TLS of its own. SASL stays the dialer's.
+func (s *Security) DialFunc(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil || s.TLS() == nil {
+			return conn, err
+		}
+		cfg := s.tls
+		if cfg.ServerName == "" {
+			host, _, _ := net.SplitHostPort(addr)
+			cfg = cfg.Clone()
+			cfg.ServerName = host
+		}
+		tlsConn := tls.Client(conn, cfg)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		return tlsConn, nil
+	}
 }

@@ -215,7 +215,7 @@ func TestUsageListsEveryVariableRead(t *testing.T) {
 	for name, def := range map[string]string{
 		"STREAMING_BATCH_ROWS": "2000", "STREAMING_BATCH_WAIT": "50ms", "STREAMING_CONCURRENCY": "96",
 		"STREAMING_MAX_RECORD_BYTES": "1048576", "STREAMING_STARTUP_TIMEOUT": "2m0s", "STREAMING_DRAIN_TIMEOUT": "30s",
-		"CASSANDRA_CONSISTENCY": "LOCAL_QUORUM", "KAFKA_BROKERS": "localhost:9092", "STREAMING_METRICS_ADDR": ":9102",
+		"CASSANDRA_CONSISTENCY": "LOCAL_QUORUM", "KAFKA_BROKERS": "localhost:9092", "STREAMING_METRICS_ADDR": "127.0.0.1:9102",
 		"STREAMING_TRANSACTIONS_GROUP": "streampipe-streaming-transactions",
 	} {
 		assert.Contains(t, listed[name], "(default "+def+")", name)
