@@ -23,6 +23,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Config configures the activities' clients. Zero values take the defaults below.
@@ -32,6 +33,8 @@ type Config struct {
 	// KafkaBrokersFrom names the setting KafkaBrokers came from, for error messages.
 	// Default "KAFKA_BROKERS".
 	KafkaBrokersFrom string
+	// KafkaSecurity is how the clients connect: TLS, SASL. Default nil: plaintext.
+	KafkaSecurity *kafkasec.Security
 	// TopicPartitions is the partition count of topics the activities create.
 	// Default 3.
 	TopicPartitions int
@@ -118,12 +121,15 @@ type Activities struct {
 func New(cfg Config, logger *slog.Logger) *Activities {
 	cfg = cfg.withDefaults()
 	addr := kafka.TCP(cfg.KafkaBrokers...)
+	// One transport: the topic creations refresh the metadata the writer uses.
+	transport := cfg.KafkaSecurity.Transport()
 	return &Activities{
 		cfg:   cfg,
 		http:  newRandomUserClient(),
-		kafka: &kafka.Client{Addr: addr, Timeout: 10 * time.Second},
+		kafka: &kafka.Client{Addr: addr, Timeout: 10 * time.Second, Transport: transport},
 		writer: &kafka.Writer{
 			Addr:         addr,
+			Transport:    transport,
 			Balancer:     &kafka.Hash{},
 			RequiredAcks: kafka.RequireAll,
 			BatchTimeout: cfg.BatchTimeout,

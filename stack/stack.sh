@@ -37,7 +37,8 @@
 #   STACK_SECURE          1 = the servers speak TLS only and want credentials (Cassandra: client
 #                         encryption and a client certificate required, PasswordAuthenticator;
 #                         Temporal: a front on STACK_TEMPORAL_TLS_PORT (default 7234) requiring
-#                         mutual TLS and an API key); the clients' settings go to
+#                         mutual TLS and an API key; Kafka: SASL_SSL on its client port, a client
+#                         certificate required, SCRAM users); the clients' settings go to
 #                         $STREAMPIPE_STACK_DIR/secure.env (default 0)
 set -euo pipefail
 
@@ -371,7 +372,7 @@ launch() { # launch SERVICE COMMAND... — detached, in its own session, output 
 probe() { # probe SERVICE — one real question to the service; prints its answer
   case $1 in
     temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
-    kafka) "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
+    kafka) kafka_client_env "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
     cassandra)
       local args=("$HOST:$CASSANDRA_PORT") tlsenv
       [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && args+=(cassandra cassandra)
@@ -412,23 +413,129 @@ start_temporal() {
 }
 
 start_kafka() {
-  local dir conf
+  local dir conf data scram=()
   dir=$(data_dir kafka)
   conf=$dir/server.properties
-  mkdir -p "$dir/data" "$STACK_DIR/logs" # the format below logs there
-  sed -e "s|@DATA@|$dir/data|" -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+  data=$dir/data
+  [[ $STACK_SECURE == 1 ]] && data=$dir/data-secure # its SCRAM users are made when it is formatted
+  mkdir -p "$data" "$STACK_DIR/logs"                # the format below logs there
+  sed -e "s|@DATA@|$data|" -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
     "$ROOT/stack/conf/kafka.properties" >"$conf"
-  if [[ ! -f $dir/data/meta.properties ]]; then
+  if [[ $STACK_SECURE == 1 ]]; then
+    kafka_secure "$conf"
+    scram=("${KAFKA_SCRAM_USERS[@]}")
+  fi
+  echo "$STACK_SECURE" >"$dir/secure"
+  if [[ ! -f $data/meta.properties ]]; then
     local id
     id=$("$JAVA" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
     "$JAVA" -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
-      kafka.tools.StorageTool format --standalone -t "$id" -c "$conf" >>"$(log_file kafka)" 2>&1 ||
-      { tail -n 20 "$(log_file kafka)" >&2; die "formatting Kafka storage in $dir/data failed (log above)"; }
+      kafka.tools.StorageTool format --standalone -t "$id" -c "$conf" "${scram[@]}" >>"$(log_file kafka)" 2>&1 ||
+      { tail -n 20 "$(log_file kafka)" >&2; die "formatting Kafka storage in $data failed (log above)"; }
   fi
   launch kafka "$JAVA" -Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true -Dkafka.logs.dir="$STACK_DIR/logs" \
     -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+}
+
+# ---------------------------------------------------------------- secured Kafka (STACK_SECURE=1)
+#
+# The client port speaks SASL_SSL: TLS with the stack's server certificate, client
+# certificates required (signed by the stack's CA), then SASL: SCRAM-SHA-512 and
+# SCRAM-SHA-256 for the user streampipe and the broker's own user admin (made by
+# Kafka's storage tool when the node is formatted), and PLAIN for the same users.
+# The controller port stays plaintext on loopback: only the node itself talks to it.
+# Passwords are made once, at random, into $STACK_DIR/kafka/*.password (0600); the
+# clients read theirs through KAFKA_SASL_PASSWORD_FILE, written with the other
+# KAFKA_* settings to secure.env, and Kafka's tools through client.properties.
+KAFKA_USER=streampipe
+
+# kafka_secret NAME — prints the password of NAME, making it the first time.
+kafka_secret() {
+  local f
+  f=$(data_dir kafka)/$1.password
+  if [[ ! -s $f ]]; then
+    (umask 077 && openssl rand -hex 16 >"$f") || die "could not make a password in $f"
+  fi
+  cat "$f"
+}
+
+# kafka_secure CONF — appends the SASL_SSL listener to the server properties CONF
+# (later keys win), sets KAFKA_SCRAM_USERS to the storage tool's --add-scram
+# arguments, and writes the clients' settings: secure.env's KAFKA_* lines and
+# client.properties for Kafka's own tools.
+kafka_secure() {
+  local conf=$1 dir admin user
+  require_cmd openssl openssl "the secured Kafka's passwords and certificates"
+  certs
+  dir=$(data_dir kafka)
+  admin=$(kafka_secret admin)
+  user=$(kafka_secret "$KAFKA_USER")
+  # Kafka reads a PEM key store as one file: the certificate chain, then the key.
+  (umask 077 && cat "$TLS_DIR/server.pem" "$TLS_DIR/server.key" >"$dir/server-keystore.pem" &&
+    cat "$TLS_DIR/client.pem" "$TLS_DIR/client.key" >"$dir/client-keystore.pem")
+  chmod 600 "$conf"
+  cat >>"$conf" <<EOF
+
+# STACK_SECURE=1: SASL_SSL on the client port (stack/stack.sh kafka_secure)
+listeners=SASL_SSL://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_SSL://$HOST:$KAFKA_PORT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin" user_admin="$admin" user_$KAFKA_USER="$user";
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/server-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+# Kafka ignores ssl.client.auth on a SASL_SSL listener unless it is the listener's own.
+listener.name.sasl_ssl.ssl.client.auth=required
+EOF
+  KAFKA_SCRAM_USERS=(
+    --add-scram "SCRAM-SHA-512=[name=admin,password=$admin]"
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_USER,password=$user]"
+    --add-scram "SCRAM-SHA-256=[name=$KAFKA_USER,password=$user]"
+  )
+  (umask 077 && cat >"$dir/client.properties" <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_USER" password="$user";
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/client-keystore.pem
+EOF
+  )
+  secure_env_set KAFKA <<EOF
+KAFKA_BROKERS=$HOST:$KAFKA_PORT
+KAFKA_TLS=1
+KAFKA_TLS_CA_FILE=$TLS_DIR/ca.pem
+KAFKA_TLS_CERT_FILE=$TLS_DIR/client.pem
+KAFKA_TLS_KEY_FILE=$TLS_DIR/client.key
+KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+KAFKA_SASL_USERNAME=$KAFKA_USER
+KAFKA_SASL_PASSWORD_FILE=$dir/$KAFKA_USER.password
+EOF
+}
+
+# kafka_mode — the STACK_SECURE this stack's Kafka was (last) started with.
+kafka_mode() { cat "$(data_dir kafka)/secure" 2>/dev/null || echo 0; }
+kafka_secured() { [[ $(kafka_mode) == 1 ]]; }
+
+# kafka_client_env COMMAND... — runs COMMAND with the clients' KAFKA_* settings of
+# secure.env when this stack's Kafka is the secured one, and never with the caller's
+# own KAFKA_* (say, a remote cluster's TLS settings in the shell).
+kafka_client_env() {
+  local unset=() vars=() v
+  for v in $(compgen -e); do
+    [[ $v == KAFKA_* ]] && unset+=(-u "$v")
+  done
+  kafka_secured && mapfile -t vars < <(grep '^KAFKA_' "$STACK_DIR/secure.env")
+  env "${unset[@]}" "${vars[@]}" "$@"
 }
 
 start_cassandra() {
@@ -598,6 +705,9 @@ up() {
       if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$(cassandra_auth)" ]]; then
         die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
       fi
+      if [[ $s == kafka && $(kafka_mode) != "$STACK_SECURE" ]]; then
+        die "kafka is running with STACK_SECURE=$(kafka_mode), not $STACK_SECURE: run 'stack/stack.sh down kafka' first"
+      fi
       say "==> $s already running (pid $pid), reusing it"
       continue
     fi
@@ -619,7 +729,11 @@ summary() {
   for s in "$@"; do
     case $s in
       temporal) say "Temporal   $HOST:$TEMPORAL_PORT   Web UI http://localhost:$TEMPORAL_UI_PORT   log $(log_file temporal)" ;;
-      kafka) say "Kafka      $HOST:$KAFKA_PORT                                 log $(log_file kafka)" ;;
+      kafka)
+        local sec=""
+        kafka_secured && sec="   (SASL_SSL: settings in $STACK_DIR/secure.env)"
+        say "Kafka      $HOST:$KAFKA_PORT                                 log $(log_file kafka)$sec"
+        ;;
       cassandra)
         local auth=""
         [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
@@ -818,11 +932,15 @@ secure_env_set() {
   mv "$f.new" "$f"
 }
 
-kafka_tool() { # kafka_tool MAIN-CLASS ARGS... — one of Kafka's own command-line tools
+kafka_tool() { # kafka_tool CONFIG-FLAG MAIN-CLASS ARGS... — one of Kafka's own command-line tools;
+  # against the secured Kafka, CONFIG-FLAG gives it client.properties
+  local flag=$1 secure=()
+  shift
   require_java17
   install_kafka
+  kafka_secured && secure=("$flag" "$(data_dir kafka)/client.properties")
   exec "$JAVA" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-tools-log4j2.properties" \
-    -cp "$KAFKA_LIB/*" "$@" --bootstrap-server "$HOST:$KAFKA_PORT"
+    -cp "$KAFKA_LIB/*" "$@" "${secure[@]}" --bootstrap-server "$HOST:$KAFKA_PORT"
 }
 
 cmd=${1:-}
@@ -843,9 +961,9 @@ case $cmd in
   tool) tool "$@" ;;
   certs) mkdir -p "$STACK_DIR"; certs ;;
   temporal-front) mkdir -p "$STACK_DIR"; install_temporal; temporal_front_up ;;
-  kafka-console-consumer) kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer \
+  kafka-console-consumer) kafka_tool --consumer.config org.apache.kafka.tools.consumer.ConsoleConsumer \
     --formatter-property print.key=true --formatter-property print.partition=true "$@" ;;
-  kafka-topics) kafka_tool org.apache.kafka.tools.TopicCommand "$@" ;;
-  kafka-consumer-groups) kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
+  kafka-topics) kafka_tool --command-config org.apache.kafka.tools.TopicCommand "$@" ;;
+  kafka-consumer-groups) kafka_tool --command-config org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
   *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

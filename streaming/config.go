@@ -11,6 +11,8 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Defaults of Config. The batch size and wait come from BenchmarkPipeline on a
@@ -35,11 +37,12 @@ const (
 // Config is everything a Worker needs. Zero values mean the default stated beside
 // each field; Brokers, Topic, Hosts, Keyspace and Table are required.
 type Config struct {
-	Brokers     []string // Kafka bootstrap brokers, host:port
-	BrokersFrom string   // where Brokers were set, for messages (e.g. "KAFKA_BROKERS"); default none
-	Topic       string   // the topic to consume
-	DLQTopic    string   // dead-letter topic; default Topic + ".dlq"
-	GroupID     string   // consumer group; default DefaultGroupID
+	Brokers     []string           // Kafka bootstrap brokers, host:port
+	BrokersFrom string             // where Brokers were set, for messages (e.g. "KAFKA_BROKERS"); default none
+	Security    *kafkasec.Security // how the Kafka clients connect (TLS, SASL); default nil: plaintext
+	Topic       string             // the topic to consume
+	DLQTopic    string             // dead-letter topic; default Topic + ".dlq"
+	GroupID     string             // consumer group; default DefaultGroupID
 
 	Hosts       []string // Cassandra contact points, host or host:port
 	HostsFrom   string   // where Hosts were set, for messages (e.g. "CASSANDRA_HOSTS"); default none

@@ -34,13 +34,11 @@ func newConsumer(cfg Config, log *slog.Logger, bounds *fetchBounds) *consumer {
 
 func (c *consumer) newReader() *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
-		Brokers:     c.cfg.Brokers,
-		GroupID:     c.cfg.GroupID,
-		Topic:       c.cfg.Topic,
-		StartOffset: kafka.FirstOffset,
-		// kafka-go's default dialer, but each connection rebuilds the fetch responses
-		// it carries within the worker's bounds (fetchcut.go).
-		Dialer:           &kafka.Dialer{Timeout: 10 * time.Second, DialFunc: c.bounds.dial(&net.Dialer{})},
+		Brokers:          c.cfg.Brokers,
+		GroupID:          c.cfg.GroupID,
+		Topic:            c.cfg.Topic,
+		StartOffset:      kafka.FirstOffset,
+		Dialer:           c.dialer(),
 		CommitInterval:   0, // commit synchronously, when the worker says so
 		JoinGroupBackoff: 300 * time.Millisecond,
 		// Partitions added to the topic (scaling out) are consumed without a restart.
@@ -59,6 +57,17 @@ func (c *consumer) newReader() *kafka.Reader {
 		Logger:      kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader", "kafka", c.cfg.kafkaAt()), slog.LevelDebug)),
 		ErrorLogger: kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader", "kafka", c.cfg.kafkaAt()), slog.LevelDebug)),
 	})
+}
+
+// dialer is the readers' dialer: kafka-go's default one with the worker's TLS and
+// SASL, whose connections rebuild the fetch responses they carry within the worker's
+// bounds (fetchcut.go). The cutting reads Kafka's frames: the TLS handshake is done
+// beneath it, by the DialFunc, not by kafka-go above it; SASL stays kafka-go's.
+func (c *consumer) dialer() *kafka.Dialer {
+	d := c.cfg.Security.Dialer()
+	d.DialFunc = c.bounds.dial(c.cfg.Security.DialFunc(&net.Dialer{}))
+	d.TLS = nil
+	return d
 }
 
 // reader returns the current reader.

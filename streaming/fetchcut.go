@@ -110,13 +110,14 @@ type fetchBounds struct {
 	zstd *zstd.Decoder
 }
 
-// dial returns a dial function for a kafka.Dialer that wraps each connection. A
+// dial returns a dial function for a kafka.Dialer that wraps each connection dial
+// makes (kafkasec.Security.DialFunc: TCP, then TLS when configured). A
 // cutConn must see the protocol in clear: TLS, when the worker has it, belongs in
 // here, under the cutConn, not in kafka.Dialer.TLS (over ciphertext a cutConn finds
 // no fetch response and passes every byte unchanged, unbounded).
-func (fb *fetchBounds) dial(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func (fb *fetchBounds) dial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := d.DialContext(ctx, network, addr)
+		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}

@@ -29,7 +29,7 @@ func BenchmarkFetchPath(b *testing.B) {
 		dialer *kafka.Dialer
 	}{
 		{"kafka-go", kafka.DefaultDialer},
-		{"fetchcut", &kafka.Dialer{Timeout: 10 * time.Second, DialFunc: bounds.dial(&net.Dialer{})}},
+		{"fetchcut", &kafka.Dialer{Timeout: 10 * time.Second, DialFunc: bounds.dial((&net.Dialer{}).DialContext)}},
 	}
 	for _, codec := range []kafka.Compression{0, kafka.Zstd} {
 		topic := fmt.Sprintf("streaming_bench_fetch_%d_%d", codec, time.Now().UnixNano())

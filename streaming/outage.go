@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // outage follows one thing the worker waits for (Kafka, Cassandra, the dead-letter
@@ -95,11 +97,12 @@ func join(ss ...status) status {
 }
 
 // kafkaFatal reports whether a Kafka error says something that waiting will not
-// change: rejected credentials, a missing permission, a setting the broker refuses.
-// Everything else Kafka says (not available, not the leader or coordinator, a
-// refused connection, a timeout) is an outage that ends.
+// change: rejected credentials, a missing permission, a setting the broker refuses,
+// a failure of TLS or SASL that kafkasec explains. Everything else Kafka says (not
+// available, not the leader or coordinator, a refused connection, a timeout) is an
+// outage that ends.
 func kafkaFatal(err error) bool {
-	return isKafkaError(err,
+	return kafkasec.IsError(err) || isKafkaError(err,
 		kafka.SASLAuthenticationFailed, kafka.UnsupportedSASLMechanism, kafka.IllegalSASLState,
 		kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed, kafka.ClusterAuthorizationFailed,
 		kafka.InvalidSessionTimeout, kafka.InconsistentGroupProtocol, kafka.InvalidGroupId,

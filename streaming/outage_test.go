@@ -3,6 +3,8 @@ package streaming
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // An outage is logged twice, whatever its length: a warning when it starts and an
@@ -65,6 +69,9 @@ func TestFatal(t *testing.T) {
 		{kafka.GroupAuthorizationFailed, true},
 		{kafka.ClusterAuthorizationFailed, true},
 		{&gocql.RequestErrUnavailable{}, false},
+		// What kafkasec explains: a certificate not trusted, TLS on one side only.
+		{(*kafkasec.Security)(nil).Explain(context.Background(), nil, x509.UnknownAuthorityError{}), true},
+		{(*kafkasec.Security)(nil).Explain(context.Background(), nil, tls.RecordHeaderError{Msg: "not TLS"}), true},
 	} {
 		t.Run(tc.err.Error(), func(t *testing.T) {
 			assert.Equal(t, tc.fatal, fatal(tc.err))

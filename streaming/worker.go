@@ -104,18 +104,20 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	// The source topic too: a group that joins before its topic exists is assigned
 	// nothing, and stays so when the topic appears (on a fresh stack the producer's
 	// first run creates it).
+	transport := w.cfg.Security.Transport()
+	defer transport.CloseIdleConnections()
 	if err := w.await(ctx, w.cfg.kafka(), "check the broker list and that Kafka is running and listens there",
 		func(ctx context.Context) error {
-			if err := ensureTopic(ctx, w.cfg, w.cfg.Topic); err != nil {
+			if err := ensureTopic(ctx, w.cfg, transport, w.cfg.Topic); err != nil {
 				return err
 			}
-			return ensureTopic(ctx, w.cfg, w.cfg.DLQTopic,
+			return ensureTopic(ctx, w.cfg, transport, w.cfg.DLQTopic,
 				kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMaxMessageBytes)})
 		}); err != nil {
 		return w.startupErr(ctx, err)
 	}
-	w.warnDLQSmaller(ctx)
-	dlq := newDLQWriter(w.cfg)
+	w.warnDLQSmaller(ctx, transport)
+	dlq := newDLQWriter(w.cfg, transport)
 	defer dlq.Close()
 	cons := newConsumer(w.cfg, w.log, w.bounds)
 	defer cons.close()
@@ -174,7 +176,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	}()
 
 	w.ready.Store(true)
-	w.log.Info("consuming", "group", w.cfg.GroupID, "table", w.cfg.Keyspace+"."+w.cfg.Table,
+	w.log.Info("consuming", "group", w.cfg.GroupID, "kafka_security", w.cfg.Security.String(), "table", w.cfg.Keyspace+"."+w.cfg.Table,
 		"batch_rows", w.cfg.BatchRows, "batch_wait", w.cfg.BatchWait)
 	buf := make([]item, 0, w.cfg.BatchRows)
 	for ctx.Err() == nil {
@@ -309,6 +311,9 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 		}
 		m, err := cons.reader().FetchMessage(fetchCtx)
 		cancel()
+		if err != nil && ctx.Err() == nil {
+			err = w.cfg.Security.Explain(ctx, w.cfg.Brokers, err)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -317,7 +322,7 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 			w.kafka.okIfQuiet(fetchSettle)
 		case errors.Is(err, context.DeadlineExceeded) && !since.IsZero():
 			// No message and no error for quietProbe during an outage.
-			if time.Since(last) >= quietProbe && kafkaprobe.Metadata(ctx, w.cfg.Brokers, w.cfg.Topic) == nil {
+			if time.Since(last) >= quietProbe && kafkaprobe.Metadata(ctx, w.cfg.Security, w.cfg.Brokers, w.cfg.Topic) == nil {
 				w.kafka.ok()
 			}
 			continue

@@ -131,7 +131,7 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	w.RegisterActivity(acts)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
 		"temporal_tls", cfg.TemporalOptions.ConnectionOptions.TLS != nil, "temporal_api_key", cfg.TemporalOptions.Credentials != nil,
-		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "randomuser", cfg.Activities.RandomUserURL)
+		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "kafka_security", cfg.Activities.KafkaSecurity.String(), "randomuser", cfg.Activities.RandomUserURL)
 	stop() // from here on the worker handles the signals itself
 	if err := w.Run(worker.InterruptCh()); err != nil {
 		return fmt.Errorf("running worker on task queue %s: %w", cfg.TaskQueue, err)

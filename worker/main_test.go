@@ -231,7 +231,7 @@ func TestRunRefusesForeignResumeAndTopic(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "topic "+foreign+" is not allowed: the worker publishes a dataset's records to its own topic")
 	assert.Contains(t, err.Error(), "TopicNotAllowed")
-	assert.ErrorIs(t, kafkaprobe.Metadata(ctx, s.brokers, foreign), kafka.UnknownTopicOrPartition, "the topic was not created")
+	assert.ErrorIs(t, kafkaprobe.Metadata(ctx, nil, s.brokers, foreign), kafka.UnknownTopicOrPartition, "the topic was not created")
 
 	require.NoError(t, runToEnd("allowed", workflows.UserAutomationInput{Duration: "1s", Topic: allowed}))
 }
@@ -321,6 +321,10 @@ func TestCommandLine(t *testing.T) {
 			[]string{"worker: bad configuration:", `LOG_LEVEL="loud": want debug, info, warn or error`, `LOG_FORMAT="xml": want text or json`,
 				`KAFKA_BATCH_SIZE="-5": want a positive whole number`, `WORKER_METRICS_ADDR="localhost"`, "malformed",
 				`RANDOMUSER_TIMEOUT="soon"`, "Run 'worker -h'"}},
+		{"bad Kafka security", nil, map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_CERT_FILE": "/nonexistent/client.pem",
+			"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_PASSWORD": "Pa55-never-shown"}, 2, nil,
+			[]string{"worker: bad configuration:", `KAFKA_TLS_CERT_FILE is set but KAFKA_TLS_KEY_FILE is not`,
+				`KAFKA_SASL_USERNAME="": want the user to log in as with SCRAM-SHA-512`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -335,6 +339,7 @@ func TestCommandLine(t *testing.T) {
 			for _, w := range tt.wantStderr {
 				assert.Contains(t, stderr.String(), w)
 			}
+			assert.NotContains(t, stderr.String()+stdout.String(), "Pa55-never-shown")
 		})
 	}
 }

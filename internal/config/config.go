@@ -6,6 +6,7 @@ package config
 import (
 	"crypto/tls"
 	"log/slog"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Producer is the configuration of the worker and the starter.
@@ -63,7 +65,7 @@ type Producer struct {
 }
 
 // Help says what each variable the producer programs read means, for their usage.
-var Help = withTableHelp(map[string]string{
+var Help = withKafkaSecurityHelp(withTableHelp(map[string]string{
 	"TEMPORAL_CONFIG_FILE":                   "Temporal's TOML profiles file, the temporal CLI's; unset: its default path, if the file exists",
 	"TEMPORAL_PROFILE":                       `profile of that file to use; unset: "default", if there is one`,
 	"TEMPORAL_ADDRESS":                       "Temporal frontend host:port (over the profile's address)",
@@ -102,7 +104,14 @@ var Help = withTableHelp(map[string]string{
 	"WORKER_ALLOWED_TOPICS":                  `topics a run may publish to besides its dataset's own (a comma list; "*": any)`,
 	"LOG_LEVEL":                              "debug, info, warn or error",
 	"LOG_FORMAT":                             cli.LogFormatHelp,
-})
+}))
+
+// withKafkaSecurityHelp adds the meaning of the KAFKA_TLS* and KAFKA_SASL_*
+// variables (the worker only).
+func withKafkaSecurityHelp(help map[string]string) map[string]string {
+	maps.Copy(help, kafkasec.Help)
+	return help
+}
 
 // withTableHelp adds the meaning of each dataset's keyspace and table variables.
 func withTableHelp(help map[string]string) map[string]string {
@@ -176,6 +185,7 @@ func loadProducer(e *envvar.Reader) Producer {
 	c.Activities = activities.Config{
 		KafkaBrokers:           e.Addrs("KAFKA_BROKERS", "localhost:9092", true),
 		KafkaBrokersFrom:       "KAFKA_BROKERS",
+		KafkaSecurity:          kafkasec.Read(e),
 		TopicPartitions:        e.Positive("KAFKA_TOPIC_PARTITIONS", 3),
 		TopicReplicationFactor: e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
 		BatchTimeout:           e.Duration("KAFKA_BATCH_TIMEOUT", 5*time.Millisecond),

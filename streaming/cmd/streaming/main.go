@@ -24,6 +24,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -155,6 +156,7 @@ func load(e *envvar.Reader) (config, error) {
 	base := streaming.Config{
 		Brokers:     e.Addrs("KAFKA_BROKERS", "localhost:9092", true),
 		BrokersFrom: "KAFKA_BROKERS",
+		Security:    kafkasec.Read(e),
 		Hosts:       e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false),
 		HostsFrom:   "CASSANDRA_HOSTS",
 		Username:    e.Secret("CASSANDRA_USERNAME"),

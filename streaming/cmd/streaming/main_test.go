@@ -120,6 +120,8 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		"STREAMING_LOG_LEVEL":             "loud",
 		"LOG_FORMAT":                      "logfmt",
 		"STREAMING_STARTUP_TIMEOUT":       "-1s",
+		"KAFKA_TLS_CA_FILE":               "/nonexistent/ca.pem",
+		"KAFKA_SASL_USERNAME":             "streampipe",
 	})))
 	require.Error(t, err)
 	for _, want := range []string{
@@ -137,6 +139,8 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		`STREAMING_LOG_LEVEL="loud": want debug, info, warn or error`,
 		`LOG_FORMAT="logfmt": want text or json`,
 		`STREAMING_STARTUP_TIMEOUT="-1s": want a positive duration`,
+		`KAFKA_TLS_CA_FILE is set but KAFKA_TLS is not 1`,
+		`KAFKA_SASL_MECHANISM="": want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512: KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set`,
 	} {
 		assert.ErrorContains(t, err, want)
 	}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"maps"
 	"strings"
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // usage is what -h prints. Its variables are those load reads, with the defaults it
@@ -84,5 +86,6 @@ func envHelp() map[string]string {
 		}
 	}
 	help["STREAMING_GROUP"] += "; another's is <this>-<dataset>"
+	maps.Copy(help, kafkasec.Help)
 	return help
 }
