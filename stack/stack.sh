@@ -659,9 +659,10 @@ cassandra_secure_role() {
   [[ -s $dir/$CASSANDRA_USER.password.new ]] || return 0
   pass=$(<"$dir/$CASSANDRA_USER.password.new")
   install_cqlsh
-  "$CQLSH_VENV/bin/cqlsh" -u cassandra -p cassandra --ssl --cqlshrc "$dir/cqlshrc" \
+  local out
+  out=$("$CQLSH_VENV/bin/cqlsh" -u cassandra -p cassandra --ssl --cqlshrc "$dir/cqlshrc" \
     -e "CREATE ROLE IF NOT EXISTS $CASSANDRA_USER WITH PASSWORD = '$pass' AND LOGIN = true AND SUPERUSER = true" \
-    "$HOST" "$CASSANDRA_PORT" >/dev/null || die "could not make Cassandra's role $CASSANDRA_USER (cqlsh above)"
+    "$HOST" "$CASSANDRA_PORT" 2>&1) || die "could not make Cassandra's role $CASSANDRA_USER: $out"
   mv "$dir/$CASSANDRA_USER.password.new" "$dir/$CASSANDRA_USER.password"
   say "    role $CASSANDRA_USER made; its password: $dir/$CASSANDRA_USER.password"
 }
