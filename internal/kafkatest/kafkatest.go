@@ -13,7 +13,11 @@ import (
 // the last at the time of the call, and the topic's partition count.
 func ReadAll(ctx context.Context, t testing.TB, brokers []string, topic string) (msgs []kafka.Message, partitions int) {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
+	// A transport of its own: kafka-go's shared default one answers metadata from a
+	// cache that does not know a topic another client created a moment ago.
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		t.Fatalf("reading metadata of topic %s: %v", topic, err)

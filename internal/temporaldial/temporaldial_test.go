@@ -78,7 +78,7 @@ func TestRefusalsSayWhich(t *testing.T) {
 			"the server's certificate is not for this host name: TEMPORAL_TLS_SERVER_NAME"},
 		{"client certificate of another CA", func(env map[string]string) {
 			env["TEMPORAL_TLS_CLIENT_CERT_PATH"], env["TEMPORAL_TLS_CLIENT_KEY_PATH"] = strangerCert.CertFile, strangerCert.KeyFile
-		}, nil, "the server wants a client certificate signed by a CA it trusts"},
+		}, nil, "TEMPORAL_TLS_CLIENT_CERT_PATH"}, // the alert, or with TLS 1.3 often only the closed connection
 		{"plaintext", func(env map[string]string) {
 			delete(env, "TEMPORAL_API_KEY")
 			env["TEMPORAL_TLS"] = "false"
@@ -91,7 +91,7 @@ func TestRefusalsSayWhich(t *testing.T) {
 		// it is given to the client directly, to show that the front refuses it too.
 		{"expired client certificate", nil, func(cfg *config.Producer) {
 			cfg.TemporalOptions.ConnectionOptions.TLS.Certificates = []tls.Certificate{f.CA.ExpiredClient("expired").TLS}
-		}, "refused the client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH"},
+		}, "TEMPORAL_TLS_CLIENT_CERT_PATH"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
