@@ -38,6 +38,10 @@ execute the runs.`,
   schedule delete     delete the schedule (runs it started go on)
   verify              count a finished run's records among its dataset's rows in
                       Cassandra, waiting for the last ones
+  dlq stats           count a dataset's dead letters by reason and by source
+                      partition, read from its dead-letter topic (KAFKA_BROKERS)
+  dlq replay          re-publish selected dead letters to their source topic, as
+                      a resumable DLQReplay workflow, and follow it
 
 Every command takes -dataset: users (the default), registered_users or
 transactions. Each dataset has a schedule of its own: user-automation for users,
@@ -88,17 +92,17 @@ func dispatch(ctx context.Context, args []string, cfg config.Producer, cfgErr er
 		usage.Write(stdout, nil)
 		return nil
 	}
-	if name == "schedule" {
+	if sub, ok := groups[name]; ok {
 		switch {
 		case len(args) == 0:
-			fmt.Fprint(stderr, "starter schedule: name a command: create, pause, unpause, trigger, describe or delete\n\n")
+			fmt.Fprintf(stderr, "starter %s: name a command: %s\n\n", name, sub)
 			usage.Write(stderr, nil)
 			return errUsage
 		case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
 			usage.Write(stdout, nil)
 			return nil
 		}
-		name, args = "schedule "+args[0], args[1:]
+		name, args = name+" "+args[0], args[1:]
 	}
 	cmd, ok := commands[name]
 	if !ok {
@@ -185,6 +189,14 @@ var commands = map[string]command{
 	"schedule describe": scheduleDescribe,
 	"schedule delete":   scheduleDelete,
 	"verify":            verifyCommand,
+	"dlq stats":         dlqStats,
+	"dlq replay":        dlqReplay,
+}
+
+// groups are the commands that take a command of their own, with those commands.
+var groups = map[string]string{
+	"schedule": "create, pause, unpause, trigger, describe or delete",
+	"dlq":      "stats or replay",
 }
 
 // connectionFlags are the flags every command has.

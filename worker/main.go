@@ -121,6 +121,7 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 		WorkerStopTimeout: 20 * time.Second,
 	})
 	w.RegisterWorkflow(workflows.UserAutomation)
+	w.RegisterWorkflow(workflows.DLQReplay)
 	w.RegisterActivity(acts)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
 		"temporal_tls", cfg.TemporalOptions.ConnectionOptions.TLS != nil, "temporal_api_key", cfg.TemporalOptions.Credentials != nil,

@@ -47,7 +47,8 @@ type Producer struct {
 	// Activities holds KAFKA_BROKERS (default localhost:9092),
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
 	// KAFKA_BATCH_TIMEOUT (5ms), KAFKA_BATCH_SIZE (1000), RANDOMUSER_URL
-	// (https://randomuser.me/api/) and RANDOMUSER_TIMEOUT (5s). The worker only.
+	// (https://randomuser.me/api/) and RANDOMUSER_TIMEOUT (5s). The worker only,
+	// but for KAFKA_BROKERS, which `starter dlq stats` reads too.
 	Activities activities.Config
 	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info. The worker only.
 	LogLevel slog.Level
@@ -137,6 +138,8 @@ func vars(load func(*envvar.Reader)) []envvar.Var {
 
 func loadStarter(e *envvar.Reader) Producer {
 	c := loadTemporal(e)
+	c.Activities.KafkaBrokers = e.Addrs("KAFKA_BROKERS", "localhost:9092", true)
+	c.Activities.KafkaBrokersFrom = "KAFKA_BROKERS"
 	c.Cassandra.Hosts = e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false)
 	c.Cassandra.Username = e.Secret("CASSANDRA_USERNAME")
 	c.Cassandra.Password = e.Secret("CASSANDRA_PASSWORD")
