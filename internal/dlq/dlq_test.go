@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
@@ -13,24 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/streaming"
 )
 
-// deadLetter is a dead letter as the streaming worker writes it, of the record at
-// src/partition/offset, written to dead-letter partition dlqPartition at t.
+// deadLetter is kafkatest.DeadLetter keyed by its source coordinates.
 func deadLetter(reason, src string, partition int, offset int64, dlqPartition int, t time.Time, extra ...kafka.Header) kafka.Message {
-	headers := append([]kafka.Header{{Key: "trace", Value: []byte("abc")}}, extra...)
-	headers = append(headers,
-		kafka.Header{Key: streaming.HeaderReason, Value: []byte(reason)},
-		kafka.Header{Key: streaming.HeaderError, Value: []byte("what is wrong")},
-		kafka.Header{Key: streaming.HeaderTopic, Value: []byte(src)},
-		kafka.Header{Key: streaming.HeaderPartition, Value: []byte(strconv.Itoa(partition))},
-		kafka.Header{Key: streaming.HeaderOffset, Value: []byte(strconv.FormatInt(offset, 10))},
-		kafka.Header{Key: streaming.HeaderTimestamp, Value: []byte(strconv.FormatInt(t.Add(-time.Second).UnixMilli(), 10))},
-	)
-	return kafka.Message{Partition: dlqPartition, Time: t, Key: []byte(fmt.Sprintf("k%d-%d", partition, offset)),
-		Value: []byte(`{"id":1}`), Headers: headers}
+	return kafkatest.DeadLetter(reason, src, partition, offset, fmt.Sprintf("k%d-%d", partition, offset), `{"id":1}`, dlqPartition, t, extra...)
 }
 
 func TestParseKeepsTheSourceHeadersAndReadsTheDLQOnes(t *testing.T) {
@@ -65,7 +53,7 @@ func TestCountReadsTheTopicsHeaders(t *testing.T) {
 	defer cancel()
 	topic := fmt.Sprintf("test-dlq-stats-%d", time.Now().UnixNano())
 	src := topic + "-src"
-	CreateTopic(t, brokers, topic, 3)
+	kafkatest.CreateTopic(t, brokers, topic, 3)
 
 	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	var msgs []kafka.Message
@@ -76,7 +64,7 @@ func TestCountReadsTheTopicsHeaders(t *testing.T) {
 	}
 	msgs = append(msgs, deadLetter("missing_field", src, 1, 200, 0, base.Add(20*time.Minute),
 		kafka.Header{Key: dlq.HeaderReplays, Value: []byte("1")}))
-	Produce(t, brokers, topic, msgs)
+	kafkatest.Produce(t, brokers, topic, msgs)
 
 	st, err := dlq.Count(ctx, brokers, topic)
 	require.NoError(t, err)
