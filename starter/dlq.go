@@ -88,12 +88,11 @@ stops following; the replay goes on in the worker.`,
 		timeout := fs.Duration("timeout", 0, "stop following after this long (0: until the replay ends); the replay goes on")
 		return action{
 			input: func() workflows.UserAutomationInput { return workflows.UserAutomationInput{Dataset: *dataset} },
-			run: func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error {
+			check: func() error {
 				in.DLQTopic = topic()
-				if err := in.Validate(); err != nil {
-					badInput(stderr, "starter dlq replay", err)
-					return errUsage
-				}
+				return in.Validate()
+			},
+			run: func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error {
 				r := runner{c: c, cfg: *cfg, id: workflows.ReplayID(*in), stdout: stdout, stderr: stderr}
 				return r.replay(ctx, *in, *detach, *timeout)
 			},

@@ -127,6 +127,12 @@ func dispatch(ctx context.Context, args []string, cfg config.Producer, cfgErr er
 			return errUsage
 		}
 	}
+	if act.check != nil {
+		if err := act.check(); err != nil {
+			badInput(stderr, "starter "+name, err)
+			return errUsage
+		}
+	}
 	if act.offline {
 		return act.run(ctx, nil, stdout, stderr)
 	}
@@ -151,6 +157,7 @@ func exitErr(code int) error {
 var inputFlags = map[string]string{
 	"dataset": "-dataset", "duration": "-duration", "interval": "-interval",
 	"users_per_tick": "-records-per-tick (or -users-per-tick)", "topic": "-topic",
+	"dlq_topic": "-dlq-topic", "since": "-since", "max_replays": "-max-replays or -page-size",
 }
 
 // badInput prints why a run's input is refused, naming the flag that set the field.
@@ -175,6 +182,9 @@ type action struct {
 	// input, if set, is the run input the command sends: it is validated before
 	// anything connects.
 	input func() workflows.UserAutomationInput
+	// check, if set, validates the rest of the command's input before anything
+	// connects.
+	check func() error
 	// offline commands do not talk to Temporal: run gets a nil client.
 	offline bool
 	run     func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error

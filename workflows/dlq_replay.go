@@ -120,7 +120,7 @@ func (in DLQReplayInput) Validate() error {
 	case !topicName.MatchString(in.DLQTopic):
 		return invalid("dlq_topic", "%q is not a Kafka topic name", in.DLQTopic)
 	case in.MaxReplays < 0 || in.PageSize < 0:
-		return invalid("max_replays", "must not be negative")
+		return invalid("max_replays", "max replays and page size must not be negative")
 	}
 	return nil
 }

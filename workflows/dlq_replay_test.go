@@ -64,7 +64,7 @@ func TestReplayReadsTheRangesFixedAtStartPageByPage(t *testing.T) {
 		assert.Equal(t, time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), p.Since.UTC(), "since is fixed at the start")
 		assert.Equal(t, DefaultMaxReplays, p.MaxReplays)
 	}
-	assert.Equal(t, []dlq.Range{{0, 5, 7}, {0, 7, 9}, {0, 7, 9}, {0, 9, 10}, {2, 0, 2}}, got,
+	assert.Equal(t, []dlq.Range{{Partition: 0, From: 5, To: 7}, {Partition: 0, From: 7, To: 9}, {Partition: 0, From: 7, To: 9}, {Partition: 0, From: 9, To: 10}, {Partition: 2, From: 0, To: 2}}, got,
 		"pages of two, the failed page retried, the empty partition left out")
 }
 
@@ -76,7 +76,7 @@ func TestReplayContinuesAsNewWithItsProgress(t *testing.T) {
 	var next DLQReplayInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.NotNil(t, next.Resume)
-	assert.Equal(t, []dlq.Range{{0, pagesPerRun, pagesPerRun + 3}}, next.Resume.Ranges)
+	assert.Equal(t, []dlq.Range{{Partition: 0, From: pagesPerRun, To: pagesPerRun + 3}}, next.Resume.Ranges)
 	assert.Equal(t, pagesPerRun+3, next.Resume.Total)
 
 	second := newReplayEnv(nil, nil)
