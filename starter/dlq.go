@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -118,30 +117,9 @@ func (r runner) replay(ctx context.Context, in workflows.DLQReplayInput, detach 
 	if detach {
 		return nil
 	}
-	followCtx, cancel := ctx, context.CancelFunc(func() {})
-	if timeout > 0 {
-		followCtx, cancel = context.WithTimeout(ctx, timeout)
-	}
-	defer cancel()
-	res, err := r.followReplay(followCtx, run, newProgressBar(r.stderr, "dead letters"))
-	switch {
-	case ctx.Err() != nil:
-		fmt.Fprintf(r.stderr, "\nStopped following. Replay %s goes on in the worker; see it in the Web UI:\n%s\n",
-			r.id, runURL(r.cfg, r.id, run.GetRunID()))
-		return errStoppedFollowing
-	case followCtx.Err() != nil || timeout > 0 && deadlineExceeded(err):
-		return fmt.Errorf("stopped following after %s (-timeout); replay %s goes on in the worker, see %s",
-			timeout, r.id, runURL(r.cfg, r.id, run.GetRunID()))
-	case err != nil:
-		return fmt.Errorf("replay %s failed: %w\nSee %s", r.id, err, runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
-	}
-	out, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding the result: %w", err)
-	}
-	fmt.Fprintf(r.stdout, "%s\n", out)
-	fmt.Fprintf(r.stderr, "Web UI: %s\n", runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
-	return nil
+	return r.followed(ctx, timeout, run, "replay", func(ctx context.Context) (any, error) {
+		return r.followReplay(ctx, run, newProgressBar(r.stderr, "dead letters"))
+	})
 }
 
 // followReplay waits for the replay's result, showing its progress meanwhile, why

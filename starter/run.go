@@ -97,22 +97,42 @@ func (r runner) start(ctx context.Context, detach bool, timeout time.Duration, i
 		return nil
 	}
 
+	var res workflows.UserAutomationResult
+	err = r.followed(ctx, timeout, run, "run", func(ctx context.Context) (any, error) {
+		var err error
+		res, err = r.follow(ctx, run, newProgressBar(r.stderr, r.dataset.RecordsNoun()))
+		return res, err
+	})
+	if err != nil {
+		return err
+	}
+	if idsFile != "" {
+		return writeRecordIDs(idsFile, r.id, res)
+	}
+	return nil
+}
+
+// followed follows a workflow with follow (for -timeout if set) and reports how
+// that ended: Ctrl-C, -timeout, the workflow's failure, or its result (JSON, on
+// stdout) and its address in the Web UI. noun is what the workflow is to the user.
+func (r runner) followed(ctx context.Context, timeout time.Duration, run client.WorkflowRun, noun string,
+	follow func(context.Context) (any, error)) error {
 	followCtx, cancel := ctx, context.CancelFunc(func() {})
 	if timeout > 0 {
 		followCtx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	defer cancel()
-	res, err := r.follow(followCtx, run, newProgressBar(r.stderr, r.dataset.RecordsNoun()))
+	res, err := follow(followCtx)
 	switch {
 	case ctx.Err() != nil:
-		fmt.Fprintf(r.stderr, "\nStopped following. Run %s goes on in the worker; see it in the Web UI:\n%s\n",
-			r.id, runURL(r.cfg, r.id, run.GetRunID()))
+		fmt.Fprintf(r.stderr, "\nStopped following. %s %s goes on in the worker; see it in the Web UI:\n%s\n",
+			strings.ToUpper(noun[:1])+noun[1:], r.id, runURL(r.cfg, r.id, run.GetRunID()))
 		return errStoppedFollowing
 	case followCtx.Err() != nil || timeout > 0 && deadlineExceeded(err):
-		return fmt.Errorf("stopped following after %s (-timeout); run %s goes on in the worker, see %s",
-			timeout, r.id, runURL(r.cfg, r.id, run.GetRunID()))
+		return fmt.Errorf("stopped following after %s (-timeout); %s %s goes on in the worker, see %s",
+			timeout, noun, r.id, runURL(r.cfg, r.id, run.GetRunID()))
 	case err != nil:
-		return fmt.Errorf("run %s failed: %w\nSee %s", r.id, err, runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
+		return fmt.Errorf("%s %s failed: %w\nSee %s", noun, r.id, err, runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
 	}
 	out, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
@@ -120,9 +140,6 @@ func (r runner) start(ctx context.Context, detach bool, timeout time.Duration, i
 	}
 	fmt.Fprintf(r.stdout, "%s\n", out)
 	fmt.Fprintf(r.stderr, "Web UI: %s\n", runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
-	if idsFile != "" {
-		return writeRecordIDs(idsFile, r.id, res)
-	}
 	return nil
 }
 
