@@ -126,40 +126,10 @@ func (r runner) replay(ctx context.Context, in workflows.DLQReplayInput, detach 
 // a page is retried, and whether a worker polls the task queue when the replay
 // does not answer.
 func (r runner) followReplay(ctx context.Context, run client.WorkflowRun, bar *progressBar) (workflows.DLQReplayResult, error) {
-	var res workflows.DLQReplayResult
-	done := make(chan error, 1)
-	go func() { done <- run.Get(ctx, &res) }()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			if err == nil {
-				bar.drawReplay(workflows.DLQReplayProgress{Total: res.Read, Pages: res.Pages, ReplayPageResult: resultCounts(res)})
-			}
-			bar.finish()
-			return res, err
-		case <-tick.C:
-			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			var p workflows.DLQReplayProgress
-			v, err := r.c.QueryWorkflow(qctx, r.id, "", workflows.ProgressQuery)
-			if err == nil {
-				err = v.Get(&p)
-			}
-			if err == nil {
-				bar.drawReplay(p)
-				r.showPendingFailure(qctx, bar)
-			} else {
-				bar.waiting(r.waitingFor(qctx))
-			}
-			cancel()
-		}
-	}
-}
-
-// resultCounts are a finished replay's counts as its progress holds them.
-func resultCounts(res workflows.DLQReplayResult) (c activities.ReplayPageResult) {
-	c.Read, c.Selected, c.Replayed = res.Read, res.Selected, res.Replayed
-	c.AlreadyReplayed, c.LoopBound, c.Failed = res.AlreadyReplayed, res.LoopBound, res.Failed
-	return c
+	return watch(ctx, r, run, bar, bar.drawReplay, func(res workflows.DLQReplayResult) workflows.DLQReplayProgress {
+		return workflows.DLQReplayProgress{Total: res.Read, Pages: res.Pages, ReplayPageResult: activities.ReplayPageResult{
+			Read: res.Read, Selected: res.Selected, Replayed: res.Replayed,
+			AlreadyReplayed: res.AlreadyReplayed, LoopBound: res.LoopBound, Failed: res.Failed,
+		}}
+	})
 }

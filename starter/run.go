@@ -178,24 +178,39 @@ func writeRecordIDs(path, workflowID string, res workflows.UserAutomationResult)
 // done, why a tick cannot be published (its activity's last failure), and whether a
 // worker polls the task queue when the run does not answer.
 func (r runner) follow(ctx context.Context, run client.WorkflowRun, bar *progressBar) (workflows.UserAutomationResult, error) {
-	var res workflows.UserAutomationResult
+	return watch(ctx, r, run, bar, bar.draw, func(res workflows.UserAutomationResult) workflows.Progress {
+		return workflows.Progress{TicksDone: res.Ticks, TicksTotal: res.Ticks, RecordsPublished: res.RecordsPublished,
+			RecordsBySource: res.RecordsBySource, LateTicks: res.LateTicks}
+	})
+}
+
+// watch waits for run's result R (following continue-as-new to the last run),
+// drawing its progress P, which ProgressQuery answers, every pollEvery with draw,
+// and at the end final's progress of the result; it shows the last failure of an
+// activity being retried, and why the run does not answer when it does not.
+func watch[R, P any](ctx context.Context, r runner, run client.WorkflowRun, bar *progressBar, draw func(P), final func(R) P) (R, error) {
+	var res R
 	done := make(chan error, 1)
-	go func() { done <- run.Get(ctx, &res) }() // Get follows continue-as-new to the last run
+	go func() { done <- run.Get(ctx, &res) }()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
 		select {
 		case err := <-done:
 			if err == nil {
-				bar.draw(workflows.Progress{TicksDone: res.Ticks, TicksTotal: res.Ticks, RecordsPublished: res.RecordsPublished,
-					RecordsBySource: res.RecordsBySource, LateTicks: res.LateTicks})
+				draw(final(res))
 			}
 			bar.finish()
 			return res, err
 		case <-tick.C:
 			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			if p, err := r.progress(qctx); err == nil {
-				bar.draw(p)
+			var p P
+			v, err := r.c.QueryWorkflow(qctx, r.id, "", workflows.ProgressQuery)
+			if err == nil {
+				err = v.Get(&p)
+			}
+			if err == nil {
+				draw(p)
 				r.showPendingFailure(qctx, bar)
 			} else {
 				bar.waiting(r.waitingFor(qctx))
@@ -203,15 +218,6 @@ func (r runner) follow(ctx context.Context, run client.WorkflowRun, bar *progres
 			cancel()
 		}
 	}
-}
-
-func (r runner) progress(ctx context.Context) (workflows.Progress, error) {
-	var p workflows.Progress
-	v, err := r.c.QueryWorkflow(ctx, r.id, "", workflows.ProgressQuery)
-	if err == nil {
-		err = v.Get(&p)
-	}
-	return p, err
 }
 
 // showPendingFailure shows the last failure of an activity Temporal is retrying: a
