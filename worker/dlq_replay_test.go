@@ -106,10 +106,12 @@ func TestReplaySurvivesWorkerKill(t *testing.T) {
 		assert.Equal(t, 1, counts[c], "dead letter %s", c)
 	}
 
+	rerunStart := time.Now()
 	rerun := s.replay(t, ctx, in)
 	assert.NotEqual(t, run.GetRunID(), rerun.GetRunID(), "a finished replay may run again")
 	var res2 workflows.DLQReplayResult
 	require.NoError(t, rerun.Get(ctx, &res2))
+	t.Logf("the same request again: %+v in %s", res2, time.Since(rerunStart).Round(time.Millisecond))
 	assert.Equal(t, workflows.DLQReplayResult{DLQTopic: dlqTopic, Read: n, Selected: n, Skipped: n, AlreadyReplayed: n, Pages: 30}, res2)
 	_, msgs = replayedFrom(t, ctx, s.brokers, src)
 	assert.Len(t, msgs, n, "nothing published twice")
