@@ -51,14 +51,7 @@ func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
 	assert.Equal(t, ReplayPageResult{Read: 10, Selected: 10, Replayed: 5, AlreadyReplayed: 5}, res)
 
 	msgs, _ := kafkatest.ReadAll(t.Context(), t, brokers, src)
-	counts := map[string]int{}
-	for _, m := range msgs {
-		for _, h := range m.Headers {
-			if h.Key == dlq.HeaderReplayedFrom {
-				counts[string(h.Value)]++
-			}
-		}
-	}
+	counts := kafkatest.CountByHeader(msgs, dlq.HeaderReplayedFrom)
 	for i := range 10 {
 		assert.Equal(t, 1, counts[dlq.Coordinates(dlqTopic, 0, int64(i))], "dead letter %d", i)
 	}

@@ -42,15 +42,7 @@ func deadLetters(t *testing.T, brokers []string, src, dlqTopic string, n int, re
 func replayedFrom(t *testing.T, ctx context.Context, brokers []string, topic string) (counts map[string]int, msgs []kafka.Message) {
 	t.Helper()
 	msgs, _ = kafkatest.ReadAll(ctx, t, brokers, topic)
-	counts = map[string]int{}
-	for _, m := range msgs {
-		for _, h := range m.Headers {
-			if h.Key == dlq.HeaderReplayedFrom {
-				counts[string(h.Value)]++
-			}
-		}
-	}
-	return counts, msgs
+	return kafkatest.CountByHeader(msgs, dlq.HeaderReplayedFrom), msgs
 }
 
 func (s *stack) replay(t *testing.T, ctx context.Context, in workflows.DLQReplayInput) client.WorkflowRun {

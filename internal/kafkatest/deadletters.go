@@ -56,3 +56,17 @@ func DeadLetter(reason, src string, partition int, offset int64, key, value stri
 	)
 	return kafka.Message{Partition: dlqPartition, Time: at, Key: []byte(key), Value: []byte(value), Headers: headers}
 }
+
+// CountByHeader counts msgs by the value of their header key; those without it are
+// not counted.
+func CountByHeader(msgs []kafka.Message, key string) map[string]int {
+	counts := map[string]int{}
+	for _, m := range msgs {
+		for _, h := range m.Headers {
+			if h.Key == key {
+				counts[string(h.Value)]++
+			}
+		}
+	}
+	return counts
+}
