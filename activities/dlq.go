@@ -2,11 +2,14 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/streampipe/streampipe/internal/dlq"
 )
@@ -15,6 +18,10 @@ import (
 // what a replay reads, fixed when it starts.
 func (a *Activities) DLQRanges(ctx context.Context, topic string) ([]dlq.Range, error) {
 	rs, err := dlq.Ranges(ctx, a.kafka, topic)
+	if errors.Is(err, kafka.UnknownTopicOrPartition) { // waiting will not make it
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("dead-letter topic %s does not exist on Kafka at %s (%s)",
+			topic, strings.Join(a.cfg.KafkaBrokers, ","), a.cfg.brokersFrom()), "NoSuchTopic", err)
+	}
 	if err != nil {
 		return nil, a.kafkaError(ctx, "reading dead-letter topic "+topic, err)
 	}

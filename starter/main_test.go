@@ -382,4 +382,13 @@ func TestDLQStatsAndReplay(t *testing.T) {
 	}
 	got, _ := kafkatest.ReadAll(ctx, t, brokers, src)
 	assert.Len(t, got, 3)
+
+	// A dead-letter topic that does not exist fails the replay at once.
+	missing := cfg.TaskQueue + "-none.dlq"
+	err := dispatch(ctx, []string{"dlq", "replay", "-dlq-topic", missing}, cfg, nil, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "dead-letter topic "+missing+" does not exist on Kafka at ")
+	err = dispatch(ctx, []string{"dlq", "stats", "-dlq-topic", missing}, cfg, nil, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "counting the dead letters at "+strings.Join(brokers, ",")+" (KAFKA_BROKERS): topic "+missing)
 }

@@ -7,6 +7,7 @@ package dlq
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -122,11 +123,10 @@ func RangesSince(ctx context.Context, c *kafka.Client, topic string, since time.
 	if err != nil {
 		return nil, fmt.Errorf("reading the partitions of topic %s: %w", topic, err)
 	}
-	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
-		err := fmt.Errorf("no such topic")
-		if len(meta.Topics) == 1 {
-			err = meta.Topics[0].Error
-		}
+	if len(meta.Topics) != 1 {
+		return nil, fmt.Errorf("topic %s: %w", topic, kafka.UnknownTopicOrPartition)
+	}
+	if err := meta.Topics[0].Error; err != nil {
 		return nil, fmt.Errorf("topic %s: %w", topic, err)
 	}
 	var ends, starts []kafka.OffsetRequest
@@ -182,9 +182,16 @@ func listOffsets(ctx context.Context, c *kafka.Client, topic string, reqs []kafk
 	return res.Topics[topic], nil
 }
 
+// idleEnd is how long ReadRange waits for a next record before it asks whether the
+// broker answered meanwhile: offsets that hold no record (compacted away,
+// transaction markers) end a range without a record at its last offset.
+const idleEnd = 10 * time.Second
+
 // ReadRange reads the records of r from topic in order and calls fn with each; it
-// stops early when fn returns false. Records deleted meanwhile (retention) are
-// skipped: reading starts at the first offset still there.
+// stops early when fn returns false, and when no record comes for idleEnd while
+// the broker answers every fetch (the rest of the range holds none). A broker
+// that does not answer is an error: a record is never taken for gone because it
+// could not be read.
 func ReadRange(ctx context.Context, brokers []string, topic string, r Range, fn func(kafka.Message) bool) error {
 	if r.From >= r.To {
 		return nil
@@ -198,9 +205,17 @@ func ReadRange(ctx context.Context, brokers []string, topic string, r Range, fn 
 		return fmt.Errorf("topic %s partition %d: %w", topic, r.Partition, err)
 	}
 	for {
-		m, err := rd.ReadMessage(ctx)
+		readCtx, cancel := context.WithTimeout(ctx, idleEnd)
+		m, err := rd.ReadMessage(readCtx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			if st := rd.Stats(); st.Errors == 0 && st.Fetches > 0 {
+				return nil
+			}
+			err = fmt.Errorf("no answer for %s", idleEnd)
+		}
 		if err != nil {
-			return fmt.Errorf("reading topic %s partition %d at offset %d: %w", topic, r.Partition, r.From, err)
+			return fmt.Errorf("reading topic %s partition %d from offset %d: %w", topic, r.Partition, r.From, err)
 		}
 		if m.Offset >= r.To {
 			return nil
