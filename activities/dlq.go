@@ -73,6 +73,7 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 	var todo []dlq.Letter
 	err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, in.DLQTopic, in.Range, func(m kafka.Message) bool {
 		res.Read++
+		beat(ctx, res.Read)
 		l := dlq.Parse(m)
 		if (in.Reason != "" && l.Reason != in.Reason) || l.Time.Before(in.Since) {
 			return true
@@ -91,8 +92,7 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 	if err != nil {
 		return res, a.kafkaError(ctx, "reading dead letters", err)
 	}
-	activity.RecordHeartbeat(ctx, res.Read)
-	done, err := a.replayed(ctx, in.DLQTopic, todo)
+	done, err := a.replayed(ctx, todo)
 	if err != nil {
 		return res, err
 	}
@@ -114,7 +114,7 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 // replayed returns the dlq.replayed_from values found on the source topics of
 // letters, from the oldest letter's time (less clockSkew) to their end: a replay
 // is always published after its dead letter was written.
-func (a *Activities) replayed(ctx context.Context, dlqTopic string, letters []dlq.Letter) (map[string]bool, error) {
+func (a *Activities) replayed(ctx context.Context, letters []dlq.Letter) (map[string]bool, error) {
 	since := map[string]time.Time{}
 	for _, l := range letters {
 		if t, ok := since[l.SourceTopic]; !ok || l.Time.Before(t) {
@@ -128,7 +128,10 @@ func (a *Activities) replayed(ctx context.Context, dlqTopic string, letters []dl
 			return nil, a.kafkaError(ctx, "looking for replays", err)
 		}
 		for _, r := range rs {
+			read := 0
 			err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, topic, r, func(m kafka.Message) bool {
+				read++
+				beat(ctx, read)
 				for _, h := range m.Headers {
 					if h.Key == dlq.HeaderReplayedFrom {
 						found[string(h.Value)] = true
@@ -139,8 +142,15 @@ func (a *Activities) replayed(ctx context.Context, dlqTopic string, letters []dl
 			if err != nil {
 				return nil, a.kafkaError(ctx, "looking for replays", err)
 			}
-			activity.RecordHeartbeat(ctx, r)
 		}
 	}
 	return found, nil
+}
+
+// beat heartbeats every 100 records read: a long read of a source topic is alive.
+// (The SDK sends at most one heartbeat per 80% of the heartbeat timeout.)
+func beat(ctx context.Context, read int) {
+	if read%100 == 0 {
+		activity.RecordHeartbeat(ctx, read)
+	}
 }

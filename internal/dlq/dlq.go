@@ -185,7 +185,7 @@ func listOffsets(ctx context.Context, c *kafka.Client, topic string, reqs []kafk
 // idleEnd is how long ReadRange waits for a next record before it asks whether the
 // broker answered meanwhile: offsets that hold no record (compacted away,
 // transaction markers) end a range without a record at its last offset.
-const idleEnd = 10 * time.Second
+const idleEnd = 5 * time.Second
 
 // ReadRange reads the records of r from topic in order and calls fn with each; it
 // stops early when fn returns false, and when no record comes for idleEnd while
