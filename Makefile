@@ -4,6 +4,11 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 STACK := stack/stack.sh
+# go.mod's toolchain line names a Go release with every known fix; the go on this
+# machine may be older, and golang images and some distributions set GOTOOLCHAIN=local,
+# which would build and check with it. `make GOTOOLCHAIN=local ...` still can.
+export GOTOOLCHAIN = auto
+
 # The programs `make build` puts in bin/ (each a thin main).
 PROGRAMS := $(wildcard worker starter streaming/cmd/streaming)
 
@@ -18,7 +23,7 @@ run: ## the pipeline on the local stack: both workers, one run now, its rows in 
 test: ## the one test command: lint, then unit and integration tests (-race) on the real local stack
 	@scripts/test.sh
 
-lint: ## gofmt, go vet, staticcheck, workflowcheck
+lint: ## gofmt, go vet, staticcheck, workflowcheck, govulncheck
 	@scripts/lint.sh
 
 bench: stack-up ## benchmarks on the local stack (figures, not pass/fail)

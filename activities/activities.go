@@ -8,11 +8,14 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-resty/resty/v2"
@@ -20,6 +23,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Config configures the activities' clients. Zero values take the defaults below.
@@ -29,6 +33,8 @@ type Config struct {
 	// KafkaBrokersFrom names the setting KafkaBrokers came from, for error messages.
 	// Default "KAFKA_BROKERS".
 	KafkaBrokersFrom string
+	// KafkaSecurity is how the clients connect: TLS, SASL. Default nil: plaintext.
+	KafkaSecurity *kafkasec.Security
 	// TopicPartitions is the partition count of topics the activities create.
 	// Default 3.
 	TopicPartitions int
@@ -46,6 +52,42 @@ type Config struct {
 	RandomUserTimeout time.Duration
 	// Metrics records published ticks. Default nil: no metrics.
 	Metrics *Metrics
+	// DatasetTopics names a dataset's own topic where it is not the dataset's
+	// default (datasets.Dataset.Topic): the worker's KAFKA_TOPIC for users.
+	DatasetTopics map[string]string
+	// AllowedTopics are the topics a run may publish to besides its dataset's own;
+	// "*" allows any. A run's input names its topic, and whoever may start a run
+	// could otherwise have the worker create topics and write records wherever its
+	// Kafka credentials reach. Default none.
+	AllowedTopics []string
+}
+
+// checkTopic refuses topic, for good, unless it is the own topic of one of dss or
+// an allowed one.
+func (c Config) checkTopic(topic string, dss ...datasets.Dataset) error {
+	if slices.Contains(c.AllowedTopics, topic) || slices.Contains(c.AllowedTopics, "*") {
+		return nil
+	}
+	own := make([]string, len(dss))
+	for i, ds := range dss {
+		if own[i] = cmp.Or(c.DatasetTopics[ds.Name], ds.Topic); own[i] == topic {
+			return nil
+		}
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf("topic %s is not allowed: the worker publishes "+
+		"a dataset's records to its own topic (%s) and to those WORKER_ALLOWED_TOPICS names (now %s)",
+		topic, strings.Join(own, ", "), cmp.Or(strings.Join(c.AllowedTopics, ","), "none")), "TopicNotAllowed", nil)
+}
+
+// checkAnyTopic refuses topic, for good, unless it is the own topic of a dataset or
+// an allowed one.
+func (c Config) checkAnyTopic(topic string) error {
+	var all []datasets.Dataset
+	for _, name := range datasets.Names() {
+		ds, _ := datasets.Lookup(name)
+		all = append(all, ds)
+	}
+	return c.checkTopic(topic, all...)
 }
 
 func (c Config) brokersFrom() string {
@@ -90,12 +132,15 @@ type Activities struct {
 func New(cfg Config, logger *slog.Logger) *Activities {
 	cfg = cfg.withDefaults()
 	addr := kafka.TCP(cfg.KafkaBrokers...)
+	// One transport: the topic creations refresh the metadata the writer uses.
+	transport := cfg.KafkaSecurity.Transport()
 	return &Activities{
 		cfg:   cfg,
-		http:  resty.New().SetHeader("User-Agent", "streampipe"),
-		kafka: &kafka.Client{Addr: addr, Timeout: 10 * time.Second},
+		http:  newRandomUserClient(),
+		kafka: &kafka.Client{Addr: addr, Timeout: 10 * time.Second, Transport: transport},
 		writer: &kafka.Writer{
 			Addr:         addr,
+			Transport:    transport,
 			Balancer:     &kafka.Hash{},
 			RequiredAcks: kafka.RequireAll,
 			BatchTimeout: cfg.BatchTimeout,
@@ -119,8 +164,12 @@ func (a *Activities) Close() error {
 }
 
 // EnsureTopic creates topic with the configured partitions and replication factor,
-// unless it exists already, so that it is never left to broker auto-creation.
+// unless it exists already, so that it is never left to broker auto-creation. The
+// topic must be a dataset's own or an allowed one (Config.AllowedTopics).
 func (a *Activities) EnsureTopic(ctx context.Context, topic string) error {
+	if err := a.cfg.checkAnyTopic(topic); err != nil {
+		return err
+	}
 	resp, err := a.kafka.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic:             topic,
 		NumPartitions:     a.cfg.TopicPartitions,
@@ -163,8 +212,9 @@ type TickResult struct {
 	// pipeline's.
 	Records int    `json:"users"`
 	Source  string `json:"source"`
-	// FallbackReason says why the records came from the faker; empty when they did
-	// not.
+	// FallbackReason says why the records came from the faker, or why some users did
+	// (oversized fields; Source stays randomuser, and those users' records say faker);
+	// empty when none did.
 	FallbackReason string `json:"fallback_reason,omitempty"`
 	// Lateness is how long after Due Kafka acknowledged the tick's records.
 	Lateness time.Duration `json:"lateness"`
@@ -181,6 +231,9 @@ func (a *Activities) PublishTick(ctx context.Context, in TickInput) (TickResult,
 	ds, ok := datasets.Lookup(in.Dataset)
 	if !ok {
 		return TickResult{}, temporal.NewNonRetryableApplicationError(datasets.UnknownError(in.Dataset).Error(), "InvalidInput", nil)
+	}
+	if err := a.cfg.checkTopic(in.Topic, ds); err != nil {
+		return TickResult{}, err
 	}
 	ids := make([]string, in.Records)
 	for i := range ids {
@@ -231,13 +284,19 @@ func (s sources) RandomUsers(ctx context.Context, t datasets.Tick, ids []string)
 	users, source, fallback := s.a.fetchUsers(ctx, t, len(ids))
 	values := make([]any, len(users))
 	for i, u := range users {
-		values[i] = formatUser(u, ids[i], source)
+		from := source
+		if u.faked {
+			from = datasets.SourceFaker
+		}
+		values[i] = formatUser(u, ids[i], from)
 	}
 	return values, source, fallback
 }
 
 // fetchUsers gets a tick's n users from randomuser.me within a deadline well inside
-// the tick interval, or from the seeded faker if that fails; fallback says why.
+// the tick interval, or from the seeded faker if that fails; fallback says why. A
+// user of the API's with an oversized field is replaced by the faker's alone (marked
+// faked; the tick's source stays randomuser, and fallback says which).
 func (a *Activities) fetchUsers(ctx context.Context, t datasets.Tick, n int) (users []apiUser, source string, fallback error) {
 	textSeed, numberSeed := t.Seeds()
 	timeout := a.cfg.RandomUserTimeout
@@ -248,7 +307,7 @@ func (a *Activities) fetchUsers(ctx context.Context, t datasets.Tick, n int) (us
 	defer cancel()
 	users, err := a.fetchRandomUsers(callCtx, textSeed, n)
 	if err == nil {
-		return users, datasets.SourceRandomUser, nil
+		return users, datasets.SourceRandomUser, replaceOversized(users, numberSeed)
 	}
 	return fakeUsers(numberSeed, n), datasets.SourceFaker, err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/kafkatest"
@@ -28,13 +29,13 @@ func TestPublishTickFailsWhileKafkaIsDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 
-	_, err := a.PublishTick(ctx, TickInput{WorkflowID: "wf", RunID: "run", Interval: time.Second, Records: 2, Topic: "t"})
+	_, err := a.PublishTick(ctx, TickInput{WorkflowID: "wf", RunID: "run", Interval: time.Second, Records: 2, Topic: "users_created"})
 
 	require.Error(t, err, "an unreachable Kafka fails the tick, so that Temporal retries it")
-	assert.Equal(t, "tick 1: publishing 2 users to topic t: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
+	assert.Equal(t, "tick 1: publishing 2 users to topic users_created: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
 
-	err = a.EnsureTopic(ctx, "t")
-	assert.Equal(t, "creating topic t: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
+	err = a.EnsureTopic(ctx, "users_created")
+	assert.Equal(t, "creating topic users_created: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
 	err = a.CheckKafka(ctx)
 	assert.Equal(t, "checking kafka: Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", err.Error())
 }
@@ -43,7 +44,8 @@ func TestPublishTickToKafka(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka)
 	brokers := stacktest.KafkaBrokers(t)
 	topic := fmt.Sprintf("test-publish-tick-%d", time.Now().UnixNano())
-	a := New(Config{KafkaBrokers: brokers, RandomUserURL: randomusertest.NewServer(t).URL}, discardLogger())
+	a := New(Config{KafkaBrokers: brokers, RandomUserURL: randomusertest.NewServer(t).URL,
+		DatasetTopics: map[string]string{datasets.NameUsers: topic}}, discardLogger())
 	t.Cleanup(func() { _ = a.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -72,6 +74,54 @@ func TestPublishTickToKafka(t *testing.T) {
 	}
 	for i := range in.Records {
 		assert.True(t, ids[datasets.Users.RecordID("wf", "run", 5, i)], "user %d published", i)
+	}
+}
+
+// A run publishes a dataset's records to the dataset's own topic, and to the allowed
+// ones; any other is refused for good, before Kafka is asked anything.
+func TestTopicsOtherThanTheDatasetsAreRefused(t *testing.T) {
+	unreachable := []string{"127.0.0.1:1"}
+	tests := []struct {
+		name            string
+		cfg             Config
+		dataset, topic  string
+		allowed, exists bool // EnsureTopic allows it; PublishTick allows it
+	}{
+		{"the users' default", Config{}, datasets.NameUsers, "users_created", true, true},
+		{"the users' own", Config{DatasetTopics: map[string]string{"users": "people"}}, datasets.NameUsers, "people", true, true},
+		{"the users' default, when KAFKA_TOPIC names another", Config{DatasetTopics: map[string]string{"users": "people"}},
+			datasets.NameUsers, "users_created", false, false},
+		{"another dataset's", Config{}, datasets.NameUsers, "incoming_finance_data", true, false},
+		{"any other", Config{}, datasets.NameTransactions, "audit", false, false},
+		{"an allowed one", Config{AllowedTopics: []string{"audit"}}, datasets.NameTransactions, "audit", true, true},
+		{"any, with *", Config{AllowedTopics: []string{"*"}}, datasets.NameRegisteredUsers, "anything", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.KafkaBrokers = unreachable
+			a := New(tt.cfg, discardLogger())
+			t.Cleanup(func() { _ = a.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			check := func(err error, allowed bool) {
+				t.Helper()
+				var appErr *temporal.ApplicationError
+				if allowed {
+					assert.ErrorContains(t, err, "unreachable", "allowed: on to Kafka")
+					return
+				}
+				require.ErrorAs(t, err, &appErr)
+				assert.True(t, appErr.NonRetryable())
+				assert.Equal(t, "TopicNotAllowed", appErr.Type())
+				assert.Contains(t, err.Error(), "topic "+tt.topic+" is not allowed: the worker publishes a dataset's records "+
+					"to its own topic (")
+				assert.Contains(t, err.Error(), "WORKER_ALLOWED_TOPICS")
+			}
+			check(a.EnsureTopic(ctx, tt.topic), tt.allowed)
+			_, err := a.PublishTick(ctx, TickInput{WorkflowID: "wf", RunID: "run", Dataset: tt.dataset,
+				Interval: time.Second, Records: 1, Topic: tt.topic})
+			check(err, tt.exists)
+		})
 	}
 }
 

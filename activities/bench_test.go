@@ -28,7 +28,7 @@ func BenchmarkPublishThroughput(b *testing.B) {
 	} {
 		b.Run(src.name, func(b *testing.B) {
 			topic := fmt.Sprintf("bench-publish-%s-%d", src.name, time.Now().UnixNano())
-			a := New(Config{KafkaBrokers: brokers, RandomUserURL: src.url}, discardLogger())
+			a := New(Config{KafkaBrokers: brokers, RandomUserURL: src.url, AllowedTopics: []string{topic}}, discardLogger())
 			defer a.Close()
 			ctx := context.Background()
 			if err := a.EnsureTopic(ctx, topic); err != nil {

@@ -63,7 +63,8 @@ type ReplayPageResult struct {
 const clockSkew = time.Minute
 
 // ReplayPage re-publishes the selected dead letters of a page to their source
-// topics, each with its key, value and headers plus dlq.replayed_from (its
+// topics (each a dataset's own topic, or one of Config.AllowedTopics: else the
+// page fails for good), each with its key, value and headers plus dlq.replayed_from (its
 // coordinates) and dlq.replays. It is idempotent: before publishing, it looks for
 // the page's coordinates on the source topics, from the oldest selected dead
 // letter's time on, and does not send those found again. So a page retried after a
@@ -71,7 +72,7 @@ const clockSkew = time.Minute
 func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (ReplayPageResult, error) {
 	var res ReplayPageResult
 	var todo []dlq.Letter
-	err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, in.DLQTopic, in.Range, func(m kafka.Message) bool {
+	err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, a.cfg.KafkaSecurity.Dialer(), in.DLQTopic, in.Range, func(m kafka.Message) bool {
 		res.Read++
 		beat(ctx, res.Read)
 		l := dlq.Parse(m)
@@ -95,6 +96,11 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 	done, err := a.replayed(ctx, todo)
 	if err != nil {
 		return res, err
+	}
+	for _, l := range todo { // whoever may write the dead-letter topic names the topics
+		if err := a.cfg.checkAnyTopic(l.SourceTopic); err != nil {
+			return res, err
+		}
 	}
 	var msgs []kafka.Message
 	for _, l := range todo {
@@ -129,7 +135,7 @@ func (a *Activities) replayed(ctx context.Context, letters []dlq.Letter) (map[st
 		}
 		for _, r := range rs {
 			read := 0
-			err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, topic, r, func(m kafka.Message) bool {
+			err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, a.cfg.KafkaSecurity.Dialer(), topic, r, func(m kafka.Message) bool {
 				read++
 				beat(ctx, read)
 				for _, h := range m.Headers {

@@ -40,11 +40,20 @@ func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
 	kafkatest.Produce(t, brokers, dlqTopic, letters)
 	kafkatest.Produce(t, brokers, src, published)
 
-	a := New(Config{KafkaBrokers: brokers}, discardLogger())
-	t.Cleanup(func() { _ = a.Close() })
+	page := ReplayPageInput{DLQTopic: dlqTopic, Range: dlq.Range{Partition: 0, From: 0, To: 10}, MaxReplays: 3}
+	refused := New(Config{KafkaBrokers: brokers}, discardLogger())
+	t.Cleanup(func() { _ = refused.Close() })
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(refused)
+	_, err := env.ExecuteActivity(refused.ReplayPage, page)
+	require.Error(t, err, "the source topic is neither a dataset's nor allowed")
+	assert.Contains(t, err.Error(), "topic "+src+" is not allowed")
+
+	a := New(Config{KafkaBrokers: brokers, AllowedTopics: []string{src}}, discardLogger())
+	t.Cleanup(func() { _ = a.Close() })
+	env = (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(a)
-	v, err := env.ExecuteActivity(a.ReplayPage, ReplayPageInput{DLQTopic: dlqTopic, Range: dlq.Range{Partition: 0, From: 0, To: 10}, MaxReplays: 3})
+	v, err := env.ExecuteActivity(a.ReplayPage, page)
 	require.NoError(t, err)
 	var res ReplayPageResult
 	require.NoError(t, v.Get(&res))

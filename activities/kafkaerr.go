@@ -10,12 +10,15 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // kafkaError says what was being done, at which Kafka (its brokers and the setting
 // that named them), and why it failed. A broker that cannot be reached is called
 // unreachable with the network's reason: kafka-go's client reports that as "[8]
-// Broker Not Available: not a client facing error…", which tells a user nothing.
+// Broker Not Available: not a client facing error…", which tells a user nothing. A
+// failure of TLS or SASL says which setting to change (kafkasec.Explain): refused
+// credentials name the user and the mechanism.
 func (a *Activities) kafkaError(ctx context.Context, doing string, err error) error {
 	where := fmt.Sprintf("Kafka at %s (%s)", strings.Join(a.cfg.KafkaBrokers, ","), a.cfg.brokersFrom())
 	var writeErrs kafka.WriteErrors // one error a message: the first tells why
@@ -27,8 +30,10 @@ func (a *Activities) kafkaError(ctx context.Context, doing string, err error) er
 			}
 		}
 	}
+	err = a.cfg.KafkaSecurity.Explain(ctx, a.cfg.KafkaBrokers, err)
 	var netErr *net.OpError
 	switch {
+	case kafkasec.IsError(err):
 	case errors.As(err, &netErr):
 		return fmt.Errorf("%s: %s unreachable: %w", doing, where, unwrapOpError(netErr))
 	case errors.Is(err, kafka.BrokerNotAvailable):
@@ -70,7 +75,7 @@ func unwrapOpError(err *net.OpError) error {
 // transport would hide an outage): nil when one answers, else an error naming the
 // brokers and the setting that named them. The worker's /healthz calls it.
 func (a *Activities) CheckKafka(ctx context.Context) error {
-	if err := kafkaprobe.Metadata(ctx, a.cfg.KafkaBrokers); err != nil {
+	if err := kafkaprobe.Metadata(ctx, a.cfg.KafkaSecurity, a.cfg.KafkaBrokers); err != nil {
 		return a.kafkaError(ctx, "checking kafka", err)
 	}
 	return nil

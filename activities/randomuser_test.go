@@ -71,6 +71,7 @@ func TestFormatUserFillsEveryField(t *testing.T) {
 func TestFetchUsers(t *testing.T) {
 	const interval = 400 * time.Millisecond
 	recorded := randomusertest.NewServer(t)
+	oversized := []byte(`{"results":[],"info":"` + strings.Repeat("x", 1<<20) + `"}`)
 	tests := []struct {
 		name       string
 		url        string
@@ -106,6 +107,16 @@ func TestFetchUsers(t *testing.T) {
 				_, _ = w.Write([]byte(`<html>Bad gateway</html>`))
 			}},
 		{name: "nothing listening", url: "http://127.0.0.1:1/api/", users: 3, wantSource: datasets.SourceFaker, wantReason: "calling randomuser"},
+		{name: "oversized body", users: 2, wantSource: datasets.SourceFaker,
+			wantReason: "randomuser sent more than 73728 bytes for 2 users; the rest was not read",
+			handler: func(w http.ResponseWriter, _ *http.Request) {
+				_, _ = w.Write(oversized)
+			}},
+		{name: "redirect", users: 1, wantSource: datasets.SourceFaker,
+			wantReason: "randomuser redirected to \"" + recorded.URL + "/api/\"; redirects are refused",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, recorded.URL+"/api/?results=1&seed=x", http.StatusFound)
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,6 +147,102 @@ func TestFetchUsers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A redirect is refused even to the same host, and so is a step down from https to
+// plain http: RANDOMUSER_URL alone says where users come from, and how.
+func TestRedirectFromHTTPSToHTTPIsRefused(t *testing.T) {
+	plain := randomusertest.NewServer(t)
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/down" {
+			http.Redirect(w, r, plain.URL+"/api/?"+r.URL.RawQuery, http.StatusMovedPermanently)
+			return
+		}
+		randomusertest.NewHandler(t).ServeHTTP(w, r)
+	}))
+	t.Cleanup(secure.Close)
+	tick := datasets.Tick{WorkflowID: "wf", RunID: "run", Tick: 1, Interval: time.Second}
+	for _, tt := range []struct{ path, source, reason string }{
+		{"/api/", datasets.SourceRandomUser, ""},
+		{"/down", datasets.SourceFaker, `randomuser redirected to "` + plain.URL + `/api/"; redirects are refused`},
+	} {
+		a := New(Config{RandomUserURL: secure.URL + tt.path}, discardLogger())
+		a.http.SetTransport(secure.Client().Transport) // trusts the test server's certificate
+		_, source, fallback := a.fetchUsers(context.Background(), tick, 2)
+		assert.Equal(t, tt.source, source, tt.path)
+		if tt.reason == "" {
+			assert.NoError(t, fallback)
+		} else {
+			assert.ErrorContains(t, fallback, tt.reason)
+		}
+	}
+}
+
+// One user with an oversized field is replaced by the faker's user of the same place
+// (the same one each time the tick is sent); the tick's other users are the API's.
+func TestOversizedFieldReplacesThatUserAlone(t *testing.T) {
+	giant := strings.Repeat("Ω", 200) // 400 bytes
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Results []map[string]any `json:"results"`
+		}
+		require.NoError(t, json.Unmarshal(randomusertest.Response, &body))
+		body.Results = body.Results[:3]
+		body.Results[1]["location"].(map[string]any)["city"] = giant
+		_ = json.NewEncoder(w).Encode(body)
+	}))
+	t.Cleanup(srv.Close)
+	a := New(Config{RandomUserURL: srv.URL}, discardLogger())
+	ids := []string{"id-0", "id-1", "id-2"}
+	tick := datasets.Tick{WorkflowID: "wf", RunID: "run", Tick: 2, Interval: time.Second}
+
+	values, source, fallback := sources{a}.RandomUsers(context.Background(), tick, ids)
+	assert.Equal(t, datasets.SourceRandomUser, source, "the tick is the API's")
+	require.Error(t, fallback)
+	assert.Equal(t, "replaced by the faker's, a field over 256 bytes: user 2 (location.city: 400 bytes)", fallback.Error())
+	var from []string
+	for _, v := range values {
+		u := v.(record.User)
+		assertComplete(t, u)
+		assert.NotContains(t, u.Address, giant)
+		from = append(from, u.Source)
+	}
+	assert.Equal(t, []string{datasets.SourceRandomUser, datasets.SourceFaker, datasets.SourceRandomUser}, from)
+	_, numberSeed := tick.Seeds()
+	assert.Equal(t, formatUser(fakeUsers(numberSeed, 3)[1], "id-1", datasets.SourceFaker), values[1])
+
+	again, _, _ := sources{a}.RandomUsers(context.Background(), tick, ids)
+	assert.Equal(t, values, again, "a tick sent again has the same users")
+}
+
+// What an error quotes of an answer is short, and escaped: it reaches the Web UI
+// through the run's progress and result.
+func TestSnippetIsShortAndEscaped(t *testing.T) {
+	for _, tt := range []struct{ body, want string }{
+		{"maintenance", `"maintenance"`},
+		{`<script>alert("x")</script>`, `"\u003cscript\u003ealert(\"x\")\u003c/script\u003e"`},
+		{"tab\tand\x1b[31m escape & 'quote'", `"tab\tand\x1b[31m escape \u0026 \u0027quote\u0027"`},
+		{"Ω", `"\u03a9"`},
+		{"\xff", `"\ufffd"`},
+		{strings.Repeat("a", 150) + "Ω" + strings.Repeat("b", 5000), `"` + strings.Repeat("a", 150) + `"…`},
+		{strings.Repeat("<", 5000), `"` + strings.Repeat(`\u003c`, 25) + `"…`},
+	} {
+		got := snippet([]byte(tt.body))
+		assert.Equal(t, tt.want, got)
+		assert.LessOrEqual(t, len(got), maxSnippetBytes)
+	}
+
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = w.Write([]byte("<html><body>" + strings.Repeat("<p>gateway</p>", 1000) + "</body></html>"))
+	}))
+	t.Cleanup(srv.Close)
+	a := New(Config{RandomUserURL: srv.URL}, discardLogger())
+	_, _, fallback := a.fetchUsers(context.Background(), datasets.Tick{Interval: time.Second}, 1)
+	require.Error(t, fallback)
+	assert.True(t, strings.HasPrefix(fallback.Error(), `randomuser answered 502: "\u003chtml\u003e\u003cbody\u003e`), fallback.Error())
+	assert.NotContains(t, fallback.Error(), "<")
+	assert.LessOrEqual(t, len(fallback.Error()), len("randomuser answered 502: ")+maxSnippetBytes)
 }
 
 func TestTickSentAgainHasSameUsers(t *testing.T) {

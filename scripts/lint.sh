@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# make lint: gofmt, go vet, staticcheck, and workflowcheck on the workflow code.
+# make lint: gofmt, go vet, staticcheck, workflowcheck on the workflow code, and
+# govulncheck against the vulnerability database scripts/vulndb.sh builds from the Go
+# module proxy (docs/local-stack.md, Known vulnerabilities).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,3 +23,8 @@ if [[ -d workflows ]]; then
   echo "==> workflowcheck"
   "$(stack/stack.sh tool workflowcheck)" ./workflows/...
 fi
+
+# The standard library's findings are those of the go that runs: `make` runs go.mod's
+# toolchain (GOTOOLCHAIN=auto).
+echo "==> govulncheck ($(go env GOVERSION))"
+"$(stack/stack.sh tool govulncheck)" -db "file://$(scripts/vulndb.sh)" ./...

@@ -11,6 +11,8 @@
 #   DURATION   how long the run publishes   (default 2m)
 #   INTERVAL   time between ticks           (default: the dataset's)
 #   RECORDS    records per tick             (default: the dataset's; USERS, the old name, too)
+#   STACK_SECURE=1  the whole run through TLS and credentials: the secured servers, and the
+#                   programs given their client settings from the stack's secure.env
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,6 +23,13 @@ RECORDS=${RECORDS:-${USERS:-}}
 STACK_DIR=${STREAMPIPE_STACK_DIR:-$PWD/.stack}
 
 stack/stack.sh up
+if [[ ${STACK_SECURE:-0} == 1 ]]; then # the starter connects as the workers do
+  echo "==> the secured stack's client settings: $STACK_DIR/secure.env"
+  set -a
+  # shellcheck source=/dev/null
+  source "$STACK_DIR/secure.env"
+  set +a
+fi
 echo "==> building the programs"
 make -s build
 stack/stack.sh up worker streaming

@@ -17,7 +17,8 @@
 #                                         mutual TLS and an API key (what `up` does when
 #                                         STACK_SECURE=1); its client settings: secure.env
 #   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
-#                                         staticcheck, workflowcheck, chromium, playwright),
+#                                         staticcheck, workflowcheck, govulncheck, indexdb,
+#                                         chromium, playwright),
 #                                         installing it first
 #
 # SERVICE is a server — temporal, kafka, cassandra — or one of this checkout's programs,
@@ -36,7 +37,8 @@
 #   STACK_SECURE          1 = the servers speak TLS only and want credentials (Cassandra: client
 #                         encryption and a client certificate required, PasswordAuthenticator;
 #                         Temporal: a front on STACK_TEMPORAL_TLS_PORT (default 7234) requiring
-#                         mutual TLS and an API key); the clients' settings go to
+#                         mutual TLS and an API key; Kafka: SASL_SSL on its client port, a client
+#                         certificate required, SCRAM users); the clients' settings go to
 #                         $STREAMPIPE_STACK_DIR/secure.env (default 0)
 set -euo pipefail
 
@@ -370,7 +372,7 @@ launch() { # launch SERVICE COMMAND... — detached, in its own session, output 
 probe() { # probe SERVICE — one real question to the service; prints its answer
   case $1 in
     temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
-    kafka) "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
+    kafka) kafka_client_env "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
     cassandra)
       local args=("$HOST:$CASSANDRA_PORT") tlsenv
       [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && args+=(cassandra cassandra)
@@ -411,23 +413,129 @@ start_temporal() {
 }
 
 start_kafka() {
-  local dir conf
+  local dir conf data scram=()
   dir=$(data_dir kafka)
   conf=$dir/server.properties
-  mkdir -p "$dir/data" "$STACK_DIR/logs" # the format below logs there
-  sed -e "s|@DATA@|$dir/data|" -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+  data=$dir/data
+  [[ $STACK_SECURE == 1 ]] && data=$dir/data-secure # its SCRAM users are made when it is formatted
+  mkdir -p "$data" "$STACK_DIR/logs"                # the format below logs there
+  sed -e "s|@DATA@|$data|" -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
     "$ROOT/stack/conf/kafka.properties" >"$conf"
-  if [[ ! -f $dir/data/meta.properties ]]; then
+  if [[ $STACK_SECURE == 1 ]]; then
+    kafka_secure "$conf"
+    scram=("${KAFKA_SCRAM_USERS[@]}")
+  fi
+  echo "$STACK_SECURE" >"$dir/secure"
+  if [[ ! -f $data/meta.properties ]]; then
     local id
     id=$("$JAVA" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
     "$JAVA" -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
-      kafka.tools.StorageTool format --standalone -t "$id" -c "$conf" >>"$(log_file kafka)" 2>&1 ||
-      { tail -n 20 "$(log_file kafka)" >&2; die "formatting Kafka storage in $dir/data failed (log above)"; }
+      kafka.tools.StorageTool format --standalone -t "$id" -c "$conf" "${scram[@]}" >>"$(log_file kafka)" 2>&1 ||
+      { tail -n 20 "$(log_file kafka)" >&2; die "formatting Kafka storage in $data failed (log above)"; }
   fi
   launch kafka "$JAVA" -Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true -Dkafka.logs.dir="$STACK_DIR/logs" \
     -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+}
+
+# ---------------------------------------------------------------- secured Kafka (STACK_SECURE=1)
+#
+# The client port speaks SASL_SSL: TLS with the stack's server certificate, client
+# certificates required (signed by the stack's CA), then SASL: SCRAM-SHA-512 and
+# SCRAM-SHA-256 for the user streampipe and the broker's own user admin (made by
+# Kafka's storage tool when the node is formatted), and PLAIN for the same users.
+# The controller port stays plaintext on loopback: only the node itself talks to it.
+# Passwords are made once, at random, into $STACK_DIR/kafka/*.password (0600); the
+# clients read theirs through KAFKA_SASL_PASSWORD_FILE, written with the other
+# KAFKA_* settings to secure.env, and Kafka's tools through client.properties.
+KAFKA_USER=streampipe
+
+# kafka_secret NAME — prints the password of NAME, making it the first time.
+kafka_secret() {
+  local f
+  f=$(data_dir kafka)/$1.password
+  if [[ ! -s $f ]]; then
+    (umask 077 && openssl rand -hex 16 >"$f") || die "could not make a password in $f"
+  fi
+  cat "$f"
+}
+
+# kafka_secure CONF — appends the SASL_SSL listener to the server properties CONF
+# (later keys win), sets KAFKA_SCRAM_USERS to the storage tool's --add-scram
+# arguments, and writes the clients' settings: secure.env's KAFKA_* lines and
+# client.properties for Kafka's own tools.
+kafka_secure() {
+  local conf=$1 dir admin user
+  require_cmd openssl openssl "the secured Kafka's passwords and certificates"
+  certs
+  dir=$(data_dir kafka)
+  admin=$(kafka_secret admin)
+  user=$(kafka_secret "$KAFKA_USER")
+  # Kafka reads a PEM key store as one file: the certificate chain, then the key.
+  (umask 077 && cat "$TLS_DIR/server.pem" "$TLS_DIR/server.key" >"$dir/server-keystore.pem" &&
+    cat "$TLS_DIR/client.pem" "$TLS_DIR/client.key" >"$dir/client-keystore.pem")
+  chmod 600 "$conf"
+  cat >>"$conf" <<EOF
+
+# STACK_SECURE=1: SASL_SSL on the client port (stack/stack.sh kafka_secure)
+listeners=SASL_SSL://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_SSL://$HOST:$KAFKA_PORT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin" user_admin="$admin" user_$KAFKA_USER="$user";
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/server-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+# Kafka ignores ssl.client.auth on a SASL_SSL listener unless it is the listener's own.
+listener.name.sasl_ssl.ssl.client.auth=required
+EOF
+  KAFKA_SCRAM_USERS=(
+    --add-scram "SCRAM-SHA-512=[name=admin,password=$admin]"
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_USER,password=$user]"
+    --add-scram "SCRAM-SHA-256=[name=$KAFKA_USER,password=$user]"
+  )
+  (umask 077 && cat >"$dir/client.properties" <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_USER" password="$user";
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+ssl.keystore.type=PEM
+ssl.keystore.location=$dir/client-keystore.pem
+EOF
+  )
+  secure_env_set KAFKA <<EOF
+KAFKA_BROKERS=$HOST:$KAFKA_PORT
+KAFKA_TLS=1
+KAFKA_TLS_CA_FILE=$TLS_DIR/ca.pem
+KAFKA_TLS_CERT_FILE=$TLS_DIR/client.pem
+KAFKA_TLS_KEY_FILE=$TLS_DIR/client.key
+KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+KAFKA_SASL_USERNAME=$KAFKA_USER
+KAFKA_SASL_PASSWORD_FILE=$dir/$KAFKA_USER.password
+EOF
+}
+
+# kafka_mode — the STACK_SECURE this stack's Kafka was (last) started with.
+kafka_mode() { cat "$(data_dir kafka)/secure" 2>/dev/null || echo 0; }
+kafka_secured() { [[ $(kafka_mode) == 1 ]]; }
+
+# kafka_client_env COMMAND... — runs COMMAND with the clients' KAFKA_* settings of
+# secure.env when this stack's Kafka is the secured one, and never with the caller's
+# own KAFKA_* (say, a remote cluster's TLS settings in the shell).
+kafka_client_env() {
+  local unset=() vars=() v
+  for v in $(compgen -e); do
+    [[ $v == KAFKA_* ]] && unset+=(-u "$v")
+  done
+  kafka_secured && mapfile -t vars < <(grep '^KAFKA_' "$STACK_DIR/secure.env")
+  env "${unset[@]}" "${vars[@]}" "$@"
 }
 
 start_cassandra() {
@@ -524,17 +632,39 @@ cassandra_secure() {
       die "keytool could not make Cassandra's truststore from $TLS_DIR/ca.pem: $out"
   fi
   pass=$(<"$tls/store.pass")
-  (umask 077 && printf 'cassandra\n' >"$dir/password") # the superuser's: Cassandra's default
   printf '[ssl]\ncertfile = %s\nvalidate = true\nuserkey = %s\nusercert = %s\n' \
     "$TLS_DIR/ca.pem" "$TLS_DIR/client.key" "$TLS_DIR/client.pem" >"$dir/cqlshrc"
   local vars
   mapfile -t vars < <(cassandra_tls_vars)
-  printf '%s\n' "CASSANDRA_HOSTS=$HOST:$CASSANDRA_PORT" CASSANDRA_USERNAME=cassandra \
-    "CASSANDRA_PASSWORD_FILE=$dir/password" "${vars[@]}" CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
+  printf '%s\n' "CASSANDRA_HOSTS=$HOST:$CASSANDRA_PORT" "CASSANDRA_USERNAME=$CASSANDRA_USER" \
+    "CASSANDRA_PASSWORD_FILE=$dir/$CASSANDRA_USER.password" "${vars[@]}" CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
   printf '%s\n' "client_encryption_options:" "  enabled: true" "  optional: false" \
     "  keystore: $tls/keystore.p12" "  keystore_password: $pass" \
     "  truststore: $tls/truststore.p12" "  truststore_password: $pass" "  store_type: PKCS12" \
     "  require_client_auth: true" "  accepted_protocols: [TLSv1.2, TLSv1.3]"
+}
+
+# The programs' own role on the secured Cassandra: a superuser (it creates keyspaces and
+# tables) with a random password made once, so that a password in a log or an error
+# would be recognisable, unlike the built-in cassandra/cassandra.
+CASSANDRA_USER=streampipe
+
+# cassandra_secure_role makes (or keeps) that role, once Cassandra answers.
+cassandra_secure_role() {
+  local dir pass
+  dir=$(data_dir cassandra)
+  if [[ ! -s $dir/$CASSANDRA_USER.password ]]; then
+    (umask 077 && openssl rand -hex 16 >"$dir/$CASSANDRA_USER.password.new")
+  fi
+  [[ -s $dir/$CASSANDRA_USER.password.new ]] || return 0
+  pass=$(<"$dir/$CASSANDRA_USER.password.new")
+  install_cqlsh
+  local out
+  out=$("$CQLSH_VENV/bin/cqlsh" -u cassandra -p cassandra --ssl --cqlshrc "$dir/cqlshrc" \
+    -e "CREATE ROLE IF NOT EXISTS $CASSANDRA_USER WITH PASSWORD = '$pass' AND LOGIN = true AND SUPERUSER = true" \
+    "$HOST" "$CASSANDRA_PORT" 2>&1) || die "could not make Cassandra's role $CASSANDRA_USER: $out"
+  mv "$dir/$CASSANDRA_USER.password.new" "$dir/$CASSANDRA_USER.password"
+  say "    role $CASSANDRA_USER made; its password: $dir/$CASSANDRA_USER.password"
 }
 
 # built_id FILE — what identifies a build of a program: its content, since `go build`
@@ -545,7 +675,12 @@ start_app() { # start_app NAME [VAR=VALUE...]: the program bin/NAME of this chec
   [[ -x $bin ]] || die "$bin not found: run 'make build' first"
   mkdir -p "$STACK_DIR/run"
   built_id "$bin" >"$STACK_DIR/run/$1.built"
-  launch "$1" env "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
+  local secure=()
+  if [[ $STACK_SECURE == 1 ]]; then # the secured servers' client settings
+    [[ -s $STACK_DIR/secure.env ]] || die "STACK_SECURE=1, but $STACK_DIR/secure.env is missing: 'STACK_SECURE=1 make stack-up' first"
+    mapfile -t secure < <(grep -E '^[A-Z0-9_]+=' "$STACK_DIR/secure.env")
+  fi
+  launch "$1" env "${secure[@]}" "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
 }
 start_worker() { start_app worker; }
 # The local stack's streaming worker serves every seed pipeline unless told otherwise.
@@ -571,6 +706,9 @@ up() {
       if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$(cassandra_auth)" ]]; then
         die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
       fi
+      if [[ $s == kafka && $(kafka_mode) != "$STACK_SECURE" ]]; then
+        die "kafka is running with STACK_SECURE=$(kafka_mode), not $STACK_SECURE: run 'stack/stack.sh down kafka' first"
+      fi
       say "==> $s already running (pid $pid), reusing it"
       continue
     fi
@@ -580,6 +718,7 @@ up() {
     "start_$s"
     pid=$(<"$(pid_file "$s")")
     wait_ready "$s" "$pid" "$start"
+    if [[ $s == cassandra && $STACK_SECURE == 1 ]]; then cassandra_secure_role; fi
   done
   if [[ ${STACK_SECURE:-0} == 1 && " ${svcs[*]} " == *" temporal "* ]]; then temporal_front_up; fi
   summary "${svcs[@]}"
@@ -591,7 +730,11 @@ summary() {
   for s in "$@"; do
     case $s in
       temporal) say "Temporal   $HOST:$TEMPORAL_PORT   Web UI http://localhost:$TEMPORAL_UI_PORT   log $(log_file temporal)" ;;
-      kafka) say "Kafka      $HOST:$KAFKA_PORT                                 log $(log_file kafka)" ;;
+      kafka)
+        local sec=""
+        kafka_secured && sec="   (SASL_SSL: settings in $STACK_DIR/secure.env)"
+        say "Kafka      $HOST:$KAFKA_PORT                                 log $(log_file kafka)$sec"
+        ;;
       cassandra)
         local auth=""
         [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
@@ -663,12 +806,20 @@ tool() { # prints the path of a tool, installing it first (install messages go t
       go_install workflowcheck go.temporal.io/sdk/contrib/tools/workflowcheck "$WORKFLOWCHECK_VERSION" >&2
       go_bin workflowcheck "$WORKFLOWCHECK_VERSION"
       ;;
+    govulncheck)
+      go_install govulncheck golang.org/x/vuln/cmd/govulncheck "$GOVULNCHECK_VERSION" >&2
+      go_bin govulncheck "$GOVULNCHECK_VERSION"
+      ;;
+    indexdb) # the Go vulnerability database's own indexer (scripts/vulndb.sh)
+      go_install indexdb golang.org/x/vulndb/cmd/indexdb "$VULNDB_VERSION" "about 2 minutes" >&2
+      go_bin indexdb "$VULNDB_VERSION"
+      ;;
     chromium)
       require_cmd chromium chromium "the Web UI browser test" >&2
       command -v chromium
       ;;
     playwright) install_playwright >&2; echo "$PLAYWRIGHT_DIR/node_modules" ;;
-    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|chromium|playwright" ;;
+    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|govulncheck|indexdb|chromium|playwright" ;;
   esac
 }
 
@@ -782,11 +933,15 @@ secure_env_set() {
   mv "$f.new" "$f"
 }
 
-kafka_tool() { # kafka_tool MAIN-CLASS ARGS... — one of Kafka's own command-line tools
+kafka_tool() { # kafka_tool CONFIG-FLAG MAIN-CLASS ARGS... — one of Kafka's own command-line tools;
+  # against the secured Kafka, CONFIG-FLAG gives it client.properties
+  local flag=$1 secure=()
+  shift
   require_java17
   install_kafka
+  kafka_secured && secure=("$flag" "$(data_dir kafka)/client.properties")
   exec "$JAVA" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-tools-log4j2.properties" \
-    -cp "$KAFKA_LIB/*" "$@" --bootstrap-server "$HOST:$KAFKA_PORT"
+    -cp "$KAFKA_LIB/*" "$@" "${secure[@]}" --bootstrap-server "$HOST:$KAFKA_PORT"
 }
 
 cmd=${1:-}
@@ -807,9 +962,9 @@ case $cmd in
   tool) tool "$@" ;;
   certs) mkdir -p "$STACK_DIR"; certs ;;
   temporal-front) mkdir -p "$STACK_DIR"; install_temporal; temporal_front_up ;;
-  kafka-console-consumer) kafka_tool org.apache.kafka.tools.consumer.ConsoleConsumer \
+  kafka-console-consumer) kafka_tool --consumer.config org.apache.kafka.tools.consumer.ConsoleConsumer \
     --formatter-property print.key=true --formatter-property print.partition=true "$@" ;;
-  kafka-topics) kafka_tool org.apache.kafka.tools.TopicCommand "$@" ;;
-  kafka-consumer-groups) kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
+  kafka-topics) kafka_tool --command-config org.apache.kafka.tools.TopicCommand "$@" ;;
+  kafka-consumer-groups) kafka_tool --command-config org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
   *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -30,7 +30,7 @@ up to the end offsets of the moment it starts. It does not talk to Temporal.`,
 			input:   func() workflows.UserAutomationInput { return workflows.UserAutomationInput{Dataset: *dataset} },
 			offline: true,
 			run: func(ctx context.Context, _ client.Client, stdout, _ io.Writer) error {
-				st, err := dlq.Count(ctx, cfg.Activities.KafkaBrokers, topic())
+				st, err := dlq.Count(ctx, cfg.Activities.KafkaBrokers, cfg.Activities.KafkaSecurity, topic())
 				if err != nil {
 					return fmt.Errorf("counting the dead letters at %s (KAFKA_BROKERS): %w", strings.Join(cfg.Activities.KafkaBrokers, ","), err)
 				}

@@ -224,7 +224,7 @@ func taskQueueFlag(fs *flag.FlagSet, cfg *config.Producer) {
 func dial(ctx context.Context, cfg config.Producer) (client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := temporaldial.Dial(ctx, cfg, quietLogger())
+	c, err := temporaldial.Dial(ctx, cfg, quietLogger(cfg.LogFormat))
 	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
 		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/kafkatest"
@@ -97,7 +98,7 @@ func TestCommandLine(t *testing.T) {
 // Every bad variable is reported at once, before anything connects; -h still works.
 func TestBadConfiguration(t *testing.T) {
 	env := map[string]string{"TEMPORAL_ADDRESS": "localhost", "TEMPORAL_UI_URL": "localhost:8233",
-		"CASSANDRA_TLS_KEY_FILE": "/no/such/client.key"}
+		"CASSANDRA_TLS_KEY_FILE": "/no/such/client.key", "LOG_FORMAT": "yaml"}
 	cfg, cfgErr := config.LoadStarter(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	require.Error(t, cfgErr)
 	var stdout, stderr bytes.Buffer
@@ -106,6 +107,7 @@ func TestBadConfiguration(t *testing.T) {
 	assert.Contains(t, stderr.String(), `TEMPORAL_ADDRESS="localhost": want host:port`)
 	assert.Contains(t, stderr.String(), `TEMPORAL_UI_URL="localhost:8233": want an http:// or https:// URL`)
 	assert.Contains(t, stderr.String(), "CASSANDRA_TLS_KEY_FILE is set but CASSANDRA_TLS is not 1")
+	assert.Contains(t, stderr.String(), `LOG_FORMAT="yaml": want text or json`)
 
 	require.NoError(t, dispatch(context.Background(), []string{"run", "-h"}, cfg, cfgErr, &stdout, &stderr))
 	assert.Contains(t, stdout.String(), "Usage: starter run [flags]")
@@ -136,7 +138,8 @@ func startWorker(t *testing.T, brokers ...string) config.Producer {
 	if len(brokers) == 0 {
 		brokers = stacktest.KafkaBrokers(t)
 	}
-	acts := activities.New(activities.Config{KafkaBrokers: brokers, RandomUserURL: randomusertest.NewServer(t).URL}, quiet)
+	acts := activities.New(activities.Config{KafkaBrokers: brokers, RandomUserURL: randomusertest.NewServer(t).URL,
+		AllowedTopics: []string{"*"}}, quiet) // each test its own topics
 	t.Cleanup(func() { _ = acts.Close() })
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.UserAutomation)
@@ -187,7 +190,7 @@ func TestScheduleCreateTakesTheRunInput(t *testing.T) {
 	require.NoError(t, err, stderr.String())
 	assert.Contains(t, stdout.String(), "Created schedule "+cfg.ScheduleID+", paused.")
 
-	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger(cli.LogText)})
 	require.NoError(t, err)
 	defer c.Close()
 	h := c.ScheduleClient().GetHandle(ctx, cfg.ScheduleID)
@@ -218,7 +221,7 @@ func TestInterruptStopsFollowingNotTheRun(t *testing.T) {
 	go func() {
 		done <- dispatch(ctx, []string{"run", "-id", cfg.TaskQueue, "-duration", "4s"}, cfg, nil, &stdout, &stderr)
 	}()
-	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger(cli.LogText)})
 	require.NoError(t, err)
 	defer c.Close()
 	require.Eventually(t, func() bool {
@@ -264,7 +267,7 @@ func TestIDsFileAcrossContinueAsNew(t *testing.T) {
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res))
 	require.Equal(t, 110, res.Ticks)
 
-	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger(cli.LogText)})
 	require.NoError(t, err)
 	defer c.Close()
 	d, err := c.DescribeWorkflowExecution(ctx, cfg.TaskQueue, "")
@@ -331,7 +334,7 @@ func TestProgressSaysNoWorkerPolls(t *testing.T) {
 // terminate ends the run the test left behind.
 func terminate(t *testing.T, cfg config.Producer) {
 	t.Helper()
-	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger()})
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger(cli.LogText)})
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.TerminateWorkflow(context.Background(), cfg.TaskQueue, "", "test over"))

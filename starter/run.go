@@ -19,6 +19,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
@@ -258,8 +259,8 @@ func runURL(cfg config.Producer, id, runID string) string {
 		cfg.WebUIURL, url.PathEscape(cfg.TemporalNamespace), url.PathEscape(id), url.PathEscape(runID))
 }
 
-// quietLogger keeps the SDK's own logging to warnings and errors, so that it does
-// not mix with the command's output.
-func quietLogger() tlog.Logger {
-	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+// quietLogger keeps the SDK's own logging to warnings and errors, written in format,
+// so that it does not mix with the command's output.
+func quietLogger(format cli.LogFormat) tlog.Logger {
+	return tlog.NewStructuredLogger(format.Logger(os.Stderr, slog.LevelWarn))
 }

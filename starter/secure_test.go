@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/internal/temporaltest"
@@ -55,7 +56,7 @@ func TestRunThroughMutualTLSAndAPIKey(t *testing.T) {
 	for _, out := range []string{stdout.String(), stderr.String(), string(ids)} {
 		assert.NotContains(t, out, temporaltest.APIKey)
 	}
-	c, err := client.Dial(client.Options{HostPort: plain.TemporalAddress, Namespace: plain.TemporalNamespace, Logger: quietLogger()})
+	c, err := client.Dial(client.Options{HostPort: plain.TemporalAddress, Namespace: plain.TemporalNamespace, Logger: quietLogger(cli.LogText)})
 	require.NoError(t, err)
 	defer c.Close()
 	history := c.GetWorkflowHistory(ctx, plain.TaskQueue, jsonField(t, stdout.Bytes(), "run_id"), false, 0)

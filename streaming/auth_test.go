@@ -27,7 +27,7 @@ import (
 func TestCassandraCredentials(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsScript)
 	db := stacktest.PrivateCassandra(t, "../stack/stack.sh", "CASSANDRA_AUTH=1")
-	p := newPipeAt(t, stacktest.KafkaBrokers(t), store{hosts: db.Hosts, user: "cassandra", password: "cassandra", // the stack's superuser
+	p := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)}, store{hosts: db.Hosts, user: "cassandra", password: "cassandra", // the stack's superuser
 		env: []string{"CASSANDRA_HOSTS=" + strings.Join(db.Hosts, ","), "CASSANDRA_USERNAME=cassandra", "CASSANDRA_PASSWORD=cassandra"}}, 3)
 
 	msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.Password = "not-the-password" })
@@ -54,7 +54,7 @@ func TestSecuredCassandra(t *testing.T) {
 	secured := stacktest.PrivateCassandra(t, "../stack/stack.sh", "STACK_SECURE=1")
 	db := securedStore(t, secured)
 	assert.Equal(t, "datacenter1", db.localDC)
-	p := newPipeAt(t, stacktest.KafkaBrokers(t), db, 3)
+	p := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)}, db, 3)
 
 	t.Run("the pipeline runs", func(t *testing.T) {
 		l := newLoad()
@@ -110,7 +110,7 @@ func TestSecuredCassandra(t *testing.T) {
 
 	t.Run("a wrong password", func(t *testing.T) {
 		msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.Password = "not-the-password" })
-		assert.Contains(t, msg, at+`rejected the credentials of user "cassandra"`)
+		assert.Contains(t, msg, at+`rejected the credentials of user "streampipe"`)
 		assert.NotContains(t, msg, "not-the-password")
 	})
 

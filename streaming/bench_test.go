@@ -72,22 +72,7 @@ func BenchmarkPipeline(b *testing.B) {
 	// The worker's defaults, unless the environment sets them.
 	w := startProc(b, p, "bench", "STREAMING_BATCH_ROWS="+os.Getenv("STREAMING_BATCH_ROWS"),
 		"STREAMING_BATCH_WAIT="+os.Getenv("STREAMING_BATCH_WAIT"))
-	var first time.Time
-	var cpuFirst, busyFirst float64
-	require.Eventually(b, func() bool {
-		n, err := w.metric("streaming_rows_written_total")
-		if err == nil && n > 0 && first.IsZero() {
-			first, cpuFirst = time.Now(), cpuSeconds(b, w.cmd.Process.Pid)
-			busyFirst, _ = w.metric("streaming_batch_duration_seconds_sum")
-		}
-		return n >= benchRecords
-	}, 10*time.Minute, 100*time.Millisecond)
-	drained := time.Since(first)
-	sustained := benchRecords / drained.Seconds()
-	cpu := (cpuSeconds(b, w.cmd.Process.Pid) - cpuFirst) / drained.Seconds()
-	busy, err := w.metric("streaming_batch_duration_seconds_sum")
-	require.NoError(b, err)
-	busy = (busy - busyFirst) / drained.Seconds()
+	sustained, cpu, busy := drain(b, w, benchRecords)
 	p.waitCaughtUp(time.Minute)
 	// The ceiling again, now that the table holds what the worker wrote: Cassandra
 	// slows as it flushes and compacts.
@@ -120,6 +105,27 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(busy, "write_busy")
 	b.ReportMetric(0, "ns/op")
 	require.NoError(b, w.terminate(time.Minute))
+}
+
+// drain measures the worker w draining a pre-filled topic of n records, from its
+// first row written to its nth: rows/s, the cores it used, and the share of the time
+// a batch was being written.
+func drain(b *testing.B, w *proc, n int) (rate, cpu, busy float64) {
+	var first time.Time
+	var cpuFirst, busyFirst float64
+	require.Eventually(b, func() bool {
+		rows, err := w.metric("streaming_rows_written_total")
+		if err == nil && rows > 0 && first.IsZero() {
+			first, cpuFirst = time.Now(), cpuSeconds(b, w.cmd.Process.Pid)
+			busyFirst, _ = w.metric("streaming_batch_duration_seconds_sum")
+		}
+		return rows >= float64(n)
+	}, 10*time.Minute, 100*time.Millisecond)
+	drained := time.Since(first)
+	cpu = (cpuSeconds(b, w.cmd.Process.Pid) - cpuFirst) / drained.Seconds()
+	busy, err := w.metric("streaming_batch_duration_seconds_sum")
+	require.NoError(b, err)
+	return float64(n) / drained.Seconds(), cpu, (busy - busyFirst) / drained.Seconds()
 }
 
 // rawCeiling upserts users into the table for d, inFlight at a time, and
@@ -220,7 +226,8 @@ func quantile(before, after map[float64]float64, q float64) float64 {
 }
 
 // peakRSS returns a process's peak resident set (VmHWM) in bytes.
-func peakRSS(b *testing.B, pid int) float64 {
+func peakRSS(b testing.TB, pid int) float64 {
+	b.Helper()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	require.NoError(b, err)
 	for line := range strings.Lines(string(status)) {
@@ -261,8 +268,8 @@ func BenchmarkCassandraTLS(b *testing.B) {
 	plain := stacktest.PrivateCassandra(b, "../stack/stack.sh")
 	secured := stacktest.PrivateCassandra(b, "../stack/stack.sh", "STACK_SECURE=1")
 	pipes := map[string]*pipe{
-		"plaintext": newPipeAt(b, brokers, store{hosts: plain.Hosts, env: []string{"CASSANDRA_HOSTS=" + strings.Join(plain.Hosts, ",")}}, 6),
-		"tls":       newPipeAt(b, brokers, securedStore(b, secured), 6),
+		"plaintext": newPipeAt(b, bus{brokers: brokers}, store{hosts: plain.Hosts, env: []string{"CASSANDRA_HOSTS=" + strings.Join(plain.Hosts, ",")}}, 6),
+		"tls":       newPipeAt(b, bus{brokers: brokers}, securedStore(b, secured), 6),
 	}
 	for _, p := range pipes {
 		l := newLoad()

@@ -45,3 +45,12 @@ func (b *budget) release(n int) {
 	close(b.freed)
 	b.freed = make(chan struct{})
 }
+
+// MemoryBound is about the most memory the worker's records take at once: its
+// budget's worth between fetch and write, the reader's queue, a rebuilt fetch
+// response and the record beyond it (per partition fetched at that moment), and the
+// zstd decoder's window. A main sets the Go runtime's memory limit from it.
+func (w *Worker) MemoryBound() int {
+	c := w.cfg
+	return c.MaxBufferBytes + queueCapacity(c)*c.MaxRecordBytes + w.bounds.maxResponse + c.MaxRecordBytes + maxZstdWindow
+}

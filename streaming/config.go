@@ -11,19 +11,23 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Defaults of Config. The batch size and wait come from BenchmarkPipeline on a
 // 2-core box: 2000 rows drain a full topic at ~0.9 of the raw gocql ceiling within
 // 50 MB; 5000 gain little and cost ~15 MB more. A 50 ms wait keeps p99 latency at
-// 1,000 records/s under 100 ms.
+// 1,000 records/s under 100 ms. The byte budget is sized so that a worker's RSS
+// stays under 64 MiB with records as large as DefaultMaxRecordBytes
+// (TestMemoryHugeRecordsAndBombs).
 const (
 	DefaultGroupID        = "streampipe-streaming"
 	DefaultBatchRows      = 2000
 	DefaultBatchWait      = 50 * time.Millisecond
 	DefaultConcurrency    = 96
 	DefaultMaxRecordBytes = 1 << 20
-	DefaultMaxBufferBytes = 16 << 20
+	DefaultMaxBufferBytes = 8 << 20
 	DefaultConsistency    = "LOCAL_QUORUM"
 	DefaultReplication    = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
 	DefaultStartupTimeout = 2 * time.Minute
@@ -33,11 +37,12 @@ const (
 // Config is everything a Worker needs. Zero values mean the default stated beside
 // each field; Brokers, Topic, Hosts, Keyspace and Table are required.
 type Config struct {
-	Brokers     []string // Kafka bootstrap brokers, host:port
-	BrokersFrom string   // where Brokers were set, for messages (e.g. "KAFKA_BROKERS"); default none
-	Topic       string   // the topic to consume
-	DLQTopic    string   // dead-letter topic; default Topic + ".dlq"
-	GroupID     string   // consumer group; default DefaultGroupID
+	Brokers     []string           // Kafka bootstrap brokers, host:port
+	BrokersFrom string             // where Brokers were set, for messages (e.g. "KAFKA_BROKERS"); default none
+	Security    *kafkasec.Security // how the Kafka clients connect (TLS, SASL); default nil: plaintext
+	Topic       string             // the topic to consume
+	DLQTopic    string             // dead-letter topic; default Topic + ".dlq"
+	GroupID     string             // consumer group; default DefaultGroupID
 
 	Hosts       []string // Cassandra contact points, host or host:port
 	HostsFrom   string   // where Hosts were set, for messages (e.g. "CASSANDRA_HOSTS"); default none
@@ -110,11 +115,31 @@ func (c Config) kafkaAt() string { return at("kafka", c.Brokers, c.BrokersFrom) 
 func (c Config) cassandraAt() string { return at("cassandra", c.Hosts, c.HostsFrom) }
 
 func at(server string, addrs []string, from string) string {
-	s := server + " at " + strings.Join(addrs, ",")
+	return named(server+" at "+strings.Join(addrs, ","), from)
+}
+
+// named adds the variable a setting came from, if known: "kafka (KAFKA_BROKERS)".
+func named(s, from string) string {
 	if from != "" {
 		s += " (" + from + ")"
 	}
 	return s
+}
+
+// server is something the worker waits for, named twice: at, with its addresses, for
+// errors and the log ("kafka at host:9092 (KAFKA_BROKERS)"), and public, without
+// them, for /healthz, which anyone who reaches its port reads ("kafka
+// (KAFKA_BROKERS)").
+type server struct{ at, public string }
+
+func (c Config) kafka() server { return server{c.kafkaAt(), named("kafka", c.BrokersFrom)} }
+
+func (c Config) cassandra() server { return server{c.cassandraAt(), named("cassandra", c.HostsFrom)} }
+
+// dlq is the dead-letter topic, which the worker waits for when Kafka refuses it.
+func (c Config) dlq() server {
+	topic := "dead-letter topic " + c.DLQTopic
+	return server{topic + " on " + c.kafkaAt(), topic}
 }
 
 // withDefaults returns c with defaults filled in, or an error naming every field

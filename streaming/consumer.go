@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -15,8 +16,9 @@ const rebuildAfter = 30 * time.Second
 // consumer holds the worker's group reader, which the fetch loop replaces when an
 // outage outlasts it; the committer always commits through the current one.
 type consumer struct {
-	cfg Config
-	log *slog.Logger
+	cfg    Config
+	log    *slog.Logger
+	bounds *fetchBounds // of the fetch responses the readers get
 
 	mu    sync.Mutex
 	r     *kafka.Reader
@@ -24,8 +26,8 @@ type consumer struct {
 	old   sync.WaitGroup // readers being closed
 }
 
-func newConsumer(cfg Config, log *slog.Logger) *consumer {
-	c := &consumer{cfg: cfg, log: log}
+func newConsumer(cfg Config, log *slog.Logger, bounds *fetchBounds) *consumer {
+	c := &consumer{cfg: cfg, log: log, bounds: bounds}
 	c.r, c.built = c.newReader(), time.Now()
 	return c
 }
@@ -36,6 +38,7 @@ func (c *consumer) newReader() *kafka.Reader {
 		GroupID:          c.cfg.GroupID,
 		Topic:            c.cfg.Topic,
 		StartOffset:      kafka.FirstOffset,
+		Dialer:           c.dialer(),
 		CommitInterval:   0, // commit synchronously, when the worker says so
 		JoinGroupBackoff: 300 * time.Millisecond,
 		// Partitions added to the topic (scaling out) are consumed without a restart.
@@ -46,14 +49,25 @@ func (c *consumer) newReader() *kafka.Reader {
 		SessionTimeout: 10 * time.Second,
 		// Closing the reader waits for the fetches in flight: keep their long poll short.
 		MaxWait: 500 * time.Millisecond,
-		// The reader's own queue holds whole messages: keep it within the byte budget
-		// for records of the largest size the worker takes whole.
-		QueueCapacity: max(1, min(100, c.cfg.MaxBufferBytes/c.cfg.MaxRecordBytes)),
+		// The reader's queue holds messages of at most MaxRecordBytes (fetchcut.go cuts
+		// larger ones): a quarter of the byte budget.
+		QueueCapacity: queueCapacity(c.cfg),
 		// While Kafka is down the reader logs every failed dial: the worker logs the
 		// outage once (outage), so these are for debugging.
 		Logger:      kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader", "kafka", c.cfg.kafkaAt()), slog.LevelDebug)),
 		ErrorLogger: kafka.LoggerFunc(logf(c.log.With("component", "kafka-reader", "kafka", c.cfg.kafkaAt()), slog.LevelDebug)),
 	})
+}
+
+// dialer is the readers' dialer: kafka-go's default one with the worker's TLS and
+// SASL, whose connections rebuild the fetch responses they carry within the worker's
+// bounds (fetchcut.go). The cutting reads Kafka's frames: the TLS handshake is done
+// beneath it, by the DialFunc, not by kafka-go above it; SASL stays kafka-go's.
+func (c *consumer) dialer() *kafka.Dialer {
+	d := c.cfg.Security.Dialer()
+	d.DialFunc = c.bounds.dial(c.cfg.Security.DialFunc(&net.Dialer{}))
+	d.TLS = nil
+	return d
 }
 
 // reader returns the current reader.
@@ -86,4 +100,10 @@ func (c *consumer) rebuild() {
 func (c *consumer) close() {
 	_ = c.reader().Close()
 	c.old.Wait()
+}
+
+// queueCapacity is the capacity, in messages, of the reader's queue: a quarter of
+// the byte budget in messages of the largest size the worker takes whole.
+func queueCapacity(cfg Config) int {
+	return max(1, min(100, cfg.MaxBufferBytes/4/cfg.MaxRecordBytes))
 }

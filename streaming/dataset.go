@@ -97,6 +97,10 @@ const (
 	ReasonBadTimestamp = "bad_timestamp"
 	// ReasonRejected: Cassandra refused the row as invalid while it takes the others.
 	ReasonRejected = "rejected"
+	// ReasonUndecodable: a record batch could not be read within the worker's memory
+	// bounds (a zstd window or snappy chunk over 8 MiB, corrupt data, an unknown codec):
+	// one dead letter, with no key or value, names the offsets it held.
+	ReasonUndecodable = "undecodable"
 )
 
 // InvalidError says why a message can never become a row.

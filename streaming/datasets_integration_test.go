@@ -21,6 +21,7 @@ import (
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/streaming"
@@ -101,7 +102,8 @@ func startProducer(t *testing.T) (client.Client, string) {
 		Logger: tlog.NewStructuredLogger(quiet)})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	acts := activities.New(activities.Config{KafkaBrokers: stacktest.KafkaBrokers(t), RandomUserURL: "http://127.0.0.1:1/"}, quiet)
+	acts := activities.New(activities.Config{KafkaBrokers: stacktest.KafkaBrokers(t), RandomUserURL: "http://127.0.0.1:1/",
+		AllowedTopics: []string{"*"}}, quiet) // each test its own topics
 	t.Cleanup(func() { _ = acts.Close() })
 	queue := "streaming-it-" + randomHex(4)
 	w := worker.New(c, queue, worker.Options{})
@@ -210,6 +212,8 @@ func TestDatasetThatFailsStopsAlone(t *testing.T) {
 		return registered.Ready() && err != nil && strings.Contains(err.Error(), "transactions: stopped")
 	}, time.Minute, 100*time.Millisecond)
 	assert.ErrorContains(t, group.Ready(), "column amount of "+testKeyspace+"."+bad.table+" is text in the table but double in the dataset")
+	assert.Equal(t, "transactions: stopped (the log says why)", opshttp.Public(group.Ready()),
+		"/healthz names the dataset and its state, not the table or the error")
 
 	l := newLoad()
 	ids := newIDs(50)

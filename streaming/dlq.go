@@ -30,10 +30,12 @@ const (
 // 1 MB default, so that a source record that just fits still fits with its headers.
 const dlqMaxMessageBytes = 8 << 20
 
-// newDLQWriter returns a writer that produces to the dead-letter topic synchronously.
-func newDLQWriter(cfg Config) *kafka.Writer {
+// newDLQWriter returns a writer that produces to the dead-letter topic synchronously,
+// through transport.
+func newDLQWriter(cfg Config, transport kafka.RoundTripper) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(cfg.Brokers...),
+		Transport:    transport,
 		Topic:        cfg.DLQTopic,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
@@ -143,8 +145,8 @@ func truncated(m kafka.Message) kafka.Message {
 // warnDLQSmaller warns when the dead-letter topic takes smaller messages than the
 // source topic: a record that fits the source could then only be dead-lettered
 // truncated.
-func (w *Worker) warnDLQSmaller(ctx context.Context) {
-	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Timeout: 10 * time.Second}
+func (w *Worker) warnDLQSmaller(ctx context.Context, transport kafka.RoundTripper) {
+	client := &kafka.Client{Addr: kafka.TCP(w.cfg.Brokers...), Timeout: 10 * time.Second, Transport: transport}
 	res, err := client.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{
 		{ResourceType: kafka.ResourceTypeTopic, ResourceName: w.cfg.Topic, ConfigNames: []string{"max.message.bytes"}},
 		{ResourceType: kafka.ResourceTypeTopic, ResourceName: w.cfg.DLQTopic, ConfigNames: []string{"max.message.bytes"}},
@@ -171,19 +173,21 @@ func (w *Worker) warnDLQSmaller(ctx context.Context) {
 
 // ensureTopic creates topic with the broker's default partitions and replication
 // unless it exists. Errors that retrying will not cure (a name or a setting the
-// broker refuses, a missing permission) are wrapped in giveUp.
-func ensureTopic(ctx context.Context, cfg Config, topic string, configs ...kafka.ConfigEntry) error {
+// broker refuses, a missing permission, refused credentials, a certificate not
+// trusted) are wrapped in giveUp.
+func ensureTopic(ctx context.Context, cfg Config, transport kafka.RoundTripper, topic string, configs ...kafka.ConfigEntry) error {
 	// kafka.Client reports a broker it cannot reach as "[8] Broker Not Available",
 	// and its transport remembers that for seconds: dial first, to report why and to
-	// leave the transport alone while nothing listens. The transport is kafka-go's
-	// shared one, whose metadata the creation refreshes for this process's writers.
+	// leave the transport alone while nothing listens. The transport is the
+	// dead-letter writer's, whose metadata the creation refreshes.
 	if err := kafkaprobe.Dial(ctx, cfg.Brokers); err != nil {
 		return err
 	}
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: transport}
 	res, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
 		Topic: topic, NumPartitions: -1, ReplicationFactor: -1, ConfigEntries: configs,
 	}}})
+	err = cfg.Security.Explain(ctx, cfg.Brokers, err)
 	if err == nil {
 		var ok bool
 		if err, ok = res.Errors[topic]; !ok {

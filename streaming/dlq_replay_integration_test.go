@@ -43,8 +43,8 @@ func things(t *testing.T, strict bool) streaming.Dataset {
 }
 
 // replayer runs DLQReplay and its activities in this process, on a task queue of
-// the test's own, and returns a function that runs one replay to its end.
-func replayer(t *testing.T, brokers []string) func(in workflows.DLQReplayInput) workflows.DLQReplayResult {
+// the test's own, allowed to publish to topic, and returns a function that runs one replay to its end.
+func replayer(t *testing.T, brokers []string, topic string) func(in workflows.DLQReplayInput) workflows.DLQReplayResult {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c, err := client.Dial(client.Options{HostPort: stacktest.TemporalAddress(t), Namespace: stacktest.TemporalNamespace(),
@@ -52,7 +52,7 @@ func replayer(t *testing.T, brokers []string) func(in workflows.DLQReplayInput) 
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	queue := "test-replay-" + uuid.NewString()
-	acts := activities.New(activities.Config{KafkaBrokers: brokers}, logger)
+	acts := activities.New(activities.Config{KafkaBrokers: brokers, AllowedTopics: []string{topic}}, logger)
 	w := worker.New(c, queue, worker.Options{})
 	w.RegisterWorkflow(workflows.DLQReplay)
 	w.RegisterActivity(acts)
@@ -103,7 +103,7 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	p.produce(msgs)
 	p.waitCaughtUp(time.Minute)
 	require.NoError(t, stop())
-	st, err := dlq.Count(context.Background(), p.brokers, p.dlq)
+	st, err := dlq.Count(context.Background(), p.brokers, nil, p.dlq)
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{streaming.ReasonMalformed: 20, streaming.ReasonInvalidID: 10}, st.ByReason)
 	assert.Equal(t, 30, p.countRows(), "rows before the fix")
@@ -113,7 +113,7 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	stop = runUntilStopped(t, relaxed.Run)
 	defer func() { assert.NoError(t, stop()) }()
 	require.Eventually(t, relaxed.Ready, time.Minute, 100*time.Millisecond)
-	replay := replayer(t, p.brokers)
+	replay := replayer(t, p.brokers, p.topic)
 
 	start := time.Now()
 	res := replay(workflows.DLQReplayInput{DLQTopic: p.dlq, Reason: streaming.ReasonMalformed})
@@ -121,7 +121,7 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	assert.Equal(t, workflows.DLQReplayResult{DLQTopic: p.dlq, Read: 30, Selected: 20, Replayed: 20, Pages: 3}, res)
 	p.waitCaughtUp(time.Minute)
 	assert.Equal(t, ids, p.rowIDs(), "a row for each valid record and each replayed one, no other")
-	st, err = dlq.Count(context.Background(), p.brokers, p.dlq)
+	st, err = dlq.Count(context.Background(), p.brokers, nil, p.dlq)
 	require.NoError(t, err)
 	assert.Equal(t, 30, st.Total, "the replayed ones did not fail again")
 
@@ -130,7 +130,7 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	for k := 1; k <= workflows.DefaultMaxReplays+1; k++ {
 		res := replay(workflows.DLQReplayInput{DLQTopic: p.dlq, Reason: streaming.ReasonInvalidID})
 		p.waitCaughtUp(time.Minute)
-		st, err := dlq.Count(context.Background(), p.brokers, p.dlq)
+		st, err := dlq.Count(context.Background(), p.brokers, nil, p.dlq)
 		require.NoError(t, err)
 		if k <= workflows.DefaultMaxReplays {
 			assert.Equal(t, 10, res.Replayed, "replay %d: %+v", k, res)

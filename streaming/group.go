@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+
+	"github.com/streampipe/streampipe/internal/opshttp"
 )
 
 // Group runs the Workers of one process, one per dataset, side by side. Each has its
@@ -49,22 +52,39 @@ func (g *Group) Run(ctx context.Context) error {
 }
 
 // Ready returns nil when every worker is consuming and waits for nothing, or an
-// error naming each worker that is not and what it waits for, for /healthz.
+// error naming each worker that is not and what it waits for, for /healthz: an
+// opshttp.NotReady whose public text has a line per such worker with its dataset and
+// state, and whose error has the details (addresses, errors).
 func (g *Group) Ready() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	var public []string
 	var errs []error
 	for _, w := range g.workers {
-		switch err := g.failed[w]; {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("%s: stopped: %w", w.Name(), err))
-		case w.Waiting() != "":
-			errs = append(errs, fmt.Errorf("%s: starting: %s", w.Name(), w.Waiting()))
-		case w.Problem() != "":
-			errs = append(errs, fmt.Errorf("%s: %s", w.Name(), w.Problem()))
-		case !w.Ready():
-			errs = append(errs, fmt.Errorf("%s: not consuming yet", w.Name()))
+		if s := g.state(w); s.public != "" {
+			public = append(public, w.Name()+": "+s.public)
+			errs = append(errs, errors.New(w.Name()+": "+s.detail))
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return opshttp.NotReady(strings.Join(public, "\n"), errors.Join(errs...))
+}
+
+// state says why w is not ready; nothing when it is. The caller holds g.mu.
+func (g *Group) state(w *Worker) status {
+	if err := g.failed[w]; err != nil {
+		return status{public: "stopped (the log says why)", detail: "stopped: " + err.Error()}
+	}
+	if s := w.startup(); s.public != "" {
+		return status{public: "starting: " + s.public, detail: "starting: " + s.detail}
+	}
+	if s := w.problem(); s.public != "" {
+		return s
+	}
+	if !w.Ready() {
+		return status{public: "not consuming yet", detail: "not consuming yet"}
+	}
+	return status{}
 }

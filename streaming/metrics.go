@@ -68,10 +68,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// init makes a dataset's counters visible at zero before anything happens.
+// init makes a dataset's counters visible at zero before anything happens, so that
+// a dashboard's rates read 0 rather than "no data" until the first retry.
 func (m *Metrics) init(dataset string) {
 	for _, c := range []*prometheus.CounterVec{m.consumed, m.written} {
 		c.WithLabelValues(dataset)
+	}
+	for _, stage := range []string{"fetch", "commit", "cassandra", "dlq"} {
+		m.retries.WithLabelValues(dataset, stage)
 	}
 	for _, stage := range []string{"cassandra", "dlq"} {
 		m.stuck.WithLabelValues(dataset, stage).Set(0)

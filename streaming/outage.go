@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // outage follows one thing the worker waits for (Kafka, Cassandra, the dead-letter
@@ -15,7 +18,7 @@ import (
 // one info line when an attempt succeeds again, not a line per retry, and says on
 // /healthz what the worker waits for and since when.
 type outage struct {
-	what string // e.g. "kafka at 127.0.0.1:9092 (KAFKA_BROKERS)"
+	what server
 	log  *slog.Logger
 
 	mu      sync.Mutex
@@ -25,7 +28,7 @@ type outage struct {
 	retries int       // failed attempts since since
 }
 
-func newOutage(what string, log *slog.Logger) *outage { return &outage{what: what, log: log} }
+func newOutage(what server, log *slog.Logger) *outage { return &outage{what: what, log: log} }
 
 // fail records a failed attempt.
 func (o *outage) fail(err error) {
@@ -36,10 +39,10 @@ func (o *outage) fail(err error) {
 	o.retries++
 	if o.since.IsZero() {
 		o.since = now
-		o.log.Warn("waiting for "+o.what+"; retrying until it answers", "err", err)
+		o.log.Warn("waiting for "+o.what.at+"; retrying until it answers", "err", err)
 		return
 	}
-	o.log.Debug("still waiting for "+o.what, "since", o.since, "retries", o.retries, "err", err)
+	o.log.Debug("still waiting for "+o.what.at, "since", o.since, "retries", o.retries, "err", err)
 }
 
 // ok records a successful attempt, and ends the outage if there is one.
@@ -53,7 +56,7 @@ func (o *outage) okIfQuiet(quiet time.Duration) {
 	if o.since.IsZero() || time.Since(o.last) < quiet {
 		return
 	}
-	o.log.Info(o.what+" answers again; going on", "waited", time.Since(o.since).Round(time.Millisecond),
+	o.log.Info(o.what.at+" answers again; going on", "waited", time.Since(o.since).Round(time.Millisecond),
 		"retries", o.retries)
 	o.since, o.last, o.err, o.retries = time.Time{}, time.Time{}, nil, 0
 }
@@ -65,22 +68,41 @@ func (o *outage) down() (since, last time.Time, err error) {
 	return o.since, o.last, o.err
 }
 
-// problem says what the worker waits for, or "" when it does not.
-func (o *outage) problem() string {
+// problem says what the worker waits for, or nothing when it does not.
+func (o *outage) problem() status {
 	since, _, err := o.down()
 	if since.IsZero() {
-		return ""
+		return status{}
 	}
-	return fmt.Sprintf("waiting for %s since %s (%s): %v", o.what, since.Format(time.RFC3339),
-		time.Since(since).Round(time.Second), err)
+	public := fmt.Sprintf("waiting for %s since %s (%s)", o.what.public, since.Format(time.RFC3339),
+		time.Since(since).Round(time.Second))
+	return status{public: public, detail: fmt.Sprintf("waiting for %s since %s (%s): %v", o.what.at,
+		since.Format(time.RFC3339), time.Since(since).Round(time.Second), err)}
+}
+
+// status is what a worker waits for, said twice: public for /healthz (what, since
+// when: no addresses, nothing a server said), detail with everything, for errors and
+// the log. Both are empty when it waits for nothing.
+type status struct{ public, detail string }
+
+// join puts statuses side by side, skipping the empty ones.
+func join(ss ...status) status {
+	var public, detail []string
+	for _, s := range ss {
+		if s.public != "" {
+			public, detail = append(public, s.public), append(detail, s.detail)
+		}
+	}
+	return status{strings.Join(public, "; "), strings.Join(detail, "; ")}
 }
 
 // kafkaFatal reports whether a Kafka error says something that waiting will not
-// change: rejected credentials, a missing permission, a setting the broker refuses.
-// Everything else Kafka says (not available, not the leader or coordinator, a
-// refused connection, a timeout) is an outage that ends.
+// change: rejected credentials, a missing permission, a setting the broker refuses,
+// a failure of TLS or SASL that kafkasec explains. Everything else Kafka says (not
+// available, not the leader or coordinator, a refused connection, a timeout) is an
+// outage that ends.
 func kafkaFatal(err error) bool {
-	return isKafkaError(err,
+	return kafkasec.IsError(err) || isKafkaError(err,
 		kafka.SASLAuthenticationFailed, kafka.UnsupportedSASLMechanism, kafka.IllegalSASLState,
 		kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed, kafka.ClusterAuthorizationFailed,
 		kafka.InvalidSessionTimeout, kafka.InconsistentGroupProtocol, kafka.InvalidGroupId,

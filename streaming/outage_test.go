@@ -3,6 +3,8 @@ package streaming
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -16,19 +18,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // An outage is logged twice, whatever its length: a warning when it starts and an
-// info line when it ends.
+// info line when it ends. What /healthz shows of it names neither the address nor
+// the error; the details have both.
 func TestOutageLogsOnceEachWay(t *testing.T) {
 	var buf bytes.Buffer
-	o := newOutage("Kafka at k:9092", slog.New(slog.NewTextHandler(&buf, nil)))
+	o := newOutage(server{"kafka at k:9092 (KAFKA_BROKERS)", "kafka (KAFKA_BROKERS)"}, slog.New(slog.NewTextHandler(&buf, nil)))
 	assert.Empty(t, o.problem())
 	for i := range 50 {
 		o.fail(fmt.Errorf("dial %d: %w", i, syscall.ECONNREFUSED))
 	}
-	assert.Contains(t, o.problem(), "waiting for Kafka at k:9092 since ")
-	assert.Contains(t, o.problem(), "dial 49")
+	assert.Regexp(t, `^waiting for kafka \(KAFKA_BROKERS\) since \S+ \(\d+s\)$`, o.problem().public)
+	assert.Contains(t, o.problem().detail, "waiting for kafka at k:9092 (KAFKA_BROKERS) since ")
+	assert.Contains(t, o.problem().detail, "dial 49")
 	o.okIfQuiet(time.Hour) // a success too soon after a failure proves nothing
 	assert.NotEmpty(t, o.problem())
 	o.ok()
@@ -63,6 +69,9 @@ func TestFatal(t *testing.T) {
 		{kafka.GroupAuthorizationFailed, true},
 		{kafka.ClusterAuthorizationFailed, true},
 		{&gocql.RequestErrUnavailable{}, false},
+		// What kafkasec explains: a certificate not trusted, TLS on one side only.
+		{(*kafkasec.Security)(nil).Explain(context.Background(), nil, x509.UnknownAuthorityError{}), true},
+		{(*kafkasec.Security)(nil).Explain(context.Background(), nil, tls.RecordHeaderError{Msg: "not TLS"}), true},
 	} {
 		t.Run(tc.err.Error(), func(t *testing.T) {
 			assert.Equal(t, tc.fatal, fatal(tc.err))
@@ -85,5 +94,5 @@ func TestDLQAuthorizationIsWaitedFor(t *testing.T) {
 	})
 	assert.NoError(t, err)
 	assert.Equal(t, 3, calls)
-	assert.Empty(t, w.Problem())
+	assert.Empty(t, w.problem())
 }

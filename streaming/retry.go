@@ -43,16 +43,16 @@ func (g giveUp) Error() string { return g.err.Error() }
 func (g giveUp) Unwrap() error { return g.err }
 
 // await calls attempt until it succeeds, for at most StartupTimeout, backing off
-// between attempts: start-up waits so for a server (server names it, e.g. "kafka at
-// 127.0.0.1:9092 (KAFKA_BROKERS)") that may still be booting. It logs one warning
+// between attempts: start-up waits so for a server that may still be booting. It logs one warning
 // when it starts waiting and one info line when it gets through, and says on
 // /healthz what it waits for. An error wrapped in giveUp ends it at once; the error
 // after the timeout names the server and adds advice.
-func (w *Worker) await(ctx context.Context, server, advice string, attempt func(context.Context) error) error {
+func (w *Worker) await(ctx context.Context, srv server, advice string, attempt func(context.Context) error) error {
 	start := time.Now()
 	deadline := start.Add(w.cfg.StartupTimeout)
 	defer w.waiting.Store(nil)
-	w.setWaiting("connecting to %s", server)
+	server := srv.at
+	w.waiting.Store(&status{public: "connecting to " + srv.public, detail: "connecting to " + server})
 	for b, waited := newBackoff(), false; ; {
 		err := attempt(ctx)
 		if err == nil {
@@ -72,7 +72,9 @@ func (w *Worker) await(ctx context.Context, server, advice string, attempt func(
 			waited = true
 			w.log.Warn(server+" does not answer yet; waiting for it", "for_at_most", w.cfg.StartupTimeout, "err", err)
 		}
-		w.setWaiting("waiting for %s since %s (for at most %v): %v", server, start.Format(time.TimeOnly), w.cfg.StartupTimeout, err)
+		since := fmt.Sprintf(" since %s (for at most %v)", start.Format(time.TimeOnly), w.cfg.StartupTimeout)
+		w.waiting.Store(&status{public: "waiting for " + srv.public + since,
+			detail: fmt.Sprintf("waiting for %s%s: %v", server, since, err)})
 		d := min(b.next(), left)
 		w.log.Debug(server+" does not answer yet; retrying", "in", d, "err", err)
 		if err := sleep(ctx, d); err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/streaming"
@@ -44,6 +45,7 @@ const testKeyspace = "streaming_it"
 type pipe struct {
 	t        testing.TB
 	brokers  []string
+	bus      bus
 	db       store
 	topic    string
 	dlq      string
@@ -62,7 +64,28 @@ func newPipe(t testing.TB, partitions int) *pipe {
 // newPipeOn is newPipe on the given Kafka (e.g. a test's own).
 func newPipeOn(t testing.TB, brokers []string, partitions int) *pipe {
 	t.Helper()
-	return newPipeAt(t, brokers, sharedStore(t), partitions)
+	return newPipeAt(t, bus{brokers: brokers}, sharedStore(t), partitions)
+}
+
+// bus is the Kafka a pipe reads from, and how its clients reach it.
+type bus struct {
+	brokers []string
+	sec     *kafkasec.Security // nil: plaintext
+	env     []string           // the same, as the streaming binary's KAFKA_* variables
+}
+
+// securedBus is a secured Kafka of the test's own, reached with the settings the
+// stack wrote for its clients, read as the programs read them.
+func securedBus(t testing.TB, k *stacktest.Kafka) bus {
+	t.Helper()
+	e := envvar.NewReader(func(name string) (string, bool) { v, ok := k.Env[name]; return v, ok })
+	b := bus{brokers: k.Brokers, sec: kafkasec.Read(e)}
+	require.NoError(t, e.Err())
+	require.NotNil(t, b.sec, "the secured Kafka's clients speak SASL_SSL")
+	for name, v := range k.Env {
+		b.env = append(b.env, name+"="+v)
+	}
+	return b
 }
 
 // store is the Cassandra a pipe writes to, and how its clients reach it.
@@ -102,21 +125,23 @@ func securedStore(t testing.TB, c *stacktest.Cassandra) store {
 }
 
 // newPipeAt is a pipe from the given Kafka to the given Cassandra.
-func newPipeAt(t testing.TB, brokers []string, db store, partitions int) *pipe {
+func newPipeAt(t testing.TB, kafkaAt bus, db store, partitions int) *pipe {
 	t.Helper()
 	suffix := randomHex(4)
+	transport := kafkaAt.sec.Transport()
 	p := &pipe{
 		t:       t,
-		brokers: brokers,
+		brokers: kafkaAt.brokers,
+		bus:     kafkaAt,
 		db:      db,
 		topic:   "streaming_it_" + suffix,
 		dlq:     "streaming_it_" + suffix + ".dlq",
 		group:   "streaming-it-" + suffix,
 		table:   "t_" + suffix,
-		client:  &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second},
+		client:  &kafka.Client{Addr: kafka.TCP(kafkaAt.brokers...), Timeout: 10 * time.Second, Transport: transport},
 	}
-	p.producer = &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
-		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll}
+	p.producer = &kafka.Writer{Addr: kafka.TCP(kafkaAt.brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
+		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll, Transport: transport}
 	t.Cleanup(func() { _ = p.producer.Close() })
 	if partitions > 0 { // 0: the topic is left for the worker to create
 		res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
@@ -155,7 +180,7 @@ func newPipeAt(t testing.TB, brokers []string, db store, partitions int) *pipe {
 // are many.
 func (p *pipe) config() streaming.Config {
 	return streaming.Config{
-		Brokers: p.brokers, Topic: p.topic, DLQTopic: p.dlq, GroupID: p.group,
+		Brokers: p.brokers, Security: p.bus.sec, Topic: p.topic, DLQTopic: p.dlq, GroupID: p.group,
 		Hosts: p.db.hosts, Keyspace: testKeyspace, Table: p.table, Username: p.db.user, Password: p.db.password,
 		TLS: p.db.tls, LocalDC: p.db.localDC,
 		BatchRows: 500, BatchWait: 50 * time.Millisecond, StartupTimeout: time.Minute,
@@ -171,7 +196,7 @@ func (p *pipe) env() []string {
 		"STREAMING_GROUP=" + c.GroupID, "CASSANDRA_KEYSPACE=" + c.Keyspace, "CASSANDRA_TABLE=" + c.Table,
 		"STREAMING_BATCH_ROWS=" + strconv.Itoa(c.BatchRows), "STREAMING_BATCH_WAIT=" + c.BatchWait.String(),
 		"STREAMING_STARTUP_TIMEOUT=" + c.StartupTimeout.String(),
-	}, p.db.env...)
+	}, append(p.db.env, p.bus.env...)...)
 }
 
 // load is what a test produced: the valid users by id (the newest version of each)
@@ -401,14 +426,14 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 	defer cancel()
 	// A client of its own: a transport caches metadata for seconds, and the worker
 	// may have created the dead-letter topic since this test's client last looked.
-	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}}
+	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: p.bus.sec.Transport()}
 	meta, err := fresh.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	require.NoError(p.t, err)
 	require.Len(p.t, meta.Topics, 1)
 	require.NoError(p.t, meta.Topics[0].Error)
 	out := map[string]kafka.Message{}
 	for _, pt := range meta.Topics[0].Partitions {
-		conn, err := kafka.DialLeader(ctx, "tcp", p.brokers[0], topic, pt.ID)
+		conn, err := p.bus.sec.Dialer().DialLeader(ctx, "tcp", p.brokers[0], topic, pt.ID)
 		require.NoError(p.t, err)
 		last, err := conn.ReadLastOffset()
 		require.NoError(p.t, err)
@@ -416,7 +441,8 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 		if last == 0 {
 			continue
 		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Topic: topic, Partition: pt.ID, MaxWait: 100 * time.Millisecond})
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.brokers, Dialer: p.bus.sec.Dialer(), Topic: topic, Partition: pt.ID,
+			MaxWait: 100 * time.Millisecond})
 		for {
 			m, err := r.ReadMessage(ctx)
 			require.NoError(p.t, err)

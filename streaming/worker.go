@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,13 +35,15 @@ type Worker struct {
 	metrics *Metrics
 	log     *slog.Logger
 	ready   atomic.Bool
-	waiting atomic.Pointer[string] // what start-up waits for; nil when it does not
+	waiting atomic.Pointer[status] // what start-up waits for; nil when it does not
 
 	// What the worker waits for after start-up: each outage is logged once and named
 	// on /healthz.
 	kafka     *outage // the brokers: fetches and commits
 	cassandra *outage // writes of rows
 	dlqTopic  *outage // writes of dead letters
+
+	bounds *fetchBounds // of what the reader fetches
 }
 
 // New checks cfg and returns a Worker for dataset that reports to metrics.
@@ -57,9 +58,10 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 		dataset:   dataset,
 		metrics:   metrics,
 		log:       log,
-		kafka:     newOutage(cfg.kafkaAt(), log),
-		cassandra: newOutage(cfg.cassandraAt(), log),
-		dlqTopic:  newOutage("dead-letter topic "+cfg.DLQTopic+" on "+cfg.kafkaAt(), log),
+		kafka:     newOutage(cfg.kafka(), log),
+		cassandra: newOutage(cfg.cassandra(), log),
+		dlqTopic:  newOutage(cfg.dlq(), log),
+		bounds:    newFetchBounds(cfg),
 	}, nil
 }
 
@@ -67,33 +69,22 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 func (w *Worker) Name() string { return w.dataset.Name() }
 
 // Ready reports whether the worker is consuming and waits for nothing.
-func (w *Worker) Ready() bool { return w.ready.Load() && w.Problem() == "" }
+func (w *Worker) Ready() bool { return w.ready.Load() && w.problem().public == "" }
 
-// Problem says what the worker waits for after start-up, e.g. "waiting for kafka
-// at 127.0.0.1:9092 (KAFKA_BROKERS) since 2026-12-01T10:00:00Z (12s): …", or "" when
-// it waits for nothing.
-func (w *Worker) Problem() string {
-	var out []string
-	for _, o := range []*outage{w.kafka, w.cassandra, w.dlqTopic} {
-		if p := o.problem(); p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, "; ")
+// problem says what the worker waits for after start-up, e.g. "waiting for kafka
+// (KAFKA_BROKERS) since 2026-12-01T10:00:00Z (12s)"; nothing when it waits for
+// nothing.
+func (w *Worker) problem() status {
+	return join(w.kafka.problem(), w.cassandra.problem(), w.dlqTopic.problem())
 }
 
-// Waiting says what start-up waits for (e.g. "waiting for kafka at … since …: …"),
-// or "" when it waits for nothing.
-func (w *Worker) Waiting() string {
+// startup says what start-up waits for (e.g. "waiting for kafka (KAFKA_BROKERS)
+// since …"); nothing when it waits for nothing.
+func (w *Worker) startup() status {
 	if s := w.waiting.Load(); s != nil {
 		return *s
 	}
-	return ""
-}
-
-func (w *Worker) setWaiting(format string, args ...any) {
-	s := fmt.Sprintf(format, args...)
-	w.waiting.Store(&s)
+	return status{}
 }
 
 // Run connects to Cassandra and creates what is missing there, then creates the
@@ -113,20 +104,22 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	// The source topic too: a group that joins before its topic exists is assigned
 	// nothing, and stays so when the topic appears (on a fresh stack the producer's
 	// first run creates it).
-	if err := w.await(ctx, w.cfg.kafkaAt(), "check the broker list and that Kafka is running and listens there",
+	transport := w.cfg.Security.Transport()
+	defer transport.CloseIdleConnections()
+	if err := w.await(ctx, w.cfg.kafka(), "check the broker list and that Kafka is running and listens there",
 		func(ctx context.Context) error {
-			if err := ensureTopic(ctx, w.cfg, w.cfg.Topic); err != nil {
+			if err := ensureTopic(ctx, w.cfg, transport, w.cfg.Topic); err != nil {
 				return err
 			}
-			return ensureTopic(ctx, w.cfg, w.cfg.DLQTopic,
+			return ensureTopic(ctx, w.cfg, transport, w.cfg.DLQTopic,
 				kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(dlqMaxMessageBytes)})
 		}); err != nil {
 		return w.startupErr(ctx, err)
 	}
-	w.warnDLQSmaller(ctx)
-	dlq := newDLQWriter(w.cfg)
+	w.warnDLQSmaller(ctx, transport)
+	dlq := newDLQWriter(w.cfg, transport)
 	defer dlq.Close()
-	cons := newConsumer(w.cfg, w.log)
+	cons := newConsumer(w.cfg, w.log, w.bounds)
 	defer cons.close()
 
 	// The batch in hand is finished after ctx is done, for at most DrainTimeout.
@@ -183,7 +176,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	}()
 
 	w.ready.Store(true)
-	w.log.Info("consuming", "group", w.cfg.GroupID, "table", w.cfg.Keyspace+"."+w.cfg.Table,
+	w.log.Info("consuming", "group", w.cfg.GroupID, "kafka_security", w.cfg.Security.String(), "table", w.cfg.Keyspace+"."+w.cfg.Table,
 		"batch_rows", w.cfg.BatchRows, "batch_wait", w.cfg.BatchWait)
 	buf := make([]item, 0, w.cfg.BatchRows)
 	for ctx.Err() == nil {
@@ -318,6 +311,9 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 		}
 		m, err := cons.reader().FetchMessage(fetchCtx)
 		cancel()
+		if err != nil && ctx.Err() == nil {
+			err = w.cfg.Security.Explain(ctx, w.cfg.Brokers, err)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -326,7 +322,7 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 			w.kafka.okIfQuiet(fetchSettle)
 		case errors.Is(err, context.DeadlineExceeded) && !since.IsZero():
 			// No message and no error for quietProbe during an outage.
-			if time.Since(last) >= quietProbe && kafkaprobe.Metadata(ctx, w.cfg.Brokers, w.cfg.Topic) == nil {
+			if time.Since(last) >= quietProbe && kafkaprobe.Metadata(ctx, w.cfg.Security, w.cfg.Brokers, w.cfg.Topic) == nil {
 				w.kafka.ok()
 			}
 			continue
@@ -458,12 +454,14 @@ type item struct {
 // of killing the process, which would then crash-loop on the same record.
 func (w *Worker) decode(m kafka.Message) (it item) {
 	defer func() { it.size = it.bytes() }()
+	if bad := w.bounds.cutRecord(&m); bad != nil {
+		return item{msg: m, bad: bad}
+	}
 	if len(m.Value) > w.cfg.MaxRecordBytes {
-		// Only the value's beginning is kept, in a copy, so that the whole value is
-		// not held while it waits for its batch.
-		bad := invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d; the dead letter holds its first %d",
-			len(m.Value), w.cfg.MaxRecordBytes, truncatedValueBytes)
-		bad.truncated = true
+		// A response kafka-go got unchanged (a fetch version fetchcut does not
+		// rebuild): only the value's beginning is kept, in a copy, so that the whole
+		// value is not held while it waits for its batch.
+		bad := tooLarge(len(m.Value), w.cfg.MaxRecordBytes)
 		m.Value = append([]byte(nil), m.Value[:truncatedValueBytes]...)
 		return item{msg: m, bad: bad}
 	}

@@ -67,7 +67,7 @@ func TestReplaySurvivesWorkerKill(t *testing.T) {
 	src, dlqTopic := s.topic+"-src", s.topic+".dlq"
 	coords := deadLetters(t, s.brokers, src, dlqTopic, n, func(int) string { return "missing_field" }, func(int) []kafka.Header { return nil })
 	const deadAPI = "http://127.0.0.1:1/api/"
-	first := s.startWorker(t, deadAPI)
+	first := s.startWorker(t, deadAPI, "WORKER_ALLOWED_TOPICS="+src)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -83,7 +83,7 @@ func TestReplaySurvivesWorkerKill(t *testing.T) {
 	assert.Equal(t, run.GetRunID(), again.GetRunID(), "the same selection while it runs: the same replay")
 	first.kill(t)
 	killed := time.Now()
-	s.startWorker(t, deadAPI)
+	s.startWorker(t, deadAPI, "WORKER_ALLOWED_TOPICS="+src)
 
 	var res workflows.DLQReplayResult
 	require.NoError(t, run.Get(ctx, &res))
@@ -121,7 +121,7 @@ func TestReplayIsBoundedAndSelects(t *testing.T) {
 		return []kafka.Header{{Key: dlq.HeaderReplays, Value: fmt.Appendf(nil, "%d", (i/2)%4)}}
 	}
 	coords := deadLetters(t, s.brokers, src, dlqTopic, 16, reason, replays)
-	s.startWorker(t, "http://127.0.0.1:1/api/")
+	s.startWorker(t, "http://127.0.0.1:1/api/", "WORKER_ALLOWED_TOPICS="+src)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 

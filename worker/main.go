@@ -4,9 +4,9 @@
 // if it does not exist yet.
 //
 // Configuration comes from the environment (see internal/config; `worker -h` lists
-// it). It serves Prometheus metrics on /metrics and a readiness check on /healthz
-// (WORKER_METRICS_ADDR, default :9101). It stops on SIGINT or SIGTERM, letting the
-// ticks in flight finish.
+// it). It serves Prometheus metrics on /metrics, the Temporal SDK's among them, and a
+// readiness check on /healthz (WORKER_METRICS_ADDR, default 127.0.0.1:9101: this host
+// only). It stops on SIGINT or SIGTERM, letting the ticks in flight finish.
 package main
 
 import (
@@ -30,6 +30,7 @@ import (
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/temporaldial"
+	"github.com/streampipe/streampipe/internal/temporalmetrics"
 	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -40,8 +41,9 @@ var usage = cli.Usage{
 activities (fetch users from randomuser.me, or gofakeit when it fails; publish them
 to Kafka) on its task queue, and the DLQReplay workflow that 'starter dlq replay'
 starts (re-publish dead letters to their source topic), and creates the daily
-schedule, paused, if it does not exist. Serves Prometheus metrics on /metrics and a readiness check on /healthz
-(Temporal and Kafka reachable). Stops on SIGINT or SIGTERM, letting the ticks in
+schedule, paused, if it does not exist. Serves Prometheus metrics on /metrics (its
+own and the Temporal SDK's) and a readiness check on /healthz (Temporal and Kafka
+reachable). Stops on SIGINT or SIGTERM, letting the ticks in
 flight finish. Configuration comes from the environment below.`,
 	Env:     config.ProducerVars(),
 	EnvHelp: config.Help,
@@ -62,7 +64,7 @@ func runMain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	if err != nil {
 		return cli.BadConfig(stderr, "worker", err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := cfg.LogFormat.Logger(stderr, cfg.LogLevel)
 	if err := run(cfg, logger); err != nil {
 		logger.Error("worker stopped", "error", err)
 		return cli.ExitError
@@ -75,6 +77,9 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	defer stop()
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	// The SDK's metrics go to the registry of the worker's own, served on /metrics.
+	reg := opshttp.NewRegistry()
+	cfg.TemporalOptions.MetricsHandler = temporalmetrics.New(reg)
 	c, err := temporaldial.Dial(dialCtx, cfg, tlog.NewStructuredLogger(logger))
 	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
@@ -97,15 +102,18 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 		logger.Info("schedule created, paused", "schedule", cfg.ScheduleID, "note", schedule.Note(cfg.ScheduleID))
 	}
 
-	reg := opshttp.NewRegistry()
 	cfg.Activities.Metrics = activities.NewMetrics(reg)
 	acts := activities.New(cfg.Activities, logger)
 	if cfg.MetricsAddr != "" {
 		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, func(ctx context.Context) error {
 			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-				return fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
+				return opshttp.NotReady("temporal (TEMPORAL_ADDRESS): unreachable",
+					fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err))
 			}
-			return acts.CheckKafka(ctx)
+			if err := acts.CheckKafka(ctx); err != nil {
+				return opshttp.NotReady("kafka (KAFKA_BROKERS): unreachable", err)
+			}
+			return nil
 		}, logger)
 		if err != nil {
 			return err
@@ -127,7 +135,7 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	w.RegisterActivity(acts)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
 		"temporal_tls", cfg.TemporalOptions.ConnectionOptions.TLS != nil, "temporal_api_key", cfg.TemporalOptions.Credentials != nil,
-		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "randomuser", cfg.Activities.RandomUserURL)
+		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "kafka_security", cfg.Activities.KafkaSecurity.String(), "randomuser", cfg.Activities.RandomUserURL)
 	stop() // from here on the worker handles the signals itself
 	if err := w.Run(worker.InterruptCh()); err != nil {
 		return fmt.Errorf("running worker on task queue %s: %w", cfg.TaskQueue, err)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
@@ -26,6 +27,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/configref"
+	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -189,6 +191,49 @@ func TestTenSecondRun(t *testing.T) {
 	assert.Contains(t, metrics, `producer_users_published_total{dataset="users",source="randomuser"} 30`)
 	assert.Contains(t, metrics, "producer_ticks_published_total 10")
 	assert.Contains(t, metrics, "producer_tick_lateness_seconds_count 10")
+	// The Temporal SDK's own metrics, on the same /metrics.
+	for _, series := range []string{
+		`temporal_workflow_completed_total{`,
+		`temporal_activity_execution_latency_seconds_bucket{`,
+		`temporal_request_total{`,
+		`temporal_workflow_task_queue_poll_succeed_total{`,
+	} {
+		assert.Contains(t, metrics, series)
+	}
+	assert.Regexp(t, `temporal_activity_execution_latency_seconds_count\{[^}]*activity_type="PublishTick"[^}]*task_queue="`+s.taskQueue+`"[^}]*\} 10\n`, metrics)
+}
+
+// What a run's input may not do on the real worker and server: carry a Resume (the
+// run's own state, which it sets when it continues as new) or name a topic that is
+// not its dataset's own. Either fails the run at once, for good, before anything is
+// published or created; WORKER_ALLOWED_TOPICS opens a topic.
+func TestRunRefusesForeignResumeAndTopic(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
+	s := newStack(t)
+	allowed, foreign := s.topic+"-allowed", s.topic+"-foreign"
+	s.startWorker(t, "http://127.0.0.1:1/api/", "WORKER_ALLOWED_TOPICS="+allowed)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	runToEnd := func(id string, in workflows.UserAutomationInput) error {
+		run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: s.taskQueue + "-" + id, TaskQueue: s.taskQueue},
+			workflows.UserAutomation, in)
+		require.NoError(t, err)
+		return run.Get(ctx, nil)
+	}
+
+	forged := &workflows.Progress{RunID: "someone-elses-run", Start: time.Now(), TicksTotal: 100, TicksDone: 99}
+	err := runToEnd("resume", workflows.UserAutomationInput{Duration: "100s", Topic: s.topic, Resume: forged})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "invalid input: resume: is the run's own state, which it sets when it continues as new; leave it out")
+	assert.Contains(t, err.Error(), "retryable: false")
+
+	err = runToEnd("topic", workflows.UserAutomationInput{Duration: "1s", Topic: foreign})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "topic "+foreign+" is not allowed: the worker publishes a dataset's records to its own topic")
+	assert.Contains(t, err.Error(), "TopicNotAllowed")
+	assert.ErrorIs(t, kafkaprobe.Metadata(ctx, nil, s.brokers, foreign), kafka.UnknownTopicOrPartition, "the topic was not created")
+
+	require.NoError(t, runToEnd("allowed", workflows.UserAutomationInput{Duration: "1s", Topic: allowed}))
 }
 
 // get returns the body of a 200 answer to GET path from the worker's ops endpoint.
@@ -264,18 +309,22 @@ func TestCommandLine(t *testing.T) {
 		wantStderr []string
 	}{
 		{"-h", []string{"-h"}, unreachable, 0,
-			[]string{"Usage: worker [flags]", "-version", "KAFKA_BROKERS", "(default localhost:9092)", "WORKER_METRICS_ADDR", "(default :9101)"}, nil},
+			[]string{"Usage: worker [flags]", "-version", "KAFKA_BROKERS", "(default localhost:9092)", "WORKER_METRICS_ADDR", "(default 127.0.0.1:9101)"}, nil},
 		{"--help", []string{"--help"}, unreachable, 0, []string{"Usage: worker [flags]"}, nil},
 		{"-h with a bad environment", []string{"-h"}, map[string]string{"LOG_LEVEL": "loud"}, 0, []string{"Usage: worker"}, nil},
 		{"-version", []string{"-version"}, unreachable, 0, []string{"worker ", "built with go1."}, nil},
 		{"unknown flag", []string{"-verbose"}, unreachable, 2, nil,
 			[]string{"worker: flag provided but not defined: -verbose", "Usage: worker [flags]"}},
 		{"argument", []string{"start"}, unreachable, 2, nil, []string{`worker: unexpected argument "start"`}},
-		{"every bad variable at once", nil, map[string]string{"LOG_LEVEL": "loud", "KAFKA_BATCH_SIZE": "-5",
+		{"every bad variable at once", nil, map[string]string{"LOG_LEVEL": "loud", "LOG_FORMAT": "xml", "KAFKA_BATCH_SIZE": "-5",
 			"WORKER_METRICS_ADDR": "localhost", "RANDOMUSER_TIMEOUT": "soon"}, 2, nil,
-			[]string{"worker: bad configuration:", `LOG_LEVEL="loud": want debug, info, warn or error`,
+			[]string{"worker: bad configuration:", `LOG_LEVEL="loud": want debug, info, warn or error`, `LOG_FORMAT="xml": want text or json`,
 				`KAFKA_BATCH_SIZE="-5": want a positive whole number`, `WORKER_METRICS_ADDR="localhost"`, "malformed",
 				`RANDOMUSER_TIMEOUT="soon"`, "Run 'worker -h'"}},
+		{"bad Kafka security", nil, map[string]string{"KAFKA_TLS": "true", "KAFKA_TLS_CERT_FILE": "/nonexistent/client.pem",
+			"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_PASSWORD": "Pa55-never-shown"}, 2, nil,
+			[]string{"worker: bad configuration:", `KAFKA_TLS_CERT_FILE is set but KAFKA_TLS_KEY_FILE is not`,
+				`KAFKA_SASL_USERNAME="": want the user to log in as with SCRAM-SHA-512`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -290,6 +339,7 @@ func TestCommandLine(t *testing.T) {
 			for _, w := range tt.wantStderr {
 				assert.Contains(t, stderr.String(), w)
 			}
+			assert.NotContains(t, stderr.String()+stdout.String(), "Pa55-never-shown")
 		})
 	}
 }
@@ -307,7 +357,8 @@ func TestVersionOfTheBuiltProgram(t *testing.T) {
 	assert.Contains(t, string(out), "github.com/segmentio/kafka-go v0.")
 }
 
-// /healthz answers 503 naming Kafka when the worker cannot reach it.
+// /healthz answers 503 naming Kafka (by its variable, not its address) when the
+// worker cannot reach it.
 func TestHealthzReportsKafkaUnreachable(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	s := newStack(t)
@@ -323,7 +374,7 @@ func TestHealthzReportsKafkaUnreachable(t *testing.T) {
 		body = string(b)
 		return resp.StatusCode == http.StatusServiceUnavailable
 	}, 20*time.Second, 200*time.Millisecond, "healthz: %s", body)
-	assert.Contains(t, body, "Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused")
+	assert.Equal(t, "not ready\nkafka (KAFKA_BROKERS): unreachable\n", body, "states only: no host, no error text")
 }
 
 // Kafka stopped for 30 s mid-run (a Kafka of the test's own): the ticks that fall
@@ -374,7 +425,7 @@ func TestRunSurvivesKafkaOutage(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-	assert.Contains(t, string(body), "Kafka at "+k.Brokers[0]+" (KAFKA_BROKERS) unreachable")
+	assert.Contains(t, string(body), "kafka (KAFKA_BROKERS): unreachable")
 	doneBefore := progress().TicksDone
 	time.Sleep(30*time.Second - time.Since(down))
 	k.Start()

@@ -62,7 +62,8 @@ type UserAutomationInput struct {
 	// Topic is the Kafka topic. Default: the dataset's (users_created for users).
 	Topic string `json:"topic,omitempty"`
 	// Resume carries the run's progress into its next execution when the workflow
-	// continues as new. Callers leave it empty.
+	// continues as new. Callers leave it empty: a run refuses one it did not set
+	// itself (checkResume).
 	Resume *Progress `json:"resume,omitempty"`
 }
 
@@ -173,6 +174,8 @@ func UserAutomation(ctx workflow.Context, in UserAutomationInput) (UserAutomatio
 	first := st == nil
 	if first {
 		st = &Progress{RunID: info.WorkflowExecution.RunID, TicksTotal: p.ticks}
+	} else if err := p.checkResume(st, info); err != nil {
+		return UserAutomationResult{}, nonRetryable(err)
 	}
 	st.Records = p.records
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return *st, nil }); err != nil {
@@ -354,10 +357,38 @@ type InputError struct {
 func (e *InputError) Error() string { return "invalid input: " + e.Field + ": " + e.Problem }
 
 // Validate checks the input as the workflow does when a run starts: nil, or an
-// *InputError naming the field.
+// *InputError naming the field. A caller's input has no Resume.
 func (in UserAutomationInput) Validate() error {
+	if in.Resume != nil {
+		return errResumeFromCaller
+	}
 	_, err := in.check()
 	return err
+}
+
+// errResumeFromCaller refuses a Resume that the run did not set itself.
+var errResumeFromCaller = invalid("resume", "is the run's own state, which it sets when it continues as new; leave it out")
+
+// checkResume refuses a Resume that is not this run's own: only the workflow sets it,
+// when it continues as new, and only for the next execution of the same chain. A
+// caller's could skip ticks, forge the counts or publish under another run's record
+// ids. So an execution that did not continue from another (started by a client)
+// takes none, the state must be of the chain's first run, and it must fit the plan.
+func (p plan) checkResume(r *Progress, info *workflow.Info) error {
+	switch {
+	case info.ContinuedExecutionRunID == "" || r.RunID != info.FirstRunID:
+		return errResumeFromCaller
+	case r.TicksTotal != p.ticks:
+		return invalid("resume", "ticks_total %d is not the input's %d ticks", r.TicksTotal, p.ticks)
+	case r.TicksDone < 0 || r.TicksDone >= r.TicksTotal:
+		return invalid("resume", "ticks_done %d is not between 0 and ticks_total %d", r.TicksDone, r.TicksTotal)
+	case r.Start.IsZero():
+		return invalid("resume", "has no start")
+	case r.RecordsPublished < 0 || r.RecordsBySource.RandomUser < 0 || r.RecordsBySource.Faker < 0 ||
+		r.LateTicks < 0 || r.LateTicks > r.TicksDone:
+		return invalid("resume", "has counts out of range")
+	}
+	return nil
 }
 
 // Summary describes the run in one line, for the Web UI's list of runs: dataset,
@@ -381,10 +412,18 @@ var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 // and name the field.
 func (in UserAutomationInput) plan() (plan, error) {
 	p, err := in.check()
-	if e := (*InputError)(nil); errors.As(err, &e) {
-		return plan{}, temporal.NewNonRetryableApplicationError(e.Error(), "InvalidInput", nil)
+	if err != nil {
+		return plan{}, nonRetryable(err)
 	}
-	return p, err
+	return p, nil
+}
+
+// nonRetryable makes an *InputError the run's failure, of type InvalidInput.
+func nonRetryable(err error) error {
+	if e := (*InputError)(nil); errors.As(err, &e) {
+		return temporal.NewNonRetryableApplicationError(e.Error(), "InvalidInput", nil)
+	}
+	return err
 }
 
 // check validates the input and applies the defaults; its errors are *InputError.

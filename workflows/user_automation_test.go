@@ -103,15 +103,18 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 	assert.Equal(t, 120, next.Resume.TicksTotal)
 
 	// The test suite gives every execution the same run id; the first one's is the
-	// one carried in Resume, and the one the result reports.
+	// one carried in Resume, and the one the result reports. It leaves the chain's
+	// first run id (WorkflowInfo.FirstRunID) empty, so the second execution, which
+	// checks Resume's against it, gets Resume with an empty one.
 	assert.Equal(t, "default-test-run-id", next.Resume.RunID)
-	next.Resume.RunID = "first-execution"
+	next.Resume.RunID = ""
 	second := newEnv(t, nil)
 	second.SetStartTime(first.Now())
+	second.SetContinuedExecutionRunID("default-test-run-id")
 	res := run(t, second, next)
 
 	assert.Equal(t, UserAutomationResult{
-		Dataset: datasets.NameUsers, RunID: "first-execution", Ticks: 120, RecordsPublished: 120, UsersPublished: 120,
+		Dataset: datasets.NameUsers, RunID: "", Ticks: 120, RecordsPublished: 120, UsersPublished: 120,
 		RecordsBySource: SourceCounts{RandomUser: 120}, Topic: "users_created",
 	}, res)
 	calls := append(first.calls, second.calls...)
@@ -124,7 +127,7 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 		assert.WithinDuration(t, start.Add(time.Duration(k)*time.Second), c.in.Due, 0, "tick %d is due at start + k·interval", k)
 		assertStartedAhead(t, c)
 		if k >= ticksPerRun {
-			assert.Equal(t, "first-execution", c.in.RunID, "ids derive from the first run id")
+			assert.Empty(t, c.in.RunID, "ids derive from the first run id, carried in Resume")
 		}
 		assert.Equal(t, 1, c.in.Records)
 		assert.Equal(t, "users_created", c.in.Topic)
@@ -269,6 +272,54 @@ func TestInvalidInputFailsAtOnce(t *testing.T) {
 			assert.Contains(t, inErr.Problem, tt.why)
 		})
 	}
+}
+
+// Resume is the run's own state: a run started by a client with one, or continued
+// with one of another chain, or one that does not fit the input, fails at once.
+func TestResumeFromOutsideIsRefused(t *testing.T) {
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	own := func() *Progress { // what the test suite's chain would carry (FirstRunID "")
+		return &Progress{Start: start, TicksTotal: 120, TicksDone: 100, RecordsPublished: 100,
+			RecordsBySource: SourceCounts{RandomUser: 100}}
+	}
+	tests := []struct {
+		name      string
+		continued bool // the execution continued from another
+		resume    func(p *Progress)
+		why       string
+	}{
+		{"started by a client", false, func(*Progress) {}, "is the run's own state"},
+		{"another run's ids", true, func(p *Progress) { p.RunID = "someone-elses-run" }, "is the run's own state"},
+		{"more ticks than the input", true, func(p *Progress) { p.TicksTotal = 1_000_000 }, "ticks_total 1000000 is not the input's 120 ticks"},
+		{"nothing left to do", true, func(p *Progress) { p.TicksDone = 120 }, "ticks_done 120 is not between 0 and ticks_total 120"},
+		{"negative ticks done", true, func(p *Progress) { p.TicksDone = -5 }, "ticks_done -5"},
+		{"no start", true, func(p *Progress) { p.Start = time.Time{} }, "has no start"},
+		{"negative count", true, func(p *Progress) { p.RecordsBySource.Faker = -1 }, "has counts out of range"},
+		{"more late ticks than ticks", true, func(p *Progress) { p.LateTicks = 101 }, "has counts out of range"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newSuite().NewTestWorkflowEnvironment()
+			e.RegisterWorkflow(UserAutomation)
+			if tt.continued {
+				e.SetContinuedExecutionRunID("previous-execution")
+			}
+			r := own()
+			tt.resume(r)
+			e.ExecuteWorkflow(UserAutomation, UserAutomationInput{Resume: r}) // no activity is mocked: none may run
+
+			var appErr *temporal.ApplicationError
+			require.ErrorAs(t, e.GetWorkflowError(), &appErr)
+			assert.True(t, appErr.NonRetryable())
+			assert.Equal(t, "InvalidInput", appErr.Type())
+			assert.Contains(t, appErr.Error(), "invalid input: resume: "+tt.why)
+		})
+	}
+
+	// Validate refuses any Resume: the starter never sends one.
+	var inErr *InputError
+	require.ErrorAs(t, UserAutomationInput{Resume: own()}.Validate(), &inErr)
+	assert.Equal(t, "resume", inErr.Field)
 }
 
 func TestInputAndResultJSONNames(t *testing.T) {

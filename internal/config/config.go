@@ -6,6 +6,7 @@ package config
 import (
 	"crypto/tls"
 	"log/slog"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Producer is the configuration of the worker and the starter.
@@ -47,18 +50,24 @@ type Producer struct {
 	// Activities holds KAFKA_BROKERS (default localhost:9092),
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
 	// KAFKA_BATCH_TIMEOUT (5ms), KAFKA_BATCH_SIZE (1000), RANDOMUSER_URL
-	// (https://randomuser.me/api/) and RANDOMUSER_TIMEOUT (5s). The worker only,
-	// but for KAFKA_BROKERS, which `starter dlq stats` reads too.
+	// (https://randomuser.me/api/), RANDOMUSER_TIMEOUT (5s) and WORKER_ALLOWED_TOPICS
+	// (none), with KafkaTopic as the users dataset's own topic. The worker only, but
+	// for KAFKA_BROKERS and the Kafka security (KAFKA_TLS*, KAFKA_SASL_*), which
+	// `starter dlq stats` reads too.
 	Activities activities.Config
+	// LogFormat is LOG_FORMAT: text (the default) or json. The worker's log, the
+	// starter's warnings from the Temporal SDK.
+	LogFormat cli.LogFormat
 	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info. The worker only.
 	LogLevel slog.Level
 	// MetricsAddr is WORKER_METRICS_ADDR, where the worker serves /metrics and
-	// /healthz, default :9101; "off" serves nothing. The worker only.
+	// /healthz, default 127.0.0.1:9101 (this host only; ":9101" serves every
+	// interface); "off" serves nothing. The worker only.
 	MetricsAddr string
 }
 
 // Help says what each variable the producer programs read means, for their usage.
-var Help = withTableHelp(map[string]string{
+var Help = withKafkaSecurityHelp(withTableHelp(map[string]string{
 	"TEMPORAL_CONFIG_FILE":                   "Temporal's TOML profiles file, the temporal CLI's; unset: its default path, if the file exists",
 	"TEMPORAL_PROFILE":                       `profile of that file to use; unset: "default", if there is one`,
 	"TEMPORAL_ADDRESS":                       "Temporal frontend host:port (over the profile's address)",
@@ -93,9 +102,18 @@ var Help = withTableHelp(map[string]string{
 	"KAFKA_BATCH_SIZE":                       "most records in a produce batch",
 	"RANDOMUSER_URL":                         "the randomuser.me API",
 	"RANDOMUSER_TIMEOUT":                     "longest randomuser.me call (at most half the interval)",
-	"WORKER_METRICS_ADDR":                    `where /metrics and /healthz are served; "off" for nowhere`,
+	"WORKER_METRICS_ADDR":                    `where /metrics and /healthz are served (":9101": every interface); "off" for nowhere`,
+	"WORKER_ALLOWED_TOPICS":                  `topics a run may publish to besides its dataset's own (a comma list; "*": any)`,
 	"LOG_LEVEL":                              "debug, info, warn or error",
-})
+	"LOG_FORMAT":                             cli.LogFormatHelp,
+}))
+
+// withKafkaSecurityHelp adds the meaning of the KAFKA_TLS* and KAFKA_SASL_*
+// variables (the worker only).
+func withKafkaSecurityHelp(help map[string]string) map[string]string {
+	maps.Copy(help, kafkasec.Help)
+	return help
+}
 
 // withTableHelp adds the meaning of each dataset's keyspace and table variables.
 func withTableHelp(help map[string]string) map[string]string {
@@ -140,6 +158,7 @@ func loadStarter(e *envvar.Reader) Producer {
 	c := loadTemporal(e)
 	c.Activities.KafkaBrokers = e.Addrs("KAFKA_BROKERS", "localhost:9092", true)
 	c.Activities.KafkaBrokersFrom = "KAFKA_BROKERS"
+	c.Activities.KafkaSecurity = kafkasec.Read(e)
 	c.Cassandra.Hosts = e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false)
 	c.Cassandra.Username = e.Secret("CASSANDRA_USERNAME")
 	c.Cassandra.Password = e.Secret("CASSANDRA_PASSWORD")
@@ -151,6 +170,7 @@ func loadStarter(e *envvar.Reader) Producer {
 		v := d.Vars()
 		c.Cassandra.Tables[name] = Table{Keyspace: e.Str(v.Keyspace, d.Keyspace), Table: e.Str(v.Table, d.Table)}
 	}
+	c.LogFormat = cli.ReadLogFormat(e)
 	return c
 }
 
@@ -170,17 +190,21 @@ func loadProducer(e *envvar.Reader) Producer {
 	c.Activities = activities.Config{
 		KafkaBrokers:           e.Addrs("KAFKA_BROKERS", "localhost:9092", true),
 		KafkaBrokersFrom:       "KAFKA_BROKERS",
+		KafkaSecurity:          kafkasec.Read(e),
 		TopicPartitions:        e.Positive("KAFKA_TOPIC_PARTITIONS", 3),
 		TopicReplicationFactor: e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
 		BatchTimeout:           e.Duration("KAFKA_BATCH_TIMEOUT", 5*time.Millisecond),
 		BatchSize:              e.Positive("KAFKA_BATCH_SIZE", 1000),
 		RandomUserURL:          httpURL(e, "RANDOMUSER_URL", "https://randomuser.me/api/"),
 		RandomUserTimeout:      e.Duration("RANDOMUSER_TIMEOUT", 5*time.Second),
+		DatasetTopics:          map[string]string{datasets.NameUsers: c.KafkaTopic},
+		AllowedTopics:          e.List("WORKER_ALLOWED_TOPICS", ""),
 	}
-	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", ":9101")
+	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", "127.0.0.1:9101")
 	if s := e.Str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
 		e.Fail("LOG_LEVEL", s, "debug, info, warn or error")
 	}
+	c.LogFormat = cli.ReadLogFormat(e)
 	return c
 }
 

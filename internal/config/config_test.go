@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/cli"
 )
 
 func lookup(vars map[string]string) func(string) (string, bool) {
@@ -37,9 +38,11 @@ func TestLoadProducerDefaults(t *testing.T) {
 			BatchSize:              1000,
 			RandomUserURL:          "https://randomuser.me/api/",
 			RandomUserTimeout:      5 * time.Second,
+			DatasetTopics:          map[string]string{"users": "users_created"},
 		},
 		LogLevel:    slog.LevelInfo,
-		MetricsAddr: ":9101",
+		LogFormat:   cli.LogText,
+		MetricsAddr: "127.0.0.1:9101",
 	}, c)
 }
 
@@ -52,6 +55,8 @@ func TestLoadProducerReadsTheEnvironment(t *testing.T) {
 		"TEMPORAL_UI_URL":        "http://localhost:8080/",
 		"LOG_LEVEL":              "debug",
 		"WORKER_METRICS_ADDR":    "off",
+		"KAFKA_TOPIC":            "people",
+		"WORKER_ALLOWED_TOPICS":  "audit, tmp-*,",
 	}))
 	require.NoError(t, err)
 	assert.Empty(t, c.MetricsAddr, "off serves no metrics")
@@ -61,6 +66,8 @@ func TestLoadProducerReadsTheEnvironment(t *testing.T) {
 	assert.Equal(t, 20*time.Millisecond, c.Activities.BatchTimeout)
 	assert.Equal(t, "http://localhost:8080", c.WebUIURL)
 	assert.Equal(t, slog.LevelDebug, c.LogLevel)
+	assert.Equal(t, map[string]string{"users": "people"}, c.Activities.DatasetTopics, "KAFKA_TOPIC is the users dataset's own")
+	assert.Equal(t, []string{"audit", "tmp-*"}, c.Activities.AllowedTopics, "names, not patterns: only * alone means any")
 }
 
 func TestLoadProducerNamesEveryBadVariable(t *testing.T) {
@@ -111,7 +118,9 @@ func TestHelpCoversEveryVariable(t *testing.T) {
 		"TEMPORAL_TLS": "", "TEMPORAL_TLS_CLIENT_CERT_PATH": "", "TEMPORAL_TLS_CLIENT_KEY_PATH": "",
 		"TEMPORAL_TLS_SERVER_CA_CERT_PATH": "", "TEMPORAL_TLS_SERVER_NAME": "", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "",
 		"TEMPORAL_TASK_QUEUE": "user-automation", "TEMPORAL_SCHEDULE_ID": "user-automation",
-		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created", "KAFKA_BROKERS": "localhost:9092",
+		"TEMPORAL_UI_URL": "http://localhost:8233", "KAFKA_TOPIC": "users_created", "LOG_FORMAT": "text", "KAFKA_BROKERS": "localhost:9092",
+		"KAFKA_TLS": "0", "KAFKA_TLS_CA_FILE": "", "KAFKA_TLS_CERT_FILE": "", "KAFKA_TLS_KEY_FILE": "", "KAFKA_TLS_SERVER_NAME": "",
+		"KAFKA_SASL_MECHANISM": "", "KAFKA_SASL_USERNAME": "", "KAFKA_SASL_USERNAME_FILE": "", "KAFKA_SASL_PASSWORD": "", "KAFKA_SASL_PASSWORD_FILE": "",
 		"CASSANDRA_HOSTS": "localhost:9042", "CASSANDRA_USERNAME": "", "CASSANDRA_PASSWORD": "", "CASSANDRA_USERNAME_FILE": "", "CASSANDRA_PASSWORD_FILE": "",
 		"CASSANDRA_TLS": "0", "CASSANDRA_TLS_CA_FILE": "", "CASSANDRA_TLS_CERT_FILE": "", "CASSANDRA_TLS_KEY_FILE": "",
 		"CASSANDRA_TLS_SERVER_NAME": "", "CASSANDRA_LOCAL_DC": "",

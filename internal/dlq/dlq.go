@@ -192,12 +192,12 @@ const idleEnd = 5 * time.Second
 // the broker answers every fetch (the rest of the range holds none). A broker
 // that does not answer is an error: a record is never taken for gone because it
 // could not be read.
-func ReadRange(ctx context.Context, brokers []string, topic string, r Range, fn func(kafka.Message) bool) error {
+func ReadRange(ctx context.Context, brokers []string, dialer *kafka.Dialer, topic string, r Range, fn func(kafka.Message) bool) error {
 	if r.From >= r.To {
 		return nil
 	}
 	rd := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, Topic: topic, Partition: r.Partition,
+		Brokers: brokers, Dialer: dialer, Topic: topic, Partition: r.Partition,
 		MinBytes: 1, MaxBytes: 16 << 20, MaxWait: 250 * time.Millisecond,
 	})
 	defer rd.Close()

@@ -66,7 +66,7 @@ func TestCountReadsTheTopicsHeaders(t *testing.T) {
 		kafka.Header{Key: dlq.HeaderReplays, Value: []byte("1")}))
 	kafkatest.Produce(t, brokers, topic, msgs)
 
-	st, err := dlq.Count(ctx, brokers, topic)
+	st, err := dlq.Count(ctx, brokers, nil, topic)
 	require.NoError(t, err)
 	assert.Equal(t, 7, st.Total)
 	assert.Equal(t, map[string]int{"invalid_json": 3, "missing_field": 3, "too_large": 1}, st.ByReason)
@@ -88,7 +88,7 @@ func TestCountReadsTheTopicsHeaders(t *testing.T) {
 
 func TestCountOfAMissingTopicFails(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka)
-	_, err := dlq.Count(context.Background(), stacktest.KafkaBrokers(t), fmt.Sprintf("test-dlq-none-%d", time.Now().UnixNano()))
+	_, err := dlq.Count(context.Background(), stacktest.KafkaBrokers(t), nil, fmt.Sprintf("test-dlq-none-%d", time.Now().UnixNano()))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "test-dlq-none-")
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Stats counts the dead letters of a topic.
@@ -34,15 +36,16 @@ type SourcePartition struct {
 
 // Count reads every dead letter topic holds at the time of the call (the end
 // offsets are fixed first: dead letters written meanwhile are left for the next
-// count) and counts them.
-func Count(ctx context.Context, brokers []string, topic string) (Stats, error) {
+// count) and counts them. sec says how to connect (nil: plaintext).
+func Count(ctx context.Context, brokers []string, sec *kafkasec.Security, topic string) (Stats, error) {
 	st := Stats{Topic: topic, ByReason: map[string]int{}, BySource: map[SourcePartition]int{}}
-	ranges, err := Ranges(ctx, &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}, topic)
+	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: sec.Transport()}
+	ranges, err := Ranges(ctx, c, topic)
 	if err != nil {
 		return st, err
 	}
 	for _, r := range ranges {
-		if err := ReadRange(ctx, brokers, topic, r, func(m kafka.Message) bool {
+		if err := ReadRange(ctx, brokers, sec.Dialer(), topic, r, func(m kafka.Message) bool {
 			st.add(Parse(m))
 			return true
 		}); err != nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Dial returns nil once one of brokers accepts a TCP connection, else each broker's
@@ -28,15 +30,17 @@ func Dial(ctx context.Context, brokers []string) error {
 	return errors.Join(errs...)
 }
 
-// Metadata asks the brokers for the metadata of topics (of every topic if none) and
-// returns the first error of a topic or partition in the answer, if any.
-func Metadata(ctx context.Context, brokers []string, topics ...string) error {
-	transport := &kafka.Transport{DialTimeout: 3 * time.Second}
+// Metadata asks the brokers, connecting with sec (nil: plaintext), for the metadata
+// of topics (of every topic if none) and returns the first error of a topic or
+// partition in the answer, if any.
+func Metadata(ctx context.Context, sec *kafkasec.Security, brokers []string, topics ...string) error {
+	transport := sec.Transport()
+	transport.DialTimeout = 3 * time.Second
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second, Transport: transport}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		return err
+		return sec.Explain(ctx, brokers, err)
 	}
 	for _, t := range md.Topics {
 		if t.Error != nil {

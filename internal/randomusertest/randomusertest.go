@@ -18,10 +18,19 @@ import (
 //go:embed testdata/results30-v1.4.json
 var Response []byte
 
-// NewServer starts a server that answers like randomuser.me: `results=N` users taken
-// from Response, starting at a place that depends on `seed`, so that the same seed and
-// N give the same users. It closes when the test ends.
+// NewServer starts a server that answers like randomuser.me (NewHandler). It closes
+// when the test ends.
 func NewServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(NewHandler(t))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// NewHandler answers like randomuser.me: `results=N` users taken from Response,
+// starting at a place that depends on `seed`, so that the same seed and N give the
+// same users.
+func NewHandler(t testing.TB) http.Handler {
 	t.Helper()
 	var recorded struct {
 		Results []json.RawMessage `json:"results"`
@@ -29,7 +38,7 @@ func NewServer(t testing.TB) *httptest.Server {
 	if err := json.Unmarshal(Response, &recorded); err != nil {
 		t.Fatalf("decoding recorded randomuser response: %v", err)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(r.URL.Query().Get("results"))
 		if err != nil || n < 1 {
 			n = 1
@@ -47,7 +56,5 @@ func NewServer(t testing.TB) *httptest.Server {
 			"results": users,
 			"info":    map[string]any{"seed": seed, "results": n, "page": 1, "version": "1.4"},
 		})
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	})
 }

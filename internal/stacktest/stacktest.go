@@ -187,19 +187,27 @@ func (p Private) Script(env []string, args ...string) ([]byte, error) {
 type Kafka struct {
 	Private
 	Brokers []string // its address, host:port
+	// Env is the KAFKA_* settings of its clients that the stack wrote to secure.env
+	// in its secured mode: brokers, TLS files, SASL mechanism, user and password
+	// file. Empty if plaintext.
+	Env map[string]string
 }
 
 // PrivateKafka starts a Kafka of the test's own with `stack/stack.sh up kafka` (the
-// script at script, e.g. "../stack/stack.sh") and stops it when the test ends. It
-// takes 5–20 s and ~0.5 GB.
-func PrivateKafka(t testing.TB, script string) *Kafka {
+// script at script, e.g. "../stack/stack.sh"), with env added to the script's
+// environment (e.g. STACK_SECURE=1 for the stack's secured mode: SASL_SSL with a
+// client certificate and SCRAM users), and stops it when the test ends. It takes
+// 5–30 s and ~0.5 GB.
+func PrivateKafka(t testing.TB, script string, env ...string) *Kafka {
 	t.Helper()
 	port, controller := FreePort(t), FreePort(t)
-	return &Kafka{
-		Private: startPrivate(t, script, "kafka",
-			"STACK_KAFKA_PORT="+strconv.Itoa(port), "STACK_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controller)),
+	k := &Kafka{
+		Private: startPrivate(t, script, "kafka", append([]string{"STACK_SECURE=0",
+			"STACK_KAFKA_PORT=" + strconv.Itoa(port), "STACK_KAFKA_CONTROLLER_PORT=" + strconv.Itoa(controller)}, env...)...),
 		Brokers: []string{"127.0.0.1:" + strconv.Itoa(port)},
 	}
+	k.Env = k.secureEnv("KAFKA_")
+	return k
 }
 
 // Cassandra is a Cassandra server of a test's own.
@@ -224,21 +232,30 @@ func PrivateCassandra(t testing.TB, script string, env ...string) *Cassandra {
 		Private: startPrivate(t, script, "cassandra", append([]string{"STACK_SECURE=0", "CASSANDRA_AUTH=0",
 			"STACK_CASSANDRA_PORT=" + strconv.Itoa(port), "STACK_CASSANDRA_STORAGE_PORT=" + strconv.Itoa(storage)}, env...)...),
 		Hosts: []string{"127.0.0.1:" + strconv.Itoa(port)},
-		Env:   map[string]string{},
 	}
-	b, err := os.ReadFile(filepath.Join(c.Dir, "secure.env"))
+	c.Env = c.secureEnv("CASSANDRA_")
+	return c
+}
+
+// secureEnv is the settings, NAME to value, of the lines of the stack's secure.env
+// whose names start with prefix: the clients' settings of a secured server; empty
+// when the server is plaintext (no secure.env).
+func (p Private) secureEnv(prefix string) map[string]string {
+	p.t.Helper()
+	env := map[string]string{}
+	b, err := os.ReadFile(filepath.Join(p.Dir, "secure.env"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return c // plaintext
+		return env // plaintext
 	}
 	if err != nil {
-		t.Fatalf("the secured Cassandra's client settings: %v", err)
+		p.t.Fatalf("the secured %s's client settings: %v", p.service, err)
 	}
 	for line := range strings.Lines(string(b)) {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, "CASSANDRA_") {
-			c.Env[k] = v
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && strings.HasPrefix(k, prefix) {
+			env[k] = v
 		}
 	}
-	return c
+	return env
 }
 
 // FreePort returns a loopback TCP port nothing listens on at the moment.

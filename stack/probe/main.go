@@ -1,6 +1,8 @@
 // Command probe asks one service of the local stack a real question and prints the
 // answer: a metadata request to Kafka, a CQL query to Cassandra. stack/stack.sh uses it
-// as the readiness check; it exits 1 when the service does not answer yet.
+// as the readiness check; it exits 1 when the service does not answer yet. Kafka is
+// asked with the programs' KAFKA_TLS* and KAFKA_SASL_* settings (the secured stack's
+// secure.env), exit 2 when they are wrong.
 //
 //	probe kafka 127.0.0.1:9092
 //	probe cql 127.0.0.1:9042 [username password]
@@ -19,6 +21,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 const timeout = 3 * time.Second
@@ -37,7 +40,13 @@ func main() {
 	)
 	switch kind, addr := os.Args[1], os.Args[2]; kind {
 	case "kafka":
-		answer, err = kafkaMetadata(ctx, addr)
+		e := envvar.NewReader(os.LookupEnv)
+		sec := kafkasec.Read(e)
+		if err := e.Err(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		answer, err = kafkaMetadata(ctx, sec, addr)
 	case "cql":
 		var user, password string
 		if len(os.Args) == 5 {
@@ -56,11 +65,13 @@ func main() {
 
 // kafkaMetadata dials afresh on every call: a shared kafka.Client caches a failed
 // metadata look-up for seconds, which would slow readiness polling down.
-func kafkaMetadata(ctx context.Context, addr string) (string, error) {
-	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: timeout}
+func kafkaMetadata(ctx context.Context, sec *kafkasec.Security, addr string) (string, error) {
+	transport := sec.Transport()
+	defer transport.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: timeout, Transport: transport}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{})
 	if err != nil {
-		return "", fmt.Errorf("kafka metadata request to %s: %w", addr, err)
+		return "", fmt.Errorf("kafka metadata request to %s: %w", addr, sec.Explain(ctx, []string{addr}, err))
 	}
 	if md.Controller.ID < 0 || len(md.Brokers) == 0 {
 		return "", fmt.Errorf("kafka at %s has no controller yet", addr)

@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -22,6 +24,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -54,7 +57,7 @@ func realMain(args []string, lookup func(string) (string, bool), stdout, stderr 
 	if err != nil {
 		return cli.BadConfig(stderr, program, err)
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.level}))
+	logger := cfg.logFormat.Logger(stderr, cfg.level)
 	slog.SetDefault(logger)
 	for i := range cfg.workers {
 		cfg.workers[i].cfg.Logger = logger
@@ -80,6 +83,7 @@ func run(cfg config, logger *slog.Logger) error {
 		}
 		workers[i] = w
 	}
+	setMemoryLimit(workers, logger)
 	group := streaming.NewGroup(workers...)
 	if cfg.metricsAddr != "" {
 		srv, err := opshttp.Listen(cfg.metricsAddr, reg, func(context.Context) error { return group.Ready() }, logger)
@@ -92,12 +96,33 @@ func run(cfg config, logger *slog.Logger) error {
 	return group.Run(ctx)
 }
 
+// runtimeBytes is about what the process takes besides the workers' records: the Go
+// runtime, the Kafka and Cassandra clients, the metrics server.
+const runtimeBytes = 24 << 20
+
+// setMemoryLimit sets the Go runtime's soft memory limit, unless GOMEMLIMIT did, to
+// what the workers' records may take plus the runtime's own: the collector then
+// runs as the heap nears the bound rather than once it has doubled. It bounds
+// nothing by itself: the workers' byte budgets do.
+func setMemoryLimit(workers []*streaming.Worker, logger *slog.Logger) {
+	if debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		return // GOMEMLIMIT set it
+	}
+	limit := runtimeBytes
+	for _, w := range workers {
+		limit += w.MemoryBound()
+	}
+	debug.SetMemoryLimit(int64(limit))
+	logger.Debug("go memory limit set from the byte budgets", "bytes", limit)
+}
+
 // config is the whole configuration: one worker per dataset served, and the process's
 // own settings.
 type config struct {
 	workers     []workerConfig
 	metricsAddr string // "" serves nothing
 	level       slog.Level
+	logFormat   cli.LogFormat
 }
 
 // workerConfig is one dataset's worker.
@@ -131,6 +156,7 @@ func load(e *envvar.Reader) (config, error) {
 	base := streaming.Config{
 		Brokers:     e.Addrs("KAFKA_BROKERS", "localhost:9092", true),
 		BrokersFrom: "KAFKA_BROKERS",
+		Security:    kafkasec.Read(e),
 		Hosts:       e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false),
 		HostsFrom:   "CASSANDRA_HOSTS",
 		Username:    e.Secret("CASSANDRA_USERNAME"),
@@ -148,10 +174,11 @@ func load(e *envvar.Reader) (config, error) {
 		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),
 		DrainTimeout:   e.Duration("STREAMING_DRAIN_TIMEOUT", streaming.DefaultDrainTimeout),
 	}
-	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", ":9102")
+	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", "127.0.0.1:9102")
 	if s := e.Str("STREAMING_LOG_LEVEL", "info"); cfg.level.UnmarshalText([]byte(s)) != nil {
 		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
 	}
+	cfg.logFormat = cli.ReadLogFormat(e)
 	group := e.Str("STREAMING_GROUP", streaming.DefaultGroupID)
 	for i, name := range names {
 		if slices.Index(names, name) < i {

@@ -118,7 +118,10 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		"CASSANDRA_CONSISTENCY":           "most",
 		"CASSANDRA_REPLICATION":           "SimpleStrategy",
 		"STREAMING_LOG_LEVEL":             "loud",
+		"LOG_FORMAT":                      "logfmt",
 		"STREAMING_STARTUP_TIMEOUT":       "-1s",
+		"KAFKA_TLS_CA_FILE":               "/nonexistent/ca.pem",
+		"KAFKA_SASL_USERNAME":             "streampipe",
 	})))
 	require.Error(t, err)
 	for _, want := range []string{
@@ -134,7 +137,10 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 		`CASSANDRA_CONSISTENCY="most": want ONE, QUORUM, LOCAL_QUORUM`,
 		`CASSANDRA_REPLICATION="SimpleStrategy": want a CQL map`,
 		`STREAMING_LOG_LEVEL="loud": want debug, info, warn or error`,
+		`LOG_FORMAT="logfmt": want text or json`,
 		`STREAMING_STARTUP_TIMEOUT="-1s": want a positive duration`,
+		`KAFKA_TLS_CA_FILE is set but KAFKA_TLS is not 1`,
+		`KAFKA_SASL_MECHANISM="": want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512: KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set`,
 	} {
 		assert.ErrorContains(t, err, want)
 	}
@@ -209,7 +215,7 @@ func TestUsageListsEveryVariableRead(t *testing.T) {
 	for name, def := range map[string]string{
 		"STREAMING_BATCH_ROWS": "2000", "STREAMING_BATCH_WAIT": "50ms", "STREAMING_CONCURRENCY": "96",
 		"STREAMING_MAX_RECORD_BYTES": "1048576", "STREAMING_STARTUP_TIMEOUT": "2m0s", "STREAMING_DRAIN_TIMEOUT": "30s",
-		"CASSANDRA_CONSISTENCY": "LOCAL_QUORUM", "KAFKA_BROKERS": "localhost:9092", "STREAMING_METRICS_ADDR": ":9102",
+		"CASSANDRA_CONSISTENCY": "LOCAL_QUORUM", "KAFKA_BROKERS": "localhost:9092", "STREAMING_METRICS_ADDR": "127.0.0.1:9102",
 		"STREAMING_TRANSACTIONS_GROUP": "streampipe-streaming-transactions",
 	} {
 		assert.Contains(t, listed[name], "(default "+def+")", name)

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"maps"
 	"strings"
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // usage is what -h prints. Its variables are those load reads, with the defaults it
@@ -66,12 +68,13 @@ func envHelp() map[string]string {
 		"STREAMING_BATCH_ROWS":       "most records in a micro-batch",
 		"STREAMING_BATCH_WAIT":       "longest wait after a batch's first record",
 		"STREAMING_CONCURRENCY":      "most Cassandra writes in flight",
-		"STREAMING_MAX_RECORD_BYTES": "larger record values go to the dead-letter topic, cut to 16 KiB",
-		"STREAMING_MAX_BUFFER_BYTES": "most bytes of records a dataset holds between fetch and write",
+		"STREAMING_MAX_RECORD_BYTES": "larger record values (keys, headers) go to the dead-letter topic, cut to 16 KiB as they are fetched",
+		"STREAMING_MAX_BUFFER_BYTES": "a dataset's byte budget: most bytes of records it holds between fetch and write; sets the Go memory limit",
 		"STREAMING_STARTUP_TIMEOUT":  "how long start-up waits for Cassandra, then for Kafka",
 		"STREAMING_DRAIN_TIMEOUT":    "how long a shutdown may take to finish its batch",
-		"STREAMING_METRICS_ADDR":     "where /metrics and /healthz are served; off: nowhere",
+		"STREAMING_METRICS_ADDR":     "where /metrics and /healthz are served (:9102: every interface); off: nowhere",
 		"STREAMING_LOG_LEVEL":        "debug, info, warn or error; debug logs each batch",
+		"LOG_FORMAT":                 cli.LogFormatHelp,
 	}
 	what := [5]string{"topic", "dead-letter topic (created if missing)", "consumer group",
 		"keyspace (created if missing)", "table (created if missing)"}
@@ -83,5 +86,6 @@ func envHelp() map[string]string {
 		}
 	}
 	help["STREAMING_GROUP"] += "; another's is <this>-<dataset>"
+	maps.Copy(help, kafkasec.Help)
 	return help
 }

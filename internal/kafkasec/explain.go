@@ -1,0 +1,177 @@
+package kafkasec
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Error is a Kafka failure that the security settings explain: credentials the
+// broker refuses, a certificate not trusted, TLS on one side only. Waiting does not
+// cure it; the message names the variables to change.
+type Error struct {
+	msg string
+	err error
+}
+
+func (e *Error) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *Error) Unwrap() error { return e.err }
+
+// IsError reports whether err is, or wraps, an *Error.
+func IsError(err error) bool {
+	_, ok := errors.AsType[*Error](err)
+	return ok
+}
+
+// Explain returns err as an *Error saying what it means for the security settings
+// when it is a failure of TLS or SASL, else err itself. kafka-go's transport reports
+// every failed connection as "[8] Broker Not Available": Explain then connects to
+// brokers afresh to learn why. A connection the broker closes at once, from a
+// client without TLS, is checked with a TLS handshake of its own: a broker that
+// answers one expects TLS. The message names the user and the mechanism, never the
+// password.
+func (s *Security) Explain(ctx context.Context, brokers []string, err error) error {
+	if err == nil || IsError(err) {
+		return err
+	}
+	cause := err
+	if errors.Is(err, kafka.BrokerNotAvailable) {
+		if cause = s.connect(ctx, brokers); cause == nil {
+			return err
+		}
+	}
+	if msg := s.explain(ctx, brokers, cause); msg != "" {
+		return &Error{msg: msg, err: cause}
+	}
+	return s.hint(err)
+}
+
+// connect returns nil once one of brokers answers a request on a connection of its
+// own, made as the clients make theirs (TLS handshake, SASL login), else the first
+// broker's error.
+func (s *Security) connect(ctx context.Context, brokers []string) error {
+	d := s.Dialer()
+	d.Timeout = 5 * time.Second
+	var first error
+	for _, b := range brokers {
+		conn, err := d.DialContext(ctx, "tcp", b)
+		if err == nil {
+			_, err = conn.ApiVersions()
+			_ = conn.Close()
+		}
+		if err == nil {
+			return nil
+		}
+		first = cmp.Or(first, err)
+	}
+	return first
+}
+
+func (s *Security) explain(ctx context.Context, brokers []string, err error) string {
+	var (
+		unknownCA  x509.UnknownAuthorityError
+		hostname   x509.HostnameError
+		invalid    x509.CertificateInvalidError
+		notTLS     tls.RecordHeaderError
+		verifyFail *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.Is(err, kafka.SASLAuthenticationFailed):
+		return fmt.Sprintf("kafka refused the credentials of user %q for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+			s.user, s.mechanismName())
+	case errors.Is(err, kafka.UnsupportedSASLMechanism):
+		return fmt.Sprintf("kafka does not accept SASL %s for user %q: set KAFKA_SASL_MECHANISM to one the broker enables",
+			s.mechanismName(), s.user)
+	case errors.As(err, &unknownCA):
+		return "the broker's certificate is not trusted: it is signed by a CA the client does not know; " +
+			"set KAFKA_TLS_CA_FILE to the CA that signs the brokers' certificates"
+	case errors.As(err, &hostname):
+		return fmt.Sprintf("the broker's certificate is not for %q: set KAFKA_TLS_SERVER_NAME to a name it carries, "+
+			"or connect by such a name", hostname.Host)
+	case errors.As(err, &invalid):
+		return "the broker's certificate is not valid (expired, not yet valid or not for a server)"
+	case errors.As(err, &verifyFail):
+		return "the broker's certificate could not be verified"
+	case errors.As(err, &notTLS):
+		return "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
+	case tlsAlert(err):
+		return "the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE " +
+			"and KAFKA_TLS_KEY_FILE to one its CA signed"
+	case !closed(err):
+		return ""
+	}
+	switch speaks, known := answersTLS(ctx, brokers); {
+	case !known:
+		return "" // the broker is gone: an outage, which ends
+	case speaks && s.TLS() == nil:
+		return "the broker expects TLS: set KAFKA_TLS=1 (and KAFKA_TLS_CA_FILE to the CA of its certificate)"
+	case !speaks && s.TLS() != nil:
+		return "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
+	}
+	return ""
+}
+
+// hint is what a connection closed after a good TLS handshake may mean, when no
+// SASL is configured: not an *Error, as a broker that restarts closes connections too.
+func (s *Security) hint(err error) error {
+	if s.TLS() != nil && s.SASL() == nil && closed(err) {
+		return fmt.Errorf("the broker closed the connection; if it requires SASL, set KAFKA_SASL_MECHANISM, "+
+			"KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: %w", err)
+	}
+	return err
+}
+
+func (s *Security) mechanismName() string {
+	if s.SASL() == nil {
+		return "(none)"
+	}
+	return s.mechanism.Name()
+}
+
+// closed reports whether err says the peer closed the connection: what a client
+// meets when it speaks plaintext to a TLS listener, or skips SASL on a SASL one.
+func closed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// tlsAlert reports whether err is a TLS alert from the peer, "remote error: tls: …":
+// crypto/tls reports it as a *net.OpError of Op "remote error".
+func tlsAlert(err error) bool {
+	op, ok := errors.AsType[*net.OpError](err)
+	return ok && op.Op == "remote error"
+}
+
+// answersTLS asks brokers which protocol they speak with a TLS handshake of its
+// own: speaks when one completes it or answers with a TLS alert (a broker that
+// requires a client certificate), not when one accepts the connection and then
+// closes it or answers something else; known is false when none accepts a
+// connection. The certificate is not checked and no data is sent.
+func answersTLS(ctx context.Context, brokers []string) (speaks, known bool) {
+	for _, b := range brokers {
+		raw, err := (&net.Dialer{Timeout: 3 * time.Second}).DialContext(ctx, "tcp", b)
+		if err != nil {
+			continue
+		}
+		conn := tls.Client(raw, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only the protocol is asked
+		_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+		err = conn.HandshakeContext(ctx)
+		_ = conn.Close()
+		if err == nil || tlsAlert(err) {
+			return true, true
+		}
+		if ne, ok := errors.AsType[net.Error](err); !ok || !ne.Timeout() {
+			known = true
+		}
+	}
+	return false, known
+}

@@ -1,0 +1,183 @@
+// Package kafkasec is how every Kafka client of the project speaks TLS and SASL: it
+// reads the KAFKA_TLS* and KAFKA_SASL_* variables into a *tls.Config and a
+// sasl.Mechanism, hands out the kafka-go transports and dialers built with them, and
+// says what a failed handshake or login means in the variables' terms.
+package kafkasec
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/streampipe/streampipe/internal/envvar"
+)
+
+// The SASL mechanisms KAFKA_SASL_MECHANISM takes.
+const (
+	Plain       = "PLAIN"
+	ScramSHA256 = "SCRAM-SHA-256"
+	ScramSHA512 = "SCRAM-SHA-512"
+)
+
+// Help says what each variable Read reads means, for the programs' usage.
+var Help = map[string]string{
+	"KAFKA_TLS":                "1: speak TLS to the brokers, verifying their certificates; 0: plaintext",
+	"KAFKA_TLS_CA_FILE":        "PEM file of the CAs that sign the brokers' certificates; unset: the system's",
+	"KAFKA_TLS_CERT_FILE":      "PEM client certificate, for brokers that require one (with KAFKA_TLS_KEY_FILE)",
+	"KAFKA_TLS_KEY_FILE":       "PEM private key of KAFKA_TLS_CERT_FILE",
+	"KAFKA_TLS_SERVER_NAME":    "name the brokers' certificates must carry; unset: the broker's host",
+	"KAFKA_SASL_MECHANISM":     "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; unset: no SASL",
+	"KAFKA_SASL_USERNAME":      "the SASL user",
+	"KAFKA_SASL_USERNAME_FILE": "a file holding KAFKA_SASL_USERNAME instead (a Docker or Kubernetes secret)",
+	"KAFKA_SASL_PASSWORD":      "the SASL user's password (never logged)",
+	"KAFKA_SASL_PASSWORD_FILE": "a file holding KAFKA_SASL_PASSWORD instead",
+}
+
+// Security is how a program's Kafka clients connect. The nil *Security is
+// plaintext without authentication, as is the zero value.
+type Security struct {
+	tls       *tls.Config
+	mechanism sasl.Mechanism
+	user      string
+}
+
+// Read reads the KAFKA_TLS* variables (envvar.Reader.TLS) and the KAFKA_SASL_* ones
+// through e and checks them (files readable, a key with a certificate, a user and a
+// password with a mechanism), recording every problem in e under the variable's
+// name. It returns
+// nil, plaintext, when they ask for neither TLS nor SASL.
+func Read(e *envvar.Reader) *Security {
+	s := &Security{tls: e.TLS("KAFKA")}
+	mechanism := strings.ToUpper(e.Checked("KAFKA_SASL_MECHANISM", "", checkMechanism))
+	s.user = e.Secret("KAFKA_SASL_USERNAME")
+	password := e.Secret("KAFKA_SASL_PASSWORD")
+	s.mechanism = saslMechanism(e, mechanism, s.user, password)
+	if s.tls == nil && s.mechanism == nil {
+		return nil // plaintext
+	}
+	return s
+}
+
+func checkMechanism(s string) error {
+	switch strings.ToUpper(s) {
+	case "", Plain, ScramSHA256, ScramSHA512:
+		return nil
+	}
+	return fmt.Errorf("want %s, %s or %s", Plain, ScramSHA256, ScramSHA512)
+}
+
+// saslMechanism is the mechanism named, for user and password, nil when none is
+// named; what is missing is recorded in e.
+func saslMechanism(e *envvar.Reader, mechanism, user, password string) sasl.Mechanism {
+	if mechanism == "" {
+		if user != "" || password != "" {
+			e.Fail("KAFKA_SASL_MECHANISM", "", fmt.Sprintf("%s, %s or %s: KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set",
+				Plain, ScramSHA256, ScramSHA512))
+		}
+		return nil
+	}
+	if user == "" {
+		e.Fail("KAFKA_SASL_USERNAME", "", "the user to log in as with "+mechanism)
+	}
+	if password == "" {
+		e.Fail("KAFKA_SASL_PASSWORD", "", "the password of the user (or KAFKA_SASL_PASSWORD_FILE)")
+	}
+	if user == "" || password == "" {
+		return nil
+	}
+	switch mechanism {
+	case Plain:
+		return plain.Mechanism{Username: user, Password: password}
+	case ScramSHA256, ScramSHA512:
+		algo := scram.SHA512
+		if mechanism == ScramSHA256 {
+			algo = scram.SHA256
+		}
+		m, err := scram.Mechanism(algo, user, password)
+		if err != nil { // the user or password is not valid UTF-8 after SASLprep
+			e.Fail("KAFKA_SASL_USERNAME", user, "a user and password SCRAM takes ("+err.Error()+")")
+		}
+		return m
+	}
+	return nil // checkMechanism recorded it
+}
+
+// String says how the clients connect, for logs: "plaintext", "TLS", "SASL_SSL
+// (SCRAM-SHA-512 as streampipe)". It never holds a secret.
+func (s *Security) String() string {
+	protocol := "plaintext"
+	switch {
+	case s.TLS() != nil && s.SASL() != nil:
+		protocol = "SASL_SSL"
+	case s.TLS() != nil:
+		protocol = "TLS"
+	case s.SASL() != nil:
+		protocol = "SASL_PLAINTEXT"
+	}
+	if s.SASL() != nil {
+		protocol += fmt.Sprintf(" (%s as %s)", s.mechanism.Name(), s.user)
+	}
+	return protocol
+}
+
+// TLS is the TLS configuration of the connections; nil: plaintext.
+func (s *Security) TLS() *tls.Config {
+	if s == nil {
+		return nil
+	}
+	return s.tls
+}
+
+// SASL is the mechanism the connections log in with; nil: none.
+func (s *Security) SASL() sasl.Mechanism {
+	if s == nil {
+		return nil
+	}
+	return s.mechanism
+}
+
+// Transport returns a new transport, for kafka.Client and kafka.Writer, that
+// connects with s.
+func (s *Security) Transport() *kafka.Transport {
+	return &kafka.Transport{TLS: s.TLS(), SASL: s.SASL()}
+}
+
+// Dialer returns a new dialer, for kafka.Reader and kafka.Dial*, that connects with
+// s; its other settings are kafka-go's default dialer's.
+func (s *Security) Dialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: 10 * time.Second, DualStack: true, TLS: s.TLS(), SASLMechanism: s.SASL()}
+}
+
+// DialFunc returns a kafka.Dialer's DialFunc that connects as s says up to Kafka's
+// protocol: TCP with d, then the TLS handshake when s speaks TLS (verifying the
+// broker's certificate for KAFKA_TLS_SERVER_NAME, else its host). It is for a
+// dialer that wraps the connection to read Kafka's frames, which kafka-go's own TLS
+// would hide beneath it: give that dialer no TLS of its own. SASL stays the dialer's.
+func (s *Security) DialFunc(d *net.Dialer) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil || s.TLS() == nil {
+			return conn, err
+		}
+		cfg := s.tls
+		if cfg.ServerName == "" {
+			host, _, _ := net.SplitHostPort(addr)
+			cfg = cfg.Clone()
+			cfg.ServerName = host
+		}
+		tlsConn := tls.Client(conn, cfg)
+		if err := tlsConn.HandshakeContext(ctx); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		return tlsConn, nil
+	}
+}

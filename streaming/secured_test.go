@@ -1,0 +1,227 @@
+package streaming_test
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkaprobe"
+	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/tlstest"
+	"github.com/streampipe/streampipe/streaming"
+)
+
+// wrongPassword is recognisable: no error or log line may hold it.
+const wrongPassword = "Wr0ng-kafkasec-Pa55word"
+
+// TestSecuredKafka runs the pipeline through a Kafka of its own started as
+// `STACK_SECURE=1 stack/stack.sh up kafka` does (SASL_SSL, the stack's
+// certificates, SCRAM users made by Kafka's storage tool), and each way of getting
+// its security wrong, which must say what is wrong, quickly, and never the password.
+func TestSecuredKafka(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	k := stacktest.PrivateKafka(t, stackScript(t), "STACK_SECURE=1")
+	secured := securedBus(t, k)
+	password := readPassword(t, k)
+
+	t.Run("the producer and the streaming worker run through SASL_SSL", func(t *testing.T) {
+		p := newPipeAt(t, secured, sharedStore(t), 3)
+		const ticks, perTick = 10, 200
+		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, AllowedTopics: []string{"*"}, KafkaSecurity: secured.sec,
+			RandomUserURL: "http://127.0.0.1:1/"}, slog.New(slog.NewTextHandler(t.Output(), nil))) // the faker serves
+		defer a.Close()
+		for i := range ticks {
+			res, err := a.PublishTick(t.Context(), activities.TickInput{WorkflowID: "secured-" + p.topic, RunID: "run",
+				Tick: i, Due: time.Now(), Interval: time.Second, Records: perTick, Topic: p.topic})
+			require.NoError(t, err)
+			require.Equal(t, perTick, res.Records)
+		}
+		w := startProc(t, p, "secured") // the program, reading KAFKA_* as secure.env has them
+		p.waitCaughtUp(2 * time.Minute)
+		var rows int
+		require.NoError(t, p.session.Query("SELECT COUNT(*) FROM "+testKeyspace+"."+p.table).Scan(&rows))
+		assert.Equal(t, ticks*perTick, rows, "rows in %s.%s", testKeyspace, p.table)
+		require.NoError(t, w.terminate(time.Minute))
+		assert.Contains(t, w.logs.String(), `kafka_security="SASL_SSL (SCRAM-SHA-512 as streampipe)"`)
+		assert.NotContains(t, w.logs.String(), password)
+	})
+
+	t.Run("a wrong password names the user and the mechanism, never the password", func(t *testing.T) {
+		sec := securityOf(t, k, "KAFKA_SASL_PASSWORD_FILE=", "KAFKA_SASL_PASSWORD="+wrongPassword)
+		want := `kafka refused the credentials of user "streampipe" for SASL SCRAM-SHA-512`
+
+		p := newPipeAt(t, secured, sharedStore(t), 1)
+		cfg := p.config()
+		cfg.Security = sec
+		logs := &lockedBuffer{}
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		start := time.Now()
+		err := runToError(t, cfg)
+		require.ErrorContains(t, err, want)
+		assert.Less(t, time.Since(start), 30*time.Second, "a refused login is not an outage to wait out")
+		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, AllowedTopics: []string{"*"}, KafkaSecurity: sec}, cfg.Logger)
+		defer a.Close()
+		_, pubErr := a.PublishTick(t.Context(), activities.TickInput{WorkflowID: "wrong", RunID: "run", Due: time.Now(),
+			Interval: time.Second, Records: 1, Topic: p.topic})
+		require.ErrorContains(t, pubErr, want)
+		t.Logf("the streaming worker stops with: %v\nthe producer's activity fails with: %v", err, pubErr)
+		for _, s := range []string{err.Error(), pubErr.Error(), a.CheckKafka(t.Context()).Error(), logs.String()} {
+			assert.NotContains(t, s, wrongPassword)
+			assert.NotContains(t, s, password)
+		}
+	})
+
+	t.Run("a plaintext client at the TLS port hears that the broker expects TLS", func(t *testing.T) {
+		start := time.Now()
+		err := kafkaprobe.Metadata(t.Context(), nil, k.Brokers)
+		require.ErrorContains(t, err, "the broker expects TLS: set KAFKA_TLS=1")
+		assert.Less(t, time.Since(start), 5*time.Second)
+
+		p := newPipeAt(t, secured, sharedStore(t), 1)
+		cfg := p.config()
+		cfg.Security = nil
+		err = runToError(t, cfg)
+		require.ErrorContains(t, err, "the broker expects TLS")
+		t.Logf("the streaming worker stops with: %v", err)
+		assert.Less(t, time.Since(start), 30*time.Second)
+	})
+
+	t.Run("a certificate from an untrusted CA is refused as not trusted", func(t *testing.T) {
+		ca, _ := tlstest.SelfSignedCA(t, "not the stack's CA")
+		sec := securityOf(t, k, "KAFKA_TLS_CA_FILE="+ca)
+		err := kafkaprobe.Metadata(t.Context(), sec, k.Brokers)
+		require.ErrorContains(t, err, "the broker's certificate is not trusted")
+		t.Logf("metadata: %v", err)
+		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, AllowedTopics: []string{"*"}, KafkaSecurity: sec}, slog.New(slog.DiscardHandler))
+		defer a.Close()
+		require.ErrorContains(t, a.CheckKafka(t.Context()), "the broker's certificate is not trusted")
+	})
+
+	t.Run("no client certificate: the broker refuses the handshake", func(t *testing.T) {
+		sec := securityOf(t, k, "KAFKA_TLS_CERT_FILE=", "KAFKA_TLS_KEY_FILE=")
+		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers),
+			"the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE")
+	})
+
+	t.Run("a certificate for another name is refused as such", func(t *testing.T) {
+		sec := securityOf(t, k, "KAFKA_TLS_SERVER_NAME=kafka.elsewhere.example")
+		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers),
+			`the broker's certificate is not for "kafka.elsewhere.example": set KAFKA_TLS_SERVER_NAME`)
+	})
+
+	t.Run("TLS without SASL at a SASL_SSL port: the error suggests SASL", func(t *testing.T) {
+		sec := securityOf(t, k, "KAFKA_SASL_MECHANISM=", "KAFKA_SASL_USERNAME=", "KAFKA_SASL_PASSWORD_FILE=")
+		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers),
+			"the broker closed the connection; if it requires SASL, set KAFKA_SASL_MECHANISM")
+	})
+
+	t.Run("TLS to a plaintext port: the broker does not speak TLS", func(t *testing.T) {
+		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), secured.sec, stacktest.KafkaBrokers(t)),
+			"the broker does not speak TLS at this address")
+	})
+
+	t.Run("SCRAM-SHA-256 and PLAIN log in too", func(t *testing.T) {
+		for _, m := range []string{kafkasec.ScramSHA256, kafkasec.Plain} {
+			sec := securityOf(t, k, "KAFKA_SASL_MECHANISM="+m)
+			assert.NoError(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers), m)
+		}
+	})
+
+	t.Run("Kafka's own tools connect through client.properties", func(t *testing.T) {
+		out, err := k.Script(nil, "kafka-topics", "--list")
+		require.NoError(t, err, "%s", out)
+	})
+}
+
+// runToError runs a users worker with cfg and returns the error it stops with, which
+// it must within a minute.
+func runToError(t *testing.T, cfg streaming.Config) error {
+	t.Helper()
+	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	err = w.Run(ctx)
+	require.Error(t, err)
+	require.NoError(t, ctx.Err(), "the worker waited instead of stopping: %v", err)
+	return err
+}
+
+// securityOf is k's client settings with changes, NAME=VALUE (an empty VALUE unsets
+// NAME), as a program reads them.
+func securityOf(t *testing.T, k *stacktest.Kafka, changes ...string) *kafkasec.Security {
+	t.Helper()
+	vars := maps.Clone(k.Env)
+	for _, kv := range changes {
+		name, value, _ := strings.Cut(kv, "=")
+		vars[name] = value
+		if value == "" {
+			delete(vars, name)
+		}
+	}
+	e := envvar.NewReader(func(name string) (string, bool) { v, ok := vars[name]; return v, ok })
+	sec := kafkasec.Read(e)
+	require.NoError(t, e.Err())
+	return sec
+}
+
+// readPassword is the password of k's client user, from the file secure.env names.
+func readPassword(t *testing.T, k *stacktest.Kafka) string {
+	t.Helper()
+	b, err := os.ReadFile(k.Env["KAFKA_SASL_PASSWORD_FILE"])
+	require.NoError(t, err, "secure.env's KAFKA_SASL_PASSWORD_FILE")
+	return strings.TrimSpace(string(b))
+}
+
+// tlsCostRecords is what each round of BenchmarkKafkaTLSCost drains.
+const tlsCostRecords = 100_000
+
+// BenchmarkKafkaTLSCost reports the streaming worker's rows/s draining a pre-filled
+// topic from a plaintext Kafka and from a SASL_SSL one (SCRAM-SHA-512, mutual TLS),
+// both of its own and started alike but for STACK_SECURE, in alternating rounds of
+// one run, and the cores the worker used. Run it with -benchtime 1x.
+func BenchmarkKafkaTLSCost(b *testing.B) {
+	stacktest.Needs(b, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	kafkas := map[string]*stacktest.Kafka{
+		"plaintext": stacktest.PrivateKafka(b, "../stack/stack.sh"),
+		"sasl_ssl":  stacktest.PrivateKafka(b, "../stack/stack.sh", "STACK_SECURE=1"),
+	}
+	rate, cores := map[string]float64{}, map[string]float64{}
+	const rounds = 2
+	for round := range rounds {
+		for _, mode := range []string{"plaintext", "sasl_ssl"} {
+			at := bus{brokers: kafkas[mode].Brokers}
+			if mode == "sasl_ssl" {
+				at = securedBus(b, kafkas[mode])
+			}
+			p := newPipeAt(b, at, sharedStore(b), 6)
+			l := newLoad()
+			for range tlsCostRecords / 10_000 {
+				p.produce(l.messages(newIDs(10_000), 1, 0, time.Now()))
+			}
+			w := startProc(b, p, mode)
+			r, cpu, _ := drain(b, w, tlsCostRecords)
+			require.NoError(b, w.terminate(time.Minute))
+			b.Logf("round %d, %s: %.0f rows/s, worker %.2f cores", round+1, mode, r, cpu)
+			rate[mode] += r / rounds
+			cores[mode] += cpu / rounds
+		}
+	}
+	b.ReportMetric(rate["plaintext"], "plaintext_rows/s")
+	b.ReportMetric(rate["sasl_ssl"], "sasl_ssl_rows/s")
+	b.ReportMetric(rate["sasl_ssl"]/rate["plaintext"], "sasl_ssl/plaintext")
+	b.ReportMetric(cores["plaintext"], "plaintext_cores")
+	b.ReportMetric(cores["sasl_ssl"], "sasl_ssl_cores")
+	b.ReportMetric(0, "ns/op")
+}
