@@ -79,6 +79,17 @@ func (c Config) checkTopic(topic string, dss ...datasets.Dataset) error {
 		topic, strings.Join(own, ", "), cmp.Or(strings.Join(c.AllowedTopics, ","), "none")), "TopicNotAllowed", nil)
 }
 
+// checkAnyTopic refuses topic, for good, unless it is the own topic of a dataset or
+// an allowed one.
+func (c Config) checkAnyTopic(topic string) error {
+	var all []datasets.Dataset
+	for _, name := range datasets.Names() {
+		ds, _ := datasets.Lookup(name)
+		all = append(all, ds)
+	}
+	return c.checkTopic(topic, all...)
+}
+
 func (c Config) brokersFrom() string {
 	if c.KafkaBrokersFrom == "" {
 		return "KAFKA_BROKERS"
@@ -156,12 +167,7 @@ func (a *Activities) Close() error {
 // unless it exists already, so that it is never left to broker auto-creation. The
 // topic must be a dataset's own or an allowed one (Config.AllowedTopics).
 func (a *Activities) EnsureTopic(ctx context.Context, topic string) error {
-	var all []datasets.Dataset
-	for _, name := range datasets.Names() {
-		ds, _ := datasets.Lookup(name)
-		all = append(all, ds)
-	}
-	if err := a.cfg.checkTopic(topic, all...); err != nil {
+	if err := a.cfg.checkAnyTopic(topic); err != nil {
 		return err
 	}
 	resp, err := a.kafka.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{

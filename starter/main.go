@@ -38,6 +38,10 @@ execute the runs.`,
   schedule delete     delete the schedule (runs it started go on)
   verify              count a finished run's records among its dataset's rows in
                       Cassandra, waiting for the last ones
+  dlq stats           count a dataset's dead letters by reason and by source
+                      partition, read from its dead-letter topic (KAFKA_BROKERS)
+  dlq replay          re-publish selected dead letters to their source topic, as
+                      a resumable DLQReplay workflow, and follow it
 
 Every command takes -dataset: users (the default), registered_users or
 transactions. Each dataset has a schedule of its own: user-automation for users,
@@ -88,17 +92,17 @@ func dispatch(ctx context.Context, args []string, cfg config.Producer, cfgErr er
 		usage.Write(stdout, nil)
 		return nil
 	}
-	if name == "schedule" {
+	if sub, ok := groups[name]; ok {
 		switch {
 		case len(args) == 0:
-			fmt.Fprint(stderr, "starter schedule: name a command: create, pause, unpause, trigger, describe or delete\n\n")
+			fmt.Fprintf(stderr, "starter %s: name a command: %s\n\n", name, sub)
 			usage.Write(stderr, nil)
 			return errUsage
 		case args[0] == "-h" || args[0] == "-help" || args[0] == "--help":
 			usage.Write(stdout, nil)
 			return nil
 		}
-		name, args = "schedule "+args[0], args[1:]
+		name, args = name+" "+args[0], args[1:]
 	}
 	cmd, ok := commands[name]
 	if !ok {
@@ -119,6 +123,12 @@ func dispatch(ctx context.Context, args []string, cfg config.Producer, cfgErr er
 	}
 	if act.input != nil {
 		if err := act.input().Validate(); err != nil {
+			badInput(stderr, "starter "+name, err)
+			return errUsage
+		}
+	}
+	if act.check != nil {
+		if err := act.check(); err != nil {
 			badInput(stderr, "starter "+name, err)
 			return errUsage
 		}
@@ -147,6 +157,7 @@ func exitErr(code int) error {
 var inputFlags = map[string]string{
 	"dataset": "-dataset", "duration": "-duration", "interval": "-interval",
 	"users_per_tick": "-records-per-tick (or -users-per-tick)", "topic": "-topic",
+	"dlq_topic": "-dlq-topic", "since": "-since", "max_replays": "-max-replays or -page-size",
 }
 
 // badInput prints why a run's input is refused, naming the flag that set the field.
@@ -171,6 +182,9 @@ type action struct {
 	// input, if set, is the run input the command sends: it is validated before
 	// anything connects.
 	input func() workflows.UserAutomationInput
+	// check, if set, validates the rest of the command's input before anything
+	// connects.
+	check func() error
 	// offline commands do not talk to Temporal: run gets a nil client.
 	offline bool
 	run     func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error
@@ -185,6 +199,14 @@ var commands = map[string]command{
 	"schedule describe": scheduleDescribe,
 	"schedule delete":   scheduleDelete,
 	"verify":            verifyCommand,
+	"dlq stats":         dlqStats,
+	"dlq replay":        dlqReplay,
+}
+
+// groups are the commands that take a command of their own, with those commands.
+var groups = map[string]string{
+	"schedule": "create, pause, unpause, trigger, describe or delete",
+	"dlq":      "stats or replay",
 }
 
 // connectionFlags are the flags every command has.

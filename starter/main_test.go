@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
@@ -70,6 +71,16 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"verify", "-h"}, nil, "Rows in Cassandra for this run: N of M <records> published.", ""},
 		{[]string{"verify"}, errUsage, "", "name the run's ids file with -ids-file"},
 		{[]string{"verify", "-dataset", "orders", "-ids-file", "x"}, errUsage, "", "invalid input: dataset (flag -dataset)"},
+		{[]string{"dlq"}, errUsage, "", "starter dlq: name a command: stats or replay"},
+		{[]string{"dlq", "-h"}, nil, "dlq replay", ""},
+		{[]string{"dlq", "purge"}, errUsage, "", `unknown command "dlq purge"`},
+		{[]string{"dlq", "stats", "-h"}, nil, "by reason, by source", ""},
+		{[]string{"dlq", "stats", "-dataset", "orders"}, errUsage, "", "invalid input: dataset (flag -dataset)"},
+		{[]string{"dlq", "replay", "-h"}, nil, "-max-replays", ""},
+		{[]string{"dlq", "replay", "-since", "yesterday"}, errUsage, "",
+			`starter dlq replay: invalid input: since (flag -since): "yesterday" is neither a duration`},
+		{[]string{"dlq", "replay", "-dlq-topic", "a b"}, errUsage, "", "invalid input: dlq_topic (flag -dlq-topic)"},
+		{[]string{"dlq", "replay", "-max-replays", "-1"}, errUsage, "", "invalid input: max_replays (flag -max-replays or -page-size)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -132,6 +143,7 @@ func startWorker(t *testing.T, brokers ...string) config.Producer {
 	t.Cleanup(func() { _ = acts.Close() })
 	w := worker.New(c, cfg.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.UserAutomation)
+	w.RegisterWorkflow(workflows.DLQReplay)
 	w.RegisterActivity(acts)
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
@@ -331,4 +343,55 @@ func terminate(t *testing.T, cfg config.Producer) {
 // docs/configuration.md lists exactly the variables the starter reads.
 func TestConfigurationReference(t *testing.T) {
 	configref.Check(t, "starter", config.StarterVars())
+}
+
+// dlq stats counts the dead letters of a topic; dlq replay re-publishes those of a
+// reason with a progress bar and prints its result; the same request again finds
+// them replayed.
+func TestDLQStatsAndReplay(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
+	cfg := startWorker(t)
+	brokers := stacktest.KafkaBrokers(t)
+	cfg.Activities.KafkaBrokers = brokers
+	src, dlqTopic := cfg.TaskQueue+"-src", cfg.TaskQueue+".dlq"
+	kafkatest.CreateTopic(t, brokers, src, 3)
+	kafkatest.CreateTopic(t, brokers, dlqTopic, 2)
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	var msgs []kafka.Message
+	for i := range 5 {
+		reason := map[bool]string{true: "missing_field", false: "not_json"}[i < 3]
+		msgs = append(msgs, kafkatest.DeadLetter(reason, src, i%3, int64(i), fmt.Sprint("k", i), "{}", i%2, at.Add(time.Duration(i)*time.Minute)))
+	}
+	kafkatest.Produce(t, brokers, dlqTopic, msgs)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, dispatch(ctx, []string{"dlq", "stats", "-dlq-topic", dlqTopic}, cfg, nil, &stdout, &stderr), stderr.String())
+	assert.Contains(t, stdout.String(), "Dead letters in "+dlqTopic+": 5\n")
+	assert.Regexp(t, `(?m)^  missing_field +3\n  not_json +2$`, stdout.String())
+	assert.Regexp(t, `(?m)^  `+src+`/0 +2\n  `+src+`/1 +2\n  `+src+`/2 +1$`, stdout.String())
+	assert.Contains(t, stdout.String(), "Oldest: 2026-11-30T12:00:00Z  "+dlqTopic+"/0/0  from "+src+"/0/0  reason missing_field")
+	assert.Contains(t, stdout.String(), "Newest: 2026-11-30T12:04:00Z  "+dlqTopic+"/0/2  from "+src+"/1/4  reason not_json")
+
+	for _, want := range []string{`"replayed": 3, "skipped": 0`, `"replayed": 0, "skipped": 3`} {
+		stdout.Reset()
+		stderr.Reset()
+		err := dispatch(ctx, []string{"dlq", "replay", "-dlq-topic", dlqTopic, "-reason", "missing_field", "-page-size", "2"}, cfg, nil, &stdout, &stderr)
+		require.NoError(t, err, stderr.String())
+		assert.Contains(t, strings.Join(strings.Fields(stdout.String()), " "), want)
+		assert.Contains(t, stderr.String(), "5/5 dead letters read · 3 selected")
+		assert.Contains(t, stderr.String(), "Replay dlq-replay-"+dlqTopic+"-")
+	}
+	got, _ := kafkatest.ReadAll(ctx, t, brokers, src)
+	assert.Len(t, got, 3)
+
+	// A dead-letter topic that does not exist fails the replay at once.
+	missing := cfg.TaskQueue + "-none.dlq"
+	err := dispatch(ctx, []string{"dlq", "replay", "-dlq-topic", missing}, cfg, nil, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "dead-letter topic "+missing+" does not exist on Kafka at ")
+	err = dispatch(ctx, []string{"dlq", "stats", "-dlq-topic", missing}, cfg, nil, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "counting the dead letters at "+strings.Join(brokers, ",")+" (KAFKA_BROKERS): topic "+missing)
 }

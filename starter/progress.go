@@ -64,15 +64,36 @@ func (b *progressBar) draw(p workflows.Progress) {
 	b.status(b.fit(b.variants(p)))
 }
 
-// variants renders p from the most detailed to the least.
-func (b *progressBar) variants(p workflows.Progress) []string {
-	bar := func(width int) string {
+// drawReplay shows a DLQReplay's progress: the dead letters read of those the
+// replay started with, and what became of the selected ones.
+func (b *progressBar) drawReplay(p workflows.DLQReplayProgress) {
+	bar := meter(p.Read, p.Total)
+	read := fmt.Sprintf("%d/%d %s read", p.Read, p.Total, b.records)
+	counts := fmt.Sprintf(" · %d selected · %d replayed · %d skipped · %d failed",
+		p.Selected, p.Replayed, p.AlreadyReplayed+p.LoopBound, p.Failed)
+	b.status(b.fit([]string{
+		bar(30) + read + counts + fmt.Sprintf(" · %d pages", p.Pages),
+		bar(30) + read + counts,
+		bar(10) + read + counts,
+		bar(10) + read,
+		read,
+	}))
+}
+
+// meter draws a bar of done out of total, width characters wide inside brackets.
+func meter(done, total int) func(width int) string {
+	return func(width int) string {
 		filled := 0
-		if p.TicksTotal > 0 {
-			filled = width * p.TicksDone / p.TicksTotal
+		if total > 0 {
+			filled = min(width, width*done/total)
 		}
 		return "[" + strings.Repeat("#", filled) + strings.Repeat("-", width-filled) + "] "
 	}
+}
+
+// variants renders p from the most detailed to the least.
+func (b *progressBar) variants(p workflows.Progress) []string {
+	bar := meter(p.TicksDone, p.TicksTotal)
 	ticks := fmt.Sprintf("%d/%d ticks", p.TicksDone, p.TicksTotal)
 	records := fmt.Sprintf(" · %d %s", p.RecordsPublished, b.records)
 	sources := fmt.Sprintf(" (randomuser %d, faker %d)", p.RecordsBySource.RandomUser, p.RecordsBySource.Faker)

@@ -65,3 +65,20 @@ retrying: tick 21: … (attempt 2)
 [#####-------------------------] 22/120 ticks · 22 transactions (randomuser 0, faker 22) · late 0 · source faker
 `, out.String())
 }
+
+// A replay's bar counts the dead letters read of those it started with, and fits
+// the terminal as a run's does.
+func TestReplayProgress(t *testing.T) {
+	p := workflows.DLQReplayProgress{Total: 1000, Pages: 3}
+	p.Read, p.Selected, p.Replayed, p.AlreadyReplayed, p.LoopBound, p.Failed = 300, 120, 100, 5, 10, 5
+	var out bytes.Buffer
+	newProgressBar(&out, "dead letters").drawReplay(p)
+	assert.Equal(t, "[#########---------------------] 300/1000 dead letters read · 120 selected · 100 replayed · 15 skipped · 5 failed · 3 pages\n", out.String())
+	for _, width := range []int{120, 80, 40, 20} {
+		var out bytes.Buffer
+		b := &progressBar{w: &out, width: func() int { return width }, records: "dead letters", said: map[string]bool{}}
+		b.drawReplay(p)
+		assert.LessOrEqual(t, utf8.RuneCountInString(strings.TrimPrefix(out.String(), "\r\033[K")), width-1, "width %d", width)
+		assert.Contains(t, out.String(), "300/", "width %d", width)
+	}
+}

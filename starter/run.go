@@ -98,22 +98,42 @@ func (r runner) start(ctx context.Context, detach bool, timeout time.Duration, i
 		return nil
 	}
 
+	var res workflows.UserAutomationResult
+	err = r.followed(ctx, timeout, run, "run", func(ctx context.Context) (any, error) {
+		var err error
+		res, err = r.follow(ctx, run, newProgressBar(r.stderr, r.dataset.RecordsNoun()))
+		return res, err
+	})
+	if err != nil {
+		return err
+	}
+	if idsFile != "" {
+		return writeRecordIDs(idsFile, r.id, res)
+	}
+	return nil
+}
+
+// followed follows a workflow with follow (for -timeout if set) and reports how
+// that ended: Ctrl-C, -timeout, the workflow's failure, or its result (JSON, on
+// stdout) and its address in the Web UI. noun is what the workflow is to the user.
+func (r runner) followed(ctx context.Context, timeout time.Duration, run client.WorkflowRun, noun string,
+	follow func(context.Context) (any, error)) error {
 	followCtx, cancel := ctx, context.CancelFunc(func() {})
 	if timeout > 0 {
 		followCtx, cancel = context.WithTimeout(ctx, timeout)
 	}
 	defer cancel()
-	res, err := r.follow(followCtx, run, newProgressBar(r.stderr, r.dataset.RecordsNoun()))
+	res, err := follow(followCtx)
 	switch {
 	case ctx.Err() != nil:
-		fmt.Fprintf(r.stderr, "\nStopped following. Run %s goes on in the worker; see it in the Web UI:\n%s\n",
-			r.id, runURL(r.cfg, r.id, run.GetRunID()))
+		fmt.Fprintf(r.stderr, "\nStopped following. %s %s goes on in the worker; see it in the Web UI:\n%s\n",
+			strings.ToUpper(noun[:1])+noun[1:], r.id, runURL(r.cfg, r.id, run.GetRunID()))
 		return errStoppedFollowing
 	case followCtx.Err() != nil || timeout > 0 && deadlineExceeded(err):
-		return fmt.Errorf("stopped following after %s (-timeout); run %s goes on in the worker, see %s",
-			timeout, r.id, runURL(r.cfg, r.id, run.GetRunID()))
+		return fmt.Errorf("stopped following after %s (-timeout); %s %s goes on in the worker, see %s",
+			timeout, noun, r.id, runURL(r.cfg, r.id, run.GetRunID()))
 	case err != nil:
-		return fmt.Errorf("run %s failed: %w\nSee %s", r.id, err, runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
+		return fmt.Errorf("%s %s failed: %w\nSee %s", noun, r.id, err, runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
 	}
 	out, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
@@ -121,9 +141,6 @@ func (r runner) start(ctx context.Context, detach bool, timeout time.Duration, i
 	}
 	fmt.Fprintf(r.stdout, "%s\n", out)
 	fmt.Fprintf(r.stderr, "Web UI: %s\n", runURL(r.cfg, r.id, r.lastRunID(ctx, run.GetRunID())))
-	if idsFile != "" {
-		return writeRecordIDs(idsFile, r.id, res)
-	}
 	return nil
 }
 
@@ -162,24 +179,39 @@ func writeRecordIDs(path, workflowID string, res workflows.UserAutomationResult)
 // done, why a tick cannot be published (its activity's last failure), and whether a
 // worker polls the task queue when the run does not answer.
 func (r runner) follow(ctx context.Context, run client.WorkflowRun, bar *progressBar) (workflows.UserAutomationResult, error) {
-	var res workflows.UserAutomationResult
+	return watch(ctx, r, run, bar, bar.draw, func(res workflows.UserAutomationResult) workflows.Progress {
+		return workflows.Progress{TicksDone: res.Ticks, TicksTotal: res.Ticks, RecordsPublished: res.RecordsPublished,
+			RecordsBySource: res.RecordsBySource, LateTicks: res.LateTicks}
+	})
+}
+
+// watch waits for run's result R (following continue-as-new to the last run),
+// drawing its progress P, which ProgressQuery answers, every pollEvery with draw,
+// and at the end final's progress of the result; it shows the last failure of an
+// activity being retried, and why the run does not answer when it does not.
+func watch[R, P any](ctx context.Context, r runner, run client.WorkflowRun, bar *progressBar, draw func(P), final func(R) P) (R, error) {
+	var res R
 	done := make(chan error, 1)
-	go func() { done <- run.Get(ctx, &res) }() // Get follows continue-as-new to the last run
+	go func() { done <- run.Get(ctx, &res) }()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
 		select {
 		case err := <-done:
 			if err == nil {
-				bar.draw(workflows.Progress{TicksDone: res.Ticks, TicksTotal: res.Ticks, RecordsPublished: res.RecordsPublished,
-					RecordsBySource: res.RecordsBySource, LateTicks: res.LateTicks})
+				draw(final(res))
 			}
 			bar.finish()
 			return res, err
 		case <-tick.C:
 			qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			if p, err := r.progress(qctx); err == nil {
-				bar.draw(p)
+			var p P
+			v, err := r.c.QueryWorkflow(qctx, r.id, "", workflows.ProgressQuery)
+			if err == nil {
+				err = v.Get(&p)
+			}
+			if err == nil {
+				draw(p)
 				r.showPendingFailure(qctx, bar)
 			} else {
 				bar.waiting(r.waitingFor(qctx))
@@ -187,15 +219,6 @@ func (r runner) follow(ctx context.Context, run client.WorkflowRun, bar *progres
 			cancel()
 		}
 	}
-}
-
-func (r runner) progress(ctx context.Context) (workflows.Progress, error) {
-	var p workflows.Progress
-	v, err := r.c.QueryWorkflow(ctx, r.id, "", workflows.ProgressQuery)
-	if err == nil {
-		err = v.Get(&p)
-	}
-	return p, err
 }
 
 // showPendingFailure shows the last failure of an activity Temporal is retrying: a

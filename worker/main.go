@@ -1,6 +1,7 @@
 // Command worker is the Temporal worker of streampipe's producer: it runs the
-// UserAutomation workflow and its activities on task queue user-automation, and
-// creates the daily schedule (paused) if it does not exist yet.
+// UserAutomation workflow and its activities on task queue user-automation, and the
+// DLQReplay workflow (`starter dlq replay`), and creates the daily schedule (paused)
+// if it does not exist yet.
 //
 // Configuration comes from the environment (see internal/config; `worker -h` lists
 // it). It serves Prometheus metrics on /metrics, the Temporal SDK's among them, and a
@@ -38,9 +39,11 @@ var usage = cli.Usage{
 	Command: "worker [flags]",
 	About: `The Temporal worker of streampipe: runs the UserAutomation workflow and its
 activities (fetch users from randomuser.me, or gofakeit when it fails; publish them
-to Kafka) on its task queue, and creates the daily schedule, paused, if it does not
-exist. Serves Prometheus metrics on /metrics (its own and the Temporal SDK's) and a
-readiness check on /healthz (Temporal and Kafka reachable). Stops on SIGINT or SIGTERM, letting the ticks in
+to Kafka) on its task queue, and the DLQReplay workflow that 'starter dlq replay'
+starts (re-publish dead letters to their source topic), and creates the daily
+schedule, paused, if it does not exist. Serves Prometheus metrics on /metrics (its
+own and the Temporal SDK's) and a readiness check on /healthz (Temporal and Kafka
+reachable). Stops on SIGINT or SIGTERM, letting the ticks in
 flight finish. Configuration comes from the environment below.`,
 	Env:     config.ProducerVars(),
 	EnvHelp: config.Help,
@@ -128,6 +131,7 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 		WorkerStopTimeout: 20 * time.Second,
 	})
 	w.RegisterWorkflow(workflows.UserAutomation)
+	w.RegisterWorkflow(workflows.DLQReplay)
 	w.RegisterActivity(acts)
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
 		"temporal_tls", cfg.TemporalOptions.ConnectionOptions.TLS != nil, "temporal_api_key", cfg.TemporalOptions.Credentials != nil,

@@ -51,7 +51,9 @@ type Producer struct {
 	// KAFKA_TOPIC_PARTITIONS (3), KAFKA_TOPIC_REPLICATION_FACTOR (1),
 	// KAFKA_BATCH_TIMEOUT (5ms), KAFKA_BATCH_SIZE (1000), RANDOMUSER_URL
 	// (https://randomuser.me/api/), RANDOMUSER_TIMEOUT (5s) and WORKER_ALLOWED_TOPICS
-	// (none), with KafkaTopic as the users dataset's own topic. The worker only.
+	// (none), with KafkaTopic as the users dataset's own topic. The worker only, but
+	// for KAFKA_BROKERS and the Kafka security (KAFKA_TLS*, KAFKA_SASL_*), which
+	// `starter dlq stats` reads too.
 	Activities activities.Config
 	// LogFormat is LOG_FORMAT: text (the default) or json. The worker's log, the
 	// starter's warnings from the Temporal SDK.
@@ -154,6 +156,9 @@ func vars(load func(*envvar.Reader)) []envvar.Var {
 
 func loadStarter(e *envvar.Reader) Producer {
 	c := loadTemporal(e)
+	c.Activities.KafkaBrokers = e.Addrs("KAFKA_BROKERS", "localhost:9092", true)
+	c.Activities.KafkaBrokersFrom = "KAFKA_BROKERS"
+	c.Activities.KafkaSecurity = kafkasec.Read(e)
 	c.Cassandra.Hosts = e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false)
 	c.Cassandra.Username = e.Secret("CASSANDRA_USERNAME")
 	c.Cassandra.Password = e.Secret("CASSANDRA_PASSWORD")

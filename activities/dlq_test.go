@@ -1,0 +1,67 @@
+package activities
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/internal/kafkatest"
+	"github.com/streampipe/streampipe/internal/stacktest"
+)
+
+// A page retried after its worker died having published part of it — here, the
+// replays of the even dead letters already on the source topic — publishes the
+// rest only: each dead letter once.
+func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka)
+	brokers := stacktest.KafkaBrokers(t)
+	topic := fmt.Sprintf("test-replay-page-%d", time.Now().UnixNano())
+	src, dlqTopic := topic+"-src", topic+".dlq"
+	kafkatest.CreateTopic(t, brokers, src, 3)
+	kafkatest.CreateTopic(t, brokers, dlqTopic, 1)
+	at := time.Now().Add(-time.Minute)
+	var letters, published []kafka.Message
+	for i := range 10 {
+		m := kafkatest.DeadLetter("missing_field", src, i%3, int64(i), fmt.Sprint("k", i), "{}", 0, at)
+		letters = append(letters, m)
+		if i%2 == 0 {
+			m.Offset = int64(i)
+			r := dlq.Parse(m).Replay(dlqTopic)
+			r.Topic, r.Partition = "", i%3
+			published = append(published, r)
+		}
+	}
+	kafkatest.Produce(t, brokers, dlqTopic, letters)
+	kafkatest.Produce(t, brokers, src, published)
+
+	page := ReplayPageInput{DLQTopic: dlqTopic, Range: dlq.Range{Partition: 0, From: 0, To: 10}, MaxReplays: 3}
+	refused := New(Config{KafkaBrokers: brokers}, discardLogger())
+	t.Cleanup(func() { _ = refused.Close() })
+	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(refused)
+	_, err := env.ExecuteActivity(refused.ReplayPage, page)
+	require.Error(t, err, "the source topic is neither a dataset's nor allowed")
+	assert.Contains(t, err.Error(), "topic "+src+" is not allowed")
+
+	a := New(Config{KafkaBrokers: brokers, AllowedTopics: []string{src}}, discardLogger())
+	t.Cleanup(func() { _ = a.Close() })
+	env = (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	v, err := env.ExecuteActivity(a.ReplayPage, page)
+	require.NoError(t, err)
+	var res ReplayPageResult
+	require.NoError(t, v.Get(&res))
+	assert.Equal(t, ReplayPageResult{Read: 10, Selected: 10, Replayed: 5, AlreadyReplayed: 5}, res)
+
+	msgs, _ := kafkatest.ReadAll(t.Context(), t, brokers, src)
+	counts := kafkatest.CountByHeader(msgs, dlq.HeaderReplayedFrom)
+	for i := range 10 {
+		assert.Equal(t, 1, counts[dlq.Coordinates(dlqTopic, 0, int64(i))], "dead letter %d", i)
+	}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/workflows"
+)
+
+var dlqStats = command{
+	help: `Counts the dead letters of a dataset's dead-letter topic, read from the topic
+itself with their dlq.* headers (KAFKA_BROKERS): the total, by reason, by source
+topic and partition, how many are of records replayed before, and the oldest
+and newest (when dead-lettered, where they stand, where they came from). It reads
+up to the end offsets of the moment it starts. It does not talk to Temporal.`,
+	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
+		dataset, topic := dlqTopicFlags(fs, cfg)
+		return action{
+			input:   func() workflows.UserAutomationInput { return workflows.UserAutomationInput{Dataset: *dataset} },
+			offline: true,
+			run: func(ctx context.Context, _ client.Client, stdout, _ io.Writer) error {
+				st, err := dlq.Count(ctx, cfg.Activities.KafkaBrokers, cfg.Activities.KafkaSecurity, topic())
+				if err != nil {
+					return fmt.Errorf("counting the dead letters at %s (KAFKA_BROKERS): %w", strings.Join(cfg.Activities.KafkaBrokers, ","), err)
+				}
+				st.Print(stdout)
+				return nil
+			},
+		}
+	},
+}
+
+// dlqTopicFlags declares -dataset and -dlq-topic; topic is the dead-letter topic
+// they name once parsed: -dlq-topic, else the dataset's (for users, KAFKA_TOPIC's).
+func dlqTopicFlags(fs *flag.FlagSet, cfg *config.Producer) (dataset *string, topic func() string) {
+	dataset = fs.String("dataset", "", "the dataset whose dead letters: "+strings.Join(datasets.Names(), ", ")+` (default "users")`)
+	dlqTopic := fs.String("dlq-topic", "", "the dead-letter topic (default: the dataset's, <topic>.dlq; for a declared dataset, name it)")
+	return dataset, func() string {
+		if *dlqTopic != "" {
+			return *dlqTopic
+		}
+		ds, _ := datasets.Lookup(*dataset) // the input is valid
+		if ds.Name == datasets.NameUsers {
+			ds.Topic = cfg.KafkaTopic
+		}
+		return ds.DeadLetterTopic()
+	}
+}
+
+var dlqReplay = command{
+	help: `Re-publishes selected dead letters to their source topic, where the streaming
+worker consumes them again once their cause is fixed: a DLQReplay workflow on the
+worker's task queue, followed with a progress bar until it ends; then prints its
+result (JSON, on stdout: read, selected, replayed, skipped, failed) and its
+address in the Temporal Web UI. Each replayed record has its original key, value
+and headers, plus dlq.replayed_from (<dlq topic>/<partition>/<offset>) and
+dlq.replays (how many times it has been replayed).
+
+It reads the dead letters up to the end offsets of the moment it starts, page by
+page, and resumes after a worker crash. Each dead letter is published once: one
+already on the source topic (a retried page, an earlier or overlapping request)
+is skipped. The workflow id derives from the selection: the same request while
+one runs follows that one. A record replayed -max-replays times already that
+failed again is skipped unless -force: loops are bounded. Ctrl-C, or -timeout,
+stops following; the replay goes on in the worker.`,
+	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
+		taskQueueFlag(fs, cfg)
+		dataset, topic := dlqTopicFlags(fs, cfg)
+		in := &workflows.DLQReplayInput{}
+		fs.StringVar(&in.Reason, "reason", "", "replay the dead letters of this dlq.reason only (see 'starter dlq stats')")
+		fs.StringVar(&in.Since, "since", "", `replay the dead letters written since: a duration back from now ("24h") or an RFC 3339 time`)
+		fs.IntVar(&in.MaxReplays, "max-replays", workflows.DefaultMaxReplays, "skip the dead letters of records replayed this many times already")
+		fs.BoolVar(&in.Force, "force", false, "replay them even so")
+		fs.IntVar(&in.PageSize, "page-size", 500, "dead letters read by one activity")
+		detach := fs.Bool("detach", false, "start the replay and return without following it")
+		timeout := fs.Duration("timeout", 0, "stop following after this long (0: until the replay ends); the replay goes on")
+		return action{
+			input: func() workflows.UserAutomationInput { return workflows.UserAutomationInput{Dataset: *dataset} },
+			check: func() error {
+				in.DLQTopic = topic()
+				return in.Validate()
+			},
+			run: func(ctx context.Context, c client.Client, stdout, stderr io.Writer) error {
+				r := runner{c: c, cfg: *cfg, id: workflows.ReplayID(*in), stdout: stdout, stderr: stderr}
+				return r.replay(ctx, *in, *detach, *timeout)
+			},
+		}
+	},
+}
+
+// replay starts the replay of in, or finds the one running with the same
+// selection, and follows it.
+func (r runner) replay(ctx context.Context, in workflows.DLQReplayInput, detach bool, timeout time.Duration) error {
+	run, err := r.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: r.id, TaskQueue: r.cfg.TaskQueue, StaticSummary: in.Summary(),
+		// A running replay of the same selection is followed, not doubled; a finished
+		// one may run again (it skips what is on the source topic already).
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.DLQReplay, in)
+	if err != nil {
+		return fmt.Errorf("starting workflow %s on task queue %s: %w", r.id, r.cfg.TaskQueue, err)
+	}
+	fmt.Fprintf(r.stderr, "Replay %s on task queue %s: %s.\nWeb UI: %s\n",
+		r.id, r.cfg.TaskQueue, in.Summary(), runURL(r.cfg, r.id, run.GetRunID()))
+	if detach {
+		return nil
+	}
+	return r.followed(ctx, timeout, run, "replay", func(ctx context.Context) (any, error) {
+		return r.followReplay(ctx, run, newProgressBar(r.stderr, "dead letters"))
+	})
+}
+
+// followReplay waits for the replay's result, showing its progress meanwhile, why
+// a page is retried, and whether a worker polls the task queue when the replay
+// does not answer.
+func (r runner) followReplay(ctx context.Context, run client.WorkflowRun, bar *progressBar) (workflows.DLQReplayResult, error) {
+	return watch(ctx, r, run, bar, bar.drawReplay, func(res workflows.DLQReplayResult) workflows.DLQReplayProgress {
+		return workflows.DLQReplayProgress{Total: res.Read, Pages: res.Pages, ReplayPageResult: activities.ReplayPageResult{
+			Read: res.Read, Selected: res.Selected, Replayed: res.Replayed,
+			AlreadyReplayed: res.AlreadyReplayed, LoopBound: res.LoopBound, Failed: res.Failed,
+		}}
+	})
+}

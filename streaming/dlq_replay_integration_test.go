@@ -1,0 +1,162 @@
+package streaming_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/workflows"
+)
+
+// things is a declared dataset whose note is required (strict) or not.
+func things(t *testing.T, strict bool) streaming.Dataset {
+	t.Helper()
+	ds, err := datasets.ParseDeclared("things.yaml", fmt.Appendf(nil, `datasets:
+  - name: things
+    topic: things
+    table: ks.things
+    primary_key: id
+    columns:
+      - {name: id, type: uuid, from: value.id, required: true}
+      - {name: name, type: text, from: value.name, required: true}
+      - {name: note, type: text, from: value.note, required: %t}
+`, strict))
+	require.NoError(t, err)
+	return ds[0].Rows
+}
+
+// replayer runs DLQReplay and its activities in this process, on a task queue of
+// the test's own, allowed to publish to topic, and returns a function that runs one replay to its end.
+func replayer(t *testing.T, brokers []string, topic string) func(in workflows.DLQReplayInput) workflows.DLQReplayResult {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := client.Dial(client.Options{HostPort: stacktest.TemporalAddress(t), Namespace: stacktest.TemporalNamespace(),
+		Logger: tlog.NewStructuredLogger(logger)})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	queue := "test-replay-" + uuid.NewString()
+	acts := activities.New(activities.Config{KafkaBrokers: brokers, AllowedTopics: []string{topic}}, logger)
+	w := worker.New(c, queue, worker.Options{})
+	w.RegisterWorkflow(workflows.DLQReplay)
+	w.RegisterActivity(acts)
+	require.NoError(t, w.Start())
+	t.Cleanup(func() { w.Stop(); _ = acts.Close() })
+	return func(in workflows.DLQReplayInput) workflows.DLQReplayResult {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.ReplayID(in) + "-" + queue, TaskQueue: queue},
+			workflows.DLQReplay, in)
+		require.NoError(t, err)
+		var res workflows.DLQReplayResult
+		require.NoError(t, run.Get(ctx, &res))
+		return res
+	}
+}
+
+// TestReplayAfterTheCauseIsFixed dead-letters records of a declared dataset whose
+// note is required, then relaxes the declaration, restarts the worker and replays
+// the dead letters of reason malformed: each becomes a row, and the others (an id
+// that is no uuid) stay dead letters. Replayed, those fail again and come back to
+// the dead-letter topic with their replay count, until the loop bound stops them.
+func TestReplayAfterTheCauseIsFixed(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsTemporal)
+	p := newPipe(t, 3)
+	metrics := streaming.NewMetrics(prometheus.NewRegistry())
+	strict, err := streaming.New(p.config(), things(t, true), metrics)
+	require.NoError(t, err)
+	stop := runUntilStopped(t, strict.Run)
+	require.Eventually(t, strict.Ready, time.Minute, 100*time.Millisecond)
+
+	var msgs []kafka.Message
+	ids := map[string]bool{} // the rows there must be in the end: with a note, or without (replayed)
+	for i := range 60 {
+		id := uuid.NewString()
+		switch {
+		case i < 30:
+			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: fmt.Appendf(nil, `{"id":%q,"name":"n%d","note":"x"}`, id, i)})
+			ids[id] = true
+		case i < 50:
+			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: fmt.Appendf(nil, `{"id":%q,"name":"n%d"}`, id, i)})
+			ids[id] = true
+		default:
+			msgs = append(msgs, kafka.Message{Key: []byte(id), Value: fmt.Appendf(nil, `{"id":"not-a-uuid-%d","name":"n%d","note":"x"}`, i, i)})
+		}
+	}
+	p.produce(msgs)
+	p.waitCaughtUp(time.Minute)
+	require.NoError(t, stop())
+	st, err := dlq.Count(context.Background(), p.brokers, nil, p.dlq)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{streaming.ReasonMalformed: 20, streaming.ReasonInvalidID: 10}, st.ByReason)
+	assert.Equal(t, 30, p.countRows(), "rows before the fix")
+
+	relaxed, err := streaming.New(p.config(), things(t, false), metrics)
+	require.NoError(t, err)
+	stop = runUntilStopped(t, relaxed.Run)
+	defer func() { assert.NoError(t, stop()) }()
+	require.Eventually(t, relaxed.Ready, time.Minute, 100*time.Millisecond)
+	replay := replayer(t, p.brokers, p.topic)
+
+	start := time.Now()
+	res := replay(workflows.DLQReplayInput{DLQTopic: p.dlq, Reason: streaming.ReasonMalformed})
+	t.Logf("replay after the fix: %+v in %s", res, time.Since(start).Round(time.Millisecond))
+	assert.Equal(t, workflows.DLQReplayResult{DLQTopic: p.dlq, Read: 30, Selected: 20, Replayed: 20, Pages: 3}, res)
+	p.waitCaughtUp(time.Minute)
+	assert.Equal(t, ids, p.rowIDs(), "a row for each valid record and each replayed one, no other")
+	st, err = dlq.Count(context.Background(), p.brokers, nil, p.dlq)
+	require.NoError(t, err)
+	assert.Equal(t, 30, st.Total, "the replayed ones did not fail again")
+
+	// The others fail again: each replay sends back what the one before dead-lettered
+	// again, until they have been replayed DefaultMaxReplays times.
+	for k := 1; k <= workflows.DefaultMaxReplays+1; k++ {
+		res := replay(workflows.DLQReplayInput{DLQTopic: p.dlq, Reason: streaming.ReasonInvalidID})
+		p.waitCaughtUp(time.Minute)
+		st, err := dlq.Count(context.Background(), p.brokers, nil, p.dlq)
+		require.NoError(t, err)
+		if k <= workflows.DefaultMaxReplays {
+			assert.Equal(t, 10, res.Replayed, "replay %d: %+v", k, res)
+			assert.Equal(t, 10*(k-1), res.AlreadyReplayed, "replay %d: the dead letters replayed before", k)
+			assert.Equal(t, 30+10*k, st.Total, "replay %d: dead-lettered again", k)
+			assert.Equal(t, 10*k, st.Replayed, "replay %d: with their replay count", k)
+			continue
+		}
+		assert.Zero(t, res.Replayed, "replay %d: %+v", k, res)
+		assert.Equal(t, 10, res.LoopBound, "replay %d: the loop is bounded", k)
+		assert.Equal(t, 30+10*workflows.DefaultMaxReplays, st.Total)
+	}
+	assert.Equal(t, ids, p.rowIDs(), "the rows as they were")
+}
+
+// rowIDs are the ids of the pipe's table.
+func (p *pipe) rowIDs() map[string]bool {
+	p.t.Helper()
+	iter := p.session.Query("SELECT id FROM " + testKeyspace + "." + p.table).Iter()
+	out := map[string]bool{}
+	var id gocql.UUID
+	for iter.Scan(&id) {
+		out[id.String()] = true
+	}
+	require.NoError(p.t, iter.Close())
+	return out
+}
+
+func (p *pipe) countRows() int { return len(p.rowIDs()) }
