@@ -337,7 +337,11 @@ func startRun(t *testing.T, ctx context.Context, c client.Client, taskQueue, id 
 // deadLetter publishes a record that is not JSON to topic.
 func deadLetter(t *testing.T, ctx context.Context, brokers []string, topic string) {
 	t.Helper()
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll}
+	// A transport of its own: kafka-go's shared default one answers metadata from a
+	// cache that may not know the topic the worker made a moment ago.
+	transport := &kafka.Transport{}
+	defer transport.CloseIdleConnections()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll, Transport: transport}
 	defer w.Close()
 	require.NoError(t, w.WriteMessages(ctx, kafka.Message{Key: []byte("not-json"), Value: []byte("not json")}))
 }

@@ -168,7 +168,7 @@ func rawCeiling(b *testing.B, p *pipe, insert string, inFlight int, d time.Durat
 // bursts of 10 every 10 ms.
 func steady(b *testing.B, p *pipe, l *load) {
 	w := &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
-		BatchSize: 10, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+		BatchSize: 10, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll, Transport: p.producer.Transport}
 	defer w.Close()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()

@@ -194,9 +194,10 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 // bytes, all one repeated byte (not JSON).
 func produceBomb(t *testing.T, p *pipe, l *load, codec kafka.Compression, n, size int) {
 	// Compressing takes the writer long under the race detector (lz4 most): it may.
+	// The pipe's transport: kafka-go's shared default one may not know the topic yet.
 	bomber := &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: p.topic, Compression: codec,
 		BatchSize: n + 1, BatchBytes: 1 << 30, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll,
-		WriteTimeout: 3 * time.Minute}
+		WriteTimeout: 3 * time.Minute, Transport: p.producer.Transport}
 	defer bomber.Close()
 	value := bytes.Repeat([]byte{'{'}, size)
 	bomb := make([]kafka.Message, n)
