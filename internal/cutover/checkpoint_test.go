@@ -120,3 +120,14 @@ func TestReadCheckpointOfNoDirectory(t *testing.T) {
 	assert.Contains(t, err.Error(), "not a Spark checkpoint directory")
 	assert.Contains(t, err.Error(), filepath.Join("nowhere", "commits"))
 }
+
+// An offset outside the partition's records is refused: records were deleted, or
+// the topic is not the one Spark read.
+func TestPartitionCheck(t *testing.T) {
+	assert.NoError(t, Partition{ID: 1, Commit: 5, Start: 5, End: 9}.check("t"))
+	assert.NoError(t, Partition{ID: 1, Commit: 9, Start: 5, End: 9}.check("t"))
+	assert.ErrorContains(t, Partition{ID: 1, Commit: 4, Start: 5, End: 9}.check("t"),
+		"topic t partition 1: the checkpoint's offset 4 is before the partition's first offset 5")
+	assert.ErrorContains(t, Partition{ID: 1, Commit: 10, Start: 5, End: 9}.check("t"),
+		"topic t partition 1: the checkpoint's offset 10 is beyond the partition's end 9")
+}
