@@ -221,8 +221,9 @@ func (p Plan) Lag() int64 {
 	return n
 }
 
-// Print writes the plan: per partition, the offset to commit, the group's now, the
-// partition's end and the lag streampipe starts with.
+// Print writes the plan: per partition, its first offset (above 0: records were
+// deleted), the offset to commit, the group's now, the partition's end and the lag
+// streampipe starts with.
 func (p Plan) Print(w io.Writer) {
 	fmt.Fprintf(w, "Spark checkpoint %s: last finished batch %d (%s)\n", p.Checkpoint.Dir, p.Checkpoint.Batch, p.Checkpoint.File())
 	if others := len(p.Checkpoint.Offsets) - 1; others > 0 {
@@ -230,14 +231,14 @@ func (p Plan) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "Topic %s, group %s:\n", p.Topic, p.Group)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "partition\tcommit\tgroup now\tend\tlag\t")
+	fmt.Fprintln(tw, "partition\tfirst\tcommit\tgroup now\tend\tlag\t")
 	for _, pt := range p.Partitions {
 		now := "none"
 		if pt.Committed >= 0 {
 			now = fmt.Sprint(pt.Committed)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%d\t%d\t\n", pt.ID, pt.Commit, now, pt.End, pt.End-pt.Commit)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d\t%d\t\n", pt.ID, pt.Start, pt.Commit, now, pt.End, pt.End-pt.Commit)
 	}
-	fmt.Fprintf(tw, "total\t\t\t\t%d\t\n", p.Lag())
+	fmt.Fprintf(tw, "total\t\t\t\t\t%d\t\n", p.Lag())
 	_ = tw.Flush()
 }

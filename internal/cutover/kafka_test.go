@@ -80,7 +80,7 @@ func TestCutOverCommitsTheLastFinishedBatch(t *testing.T) {
 	var out bytes.Buffer
 	plan.Print(&out)
 	assert.Contains(t, out.String(), "last finished batch 1")
-	assert.Regexp(t, `(?m)^\s+0\s+4\s+none\s+10\s+6\s*$`, out.String())
+	assert.Regexp(t, `(?m)^\s+0\s+0\s+4\s+none\s+10\s+6\s*$`, out.String())
 	assert.Regexp(t, `(?m)^\s*total\s+18\s*$`, out.String())
 	assert.Equal(t, map[int]int64{0: -1, 1: -1, 2: -1}, groupOffsets(t, c, group, topic, 3), "Prepare commits nothing")
 
