@@ -43,16 +43,7 @@ func TestCutoverCommand(t *testing.T) {
 		return stdout.String(), stderr.String(), err
 	}
 	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	committed := func() map[int]int64 {
-		res, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group,
-			Topics: map[string][]int{cfg.KafkaTopic: {0, 1}}})
-		require.NoError(t, err)
-		out := map[int]int64{}
-		for _, p := range res.Topics[cfg.KafkaTopic] {
-			out[p.Partition] = p.CommittedOffset
-		}
-		return out
-	}
+	committed := func() map[int]int64 { return cutovertest.GroupOffsets(t, c, group, cfg.KafkaTopic, 2) }
 
 	stdout, _, err := run("-dry-run")
 	require.NoError(t, err)

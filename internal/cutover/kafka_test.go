@@ -38,25 +38,6 @@ func topicWith(t *testing.T, sizes ...int) (topic, group string, c *kafka.Client
 	return topic, group, &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
 }
 
-// groupOffsets are the group's committed offsets of topic's partitions 0 to n-1
-// (-1: none).
-func groupOffsets(t *testing.T, c *kafka.Client, group, topic string, n int) map[int]int64 {
-	t.Helper()
-	parts := make([]int, n)
-	for i := range parts {
-		parts[i] = i
-	}
-	res, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	require.NoError(t, err)
-	require.NoError(t, res.Error)
-	out := map[int]int64{}
-	for _, p := range res.Topics[topic] {
-		require.NoError(t, p.Error)
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
-}
-
 // The offsets of the last finished batch become the group's, which had none: a
 // commit by no member of an empty group, which Kafka accepts. A second cut-over
 // is refused, unless forced.
@@ -82,10 +63,10 @@ func TestCutOverCommitsTheLastFinishedBatch(t *testing.T) {
 	assert.Contains(t, out.String(), "last finished batch 1")
 	assert.Regexp(t, `(?m)^\s+0\s+0\s+4\s+none\s+10\s+6\s*$`, out.String())
 	assert.Regexp(t, `(?m)^\s*total\s+18\s*$`, out.String())
-	assert.Equal(t, map[int]int64{0: -1, 1: -1, 2: -1}, groupOffsets(t, c, group, topic, 3), "Prepare commits nothing")
+	assert.Equal(t, map[int]int64{0: -1, 1: -1, 2: -1}, cutovertest.GroupOffsets(t, c, group, topic, 3), "Prepare commits nothing")
 
 	require.NoError(t, plan.Commit(ctx, c))
-	assert.Equal(t, map[int]int64{0: 4, 1: 5, 2: 6}, groupOffsets(t, c, group, topic, 3))
+	assert.Equal(t, map[int]int64{0: 4, 1: 5, 2: 6}, cutovertest.GroupOffsets(t, c, group, topic, 3))
 
 	_, err = cutover.Prepare(ctx, c, ck, topic, group, false)
 	var refused *cutover.Refused
@@ -99,7 +80,7 @@ func TestCutOverCommitsTheLastFinishedBatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 4, plan.Partitions[0].Committed)
 	require.NoError(t, plan.Commit(ctx, c))
-	assert.Equal(t, map[int]int64{0: 1, 1: 2, 2: 3}, groupOffsets(t, c, group, topic, 3))
+	assert.Equal(t, map[int]int64{0: 1, 1: 2, 2: 3}, cutovertest.GroupOffsets(t, c, group, topic, 3))
 }
 
 // Each mismatch between the checkpoint and the live topic is refused, naming it.
@@ -132,7 +113,7 @@ func TestCutOverRefusesAMismatch(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
-	assert.Equal(t, map[int]int64{0: -1, 1: -1}, groupOffsets(t, c, group, topic, 2), "nothing committed")
+	assert.Equal(t, map[int]int64{0: -1, 1: -1}, cutovertest.GroupOffsets(t, c, group, topic, 2), "nothing committed")
 }
 
 // A group with a live member (a streaming worker still running) is refused, even
