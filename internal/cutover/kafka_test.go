@@ -117,13 +117,14 @@ func TestCutOverRefusesAMismatch(t *testing.T) {
 }
 
 // A group with a live member (a streaming worker still running) is refused, even
-// with -force: its commits would undo the cut-over.
+// with -force: its commits would undo the cut-over. Once the member has left, the
+// group (empty now, with the member's offsets) takes the forced cut-over.
 func TestCutOverRefusesALiveGroup(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka)
 	topic, group, c := topicWith(t, 3)
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: stacktest.KafkaBrokers(t), Topic: topic, GroupID: group,
 		StartOffset: kafka.FirstOffset})
-	defer r.Close()
+	t.Cleanup(func() { _ = r.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := r.FetchMessage(ctx) // the reader has joined the group
@@ -136,4 +137,12 @@ func TestCutOverRefusesALiveGroup(t *testing.T) {
 	require.ErrorAs(t, err, &refused)
 	assert.Contains(t, err.Error(), "group "+group+" has 1 live members")
 	assert.Contains(t, err.Error(), "stop the streaming workers first")
+
+	require.NoError(t, r.CommitMessages(ctx, kafka.Message{Topic: topic, Partition: 0, Offset: 2}))
+	require.NoError(t, r.Close()) // leaves the group
+	plan, err := cutover.Prepare(ctx, c, ck, topic, group, true)
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, plan.Partitions[0].Committed, "the member's offset")
+	require.NoError(t, plan.Commit(ctx, c))
+	assert.Equal(t, map[int]int64{0: 1}, cutovertest.GroupOffsets(t, c, group, topic, 1))
 }
