@@ -40,7 +40,8 @@ func offsetsFile(dir string, batch int64) string {
 // finished; a batch file is named by its decimal id, any other name (the hidden
 // .<id>.crc checksums, temporary files) is not a batch. The offsets taken are
 // those of the highest batch that has a commit: a later planned batch did not
-// finish, and Spark re-runs it from there.
+// finish, and Spark re-runs it from there. More than one planned batch past the last
+// finished one is refused, as Spark refuses it.
 func ReadCheckpoint(dir string) (Checkpoint, error) {
 	committed, err := batches(filepath.Join(dir, "commits"))
 	if err != nil {
@@ -51,6 +52,14 @@ func ReadCheckpoint(dir string) (Checkpoint, error) {
 			dir)
 	}
 	last := slices.Max(committed)
+	planned, err := batches(filepath.Join(dir, "offsets"))
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if len(planned) > 0 && slices.Max(planned) > last+1 {
+		return Checkpoint{}, fmt.Errorf("%s: inconsistent: batch %d is planned but the last finished one is %d; Spark itself refuses to restart from such a checkpoint",
+			dir, slices.Max(planned), last)
+	}
 	if err := checkCommit(filepath.Join(dir, "commits", strconv.FormatInt(last, 10))); err != nil {
 		return Checkpoint{}, err
 	}

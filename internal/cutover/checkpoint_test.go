@@ -67,6 +67,10 @@ func TestReadCheckpoint(t *testing.T) {
 		{name: "empty metadata line", files: map[string]string{
 			"offsets/0": "v1\n\n{\"t\":{\"0\":7}}", "commits/0": commit,
 		}, batch: 0, offsets: map[string]map[int]int64{"t": {0: 7}}},
+		{name: "two batches planned past the last finished one", files: map[string]string{
+			"offsets/4": offsetsOf(`{"t":{"0":40}}`), "commits/4": commit,
+			"offsets/5": offsetsOf(`{"t":{"0":50}}`), "offsets/6": offsetsOf(`{"t":{"0":60}}`),
+		}, err: "inconsistent: batch 6 is planned but the last finished one is 4"},
 		{name: "no finished batch", files: map[string]string{"offsets/0": offsetsOf(`{"t":{"0":1}}`)},
 			err: "no finished batch"},
 		{name: "committed batch without offsets", files: map[string]string{"commits/2": commit},
