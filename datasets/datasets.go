@@ -128,6 +128,15 @@ func (d Dataset) RecordID(workflowID, runID string, tick, index int) string {
 	return uuid.NewSHA1(d.space, name).String()
 }
 
+// Group is the dataset's streaming consumer group when STREAMING_GROUP is base:
+// base for users, base-<name> for another.
+func (d Dataset) Group(base string) string {
+	if d.Name == NameUsers {
+		return base
+	}
+	return base + "-" + d.Name
+}
+
 // Vars names the environment variables through which the programs move a dataset
 // elsewhere: its topic, dead-letter topic, consumer group, keyspace and table. The
 // users dataset has the names it always had: KAFKA_TOPIC, KAFKA_DLQ_TOPIC,

@@ -42,6 +42,9 @@ execute the runs.`,
                       partition, read from its dead-letter topic (KAFKA_BROKERS)
   dlq replay          re-publish selected dead letters to their source topic, as
                       a resumable DLQReplay workflow, and follow it
+  cutover             start streampipe where the Spark job stopped: commit the
+                      offsets of a Spark checkpoint's last finished batch as the
+                      streaming worker's consumer group offsets (KAFKA_BROKERS)
 
 Every command takes -dataset: users (the default), registered_users or
 transactions. Each dataset has a schedule of its own: user-automation for users,
@@ -201,6 +204,7 @@ var commands = map[string]command{
 	"verify":            verifyCommand,
 	"dlq stats":         dlqStats,
 	"dlq replay":        dlqReplay,
+	"cutover":           cutoverCommand,
 }
 
 // groups are the commands that take a command of their own, with those commands.

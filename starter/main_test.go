@@ -81,6 +81,11 @@ func TestCommandLine(t *testing.T) {
 			`starter dlq replay: invalid input: since (flag -since): "yesterday" is neither a duration`},
 		{[]string{"dlq", "replay", "-dlq-topic", "a b"}, errUsage, "", "invalid input: dlq_topic (flag -dlq-topic)"},
 		{[]string{"dlq", "replay", "-max-replays", "-1"}, errUsage, "", "invalid input: max_replays (flag -max-replays or -page-size)"},
+		{[]string{"cutover", "-h"}, nil, "-spark-checkpoint directory", ""},
+		{[]string{"cutover"}, errUsage, "", "starter cutover: name the Spark query's checkpoint directory with -spark-checkpoint"},
+		{[]string{"cutover", "-spark-checkpoint", "/no/such/checkpoint"}, errUsage, "",
+			"starter cutover: not a Spark checkpoint directory: open /no/such/checkpoint/commits"},
+		{[]string{"cutover", "-dataset", "orders", "-spark-checkpoint", "x"}, errUsage, "", "invalid input: dataset (flag -dataset)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -53,7 +53,7 @@ type Producer struct {
 	// (https://randomuser.me/api/), RANDOMUSER_TIMEOUT (5s) and WORKER_ALLOWED_TOPICS
 	// (none), with KafkaTopic as the users dataset's own topic. The worker only, but
 	// for KAFKA_BROKERS and the Kafka security (KAFKA_TLS*, KAFKA_SASL_*), which
-	// `starter dlq stats` reads too.
+	// `starter dlq stats` and `starter cutover` read too.
 	Activities activities.Config
 	// LogFormat is LOG_FORMAT: text (the default) or json. The worker's log, the
 	// starter's warnings from the Temporal SDK.

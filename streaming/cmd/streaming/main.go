@@ -211,13 +211,10 @@ func load(e *envvar.Reader) (config, error) {
 // STREAMING_GROUP-<name>.
 func datasetConfig(e *envvar.Reader, base streaming.Config, group string, d datasets.Dataset) workerConfig {
 	vars := d.Vars()
-	if d.Name != datasets.NameUsers {
-		group += "-" + d.Name
-	}
 	cfg := base
 	cfg.Topic = e.Checked(vars.Topic, d.Topic, streaming.CheckTopic)
 	cfg.DLQTopic = e.Checked(vars.DLQTopic, cmp.Or(d.DLQTopic, cfg.Topic+".dlq"), streaming.CheckTopic)
-	cfg.GroupID = e.Str(vars.Group, group)
+	cfg.GroupID = e.Str(vars.Group, d.Group(group))
 	cfg.Keyspace = e.Checked(vars.Keyspace, d.Keyspace, streaming.CheckIdentifier)
 	cfg.Table = e.Checked(vars.Table, d.Table, streaming.CheckIdentifier)
 	return workerConfig{dataset: d.Rows, cfg: cfg}

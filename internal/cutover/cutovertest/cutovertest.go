@@ -1,0 +1,95 @@
+// Package cutovertest writes Spark checkpoint directories for tests, in the
+// layout and formats a Spark Structured Streaming query with a Kafka source
+// leaves them (HDFSMetadataLog, OffsetSeqLog, CommitLog).
+package cutovertest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Offsets are a Kafka source's offsets: topic → partition → next offset.
+type Offsets map[string]map[int]int64
+
+// Checkpoint writes a checkpoint directory of a query whose batches 0 to
+// len(done)-1 finished, batch i having read up to done[i]; a non-nil next is a
+// further batch planned but not finished (an offsets file without a commit).
+// Each file has its hidden .crc checksum beside it, as Hadoop's local file
+// system writes them.
+func Checkpoint(t testing.TB, done []Offsets, next Offsets) string {
+	t.Helper()
+	dir := t.TempDir()
+	write(t, dir, "metadata", `{"id":"0b5c3a4e-2f5e-4a0e-9d6e-6f1c2b3a4d5e"}`)
+	for i, o := range done {
+		write(t, dir, filepath.Join("offsets", strconv.Itoa(i)), offsets(t, i, o))
+		write(t, dir, filepath.Join("commits", strconv.Itoa(i)), "v1\n{\"nextBatchWatermarkMs\":0}")
+	}
+	if next != nil {
+		write(t, dir, filepath.Join("offsets", strconv.Itoa(len(done))), offsets(t, len(done), next))
+	}
+	return dir
+}
+
+// offsets is the offsets file of batch i.
+func offsets(t testing.TB, i int, o Offsets) string {
+	t.Helper()
+	src := map[string]map[string]int64{}
+	for topic, parts := range o {
+		src[topic] = map[string]int64{}
+		for p, off := range parts {
+			src[topic][strconv.Itoa(p)] = off
+		}
+	}
+	line, err := json.Marshal(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("v1\n{\"batchWatermarkMs\":0,\"batchTimestampMs\":%d,\"conf\":{\"spark.sql.shuffle.partitions\":\"200\"}}\n%s",
+		1764630000000+int64(i)*1000, line)
+}
+
+func write(t testing.TB, dir, name, content string) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	crc := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".crc")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for p, c := range map[string]string{path: content, crc: "crc\x00\x00\x02\x00"} {
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// GroupOffsets are group's committed offsets of topic's partitions 0 to n-1 (-1:
+// none).
+func GroupOffsets(t testing.TB, c *kafka.Client, group, topic string, n int) map[int]int64 {
+	t.Helper()
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	res, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err == nil {
+		err = res.Error
+	}
+	if err != nil {
+		t.Fatalf("fetching the offsets of group %s: %v", group, err)
+	}
+	out := map[int]int64{}
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			t.Fatalf("fetching the offset of group %s on partition %d: %v", group, p.Partition, p.Error)
+		}
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
