@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/internal/tlstest"
+	"github.com/streampipe/streampipe/internal/testcerts"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -87,7 +87,7 @@ func TestSecuredCassandra(t *testing.T) {
 	at := "cassandra at " + secured.Hosts[0] + " "
 
 	t.Run("an untrusted server certificate", func(t *testing.T) {
-		otherCA, _ := tlstest.SelfSignedCA(t, "other-ca")
+		otherCA, _ := testcerts.SelfSignedCA(t, "other-ca")
 		pem, err := os.ReadFile(otherCA)
 		require.NoError(t, err)
 		msg := refusedAtOnce(t, p, func(c *streaming.Config) {

@@ -18,7 +18,7 @@ import (
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/internal/tlstest"
+	"github.com/streampipe/streampipe/internal/testcerts"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -98,7 +98,7 @@ func TestSecuredKafka(t *testing.T) {
 	})
 
 	t.Run("a certificate from an untrusted CA is refused as not trusted", func(t *testing.T) {
-		ca, _ := tlstest.SelfSignedCA(t, "not the stack's CA")
+		ca, _ := testcerts.SelfSignedCA(t, "not the stack's CA")
 		sec := securityOf(t, k, "KAFKA_TLS_CA_FILE="+ca)
 		err := kafkaprobe.Metadata(t.Context(), sec, k.Brokers)
 		require.ErrorContains(t, err, "the broker's certificate is not trusted")

@@ -10,14 +10,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/envvar"
-	"github.com/streampipe/streampipe/internal/tlstest"
+	"github.com/streampipe/streampipe/internal/testcerts"
 )
 
 // TLS settings are checked, files read, before anything connects: each bad one is
 // named by its variable, and a key's content never shows.
 func TestTLS(t *testing.T) {
-	cert, key := tlstest.SelfSignedCA(t, "client")
-	_, otherKey := tlstest.SelfSignedCA(t, "other")
+	cert, key := testcerts.SelfSignedCA(t, "client")
+	_, otherKey := testcerts.SelfSignedCA(t, "other")
 	missing := filepath.Join(t.TempDir(), "none.pem")
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	require.NoError(t, os.WriteFile(notPEM, []byte("PRIVATE-ish not a certificate\n"), 0o600))

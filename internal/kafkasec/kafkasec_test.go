@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/envvar"
-	"github.com/streampipe/streampipe/internal/tlstest"
+	"github.com/streampipe/streampipe/internal/testcerts"
 )
 
 const secret = "s3cret-Pa55word-of-the-test"
@@ -40,7 +40,7 @@ func TestReadNothingIsPlaintext(t *testing.T) {
 }
 
 func TestReadSASLSSL(t *testing.T) {
-	cert, key := tlstest.SelfSignedCA(t, "test")
+	cert, key := testcerts.SelfSignedCA(t, "test")
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	require.NoError(t, os.WriteFile(pwFile, []byte(secret+"\n"), 0o600))
 	for _, m := range []string{"scram-sha-512", ScramSHA256, Plain} {
@@ -62,7 +62,7 @@ func TestReadSASLSSL(t *testing.T) {
 // Every setting that cannot work is refused before anything connects, named with
 // its variable; the password is never in the message.
 func TestReadRefusesWhatCannotWork(t *testing.T) {
-	cert, _ := tlstest.SelfSignedCA(t, "test")
+	cert, _ := testcerts.SelfSignedCA(t, "test")
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
 	for _, c := range []struct {

@@ -27,8 +27,9 @@ type CA struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 	dir  string
-	// CertFile is the CA's certificate, PEM.
-	CertFile string
+	// CertFile is the CA's certificate, PEM; KeyFile its private key (PKCS#8, PEM),
+	// for a test that uses the CA's certificate as a self-signed client's.
+	CertFile, KeyFile string
 }
 
 // Pair is a certificate and its private key, as PEM files and loaded.
@@ -67,7 +68,21 @@ func NewCA(t testing.TB, name string) *CA {
 	}
 	ca := &CA{t: t, cert: cert, key: key, dir: t.TempDir()}
 	ca.CertFile = ca.write(name+"-ca.pem", "CERTIFICATE", der)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.KeyFile = ca.write(name+"-ca.key", "PRIVATE KEY", keyDER)
 	return ca
+}
+
+// SelfSignedCA makes a CA named cn that signed nothing a server of the stack has,
+// and returns the paths of its certificate and key: to prove a client refuses it, or
+// as a self-signed client certificate.
+func SelfSignedCA(t testing.TB, cn string) (cert, key string) {
+	t.Helper()
+	ca := NewCA(t, cn)
+	return ca.CertFile, ca.KeyFile
 }
 
 // Pool is a pool holding the CA's certificate alone.

@@ -17,7 +17,7 @@ import (
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/envvar"
-	"github.com/streampipe/streampipe/internal/tlstest"
+	"github.com/streampipe/streampipe/internal/testcerts"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -268,7 +268,7 @@ func TestCassandraSecuritySettings(t *testing.T) {
 	assert.Contains(t, stderr.String(), `CASSANDRA_TLS_CA_FILE="`+missing+`": cannot read the file: no such file or directory`)
 	assert.Contains(t, stderr.String(), "CASSANDRA_TLS_CERT_FILE is set but CASSANDRA_TLS_KEY_FILE is not")
 
-	cert, key := tlstest.SelfSignedCA(t, "client")
+	cert, key := testcerts.SelfSignedCA(t, "client")
 	cfg, err := load(envvar.NewReader(env(map[string]string{
 		"CASSANDRA_TLS": "1", "CASSANDRA_TLS_CA_FILE": cert, "CASSANDRA_TLS_CERT_FILE": cert, "CASSANDRA_TLS_KEY_FILE": key,
 		"CASSANDRA_TLS_SERVER_NAME": "db.example.com", "CASSANDRA_LOCAL_DC": "dc-east",
