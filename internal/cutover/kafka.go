@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -128,19 +129,55 @@ func partitions(ctx context.Context, c *kafka.Client, topic string) ([]int, erro
 // checkIdle refuses a group with members: a commit from outside the group would
 // be refused by the coordinator, or undone by the members' next commits.
 func checkIdle(ctx context.Context, c *kafka.Client, group string) error {
-	res, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+	g, err := describeGroup(ctx, c, group)
 	if err != nil {
 		return fmt.Errorf("describing group %s: %w", group, err)
 	}
-	for _, g := range res.Groups {
-		if g.Error != nil && !errors.Is(g.Error, kafka.GroupIdNotFound) {
-			return fmt.Errorf("describing group %s: %w", group, g.Error)
-		}
-		if len(g.Members) > 0 {
-			return refuse("group %s has %d live members (state %s): stop the streaming workers first", group, len(g.Members), g.GroupState)
-		}
+	if len(g.Members) > 0 {
+		return refuse("group %s has %d live members (state %s): stop the streaming workers first", group, len(g.Members), g.GroupState)
 	}
 	return nil
+}
+
+// coordinatorWait bounds how long describeGroup waits for the group's coordinator.
+// On a cluster where no consumer group was ever coordinated (one that only Spark
+// reads: its Kafka source assigns partitions itself), the first group request
+// creates __consumer_offsets, and the brokers answer "not coordinator" or "loading"
+// until its partitions are up, a few seconds.
+const coordinatorWait = 30 * time.Second
+
+// describeGroup describes group, waiting for its coordinator while Kafka says it is
+// not ready. A group Kafka does not know is an empty one.
+func describeGroup(ctx context.Context, c *kafka.Client, group string) (kafka.DescribeGroupsResponseGroup, error) {
+	deadline := time.Now().Add(coordinatorWait)
+	for {
+		res, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
+		if err == nil && len(res.Groups) != 1 {
+			err = fmt.Errorf("%d groups in the answer", len(res.Groups))
+		}
+		if err == nil {
+			err = res.Groups[0].Error
+		}
+		switch {
+		case err == nil:
+			return res.Groups[0], nil
+		case errors.Is(err, kafka.GroupIdNotFound):
+			return kafka.DescribeGroupsResponseGroup{}, nil
+		case !coordinatorNotReady(err) || time.Now().After(deadline):
+			return kafka.DescribeGroupsResponseGroup{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return kafka.DescribeGroupsResponseGroup{}, fmt.Errorf("%w (waiting for the group coordinator: %w)", ctx.Err(), err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// coordinatorNotReady is an answer of a group coordinator that is not up yet.
+func coordinatorNotReady(err error) bool {
+	return errors.Is(err, kafka.NotCoordinatorForGroup) || errors.Is(err, kafka.GroupCoordinatorNotAvailable) ||
+		errors.Is(err, kafka.GroupLoadInProgress)
 }
 
 // positions are the partitions of topic with their bounds and the group's offsets,

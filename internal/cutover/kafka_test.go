@@ -146,3 +146,24 @@ func TestCutOverRefusesALiveGroup(t *testing.T) {
 	require.NoError(t, plan.Commit(ctx, c))
 	assert.Equal(t, map[int]int64{0: 1}, cutovertest.GroupOffsets(t, c, group, topic, 1))
 }
+
+// On a Kafka where no consumer group was ever coordinated, as one that only Spark
+// reads (its Kafka source assigns partitions itself), the first group request
+// creates __consumer_offsets and is answered "not coordinator" until it is up: the
+// cut-over waits for the coordinator instead of failing.
+func TestCutOverOnAKafkaNoGroupHasUsed(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsScript)
+	k := stacktest.PrivateKafka(t, "../../stack/stack.sh")
+	topic, group := "cutover_fresh", "cutover-fresh"
+	kafkatest.CreateTopic(t, k.Brokers, topic, 2)
+	kafkatest.Produce(t, k.Brokers, topic, []kafka.Message{
+		{Partition: 0, Key: []byte("a"), Value: []byte("{}")}, {Partition: 1, Key: []byte("b"), Value: []byte("{}")}})
+	c := &kafka.Client{Addr: kafka.TCP(k.Brokers...), Timeout: 10 * time.Second}
+	ck, err := cutover.ReadCheckpoint(cutovertest.Checkpoint(t, []cutovertest.Offsets{{topic: {0: 1, 1: 0}}}, nil))
+	require.NoError(t, err)
+
+	plan, err := cutover.Prepare(context.Background(), c, ck, topic, group, false)
+	require.NoError(t, err)
+	require.NoError(t, plan.Commit(context.Background(), c))
+	assert.Equal(t, map[int]int64{0: 1, 1: 0}, cutovertest.GroupOffsets(t, c, group, topic, 2))
+}
