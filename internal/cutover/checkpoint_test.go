@@ -118,6 +118,29 @@ func TestReadCheckpoint(t *testing.T) {
 	}
 }
 
+// Checkpoints written by the real Spark 3.5.7 job (Kafka source, the Spark Cassandra
+// connector's sink), copied as they were: one stopped with query.stop() after three
+// batches, one whose JVM was killed (kill -9) once batch 2 was planned, before it
+// finished. The first gives batch 2's offsets; the second batch 1's, not the planned
+// batch 2's ({"2":486,"1":498,"0":510}).
+func TestReadCheckpointWrittenBySpark(t *testing.T) {
+	for _, tt := range []struct {
+		dir   string
+		batch int64
+		want  map[string]map[int]int64
+	}{
+		{"spark-3.5.7-stopped", 2, map[string]map[int]int64{"sparkcheck_users": {0: 477, 1: 489, 2: 529}}},
+		{"spark-3.5.7-killed", 1, map[string]map[int]int64{"sparkcheck_users2": {0: 340, 1: 332, 2: 324}}},
+	} {
+		t.Run(tt.dir, func(t *testing.T) {
+			ck, err := ReadCheckpoint(filepath.Join("testdata", tt.dir))
+			require.NoError(t, err)
+			assert.Equal(t, tt.batch, ck.Batch)
+			assert.Equal(t, tt.want, ck.Offsets)
+		})
+	}
+}
+
 func TestReadCheckpointOfNoDirectory(t *testing.T) {
 	_, err := ReadCheckpoint(filepath.Join(t.TempDir(), "nowhere"))
 	require.Error(t, err)
