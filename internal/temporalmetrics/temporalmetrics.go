@@ -31,15 +31,19 @@ var Buckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 
 // New returns the handler to set as client.Options.MetricsHandler; its metrics are
 // collected by reg.
 func New(reg prometheus.Registerer) client.MetricsHandler {
-	s := &series{metrics: map[string]prometheus.Collector{}}
+	s := &series{metrics: map[seriesID]prometheus.Collector{}}
 	reg.MustRegister(s)
-	return handler{series: s}
+	return handler{series: s, labels: prometheus.Labels{}}
 }
 
-// handler is the client.MetricsHandler of a set of tags.
+// handler is the client.MetricsHandler of a set of tags. The SDK asks it for a
+// metric at each emission, so the tags' Prometheus labels and their part of the
+// series key are worked out once, in WithTags, not there.
 type handler struct {
 	series *series
 	tags   map[string]string
+	labels prometheus.Labels
+	key    string // labelsKey(labels)
 }
 
 func (h handler) WithTags(tags map[string]string) client.MetricsHandler {
@@ -48,25 +52,26 @@ func (h handler) WithTags(tags map[string]string) client.MetricsHandler {
 		merged = make(map[string]string, len(tags))
 	}
 	maps.Copy(merged, tags)
-	return handler{series: h.series, tags: merged}
+	labels := promLabels(merged)
+	return handler{series: h.series, tags: merged, labels: labels, key: labelsKey(labels)}
 }
 
 func (h handler) Counter(name string) client.MetricsCounter {
-	c := h.series.get(name+"_total", h.tags, func(o prometheus.Opts) prometheus.Collector {
+	c := h.series.get(h, name, "_total", func(o prometheus.Opts) prometheus.Collector {
 		return prometheus.NewCounter(prometheus.CounterOpts(o))
 	}).(prometheus.Counter)
 	return counter{c}
 }
 
 func (h handler) Gauge(name string) client.MetricsGauge {
-	g := h.series.get(name, h.tags, func(o prometheus.Opts) prometheus.Collector {
+	g := h.series.get(h, name, "", func(o prometheus.Opts) prometheus.Collector {
 		return prometheus.NewGauge(prometheus.GaugeOpts(o))
 	}).(prometheus.Gauge)
 	return gauge{g}
 }
 
 func (h handler) Timer(name string) client.MetricsTimer {
-	t := h.series.get(name+"_seconds", h.tags, func(o prometheus.Opts) prometheus.Collector {
+	t := h.series.get(h, name, "_seconds", func(o prometheus.Opts) prometheus.Collector {
 		return prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: o.Name, Help: o.Help, ConstLabels: o.ConstLabels, Buckets: Buckets,
 		})
@@ -96,23 +101,31 @@ func (c counter) Inc(n int64) {
 // series are only known as the SDK emits them.
 type series struct {
 	mu      sync.Mutex
-	metrics map[string]prometheus.Collector
+	metrics map[seriesID]prometheus.Collector
 }
 
-// get returns the metric of name and tags, made by newMetric the first time.
-func (s *series) get(name string, tags map[string]string, newMetric func(prometheus.Opts) prometheus.Collector) prometheus.Collector {
-	name, tags = promName(name), promLabels(tags)
-	key := seriesKey(name, tags)
+// seriesID identifies a series: its Prometheus name (name and suffix) and
+// labelsKey of its labels. The name is kept in two parts so that looking a series
+// up builds no string.
+type seriesID struct {
+	name, suffix, labels string
+}
+
+// get returns the metric of h's tags named name and suffix, made by newMetric the
+// first time.
+func (s *series) get(h handler, name, suffix string, newMetric func(prometheus.Opts) prometheus.Collector) prometheus.Collector {
+	id := seriesID{name: promName(name), suffix: suffix, labels: h.key}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m, ok := s.metrics[key]
+	m, ok := s.metrics[id]
 	if !ok {
+		full := id.name + id.suffix
 		m = newMetric(prometheus.Opts{
-			Name:        name,
-			Help:        "Temporal SDK metric " + name + ".",
-			ConstLabels: tags,
+			Name:        full,
+			Help:        "Temporal SDK metric " + full + ".",
+			ConstLabels: h.labels,
 		})
-		s.metrics[key] = m
+		s.metrics[id] = m
 	}
 	return m
 }
@@ -137,12 +150,11 @@ func promLabels(tags map[string]string) prometheus.Labels {
 	return labels
 }
 
-// seriesKey identifies a series: its name and its tags in order.
-func seriesKey(name string, tags map[string]string) string {
+// labelsKey identifies a set of labels: each name and value, in the names' order.
+func labelsKey(labels prometheus.Labels) string {
 	var b strings.Builder
-	b.WriteString(name)
-	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		b.WriteString("\x00" + k + "=" + tags[k])
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		b.WriteString("\x00" + k + "=" + labels[k])
 	}
 	return b.String()
 }
