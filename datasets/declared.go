@@ -113,14 +113,18 @@ func ParseDeclared(file string, data []byte) ([]Dataset, error) {
 
 // declParser collects the problems of a file.
 type declParser struct {
-	file  string
-	errs  []error
-	lines []int // of each of errs
+	file string
+	errs []declProblem
+}
+
+// declProblem is a problem of the file and the line it is on.
+type declProblem struct {
+	line int
+	err  error
 }
 
 func (p *declParser) fail(n *yaml.Node, format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf("%s:%d: %s", p.file, n.Line, fmt.Sprintf(format, args...)))
-	p.lines = append(p.lines, n.Line)
+	p.errs = append(p.errs, declProblem{n.Line, fmt.Errorf("%s:%d: %s", p.file, n.Line, fmt.Sprintf(format, args...))})
 }
 
 // err is every problem found, in the order of their lines in the file.
@@ -128,14 +132,10 @@ func (p *declParser) err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
-	order := make([]int, len(p.errs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return p.lines[a] - p.lines[b] })
-	errs := make([]error, len(order))
-	for i, j := range order {
-		errs[i] = p.errs[j]
+	slices.SortStableFunc(p.errs, func(a, b declProblem) int { return a.line - b.line })
+	errs := make([]error, len(p.errs))
+	for i, e := range p.errs {
+		errs[i] = e.err
 	}
 	return fmt.Errorf("declared datasets: %d problems:\n%w", len(errs), errors.Join(errs...))
 }
