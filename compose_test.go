@@ -268,7 +268,7 @@ func TestComposeEnvironment(t *testing.T) {
 	}{
 		{
 			service: "worker",
-			sources: []string{"worker", "internal/config"},
+			sources: []string{"worker", "internal/config", "internal/kafkasec"},
 			design: map[string]string{
 				"TEMPORAL_NAMESPACE": "default", "KAFKA_TOPIC": "users_created",
 				"RANDOMUSER_URL": "https://randomuser.me/api/",
@@ -277,7 +277,7 @@ func TestComposeEnvironment(t *testing.T) {
 		},
 		{
 			service: "streaming",
-			sources: []string{"streaming/cmd/streaming", "datasets"},
+			sources: []string{"streaming/cmd/streaming", "datasets", "internal/kafkasec"},
 			design: map[string]string{
 				"KAFKA_TOPIC": "users_created", "KAFKA_DLQ_TOPIC": "users_created.dlq",
 				"CASSANDRA_KEYSPACE": "spark_streaming", "CASSANDRA_TABLE": "created_users",
@@ -306,19 +306,11 @@ func TestComposeEnvironment(t *testing.T) {
 			}
 			source := readGoSources(t, tt.sources...)
 			for k := range env {
-				if kafkaSecurity[k] {
-					continue
-				}
 				require.Contains(t, source, `"`+k+`"`, "%s sets %s, which its program never reads", tt.service, k)
 			}
 		})
 	}
 }
-
-// kafkaSecurity are the Kafka clients' SASL settings, which the programs read through
-// the Kafka security package of issue 13 (item 2), not in the folders above.
-// TODO(merge): once it is merged, scan its folder and drop this list.
-var kafkaSecurity = map[string]bool{"KAFKA_SASL_MECHANISM": true, "KAFKA_SASL_USERNAME": true, "KAFKA_SASL_PASSWORD": true}
 
 // Every port is published on the host's loopback only: Docker's port rules bypass
 // the host's firewall, so a port published on every interface is open to the network.
