@@ -1,7 +1,8 @@
 // Package dlq reads the streaming worker's dead-letter topics: a dead letter's
 // coordinates and dlq.* headers (Parse), the offsets a topic holds (Ranges), a range
 // of a partition (ReadRange), and what re-publishing a dead letter sends (Replay).
-// The starter's `dlq stats` and the DLQReplay workflow's activities share it.
+// The starter's `dlq stats` and the DLQReplay workflow's activities share it; the
+// cut-over reads a topic's partitions and bounds with Ranges.
 package dlq
 
 import (
