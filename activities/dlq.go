@@ -93,14 +93,16 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 	if err != nil {
 		return res, a.kafkaError(ctx, "reading dead letters", err)
 	}
-	done, err := a.replayed(ctx, todo)
-	if err != nil {
-		return res, err
-	}
-	for _, l := range todo { // whoever may write the dead-letter topic names the topics
+	// Whoever may write the dead-letter topic names the topics: refused before the
+	// search for replays reads them.
+	for _, l := range todo {
 		if err := a.cfg.checkAnyTopic(l.SourceTopic); err != nil {
 			return res, err
 		}
+	}
+	done, err := a.replayed(ctx, todo)
+	if err != nil {
+		return res, err
 	}
 	var msgs []kafka.Message
 	for _, l := range todo {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/dlq"
 )
 
 // Partition is one partition of a cut-over: what is committed and where the
@@ -53,9 +55,17 @@ func Prepare(ctx context.Context, c *kafka.Client, ck Checkpoint, topic, group s
 		return Plan{}, refuse("the checkpoint %s (batch %d) has no offsets of topic %s, only of %s: wrong checkpoint, or wrong -dataset or -topic",
 			ck.Dir, ck.Batch, topic, strings.Join(slices.Sorted(maps.Keys(ck.Offsets)), ", "))
 	}
-	ids, err := partitions(ctx, c, topic)
+	// The topic's partitions and their bounds, read as a dead-letter replay reads them.
+	ranges, err := dlq.Ranges(ctx, c, topic)
+	if errors.Is(err, kafka.UnknownTopicOrPartition) {
+		return Plan{}, refuse("topic %s does not exist", topic)
+	}
 	if err != nil {
 		return Plan{}, err
+	}
+	var ids []int // sorted, as ranges
+	for _, r := range ranges {
+		ids = append(ids, r.Partition)
 	}
 	if theirs := slices.Sorted(maps.Keys(offsets)); !slices.Equal(ids, theirs) {
 		return Plan{}, refuse("topic %s has partitions %v, the checkpoint's batch %d has %v: the topic was re-created or grown since; cut over by hand",
@@ -65,7 +75,7 @@ func Prepare(ctx context.Context, c *kafka.Client, ck Checkpoint, topic, group s
 		return Plan{}, err
 	}
 	p := Plan{Checkpoint: ck, Topic: topic, Group: group}
-	if p.Partitions, err = positions(ctx, c, topic, group, offsets); err != nil {
+	if p.Partitions, err = positions(ctx, c, topic, group, ranges, offsets); err != nil {
 		return Plan{}, err
 	}
 	for _, pt := range p.Partitions {
@@ -102,28 +112,6 @@ func (p Plan) committed() []int {
 		}
 	}
 	return ids
-}
-
-// partitions are the ids of topic's partitions, sorted.
-func partitions(ctx context.Context, c *kafka.Client, topic string) ([]int, error) {
-	meta, err := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return nil, fmt.Errorf("reading the metadata of topic %s: %w", topic, err)
-	}
-	if len(meta.Topics) != 1 {
-		return nil, fmt.Errorf("reading the metadata of topic %s: %d topics in the answer", topic, len(meta.Topics))
-	}
-	if err := meta.Topics[0].Error; errors.Is(err, kafka.UnknownTopicOrPartition) {
-		return nil, refuse("topic %s does not exist", topic)
-	} else if err != nil {
-		return nil, fmt.Errorf("reading the metadata of topic %s: %w", topic, err)
-	}
-	var ids []int
-	for _, pt := range meta.Topics[0].Partitions {
-		ids = append(ids, pt.ID)
-	}
-	slices.Sort(ids)
-	return ids, nil
 }
 
 // checkIdle refuses a group with members: a commit from outside the group would
@@ -180,17 +168,9 @@ func coordinatorNotReady(err error) bool {
 		errors.Is(err, kafka.GroupLoadInProgress)
 }
 
-// positions are the partitions of topic with their bounds and the group's offsets,
-// and the offsets to commit.
-func positions(ctx context.Context, c *kafka.Client, topic, group string, offsets map[int]int64) ([]Partition, error) {
-	var reqs []kafka.OffsetRequest
-	for _, id := range slices.Sorted(maps.Keys(offsets)) {
-		reqs = append(reqs, kafka.FirstOffsetOf(id), kafka.LastOffsetOf(id))
-	}
-	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("reading the offsets of topic %s: %w", topic, err)
-	}
+// positions are the partitions of topic, ranges, with the group's offsets and the
+// offsets to commit.
+func positions(ctx context.Context, c *kafka.Client, topic, group string, ranges []dlq.Range, offsets map[int]int64) ([]Partition, error) {
 	fetched, err := c.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group,
 		Topics: map[string][]int{topic: slices.Sorted(maps.Keys(offsets))}})
 	if err == nil {
@@ -207,18 +187,13 @@ func positions(ctx context.Context, c *kafka.Client, topic, group string, offset
 		committed[f.Partition] = f.CommittedOffset
 	}
 	var out []Partition
-	for _, po := range res.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("reading the offsets of topic %s partition %d: %w", topic, po.Partition, po.Error)
-		}
-		c, ok := committed[po.Partition]
+	for _, r := range ranges {
+		c, ok := committed[r.Partition]
 		if !ok {
 			c = -1
 		}
-		out = append(out, Partition{ID: po.Partition, Commit: offsets[po.Partition],
-			Start: po.FirstOffset, End: po.LastOffset, Committed: c})
+		out = append(out, Partition{ID: r.Partition, Commit: offsets[r.Partition], Start: r.From, End: r.To, Committed: c})
 	}
-	slices.SortFunc(out, func(a, b Partition) int { return a.ID - b.ID })
 	return out, nil
 }
 

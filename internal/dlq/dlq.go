@@ -1,7 +1,8 @@
 // Package dlq reads the streaming worker's dead-letter topics: a dead letter's
 // coordinates and dlq.* headers (Parse), the offsets a topic holds (Ranges), a range
 // of a partition (ReadRange), and what re-publishing a dead letter sends (Replay).
-// The starter's `dlq stats` and the DLQReplay workflow's activities share it.
+// The starter's `dlq stats` and the DLQReplay workflow's activities share it; the
+// cut-over reads a topic's partitions and bounds with Ranges.
 package dlq
 
 import (
@@ -129,57 +130,39 @@ func RangesSince(ctx context.Context, c *kafka.Client, topic string, since time.
 	if err := meta.Topics[0].Error; err != nil {
 		return nil, fmt.Errorf("topic %s: %w", topic, err)
 	}
-	var ends, starts []kafka.OffsetRequest
+	var reqs []kafka.OffsetRequest
 	for _, p := range meta.Topics[0].Partitions {
-		ends = append(ends, kafka.LastOffsetOf(p.ID))
+		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
 		if since.IsZero() {
-			starts = append(starts, kafka.FirstOffsetOf(p.ID))
+			reqs = append(reqs, kafka.FirstOffsetOf(p.ID))
 		} else {
-			starts = append(starts, kafka.TimeOffsetOf(p.ID, since))
+			reqs = append(reqs, kafka.TimeOffsetOf(p.ID, since))
 		}
 	}
-	// Two requests: a broker refuses a partition asked twice in one.
-	to, err := listOffsets(ctx, c, topic, ends)
+	// One call: kafka-go sends each offset asked on its own (a broker refuses a
+	// partition asked twice in one request) and merges the answers by partition.
+	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
-		return nil, err
-	}
-	from, err := listOffsets(ctx, c, topic, starts)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the offsets of topic %s: %w", topic, err)
 	}
 	var out []Range
-	for _, p := range to {
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("reading the offsets of topic %s partition %d: %w", topic, p.Partition, p.Error)
+		}
 		r := Range{Partition: p.Partition, From: p.LastOffset, To: p.LastOffset}
-		for _, q := range from {
-			if q.Partition != p.Partition {
-				continue
-			}
-			if since.IsZero() {
-				r.From = q.FirstOffset
-			}
-			for o := range q.Offsets { // none when no record is at since or later
-				if o >= 0 {
-					r.From = min(r.From, o)
-				}
+		if since.IsZero() {
+			r.From = p.FirstOffset
+		}
+		for o := range p.Offsets { // none at or above 0 when no record is at since or later
+			if o >= 0 {
+				r.From = min(r.From, o)
 			}
 		}
 		out = append(out, r)
 	}
 	slices.SortFunc(out, func(a, b Range) int { return cmp.Compare(a.Partition, b.Partition) })
 	return out, nil
-}
-
-func listOffsets(ctx context.Context, c *kafka.Client, topic string, reqs []kafka.OffsetRequest) ([]kafka.PartitionOffsets, error) {
-	res, err := c.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("reading the offsets of topic %s: %w", topic, err)
-	}
-	for _, p := range res.Topics[topic] {
-		if p.Error != nil {
-			return nil, fmt.Errorf("reading the offsets of topic %s partition %d: %w", topic, p.Partition, p.Error)
-		}
-	}
-	return res.Topics[topic], nil
 }
 
 // idleEnd is how long ReadRange waits for a next record before it asks whether the
