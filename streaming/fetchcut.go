@@ -773,9 +773,13 @@ func appendHeader(b []byte, key string, value []byte) []byte {
 	return append(b, value...)
 }
 
-// discard skips n bytes.
+// discard skips n bytes. It runs twice a record: bufio's Discard allocates nothing,
+// where io.CopyN allocates a LimitedReader a call.
 func discard(r *bufio.Reader, n int64) error {
-	_, err := io.CopyN(io.Discard, r, n)
+	if n <= 0 {
+		return nil
+	}
+	_, err := r.Discard(int(n))
 	return err
 }
 
