@@ -41,7 +41,7 @@ type pendingRow struct {
 func (w *Worker) openTable(ctx context.Context) (*table, error) {
 	cfg, ds := w.cfg, w.dataset
 	var session *gocql.Session
-	if err := w.await(ctx, cfg.cassandra(), "check the host list and that Cassandra is running and accepts CQL on that port",
+	if err := w.await(ctx, cfg.cassandraServer(), "check the host list and that Cassandra is running and accepts CQL on that port",
 		func(context.Context) (err error) {
 			session, err = connect(cfg)
 			return err

@@ -132,12 +132,17 @@ func named(s, from string) string {
 // (KAFKA_BROKERS)").
 type server struct{ at, public string }
 
-func (c Config) kafka() server { return server{c.kafkaAt(), named("kafka", c.BrokersFrom)} }
+// kafkaServer, cassandraServer and dlqServer are what the worker's outages and
+// start-up wait for; "Server", as Worker.kafka and Worker.cassandra are the outages
+// themselves and dlq is Run's dead-letter writer.
+func (c Config) kafkaServer() server { return server{c.kafkaAt(), named("kafka", c.BrokersFrom)} }
 
-func (c Config) cassandra() server { return server{c.cassandraAt(), named("cassandra", c.HostsFrom)} }
+func (c Config) cassandraServer() server {
+	return server{c.cassandraAt(), named("cassandra", c.HostsFrom)}
+}
 
-// dlq is the dead-letter topic, which the worker waits for when Kafka refuses it.
-func (c Config) dlq() server {
+// dlqServer is the dead-letter topic, which the worker waits for when Kafka refuses it.
+func (c Config) dlqServer() server {
 	topic := "dead-letter topic " + c.DLQTopic
 	return server{topic + " on " + c.kafkaAt(), topic}
 }

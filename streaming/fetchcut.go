@@ -106,8 +106,9 @@ type fetchBounds struct {
 	maxResponse int    // most bytes of records in a rebuilt response, beyond its first record
 	marker      string // the header key marking a cut record: random per worker, unforgeable
 
-	mu   sync.Mutex // one batch is decompressed at a time, with this decoder
-	zstd *zstd.Decoder
+	mu      sync.Mutex // one batch is decompressed at a time, with these readers
+	zstd    *zstd.Decoder
+	records *bufio.Reader // over the decompressed records
 }
 
 // dial returns a dial function for a kafka.Dialer that wraps each connection dial
@@ -564,11 +565,12 @@ func (rb *rebuilder) batch(section *io.LimitedReader, from int64) error {
 
 	rb.fb.mu.Lock()
 	defer rb.fb.mu.Unlock()
-	records, err := rb.fb.decompress(codec, body)
+	records, release, err := rb.fb.decompress(codec, body)
 	if err != nil {
 		rb.placeholder(hdr, base, max(base, from), last, err.Error())
 		return nil
 	}
+	defer release()
 	at := len(rb.out)
 	rb.out = append(rb.out, hdr[:]...)
 	kept, lastDelta := 0, int32(-1)
@@ -773,9 +775,13 @@ func appendHeader(b []byte, key string, value []byte) []byte {
 	return append(b, value...)
 }
 
-// discard skips n bytes.
+// discard skips n bytes. It runs twice a record: bufio's Discard allocates nothing,
+// where io.CopyN allocates a LimitedReader a call.
 func discard(r *bufio.Reader, n int64) error {
-	_, err := io.CopyN(io.Discard, r, n)
+	if n <= 0 {
+		return nil
+	}
+	_, err := r.Discard(int(n))
 	return err
 }
 
@@ -792,35 +798,48 @@ func (rb *rebuilder) appendRecord(count int) {
 
 // decompress returns a reader of the records of a batch whose records section is
 // body, compressed with codec (the batch attributes' lowest bits), that holds at
-// most a bounded window of them.
-func (fb *fetchBounds) decompress(codec uint16, body io.Reader) (*bufio.Reader, error) {
+// most a bounded window of them, and a function to call once they are read. The
+// caller holds fb.mu: the reader is fb's, reused from batch to batch.
+func (fb *fetchBounds) decompress(codec uint16, body io.Reader) (records *bufio.Reader, release func(), err error) {
 	var r io.Reader
+	release = func() {}
 	switch codec {
 	case 0:
 		r = body
-	case 1:
-		r = kafka.Gzip.Codec().NewReader(body)
+	case 1, 3:
+		// kafka-go's codecs lend their readers from pools, and Close gives one back:
+		// a reader not closed is garbage, and a new one is made for the next batch
+		// (an lz4 one with a 4 MiB block buffer).
+		c := kafka.Gzip.Codec()
+		if codec == 3 {
+			c = kafka.Lz4.Codec()
+		}
+		rc := c.NewReader(body)
+		r, release = rc, func() { _ = rc.Close() }
 	case 2:
 		r = &snappyReader{r: body}
-	case 3:
-		r = kafka.Lz4.Codec().NewReader(body)
 	case 4:
 		if fb.zstd == nil {
 			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
 				zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderMaxMemory(maxZstdWindow))
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			fb.zstd = d
 		}
 		if err := fb.zstd.Reset(body); err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
+			return nil, nil, fmt.Errorf("zstd: %w", err)
 		}
 		r = fb.zstd
 	default:
-		return nil, fmt.Errorf("unknown compression codec %d", codec)
+		return nil, nil, fmt.Errorf("unknown compression codec %d", codec)
 	}
-	return bufio.NewReaderSize(r, 16<<10), nil
+	if fb.records == nil {
+		fb.records = bufio.NewReaderSize(r, 16<<10)
+	} else {
+		fb.records.Reset(r)
+	}
+	return fb.records, release, nil
 }
 
 // xerialMagic begins a snappy stream in xerial framing (Kafka's Java producer's): a

@@ -58,9 +58,9 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 		dataset:   dataset,
 		metrics:   metrics,
 		log:       log,
-		kafka:     newOutage(cfg.kafka(), log),
-		cassandra: newOutage(cfg.cassandra(), log),
-		dlqTopic:  newOutage(cfg.dlq(), log),
+		kafka:     newOutage(cfg.kafkaServer(), log),
+		cassandra: newOutage(cfg.cassandraServer(), log),
+		dlqTopic:  newOutage(cfg.dlqServer(), log),
 		bounds:    newFetchBounds(cfg),
 	}, nil
 }
@@ -106,7 +106,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	// first run creates it).
 	transport := w.cfg.Security.Transport()
 	defer transport.CloseIdleConnections()
-	if err := w.await(ctx, w.cfg.kafka(), "check the broker list and that Kafka is running and listens there",
+	if err := w.await(ctx, w.cfg.kafkaServer(), "check the broker list and that Kafka is running and listens there",
 		func(ctx context.Context) error {
 			if err := ensureTopic(ctx, w.cfg, transport, w.cfg.Topic); err != nil {
 				return err
