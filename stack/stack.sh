@@ -455,9 +455,7 @@ KAFKA_USER=streampipe
 kafka_secret() {
   local f
   f=$(data_dir kafka)/$1.password
-  if [[ ! -s $f ]]; then
-    (umask 077 && openssl rand -hex 16 >"$f") || die "could not make a password in $f"
-  fi
+  secret_file "$f"
   cat "$f"
 }
 
@@ -621,8 +619,8 @@ cassandra_secure() {
   certs >&2
   mkdir -p "$tls"
   if [[ ! -f $tls/truststore.p12 || $TLS_DIR/server.pem -nt $tls/truststore.p12 ]]; then
-    rm -f "$tls"/*.p12
-    (umask 077 && openssl rand -hex 16 >"$tls/store.pass")
+    rm -f "$tls"/*.p12 "$tls/store.pass"
+    secret_file "$tls/store.pass"
     pass=$(<"$tls/store.pass")
     openssl pkcs12 -export -name server -in "$TLS_DIR/server.pem" -inkey "$TLS_DIR/server.key" \
       -certfile "$TLS_DIR/ca.pem" -passout "pass:$pass" -out "$tls/keystore.p12" ||
@@ -654,7 +652,8 @@ cassandra_secure_role() {
   local dir pass
   dir=$(data_dir cassandra)
   if [[ ! -s $dir/$CASSANDRA_USER.password ]]; then
-    (umask 077 && openssl rand -hex 16 >"$dir/$CASSANDRA_USER.password.new")
+    rm -f "$dir/$CASSANDRA_USER.password.new"
+    secret_file "$dir/$CASSANDRA_USER.password.new"
   fi
   [[ -s $dir/$CASSANDRA_USER.password.new ]] || return 0
   pass=$(<"$dir/$CASSANDRA_USER.password.new")
@@ -881,7 +880,7 @@ TEMPORAL_API_KEY_PATH=$TLS_DIR/temporal-api-key
 temporal_front_up() {
   local pid start bin=$STACK_DIR/bin/temporalfront
   certs
-  [[ -s $TEMPORAL_API_KEY_PATH ]] || (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$TEMPORAL_API_KEY_PATH")
+  secret_file "$TEMPORAL_API_KEY_PATH"
   secure_env_set TEMPORAL <<EOF
 TEMPORAL_ADDRESS=$HOST:$TEMPORAL_TLS_PORT
 TEMPORAL_API_KEY_FILE=$TEMPORAL_API_KEY_PATH
@@ -922,6 +921,14 @@ temporal_front_down() {
   kill -TERM "$pid" 2>/dev/null || true
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   rm -f "$(pid_file temporal-front)"
+}
+
+# secret_file FILE — makes FILE (0600) hold a random secret, unless it holds one: the
+# stack's passwords and API key, 32 hex digits, long enough for a test to look for
+# them where they must never appear.
+secret_file() {
+  [[ -s $1 ]] && return
+  (umask 077 && openssl rand -hex 16 >"$1") || die "could not make a secret in $1"
 }
 
 # secure_env_set PREFIX < LINES — replaces the PREFIX_* lines of $STACK_DIR/secure.env
