@@ -97,6 +97,11 @@ log_file() { echo "$STACK_DIR/logs/$1.log"; }
 pid_file() { echo "$STACK_DIR/run/$1.pid"; }
 data_dir() { echo "$STACK_DIR/$1"; }
 
+# started_with SERVICE SETTING — what the stack's SERVICE was last started with, as
+# start_SERVICE recorded it in its folder: secure (STACK_SECURE) or, for Cassandra,
+# auth (1: it wants a password); 0 when it never recorded it.
+started_with() { cat "$(data_dir "$1")/$2" 2>/dev/null || echo 0; }
+
 check_service() {
   case $1 in temporal | kafka | cassandra | worker | streaming) ;;
     *) die "unknown service '$1' (want: ${SERVERS[*]} ${APPS[*]})" ;;
@@ -375,7 +380,7 @@ probe() { # probe SERVICE — one real question to the service; prints its answe
     kafka) kafka_client_env "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
     cassandra)
       local args=("$HOST:$CASSANDRA_PORT") tlsenv
-      [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && args+=(cassandra cassandra)
+      [[ $(started_with cassandra auth) == 1 ]] && args+=(cassandra cassandra)
       mapfile -t tlsenv < <(cassandra_tls_vars)
       env "${tlsenv[@]}" "$PROBE" cql "${args[@]}" 2>/dev/null
       ;;
@@ -520,9 +525,7 @@ KAFKA_SASL_PASSWORD_FILE=$dir/$KAFKA_USER.password
 EOF
 }
 
-# kafka_mode — the STACK_SECURE this stack's Kafka was (last) started with.
-kafka_mode() { cat "$(data_dir kafka)/secure" 2>/dev/null || echo 0; }
-kafka_secured() { [[ $(kafka_mode) == 1 ]]; }
+kafka_secured() { [[ $(started_with kafka secure) == 1 ]]; }
 
 # kafka_client_env COMMAND... — runs COMMAND with the clients' KAFKA_* settings of
 # secure.env when this stack's Kafka is the secured one, and never with the caller's
@@ -603,7 +606,7 @@ cassandra_auth() { # 1 if Cassandra is to want a password: CASSANDRA_AUTH=1, or 
 # cassandra_tls_vars prints the TLS settings of a client of this stack's Cassandra,
 # VAR=VALUE a line, when it runs secured; nothing when it runs plaintext.
 cassandra_tls_vars() {
-  [[ $(cat "$(data_dir cassandra)/secure" 2>/dev/null) == 1 ]] || return 0
+  [[ $(started_with cassandra secure) == 1 ]] || return 0
   printf '%s\n' CASSANDRA_TLS=1 "CASSANDRA_TLS_CA_FILE=$TLS_DIR/ca.pem" \
     "CASSANDRA_TLS_CERT_FILE=$TLS_DIR/client.pem" "CASSANDRA_TLS_KEY_FILE=$TLS_DIR/client.key"
 }
@@ -699,14 +702,14 @@ up() {
       down "$s"
     fi
     if pid=$(pid_of "$s"); then
-      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0) != "$STACK_SECURE" ]]; then
-        die "cassandra is running with STACK_SECURE=$(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0), not $STACK_SECURE: run 'stack/stack.sh down cassandra' first"
+      if [[ $s == cassandra && $(started_with cassandra secure) != "$STACK_SECURE" ]]; then
+        die "cassandra is running with STACK_SECURE=$(started_with cassandra secure), not $STACK_SECURE: run 'stack/stack.sh down cassandra' first"
       fi
-      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$(cassandra_auth)" ]]; then
-        die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
+      if [[ $s == cassandra && $(started_with cassandra auth) != "$(cassandra_auth)" ]]; then
+        die "cassandra is running with CASSANDRA_AUTH=$(started_with cassandra auth), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
       fi
-      if [[ $s == kafka && $(kafka_mode) != "$STACK_SECURE" ]]; then
-        die "kafka is running with STACK_SECURE=$(kafka_mode), not $STACK_SECURE: run 'stack/stack.sh down kafka' first"
+      if [[ $s == kafka && $(started_with kafka secure) != "$STACK_SECURE" ]]; then
+        die "kafka is running with STACK_SECURE=$(started_with kafka secure), not $STACK_SECURE: run 'stack/stack.sh down kafka' first"
       fi
       say "==> $s already running (pid $pid), reusing it"
       continue
@@ -736,8 +739,8 @@ summary() {
         ;;
       cassandra)
         local auth=""
-        [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
-        [[ $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null) == 1 ]] && auth+="   (TLS; clients' settings: $STACK_DIR/secure.env)"
+        [[ $(started_with cassandra auth) == 1 ]] && auth="   (auth: cassandra/cassandra)"
+        [[ $(started_with cassandra secure) == 1 ]] && auth+="   (TLS; clients' settings: $STACK_DIR/secure.env)"
         say "Cassandra  $HOST:$CASSANDRA_PORT   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
         ;;
       worker) say "worker     http://$HOST:$WORKER_PORT/metrics                   log $(log_file worker)" ;;
@@ -962,8 +965,8 @@ case $cmd in
   cqlsh)
     install_cqlsh
     creds=()
-    [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && creds=(-u cassandra -p cassandra)
-    [[ $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null) == 1 ]] && creds+=(--ssl --cqlshrc "$STACK_DIR/cassandra/cqlshrc")
+    [[ $(started_with cassandra auth) == 1 ]] && creds=(-u cassandra -p cassandra)
+    [[ $(started_with cassandra secure) == 1 ]] && creds+=(--ssl --cqlshrc "$STACK_DIR/cassandra/cqlshrc")
     exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" "$CASSANDRA_PORT"
     ;;
   tool) tool "$@" ;;
