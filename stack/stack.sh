@@ -377,12 +377,11 @@ launch() { # launch SERVICE COMMAND... — detached, in its own session, output 
 probe() { # probe SERVICE — one real question to the service; prints its answer
   case $1 in
     temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
-    kafka) kafka_client_env "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
+    kafka) client_env kafka "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
     cassandra)
-      local args=("$HOST:$CASSANDRA_PORT") tlsenv
+      local args=("$HOST:$CASSANDRA_PORT")
       [[ $(started_with cassandra auth) == 1 ]] && args+=(cassandra cassandra)
-      mapfile -t tlsenv < <(cassandra_tls_vars)
-      env "${tlsenv[@]}" "$PROBE" cql "${args[@]}" 2>/dev/null
+      client_env cassandra "$PROBE" cql "${args[@]}" 2>/dev/null
       ;;
     worker | streaming) curl -fsS --max-time 2 "http://$HOST:$(ports "$1")/healthz" 2>/dev/null | tr -d '\n' ;;
     temporal-front) temporal_front_probe ;;
@@ -527,15 +526,17 @@ EOF
 
 kafka_secured() { [[ $(started_with kafka secure) == 1 ]]; }
 
-# kafka_client_env COMMAND... — runs COMMAND with the clients' KAFKA_* settings of
-# secure.env when this stack's Kafka is the secured one, and never with the caller's
-# own KAFKA_* (say, a remote cluster's TLS settings in the shell).
-kafka_client_env() {
-  local unset=() vars=() v
+# client_env SERVICE COMMAND... — runs COMMAND with the clients' settings of SERVICE
+# (kafka: the KAFKA_* lines of secure.env, cassandra: the CASSANDRA_* ones) when this
+# stack's SERVICE is the secured one, and never with the caller's own (say, a remote
+# cluster's TLS settings in the shell).
+client_env() {
+  local svc=$1 prefix=${1^^}_ unset=() vars=() v
+  shift
   for v in $(compgen -e); do
-    [[ $v == KAFKA_* ]] && unset+=(-u "$v")
+    [[ $v == "$prefix"* ]] && unset+=(-u "$v")
   done
-  kafka_secured && mapfile -t vars < <(grep '^KAFKA_' "$STACK_DIR/secure.env")
+  [[ $(started_with "$svc" secure) == 1 ]] && mapfile -t vars < <(secure_env "$prefix")
   env "${unset[@]}" "${vars[@]}" "$@"
 }
 
@@ -603,14 +604,6 @@ cassandra_auth() { # 1 if Cassandra is to want a password: CASSANDRA_AUTH=1, or 
   if [[ $STACK_SECURE == 1 ]]; then echo 1; else echo "$CASSANDRA_AUTH"; fi
 }
 
-# cassandra_tls_vars prints the TLS settings of a client of this stack's Cassandra,
-# VAR=VALUE a line, when it runs secured; nothing when it runs plaintext.
-cassandra_tls_vars() {
-  [[ $(started_with cassandra secure) == 1 ]] || return 0
-  printf '%s\n' CASSANDRA_TLS=1 "CASSANDRA_TLS_CA_FILE=$TLS_DIR/ca.pem" \
-    "CASSANDRA_TLS_CERT_FILE=$TLS_DIR/client.pem" "CASSANDRA_TLS_KEY_FILE=$TLS_DIR/client.key"
-}
-
 # cassandra_secure DIR — readies the secured mode of the Cassandra in DIR and prints the
 # client_encryption_options of its cassandra.yaml: CQL over TLS only, and a client
 # certificate signed by the stack's CA required. The keystore (the server's key and
@@ -635,10 +628,10 @@ cassandra_secure() {
   pass=$(<"$tls/store.pass")
   printf '[ssl]\ncertfile = %s\nvalidate = true\nuserkey = %s\nusercert = %s\n' \
     "$TLS_DIR/ca.pem" "$TLS_DIR/client.key" "$TLS_DIR/client.pem" >"$dir/cqlshrc"
-  local vars
-  mapfile -t vars < <(cassandra_tls_vars)
   printf '%s\n' "CASSANDRA_HOSTS=$HOST:$CASSANDRA_PORT" "CASSANDRA_USERNAME=$CASSANDRA_USER" \
-    "CASSANDRA_PASSWORD_FILE=$dir/$CASSANDRA_USER.password" "${vars[@]}" CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
+    "CASSANDRA_PASSWORD_FILE=$dir/$CASSANDRA_USER.password" CASSANDRA_TLS=1 "CASSANDRA_TLS_CA_FILE=$TLS_DIR/ca.pem" \
+    "CASSANDRA_TLS_CERT_FILE=$TLS_DIR/client.pem" "CASSANDRA_TLS_KEY_FILE=$TLS_DIR/client.key" \
+    CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
   printf '%s\n' "client_encryption_options:" "  enabled: true" "  optional: false" \
     "  keystore: $tls/keystore.p12" "  keystore_password: $pass" \
     "  truststore: $tls/truststore.p12" "  truststore_password: $pass" "  store_type: PKCS12" \
@@ -680,7 +673,7 @@ start_app() { # start_app NAME [VAR=VALUE...]: the program bin/NAME of this chec
   local secure=()
   if [[ $STACK_SECURE == 1 ]]; then # the secured servers' client settings
     [[ -s $STACK_DIR/secure.env ]] || die "STACK_SECURE=1, but $STACK_DIR/secure.env is missing: 'STACK_SECURE=1 make stack-up' first"
-    mapfile -t secure < <(grep -E '^[A-Z0-9_]+=' "$STACK_DIR/secure.env")
+    mapfile -t secure < <(secure_env)
   fi
   launch "$1" env "${secure[@]}" "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
 }
@@ -910,7 +903,7 @@ temporal_front_probe() {
   (
     set -a
     # shellcheck source=/dev/null
-    source <(grep '^TEMPORAL_' "$STACK_DIR/secure.env")
+    source <(secure_env TEMPORAL_)
     TEMPORAL_API_KEY=$(<"$TEMPORAL_API_KEY_FILE")
     unset TEMPORAL_API_KEY_FILE # streampipe's, not the CLI's
     "$TEMPORAL_BIN" operator cluster health 2>&1 | grep -q SERVING && echo "SERVING through TLS and API key"
@@ -933,6 +926,11 @@ secret_file() {
   [[ -s $1 ]] && return
   (umask 077 && openssl rand -hex 16 >"$1") || die "could not make a secret in $1"
 }
+
+# secure_env [PREFIX] — the VAR=VALUE lines of $STACK_DIR/secure.env, those of the
+# variables whose names start with PREFIX if given: the secured servers' client
+# settings, as the programs, the probe and the temporal CLI take them.
+secure_env() { grep -E "^${1:-}[A-Z0-9_]+=" "$STACK_DIR/secure.env"; }
 
 # secure_env_set PREFIX < LINES — replaces the PREFIX_* lines of $STACK_DIR/secure.env
 # (0600) with LINES, leaving the other services' lines as they are.
