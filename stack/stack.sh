@@ -97,6 +97,11 @@ log_file() { echo "$STACK_DIR/logs/$1.log"; }
 pid_file() { echo "$STACK_DIR/run/$1.pid"; }
 data_dir() { echo "$STACK_DIR/$1"; }
 
+# started_with SERVICE SETTING — what the stack's SERVICE was last started with, as
+# start_SERVICE recorded it in its folder: secure (STACK_SECURE) or, for Cassandra,
+# auth (1: it wants a password); 0 when it never recorded it.
+started_with() { cat "$(data_dir "$1")/$2" 2>/dev/null || echo 0; }
+
 check_service() {
   case $1 in temporal | kafka | cassandra | worker | streaming) ;;
     *) die "unknown service '$1' (want: ${SERVERS[*]} ${APPS[*]})" ;;
@@ -372,12 +377,11 @@ launch() { # launch SERVICE COMMAND... — detached, in its own session, output 
 probe() { # probe SERVICE — one real question to the service; prints its answer
   case $1 in
     temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
-    kafka) kafka_client_env "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
+    kafka) client_env kafka "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
     cassandra)
-      local args=("$HOST:$CASSANDRA_PORT") tlsenv
-      [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && args+=(cassandra cassandra)
-      mapfile -t tlsenv < <(cassandra_tls_vars)
-      env "${tlsenv[@]}" "$PROBE" cql "${args[@]}" 2>/dev/null
+      local args=("$HOST:$CASSANDRA_PORT")
+      [[ $(started_with cassandra auth) == 1 ]] && args+=(cassandra cassandra)
+      client_env cassandra "$PROBE" cql "${args[@]}" 2>/dev/null
       ;;
     worker | streaming) curl -fsS --max-time 2 "http://$HOST:$(ports "$1")/healthz" 2>/dev/null | tr -d '\n' ;;
     temporal-front) temporal_front_probe ;;
@@ -455,9 +459,7 @@ KAFKA_USER=streampipe
 kafka_secret() {
   local f
   f=$(data_dir kafka)/$1.password
-  if [[ ! -s $f ]]; then
-    (umask 077 && openssl rand -hex 16 >"$f") || die "could not make a password in $f"
-  fi
+  secret_file "$f"
   cat "$f"
 }
 
@@ -522,19 +524,19 @@ KAFKA_SASL_PASSWORD_FILE=$dir/$KAFKA_USER.password
 EOF
 }
 
-# kafka_mode — the STACK_SECURE this stack's Kafka was (last) started with.
-kafka_mode() { cat "$(data_dir kafka)/secure" 2>/dev/null || echo 0; }
-kafka_secured() { [[ $(kafka_mode) == 1 ]]; }
+kafka_secured() { [[ $(started_with kafka secure) == 1 ]]; }
 
-# kafka_client_env COMMAND... — runs COMMAND with the clients' KAFKA_* settings of
-# secure.env when this stack's Kafka is the secured one, and never with the caller's
-# own KAFKA_* (say, a remote cluster's TLS settings in the shell).
-kafka_client_env() {
-  local unset=() vars=() v
+# client_env SERVICE COMMAND... — runs COMMAND with the clients' settings of SERVICE
+# (kafka: the KAFKA_* lines of secure.env, cassandra: the CASSANDRA_* ones) when this
+# stack's SERVICE is the secured one, and never with the caller's own (say, a remote
+# cluster's TLS settings in the shell).
+client_env() {
+  local svc=$1 prefix=${1^^}_ unset=() vars=() v
+  shift
   for v in $(compgen -e); do
-    [[ $v == KAFKA_* ]] && unset+=(-u "$v")
+    [[ $v == "$prefix"* ]] && unset+=(-u "$v")
   done
-  kafka_secured && mapfile -t vars < <(grep '^KAFKA_' "$STACK_DIR/secure.env")
+  [[ $(started_with "$svc" secure) == 1 ]] && mapfile -t vars < <(secure_env "$prefix")
   env "${unset[@]}" "${vars[@]}" "$@"
 }
 
@@ -602,14 +604,6 @@ cassandra_auth() { # 1 if Cassandra is to want a password: CASSANDRA_AUTH=1, or 
   if [[ $STACK_SECURE == 1 ]]; then echo 1; else echo "$CASSANDRA_AUTH"; fi
 }
 
-# cassandra_tls_vars prints the TLS settings of a client of this stack's Cassandra,
-# VAR=VALUE a line, when it runs secured; nothing when it runs plaintext.
-cassandra_tls_vars() {
-  [[ $(cat "$(data_dir cassandra)/secure" 2>/dev/null) == 1 ]] || return 0
-  printf '%s\n' CASSANDRA_TLS=1 "CASSANDRA_TLS_CA_FILE=$TLS_DIR/ca.pem" \
-    "CASSANDRA_TLS_CERT_FILE=$TLS_DIR/client.pem" "CASSANDRA_TLS_KEY_FILE=$TLS_DIR/client.key"
-}
-
 # cassandra_secure DIR — readies the secured mode of the Cassandra in DIR and prints the
 # client_encryption_options of its cassandra.yaml: CQL over TLS only, and a client
 # certificate signed by the stack's CA required. The keystore (the server's key and
@@ -621,8 +615,8 @@ cassandra_secure() {
   certs >&2
   mkdir -p "$tls"
   if [[ ! -f $tls/truststore.p12 || $TLS_DIR/server.pem -nt $tls/truststore.p12 ]]; then
-    rm -f "$tls"/*.p12
-    (umask 077 && openssl rand -hex 16 >"$tls/store.pass")
+    rm -f "$tls"/*.p12 "$tls/store.pass"
+    secret_file "$tls/store.pass"
     pass=$(<"$tls/store.pass")
     openssl pkcs12 -export -name server -in "$TLS_DIR/server.pem" -inkey "$TLS_DIR/server.key" \
       -certfile "$TLS_DIR/ca.pem" -passout "pass:$pass" -out "$tls/keystore.p12" ||
@@ -634,10 +628,10 @@ cassandra_secure() {
   pass=$(<"$tls/store.pass")
   printf '[ssl]\ncertfile = %s\nvalidate = true\nuserkey = %s\nusercert = %s\n' \
     "$TLS_DIR/ca.pem" "$TLS_DIR/client.key" "$TLS_DIR/client.pem" >"$dir/cqlshrc"
-  local vars
-  mapfile -t vars < <(cassandra_tls_vars)
   printf '%s\n' "CASSANDRA_HOSTS=$HOST:$CASSANDRA_PORT" "CASSANDRA_USERNAME=$CASSANDRA_USER" \
-    "CASSANDRA_PASSWORD_FILE=$dir/$CASSANDRA_USER.password" "${vars[@]}" CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
+    "CASSANDRA_PASSWORD_FILE=$dir/$CASSANDRA_USER.password" CASSANDRA_TLS=1 "CASSANDRA_TLS_CA_FILE=$TLS_DIR/ca.pem" \
+    "CASSANDRA_TLS_CERT_FILE=$TLS_DIR/client.pem" "CASSANDRA_TLS_KEY_FILE=$TLS_DIR/client.key" \
+    CASSANDRA_LOCAL_DC=datacenter1 | secure_env_set CASSANDRA
   printf '%s\n' "client_encryption_options:" "  enabled: true" "  optional: false" \
     "  keystore: $tls/keystore.p12" "  keystore_password: $pass" \
     "  truststore: $tls/truststore.p12" "  truststore_password: $pass" "  store_type: PKCS12" \
@@ -654,7 +648,8 @@ cassandra_secure_role() {
   local dir pass
   dir=$(data_dir cassandra)
   if [[ ! -s $dir/$CASSANDRA_USER.password ]]; then
-    (umask 077 && openssl rand -hex 16 >"$dir/$CASSANDRA_USER.password.new")
+    rm -f "$dir/$CASSANDRA_USER.password.new"
+    secret_file "$dir/$CASSANDRA_USER.password.new"
   fi
   [[ -s $dir/$CASSANDRA_USER.password.new ]] || return 0
   pass=$(<"$dir/$CASSANDRA_USER.password.new")
@@ -678,7 +673,7 @@ start_app() { # start_app NAME [VAR=VALUE...]: the program bin/NAME of this chec
   local secure=()
   if [[ $STACK_SECURE == 1 ]]; then # the secured servers' client settings
     [[ -s $STACK_DIR/secure.env ]] || die "STACK_SECURE=1, but $STACK_DIR/secure.env is missing: 'STACK_SECURE=1 make stack-up' first"
-    mapfile -t secure < <(grep -E '^[A-Z0-9_]+=' "$STACK_DIR/secure.env")
+    mapfile -t secure < <(secure_env)
   fi
   launch "$1" env "${secure[@]}" "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
 }
@@ -700,14 +695,14 @@ up() {
       down "$s"
     fi
     if pid=$(pid_of "$s"); then
-      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0) != "$STACK_SECURE" ]]; then
-        die "cassandra is running with STACK_SECURE=$(cat "$STACK_DIR/cassandra/secure" 2>/dev/null || echo 0), not $STACK_SECURE: run 'stack/stack.sh down cassandra' first"
+      if [[ $s == cassandra && $(started_with cassandra secure) != "$STACK_SECURE" ]]; then
+        die "cassandra is running with STACK_SECURE=$(started_with cassandra secure), not $STACK_SECURE: run 'stack/stack.sh down cassandra' first"
       fi
-      if [[ $s == cassandra && $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) != "$(cassandra_auth)" ]]; then
-        die "cassandra is running with CASSANDRA_AUTH=$(cat "$STACK_DIR/cassandra/auth"), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
+      if [[ $s == cassandra && $(started_with cassandra auth) != "$(cassandra_auth)" ]]; then
+        die "cassandra is running with CASSANDRA_AUTH=$(started_with cassandra auth), not $(cassandra_auth): run 'stack/stack.sh down cassandra' first"
       fi
-      if [[ $s == kafka && $(kafka_mode) != "$STACK_SECURE" ]]; then
-        die "kafka is running with STACK_SECURE=$(kafka_mode), not $STACK_SECURE: run 'stack/stack.sh down kafka' first"
+      if [[ $s == kafka && $(started_with kafka secure) != "$STACK_SECURE" ]]; then
+        die "kafka is running with STACK_SECURE=$(started_with kafka secure), not $STACK_SECURE: run 'stack/stack.sh down kafka' first"
       fi
       say "==> $s already running (pid $pid), reusing it"
       continue
@@ -737,8 +732,8 @@ summary() {
         ;;
       cassandra)
         local auth=""
-        [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && auth="   (auth: cassandra/cassandra)"
-        [[ $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null) == 1 ]] && auth+="   (TLS; clients' settings: $STACK_DIR/secure.env)"
+        [[ $(started_with cassandra auth) == 1 ]] && auth="   (auth: cassandra/cassandra)"
+        [[ $(started_with cassandra secure) == 1 ]] && auth+="   (TLS; clients' settings: $STACK_DIR/secure.env)"
         say "Cassandra  $HOST:$CASSANDRA_PORT   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
         ;;
       worker) say "worker     http://$HOST:$WORKER_PORT/metrics                   log $(log_file worker)" ;;
@@ -881,7 +876,7 @@ TEMPORAL_API_KEY_PATH=$TLS_DIR/temporal-api-key
 temporal_front_up() {
   local pid start bin=$STACK_DIR/bin/temporalfront
   certs
-  [[ -s $TEMPORAL_API_KEY_PATH ]] || (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$TEMPORAL_API_KEY_PATH")
+  secret_file "$TEMPORAL_API_KEY_PATH"
   secure_env_set TEMPORAL <<EOF
 TEMPORAL_ADDRESS=$HOST:$TEMPORAL_TLS_PORT
 TEMPORAL_API_KEY_FILE=$TEMPORAL_API_KEY_PATH
@@ -908,7 +903,7 @@ temporal_front_probe() {
   (
     set -a
     # shellcheck source=/dev/null
-    source <(grep '^TEMPORAL_' "$STACK_DIR/secure.env")
+    source <(secure_env TEMPORAL_)
     TEMPORAL_API_KEY=$(<"$TEMPORAL_API_KEY_FILE")
     unset TEMPORAL_API_KEY_FILE # streampipe's, not the CLI's
     "$TEMPORAL_BIN" operator cluster health 2>&1 | grep -q SERVING && echo "SERVING through TLS and API key"
@@ -923,6 +918,19 @@ temporal_front_down() {
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   rm -f "$(pid_file temporal-front)"
 }
+
+# secret_file FILE — makes FILE (0600) hold a random secret, unless it holds one: the
+# stack's passwords and API key, 32 hex digits, long enough for a test to look for
+# them where they must never appear.
+secret_file() {
+  [[ -s $1 ]] && return
+  (umask 077 && openssl rand -hex 16 >"$1") || die "could not make a secret in $1"
+}
+
+# secure_env [PREFIX] — the VAR=VALUE lines of $STACK_DIR/secure.env, those of the
+# variables whose names start with PREFIX if given: the secured servers' client
+# settings, as the programs, the probe and the temporal CLI take them.
+secure_env() { grep -E "^${1:-}[A-Z0-9_]+=" "$STACK_DIR/secure.env"; }
 
 # secure_env_set PREFIX < LINES — replaces the PREFIX_* lines of $STACK_DIR/secure.env
 # (0600) with LINES, leaving the other services' lines as they are.
@@ -955,8 +963,8 @@ case $cmd in
   cqlsh)
     install_cqlsh
     creds=()
-    [[ $(cat "$STACK_DIR/cassandra/auth" 2>/dev/null) == 1 ]] && creds=(-u cassandra -p cassandra)
-    [[ $(cat "$STACK_DIR/cassandra/secure" 2>/dev/null) == 1 ]] && creds+=(--ssl --cqlshrc "$STACK_DIR/cassandra/cqlshrc")
+    [[ $(started_with cassandra auth) == 1 ]] && creds=(-u cassandra -p cassandra)
+    [[ $(started_with cassandra secure) == 1 ]] && creds+=(--ssl --cqlshrc "$STACK_DIR/cassandra/cqlshrc")
     exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" "$CASSANDRA_PORT"
     ;;
   tool) tool "$@" ;;

@@ -30,17 +30,26 @@ func Dial(ctx context.Context, brokers []string) error {
 	return errors.Join(errs...)
 }
 
-// Metadata asks the brokers, connecting with sec (nil: plaintext), for the metadata
-// of topics (of every topic if none) and returns the first error of a topic or
-// partition in the answer, if any.
-func Metadata(ctx context.Context, sec *kafkasec.Security, brokers []string, topics ...string) error {
+// Cluster asks the brokers, connecting with sec (nil: plaintext), for the metadata
+// of topics (of every topic if none); a failure is explained by sec.Explain.
+func Cluster(ctx context.Context, sec *kafkasec.Security, brokers []string, topics ...string) (*kafka.MetadataResponse, error) {
 	transport := sec.Transport()
 	transport.DialTimeout = 3 * time.Second
 	defer transport.CloseIdleConnections()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second, Transport: transport}
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		return sec.Explain(ctx, brokers, err)
+		return nil, sec.Explain(ctx, brokers, err)
+	}
+	return md, nil
+}
+
+// Metadata asks the brokers as Cluster does and returns the first error of a topic
+// or partition in the answer, if any.
+func Metadata(ctx context.Context, sec *kafkasec.Security, brokers []string, topics ...string) error {
+	md, err := Cluster(ctx, sec, brokers, topics...)
+	if err != nil {
+		return err
 	}
 	for _, t := range md.Topics {
 		if t.Error != nil {

@@ -18,9 +18,9 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
@@ -63,15 +63,13 @@ func main() {
 	fmt.Println(answer)
 }
 
-// kafkaMetadata dials afresh on every call: a shared kafka.Client caches a failed
-// metadata look-up for seconds, which would slow readiness polling down.
+// kafkaMetadata asks on connections of its own (kafkaprobe): a shared kafka.Client
+// caches a failed metadata look-up for seconds, which would slow readiness polling
+// down.
 func kafkaMetadata(ctx context.Context, sec *kafkasec.Security, addr string) (string, error) {
-	transport := sec.Transport()
-	defer transport.CloseIdleConnections()
-	client := &kafka.Client{Addr: kafka.TCP(addr), Timeout: timeout, Transport: transport}
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+	md, err := kafkaprobe.Cluster(ctx, sec, []string{addr})
 	if err != nil {
-		return "", fmt.Errorf("kafka metadata request to %s: %w", addr, sec.Explain(ctx, []string{addr}, err))
+		return "", fmt.Errorf("kafka metadata request to %s: %w", addr, err)
 	}
 	if md.Controller.ID < 0 || len(md.Brokers) == 0 {
 		return "", fmt.Errorf("kafka at %s has no controller yet", addr)
