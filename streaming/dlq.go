@@ -14,6 +14,10 @@ import (
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 )
 
+// HeaderPrefix begins the name of every header a dead letter gains (and a replay
+// adds): what is not the record's own.
+const HeaderPrefix = "dlq."
+
 // Headers a dead-lettered message carries besides its original ones.
 const (
 	HeaderReason    = "dlq.reason"    // a Reason constant
@@ -128,7 +132,7 @@ func truncated(m kafka.Message) kafka.Message {
 		case h.Key == HeaderReason:
 			reason = string(h.Value)
 		case h.Key == HeaderError:
-		case strings.HasPrefix(h.Key, "dlq."):
+		case strings.HasPrefix(h.Key, HeaderPrefix):
 			headers = append(headers, h)
 		}
 	}

@@ -86,7 +86,7 @@ func Parse(m kafka.Message) Letter {
 		case HeaderReplays:
 			l.Replays, _ = strconv.Atoi(v)
 		default:
-			if !strings.HasPrefix(h.Key, "dlq.") {
+			if !strings.HasPrefix(h.Key, streaming.HeaderPrefix) {
 				l.Headers = append(l.Headers, h)
 			}
 		}
