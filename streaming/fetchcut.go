@@ -706,8 +706,8 @@ func (rb *rebuilder) field(r *bufio.Reader, dst []byte, keep bool, cutSize *int)
 		return dst, int(n), discard(r, n)
 	}
 	kept := n
-	if n > int64(rb.fb.maxRecord) {
-		kept, *cutSize = truncatedValueBytes, int(n)
+	if n > int64(rb.fb.maxRecord) { // a limit under truncatedValueBytes keeps the field whole
+		kept, *cutSize = min(n, truncatedValueBytes), int(n)
 	}
 	dst = binary.AppendVarint(dst, kept)
 	at := len(dst)

@@ -231,6 +231,19 @@ func TestRebuildCutsLargeRecords(t *testing.T) {
 	}
 }
 
+// A limit under the 16 KiB a cut record keeps: a value over it is kept whole but
+// marked cut, and the records after it are read as they are (the rebuild once read
+// 16 KiB from a shorter value, into the next records).
+func TestRebuildUnderTheKeptBytes(t *testing.T) {
+	body, at := fetchResponseV10(batch(t, 0, 0, rec("k0", strings.Repeat("v", 2000)), rec("k1", "ok"), rec("k2", "fine")))
+	got := rebuilt(t, &fetchBounds{maxRecord: 1000, maxResponse: 1 << 20, marker: "marker"}, body, at, 0)
+	require.Len(t, got, 3)
+	assert.Equal(t, strings.Repeat("v", 2000), bytesOf(t, got[0].Value))
+	assert.Equal(t, []protocol.Header{{Key: "marker", Value: cut{valueBytes: 2000}.encode()}}, got[0].Headers)
+	assert.Equal(t, "ok", bytesOf(t, got[1].Value))
+	assert.Equal(t, "fine", bytesOf(t, got[2].Value))
+}
+
 // A rebuilt response holds at most maxResponse bytes of records, and always the
 // first record: kafka-go fetches the rest from the offset after the last one.
 func TestRebuildStopsAtMaxResponse(t *testing.T) {

@@ -462,7 +462,7 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 		// rebuild): only the value's beginning is kept, in a copy, so that the whole
 		// value is not held while it waits for its batch.
 		bad := tooLarge(len(m.Value), w.cfg.MaxRecordBytes)
-		m.Value = append([]byte(nil), m.Value[:truncatedValueBytes]...)
+		m.Value = append([]byte(nil), truncate(m.Value, truncatedValueBytes)...)
 		return item{msg: m, bad: bad}
 	}
 	valueTimed := writeTimeFromValue(w.dataset)
