@@ -141,3 +141,19 @@ func TestNiceCeil(t *testing.T) {
 		assert.Equal(t, want, niceCeil(in), "%v", in)
 	}
 }
+
+func TestSpliceReplacesWhatIsBetweenTheMarkers(t *testing.T) {
+	doc := "# Title\n\n" + BeginMarker + "\nold table\n" + EndMarker + "\n\nmore\n"
+	got, err := Splice(doc, "new table\n")
+	require.NoError(t, err)
+	assert.Equal(t, "# Title\n\n"+BeginMarker+"\nnew table\n"+EndMarker+"\n\nmore\n", got)
+	again, err := Splice(got, "new table\n")
+	require.NoError(t, err)
+	assert.Equal(t, got, again, "idempotent")
+
+	for _, bad := range []string{"no markers", BeginMarker + " only", EndMarker + " x " + BeginMarker,
+		BeginMarker + BeginMarker + EndMarker} {
+		_, err := Splice(bad, "x")
+		assert.Error(t, err, bad)
+	}
+}
