@@ -252,9 +252,24 @@ func machine() string {
 	return fmt.Sprintf("%d cores, %s%s, %s/%s", runtime.NumCPU(), model, mem, runtime.GOOS, runtime.GOARCH)
 }
 
-// versions are the versions of what the bench runs on.
+// versions are the versions of what the bench runs on: the servers, Go, and the
+// Spark peer's pins (stack/versions.env, stack/spark/jars.txt).
 func versions(b *testing.B, p *pipe) []string {
 	var cassandra string
 	require.NoError(b, p.session.Query("SELECT release_version FROM system.local").Scan(&cassandra))
-	return []string{"Cassandra " + cassandra, runtime.Version()}
+	pins := map[string]string{}
+	for _, file := range []string{"../stack/versions.env", "../stack/spark/jars.txt"} {
+		data, err := os.ReadFile(file)
+		require.NoError(b, err)
+		for line := range strings.Lines(string(data)) {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+				pins[k] = v
+			}
+			if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[0], "com.datastax.spark:spark-cassandra-connector_") {
+				pins["connector"] = f[0][strings.LastIndexByte(f[0], ':')+1:]
+			}
+		}
+	}
+	return []string{"Cassandra " + cassandra, "Kafka " + pins["KAFKA_VERSION"], runtime.Version(),
+		"Spark " + pins["SPARK_VERSION"] + " (pyspark) with spark-cassandra-connector " + pins["connector"]}
 }
