@@ -42,6 +42,11 @@ func sparkContender(p *pipe) contender {
 			require.NoError(b, err)
 			logFile := filepath.Join(os.TempDir(), "streampipe-bench-spark-"+p.table+".log")
 			b.Logf("Spark's log: %s", logFile)
+			b.Cleanup(func() {
+				if !b.Failed() { // kept as evidence otherwise
+					_ = os.Remove(logFile)
+				}
+			})
 			started := time.Now()
 			run, err := peer.Start(context.Background(), sparkpeer.Job{
 				Brokers: p.brokers, Topic: p.topic, CassandraHost: host, CassandraPort: portN,

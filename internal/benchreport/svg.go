@@ -97,9 +97,9 @@ func (r *Report) latencies(sb *strings.Builder, colours map[string]string) {
 	text(sb, (latLeft+latRight)/2, plotTop-16, "middle", 13, "produce → row readable, ms (log): p50 to p99, max")
 	var all []series
 	hi := time.Millisecond
-	for i := range r.Systems {
-		s := &r.Systems[i]
-		for _, rate := range r.Rates {
+	for _, rate := range r.Rates { // the systems side by side at each rate
+		for i := range r.Systems {
+			s := &r.Systems[i]
 			if l := s.Latency[rate]; s.Missing == "" && l != nil && len(l.Samples) > 0 {
 				all = append(all, series{s, rate, l})
 				hi = max(hi, l.Quantile(1))
