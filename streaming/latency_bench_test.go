@@ -113,7 +113,7 @@ func (pl *poller) poll(ctx context.Context, chunk []*tracked, due time.Time) err
 	for i, t := range chunk {
 		ids[i] = t.id
 	}
-	iter := pl.session.Query(pl.query, ids).WithContext(ctx).Iter()
+	iter := pl.session.Query(pl.query, ids).IterContext(ctx)
 	found := map[gocql.UUID]bool{}
 	var id gocql.UUID
 	for iter.Scan(&id) {
