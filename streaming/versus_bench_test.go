@@ -52,6 +52,7 @@ type running struct {
 func BenchmarkVersus(b *testing.B) {
 	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(b, 6)
+	loadBefore := loadAverage()
 	report := &benchreport.Report{Date: time.Now(), Machine: machine(), Versions: versions(b, p),
 		Records: versusRecords, Rates: []int{1000, 10000}}
 
@@ -80,6 +81,9 @@ func BenchmarkVersus(b *testing.B) {
 	report.Notes = append(report.Notes,
 		fmt.Sprintf("latency: %d records/s tracked of those sent, each polled by id (SELECT ... WHERE id IN ?, %d ids, %d in flight) every max(%v, a tenth of its age)",
 			trackedPerSecond, pollChunk, pollParallel, pollFloor))
+
+	report.Notes = append(report.Notes, fmt.Sprintf("machine load (1-minute average, other work included): %s at the start, %s at the end",
+		loadBefore, loadAverage()))
 
 	fmt.Print("\n" + report.Text())
 	writeReport(b, report)
@@ -250,6 +254,16 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d cores, %s%s, %s/%s", runtime.NumCPU(), model, mem, runtime.GOOS, runtime.GOARCH)
+}
+
+// loadAverage is the machine's 1-minute load average, as /proc/loadavg has it: how
+// busy other work kept the cores.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }
 
 // versions are the versions of what the bench runs on: the servers, Go, and the
