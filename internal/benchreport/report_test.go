@@ -134,7 +134,7 @@ func TestSVGHasABarPerSystemAndARangePerLatency(t *testing.T) {
 	assert.Equal(t, []string{"streampipe at 1000/s: p50 50 ms, p99 99 ms, max 100 ms",
 		"Spark at 1000/s: p50 4000 ms, p99 4100 ms, max 4100 ms",
 		"streampipe at 10000/s: p50 60 ms, p99 70 ms, max 70 ms"}, ranges, "by rate, then by system")
-	for _, want := range []string{"gocql single-row", "96 in flight", "streampipe", "Spark", "1000/s", "10000/s", "42000", "1000", "10"} {
+	for _, want := range []string{"gocql single-row", "96 in flight", "streampipe", "Spark", "1000/s", "10000/s", "42000", "12.5k", "1000", "10"} {
 		assert.Contains(t, doc.Texts, want)
 	}
 }

@@ -66,7 +66,7 @@ func (r *Report) bars(sb *strings.Builder, colours map[string]string) {
 	for i := 0; i <= 4; i++ {
 		v := top * float64(i) / 4
 		line(sb, barsLeft, y(v), barsRight, y(v), "#e0e0e0")
-		text(sb, barsLeft-6, int(y(v))+4, "end", 11, fmt.Sprintf("%.0fk", v/1000))
+		text(sb, barsLeft-6, int(y(v))+4, "end", 11, fmt.Sprintf("%gk", v/1000))
 	}
 	slot := float64(barsRight-barsLeft) / float64(max(len(r.Systems), 1))
 	for i, s := range r.Systems {
