@@ -305,6 +305,7 @@ install_cqlsh() {
 install_spark() {
   local lock
   require_java17 # the peer runs on it
+  require_cmd flock util-linux "the Spark peer's install lock"
   mkdir -p "$SPARK_DIR"
   exec {lock}>"$SPARK_DIR/.lock"
   flock "$lock"

@@ -102,8 +102,10 @@ type Job struct {
 	Checkpoint           string        // directory; created if missing
 	Trigger              time.Duration // 0: as fast as possible (Spark's default trigger)
 	MaxOffsetsPerTrigger int           // 0: unlimited
-	StopAfterBatches     int           // 0: run until stopped
-	Log                  string        // file for the job's stdout/stderr (appended); "": discarded
+	// StopAfterBatches stops the query once this many batches finished (a batch
+	// running then is interrupted, or finishes first); 0: run until stopped.
+	StopAfterBatches int
+	Log              string // file for the job's stdout/stderr (appended); "": discarded
 }
 
 // args are the job script's flags for j.
