@@ -32,7 +32,8 @@ type Peer struct {
 
 // Ensure installs the Spark peer once per machine (into the stack cache) and returns
 // it, or an error that says why it cannot be installed. A cold install downloads
-// ~330 MB and takes about a minute; later calls take a fraction of a second.
+// ~340 MB and took about 2 minutes on two shared cores; later calls take a fraction
+// of a second.
 func Ensure(ctx context.Context) (*Peer, error) {
 	root, err := checkoutRoot()
 	if err != nil {
