@@ -305,6 +305,7 @@ install_cqlsh() {
 install_spark() {
   local lock
   require_java17 # the peer runs on it
+  require_cmd flock util-linux "the Spark peer's install lock"
   mkdir -p "$SPARK_DIR"
   exec {lock}>"$SPARK_DIR/.lock"
   flock "$lock"
@@ -319,7 +320,7 @@ install_spark_python() {
   local venv=$SPARK_DIR/venv
   [[ -f $venv/.complete ]] && return
   require_cmd python3 python3 "the Spark peer"
-  step "installing pyspark $SPARK_VERSION and py4j $PY4J_VERSION from PyPI, pinned by sha256, into $venv (once per machine: ~1 min, 390 MB)"
+  step "installing pyspark $SPARK_VERSION and py4j $PY4J_VERSION from PyPI, pinned by sha256, into $venv (once per machine: ~2 min, 370 MB)"
   rm -rf "$venv"
   python3 -m venv "$venv" >/dev/null 2>&1 || {
     rm -rf "$venv"

@@ -77,7 +77,7 @@ func (p *pipe) runSpark(peer *sparkpeer.Peer, table, ckpt string) []sparkpeer.Ba
 	log := filepath.Join(p.t.TempDir(), "spark.log")
 	p.t.Cleanup(func() { logTail(p.t, log) })
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // 2.6 min with a load of 20 on 2 cores
 	defer cancel()
 	run, err := peer.Start(ctx, sparkpeer.Job{Brokers: p.brokers, Topic: p.topic,
 		CassandraHost: host, CassandraPort: cqlPort, Keyspace: testKeyspace, Table: table,

@@ -32,7 +32,8 @@ type Peer struct {
 
 // Ensure installs the Spark peer once per machine (into the stack cache) and returns
 // it, or an error that says why it cannot be installed. A cold install downloads
-// ~330 MB and takes about a minute; later calls take a fraction of a second.
+// ~340 MB and took about 2 minutes on two shared cores; later calls take a fraction
+// of a second.
 func Ensure(ctx context.Context) (*Peer, error) {
 	root, err := checkoutRoot()
 	if err != nil {
@@ -102,8 +103,10 @@ type Job struct {
 	Checkpoint           string        // directory; created if missing
 	Trigger              time.Duration // 0: as fast as possible (Spark's default trigger)
 	MaxOffsetsPerTrigger int           // 0: unlimited
-	StopAfterBatches     int           // 0: run until stopped
-	Log                  string        // file for the job's stdout/stderr (appended); "": discarded
+	// StopAfterBatches stops the query once this many batches finished (a batch
+	// running then is interrupted, or finishes first); 0: run until stopped.
+	StopAfterBatches int
+	Log              string // file for the job's stdout/stderr (appended); "": discarded
 }
 
 // args are the job script's flags for j.

@@ -14,7 +14,8 @@ batch (its offsets are in the checkpoint's commits/ then), for callers to parse:
     spark-peer stopped {"batches": 3}
 
 SIGTERM or SIGINT stops the query (query.stop()) and exits 0; so does the
---stop-after-batches-th finished batch.
+--stop-after-batches-th finished batch. A batch running then is interrupted (or
+finishes first, and has its line too).
 """
 
 import argparse
@@ -55,12 +56,15 @@ def session(args):
     jars = sorted(glob.glob(os.path.join(args.jars, "*.jar")))
     if not jars:
         sys.exit(f"spark-peer: no jars in {args.jars}")
+    # Local only: the driver binds to the loopback interface, not the machine's network.
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     spark = (SparkSession.builder.appName("streampipe-spark-peer").master("local[2]")
              .config("spark.jars", ",".join(jars))
              .config("spark.cassandra.connection.host", args.cassandra_host)
              .config("spark.cassandra.connection.port", str(args.cassandra_port))
              .config("spark.sql.shuffle.partitions", "2")
              .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false")
              .getOrCreate())
     spark.sparkContext.setLogLevel("WARN")
     return spark
