@@ -26,6 +26,7 @@ const (
 	DefaultBatchRows      = 2000
 	DefaultBatchWait      = 50 * time.Millisecond
 	DefaultConcurrency    = 96
+	DefaultGroupRows      = 25
 	DefaultMaxRecordBytes = 1 << 20
 	DefaultMaxBufferBytes = 8 << 20
 	DefaultConsistency    = "LOCAL_QUORUM"
@@ -57,7 +58,8 @@ type Config struct {
 
 	BatchRows      int           // most records in a micro-batch; default DefaultBatchRows
 	BatchWait      time.Duration // longest wait after a batch's first record; default DefaultBatchWait
-	Concurrency    int           // most Cassandra writes in flight; default DefaultConcurrency
+	Concurrency    int           // most Cassandra writes (batches) in flight; default DefaultConcurrency
+	GroupRows      int           // most rows in one Cassandra batch (rows of one replica set); default DefaultGroupRows; 1: no batches
 	MaxRecordBytes int           // larger values go to the DLQ; default DefaultMaxRecordBytes
 	MaxBufferBytes int           // most bytes of records held between fetch and the end of their batch; default DefaultMaxBufferBytes
 	StartupTimeout time.Duration // how long start-up retries while Cassandra, then Kafka, is unreachable (each); default DefaultStartupTimeout
@@ -185,7 +187,8 @@ func (c Config) withDefaults() (Config, error) {
 		name string
 		v    *int
 		def  int
-	}{{"batch rows", &c.BatchRows, DefaultBatchRows}, {"concurrency", &c.Concurrency, DefaultConcurrency}, {"max record bytes", &c.MaxRecordBytes, DefaultMaxRecordBytes},
+	}{{"batch rows", &c.BatchRows, DefaultBatchRows}, {"concurrency", &c.Concurrency, DefaultConcurrency},
+		{"group rows", &c.GroupRows, DefaultGroupRows}, {"max record bytes", &c.MaxRecordBytes, DefaultMaxRecordBytes},
 		{"max buffer bytes", &c.MaxBufferBytes, DefaultMaxBufferBytes}} {
 		if *d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d: want a positive number", d.name, *d.v))

@@ -169,6 +169,7 @@ func load(e *envvar.Reader) (config, error) {
 		BatchRows:      e.Positive("STREAMING_BATCH_ROWS", streaming.DefaultBatchRows),
 		BatchWait:      e.Duration("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait),
 		Concurrency:    e.Positive("STREAMING_CONCURRENCY", streaming.DefaultConcurrency),
+		GroupRows:      e.Positive("STREAMING_GROUP_ROWS", streaming.DefaultGroupRows),
 		MaxRecordBytes: e.Positive("STREAMING_MAX_RECORD_BYTES", streaming.DefaultMaxRecordBytes),
 		MaxBufferBytes: e.Positive("STREAMING_MAX_BUFFER_BYTES", streaming.DefaultMaxBufferBytes),
 		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),
