@@ -11,17 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/streaming"
 )
 
 const (
@@ -38,17 +34,8 @@ const (
 func BenchmarkPipeline(b *testing.B) {
 	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(b, 6)
-	cols := streaming.Users{}.Columns()
-	defs := make([]string, len(cols))
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		defs[i], names[i] = c.Name+" "+c.Type, c.Name
-	}
-	table := testKeyspace + "." + p.table
-	require.NoError(b, p.session.Query("CREATE TABLE "+table+" ("+strings.Join(defs, ", ")+", PRIMARY KEY (id))").Exec())
+	insert := createUsersTable(b, p)
 
-	insert := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) USING TIMESTAMP ?", table,
-		strings.Join(names, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
 	// (a) The raw ceiling: the best of 64, 96 and 128 upserts in flight, after a warm-up.
 	rawCeiling(b, p, insert, 128, 5*time.Second)
 	raw, rawCPU, best := 0.0, 0.0, 0
@@ -126,42 +113,6 @@ func drain(b *testing.B, w *proc, n int) (rate, cpu, busy float64) {
 	busy, err := w.metric("streaming_batch_duration_seconds_sum")
 	require.NoError(b, err)
 	return float64(n) / drained.Seconds(), cpu, (busy - busyFirst) / drained.Seconds()
-}
-
-// rawCeiling upserts users into the table for d, inFlight at a time, and
-// returns rows/s.
-func rawCeiling(b *testing.B, p *pipe, insert string, inFlight int, d time.Duration) float64 {
-	cluster := gocql.NewCluster(p.db.hosts...)
-	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
-	cluster.Consistency = gocql.LocalQuorum
-	session, err := cluster.CreateSession()
-	require.NoError(b, err)
-	defer session.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var rows, failed atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for g := range inFlight {
-		wg.Go(func() {
-			for i := 0; ctx.Err() == nil; i++ {
-				id, _ := gocql.RandomUUID()
-				u := user(id.String(), g*1_000_000+i, 1)
-				err := session.Query(insert, id, u.FirstName, u.LastName, u.Gender, u.Address, u.PostCode,
-					u.Email, u.Username, u.DOB, u.RegisteredDate, u.Phone, u.Picture, time.Now().UnixMicro()).
-					Idempotent(true).ExecContext(ctx)
-				switch {
-				case err == nil:
-					rows.Add(1)
-				case ctx.Err() == nil:
-					failed.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	require.Zero(b, failed.Load(), "raw upserts failed")
-	return float64(rows.Load()) / time.Since(start).Seconds()
 }
 
 // steady produces steadyRate records/s for steadyDuration, stamped when sent, in
