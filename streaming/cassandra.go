@@ -12,6 +12,7 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -24,9 +25,14 @@ type table struct {
 	owners      *owners // of each row, to group rows by replica set
 	insert      string
 	consistency gocql.Consistency
-	concurrency int // most writes (batches or rows) in flight
-	groupRows   int // most rows in a batch
+	concurrency int                 // most writes (batches or rows) in flight
+	groupRows   int                 // most rows in a batch
+	writeRows   prometheus.Observer // rows per successful write
 }
+
+// metadataWait bounds how long start-up waits for the driver to learn the table's
+// partition key, without which rows cannot be grouped by replica set.
+const metadataWait = 10 * time.Second
 
 // pendingRow is a row on its way to the table. Its write time (Row.WriteTime, its
 // record's Kafka timestamp unless the dataset takes it from the value) makes a
@@ -59,14 +65,17 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 	for i, c := range ds.Columns() {
 		names[i] = c.Name
 	}
+	owners := newOwners(session, cfg.Keyspace, cfg.Table, ds.Columns())
+	owners.awaitMetadata(ctx, metadataWait)
 	return &table{
 		session: session,
-		owners:  newOwners(session, cfg.Keyspace, cfg.Table, ds.Columns()),
+		owners:  owners,
 		insert: fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES (%s) USING TIMESTAMP ?",
 			cfg.Keyspace, cfg.Table, strings.Join(names, ", "), strings.Repeat("?, ", len(names)-1)+"?"),
 		consistency: gocql.ParseConsistency(cfg.Consistency),
 		concurrency: cfg.Concurrency,
 		groupRows:   cfg.GroupRows,
+		writeRows:   w.metrics.writeRows.WithLabelValues(ds.Name()),
 	}, nil
 }
 
@@ -123,6 +132,7 @@ func (t *table) writeGroup(ctx context.Context, group []pendingRow) (failed []pe
 		err := b.ExecContext(ctx)
 		if err == nil {
 			t.written.Store(true)
+			t.writeRows.Observe(float64(len(group)))
 			return nil
 		}
 		if !rowMayCause(err) {
@@ -139,6 +149,7 @@ func (t *table) writeGroup(ctx context.Context, group []pendingRow) (failed []pe
 		r.err = t.session.Query(t.insert, values...).Consistency(t.consistency).Idempotent(true).ExecContext(ctx)
 		if r.err == nil {
 			t.written.Store(true)
+			t.writeRows.Observe(1)
 			continue
 		}
 		failed = append(failed, r)

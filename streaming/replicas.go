@@ -1,6 +1,7 @@
 package streaming
 
 import (
+	"context"
 	"encoding/binary"
 	"slices"
 	"strings"
@@ -45,6 +46,16 @@ func newOwners(s *gocql.Session, keyspace, table string, cols []Column) *owners 
 	o := &owners{session: s, keyspace: keyspace, table: table, cols: cols}
 	o.refresh()
 	return o
+}
+
+// awaitMetadata waits, for at most d, until the driver's metadata, which it
+// refreshes in the background after a schema change, holds the table: until then
+// every row is written alone. A table just created takes about a second.
+func (o *owners) awaitMetadata(ctx context.Context, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for o.key == nil && time.Now().Before(deadline) && sleep(ctx, 100*time.Millisecond) == nil {
+		o.refresh()
+	}
 }
 
 // refresh reads the partition key from the session's metadata and rebuilds the
