@@ -17,14 +17,17 @@ import (
 
 // Defaults of Config. The batch size and wait come from BenchmarkPipeline on a
 // 2-core box: 2000 rows drain a full topic at ~0.9 of the raw gocql ceiling within
-// 50 MB; 5000 gain little and cost ~15 MB more. A 50 ms wait keeps p99 latency at
-// 1,000 records/s under 100 ms. The byte budget is sized so that a worker's RSS
+// 50 MB; 5000 gain little and cost ~15 MB more. No wait: a batch is what was
+// fetched while the previous one was written, which at 1,000 records/s cuts the
+// p99 latency that a 50 ms wait added to every record (docs/performance.md). Batches
+// of 25 rows of one replica set drain faster than single rows, 10 to 100 alike within
+// the noise of a shared box (docs/performance.md). The byte budget is sized so that a worker's RSS
 // stays under 64 MiB with records as large as DefaultMaxRecordBytes
 // (TestMemoryHugeRecordsAndBombs).
 const (
 	DefaultGroupID        = "streampipe-streaming"
 	DefaultBatchRows      = 2000
-	DefaultBatchWait      = 50 * time.Millisecond
+	DefaultBatchWait      = 0
 	DefaultConcurrency    = 96
 	DefaultGroupRows      = 25
 	DefaultMaxRecordBytes = 1 << 20
@@ -57,7 +60,7 @@ type Config struct {
 	Replication string      // CQL replication map for a new keyspace; default DefaultReplication
 
 	BatchRows      int           // most records in a micro-batch; default DefaultBatchRows
-	BatchWait      time.Duration // longest wait after a batch's first record; default DefaultBatchWait
+	BatchWait      time.Duration // longest wait after a batch's first record; default DefaultBatchWait (0: take what is fetched already)
 	Concurrency    int           // most Cassandra writes (batches) in flight; default DefaultConcurrency
 	GroupRows      int           // most rows in one Cassandra batch (rows of one replica set); default DefaultGroupRows; 1: no batches
 	MaxRecordBytes int           // larger values go to the DLQ; default DefaultMaxRecordBytes

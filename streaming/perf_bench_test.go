@@ -76,6 +76,34 @@ func BenchmarkWorkerVariants(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
+// BenchmarkLatencyVariants compares the end-to-end latency of settings of the
+// streaming binary (-variants) at a steady 1,000 records/s, in turns, each on a
+// topic of its own, from the worker's histogram (record timestamp → batch
+// written). Run it with -benchtime 1x.
+func BenchmarkLatencyVariants(b *testing.B) {
+	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsCassandra)
+	for round := range variantRounds {
+		for i, v := range strings.Split(*variantsFlag, "|") {
+			p := newPipe(b, 6)
+			w := startProc(b, p, fmt.Sprintf("v%d_r%d", i, round), append([]string{"STREAMING_BATCH_ROWS=", "STREAMING_BATCH_WAIT="}, strings.Fields(v)...)...)
+			require.Eventually(b, func() bool { _, err := w.metric("streaming_rows_written_total"); return err == nil }, time.Minute, 50*time.Millisecond)
+			l := newLoad()
+			steady(b, p, l)
+			require.Eventually(b, func() bool {
+				n, err := w.metric("streaming_rows_written_total")
+				return err == nil && n >= steadyRate*steadyDuration.Seconds()
+			}, time.Minute, 20*time.Millisecond)
+			after := histogram(b, w, "streaming_end_to_end_latency_seconds")
+			cpu := cpuSeconds(b, w.cmd.Process.Pid)
+			require.NoError(b, w.terminate(time.Minute))
+			none := map[float64]float64{} // a fresh worker has observed nothing before
+			b.Logf("round %d, %q: p50 %.0f ms, p99 %.0f ms, %.1f CPU s", round+1, v,
+				1000*quantile(none, after, 0.5), 1000*quantile(none, after, 0.99), cpu)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkDrainProfile profiles the worker, run in this process with its
 // defaults: a CPU profile and an allocation profile of a drain of a pre-filled
 // topic, then a block profile while it keeps up with a steady 1,000 records/s.

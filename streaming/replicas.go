@@ -117,7 +117,7 @@ func (o *owners) of(row Row) string {
 		return ""
 	}
 	next := o.policy.Pick(routed{key: key, keyspace: o.keyspace})
-	var ids []string
+	ids := make([]string, 0, 8) // on the stack for up to 8 replicas; Join of one allocates nothing
 	for h := next(); h != nil; h = next() {
 		ids = append(ids, h.Info().HostID())
 	}

@@ -167,7 +167,7 @@ func load(e *envvar.Reader) (config, error) {
 		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication),
 
 		BatchRows:      e.Positive("STREAMING_BATCH_ROWS", streaming.DefaultBatchRows),
-		BatchWait:      e.Duration("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait),
+		BatchWait:      e.Wait("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait),
 		Concurrency:    e.Positive("STREAMING_CONCURRENCY", streaming.DefaultConcurrency),
 		GroupRows:      e.Positive("STREAMING_GROUP_ROWS", streaming.DefaultGroupRows),
 		MaxRecordBytes: e.Positive("STREAMING_MAX_RECORD_BYTES", streaming.DefaultMaxRecordBytes),

@@ -66,7 +66,7 @@ func envHelp() map[string]string {
 		"CASSANDRA_CONSISTENCY":      "write consistency level: ONE, QUORUM, LOCAL_QUORUM, ...",
 		"CASSANDRA_REPLICATION":      "CQL replication map of a keyspace the worker creates",
 		"STREAMING_BATCH_ROWS":       "most records in a micro-batch",
-		"STREAMING_BATCH_WAIT":       "longest wait after a batch's first record",
+		"STREAMING_BATCH_WAIT":       "longest wait after a batch's first record; 0: write what was fetched while the previous batch was written",
 		"STREAMING_CONCURRENCY":      "most Cassandra writes (batches) in flight",
 		"STREAMING_GROUP_ROWS":       "most rows in one Cassandra batch, all owned by the same replicas (1: no batches)",
 		"STREAMING_MAX_RECORD_BYTES": "larger record values (keys, headers) go to the dead-letter topic, cut to 16 KiB as they are fetched",
