@@ -27,7 +27,7 @@ import (
 const (
 	DefaultGroupID        = "streampipe-streaming"
 	DefaultBatchRows      = 2000
-	DefaultBatchWait      = 0
+	DefaultBatchWait      = time.Duration(0)
 	DefaultConcurrency    = 96
 	DefaultGroupRows      = 25
 	DefaultMaxRecordBytes = 1 << 20
