@@ -183,7 +183,7 @@ var (
 	ceilingDuration = 5 * time.Second
 )
 
-// measureCeilings measures both client methods into p's table (created with
+// measureCeilings measures both client methods into p's table (made with
 // createUsersTable), each at every setting after a warm-up, and returns the best of
 // each.
 func measureCeilings(b *testing.B, p *pipe, insert string) (single, grouped bestCeiling) {
@@ -207,16 +207,17 @@ func measureCeilings(b *testing.B, p *pipe, insert string) (single, grouped best
 	return single, grouped
 }
 
-// createUsersTable creates p's table with the users dataset's columns and returns
-// the upsert the ceilings write with (its last value is the write timestamp).
-func createUsersTable(b *testing.B, p *pipe) (insert string) {
+// createUsersTable creates a table of the test keyspace with the users dataset's
+// columns and returns the upsert the ceilings write with (its last value is the
+// write timestamp).
+func createUsersTable(b *testing.B, p *pipe, name string) (insert string) {
 	cols := streaming.Users{}.Columns()
 	defs := make([]string, len(cols))
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		defs[i], names[i] = c.Name+" "+c.Type, c.Name
 	}
-	table := testKeyspace + "." + p.table
+	table := testKeyspace + "." + name
 	require.NoError(b, p.session.Query("CREATE TABLE "+table+" ("+strings.Join(defs, ", ")+", PRIMARY KEY (id))").Exec())
 	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) USING TIMESTAMP ?", table,
 		strings.Join(names, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
@@ -228,7 +229,7 @@ func createUsersTable(b *testing.B, p *pipe) (insert string) {
 func BenchmarkCeilings(b *testing.B) {
 	stacktest.Needs(b, stacktest.NeedsCassandra)
 	p := newPipe(b, 1)
-	single, grouped := measureCeilings(b, p, createUsersTable(b, p))
+	single, grouped := measureCeilings(b, p, createUsersTable(b, p, p.table))
 	b.Logf("best single-row: %.0f rows/s (%s); best grouped: %.0f rows/s (%s)", single.rate, single.setting, grouped.rate, grouped.setting)
 	b.ReportMetric(single.rate, "single_rows/s")
 	b.ReportMetric(grouped.rate, "grouped_rows/s")

@@ -64,16 +64,6 @@ func (r *Report) best() *System {
 	return b
 }
 
-// system returns the system named name, if it has figures.
-func (r *Report) system(name string) *System {
-	for i := range r.Systems {
-		if s := &r.Systems[i]; s.Name == name && s.Missing == "" {
-			return s
-		}
-	}
-	return nil
-}
-
 // Ratios are the rows/s ratios of each pipeline against the other pipelines and
 // against the best ceiling, e.g. "streampipe / Spark: 4.90×".
 func (r *Report) Ratios() []string {

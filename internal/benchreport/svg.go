@@ -94,12 +94,12 @@ type series struct {
 // latencies draws the right panel: for each system and rate, a bar from p50 to p99
 // and a whisker from p99 to the max, on a log scale in milliseconds.
 func (r *Report) latencies(sb *strings.Builder, colours map[string]string) {
-	text(sb, (latLeft+latRight)/2, plotTop-16, "middle", 13, "produce → row readable (ms, log): p50–p99 bar, max whisker")
+	text(sb, (latLeft+latRight)/2, plotTop-16, "middle", 13, "produce → row readable, ms (log): p50 to p99, max")
 	var all []series
 	hi := time.Millisecond
-	for i := range r.Systems {
-		s := &r.Systems[i]
-		for _, rate := range r.Rates {
+	for _, rate := range r.Rates { // the systems side by side at each rate
+		for i := range r.Systems {
+			s := &r.Systems[i]
 			if l := s.Latency[rate]; s.Missing == "" && l != nil && len(l.Samples) > 0 {
 				all = append(all, series{s, rate, l})
 				hi = max(hi, l.Quantile(1))
