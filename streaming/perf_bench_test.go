@@ -38,7 +38,7 @@ const (
 func BenchmarkWorkerVariants(b *testing.B) {
 	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(b, 6)
-	single, grouped := measureCeilings(b, p, createUsersTable(b, p))
+	single, grouped := measureCeilings(b, p, createUsersTable(b, p, p.table))
 	best := max(single.rate, grouped.rate)
 	b.Logf("ceilings: single-row %.0f rows/s (%s), grouped %.0f rows/s (%s)", single.rate, single.setting, grouped.rate, grouped.setting)
 	l := newLoad()
@@ -94,14 +94,14 @@ func BenchmarkLatencyVariants(b *testing.B) {
 				n, err := w.metric("streaming_rows_written_total")
 				return err == nil && n >= 1
 			}, time.Minute, 50*time.Millisecond)
-			before, cpu0 := histogram(b, w, "streaming_end_to_end_latency_seconds"), cpuSeconds(b, w.cmd.Process.Pid)
+			before, cpu0 := histogram(b, w, "streaming_end_to_end_latency_seconds"), mustCPUSeconds(b, w.cmd.Process.Pid)
 			steady(b, p, l)
 			require.Eventually(b, func() bool {
 				n, err := w.metric("streaming_rows_written_total")
 				return err == nil && n >= 1+steadyRate*steadyDuration.Seconds()
 			}, time.Minute, 20*time.Millisecond)
 			after := histogram(b, w, "streaming_end_to_end_latency_seconds")
-			cpu := cpuSeconds(b, w.cmd.Process.Pid) - cpu0
+			cpu := mustCPUSeconds(b, w.cmd.Process.Pid) - cpu0
 			require.NoError(b, w.terminate(time.Minute))
 			b.Logf("round %d, %q: p50 %.0f ms, p99 %.0f ms, %.1f CPU s", round+1, v,
 				1000*quantile(before, after, 0.5), 1000*quantile(before, after, 0.99), cpu)
