@@ -23,40 +23,34 @@ func collect[T any](ctx context.Context, in <-chan T, maxRows int, wait time.Dur
 	case <-ctx.Done():
 		return batch, false
 	}
-	if wait == 0 {
-		return takeReady(in, maxRows, batch)
+	var expired <-chan time.Time // with no wait, nil: only what is there already is taken
+	if wait > 0 {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		expired = timer.C
 	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
 	for len(batch) < maxRows {
-		select {
-		case item, ok := <-in:
-			if !ok {
+		var item T
+		var ok bool
+		if expired == nil {
+			select {
+			case item, ok = <-in:
+			default:
+				return batch, true
+			}
+		} else {
+			select {
+			case item, ok = <-in:
+			case <-expired:
+				return batch, true
+			case <-ctx.Done():
 				return batch, false
 			}
-			batch = append(batch, item)
-		case <-timer.C:
-			return batch, true
-		case <-ctx.Done():
+		}
+		if !ok {
 			return batch, false
 		}
-	}
-	return batch, true
-}
-
-// takeReady appends to batch what in holds already, until batch holds maxRows
-// items, without waiting. more is false once in is closed.
-func takeReady[T any](in <-chan T, maxRows int, batch []T) (_ []T, more bool) {
-	for len(batch) < maxRows {
-		select {
-		case item, ok := <-in:
-			if !ok {
-				return batch, false
-			}
-			batch = append(batch, item)
-		default:
-			return batch, true
-		}
+		batch = append(batch, item)
 	}
 	return batch, true
 }
