@@ -27,6 +27,7 @@ type table struct {
 	consistency gocql.Consistency
 	concurrency int                 // most writes (batches or rows) in flight
 	groupRows   int                 // most rows in a batch
+	groupBytes  int                 // most bytes of records in a batch
 	writeRows   prometheus.Observer // rows per successful write
 }
 
@@ -75,6 +76,7 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 		consistency: gocql.ParseConsistency(cfg.Consistency),
 		concurrency: cfg.Concurrency,
 		groupRows:   cfg.GroupRows,
+		groupBytes:  cfg.GroupBytes,
 		writeRows:   w.metrics.writeRows.WithLabelValues(ds.Name()),
 	}, nil
 }
@@ -82,10 +84,10 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 func (t *table) close() { t.session.Close() }
 
 // write upserts rows, each once, in unlogged batches of rows owned by the same
-// replicas (at most groupRows each), and returns those that failed, each with its
+// replicas (at most groupRows rows and groupBytes bytes of records each), and returns those that failed, each with its
 // error, and the first error.
 func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingRow, err error) {
-	groups := groupRows(rows, t.owners.of, t.groupRows, maxGroupBytes)
+	groups := groupRows(rows, t.owners.of, t.groupRows, t.groupBytes)
 	var (
 		next atomic.Int64
 		mu   sync.Mutex

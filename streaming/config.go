@@ -25,11 +25,15 @@ import (
 // stays under 64 MiB with records as large as DefaultMaxRecordBytes
 // (TestMemoryHugeRecordsAndBombs).
 const (
-	DefaultGroupID        = "streampipe-streaming"
-	DefaultBatchRows      = 2000
-	DefaultBatchWait      = time.Duration(0)
-	DefaultConcurrency    = 96
-	DefaultGroupRows      = 25
+	DefaultGroupID     = "streampipe-streaming"
+	DefaultBatchRows   = 2000
+	DefaultBatchWait   = time.Duration(0)
+	DefaultConcurrency = 96
+	DefaultGroupRows   = 25
+	// DefaultGroupBytes keeps a batch under Cassandra's batch_size_warn_threshold
+	// (5 KiB by default), over which it logs a warning for every batch; a record's
+	// bytes bound its row's mutation, which has no field names.
+	DefaultGroupBytes     = 5 << 10
 	DefaultMaxRecordBytes = 1 << 20
 	DefaultMaxBufferBytes = 8 << 20
 	DefaultConsistency    = "LOCAL_QUORUM"
@@ -63,6 +67,7 @@ type Config struct {
 	BatchWait      time.Duration // longest wait after a batch's first record; default DefaultBatchWait (0: take what is fetched already)
 	Concurrency    int           // most Cassandra writes (batches) in flight; default DefaultConcurrency
 	GroupRows      int           // most rows in one Cassandra batch (rows of one replica set); default DefaultGroupRows; 1: no batches
+	GroupBytes     int           // most bytes of records (keys, values, headers) in one Cassandra batch; default DefaultGroupBytes
 	MaxRecordBytes int           // larger values go to the DLQ; default DefaultMaxRecordBytes
 	MaxBufferBytes int           // most bytes of records held between fetch and the end of their batch; default DefaultMaxBufferBytes
 	StartupTimeout time.Duration // how long start-up retries while Cassandra, then Kafka, is unreachable (each); default DefaultStartupTimeout
@@ -191,7 +196,7 @@ func (c Config) withDefaults() (Config, error) {
 		v    *int
 		def  int
 	}{{"batch rows", &c.BatchRows, DefaultBatchRows}, {"concurrency", &c.Concurrency, DefaultConcurrency},
-		{"group rows", &c.GroupRows, DefaultGroupRows}, {"max record bytes", &c.MaxRecordBytes, DefaultMaxRecordBytes},
+		{"group rows", &c.GroupRows, DefaultGroupRows}, {"group bytes", &c.GroupBytes, DefaultGroupBytes}, {"max record bytes", &c.MaxRecordBytes, DefaultMaxRecordBytes},
 		{"max buffer bytes", &c.MaxBufferBytes, DefaultMaxBufferBytes}} {
 		if *d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d: want a positive number", d.name, *d.v))

@@ -61,7 +61,7 @@ func TestGroupedWritesNewestWins(t *testing.T) {
 	assert.Equal(t, len(ids), n, "rows in the table")
 	writes, rows := writeRows(t, reg)
 	assert.Equal(t, float64(4*len(ids)), rows, "every record written once")
-	assert.Less(t, writes, rows/10, "rows went in batches (%v writes for %v rows)", writes, rows)
+	assert.Less(t, writes, rows/4, "rows went in batches (%v writes for %v rows)", writes, rows)
 }
 
 // One row Cassandra refuses (text that is not UTF-8), in the middle of a group of

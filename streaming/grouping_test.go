@@ -18,12 +18,12 @@ func keys(groups [][]pendingRow) [][]string {
 	return out
 }
 
-// rowsOn returns rows named "<owner><n>" of size 1, owner being one letter: the
+// rowsOn returns rows named "<owner><n>" of records of 1 byte, owner being one letter: the
 // owner function of the tests reads it back.
 func rowsOn(names ...string) []pendingRow {
 	rows := make([]pendingRow, len(names))
 	for i, n := range names {
-		rows[i] = pendingRow{Row: Row{Values: []any{n}}, size: 1}
+		rows[i] = pendingRow{Row: Row{Values: []any{n}}, size: 2}
 	}
 	return rows
 }
@@ -46,7 +46,7 @@ func TestGroupRows(t *testing.T) {
 	})
 	t.Run("a group holds at most maxBytes, and at least one row", func(t *testing.T) {
 		rows := rowsOn("a1", "a2", "a3", "a4")
-		rows[0].size, rows[1].size, rows[2].size, rows[3].size = 40, 50, 200, 10
+		rows[0].size, rows[1].size, rows[2].size, rows[3].size = 80, 100, 400, 20 // records of 40, 50, 200 and 10 bytes
 		got := groupRows(rows, ownerLetter, 10, 100)
 		assert.Equal(t, [][]string{{"a1", "a2"}, {"a3"}, {"a4"}}, keys(got))
 	})

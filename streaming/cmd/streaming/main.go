@@ -170,6 +170,7 @@ func load(e *envvar.Reader) (config, error) {
 		BatchWait:      e.Wait("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait),
 		Concurrency:    e.Positive("STREAMING_CONCURRENCY", streaming.DefaultConcurrency),
 		GroupRows:      e.Positive("STREAMING_GROUP_ROWS", streaming.DefaultGroupRows),
+		GroupBytes:     e.Positive("STREAMING_GROUP_BYTES", streaming.DefaultGroupBytes),
 		MaxRecordBytes: e.Positive("STREAMING_MAX_RECORD_BYTES", streaming.DefaultMaxRecordBytes),
 		MaxBufferBytes: e.Positive("STREAMING_MAX_BUFFER_BYTES", streaming.DefaultMaxBufferBytes),
 		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),

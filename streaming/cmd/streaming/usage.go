@@ -69,6 +69,7 @@ func envHelp() map[string]string {
 		"STREAMING_BATCH_WAIT":       "longest wait after a batch's first record; 0: write what was fetched while the previous batch was written",
 		"STREAMING_CONCURRENCY":      "most Cassandra writes (batches) in flight",
 		"STREAMING_GROUP_ROWS":       "most rows in one Cassandra batch, all owned by the same replicas (1: no batches)",
+		"STREAMING_GROUP_BYTES":      "most bytes of records in one Cassandra batch; keep it under Cassandra's batch_size_warn_threshold",
 		"STREAMING_MAX_RECORD_BYTES": "larger record values (keys, headers) go to the dead-letter topic, cut to 16 KiB as they are fetched",
 		"STREAMING_MAX_BUFFER_BYTES": "a dataset's byte budget: most bytes of records it holds between fetch and write; sets the Go memory limit",
 		"STREAMING_STARTUP_TIMEOUT":  "how long start-up waits for Cassandra, then for Kafka",
