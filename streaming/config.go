@@ -15,18 +15,19 @@ import (
 	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
-// Defaults of Config. The batch size and wait come from BenchmarkPipeline on a
-// 2-core box: 2000 rows drain a full topic at ~0.9 of the raw gocql ceiling within
-// 50 MB; 5000 gain little and cost ~15 MB more. No wait: a batch is what was
-// fetched while the previous one was written, which at 1,000 records/s cuts the
-// p99 latency that a 50 ms wait added to every record (docs/performance.md). Batches
-// of 25 rows of one replica set drain faster than single rows, 10 to 100 alike within
-// the noise of a shared box (docs/performance.md). The byte budget is sized so that a worker's RSS
-// stays under 64 MiB with records as large as DefaultMaxRecordBytes
+// Defaults of Config, from BenchmarkWorkerVariants and BenchmarkLatencyVariants on
+// a 2-core box (docs/performance.md). Micro-batches of 1000 rows drain a full topic
+// as fast as 2000 with less memory; 500 and 5000 are slower. No wait: a batch is what
+// was fetched while the previous one was written, which at 1,000 records/s takes the
+// 50 ms a fixed wait added to every record off its latency. Batches of rows of one
+// replica set drain faster than single rows at half the CPU per row; 10 to 100 rows
+// are alike within the noise of a shared box, and 5 KiB keeps Cassandra from logging
+// a warning per batch. The byte budget is sized so that a worker's RSS stays under
+// 64 MiB with records as large as DefaultMaxRecordBytes
 // (TestMemoryHugeRecordsAndBombs).
 const (
 	DefaultGroupID     = "streampipe-streaming"
-	DefaultBatchRows   = 2000
+	DefaultBatchRows   = 1000
 	DefaultBatchWait   = time.Duration(0)
 	DefaultConcurrency = 96
 	DefaultGroupRows   = 25
