@@ -30,11 +30,11 @@ func writeRows(t *testing.T, reg *prometheus.Registry) (writes, rows float64) {
 	return 0, 0
 }
 
-// Rows written in grouped batches keep exactly-once-in-content: each version of a
-// user, consumed twice, and an older version consumed after the newer one, all in
-// the same micro-batches (one partition, produced before the worker starts), so
-// that versions of one row share a Cassandra batch. Each statement's own write time
-// decides: one row per id, holding the newest version.
+// Rows written in grouped batches keep exactly-once-in-content: a user's version 1
+// consumed twice, then version 2, then version 1 again after it, one after the other
+// in one partition (produced before the worker starts), so that the versions of a
+// row share a Cassandra batch. Each statement's own write time decides: one row per
+// id, holding the newest version.
 func TestGroupedWritesNewestWins(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 1)
@@ -43,10 +43,13 @@ func TestGroupedWritesNewestWins(t *testing.T) {
 	now := time.Now()
 	v1 := l.messages(ids, 1, 0, now.Add(-2*time.Minute))
 	v2 := l.messages(ids, 2, 0, now.Add(-time.Minute))
-	p.produce(v1)
-	p.produce(v1) // consumed twice
-	p.produce(v2)
-	p.produce(v1) // an older version consumed after the newer one
+	// Each user's versions one after the other, so that they share a batch: v1
+	// consumed twice, then v2, then v1 again, older, consumed after the newer one.
+	var msgs []kafka.Message
+	for i := range ids {
+		msgs = append(msgs, v1[i], v1[i], v2[i], v1[i])
+	}
+	p.produce(msgs)
 
 	cfg := p.config()
 	cfg.BatchRows, cfg.GroupRows = 2000, 50
