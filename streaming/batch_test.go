@@ -44,6 +44,29 @@ func TestCollect(t *testing.T) {
 			assert.Equal(t, []int{3}, batch)
 		})
 	})
+	t.Run("with no wait, takes what is there and returns at once", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			in := make(chan int, 10)
+			go func() {
+				in <- 1
+				in <- 2
+				time.Sleep(time.Millisecond)
+				in <- 3
+			}()
+			start := time.Now()
+			batch, more := collect(t.Context(), in, 100, 0, nil)
+			assert.Equal(t, []int{1}, batch[:1])
+			assert.True(t, more)
+			assert.Zero(t, time.Since(start), "no wait after the first item")
+			rest, _ := collect(t.Context(), in, 100, 0, nil)
+			assert.Equal(t, []int{1, 2, 3}, append(batch, rest...), "the next batch takes what came meanwhile")
+			in <- 4
+			in <- 5
+			in <- 6
+			batch, _ = collect(t.Context(), in, 2, 0, nil)
+			assert.Equal(t, []int{4, 5}, batch, "at most maxRows")
+		})
+	})
 	t.Run("returns what it holds when the input closes", func(t *testing.T) {
 		in := make(chan int, 2)
 		in <- 1

@@ -12,18 +12,28 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
-// table writes one dataset's rows: prepared upserts with bound values, routed to a
-// replica of each row's partition, at most concurrency in flight.
+// table writes one dataset's rows: prepared upserts with bound values, in unlogged
+// batches of rows owned by the same replicas, routed to one of them, at most
+// concurrency batches in flight.
 type table struct {
 	written     atomic.Bool // a row was written: the statement itself is good
 	session     *gocql.Session
+	owners      *owners // of each row, to group rows by replica set
 	insert      string
 	consistency gocql.Consistency
-	concurrency int
+	concurrency int                 // most writes (batches or rows) in flight
+	groupRows   int                 // most rows in a batch
+	groupBytes  int                 // most bytes of records in a batch
+	writeRows   prometheus.Observer // rows per successful write
 }
+
+// metadataWait bounds how long start-up waits for the driver to learn the table's
+// partition key, without which rows cannot be grouped by replica set.
+const metadataWait = 10 * time.Second
 
 // pendingRow is a row on its way to the table. Its write time (Row.WriteTime, its
 // record's Kafka timestamp unless the dataset takes it from the value) makes a
@@ -56,41 +66,44 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 	for i, c := range ds.Columns() {
 		names[i] = c.Name
 	}
+	owners := newOwners(session, cfg.Keyspace, cfg.Table, ds.Columns())
+	owners.awaitMetadata(ctx, metadataWait)
 	return &table{
 		session: session,
+		owners:  owners,
 		insert: fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES (%s) USING TIMESTAMP ?",
 			cfg.Keyspace, cfg.Table, strings.Join(names, ", "), strings.Repeat("?, ", len(names)-1)+"?"),
 		consistency: gocql.ParseConsistency(cfg.Consistency),
 		concurrency: cfg.Concurrency,
+		groupRows:   cfg.GroupRows,
+		groupBytes:  cfg.GroupBytes,
+		writeRows:   w.metrics.writeRows.WithLabelValues(ds.Name()),
 	}, nil
 }
 
 func (t *table) close() { t.session.Close() }
 
-// write upserts rows, each once, and returns those that failed, each with its
+// write upserts rows, each once, in unlogged batches of rows owned by the same
+// replicas (at most groupRows rows and groupBytes bytes of records each), and returns those that failed, each with its
 // error, and the first error.
 func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingRow, err error) {
+	groups := groupRows(rows, t.owners.of, t.groupRows, t.groupBytes)
 	var (
 		next atomic.Int64
 		mu   sync.Mutex
 		wg   sync.WaitGroup
 	)
-	for range min(t.concurrency, len(rows)) {
+	for range min(t.concurrency, len(groups)) {
 		wg.Go(func() {
-			values := make([]any, 0, len(rows[0].Values)+1)
-			for i := next.Add(1) - 1; i < int64(len(rows)); i = next.Add(1) - 1 {
-				r := rows[i]
-				values = append(append(values[:0], r.Values...), r.WriteTime.UnixMicro())
-				e := t.session.Query(t.insert, values...).Consistency(t.consistency).Idempotent(true).ExecContext(ctx)
-				if e == nil {
-					t.written.Store(true)
+			for i := next.Add(1) - 1; i < int64(len(groups)); i = next.Add(1) - 1 {
+				bad := t.writeGroup(ctx, groups[i])
+				if len(bad) == 0 {
 					continue
 				}
-				r.err = e
 				mu.Lock()
-				failed = append(failed, r)
+				failed = append(failed, bad...)
 				if err == nil {
-					err = e
+					err = bad[0].err
 				}
 				mu.Unlock()
 			}
@@ -101,6 +114,69 @@ func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingR
 		return failed, fmt.Errorf("upserting %d of %d rows: %w", len(failed), len(rows), err)
 	}
 	return nil, nil
+}
+
+// writeGroup upserts a group of rows as one unlogged batch, each row with its own
+// write time, and returns the rows that failed with their errors. When the batch
+// fails for a reason one of its rows may cause (a value Cassandra refuses, a batch
+// too large), its rows are written one by one, so that a bad row fails alone and the
+// others are written.
+func (t *table) writeGroup(ctx context.Context, group []pendingRow) (failed []pendingRow) {
+	if len(group) > 1 {
+		b := t.session.Batch(gocql.UnloggedBatch).Consistency(t.consistency)
+		b.Entries = make([]gocql.BatchEntry, len(group))
+		width := len(group[0].Values) + 1
+		values := make([]any, 0, len(group)*width)
+		for i, r := range group {
+			values = append(append(values, r.Values...), r.WriteTime.UnixMicro())
+			b.Entries[i] = gocql.BatchEntry{Stmt: t.insert, Args: values[i*width : (i+1)*width : (i+1)*width], Idempotent: true}
+		}
+		err := b.ExecContext(ctx)
+		if err == nil {
+			t.written.Store(true)
+			t.writeRows.Observe(float64(len(group)))
+			return nil
+		}
+		if !rowMayCause(err) {
+			for _, r := range group {
+				r.err = err
+				failed = append(failed, r)
+			}
+			return failed
+		}
+	}
+	values := make([]any, 0, len(group[0].Values)+1)
+	for _, r := range group {
+		values = append(append(values[:0], r.Values...), r.WriteTime.UnixMicro())
+		r.err = t.session.Query(t.insert, values...).Consistency(t.consistency).Idempotent(true).ExecContext(ctx)
+		if r.err == nil {
+			t.written.Store(true)
+			t.writeRows.Observe(1)
+			continue
+		}
+		failed = append(failed, r)
+	}
+	return failed
+}
+
+// rowMayCause reports whether a batch's error may come from one of its rows: a
+// value that does not marshal, one Cassandra refuses (Invalid, also a batch over its
+// size limit), or a write that failed at a replica. These come back at once; after
+// a timeout, an unavailable replica or a lost connection, which no row causes,
+// writing the rows one by one would only multiply the waits.
+func rowMayCause(err error) bool {
+	if _, ok := errors.AsType[gocql.MarshalError](err); ok {
+		return true
+	}
+	var re gocql.RequestError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch re.Code() {
+	case gocql.ErrCodeInvalid, gocql.ErrCodeWriteFailure, gocql.ErrCodeServer:
+		return true
+	}
+	return false
 }
 
 // permanent reports whether a Cassandra error will recur however often the same

@@ -15,17 +15,26 @@ import (
 	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
-// Defaults of Config. The batch size and wait come from BenchmarkPipeline on a
-// 2-core box: 2000 rows drain a full topic at ~0.9 of the raw gocql ceiling within
-// 50 MB; 5000 gain little and cost ~15 MB more. A 50 ms wait keeps p99 latency at
-// 1,000 records/s under 100 ms. The byte budget is sized so that a worker's RSS
-// stays under 64 MiB with records as large as DefaultMaxRecordBytes
+// Defaults of Config, from BenchmarkWorkerVariants and BenchmarkLatencyVariants on
+// a 2-core box (docs/performance.md). Micro-batches of 1000 rows drain a full topic
+// as fast as 2000 with less memory; 500 and 5000 are slower. No wait: a batch is what
+// was fetched while the previous one was written, which at 1,000 records/s takes the
+// 50 ms a fixed wait added to every record off its latency. Batches of rows of one
+// replica set drain faster than single rows at half the CPU per row; 10 to 100 rows
+// are alike within the noise of a shared box, and 5 KiB keeps Cassandra from logging
+// a warning per batch. The byte budget is sized so that a worker's RSS stays under
+// 64 MiB with records as large as DefaultMaxRecordBytes
 // (TestMemoryHugeRecordsAndBombs).
 const (
-	DefaultGroupID        = "streampipe-streaming"
-	DefaultBatchRows      = 2000
-	DefaultBatchWait      = 50 * time.Millisecond
-	DefaultConcurrency    = 96
+	DefaultGroupID     = "streampipe-streaming"
+	DefaultBatchRows   = 1000
+	DefaultBatchWait   = time.Duration(0)
+	DefaultConcurrency = 96
+	DefaultGroupRows   = 25
+	// DefaultGroupBytes keeps a batch under Cassandra's batch_size_warn_threshold
+	// (5 KiB by default), over which it logs a warning for every batch; a record's
+	// bytes bound its row's mutation, which has no field names.
+	DefaultGroupBytes     = 5 << 10
 	DefaultMaxRecordBytes = 1 << 20
 	DefaultMaxBufferBytes = 8 << 20
 	DefaultConsistency    = "LOCAL_QUORUM"
@@ -56,8 +65,10 @@ type Config struct {
 	Replication string      // CQL replication map for a new keyspace; default DefaultReplication
 
 	BatchRows      int           // most records in a micro-batch; default DefaultBatchRows
-	BatchWait      time.Duration // longest wait after a batch's first record; default DefaultBatchWait
-	Concurrency    int           // most Cassandra writes in flight; default DefaultConcurrency
+	BatchWait      time.Duration // longest wait after a batch's first record; default DefaultBatchWait (0: take what is fetched already)
+	Concurrency    int           // most Cassandra writes (batches) in flight; default DefaultConcurrency
+	GroupRows      int           // most rows in one Cassandra batch (rows of one replica set); default DefaultGroupRows; 1: no batches
+	GroupBytes     int           // most bytes of records (keys, values, headers) in one Cassandra batch; default DefaultGroupBytes
 	MaxRecordBytes int           // larger values go to the DLQ; default DefaultMaxRecordBytes
 	MaxBufferBytes int           // most bytes of records held between fetch and the end of their batch; default DefaultMaxBufferBytes
 	StartupTimeout time.Duration // how long start-up retries while Cassandra, then Kafka, is unreachable (each); default DefaultStartupTimeout
@@ -185,7 +196,8 @@ func (c Config) withDefaults() (Config, error) {
 		name string
 		v    *int
 		def  int
-	}{{"batch rows", &c.BatchRows, DefaultBatchRows}, {"concurrency", &c.Concurrency, DefaultConcurrency}, {"max record bytes", &c.MaxRecordBytes, DefaultMaxRecordBytes},
+	}{{"batch rows", &c.BatchRows, DefaultBatchRows}, {"concurrency", &c.Concurrency, DefaultConcurrency},
+		{"group rows", &c.GroupRows, DefaultGroupRows}, {"group bytes", &c.GroupBytes, DefaultGroupBytes}, {"max record bytes", &c.MaxRecordBytes, DefaultMaxRecordBytes},
 		{"max buffer bytes", &c.MaxBufferBytes, DefaultMaxBufferBytes}} {
 		if *d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %d: want a positive number", d.name, *d.v))

@@ -18,6 +18,7 @@ func TestConfigDefaults(t *testing.T) {
 	assert.Equal(t, "ONE", cfg.Consistency)
 	assert.Equal(t, DefaultBatchRows, cfg.BatchRows)
 	assert.Equal(t, DefaultBatchWait, cfg.BatchWait)
+	assert.Equal(t, DefaultGroupRows, cfg.GroupRows)
 	assert.NotNil(t, cfg.Logger)
 }
 

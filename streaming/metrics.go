@@ -15,6 +15,7 @@ type Metrics struct {
 	retries   *prometheus.CounterVec
 	batchRows *prometheus.HistogramVec
 	batchTime *prometheus.HistogramVec
+	writeRows *prometheus.HistogramVec
 	latency   *prometheus.HistogramVec
 	lag       *prometheus.GaugeVec
 	stuck     *prometheus.GaugeVec
@@ -49,6 +50,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to write one micro-batch to Cassandra and the dead-letter topic.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16), // 1 ms … 33 s
 		}, []string{"dataset"}),
+		writeRows: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "streaming_write_rows",
+			Help:    "Rows per Cassandra write that succeeded: an unlogged batch of rows owned by the same replicas, or 1 for a row written alone.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 … 256
+		}, []string{"dataset"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "streaming_end_to_end_latency_seconds",
 			Help: "From a record's Kafka timestamp to the end of the write of its batch.",
@@ -64,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "How long the batch in hand has waited for Cassandra (stage cassandra), or the dead letters in waiting for the dead-letter topic (stage dlq), to take it; 0 when nothing waits. The batch's offsets, or those of the partitions with dead letters in waiting, are not committed meanwhile.",
 		}, []string{"dataset", "stage"}),
 	}
-	reg.MustRegister(m.consumed, m.written, m.dlq, m.retries, m.batchRows, m.batchTime, m.latency, m.lag, m.stuck)
+	reg.MustRegister(m.consumed, m.written, m.dlq, m.retries, m.batchRows, m.batchTime, m.writeRows, m.latency, m.lag, m.stuck)
 	return m
 }
 

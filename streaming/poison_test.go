@@ -31,6 +31,19 @@ func (keyed) Decode(key, value []byte) (streaming.Row, error) {
 	return streaming.Row{Values: []any{string(key), string(value)}}, nil
 }
 
+// keyedRows reads the whole table of a keyed pipe: key → value.
+func keyedRows(t *testing.T, p *pipe) map[string]string {
+	t.Helper()
+	rows := map[string]string{}
+	iter := p.session.Query("SELECT key, value FROM " + testKeyspace + "." + p.table).Iter()
+	var k, v string
+	for iter.Scan(&k, &v) {
+		rows[k] = v
+	}
+	require.NoError(t, iter.Close())
+	return rows
+}
+
 // Records that cannot become rows go to the dead-letter topic alone, each with its
 // reason, and the worker goes on with the rest of their batch: a decoder that
 // panics (panic, with the stack trace), a row Cassandra rejects (a key over 64 KiB:
@@ -88,14 +101,7 @@ func TestPoisonRecordsDeadLetteredAlone(t *testing.T) {
 	p.waitCaughtUp(time.Minute)
 	require.NoError(t, stop(), "the worker's Run")
 
-	got := map[string]string{}
-	iter := p.session.Query("SELECT key, value FROM " + testKeyspace + "." + p.table).Iter()
-	var k, v string
-	for iter.Scan(&k, &v) {
-		got[k] = v
-	}
-	require.NoError(t, iter.Close())
-	assert.Equal(t, want, got, "the rows")
+	assert.Equal(t, want, keyedRows(t, p), "the rows")
 
 	dead := map[string]string{}
 	for _, m := range p.readAll(p.dlq) {

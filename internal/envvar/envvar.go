@@ -126,10 +126,19 @@ func (e *Reader) Positive(name string, def int) int {
 
 // Duration is the variable as a positive duration, or def when unset.
 func (e *Reader) Duration(name string, def time.Duration) time.Duration {
+	return e.duration(name, def, 1, `a positive duration such as "5ms" or "2s"`)
+}
+
+// Wait is the variable as a duration of 0 or more (0: no wait), or def when unset.
+func (e *Reader) Wait(name string, def time.Duration) time.Duration {
+	return e.duration(name, def, 0, `a duration of 0 or more such as "0s" or "50ms"`)
+}
+
+func (e *Reader) duration(name string, def, least time.Duration, want string) time.Duration {
 	s := e.Str(name, def.String())
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		e.Fail(name, s, `a positive duration such as "5ms" or "2s"`)
+	if err != nil || d < least {
+		e.Fail(name, s, want)
 		return def
 	}
 	return d

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -135,4 +136,18 @@ func TestLookup(t *testing.T) {
 	_, ok = e.Lookup("UNSET", "")
 	assert.False(t, ok)
 	assert.Equal(t, []Var{{"SET", "d"}, {"BLANK", ""}, {"UNSET", ""}}, e.Vars())
+}
+
+func TestWaitTakesZeroDurationDoesNot(t *testing.T) {
+	for value, want := range map[string]time.Duration{"0s": 0, "0": 0, "50ms": 50 * time.Millisecond} {
+		e := NewReader(func(string) (string, bool) { return value, true })
+		assert.Equal(t, want, e.Wait("STREAMING_BATCH_WAIT", time.Second), value)
+		assert.NoError(t, e.Err(), value)
+	}
+	e := NewReader(func(string) (string, bool) { return "-1s", true })
+	e.Wait("STREAMING_BATCH_WAIT", time.Second)
+	assert.ErrorContains(t, e.Err(), `STREAMING_BATCH_WAIT="-1s": want a duration of 0 or more`)
+	e = NewReader(func(string) (string, bool) { return "0s", true })
+	e.Duration("STREAMING_DRAIN_TIMEOUT", time.Second)
+	assert.ErrorContains(t, e.Err(), `STREAMING_DRAIN_TIMEOUT="0s": want a positive duration`)
 }

@@ -125,7 +125,7 @@ func TestEveryMistakeAtOnce(t *testing.T) {
 	})))
 	require.Error(t, err)
 	for _, want := range []string{
-		`STREAMING_BATCH_WAIT="x": want a positive duration`,
+		`STREAMING_BATCH_WAIT="x": want a duration of 0 or more`,
 		`STREAMING_BATCH_ROWS="-5": want a positive whole number`,
 		`STREAMING_CONCURRENCY="0": want a positive whole number`,
 		`CASSANDRA_TABLE="Bad-Name": want a letter, then letters, digits or _`,
@@ -213,7 +213,7 @@ func TestUsageListsEveryVariableRead(t *testing.T) {
 		}
 	}
 	for name, def := range map[string]string{
-		"STREAMING_BATCH_ROWS": "2000", "STREAMING_BATCH_WAIT": "50ms", "STREAMING_CONCURRENCY": "96",
+		"STREAMING_BATCH_ROWS": "1000", "STREAMING_BATCH_WAIT": "0s", "STREAMING_CONCURRENCY": "96", "STREAMING_GROUP_ROWS": "25", "STREAMING_GROUP_BYTES": "5120",
 		"STREAMING_MAX_RECORD_BYTES": "1048576", "STREAMING_STARTUP_TIMEOUT": "2m0s", "STREAMING_DRAIN_TIMEOUT": "30s",
 		"CASSANDRA_CONSISTENCY": "LOCAL_QUORUM", "KAFKA_BROKERS": "localhost:9092", "STREAMING_METRICS_ADDR": "127.0.0.1:9102",
 		"STREAMING_TRANSACTIONS_GROUP": "streampipe-streaming-transactions",

@@ -121,7 +121,7 @@ func TestHelpPrintsUsageAndConnectsNowhere(t *testing.T) {
 			assert.Less(t, r.took, 5*time.Second)
 			assert.Contains(t, r.stdout, "Usage: streaming")
 			assert.Contains(t, r.stdout, "STREAMING_TRANSACTIONS_TABLE")
-			assert.Contains(t, r.stdout, "(default 2000)")
+			assert.Contains(t, r.stdout, "(default 1000)")
 			assert.Empty(t, r.stderr)
 			assert.Zero(t, tr.conns.Load(), "connections to Kafka or Cassandra")
 		})
