@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,22 +88,22 @@ func rawCeiling(b *testing.B, p *pipe, insert string, inFlight int, d time.Durat
 // Each writer fills one bucket per replica set (as the Spark Cassandra connector
 // does with batch.grouping.key = replica_set) and writes a bucket when it is full:
 // a batch never spans replica sets, so on a cluster each goes to a replica of all
-// its rows and no coordinator forwards rows elsewhere. Each row keeps its own write
-// timestamp. The table's partition key is the uuid id alone, whose routing key is
-// its 16 bytes.
+// its rows and no coordinator forwards rows elsewhere. The replica sets are the
+// streaming worker's own (streaming.NewReplicaSets), so the ceiling groups exactly
+// as the worker does. Each row keeps its own write timestamp.
 func groupedCeiling(b *testing.B, p *pipe, insert string, size, inFlight int, d time.Duration) float64 {
-	ring := newReplicaRing()
-	table := testKeyspace + "." + p.table
-	return ceiling(b, p, ring.policy, inFlight, d, func(s *gocql.Session, g int) writeFunc {
+	policy := gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
+	return ceiling(b, p, policy, inFlight, d, func(s *gocql.Session, g int) writeFunc {
+		sets := streaming.NewReplicaSets(s, testKeyspace, p.table, streaming.Users{}.Columns())
 		i := g * 1_000_000
 		buckets := map[string][][]any{}
 		return func(ctx context.Context) (int, error) {
 			for {
 				i++
-				id, args := userArgs(i)
-				set := ring.replicas(table, id.Bytes())
+				_, args := userArgs(i)
+				set := sets.Of(streaming.Row{Values: args[:len(args)-1]}) // the columns' values, without the write time
 				if set == "" {
-					return 0, errors.New("no replica is up for a row")
+					return 0, errors.New("no replica is known for a row")
 				}
 				buckets[set] = append(buckets[set], args)
 				if len(buckets[set]) < size {
@@ -120,54 +119,6 @@ func groupedCeiling(b *testing.B, p *pipe, insert string, size, inFlight int, d 
 		}
 	})
 }
-
-// replicaRing tells which hosts own a partition, from the driver's own token ring
-// and replication metadata: a token-aware policy whose fallback picks no host
-// yields exactly the replicas of a routing key (those that are up). It is also the
-// writing session's policy (a policy serves one session), so a grouped batch goes to
-// one of its replicas and, if none is up, fails rather than go through another node.
-type replicaRing struct {
-	policy gocql.HostSelectionPolicy
-}
-
-func newReplicaRing() *replicaRing {
-	return &replicaRing{policy: gocql.TokenAwareHostPolicy(noFallback{gocql.RoundRobinHostPolicy()}, gocql.DoNotShuffleReplicas())}
-}
-
-// replicas names the replica set of a row of keyspace.table by its routing key:
-// the sorted host ids of the replicas.
-func (r *replicaRing) replicas(table string, routingKey []byte) string {
-	keyspace, name, _ := strings.Cut(table, ".")
-	next := r.policy.Pick(routed{keyspace: keyspace, table: name, key: routingKey})
-	var ids []string
-	for h := next(); h != nil; h = next() {
-		ids = append(ids, h.Info().HostID())
-	}
-	slices.Sort(ids)
-	return strings.Join(ids, ",")
-}
-
-// noFallback is a host selection policy that picks no host: as a token-aware
-// policy's fallback, it leaves only the replicas.
-type noFallback struct{ gocql.HostSelectionPolicy }
-
-func (noFallback) Pick(gocql.ExecutableStatement) gocql.NextHost {
-	return func() gocql.SelectedHost { return nil }
-}
-
-// routed is a statement that only has a routing key: what a host selection policy
-// needs to pick a row's replicas.
-type routed struct {
-	keyspace, table string
-	key             []byte
-}
-
-func (r routed) GetRoutingKey() ([]byte, error) { return r.key, nil }
-func (r routed) Keyspace() string               { return r.keyspace }
-func (r routed) Table() string                  { return r.table }
-func (routed) IsIdempotent() bool               { return true }
-func (routed) GetHostID() string                { return "" }
-func (routed) Statement() gocql.Statement       { return nil }
 
 // bestCeiling is the best rows/s of one client method and the setting that gave it.
 type bestCeiling struct {
