@@ -1,0 +1,331 @@
+//go:build cluster
+
+// The fault matrix on the local stack's clusters (STACK_NODES=3): each test runs the
+// real producer (the UserAutomation workflow in the worker program) and the real
+// streaming worker under steady load, faults a server mid-run, and afterwards counts
+// every record by id. `make test-cluster` starts the clusters and runs these tests
+// (the cluster build tag keeps them out of `make test`, which has one node of each).
+package faults_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/internal/stacktest"
+)
+
+// bin holds the programs, built once from this checkout.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "faults-bin")
+	if err != nil {
+		panic(err)
+	}
+	build := exec.Command("go", "build", "-o", dir, "../../worker", "../../starter", "../../streaming/cmd/streaming")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building the programs: " + err.Error())
+	}
+	bin = dir
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// pipeline is one run's own topic, group, table and task queue on the clusters, with
+// a worker and a streaming worker serving it.
+type pipeline struct {
+	name, topic, dlq, keyspace, table string
+	env                               []string
+	brokers                           []string
+	session                           *gocql.Session
+}
+
+func newPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	name := fmt.Sprintf("faults_%s_%d", strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())), rand.IntN(1e6))
+	p := &pipeline{name: name, topic: name, dlq: name + "_dlq", keyspace: "faults", table: name,
+		brokers: stacktest.KafkaBrokers(t)}
+	p.env = append(os.Environ(),
+		"TEMPORAL_TASK_QUEUE="+name, "TEMPORAL_SCHEDULE_ID="+name, "KAFKA_TOPIC="+name, "KAFKA_DLQ_TOPIC="+p.dlq,
+		"STREAMING_GROUP="+name, "CASSANDRA_KEYSPACE="+p.keyspace, "CASSANDRA_TABLE="+p.table,
+		"STREAMING_DATASETS=users", "RANDOMUSER_URL=http://127.0.0.1:9/api/", // the faker, at once
+		fmt.Sprintf("WORKER_METRICS_ADDR=127.0.0.1:%d", stacktest.FreePort(t)),
+		fmt.Sprintf("STREAMING_METRICS_ADDR=127.0.0.1:%d", stacktest.FreePort(t)))
+	cluster := gocql.NewCluster(stacktest.CassandraHosts(t)...)
+	cluster.Consistency = gocql.LocalQuorum
+	cluster.Timeout = 10 * time.Second
+	session, err := cluster.CreateSession()
+	require.NoError(t, err)
+	t.Cleanup(session.Close)
+	p.session = session
+	p.start(t, "worker")
+	p.start(t, "streaming")
+	return p
+}
+
+// start runs one of the programs until the test ends, its output in the test's log
+// folder.
+func (p *pipeline) start(t *testing.T, program string, args ...string) {
+	t.Helper()
+	log, err := os.Create(filepath.Join(t.TempDir(), program+".log"))
+	require.NoError(t, err)
+	cmd := exec.Command(filepath.Join(bin, program), args...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = p.env, log, log
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		if t.Failed() {
+			out, _ := os.ReadFile(log.Name())
+			t.Logf("%s's log:\n%s", program, tail(string(out), 40))
+		}
+	})
+}
+
+// run starts a run of ticks ticks of 10 users every 500 ms, calls fault after ticks
+// fault-at, and returns the ids of the run's records once the starter has followed it
+// to its end.
+func (p *pipeline) run(t *testing.T, ticks int, faultAt time.Duration, fault func()) []string {
+	t.Helper()
+	ids := filepath.Join(t.TempDir(), "ids")
+	cmd := exec.Command(filepath.Join(bin, "starter"), "run", "-task-queue", p.name, "-topic", p.topic,
+		"-duration", (time.Duration(ticks) * 500 * time.Millisecond).String(), "-interval", "500ms",
+		"-records-per-tick", "10", "-ids-file", ids, "-id", p.name, "-timeout", "10m")
+	cmd.Env = p.env
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	time.Sleep(faultAt)
+	fault()
+	require.NoError(t, cmd.Wait(), "starter run:\n%s", out)
+	f, err := os.Open(ids)
+	require.NoError(t, err)
+	defer f.Close()
+	var lines []string
+	for s := bufio.NewScanner(f); s.Scan(); {
+		lines = append(lines, s.Text())
+	}
+	require.Len(t, lines, ticks*10, "the run's ids")
+	return lines
+}
+
+// settled waits until the streaming worker has committed the topic's end offsets, then
+// checks the run's outcome by id: every record a row, no other row, the dead-letter
+// topic empty, and every message on the topic one of the run's records.
+func (p *pipeline) settled(t *testing.T, ids []string) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second}
+	ctx := context.Background()
+	var lag int64
+	require.Eventually(t, func() bool {
+		end, committed, err := offsets(ctx, client, p.topic, p.name)
+		if err != nil {
+			t.Logf("offsets: %v", err)
+			return false
+		}
+		lag = 0
+		for part, e := range end {
+			lag += e - committed[part]
+		}
+		return lag == 0
+	}, 3*time.Minute, time.Second, "the group's committed offsets never reached the topic's end (lag %d)", lag)
+
+	rows := map[string]int{}
+	iter := p.session.Query("SELECT id FROM " + p.keyspace + "." + p.table).Iter()
+	var id gocql.UUID
+	for iter.Scan(&id) {
+		rows[id.String()]++
+	}
+	require.NoError(t, iter.Close())
+	missing := 0
+	for _, id := range ids {
+		if rows[id] != 1 {
+			missing++
+		}
+	}
+	require.Zero(t, missing, "records of the run that are not a row")
+	require.Len(t, rows, len(ids), "rows that are no record of the run")
+
+	end, _, err := offsets(ctx, client, p.dlq, "")
+	require.NoError(t, err)
+	for part, n := range end {
+		require.Zero(t, n, "dead letters on partition %d of %s", part, p.dlq)
+	}
+
+	keys, messages := topicKeys(t, p.brokers, p.topic)
+	require.Len(t, keys, len(ids), "distinct keys on the topic")
+	for _, id := range ids {
+		require.True(t, keys[id], "record %s is not on the topic", id)
+	}
+	t.Logf("%d records, %d rows, %d messages on the topic (%d re-sent)", len(ids), len(rows), messages, messages-len(ids))
+}
+
+// offsets returns a topic's end offsets and, when group is given, the group's
+// committed offsets, by partition.
+func offsets(ctx context.Context, client *kafka.Client, topic, group string) (end, committed map[int]int64, err error) {
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		return nil, nil, fmt.Errorf("topic %s: %v", topic, md.Topics)
+	}
+	var reqs []kafka.OffsetRequest
+	var parts []int
+	for _, part := range md.Topics[0].Partitions {
+		reqs = append(reqs, kafka.LastOffsetOf(part.ID))
+		parts = append(parts, part.ID)
+	}
+	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return nil, nil, err
+	}
+	end = map[int]int64{}
+	for _, po := range lo.Topics[topic] {
+		if po.Error != nil {
+			return nil, nil, po.Error
+		}
+		end[po.Partition] = po.LastOffset
+	}
+	if group == "" {
+		return end, nil, nil
+	}
+	of, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if of.Error != nil {
+		return nil, nil, of.Error
+	}
+	committed = map[int]int64{}
+	for _, po := range of.Topics[topic] {
+		committed[po.Partition] = po.CommittedOffset
+	}
+	return end, committed, nil
+}
+
+// topicKeys reads a topic from its start to its end and returns its distinct keys and
+// how many messages it holds.
+func topicKeys(t *testing.T, brokers []string, topic string) (map[string]bool, int) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	end, _, err := offsets(context.Background(), client, topic, "")
+	require.NoError(t, err)
+	keys, messages := map[string]bool{}, 0
+	for part, last := range end {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 500 * time.Millisecond})
+		for off := int64(0); off < last; off++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			m, err := r.ReadMessage(ctx)
+			cancel()
+			require.NoError(t, err, "reading partition %d at %d of %d", part, off, last)
+			keys[string(m.Key)] = true
+			messages++
+			off = m.Offset
+		}
+		require.NoError(t, r.Close())
+	}
+	return keys, messages
+}
+
+// node is one server node of the clusters, as stack/stack.sh names it.
+type node string
+
+// kill9 kills the node at once, with its process group (stack/stack.sh starts each in
+// a session of its own).
+func (n node) kill9(t *testing.T) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(stackDir(t), "run", string(n)+".pid"))
+	require.NoError(t, err, "%s is not running", n)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(-pid, syscall.SIGKILL), "kill -9 %s", n)
+	for syscall.Kill(pid, 0) == nil {
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%s killed (kill -9 of pid %d)", n, pid)
+}
+
+// start starts the node again and returns once it answers; the test fails if it does
+// not.
+func (n node) start(t *testing.T) time.Duration {
+	t.Helper()
+	begin := time.Now()
+	out, err := exec.Command("../../stack/stack.sh", "up", string(n)).CombinedOutput()
+	require.NoError(t, err, "stack/stack.sh up %s:\n%s", n, out)
+	t.Logf("%s back after %v", n, time.Since(begin).Round(100*time.Millisecond))
+	return time.Since(begin)
+}
+
+func stackDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("STREAMPIPE_STACK_DIR")
+	require.NotEmpty(t, dir, "STREAMPIPE_STACK_DIR: the clusters' stack folder (make test-cluster sets it)")
+	return dir
+}
+
+// leaderOf returns the Kafka node that leads a topic's partition.
+func leaderOf(t *testing.T, brokers []string, topic string, partition int) node {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	md, err := client.Metadata(context.Background(), &kafka.MetadataRequest{Topics: []string{topic}})
+	require.NoError(t, err)
+	for _, p := range md.Topics[0].Partitions {
+		if p.ID == partition {
+			if p.Leader.ID == 1 {
+				return "kafka"
+			}
+			return node(fmt.Sprintf("kafka-%d", p.Leader.ID))
+		}
+	}
+	t.Fatalf("no partition %d of %s", partition, topic)
+	return ""
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// One Cassandra node killed mid-stream: writes go on at LOCAL_QUORUM with two of three
+// replicas; the node comes back and nothing is lost.
+func TestCassandraNodeKilled(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	p := newPipeline(t)
+	ids := p.run(t, 80, 10*time.Second, func() {
+		node("cassandra-3").kill9(t)
+		time.Sleep(10 * time.Second) // writes with one replica down
+		node("cassandra-3").start(t)
+	})
+	p.settled(t, ids)
+}
+
+// The broker leading partition 0 killed mid-stream: the producer and the consumers move
+// to the new leaders; nothing lost, a re-sent record is one row.
+func TestKafkaLeaderKilled(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	p := newPipeline(t)
+	ids := p.run(t, 80, 10*time.Second, func() {
+		leader := leaderOf(t, p.brokers, p.topic, 0)
+		leader.kill9(t)
+		time.Sleep(10 * time.Second)
+		leader.start(t)
+	})
+	p.settled(t, ids)
+}
