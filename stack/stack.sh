@@ -24,7 +24,8 @@
 # SERVICE is a server — temporal, kafka, cassandra — or one of this checkout's programs,
 # built by `make build`: worker (the Temporal worker), streaming (the streaming worker).
 # On a cluster (STACK_NODES=3) kafka and cassandra stand for all their nodes, and
-# kafka-2, kafka-3, cassandra-2, cassandra-3 name one node (node 1 is kafka, cassandra).
+# kafka-1 .. kafka-3, cassandra-1 .. cassandra-3 name one node (node 1's folder, log and
+# pid file are those of the one-node stack: kafka, cassandra).
 # Environment:
 #   STREAMPIPE_CACHE      downloads and builds, shared by every clone (default ~/.cache/streampipe)
 #   STREAMPIPE_STACK_DIR  data, logs and pid files of this stack (default <checkout>/.stack)
@@ -115,9 +116,9 @@ started_with() { cat "$(data_dir "$1")/$2" 2>/dev/null || echo 0; }
 check_service() {
   case $1 in
     temporal | kafka | cassandra | worker | streaming) ;;
-    kafka-[2-9] | cassandra-[2-9])
+    kafka-[1-9] | cassandra-[1-9])
       ((${1##*-} <= NODES)) || die "no $1: the stack has $NODES node(s) (STACK_NODES)" ;;
-    *) die "unknown service '$1' (want: ${SERVERS[*]} ${APPS[*]}$( ((NODES > 1)) && echo ", or one node: kafka-2 .. cassandra-$NODES"))" ;;
+    *) die "unknown service '$1' (want: ${SERVERS[*]} ${APPS[*]}$( ((NODES > 1)) && echo ", or one node: kafka-1 .. cassandra-$NODES"))" ;;
   esac
 }
 is_app() { [[ $1 == worker || $1 == streaming ]]; }
@@ -132,9 +133,9 @@ is_app() { [[ $1 == worker || $1 == streaming ]]; }
 
 node_index() { case $1 in *-[0-9]) echo "${1##*-}" ;; *) echo 1 ;; esac; }
 node_host() { echo "127.0.0.$(node_index "$1")"; }
-nodes_of() { # nodes_of SERVICE — the services its name stands for: kafka is every Kafka node
+nodes_of() { # nodes_of SERVICE — the services its name stands for: kafka is every Kafka node, kafka-1 the first
   local i
-  printf '%s\n' "$1"
+  printf '%s\n' "${1%-1}"
   if [[ $1 == kafka || $1 == cassandra ]]; then
     for ((i = 2; i <= NODES; i++)); do printf '%s\n' "$1-$i"; done
   fi

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +55,7 @@ type pipeline struct {
 	env                               []string
 	brokers                           []string
 	session                           *gocql.Session
+	streaming                         *exec.Cmd // the first streaming worker
 }
 
 func newPipeline(t *testing.T) *pipeline {
@@ -65,8 +67,7 @@ func newPipeline(t *testing.T) *pipeline {
 		"TEMPORAL_TASK_QUEUE="+name, "TEMPORAL_SCHEDULE_ID="+name, "KAFKA_TOPIC="+name, "KAFKA_DLQ_TOPIC="+p.dlq,
 		"STREAMING_GROUP="+name, "CASSANDRA_KEYSPACE="+p.keyspace, "CASSANDRA_TABLE="+p.table,
 		"STREAMING_DATASETS=users", "RANDOMUSER_URL=http://127.0.0.1:9/api/", // the faker, at once
-		fmt.Sprintf("WORKER_METRICS_ADDR=127.0.0.1:%d", stacktest.FreePort(t)),
-		fmt.Sprintf("STREAMING_METRICS_ADDR=127.0.0.1:%d", stacktest.FreePort(t)))
+		fmt.Sprintf("WORKER_METRICS_ADDR=127.0.0.1:%d", stacktest.FreePort(t)))
 	cluster := gocql.NewCluster(stacktest.CassandraHosts(t)...)
 	cluster.Consistency = gocql.LocalQuorum
 	cluster.Timeout = 10 * time.Second
@@ -74,19 +75,33 @@ func newPipeline(t *testing.T) *pipeline {
 	require.NoError(t, err)
 	t.Cleanup(session.Close)
 	p.session = session
+	t.Cleanup(func() { wholeAgain(t) })
 	p.start(t, "worker")
-	p.start(t, "streaming")
+	p.streaming = p.startStreaming(t)
 	return p
 }
 
-// start runs one of the programs until the test ends, its output in the test's log
-// folder.
-func (p *pipeline) start(t *testing.T, program string, args ...string) {
+// startStreaming starts one more streaming worker of the pipeline's group.
+func (p *pipeline) startStreaming(t *testing.T) *exec.Cmd {
 	t.Helper()
-	log, err := os.Create(filepath.Join(t.TempDir(), program+".log"))
+	return p.start(t, "streaming", fmt.Sprintf("STREAMING_METRICS_ADDR=127.0.0.1:%d", stacktest.FreePort(t)))
+}
+
+// wholeAgain starts whatever server node a test left stopped: the next test starts
+// from whole clusters.
+func wholeAgain(t *testing.T) {
+	out, err := exec.Command("../../stack/stack.sh", "up").CombinedOutput()
+	require.NoError(t, err, "stack/stack.sh up:\n%s", out)
+}
+
+// start runs one of the programs until the test ends, its output in the test's log
+// folder, with the pipeline's environment and env.
+func (p *pipeline) start(t *testing.T, program string, env ...string) *exec.Cmd {
+	t.Helper()
+	log, err := os.CreateTemp(t.TempDir(), program+"-*.log")
 	require.NoError(t, err)
-	cmd := exec.Command(filepath.Join(bin, program), args...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = p.env, log, log
+	cmd := exec.Command(filepath.Join(bin, program))
+	cmd.Env, cmd.Stdout, cmd.Stderr = append(slices.Clone(p.env), env...), log, log
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -96,6 +111,7 @@ func (p *pipeline) start(t *testing.T, program string, args ...string) {
 			t.Logf("%s's log:\n%s", program, tail(string(out), 40))
 		}
 	})
+	return cmd
 }
 
 // run starts a run of ticks ticks of 10 users every 500 ms, calls fault after ticks
@@ -244,14 +260,21 @@ func topicKeys(t *testing.T, brokers []string, topic string) (map[string]bool, i
 	return keys, messages
 }
 
-// node is one server node of the clusters, as stack/stack.sh names it.
+// node is one server node of the clusters, as stack/stack.sh names it: temporal,
+// kafka-1 .. kafka-3, cassandra-1 .. cassandra-3.
 type node string
+
+// pidFile is where stack/stack.sh keeps the node's pid: node 1's is the one-node
+// stack's (kafka.pid).
+func (n node) pidFile(t *testing.T) string {
+	return filepath.Join(stackDir(t), "run", strings.TrimSuffix(string(n), "-1")+".pid")
+}
 
 // kill9 kills the node at once, with its process group (stack/stack.sh starts each in
 // a session of its own).
 func (n node) kill9(t *testing.T) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(stackDir(t), "run", string(n)+".pid"))
+	raw, err := os.ReadFile(n.pidFile(t))
 	require.NoError(t, err, "%s is not running", n)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
 	require.NoError(t, err)
@@ -273,6 +296,13 @@ func (n node) start(t *testing.T) time.Duration {
 	return time.Since(begin)
 }
 
+// stop stops the node as an operator does (SIGTERM, then wait).
+func (n node) stop(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("../../stack/stack.sh", "down", string(n)).CombinedOutput()
+	require.NoError(t, err, "stack/stack.sh down %s:\n%s", n, out)
+}
+
 func stackDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("STREAMPIPE_STACK_DIR")
@@ -288,9 +318,6 @@ func leaderOf(t *testing.T, brokers []string, topic string, partition int) node 
 	require.NoError(t, err)
 	for _, p := range md.Topics[0].Partitions {
 		if p.ID == partition {
-			if p.Leader.ID == 1 {
-				return "kafka"
-			}
 			return node(fmt.Sprintf("kafka-%d", p.Leader.ID))
 		}
 	}
@@ -326,6 +353,76 @@ func TestKafkaLeaderKilled(t *testing.T) {
 		leader.kill9(t)
 		time.Sleep(10 * time.Second)
 		leader.start(t)
+	})
+	p.settled(t, ids)
+}
+
+// Two Cassandra nodes of three down: no write reaches LOCAL_QUORUM, so the worker backs
+// off and commits nothing; one node back, it resumes, and nothing is lost.
+func TestTwoCassandraNodesDown(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	p := newPipeline(t)
+	client := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second}
+	committed := func() int64 {
+		_, c, err := offsets(context.Background(), client, p.topic, p.name)
+		require.NoError(t, err)
+		var sum int64
+		for _, o := range c {
+			sum += o
+		}
+		return sum
+	}
+	ids := p.run(t, 80, 10*time.Second, func() {
+		node("cassandra-2").kill9(t)
+		node("cassandra-3").kill9(t)
+		time.Sleep(5 * time.Second) // the batch in flight fails
+		before := committed()
+		time.Sleep(15 * time.Second)
+		require.Equal(t, before, committed(), "offsets committed while no write could reach a quorum")
+		t.Logf("%d offsets committed, none during 15 s with two nodes down", before)
+		node("cassandra-2").start(t)
+	})
+	p.settled(t, ids)
+}
+
+// All three brokers restarted one after the other mid-run, as in a rolling upgrade:
+// nothing stops, every tick's records arrive once as rows.
+func TestKafkaRollingRestart(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	p := newPipeline(t)
+	ids := p.run(t, 160, 5*time.Second, func() {
+		for _, n := range []node{"kafka-1", "kafka-2", "kafka-3"} {
+			n.stop(t)
+			n.start(t)
+		}
+	})
+	p.settled(t, ids)
+}
+
+// The Temporal server restarted mid-run: the run goes on from its persisted state, and
+// each tick is published once.
+func TestTemporalRestart(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	p := newPipeline(t)
+	ids := p.run(t, 80, 10*time.Second, func() {
+		node("temporal").stop(t)
+		time.Sleep(5 * time.Second)
+		node("temporal").start(t)
+	})
+	p.settled(t, ids)
+}
+
+// A streaming worker joins and the first one is killed while batches are in flight:
+// the group rebalances twice; nothing is committed that is not written, nothing stays
+// behind.
+func TestStreamingWorkerJoinsAndOneDies(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	p := newPipeline(t)
+	ids := p.run(t, 80, 10*time.Second, func() {
+		p.startStreaming(t)
+		time.Sleep(10 * time.Second)
+		require.NoError(t, p.streaming.Process.Kill())
+		t.Log("a second streaming worker joined; 10 s later the first was killed (kill -9)")
 	})
 	p.settled(t, ids)
 }
