@@ -56,6 +56,43 @@ type pipeline struct {
 	brokers                           []string
 	session                           *gocql.Session
 	streaming                         *exec.Cmd // the first streaming worker
+
+	stop    chan struct{} // ends watchStalls
+	stalled chan time.Duration
+}
+
+// watchStalls measures, from now until settled, the longest time the group's committed
+// offsets stood still while records waited: how long the fault stopped the pipeline.
+func (p *pipeline) watchStalls(t *testing.T) {
+	p.stop, p.stalled = make(chan struct{}), make(chan time.Duration, 1)
+	client := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 5 * time.Second}
+	go func() {
+		var longest time.Duration
+		last, since := int64(-1), time.Now()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.stop:
+				p.stalled <- longest
+				return
+			case <-tick.C:
+			}
+			end, committed, err := offsets(context.Background(), client, p.topic, p.name)
+			if err != nil {
+				continue // a broker down: the next sample tells
+			}
+			var sum, lag int64
+			for part, e := range end {
+				sum += max(committed[part], 0)
+				lag += e - max(committed[part], 0)
+			}
+			if sum != last || lag == 0 {
+				last, since = sum, time.Now()
+			}
+			longest = max(longest, time.Since(since))
+		}
+	}()
 }
 
 func newPipeline(t *testing.T) *pipeline {
@@ -131,6 +168,7 @@ func (p *pipeline) run(t *testing.T, ticks int, faultAt time.Duration, fault fun
 	// Mid-stream: the worker has written and committed records already.
 	require.Eventually(t, func() bool { return p.committed(t) > 0 }, 2*time.Minute, 200*time.Millisecond,
 		"the streaming worker committed nothing in the run's first %v", faultAt)
+	p.watchStalls(t)
 	fault()
 	require.NoError(t, cmd.Wait(), "starter run:\n%s", out)
 	f, err := os.Open(ids)
@@ -179,6 +217,8 @@ func (p *pipeline) settled(t *testing.T, ids []string) {
 		}
 		return lag == 0
 	}, 3*time.Minute, time.Second, "the group's committed offsets never reached the topic's end (lag %d)", lag)
+	close(p.stop)
+	t.Logf("longest stall of the committed offsets with records waiting: %v", (<-p.stalled).Round(100*time.Millisecond))
 
 	rows := map[string]int{}
 	iter := p.session.Query("SELECT id FROM " + p.keyspace + "." + p.table).Iter()
