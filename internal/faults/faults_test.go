@@ -10,14 +10,19 @@ package faults_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +31,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 )
 
@@ -95,7 +101,7 @@ func (p *pipeline) watchStalls(t *testing.T) {
 	}()
 }
 
-func newPipeline(t *testing.T) *pipeline {
+func newPipeline(t *testing.T, env ...string) *pipeline {
 	t.Helper()
 	name := fmt.Sprintf("faults_%s_%d", strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())), rand.IntN(1e6))
 	p := &pipeline{name: name, topic: name, dlq: name + "_dlq", keyspace: "faults", table: name,
@@ -105,6 +111,7 @@ func newPipeline(t *testing.T) *pipeline {
 		"STREAMING_GROUP="+name, "CASSANDRA_KEYSPACE="+p.keyspace, "CASSANDRA_TABLE="+p.table,
 		"STREAMING_DATASETS=users", "RANDOMUSER_URL=http://127.0.0.1:9/api/", // the faker, at once
 		fmt.Sprintf("WORKER_METRICS_ADDR=127.0.0.1:%d", stacktest.FreePort(t)))
+	p.env = append(p.env, env...)
 	cluster := gocql.NewCluster(stacktest.CassandraHosts(t)...)
 	cluster.Consistency = gocql.LocalQuorum
 	cluster.Timeout = 10 * time.Second
@@ -151,18 +158,30 @@ func (p *pipeline) start(t *testing.T, program string, env ...string) *exec.Cmd 
 	return cmd
 }
 
-// run starts a run of ticks ticks of 10 users every 500 ms, calls fault after ticks
-// fault-at, and returns the ids of the run's records once the starter has followed it
-// to its end.
+// result is what a run's result says of its records.
+type result struct {
+	Published int            `json:"users_published"`
+	BySource  map[string]int `json:"users_by_source"`
+}
+
+// run starts a run of ticks ticks of 10 users every 500 ms, calls fault faultAt into
+// it, once the streaming worker has committed records, and returns the ids of the
+// run's records once the starter has followed it to its end.
 func (p *pipeline) run(t *testing.T, ticks int, faultAt time.Duration, fault func()) []string {
+	ids, _ := p.runResult(t, ticks, faultAt, fault)
+	return ids
+}
+
+// runResult is run, and the run's result.
+func (p *pipeline) runResult(t *testing.T, ticks int, faultAt time.Duration, fault func()) ([]string, result) {
 	t.Helper()
 	ids := filepath.Join(t.TempDir(), "ids")
 	cmd := exec.Command(filepath.Join(bin, "starter"), "run", "-task-queue", p.name, "-topic", p.topic,
 		"-duration", (time.Duration(ticks) * 500 * time.Millisecond).String(), "-interval", "500ms",
 		"-records-per-tick", "10", "-ids-file", ids, "-id", p.name, "-timeout", "10m")
 	cmd.Env = p.env
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = out, out
+	out, stdout := &strings.Builder{}, &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, stdout), out
 	require.NoError(t, cmd.Start())
 	time.Sleep(faultAt)
 	// Mid-stream: the worker has written and committed records already.
@@ -179,7 +198,10 @@ func (p *pipeline) run(t *testing.T, ticks int, faultAt time.Duration, fault fun
 		lines = append(lines, s.Text())
 	}
 	require.Len(t, lines, ticks*10, "the run's ids")
-	return lines
+	var res result
+	require.NoError(t, json.NewDecoder(strings.NewReader(stdout.String())).Decode(&res), "the run's result:\n%s", stdout)
+	require.Equal(t, ticks*10, res.Published, "the run's result")
+	return lines, res
 }
 
 // committed returns how many of the topic's records the group has committed.
@@ -473,4 +495,72 @@ func TestStreamingWorkerJoinsAndOneDies(t *testing.T) {
 		t.Log("a second streaming worker joined; 10 s later the first was killed (kill -9)")
 	})
 	p.settled(t, ids)
+}
+
+// randomuser.me misbehaving every way it can, in turns, request after request: slow
+// (past the call's deadline), HTTP 500, JSON cut short, a page of fewer users than
+// asked, garbage; and a good page between them. Every bad answer makes the tick's
+// users the faker's; the counts by source match what the server answered.
+func TestRandomUserMisbehaves(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	good := randomusertest.NewHandler(t)
+	var mu sync.Mutex
+	served := map[string]int{}
+	modes := []string{"good", "slow", "500", "truncated", "short", "garbage"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		mode := modes[(served["good"]+served["slow"]+served["500"]+served["truncated"]+served["short"]+served["garbage"])%len(modes)]
+		served[mode]++
+		mu.Unlock()
+		switch mode {
+		case "good":
+			good.ServeHTTP(w, r)
+		case "slow":
+			time.Sleep(time.Second) // the call's deadline is half the 500 ms interval
+		case "500":
+			http.Error(w, "upstream failure", http.StatusInternalServerError)
+		case "truncated", "short":
+			q := r.URL.Query()
+			if mode == "short" {
+				n, _ := strconv.Atoi(q.Get("results"))
+				q.Set("results", strconv.Itoa(n-1))
+				r.URL.RawQuery = q.Encode()
+			}
+			rec := httptest.NewRecorder()
+			good.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			if mode == "truncated" {
+				body = body[:len(body)/2]
+			}
+			_, _ = w.Write(body)
+		case "garbage":
+			_, _ = w.Write([]byte("\x00\xffnot json at all <html>"))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	p := newPipeline(t, "RANDOMUSER_URL="+srv.URL+"/api/")
+	ids, res := p.runResult(t, 60, 0, func() {})
+	p.settled(t, ids)
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("randomuser answers: %v; users by source: %v", served, res.BySource)
+	require.Equal(t, 10*served["good"], res.BySource["randomuser"], "users from randomuser.me")
+	require.Equal(t, len(ids)-10*served["good"], res.BySource["faker"], "users from the faker")
+	for _, m := range modes {
+		require.Positive(t, served[m], "no %s answer served", m)
+	}
+}
+
+// randomuser.me answering garbage for a whole run: every tick's users are the faker's,
+// and every one is a row.
+func TestRandomUserGarbageAllRun(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"results": [{"gender": 42}]`))
+	}))
+	t.Cleanup(srv.Close)
+	p := newPipeline(t, "RANDOMUSER_URL="+srv.URL+"/api/")
+	ids, res := p.runResult(t, 40, 0, func() {})
+	p.settled(t, ids)
+	require.Equal(t, map[string]int{"randomuser": 0, "faker": len(ids)}, res.BySource)
 }
