@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -180,8 +179,8 @@ func (p *pipeline) runResult(t *testing.T, ticks int, faultAt time.Duration, fau
 		"-duration", (time.Duration(ticks) * 500 * time.Millisecond).String(), "-interval", "500ms",
 		"-records-per-tick", "10", "-ids-file", ids, "-id", p.name, "-timeout", "10m")
 	cmd.Env = p.env
-	out, stdout := &strings.Builder{}, &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, stdout), out
+	out, stdout := &strings.Builder{}, &strings.Builder{} // its progress, its result
+	cmd.Stdout, cmd.Stderr = stdout, out
 	require.NoError(t, cmd.Start())
 	time.Sleep(faultAt)
 	// Mid-stream: the worker has written and committed records already.
@@ -189,7 +188,7 @@ func (p *pipeline) runResult(t *testing.T, ticks int, faultAt time.Duration, fau
 		"the streaming worker committed nothing in the run's first %v", faultAt)
 	p.watchStalls(t)
 	fault()
-	require.NoError(t, cmd.Wait(), "starter run:\n%s", out)
+	require.NoError(t, cmd.Wait(), "starter run:\n%s%s", out, stdout)
 	f, err := os.Open(ids)
 	require.NoError(t, err)
 	defer f.Close()
