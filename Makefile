@@ -29,8 +29,13 @@ test-cluster: ## the fault matrix on clusters of three (STACK_NODES=3: 3 Kafka b
 lint: ## gofmt, go vet, staticcheck, workflowcheck, govulncheck
 	@scripts/lint.sh
 
-bench: stack-up ## benchmarks on the local stack (figures, not pass/fail)
-	go test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+# The benchmarks make bench runs: all by default; e.g. `make bench BENCH=Versus` runs
+# only the comparison with Spark and the ceilings.
+BENCH ?= .
+
+bench: stack-up ## benchmarks on the local stack (figures, not pass/fail); BenchmarkVersus writes docs/bench/ and README's table (BENCH)
+	BENCH_OUT=$(CURDIR)/docs/bench BENCH_README=$(CURDIR)/README.md \
+	  go test -p 1 -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./...
 
 build: ## the programs, into bin/
 	@mkdir -p bin

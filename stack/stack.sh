@@ -18,7 +18,8 @@
 #                                         STACK_SECURE=1); its client settings: secure.env
 #   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
 #                                         staticcheck, workflowcheck, govulncheck, indexdb,
-#                                         chromium, playwright),
+#                                         chromium, playwright, spark: the Spark peer's folder,
+#                                         venv/ with pyspark and jars/ to add to it),
 #                                         installing it first
 #
 # SERVICE is a server — temporal, kafka, cassandra — or one of this checkout's programs,
@@ -84,6 +85,8 @@ KAFKA_LIB=$CACHE/kafka-$KAFKA_VERSION/lib
 CASSANDRA_LIB=$CACHE/cassandra-$CASSANDRA_VERSION/lib
 CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION
 PLAYWRIGHT_DIR=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
+SPARK_DIR=$CACHE/spark-$SPARK_VERSION # the Spark peer: venv/ (pyspark, py4j) and jars/
+MAVEN_CENTRAL=https://repo1.maven.org/maven2
 PROBE=$STACK_DIR/bin/probe
 
 say() { printf '%s\n' "$*"; }
@@ -365,6 +368,68 @@ install_cqlsh() {
     die "pip could not install cqlsh $CQLSH_VERSION (log above). Is PyPI reachable from this machine?"
   fi
   rm -f "$CACHE/cqlsh-install.log"
+}
+
+# install_spark — the Spark peer (internal/sparkpeer): a venv with pyspark and py4j,
+# pinned by sha256, and the jars of stack/spark/jars.txt, each checked against its
+# sha256. Once per machine, under a lock: tests of two packages may ask at once.
+install_spark() {
+  local lock
+  require_java17 # the peer runs on it
+  require_cmd flock util-linux "the Spark peer's install lock"
+  mkdir -p "$SPARK_DIR"
+  exec {lock}>"$SPARK_DIR/.lock"
+  flock "$lock"
+  install_spark_python
+  install_spark_jars
+  exec {lock}>&-
+}
+
+# install_spark_python makes $SPARK_DIR/venv in place (a venv does not survive a move)
+# and marks it complete last, so that an interrupted install is redone.
+install_spark_python() {
+  local venv=$SPARK_DIR/venv
+  [[ -f $venv/.complete ]] && return
+  require_cmd python3 python3 "the Spark peer"
+  step "installing pyspark $SPARK_VERSION and py4j $PY4J_VERSION from PyPI, pinned by sha256, into $venv (once per machine: ~2 min, 370 MB)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" >/dev/null 2>&1 || {
+    rm -rf "$venv"
+    die "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)"
+  }
+  printf '%s\n' "pyspark==$SPARK_VERSION --hash=sha256:$PYSPARK_SHA256" "py4j==$PY4J_VERSION --hash=sha256:$PY4J_SHA256" \
+    >"$venv/requirements.txt"
+  if ! "$venv/bin/python3" -m pip install -q --disable-pip-version-check --require-hashes \
+    -r "$venv/requirements.txt" >"$venv/pip.log" 2>&1; then
+    tail -n 20 "$venv/pip.log" >&2
+    rm -rf "$venv"
+    die "pip could not install pyspark $SPARK_VERSION (sha256 $PYSPARK_SHA256) and py4j $PY4J_VERSION (log above). Is PyPI reachable from this machine?"
+  fi
+  touch "$venv/.complete"
+}
+
+# install_spark_jars fetches the jars again whenever stack/spark/jars.txt changed.
+install_spark_jars() {
+  local dir=$SPARK_DIR/jars list=$ROOT/stack/spark/jars.txt tmp coord sha g a v jar
+  cmp -s "$list" "$dir/.complete" && return
+  require_cmd curl curl "downloading the Spark peer's jars"
+  step "downloading the Spark peer's jars (stack/spark/jars.txt) from Maven Central into $dir (once per machine: 19 MB)"
+  tmp=$(mktemp -d "$SPARK_DIR/jars.XXXXXX")
+  while read -r coord sha; do
+    IFS=: read -r g a v <<<"$coord"
+    jar=$a-$v.jar
+    curl -fsSL --retry 3 -o "$tmp/$jar" "$MAVEN_CENTRAL/${g//.//}/$a/$v/$jar" || {
+      rm -rf "$tmp"
+      die "could not download $jar from $MAVEN_CENTRAL. Is Maven Central reachable from this machine?"
+    }
+    [[ $(sha256sum "$tmp/$jar" | cut -d' ' -f1) == "$sha" ]] || {
+      rm -rf "$tmp"
+      die "$jar from $MAVEN_CENTRAL does not have the sha256 stack/spark/jars.txt pins ($sha)"
+    }
+  done < <(grep -v '^#' "$list")
+  cp "$list" "$tmp/.complete"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
 }
 
 install_probe() { # the readiness probe is built from this checkout (go caches the build)
@@ -979,7 +1044,8 @@ tool() { # prints the path of a tool, installing it first (install messages go t
       command -v chromium
       ;;
     playwright) install_playwright >&2; echo "$PLAYWRIGHT_DIR/node_modules" ;;
-    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|govulncheck|indexdb|chromium|playwright" ;;
+    spark) install_spark >&2; echo "$SPARK_DIR" ;;
+    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|govulncheck|indexdb|chromium|playwright|spark" ;;
   esac
 }
 

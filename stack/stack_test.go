@@ -75,6 +75,12 @@ func TestStackErrors(t *testing.T) {
 			want: []string{"STACK_SECURE=1 with STACK_NODES=3: the secured stack is one node only"},
 		},
 		{
+			name: "PyPI unreachable: the Spark peer",
+			env:  []string{"PIP_INDEX_URL=http://127.0.0.1:9/simple", "PIP_RETRIES=0", "PIP_TIMEOUT=2", "PIP_NO_CACHE_DIR=1"},
+			args: []string{"tool", "spark"},
+			want: []string{"pip could not install pyspark 3.5.7", "Is PyPI reachable from this machine?"},
+		},
+		{
 			name: "unknown service",
 			args: []string{"up", "zookeeper"},
 			want: []string{"unknown service 'zookeeper' (want: temporal kafka cassandra worker streaming)"},

@@ -11,17 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/streaming"
 )
 
 const (
@@ -38,24 +34,15 @@ const (
 func BenchmarkPipeline(b *testing.B) {
 	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(b, 6)
-	cols := streaming.Users{}.Columns()
-	defs := make([]string, len(cols))
-	names := make([]string, len(cols))
-	for i, c := range cols {
-		defs[i], names[i] = c.Name+" "+c.Type, c.Name
-	}
-	table := testKeyspace + "." + p.table
-	require.NoError(b, p.session.Query("CREATE TABLE "+table+" ("+strings.Join(defs, ", ")+", PRIMARY KEY (id))").Exec())
+	insert := createUsersTable(b, p, p.table)
 
-	insert := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) USING TIMESTAMP ?", table,
-		strings.Join(names, ", "), strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", "))
 	// (a) The raw ceiling: the best of 64, 96 and 128 upserts in flight, after a warm-up.
 	rawCeiling(b, p, insert, 128, 5*time.Second)
 	raw, rawCPU, best := 0.0, 0.0, 0
 	for _, inFlight := range []int{64, 96, 128} {
-		cpu0 := cpuSeconds(b, os.Getpid())
+		cpu0 := mustCPUSeconds(b, os.Getpid())
 		r := rawCeiling(b, p, insert, inFlight, rawDuration)
-		cpu := (cpuSeconds(b, os.Getpid()) - cpu0) / rawDuration.Seconds()
+		cpu := (mustCPUSeconds(b, os.Getpid()) - cpu0) / rawDuration.Seconds()
 		b.Logf("raw gocql, %d in flight: %.0f rows/s, load generator %.2f cores", inFlight, r, cpu)
 		if r > raw {
 			raw, rawCPU, best = r, cpu, inFlight
@@ -116,52 +103,16 @@ func drain(b *testing.B, w *proc, n int) (rate, cpu, busy float64) {
 	require.Eventually(b, func() bool {
 		rows, err := w.metric("streaming_rows_written_total")
 		if err == nil && rows > 0 && first.IsZero() {
-			first, cpuFirst = time.Now(), cpuSeconds(b, w.cmd.Process.Pid)
+			first, cpuFirst = time.Now(), mustCPUSeconds(b, w.cmd.Process.Pid)
 			busyFirst, _ = w.metric("streaming_batch_duration_seconds_sum")
 		}
 		return rows >= float64(n)
 	}, 10*time.Minute, 100*time.Millisecond)
 	drained := time.Since(first)
-	cpu = (cpuSeconds(b, w.cmd.Process.Pid) - cpuFirst) / drained.Seconds()
+	cpu = (mustCPUSeconds(b, w.cmd.Process.Pid) - cpuFirst) / drained.Seconds()
 	busy, err := w.metric("streaming_batch_duration_seconds_sum")
 	require.NoError(b, err)
 	return float64(n) / drained.Seconds(), cpu, (busy - busyFirst) / drained.Seconds()
-}
-
-// rawCeiling upserts users into the table for d, inFlight at a time, and
-// returns rows/s.
-func rawCeiling(b *testing.B, p *pipe, insert string, inFlight int, d time.Duration) float64 {
-	cluster := gocql.NewCluster(p.db.hosts...)
-	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
-	cluster.Consistency = gocql.LocalQuorum
-	session, err := cluster.CreateSession()
-	require.NoError(b, err)
-	defer session.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var rows, failed atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for g := range inFlight {
-		wg.Go(func() {
-			for i := 0; ctx.Err() == nil; i++ {
-				id, _ := gocql.RandomUUID()
-				u := user(id.String(), g*1_000_000+i, 1)
-				err := session.Query(insert, id, u.FirstName, u.LastName, u.Gender, u.Address, u.PostCode,
-					u.Email, u.Username, u.DOB, u.RegisteredDate, u.Phone, u.Picture, time.Now().UnixMicro()).
-					Idempotent(true).ExecContext(ctx)
-				switch {
-				case err == nil:
-					rows.Add(1)
-				case ctx.Err() == nil:
-					failed.Add(1)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	require.Zero(b, failed.Load(), "raw upserts failed")
-	return float64(rows.Load()) / time.Since(start).Seconds()
 }
 
 // steady produces steadyRate records/s for steadyDuration, stamped when sent, in
@@ -242,17 +193,27 @@ func peakRSS(b testing.TB, pid int) float64 {
 }
 
 // cpuSeconds returns the CPU time a process has used so far (user + system).
-func cpuSeconds(b *testing.B, pid int) float64 {
+func cpuSeconds(pid int) (float64, error) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	require.NoError(b, err)
+	if err != nil {
+		return 0, err
+	}
 	// The fields after the command name, which is in parentheses: utime and stime are
 	// the 12th and 13th of them, in clock ticks (100 per second on Linux).
 	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+2:]))
 	utime, err := strconv.ParseFloat(f[11], 64)
-	require.NoError(b, err)
+	if err != nil {
+		return 0, err
+	}
 	stime, err := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100, err
+}
+
+// mustCPUSeconds is cpuSeconds of a process that must be running.
+func mustCPUSeconds(b *testing.B, pid int) float64 {
+	cpu, err := cpuSeconds(pid)
 	require.NoError(b, err)
-	return (utime + stime) / 100
+	return cpu
 }
 
 // BenchmarkCassandraTLS reports what TLS (with PasswordAuthenticator) costs the

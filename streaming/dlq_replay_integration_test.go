@@ -147,9 +147,12 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 }
 
 // rowIDs are the ids of the pipe's table.
-func (p *pipe) rowIDs() map[string]bool {
+func (p *pipe) rowIDs() map[string]bool { return p.rowIDsOf(p.table) }
+
+// rowIDsOf are the ids of a table of the test keyspace.
+func (p *pipe) rowIDsOf(table string) map[string]bool {
 	p.t.Helper()
-	iter := p.session.Query("SELECT id FROM " + testKeyspace + "." + p.table).Iter()
+	iter := p.session.Query("SELECT id FROM " + testKeyspace + "." + table).Iter()
 	out := map[string]bool{}
 	var id gocql.UUID
 	for iter.Scan(&id) {

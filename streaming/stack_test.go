@@ -617,6 +617,21 @@ func (pr *proc) waitMetric(name string, want float64, timeout time.Duration) {
 	}, timeout, 50*time.Millisecond)
 }
 
+// exited returns the process's exit error once it has exited (an exit without error
+// too), or nil while it runs.
+func (pr *proc) exited() error {
+	select {
+	case err := <-pr.done:
+		pr.done <- err // leave it for Cleanup
+		if err == nil {
+			return errors.New("exited")
+		}
+		return err
+	default:
+		return nil
+	}
+}
+
 // kill sends SIGKILL and waits for the process to be gone.
 func (pr *proc) kill() {
 	pr.t.Helper()
