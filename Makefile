@@ -12,7 +12,7 @@ export GOTOOLCHAIN = auto
 # The programs `make build` puts in bin/ (each a thin main).
 PROGRAMS := $(wildcard worker starter streaming/cmd/streaming)
 
-.PHONY: help run test lint bench build up down stack-up stack-down stack-status cqlsh
+.PHONY: help run test test-cluster lint bench build up down stack-up stack-down stack-status cqlsh
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ run: ## the pipeline on the local stack: both workers, one run now, its rows in 
 
 test: ## the one test command: lint, then unit and integration tests (-race) on the real local stack
 	@scripts/test.sh
+
+test-cluster: ## the fault matrix on clusters of three (STACK_NODES=3: 3 Kafka brokers, 3 Cassandra nodes) of its own
+	@scripts/test-cluster.sh
 
 lint: ## gofmt, go vet, staticcheck, workflowcheck, govulncheck
 	@scripts/lint.sh

@@ -14,10 +14,10 @@ if [[ -n $unformatted ]]; then
 fi
 
 echo "==> go vet"
-go vet ./...
+go vet -tags cluster ./... # cluster: the fault matrix (make test-cluster) too
 
 echo "==> staticcheck"
-"$(stack/stack.sh tool staticcheck)" ./...
+"$(stack/stack.sh tool staticcheck)" -tags cluster ./...
 
 if [[ -d workflows ]]; then
   echo "==> workflowcheck"

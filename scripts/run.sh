@@ -13,6 +13,8 @@
 #   RECORDS    records per tick             (default: the dataset's; USERS, the old name, too)
 #   STACK_SECURE=1  the whole run through TLS and credentials: the secured servers, and the
 #                   programs given their client settings from the stack's secure.env
+#   STACK_NODES=3   Kafka and Cassandra as clusters of three nodes (stack/stack.sh); the
+#                   programs given the clusters' settings from the stack's cluster.env
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -29,6 +31,10 @@ if [[ ${STACK_SECURE:-0} == 1 ]]; then # the starter connects as the workers do
   # shellcheck source=/dev/null
   source "$STACK_DIR/secure.env"
   set +a
+fi
+if [[ -f $STACK_DIR/cluster.env ]]; then # STACK_NODES=3: the starter counts rows on the cluster
+  echo "==> the clusters' client settings: $STACK_DIR/cluster.env"
+  while IFS= read -r setting; do export "$setting"; done <"$STACK_DIR/cluster.env" # VAR=VALUE lines, taken as they are
 fi
 echo "==> building the programs"
 make -s build

@@ -24,6 +24,9 @@
 #
 # SERVICE is a server — temporal, kafka, cassandra — or one of this checkout's programs,
 # built by `make build`: worker (the Temporal worker), streaming (the streaming worker).
+# On a cluster (STACK_NODES=3) kafka and cassandra stand for all their nodes, and
+# kafka-1 .. kafka-3, cassandra-1 .. cassandra-3 name one node (node 1's folder, log and
+# pid file are those of the one-node stack: kafka, cassandra).
 # Environment:
 #   STREAMPIPE_CACHE      downloads and builds, shared by every clone (default ~/.cache/streampipe)
 #   STREAMPIPE_STACK_DIR  data, logs and pid files of this stack (default <checkout>/.stack)
@@ -35,6 +38,12 @@
 #   STACK_TEMPORAL_PORT, STACK_TEMPORAL_UI_PORT  Temporal's frontend and Web UI ports (default 7233, 8233)
 #   STACK_KAFKA_PORT, STACK_KAFKA_CONTROLLER_PORT  Kafka's client and controller ports (default 9092, 9093)
 #   STACK_CASSANDRA_PORT, STACK_CASSANDRA_STORAGE_PORT  Cassandra's CQL and storage ports (default 9042, 7000)
+#   STACK_NODES           1 (default) or 3: Kafka and Cassandra as clusters of that many nodes, node
+#                         n on 127.0.0.n (the same ports): 3 Kafka brokers (KRaft, each also a
+#                         controller; topics 3 replicas, 2 in sync) and 3 Cassandra nodes (one DC,
+#                         512 MiB heap each). The clients' settings go to
+#                         $STREAMPIPE_STACK_DIR/cluster.env. A running stack keeps its size:
+#                         the other commands need no STACK_NODES.
 #   STACK_SECURE          1 = the servers speak TLS only and want credentials (Cassandra: client
 #                         encryption and a client certificate required, PasswordAuthenticator;
 #                         Temporal: a front on STACK_TEMPORAL_TLS_PORT (default 7234) requiring
@@ -62,6 +71,8 @@ CASSANDRA_PORT=${STACK_CASSANDRA_PORT:-9042}
 CASSANDRA_STORAGE_PORT=${STACK_CASSANDRA_STORAGE_PORT:-7000}
 STACK_SECURE=${STACK_SECURE:-0}
 HOST=127.0.0.1
+NODES_FILE=$STACK_DIR/nodes # how many nodes the running Kafka and Cassandra have
+CLUSTER_ENV=$STACK_DIR/cluster.env
 SERVERS=(temporal kafka cassandra)
 APPS=(worker streaming) # this checkout's programs (make build), run against the servers
 
@@ -87,14 +98,14 @@ die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
 ports() { # the TCP ports a service listens on; the first is the one users talk to
   case $1 in
     temporal) echo "$TEMPORAL_PORT $TEMPORAL_UI_PORT" ;;
-    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
-    cassandra) echo "$CASSANDRA_PORT $CASSANDRA_STORAGE_PORT" ;;
+    kafka*) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
+    cassandra*) echo "$CASSANDRA_PORT $CASSANDRA_STORAGE_PORT" ;;
     worker) echo "$WORKER_PORT" ;;
     streaming) echo "$STREAMING_PORT" ;;
   esac
 }
 stop_wait() { # seconds a service gets to stop after SIGTERM
-  case $1 in temporal) echo 15 ;; kafka) echo 30 ;; cassandra) echo 45 ;; worker | streaming) echo 30 ;; esac
+  case $1 in temporal) echo 15 ;; kafka*) echo 30 ;; cassandra*) echo 45 ;; worker | streaming) echo 30 ;; esac
 }
 log_file() { echo "$STACK_DIR/logs/$1.log"; }
 pid_file() { echo "$STACK_DIR/run/$1.pid"; }
@@ -106,16 +117,76 @@ data_dir() { echo "$STACK_DIR/$1"; }
 started_with() { cat "$(data_dir "$1")/$2" 2>/dev/null || echo 0; }
 
 check_service() {
-  case $1 in temporal | kafka | cassandra | worker | streaming) ;;
-    *) die "unknown service '$1' (want: ${SERVERS[*]} ${APPS[*]})" ;;
+  case $1 in
+    temporal | kafka | cassandra | worker | streaming) ;;
+    kafka-[1-9] | cassandra-[1-9])
+      ((${1##*-} <= NODES)) || die "no $1: the stack has $NODES node(s) (STACK_NODES)" ;;
+    *) die "unknown service '$1' (want: ${SERVERS[*]} ${APPS[*]}$( ((NODES > 1)) && echo ", or one node: kafka-1 .. cassandra-$NODES"))" ;;
   esac
 }
 is_app() { [[ $1 == worker || $1 == streaming ]]; }
+
+# ---------------------------------------------------------------- nodes (STACK_NODES)
+#
+# Kafka and Cassandra run as NODES nodes each. Node 1 is the service itself (kafka,
+# cassandra: its folder, log and pid file are those of the one-node stack); node n is
+# kafka-n, cassandra-n, with a folder, log and pid file of that name. Node n listens
+# on 127.0.0.n with the one-node stack's ports: Linux routes all of 127.0.0.0/8 to
+# loopback, and Cassandra wants the same storage port on every node.
+
+node_index() { case $1 in *-[0-9]) echo "${1##*-}" ;; *) echo 1 ;; esac; }
+node_host() { echo "127.0.0.$(node_index "$1")"; }
+nodes_of() { # nodes_of SERVICE — the services its name stands for: kafka is every Kafka node, kafka-1 the first
+  local i
+  printf '%s\n' "${1%-1}"
+  if [[ $1 == kafka || $1 == cassandra ]]; then
+    for ((i = 2; i <= NODES; i++)); do printf '%s\n' "$1-$i"; done
+  fi
+}
+# host_list PORT — the nodes' HOST:PORT, comma-separated: what clients are given.
+host_list() {
+  local i out=""
+  for ((i = 1; i <= NODES; i++)); do out+="${out:+,}127.0.0.$i:$1"; done
+  echo "$out"
+}
+
 parse_services() { # sets SVCS to the services named after the command, or else to $DEFAULT
   SVCS=()
-  if (($# == 0)); then read -ra SVCS <<<"$DEFAULT"; return; fi
-  local s
-  for s in "$@"; do check_service "$s"; SVCS+=("$s"); done
+  local s names
+  read -ra names <<<"${*:-$DEFAULT}"
+  for s in "${names[@]}"; do
+    check_service "$s"
+    mapfile -t -O "${#SVCS[@]}" SVCS < <(nodes_of "$s")
+  done
+}
+
+# resolve_nodes sets NODES: the size the running Kafka or Cassandra was started with,
+# or else STACK_NODES (default 1).
+resolve_nodes() {
+  local f running=""
+  for f in "$STACK_DIR"/run/kafka*.pid "$STACK_DIR"/run/cassandra*.pid; do
+    [[ -e $f ]] && pid_of "$(basename "$f" .pid)" >/dev/null && running=$(cat "$NODES_FILE" 2>/dev/null || echo 1) && break
+  done
+  NODES=${running:-${STACK_NODES:-1}}
+  [[ $NODES == 1 || $NODES == 3 ]] || die "STACK_NODES=$NODES: want 1 (one node of each server) or 3 (clusters of three)"
+  ((NODES == 1 || STACK_SECURE == 0)) || die "STACK_SECURE=1 with STACK_NODES=$NODES: the secured stack is one node only"
+  if [[ -n $running && -n ${STACK_NODES:-} && $STACK_NODES != "$running" && $cmd == up ]]; then
+    die "the stack runs with STACK_NODES=$running, not $STACK_NODES: 'make stack-down' first"
+  fi
+}
+
+# nodes_up records the stack's size for the commands that follow and writes the
+# clients' settings of a cluster to $CLUSTER_ENV (the programs' own variables, as
+# stack/stack.sh starts them with and `make run` reads them).
+nodes_up() {
+  echo "$NODES" >"$NODES_FILE"
+  if ((NODES == 1)); then rm -f "$CLUSTER_ENV"; return; fi
+  cat >"$CLUSTER_ENV" <<EOF
+KAFKA_BROKERS=$(host_list "$KAFKA_PORT")
+KAFKA_TOPIC_REPLICATION_FACTOR=$NODES
+CASSANDRA_HOSTS=$(host_list "$CASSANDRA_PORT")
+CASSANDRA_REPLICATION={'class': 'NetworkTopologyStrategy', 'datacenter1': $NODES}
+EOF
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -380,8 +451,8 @@ install() {
   for s in "$@"; do
     case $s in
       temporal) install_temporal ;;
-      kafka) require_java17; install_kafka ;;
-      cassandra) require_java17; install_cassandra; install_cqlsh ;;
+      kafka*) require_java17; install_kafka ;;
+      cassandra*) require_java17; install_cassandra; install_cqlsh ;;
     esac
   done
 }
@@ -405,9 +476,11 @@ pid_of() {
   return 1
 }
 
-port_holder() { # describes the process listening on 127.0.0.1:PORT, if any
+port_holder() { # port_holder PORT [ADDRESS] — describes the process listening on ADDRESS:PORT (default 127.0.0.1), or on every address, if any
   local line pid name cmdline
-  line=$(ss -Htlnp "sport = :$1" 2>/dev/null | head -1) || true
+  line=$(ss -Htlnp "sport = :$1" 2>/dev/null | awk -v a="${2:-$HOST}" \
+    '{ addr = $4; sub(/:[0-9]+$/, "", addr); gsub(/^\[(::ffff:)?|\]$/, "", addr) }
+     addr == a || addr == "0.0.0.0" || addr == "*" || addr == "::"' | head -1) || true
   [[ -n $line ]] || return 1
   pid=$(grep -o 'pid=[0-9]*' <<<"$line" | head -1 | cut -d= -f2)
   name=$(grep -o '(("[^"]*"' <<<"$line" | head -1 | tr -d '("')
@@ -420,10 +493,11 @@ port_holder() { # describes the process listening on 127.0.0.1:PORT, if any
 }
 
 check_ports_free() {
-  local p holder
+  local p holder host
+  host=$(node_host "$1")
   for p in $(ports "$1"); do
-    if holder=$(port_holder "$p"); then
-      die "cannot start $1: port $p is already taken by $holder.
+    if holder=$(port_holder "$p" "$host"); then
+      die "cannot start $1: port $host:$p is already taken by $holder.
   Stop that process, or if it is another checkout's stack, run 'make stack-down' there
   (or point STREAMPIPE_STACK_DIR at that stack's .stack folder to share it)."
     fi
@@ -442,11 +516,19 @@ launch() { # launch SERVICE COMMAND... — detached, in its own session, output 
 probe() { # probe SERVICE — one real question to the service; prints its answer
   case $1 in
     temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
-    kafka) client_env kafka "$PROBE" kafka "$HOST:$KAFKA_PORT" 2>/dev/null ;;
-    cassandra)
-      local args=("$HOST:$CASSANDRA_PORT")
+    kafka*) client_env kafka "$PROBE" -nodes "$NODES" kafka "$(node_host "$1"):$KAFKA_PORT" 2>/dev/null ;;
+    cassandra*) # node n is ready once it answers and knows nodes 1..n: nodes join one at a time
+      local args=("$(node_host "$1"):$CASSANDRA_PORT")
       [[ $(started_with cassandra auth) == 1 ]] && args+=(cassandra cassandra)
-      client_env cassandra "$PROBE" cql "${args[@]}" 2>/dev/null
+      client_env cassandra "$PROBE" -nodes "$(node_index "$1")" cql "${args[@]}" 2>/dev/null
+      ;;
+    ring) # every Cassandra node sees the whole ring
+      local i answer creds=()
+      [[ $(started_with cassandra auth) == 1 ]] && creds=(cassandra cassandra)
+      for ((i = 1; i <= NODES; i++)); do
+        answer=$(client_env cassandra "$PROBE" -nodes "$NODES" cql "127.0.0.$i:$CASSANDRA_PORT" "${creds[@]}" 2>/dev/null) || return 1
+      done
+      echo "$answer on each of the $NODES nodes"
       ;;
     worker | streaming) curl -fsS --max-time 2 "http://$HOST:$(ports "$1")/healthz" 2>/dev/null | tr -d '\n' ;;
     temporal-front) temporal_front_probe ;;
@@ -481,31 +563,64 @@ start_temporal() {
     --db-filename "$(data_dir temporal)/temporal.db" --log-level warn --log-format pretty
 }
 
-start_kafka() {
-  local dir conf data scram=()
-  dir=$(data_dir kafka)
+start_kafka() { # start_kafka NODE — kafka, or kafka-n on a cluster
+  local node=${1:-kafka} dir conf data scram=() quorum=(--standalone) heap=(-Xms512m -Xmx1g)
+  dir=$(data_dir "$node")
   conf=$dir/server.properties
   data=$dir/data
   [[ $STACK_SECURE == 1 ]] && data=$dir/data-secure # its SCRAM users are made when it is formatted
   mkdir -p "$data" "$STACK_DIR/logs"                # the format below logs there
   sed -e "s|@DATA@|$data|" -e "s|@PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+    -e "s|@HOST@|$(node_host "$node")|g" -e "s|@NODE_ID@|$(node_index "$node")|" \
     "$ROOT/stack/conf/kafka.properties" >"$conf"
+  if ((NODES > 1)); then
+    kafka_cluster "$conf"
+    quorum=() heap=(-Xms256m -Xmx512m)
+  fi
   if [[ $STACK_SECURE == 1 ]]; then
     kafka_secure "$conf"
     scram=("${KAFKA_SCRAM_USERS[@]}")
   fi
   echo "$STACK_SECURE" >"$dir/secure"
   if [[ ! -f $data/meta.properties ]]; then
-    local id
-    id=$("$JAVA" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
     "$JAVA" -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
-      kafka.tools.StorageTool format --standalone -t "$id" -c "$conf" "${scram[@]}" >>"$(log_file kafka)" 2>&1 ||
-      { tail -n 20 "$(log_file kafka)" >&2; die "formatting Kafka storage in $data failed (log above)"; }
+      kafka.tools.StorageTool format "${quorum[@]}" -t "$(kafka_cluster_id)" -c "$conf" "${scram[@]}" >>"$(log_file "$node")" 2>&1 ||
+      { tail -n 20 "$(log_file "$node")" >&2; die "formatting Kafka storage in $data failed (log above)"; }
   fi
-  launch kafka "$JAVA" -Xms512m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+  launch "$node" "$JAVA" "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true -Dkafka.logs.dir="$STACK_DIR/logs" \
     -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$conf"
+}
+
+# kafka_cluster_id — the id every node of this stack's Kafka is formatted with: made
+# once, kept while a node's storage is (a cluster's nodes must share it).
+kafka_cluster_id() {
+  local f=$STACK_DIR/kafka-cluster.id
+  [[ -s $f ]] || "$JAVA" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1 >"$f"
+  cat "$f"
+}
+
+# kafka_cluster CONF — makes a node's CONF one of a cluster of NODES: every node a
+# controller of a static quorum of them all; topics, the offsets topic included, with
+# NODES replicas of which a write needs 2 in sync (RF 3, min.insync.replicas 2: one
+# broker down takes nothing away).
+kafka_cluster() {
+  local i voters=""
+  for ((i = 1; i <= NODES; i++)); do voters+="${voters:+,}$i@127.0.0.$i:$KAFKA_CONTROLLER_PORT"; done
+  sed -i '/^controller.quorum.bootstrap.servers=/d' "$1"
+  cat >>"$1" <<EOF
+
+# STACK_NODES=$NODES (stack/stack.sh kafka_cluster)
+controller.quorum.voters=$voters
+offsets.topic.replication.factor=$NODES
+transaction.state.log.replication.factor=$NODES
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=$NODES
+share.coordinator.state.topic.min.isr=2
+default.replication.factor=$NODES
+min.insync.replicas=2
+EOF
 }
 
 # ---------------------------------------------------------------- secured Kafka (STACK_SECURE=1)
@@ -605,9 +720,9 @@ client_env() {
   env "${unset[@]}" "${vars[@]}" "$@"
 }
 
-start_cassandra() {
-  local dir conf authn=AllowAllAuthenticator authz=AllowAllAuthorizer jamm
-  dir=$(data_dir cassandra)
+start_cassandra() { # start_cassandra NODE — cassandra, or cassandra-n on a cluster
+  local node=${1:-cassandra} dir conf authn=AllowAllAuthenticator authz=AllowAllAuthorizer jamm heap=1g
+  dir=$(data_dir "$node")
   conf=$dir/conf
   mkdir -p "$dir/data" "$dir/commitlog" "$dir/saved_caches" "$dir/hints" "$dir/cdc_raw" "$conf"
   if [[ $(cassandra_auth) == 1 ]]; then
@@ -616,13 +731,20 @@ start_cassandra() {
   cassandra_auth >"$dir/auth"
   echo "$STACK_SECURE" >"$dir/secure"
   sed -e "s|@DATA@|$dir|g" -e "s|@AUTHENTICATOR@|$authn|" -e "s|@AUTHORIZER@|$authz|" \
-    -e "s|@PORT@|$CASSANDRA_PORT|g" -e "s|@STORAGE_PORT@|$CASSANDRA_STORAGE_PORT|g" \
+    -e "s|@PORT@|$CASSANDRA_PORT|g" -e "s|@STORAGE_PORT@|$CASSANDRA_STORAGE_PORT|g" -e "s|@HOST@|$(node_host "$node")|g" \
     "$ROOT/stack/conf/cassandra.yaml" >"$conf/cassandra.yaml"
   if [[ $STACK_SECURE == 1 ]]; then cassandra_secure "$dir" >>"$conf/cassandra.yaml"; fi
+  if ((NODES > 1)); then
+    heap=512m
+    # The nodes after the first join a new, empty ring: nothing to stream, so they
+    # skip bootstrap (and its 30 s ring delay). A node whose folder is wiped would
+    # come back empty; restore it with `nodetool rebuild`, or remove the stack.
+    [[ $node == cassandra ]] || printf 'auto_bootstrap: false\n' >>"$conf/cassandra.yaml"
+  fi
   jamm=$(ls "$CASSANDRA_LIB"/jamm-*.jar | head -1)
   # JVM flags: Cassandra's own conf/jvm-server.options and jvm17-server.options, sized
-  # for a small machine (1 GiB heap).
-  launch cassandra "$JAVA" -Xms1g -Xmx1g -Xss256k \
+  # for a small machine (1 GiB heap; 512 MiB a node on a cluster).
+  launch "$node" "$JAVA" "-Xms$heap" "-Xmx$heap" -Xss256k \
     -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m \
     -XX:G1RSetUpdatingPauseTimePercent=5 -XX:MaxGCPauseMillis=300 -XX:InitiatingHeapOccupancyPercent=70 \
     -XX:+UseTLAB -XX:+ResizeTLAB -XX:+PerfDisableSharedMem -XX:StringTableSize=1000003 \
@@ -740,6 +862,7 @@ start_app() { # start_app NAME [VAR=VALUE...]: the program bin/NAME of this chec
     [[ -s $STACK_DIR/secure.env ]] || die "STACK_SECURE=1, but $STACK_DIR/secure.env is missing: 'STACK_SECURE=1 make stack-up' first"
     mapfile -t secure < <(secure_env)
   fi
+  if ((NODES > 1)); then mapfile -t -O "${#secure[@]}" secure <"$CLUSTER_ENV"; fi
   launch "$1" env "${secure[@]}" "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
 }
 start_worker() { start_app worker; }
@@ -747,12 +870,13 @@ start_worker() { start_app worker; }
 start_streaming() { start_app streaming "STREAMING_DATASETS=${STREAMING_DATASETS:-users,registered_users,transactions}"; }
 
 up() {
-  local svcs s pid start
+  local svcs s pid starting=()
   DEFAULT="${SERVERS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
   install "${svcs[@]}"
   install_probe
   link_tools
+  nodes_up
   for s in "${svcs[@]}"; do
     if pid=$(pid_of "$s") && is_app "$s" &&
       [[ $(built_id "$BIN_DIR/$s") != $(cat "$STACK_DIR/run/$s.built" 2>/dev/null) ]]; then
@@ -773,15 +897,31 @@ up() {
       continue
     fi
     check_ports_free "$s"
-    step "starting $s"
-    start=$SECONDS
-    "start_$s"
-    pid=$(<"$(pid_file "$s")")
-    wait_ready "$s" "$pid" "$start"
-    if [[ $s == cassandra && $STACK_SECURE == 1 ]]; then cassandra_secure_role; fi
+    step "starting $s$( ((NODES > 1)) && [[ $s == kafka* || $s == cassandra* ]] && echo " on $(node_host "$s")")"
+    starting+=("$s" "$SECONDS")
+    "start_${s%%-*}" "$s"
+    # A Kafka node of a cluster answers only once a majority of its quorum runs:
+    # the nodes are waited for once all of them are started.
+    [[ $s == kafka-* || ($s == kafka && NODES -gt 1) ]] || wait_started
   done
+  wait_started
+  if ((NODES > 1)) && [[ " ${svcs[*]} " == *" cassandra "* ]]; then
+    wait_ready ring "$(pid_of cassandra)" "$SECONDS"
+  fi
   if [[ ${STACK_SECURE:-0} == 1 && " ${svcs[*]} " == *" temporal "* ]]; then temporal_front_up; fi
   summary "${svcs[@]}"
+}
+
+# wait_started waits for the services up has started and not yet waited for
+# ($starting: NAME START-SECONDS pairs) to answer.
+wait_started() {
+  local i s
+  for ((i = 0; i < ${#starting[@]}; i += 2)); do
+    s=${starting[i]}
+    wait_ready "$s" "$(<"$(pid_file "$s")")" "${starting[i + 1]}"
+    if [[ $s == cassandra && $STACK_SECURE == 1 ]]; then cassandra_secure_role; fi
+  done
+  starting=()
 }
 
 summary() {
@@ -795,60 +935,85 @@ summary() {
         kafka_secured && sec="   (SASL_SSL: settings in $STACK_DIR/secure.env)"
         say "Kafka      $HOST:$KAFKA_PORT                                 log $(log_file kafka)$sec"
         ;;
+      kafka-*) say "  node $(node_index "$s")   $(node_host "$s"):$KAFKA_PORT                                 log $(log_file "$s")" ;;
       cassandra)
         local auth=""
         [[ $(started_with cassandra auth) == 1 ]] && auth="   (auth: cassandra/cassandra)"
         [[ $(started_with cassandra secure) == 1 ]] && auth+="   (TLS; clients' settings: $STACK_DIR/secure.env)"
         say "Cassandra  $HOST:$CASSANDRA_PORT   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
         ;;
+      cassandra-*) say "  node $(node_index "$s")   $(node_host "$s"):$CASSANDRA_PORT                                 log $(log_file "$s")" ;;
       worker) say "worker     http://$HOST:$WORKER_PORT/metrics                   log $(log_file worker)" ;;
       streaming) say "streaming  http://$HOST:$STREAMING_PORT/metrics                   log $(log_file streaming)" ;;
     esac
   done
+  if ((NODES > 1)); then say "Clusters of $NODES nodes; the clients' settings: $CLUSTER_ENV"; fi
 }
 
 down() {
-  local svcs s pid waited i
+  local svcs s i
   DEFAULT="${SERVERS[*]} ${APPS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
   if [[ " ${svcs[*]} " == *" temporal "* ]]; then temporal_front_down; fi
-  # Stop in reverse order of start: Cassandra and Kafka first, Temporal last.
+  # Stop in reverse order of start: the programs, Cassandra and Kafka first, Temporal
+  # last. The nodes of a cluster stop together: Kafka's last nodes could not finish a
+  # controlled shutdown without the quorum the first ones took away.
+  local group=()
   for ((i = ${#svcs[@]} - 1; i >= 0; i--)); do
     s=${svcs[i]}
+    group+=("$s")
+    if ((i > 0)) && [[ ${svcs[i - 1]%%-*} == "${s%%-*}" ]]; then continue; fi
+    stop_together "${group[@]}"
+    group=()
+  done
+}
+
+# stop_together SERVICE... — SIGTERM to each, then waits for all, SIGKILL after its
+# stop_wait to one that goes on.
+stop_together() {
+  local s pid pids=() waited=0 left i
+  for s in "$@"; do
     if ! pid=$(pid_of "$s"); then
       say "==> $s not running"
       continue
     fi
     step "stopping $s (pid $pid)"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    waited=0
-    while kill -0 "$pid" 2>/dev/null && ((waited < $(stop_wait "$s") * 10)); do
-      sleep 0.1
-      waited=$((waited + 1))
-    done
+    pids+=("$s" "$pid")
+  done
+  ((${#pids[@]} > 0)) || return 0
+  while :; do
+    left=0
+    for ((i = 0; i < ${#pids[@]}; i += 2)); do kill -0 "${pids[i + 1]}" 2>/dev/null && left=1; done
+    ((left == 0 || waited >= $(stop_wait "$1") * 10)) && break
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  for ((i = 0; i < ${#pids[@]}; i += 2)); do
+    s=${pids[i]} pid=${pids[i + 1]}
     if kill -0 "$pid" 2>/dev/null; then
       say "    $s did not stop within $(stop_wait "$s") s: killing it"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
       while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
     fi
-    say "    stopped after $((waited / 10)).$((waited % 10)) s"
     rm -f "$(pid_file "$s")"
   done
+  say "    stopped after $((waited / 10)).$((waited % 10)) s"
 }
 
 status() {
   local svcs s pid rss size
   DEFAULT="${SERVERS[*]} ${APPS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
-  printf '%-10s %-8s %-8s %-6s %-9s %-8s %s\n' SERVICE STATE PID PORT RSS DATA LOG
+  printf '%-11s %-8s %-8s %-6s %-9s %-8s %s\n' SERVICE STATE PID PORT RSS DATA LOG
   for s in "${svcs[@]}"; do
     size=""
     is_app "$s" || size=$(du -sh "$(data_dir "$s")" 2>/dev/null | cut -f1) || true
     if pid=$(pid_of "$s"); then
       rss=$(awk '/VmRSS/ {printf "%d MiB", $2/1024}' "/proc/$pid/status" 2>/dev/null)
-      printf '%-10s %-8s %-8s %-6s %-9s %-8s %s\n' "$s" running "$pid" "$(ports "$s" | cut -d' ' -f1)" "$rss" "${size:--}" "$(log_file "$s")"
+      printf '%-11s %-8s %-8s %-6s %-9s %-8s %s\n' "$s" running "$pid" "$(ports "$s" | cut -d' ' -f1)" "$rss" "${size:--}" "$(log_file "$s")"
     else
-      printf '%-10s %-8s %-8s %-6s %-9s %-8s %s\n' "$s" stopped - "$(ports "$s" | cut -d' ' -f1)" - "${size:--}" "$(log_file "$s")"
+      printf '%-11s %-8s %-8s %-6s %-9s %-8s %s\n' "$s" stopped - "$(ports "$s" | cut -d' ' -f1)" - "${size:--}" "$(log_file "$s")"
     fi
   done
 }
@@ -1020,6 +1185,7 @@ kafka_tool() { # kafka_tool CONFIG-FLAG MAIN-CLASS ARGS... — one of Kafka's ow
 
 cmd=${1:-}
 shift || true
+resolve_nodes
 case $cmd in
   install) DEFAULT="${SERVERS[*]}" parse_services "$@"; install "${SVCS[@]}"; install_probe ;;
   up) up "$@" ;;

@@ -58,6 +58,23 @@ func TestStackErrors(t *testing.T) {
 			want: []string{"pip could not install cqlsh", "Is PyPI reachable from this machine?"},
 		},
 		{
+			name: "a cluster of a size the stack cannot make",
+			env:  []string{"STACK_NODES=5"},
+			args: []string{"up", "kafka"},
+			want: []string{"STACK_NODES=5: want 1 (one node of each server) or 3 (clusters of three)"},
+		},
+		{
+			name: "a node of a one-node stack",
+			args: []string{"up", "kafka-2"},
+			want: []string{"no kafka-2: the stack has 1 node(s) (STACK_NODES)"},
+		},
+		{
+			name: "a cluster in secure mode",
+			env:  []string{"STACK_NODES=3", "STACK_SECURE=1"},
+			args: []string{"up", "kafka"},
+			want: []string{"STACK_SECURE=1 with STACK_NODES=3: the secured stack is one node only"},
+		},
+		{
 			name: "PyPI unreachable: the Spark peer",
 			env:  []string{"PIP_INDEX_URL=http://127.0.0.1:9/simple", "PIP_RETRIES=0", "PIP_TIMEOUT=2", "PIP_NO_CACHE_DIR=1"},
 			args: []string{"tool", "spark"},
@@ -113,7 +130,7 @@ func TestStackPortTaken(t *testing.T) {
 	stacktest.KafkaBrokers(t)
 	out, err := stackScript(t, []string{"STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00")}, "up", "kafka")
 	require.Error(t, err, out)
-	require.Contains(t, out, "cannot start kafka: port 9092 is already taken by pid ")
+	require.Contains(t, out, "cannot start kafka: port 127.0.0.1:9092 is already taken by pid ")
 	require.Contains(t, out, "kafka.Kafka")
 }
 

@@ -4,15 +4,18 @@
 // asked with the programs' KAFKA_TLS* and KAFKA_SASL_* settings (the secured stack's
 // secure.env), exit 2 when they are wrong.
 //
-//	probe kafka 127.0.0.1:9092
-//	probe cql 127.0.0.1:9042 [username password]
+//	probe [-nodes N] kafka 127.0.0.1:9092
+//	probe [-nodes N] cql 127.0.0.1:9042 [username password]
 //
 // The CQL probe speaks TLS as the programs do when CASSANDRA_TLS=1, with the
-// CASSANDRA_TLS_* files of the environment.
+// CASSANDRA_TLS_* files of the environment. With -nodes N (a cluster of the local
+// stack), the answer counts only once N brokers are in Kafka's metadata, or once the
+// Cassandra node knows N-1 peers in the ring.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -27,8 +30,14 @@ import (
 const timeout = 3 * time.Second
 
 func main() {
-	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: probe kafka|cql ADDRESS [username password]")
+	nodes := flag.Int("nodes", 1, "how many nodes the cluster has")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: probe [-nodes N] kafka|cql ADDRESS [username password]")
+	}
+	flag.Parse()
+	args := flag.Args()
+	if len(args) < 2 || *nodes < 1 {
+		flag.Usage()
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -38,7 +47,7 @@ func main() {
 		answer string
 		err    error
 	)
-	switch kind, addr := os.Args[1], os.Args[2]; kind {
+	switch kind, addr := args[0], args[1]; kind {
 	case "kafka":
 		e := envvar.NewReader(os.LookupEnv)
 		sec := kafkasec.Read(e)
@@ -46,13 +55,13 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		answer, err = kafkaMetadata(ctx, sec, addr)
+		answer, err = kafkaMetadata(ctx, sec, addr, *nodes)
 	case "cql":
 		var user, password string
-		if len(os.Args) == 5 {
-			user, password = os.Args[3], os.Args[4]
+		if len(args) == 4 {
+			user, password = args[2], args[3]
 		}
-		answer, err = cassandraVersion(ctx, addr, user, password)
+		answer, err = cassandraVersion(ctx, addr, user, password, *nodes)
 	default:
 		err = fmt.Errorf("unknown service %q (want kafka or cql)", kind)
 	}
@@ -66,7 +75,7 @@ func main() {
 // kafkaMetadata asks on connections of its own (kafkaprobe): a shared kafka.Client
 // caches a failed metadata look-up for seconds, which would slow readiness polling
 // down.
-func kafkaMetadata(ctx context.Context, sec *kafkasec.Security, addr string) (string, error) {
+func kafkaMetadata(ctx context.Context, sec *kafkasec.Security, addr string, brokers int) (string, error) {
 	md, err := kafkaprobe.Cluster(ctx, sec, []string{addr})
 	if err != nil {
 		return "", fmt.Errorf("kafka metadata request to %s: %w", addr, err)
@@ -74,11 +83,14 @@ func kafkaMetadata(ctx context.Context, sec *kafkasec.Security, addr string) (st
 	if md.Controller.ID < 0 || len(md.Brokers) == 0 {
 		return "", fmt.Errorf("kafka at %s has no controller yet", addr)
 	}
+	if len(md.Brokers) < brokers {
+		return "", fmt.Errorf("kafka at %s: %d of %d brokers in the metadata", addr, len(md.Brokers), brokers)
+	}
 	return fmt.Sprintf("cluster %s, %d broker(s), controller %d, %d topic(s)",
 		md.ClusterID, len(md.Brokers), md.Controller.ID, len(md.Topics)), nil
 }
 
-func cassandraVersion(ctx context.Context, addr, user, password string) (string, error) {
+func cassandraVersion(ctx context.Context, addr, user, password string, nodes int) (string, error) {
 	cluster := gocql.NewCluster(addr)
 	cluster.Timeout = timeout
 	cluster.ConnectTimeout = timeout
@@ -103,5 +115,17 @@ func cassandraVersion(ctx context.Context, addr, user, password string) (string,
 		ScanContext(ctx, &version); err != nil {
 		return "", fmt.Errorf("cassandra at %s: query system.local: %w", addr, err)
 	}
-	return "Cassandra " + version, nil
+	if nodes == 1 {
+		return "Cassandra " + version, nil
+	}
+	// A node lists a peer in system.peers_v2 once gossip has told it the peer's
+	// tokens: with N-1 of them, the ring it sees is whole.
+	var peers int
+	if err := session.Query("SELECT count(*) FROM system.peers_v2").ScanContext(ctx, &peers); err != nil {
+		return "", fmt.Errorf("cassandra at %s: query system.peers_v2: %w", addr, err)
+	}
+	if peers < nodes-1 {
+		return "", fmt.Errorf("cassandra at %s: %d of %d nodes in its ring", addr, peers+1, nodes)
+	}
+	return fmt.Sprintf("Cassandra %s, %d nodes in its ring", version, peers+1), nil
 }
