@@ -41,10 +41,11 @@ type poller struct {
 	session *gocql.Session
 	query   string
 
-	mu      sync.Mutex
-	pending []*tracked
-	seen    []time.Duration
-	lag     []time.Duration // how late each SELECT returned after the ids were due
+	mu       sync.Mutex
+	pending  []*tracked
+	inFlight int // tracked records taken by a SELECT that has not returned yet
+	seen     []time.Duration
+	lag      []time.Duration // how late each SELECT returned after the ids were due
 }
 
 func newPoller(session *gocql.Session, table string) *poller {
@@ -72,6 +73,7 @@ func (pl *poller) due(now time.Time) []*tracked {
 		due = append(due, t)
 		return true
 	})
+	pl.inFlight += len(due)
 	return due
 }
 
@@ -123,6 +125,7 @@ func (pl *poller) poll(ctx context.Context, chunk []*tracked, due time.Time) err
 	now := time.Now()
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
+	pl.inFlight -= len(chunk)
 	pl.lag = append(pl.lag, now.Sub(due))
 	for _, t := range chunk {
 		switch {
@@ -136,11 +139,13 @@ func (pl *poller) poll(ctx context.Context, chunk []*tracked, due time.Time) err
 	return err
 }
 
-// left returns how many tracked records are still unseen.
+// left returns how many tracked records are still unseen: those waiting for their
+// next poll, and those a SELECT in flight has taken (left out, the wait for the
+// stragglers could end while the last ones are being read, and count them unseen).
 func (pl *poller) left() int {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	return len(pl.pending)
+	return len(pl.pending) + pl.inFlight
 }
 
 // latencyRun is what measureLatency found.
