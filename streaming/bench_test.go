@@ -179,17 +179,25 @@ func quantile(before, after map[float64]float64, q float64) float64 {
 // peakRSS returns a process's peak resident set (VmHWM) in bytes.
 func peakRSS(b testing.TB, pid int) float64 {
 	b.Helper()
+	rss, ok := liveRSS(pid)
+	require.True(b, ok, "no VmHWM in /proc/%d/status: the process has ended", pid)
+	return rss
+}
+
+// liveRSS returns a process's peak resident set (VmHWM) in bytes; false when it has
+// ended (gone, or a zombie, whose status has no VmHWM).
+func liveRSS(pid int) (float64, bool) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	require.NoError(b, err)
+	if err != nil {
+		return 0, false
+	}
 	for line := range strings.Lines(string(status)) {
 		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmHWM:" {
 			kb, err := strconv.ParseFloat(f[1], 64)
-			require.NoError(b, err)
-			return kb * 1024
+			return kb * 1024, err == nil
 		}
 	}
-	b.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
+	return 0, false
 }
 
 // cpuSeconds returns the CPU time a process has used so far (user + system).

@@ -136,8 +136,9 @@ func runContender(b *testing.B, p *pipe, c contender) (benchreport.System, []str
 		notes = append(notes, fmt.Sprintf("%s at %d/s: %.0f records/s sent, %d tracked, poller lag p99 %v",
 			c.name, rate, run.sentRate, len(l.Samples)+l.Lost, run.lagP99.Round(time.Millisecond)))
 	}
-	for _, pid := range r.pids() {
-		sys.PeakRSS += peakRSS(b, pid)
+	for _, pid := range r.pids() { // the contender's processes; a helper process that has ended counts nothing
+		rss, _ := liveRSS(pid)
+		sys.PeakRSS += rss
 	}
 	return sys, notes
 }
