@@ -164,16 +164,10 @@ type result struct {
 	BySource  map[string]int `json:"users_by_source"`
 }
 
-// run starts a run of ticks ticks of 10 users every 500 ms, calls fault faultAt into
-// it, once the streaming worker has committed records, and returns the ids of the
-// run's records once the starter has followed it to its end.
-func (p *pipeline) run(t *testing.T, ticks int, faultAt time.Duration, fault func()) []string {
-	ids, _ := p.runResult(t, ticks, faultAt, fault)
-	return ids
-}
-
-// runResult is run, and the run's result.
-func (p *pipeline) runResult(t *testing.T, ticks int, faultAt time.Duration, fault func()) ([]string, result) {
+// underLoad starts a run of ticks ticks of 10 users every 500 ms, calls fault
+// faultAt into it, once the streaming worker has committed records, follows the run
+// to its end, checks its records by id (settled), and returns the run's result.
+func (p *pipeline) underLoad(t *testing.T, ticks int, faultAt time.Duration, fault func()) result {
 	t.Helper()
 	ids := filepath.Join(t.TempDir(), "ids")
 	cmd := exec.Command(filepath.Join(bin, "starter"), "run", "-task-queue", p.name, "-topic", p.topic,
@@ -201,7 +195,8 @@ func (p *pipeline) runResult(t *testing.T, ticks int, faultAt time.Duration, fau
 	var res result
 	require.NoError(t, json.NewDecoder(strings.NewReader(stdout.String())).Decode(&res), "the run's result:\n%s", stdout)
 	require.Equal(t, ticks*10, res.Published, "the run's result")
-	return lines, res
+	p.settled(t, lines)
+	return res
 }
 
 // committed returns how many of the topic's records the group has committed.
@@ -435,12 +430,11 @@ func tail(s string, n int) string {
 func TestCassandraNodeKilled(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	p := newPipeline(t)
-	ids := p.run(t, 80, 10*time.Second, func() {
+	p.underLoad(t, 80, 10*time.Second, func() {
 		node("cassandra-3").kill9(t)
 		time.Sleep(10 * time.Second) // writes with one replica down
 		node("cassandra-3").start(t)
 	})
-	p.settled(t, ids)
 }
 
 // The broker leading partition 0 killed mid-stream: the producer and the consumers move
@@ -448,13 +442,12 @@ func TestCassandraNodeKilled(t *testing.T) {
 func TestKafkaLeaderKilled(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	p := newPipeline(t)
-	ids := p.run(t, 80, 10*time.Second, func() {
+	p.underLoad(t, 80, 10*time.Second, func() {
 		leader := leaderOf(t, p.brokers, p.topic, 0)
 		leader.kill9(t)
 		time.Sleep(10 * time.Second)
 		leader.start(t)
 	})
-	p.settled(t, ids)
 }
 
 // Two Cassandra nodes of three down: no write reaches LOCAL_QUORUM, so the worker backs
@@ -462,7 +455,7 @@ func TestKafkaLeaderKilled(t *testing.T) {
 func TestTwoCassandraNodesDown(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	p := newPipeline(t)
-	ids := p.run(t, 80, 10*time.Second, func() {
+	p.underLoad(t, 80, 10*time.Second, func() {
 		node("cassandra-2").kill9(t)
 		node("cassandra-3").kill9(t)
 		time.Sleep(5 * time.Second) // the batch in flight fails
@@ -472,7 +465,6 @@ func TestTwoCassandraNodesDown(t *testing.T) {
 		t.Logf("%d offsets committed, none during 15 s with two nodes down", before)
 		node("cassandra-2").start(t)
 	})
-	p.settled(t, ids)
 }
 
 // All three brokers restarted one after the other mid-run, as in a rolling upgrade:
@@ -480,13 +472,12 @@ func TestTwoCassandraNodesDown(t *testing.T) {
 func TestKafkaRollingRestart(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	p := newPipeline(t)
-	ids := p.run(t, 160, 5*time.Second, func() {
+	p.underLoad(t, 160, 5*time.Second, func() {
 		for _, n := range []node{"kafka-1", "kafka-2", "kafka-3"} {
 			n.stop(t)
 			n.start(t)
 		}
 	})
-	p.settled(t, ids)
 }
 
 // The Temporal server restarted mid-run: the run goes on from its persisted state, and
@@ -494,12 +485,11 @@ func TestKafkaRollingRestart(t *testing.T) {
 func TestTemporalRestart(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	p := newPipeline(t)
-	ids := p.run(t, 80, 10*time.Second, func() {
+	p.underLoad(t, 80, 10*time.Second, func() {
 		node("temporal").stop(t)
 		time.Sleep(5 * time.Second)
 		node("temporal").start(t)
 	})
-	p.settled(t, ids)
 }
 
 // A streaming worker joins and the first one is killed while batches are in flight:
@@ -508,13 +498,12 @@ func TestTemporalRestart(t *testing.T) {
 func TestStreamingWorkerJoinsAndOneDies(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	p := newPipeline(t)
-	ids := p.run(t, 80, 10*time.Second, func() {
+	p.underLoad(t, 80, 10*time.Second, func() {
 		p.startStreaming(t)
 		time.Sleep(10 * time.Second)
 		require.NoError(t, p.streaming.Process.Kill())
 		t.Log("a second streaming worker joined; 10 s later the first was killed (kill -9)")
 	})
-	p.settled(t, ids)
 }
 
 // randomuser.me misbehaving every way it can, in turns, request after request: slow
@@ -559,13 +548,12 @@ func TestRandomUserMisbehaves(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	p := newPipeline(t, "RANDOMUSER_URL="+srv.URL+"/api/")
-	ids, res := p.runResult(t, 60, 0, func() {})
-	p.settled(t, ids)
+	res := p.underLoad(t, 60, 0, func() {})
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("randomuser answers: %v; users by source: %v", served, res.BySource)
 	require.Equal(t, 10*served["good"], res.BySource["randomuser"], "users from randomuser.me")
-	require.Equal(t, len(ids)-10*served["good"], res.BySource["faker"], "users from the faker")
+	require.Equal(t, res.Published-10*served["good"], res.BySource["faker"], "users from the faker")
 	for _, m := range modes {
 		require.Positive(t, served[m], "no %s answer served", m)
 	}
@@ -580,9 +568,8 @@ func TestRandomUserGarbageAllRun(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	p := newPipeline(t, "RANDOMUSER_URL="+srv.URL+"/api/")
-	ids, res := p.runResult(t, 40, 0, func() {})
-	p.settled(t, ids)
-	require.Equal(t, map[string]int{"randomuser": 0, "faker": len(ids)}, res.BySource)
+	res := p.underLoad(t, 40, 0, func() {})
+	require.Equal(t, map[string]int{"randomuser": 0, "faker": res.Published}, res.BySource)
 }
 
 // The leader of the dead-letter topic's partition killed while poison records arrive:
@@ -591,7 +578,7 @@ func TestRandomUserGarbageAllRun(t *testing.T) {
 func TestDeadLetterLeaderKilled(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	p := newPipeline(t)
-	ids := p.run(t, 80, 5*time.Second, func() {
+	p.underLoad(t, 80, 5*time.Second, func() {
 		sent := make(chan error)
 		go func() { sent <- p.sendPoison(200) }() // 10 s of poison
 		time.Sleep(3 * time.Second)
@@ -600,5 +587,4 @@ func TestDeadLetterLeaderKilled(t *testing.T) {
 		require.NoError(t, <-sent)
 		leader.start(t)
 	})
-	p.settled(t, ids)
 }
