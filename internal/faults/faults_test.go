@@ -30,6 +30,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/dlq"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 )
@@ -287,32 +288,18 @@ func (p *pipeline) sendPoison(n int) error {
 	return nil
 }
 
-// offsets returns a topic's end offsets and, when group is given, the group's
-// committed offsets, by partition.
+// offsets returns a topic's end offsets (dlq.Ranges: one ListOffsets request) and,
+// when group is given, the group's committed offsets, by partition.
 func offsets(ctx context.Context, client *kafka.Client, topic, group string) (end, committed map[int]int64, err error) {
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		return nil, nil, fmt.Errorf("topic %s: %v", topic, md.Topics)
-	}
-	var reqs []kafka.OffsetRequest
-	var parts []int
-	for _, part := range md.Topics[0].Partitions {
-		reqs = append(reqs, kafka.LastOffsetOf(part.ID))
-		parts = append(parts, part.ID)
-	}
-	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	ranges, err := dlq.Ranges(ctx, client, topic)
 	if err != nil {
 		return nil, nil, err
 	}
 	end = map[int]int64{}
-	for _, po := range lo.Topics[topic] {
-		if po.Error != nil {
-			return nil, nil, po.Error
-		}
-		end[po.Partition] = po.LastOffset
+	parts := make([]int, 0, len(ranges))
+	for _, r := range ranges {
+		end[r.Partition] = r.To
+		parts = append(parts, r.Partition)
 	}
 	if group == "" {
 		return end, nil, nil
