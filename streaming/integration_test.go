@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,11 +88,13 @@ func TestTopicMissingAtStartThenGrown(t *testing.T) {
 }
 
 // Cassandra stopped for ~20 s mid-stream: the worker backs off, commits nothing it
-// has not written, and resumes by itself.
+// has not written, and resumes by itself. The Cassandra is the test's own, so that
+// the rest of make test, which shares the stack's, runs meanwhile.
 func TestCassandraOutage(t *testing.T) {
-	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
-	p := newPipe(t, 3)
-	stack := stackScript(t)
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsScript)
+	db := stacktest.PrivateCassandra(t, stackScript(t))
+	p := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)},
+		store{hosts: db.Hosts, env: []string{"CASSANDRA_HOSTS=" + strings.Join(db.Hosts, ",")}}, 3)
 	w, stop := runInProcess(t, p.config(), streaming.NewMetrics(prometheus.NewRegistry()))
 
 	// Produce 100 records/s throughout, outage included.
@@ -124,8 +126,7 @@ func TestCassandraOutage(t *testing.T) {
 		_, committed, err := p.partitionOffsets(context.Background())
 		return err == nil && committed[0]+committed[1]+committed[2] > 100
 	}, 30*time.Second, 100*time.Millisecond, "nothing committed before the outage")
-	runStack(t, stack, "down", "cassandra")
-	t.Cleanup(func() { runStack(t, stack, "up", "cassandra") }) // whatever happens
+	db.Stop()
 	down := time.Now()
 	require.Eventually(t, func() bool { return !w.Ready() }, 20*time.Second, 50*time.Millisecond,
 		"the worker did not notice that Cassandra is down")
@@ -134,7 +135,7 @@ func TestCassandraOutage(t *testing.T) {
 		require.Equal(t, before, p.committed(), "offsets committed while Cassandra was down")
 		time.Sleep(500 * time.Millisecond)
 	}
-	runStack(t, stack, "up", "cassandra")
+	db.Start()
 
 	<-produced
 	require.NoError(t, ctx.Err())
@@ -239,17 +240,11 @@ func TestUnreachableCassandraNamesTheHost(t *testing.T) {
 	assert.ErrorContains(t, err, "cassandra at 127.0.0.1:1 is unreachable after 2s")
 }
 
-// stackScript is the repository's stack/stack.sh, run against the running stack.
+// stackScript is the repository's stack/stack.sh, which starts a server of a test's own.
 func stackScript(t *testing.T) string {
 	t.Helper()
 	path, err := filepath.Abs("../stack/stack.sh")
 	require.NoError(t, err)
-	require.FileExists(t, path, "the Cassandra outage test stops and starts Cassandra with stack/stack.sh")
+	require.FileExists(t, path, "servers of a test's own are started and stopped with stack/stack.sh")
 	return path
-}
-
-func runStack(t *testing.T, script string, args ...string) {
-	t.Helper()
-	out, err := exec.Command(script, args...).CombinedOutput()
-	require.NoError(t, err, "stack.sh %v:\n%s", args, out)
 }
