@@ -72,9 +72,17 @@ func runMain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	return cli.ExitOK
 }
 
-func run(cfg config.Producer, logger *slog.Logger) error {
+func run(cfg config.Producer, logger *slog.Logger) (err error) {
+	// The signals are watched from the start: one that comes while the worker connects
+	// or creates its schedule stops it as surely as one that comes later.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer func() {
+		if err != nil && ctx.Err() != nil { // what failed was cut short by the signal
+			logger.Info("worker stopped on signal while starting", "cut_short", err)
+			err = nil
+		}
+	}()
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	// The SDK's metrics go to the registry of the worker's own, served on /metrics.
@@ -136,10 +144,17 @@ func run(cfg config.Producer, logger *slog.Logger) error {
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
 		"temporal_tls", cfg.TemporalOptions.ConnectionOptions.TLS != nil, "temporal_api_key", cfg.TemporalOptions.Credentials != nil,
 		"task_queue", cfg.TaskQueue, "kafka", cfg.Activities.KafkaBrokers, "kafka_security", cfg.Activities.KafkaSecurity.String(), "randomuser", cfg.Activities.RandomUserURL)
-	stop() // from here on the worker handles the signals itself
-	if err := w.Run(worker.InterruptCh()); err != nil {
+	if err := w.Run(interruptOn(ctx)); err != nil {
 		return fmt.Errorf("running worker on task queue %s: %w", cfg.TaskQueue, err)
 	}
 	logger.Info("worker stopped on signal")
 	return nil
+}
+
+// interruptOn is the channel worker.Run stops on: closed when ctx is done, a signal
+// come before Run included.
+func interruptOn(ctx context.Context) <-chan any {
+	ch := make(chan any)
+	context.AfterFunc(ctx, func() { close(ch) })
+	return ch
 }

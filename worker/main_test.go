@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -355,6 +356,34 @@ func TestVersionOfTheBuiltProgram(t *testing.T) {
 	assert.Regexp(t, `^worker \S+`, string(out))
 	assert.Contains(t, string(out), "go.temporal.io/sdk v1.")
 	assert.Contains(t, string(out), "github.com/segmentio/kafka-go v0.")
+}
+
+// SIGTERM stops the worker whenever it comes: also while it dials Temporal and creates
+// its schedule, before its task queue is polled (a signal then used to be swallowed,
+// and the worker ran on until SIGKILL).
+func TestStopsOnSignalWhileStarting(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
+	s := newStack(t)
+	for _, after := range []time.Duration{0, 100 * time.Millisecond, 250 * time.Millisecond,
+		500 * time.Millisecond, time.Second, 2 * time.Second} {
+		w := s.startWorker(t, "http://127.0.0.1:1/api/")
+		time.Sleep(after)
+		require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
+		exited := make(chan error, 1)
+		go func() { exited <- w.cmd.Wait() }()
+		select {
+		case err := <-exited: // exit 0, or killed by the signal before the program watched for it
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				assert.Equal(t, syscall.SIGTERM, exit.Sys().(syscall.WaitStatus).Signal(), "SIGTERM %v after start: %v\n%s", after, err, w.logs)
+			} else {
+				assert.NoError(t, err, "SIGTERM %v after start", after)
+			}
+		case <-time.After(30 * time.Second): // the worker's own stop timeout is 20 s
+			_ = w.cmd.Process.Kill()
+			t.Fatalf("SIGTERM %v after start: still running 30 s later; its log:\n%s", after, w.logs)
+		}
+	}
 }
 
 // /healthz answers 503 naming Kafka (by its variable, not its address) when the
