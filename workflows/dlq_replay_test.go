@@ -28,7 +28,7 @@ type replayEnv struct {
 }
 
 func newReplayEnv(ranges []dlq.Range, failFirst map[int64]bool) *replayEnv {
-	e := &replayEnv{TestWorkflowEnvironment: newSuite().NewTestWorkflowEnvironment()}
+	e := &replayEnv{TestWorkflowEnvironment: newTestEnv()}
 	e.RegisterWorkflow(DLQReplay)
 	e.RegisterActivity(a)
 	e.OnActivity(a.DLQRanges, mock.Anything, mock.Anything).Return(ranges, nil)

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/streampipe/streampipe/activities"
@@ -42,7 +43,7 @@ type tickCall struct {
 // randomuser unless result changes what a tick returns.
 func newEnv(t *testing.T, result func(in activities.TickInput, attempt int) (activities.TickResult, error)) *env {
 	t.Helper()
-	e := &env{TestWorkflowEnvironment: newSuite().NewTestWorkflowEnvironment()}
+	e := &env{TestWorkflowEnvironment: newTestEnv()}
 	e.RegisterWorkflow(UserAutomation)
 	e.RegisterActivity(a)
 	e.OnActivity(a.EnsureTopic, mock.Anything, mock.Anything).Return(nil)
@@ -78,6 +79,15 @@ func newSuite() *testsuite.WorkflowTestSuite {
 	s := &testsuite.WorkflowTestSuite{}
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	return s
+}
+
+// newTestEnv is a test environment of newSuite. Its deadlock detection waits a minute,
+// not a second: make test runs its lanes side by side on two cores, where a workflow
+// goroutine may wait that long for a core without being stuck.
+func newTestEnv() *testsuite.TestWorkflowEnvironment {
+	e := newSuite().NewTestWorkflowEnvironment()
+	e.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
+	return e
 }
 
 func run(t *testing.T, e *env, in UserAutomationInput) UserAutomationResult {
@@ -138,7 +148,7 @@ func TestDefaultRunMakes120TicksAcrossContinueAsNew(t *testing.T) {
 }
 
 func TestSlowTickDoesNotPushLaterTicksBack(t *testing.T) {
-	e := &env{TestWorkflowEnvironment: newSuite().NewTestWorkflowEnvironment()}
+	e := &env{TestWorkflowEnvironment: newTestEnv()}
 	e.RegisterWorkflow(UserAutomation)
 	e.RegisterActivity(a)
 	e.OnActivity(a.EnsureTopic, mock.Anything, mock.Anything).Return(nil)
@@ -252,7 +262,7 @@ func TestInvalidInputFailsAtOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+" "+tt.why, func(t *testing.T) {
-			e := newSuite().NewTestWorkflowEnvironment()
+			e := newTestEnv()
 			e.RegisterWorkflow(UserAutomation)
 			e.ExecuteWorkflow(UserAutomation, tt.in) // no activity is mocked: none may run
 
@@ -299,7 +309,7 @@ func TestResumeFromOutsideIsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newSuite().NewTestWorkflowEnvironment()
+			e := newTestEnv()
 			e.RegisterWorkflow(UserAutomation)
 			if tt.continued {
 				e.SetContinuedExecutionRunID("previous-execution")
