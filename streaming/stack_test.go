@@ -138,7 +138,7 @@ func newPipeAt(t testing.TB, kafkaAt bus, db store, partitions int) *pipe {
 		dlq:     "streaming_it_" + suffix + ".dlq",
 		group:   "streaming-it-" + suffix,
 		table:   "t_" + suffix,
-		client:  &kafka.Client{Addr: kafka.TCP(kafkaAt.brokers...), Timeout: 10 * time.Second, Transport: transport},
+		client:  &kafka.Client{Addr: kafka.TCP(kafkaAt.brokers...), Timeout: 30 * time.Second, Transport: transport}, // a busy machine's bound
 	}
 	p.producer = &kafka.Writer{Addr: kafka.TCP(kafkaAt.brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
 		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll, Transport: transport}
@@ -422,11 +422,12 @@ func (p *pipe) checkDLQ(l *load, exact bool) {
 // readAll reads every message of topic, keyed "partition/offset".
 func (p *pipe) readAll(topic string) map[string]kafka.Message {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Bounds for a busy machine (make test runs its lanes side by side), not timings.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// A client of its own: a transport caches metadata for seconds, and the worker
 	// may have created the dead-letter topic since this test's client last looked.
-	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second, Transport: p.bus.sec.Transport()}
+	fresh := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 30 * time.Second, Transport: p.bus.sec.Transport()}
 	meta, err := fresh.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	require.NoError(p.t, err)
 	require.Len(p.t, meta.Topics, 1)
