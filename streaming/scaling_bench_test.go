@@ -80,7 +80,7 @@ func BenchmarkScaling(b *testing.B) {
 	for workers := 1; workers <= scalingMaxWorkers; workers++ {
 		// The machine's other work comes and goes: the ceiling again, just before.
 		ceiling := best.again(ceilingDuration)
-		b.Logf("best ceiling before %d workers: %.0f rows/s", workers, ceiling)
+		b.Logf("the best ceiling again, before the round of %d: %.0f rows/s", workers, ceiling)
 		round := scalingRound(b, p, l, nodes, workers)
 		round.Ceiling = ceiling
 		report.Rounds = append(report.Rounds, round)
@@ -147,11 +147,17 @@ func checkReplicas(b *testing.B, p *pipe) {
 // progress is a round's workers and servers at one moment.
 type progress struct {
 	at        time.Time
-	rows      []float64 // written, by worker
-	cpu       []float64 // seconds, by worker
-	cassandra float64   // CPU seconds of the Cassandra nodes
-	kafka     float64   // of the Kafka nodes
+	rows      []float64          // written, by worker
+	cpu       []float64          // seconds, by worker
+	counters  map[string]float64 // of the workers' batchCounters, all workers together
+	cassandra float64            // CPU seconds of the Cassandra nodes
+	kafka     float64            // of the Kafka nodes
 }
+
+// batchCounters are the workers' metrics of their micro-batches and Cassandra writes:
+// how many, their records and rows, and the time spent writing them.
+var batchCounters = []string{"streaming_batch_records_count", "streaming_batch_records_sum",
+	"streaming_batch_duration_seconds_sum", "streaming_write_rows_count", "streaming_write_rows_sum"}
 
 func (s progress) total() float64 {
 	sum := 0.0
@@ -161,19 +167,29 @@ func (s progress) total() float64 {
 	return sum
 }
 
-// sample reads the workers' rows written and everyone's CPU time.
+// since is how much a counter grew from an earlier moment.
+func (s progress) since(earlier progress, counter string) float64 {
+	return s.counters[counter] - earlier.counters[counter]
+}
+
+// sample reads the workers' metrics and everyone's CPU time.
 func sample(b *testing.B, ws []*proc, nodes map[string][]int) progress {
-	s := progress{rows: make([]float64, len(ws)), cpu: make([]float64, len(ws)),
+	s := progress{rows: make([]float64, len(ws)), cpu: make([]float64, len(ws)), counters: map[string]float64{},
 		cassandra: cpuOf(nodes["cassandra"]), kafka: cpuOf(nodes["kafka"])}
 	for i, w := range ws {
 		if exit := w.exited(); exit != nil {
 			b.Fatalf("worker %d of %d exited: %v", i+1, len(ws), exit)
 		}
-		rows, err := w.metric("streaming_rows_written_total")
-		if err == nil { // before its first batch it serves none
-			s.rows[i] = rows
-		}
 		s.cpu[i] = mustCPUSeconds(b, w.cmd.Process.Pid)
+		lines, err := w.scrape()
+		if err != nil {
+			continue // not serving yet: nothing written
+		}
+		s.rows[i], _ = sumOf(lines, "streaming_rows_written_total") // none before its first batch
+		for _, c := range batchCounters {
+			v, _ := sumOf(lines, c)
+			s.counters[c] += v
+		}
 	}
 	s.at = time.Now()
 	return s
@@ -220,9 +236,13 @@ func scalingRound(b *testing.B, p *pipe, l *load, nodes map[string][]int, worker
 	window := last.at.Sub(from.at).Seconds()
 	round := benchreport.Round{Workers: workers, Drain: last.at.Sub(first), Joined: from.at.Sub(first),
 		Measured: last.total() - from.total(), Window: last.at.Sub(from.at),
-		RowsPerS:  (last.total() - from.total()) / window,
-		Cassandra: (last.cassandra - from.cassandra) / window,
-		Kafka:     (last.kafka - from.kafka) / window,
+		RowsPerS:     (last.total() - from.total()) / window,
+		Cassandra:    (last.cassandra - from.cassandra) / window,
+		Kafka:        (last.kafka - from.kafka) / window,
+		BatchRecords: last.since(from, "streaming_batch_records_sum") / last.since(from, "streaming_batch_records_count"),
+		BatchTime: time.Duration(last.since(from, "streaming_batch_duration_seconds_sum") /
+			last.since(from, "streaming_batch_records_count") * float64(time.Second)),
+		WriteRows: last.since(from, "streaming_write_rows_sum") / last.since(from, "streaming_write_rows_count"),
 		Rewrites:  int(last.total()) - scalingRecords}
 	for i, w := range ws {
 		round.Each = append(round.Each, benchreport.Worker{Rows: last.rows[i],

@@ -602,6 +602,12 @@ func (pr *proc) metric(name string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return sumOf(lines, name)
+}
+
+// sumOf returns the sum of a metric's series in scraped lines, or an error if there
+// are none.
+func sumOf(lines []string, name string) (float64, error) {
 	sum, seen := 0.0, false
 	for _, line := range lines {
 		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {

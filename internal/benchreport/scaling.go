@@ -34,6 +34,11 @@ type Round struct {
 	// in Window.
 	Cassandra, Kafka float64
 	Rewrites         int // rows written more than once: re-delivered after a rebalance, one row each
+	// The workers' micro-batches in Window, on average: records, the time to write
+	// one (a worker fetches the next while it writes), rows per Cassandra write.
+	BatchRecords float64
+	BatchTime    time.Duration
+	WriteRows    float64
 }
 
 // Worker is what one worker of a round did.
@@ -111,8 +116,9 @@ func (s *Scaling) footer() []string {
 			workers += w.Cores
 		}
 		line := fmt.Sprintf("%s: every worker a member %s after the first row; rows/s of the %.0f rows written from then on, in %s; "+
-			"CPU per row: workers %s, Cassandra nodes %s, Kafka nodes %s",
-			r.name(), seconds(r.Joined), r.Measured, seconds(r.Window), r.cpuPerRow(workers), r.cpuPerRow(r.Cassandra), r.cpuPerRow(r.Kafka))
+			"CPU per row: workers %s, Cassandra nodes %s, Kafka nodes %s; micro-batches of %.0f records written in %s, %.1f rows per Cassandra write",
+			r.name(), seconds(r.Joined), r.Measured, seconds(r.Window), r.cpuPerRow(workers), r.cpuPerRow(r.Cassandra), r.cpuPerRow(r.Kafka),
+			r.BatchRecords, ms(r.BatchTime), r.WriteRows)
 		if r.Rewrites > 0 {
 			line += fmt.Sprintf("; %d rows written twice (re-delivered after a rebalance; one row each)", r.Rewrites)
 		}

@@ -19,10 +19,10 @@ func scalingSample() *Scaling {
 		},
 		Rounds: []Round{
 			{Workers: 1, RowsPerS: 9_000, Drain: 34 * time.Second, Cassandra: 1.3, Kafka: 0.2,
-				Joined: 0, Measured: 300_000, Window: 34 * time.Second,
+				Joined: 0, Measured: 300_000, Window: 34 * time.Second, BatchRecords: 998, BatchTime: 110 * time.Millisecond, WriteRows: 11.04,
 				Each: []Worker{{Rows: 300_000, Cores: 0.42, PeakRSS: 45 << 20}}},
 			{Workers: 2, RowsPerS: 9_600, Ceiling: 16_000, Drain: 32 * time.Second, Cassandra: 1.4, Kafka: 0.24, Rewrites: 1200,
-				Joined: 1500 * time.Millisecond, Measured: 288_000, Window: 30 * time.Second,
+				Joined: 1500 * time.Millisecond, Measured: 288_000, Window: 30 * time.Second, BatchRecords: 990, BatchTime: 205 * time.Millisecond, WriteRows: 11,
 				Each: []Worker{{Rows: 150_600, Cores: 0.25, PeakRSS: 44 << 20}, {Rows: 150_600, Cores: 0.26, PeakRSS: 43 << 20}}},
 		},
 		Notes: []string{"machine load 4.2"},
@@ -40,10 +40,11 @@ func TestScalingHasARowPerCeilingAndPerRound(t *testing.T) {
 		"| streampipe, 1 worker | 9000 | 9000 | — | 0.75× | 300000 | 0.42 | 45 | 1.30 / 0.20 | 34.0 s |\n",
 		"| streampipe, 2 workers | 9600 | 4800 | 16000 | 0.60× | 150600 / 150600 | 0.25 / 0.26 | 44 / 43 | 1.40 / 0.24 | 32.0 s |\n",
 		"- 1 worker: every worker a member 0.0 s after the first row; rows/s of the 300000 rows written from then on, in 34.0 s; " +
-			"CPU per row: workers 47 µs, Cassandra nodes 144 µs, Kafka nodes 22 µs\n",
+			"CPU per row: workers 47 µs, Cassandra nodes 144 µs, Kafka nodes 22 µs; " +
+			"micro-batches of 998 records written in 110 ms, 11.0 rows per Cassandra write\n",
 		"- 2 workers: every worker a member 1.5 s after the first row; rows/s of the 288000 rows written from then on, in 30.0 s; " +
 			"CPU per row: workers 53 µs, Cassandra nodes 146 µs, Kafka nodes 25 µs; " +
-			"1200 rows written twice (re-delivered after a rebalance; one row each)\n",
+			"micro-batches of 990 records written in 205 ms, 11.0 rows per Cassandra write; 1200 rows written twice (re-delivered after a rebalance; one row each)\n",
 		"- machine load 4.2\n",
 	} {
 		assert.Contains(t, md, want)
