@@ -229,10 +229,10 @@ func scalingRound(b *testing.B, p *pipe, l *load, nodes map[string][]int, worker
 		if !from.at.IsZero() && s.total() >= scalingRecords && q.caughtUp() {
 			break
 		}
-		require.False(b, time.Now().After(deadline), "%d workers: %.0f rows written in 15 minutes", workers, s.total())
+		require.False(b, time.Now().After(deadline), "the round of %d: %.0f rows written in 15 minutes", workers, s.total())
 		time.Sleep(100 * time.Millisecond)
 	}
-	require.True(b, last.at.After(from.at), "%d workers: every row written before the group was stable", workers)
+	require.True(b, last.at.After(from.at), "the round of %d: every row written before the group was stable", workers)
 	window := last.at.Sub(from.at).Seconds()
 	round := benchreport.Round{Workers: workers, Drain: last.at.Sub(first), Joined: from.at.Sub(first),
 		Measured: last.total() - from.total(), Window: last.at.Sub(from.at),
@@ -253,7 +253,7 @@ func scalingRound(b *testing.B, p *pipe, l *load, nodes map[string][]int, worker
 	}
 	q.checkEveryRecordOneRow(b, l)
 	require.GreaterOrEqual(b, round.Rewrites, 0, "rows written by the workers' account")
-	b.Logf("%d workers: %.0f rows/s (%.0f rows in %.1f s, every worker a member %v after the first row)",
+	b.Logf("the round of %d: %.0f rows/s (%.0f rows in %.1f s, every worker a member %v after the first row)",
 		workers, round.RowsPerS, round.Measured, window, round.Joined.Round(100*time.Millisecond))
 	return round
 }
