@@ -12,7 +12,7 @@ export GOTOOLCHAIN = auto
 # The programs `make build` puts in bin/ (each a thin main).
 PROGRAMS := $(wildcard worker starter streaming/cmd/streaming)
 
-.PHONY: help run test test-cluster lint bench build up down stack-up stack-down stack-status cqlsh
+.PHONY: help run test test-cluster lint bench bench-cluster build up down stack-up stack-down stack-status cqlsh
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ BENCH ?= .
 bench: stack-up ## benchmarks on the local stack (figures, not pass/fail); BenchmarkVersus writes docs/bench/ and README's table (BENCH)
 	BENCH_OUT=$(CURDIR)/docs/bench BENCH_README=$(CURDIR)/README.md \
 	  go test -p 1 -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./...
+
+# The scaling table needs clusters: scripts/cluster.sh starts (or reuses) them, in
+# .stack-cluster on make test-cluster's ports, and stops what it started.
+bench-cluster: ## the scaling table on clusters of three: 1, 2, 3 streaming workers beside the gocql ceilings (docs/bench/scaling.md)
+	@CLUSTER_SERVICES="kafka cassandra" scripts/cluster.sh env BENCH_OUT=$(CURDIR)/docs/bench \
+	  go test -p 1 -tags cluster -v -run '^$$' -bench '^BenchmarkScaling$$' -benchtime 1x -timeout 60m ./streaming/
 
 build: ## the programs, into bin/
 	@mkdir -p bin

@@ -38,7 +38,7 @@ const (
 func BenchmarkWorkerVariants(b *testing.B) {
 	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(b, 6)
-	single, grouped := measureCeilings(b, p, createUsersTable(b, p, p.table))
+	single, grouped := measureCeilings(b, p, createUsersTable(b, p, p.table), oneNode)
 	best := max(single.rate, grouped.rate)
 	b.Logf("ceilings: single-row %.0f rows/s (%s), grouped %.0f rows/s (%s)", single.rate, single.setting, grouped.rate, grouped.setting)
 	l := newLoad()

@@ -143,9 +143,10 @@ func newPipeAt(t testing.TB, kafkaAt bus, db store, partitions int) *pipe {
 	p.producer = &kafka.Writer{Addr: kafka.TCP(kafkaAt.brokers...), Topic: p.topic, Balancer: &kafka.Hash{},
 		BatchTimeout: 5 * time.Millisecond, BatchSize: 1000, RequiredAcks: kafka.RequireAll, Transport: transport}
 	t.Cleanup(func() { _ = p.producer.Close() })
+	topicReplicas, keyspaceReplication := replication(t)
 	if partitions > 0 { // 0: the topic is left for the worker to create
 		res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
-			{Topic: p.topic, NumPartitions: partitions, ReplicationFactor: 1},
+			{Topic: p.topic, NumPartitions: partitions, ReplicationFactor: topicReplicas},
 		}})
 		require.NoError(t, err)
 		require.NoError(t, res.Errors[p.topic])
@@ -164,7 +165,7 @@ func newPipeAt(t testing.TB, kafkaAt bus, db store, partitions int) *pipe {
 	p.session, err = cluster.CreateSession()
 	require.NoError(t, err)
 	require.NoError(t, p.session.Query("CREATE KEYSPACE IF NOT EXISTS "+testKeyspace+
-		" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}").Exec())
+		" WITH replication = "+keyspaceReplication).Exec())
 	t.Cleanup(func() {
 		if !t.Failed() { // keep the evidence of a failure
 			_ = p.session.Query("DROP TABLE IF EXISTS " + testKeyspace + "." + p.table).Exec()
@@ -174,6 +175,18 @@ func newPipeAt(t testing.TB, kafkaAt bus, db store, partitions int) *pipe {
 	})
 	t.Logf("topic %s, table %s.%s, group %s", p.topic, testKeyspace, p.table, p.group)
 	return p
+}
+
+// replication is how many replicas the topics the tests create have, and the
+// replication map of their keyspace: the stack's (cluster.env sets them on a
+// cluster), read as the programs read them; one replica of each by default.
+func replication(t testing.TB) (topicReplicas int, keyspace string) {
+	t.Helper()
+	e := envvar.NewReader(os.LookupEnv)
+	topicReplicas = e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1)
+	keyspace = e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication)
+	require.NoError(t, e.Err())
+	return topicReplicas, keyspace
 }
 
 // config is the worker's configuration for this pipe, tuned small so that batches
@@ -590,6 +603,12 @@ func (pr *proc) metric(name string) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return sumOf(lines, name)
+}
+
+// sumOf returns the sum of a metric's series in scraped lines, or an error if there
+// are none.
+func sumOf(lines []string, name string) (float64, error) {
 	sum, seen := 0.0, false
 	for _, line := range lines {
 		if !strings.HasPrefix(line, name+" ") && !strings.HasPrefix(line, name+"{") {

@@ -56,7 +56,7 @@ func BenchmarkVersus(b *testing.B) {
 	report := &benchreport.Report{Date: time.Now(), Machine: machine(), Versions: versions(b, p),
 		Records: versusRecords, Rates: []int{1000, 10000}}
 
-	single, grouped := measureCeilings(b, p, createUsersTable(b, p, p.table))
+	single, grouped := measureCeilings(b, p, createUsersTable(b, p, p.table), oneNode)
 	report.Systems = append(report.Systems,
 		benchreport.System{Name: "gocql single-row", Ceiling: true, Setting: single.setting, RowsPerS: single.rate},
 		benchreport.System{Name: "gocql grouped", Ceiling: true, Setting: grouped.setting, RowsPerS: grouped.rate})
@@ -267,11 +267,23 @@ func loadAverage() string {
 	return "unknown"
 }
 
-// versions are the versions of what the bench runs on: the servers, Go, and the
-// Spark peer's pins (stack/versions.env, stack/spark/jars.txt).
+// versions are stackVersions and the Spark peer's pins (stack/spark/jars.txt).
 func versions(b *testing.B, p *pipe) []string {
+	pins := pinned(b)
+	return append(stackVersions(b, p), "Spark "+pins["SPARK_VERSION"]+" (pyspark) with spark-cassandra-connector "+pins["connector"])
+}
+
+// stackVersions are the versions of the servers a bench runs on (stack/versions.env;
+// Cassandra's as it says) and of Go.
+func stackVersions(b *testing.B, p *pipe) []string {
 	var cassandra string
 	require.NoError(b, p.session.Query("SELECT release_version FROM system.local").Scan(&cassandra))
+	return []string{"Cassandra " + cassandra, "Kafka " + pinned(b)["KAFKA_VERSION"], runtime.Version()}
+}
+
+// pinned are the stack's pinned versions: stack/versions.env's, and the Spark
+// connector's of stack/spark/jars.txt as "connector".
+func pinned(b *testing.B) map[string]string {
 	pins := map[string]string{}
 	for _, file := range []string{"../stack/versions.env", "../stack/spark/jars.txt"} {
 		data, err := os.ReadFile(file)
@@ -285,6 +297,5 @@ func versions(b *testing.B, p *pipe) []string {
 			}
 		}
 	}
-	return []string{"Cassandra " + cassandra, "Kafka " + pins["KAFKA_VERSION"], runtime.Version(),
-		"Spark " + pins["SPARK_VERSION"] + " (pyspark) with spark-cassandra-connector " + pins["connector"]}
+	return pins
 }

@@ -144,38 +144,52 @@ func seconds(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds())
 // Text is the table aligned for a terminal, with the ratios, the missing systems
 // and the notes under it.
 func (r *Report) Text() string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "%s — %s\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine)
+	heading := fmt.Sprintf("%s — %s\n", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine)
 	if len(r.Versions) > 0 {
-		fmt.Fprintf(&sb, "%s\n", strings.Join(r.Versions, ", "))
+		heading += strings.Join(r.Versions, ", ") + "\n"
 	}
-	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.AlignRight)
-	for _, row := range r.rows() {
-		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
-	}
-	_ = tw.Flush() // a strings.Builder does not fail
-	for _, line := range r.footer() {
-		fmt.Fprintf(&sb, "%s\n", line)
-	}
-	return sb.String()
+	return textTable(heading, r.rows(), r.footer())
 }
 
 // Markdown is the same as Text for a README: a heading line, the table, the lines
 // under it as a list.
 func (r *Report) Markdown() string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "Measured %s on %s.", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine)
+	heading := fmt.Sprintf("Measured %s on %s.", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine)
 	if len(r.Versions) > 0 {
-		fmt.Fprintf(&sb, " %s.", strings.Join(r.Versions, ", "))
+		heading += fmt.Sprintf(" %s.", strings.Join(r.Versions, ", "))
 	}
-	sb.WriteString("\n\n")
-	for i, row := range r.rows() {
+	return markdownTable(heading, r.rows(), r.footer())
+}
+
+// textTable is heading, then rows aligned for a terminal (right-aligned columns),
+// then the footer's lines.
+func textTable(heading string, rows [][]string, footer []string) string {
+	var sb strings.Builder
+	sb.WriteString(heading)
+	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, row := range rows {
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
+	}
+	_ = tw.Flush() // a strings.Builder does not fail
+	for _, line := range footer {
+		fmt.Fprintf(&sb, "%s\n", line)
+	}
+	return sb.String()
+}
+
+// markdownTable is heading as a paragraph, then rows as a markdown table (the first
+// row its header, the columns after the first right-aligned), then the footer's lines
+// as a list.
+func markdownTable(heading string, rows [][]string, footer []string) string {
+	var sb strings.Builder
+	sb.WriteString(heading + "\n\n")
+	for i, row := range rows {
 		fmt.Fprintf(&sb, "| %s |\n", strings.Join(row, " | "))
 		if i == 0 {
 			fmt.Fprintf(&sb, "|---%s|\n", strings.Repeat("|--:", len(row)-1))
 		}
 	}
-	if footer := r.footer(); len(footer) > 0 {
+	if len(footer) > 0 {
 		sb.WriteString("\n")
 		for _, line := range footer {
 			fmt.Fprintf(&sb, "- %s\n", line)
