@@ -20,7 +20,7 @@ help: ## list the targets
 run: ## the pipeline on the local stack: both workers, one run now, its rows in Cassandra (DATASET, DURATION, INTERVAL, RECORDS)
 	@scripts/run.sh
 
-test: ## the one test command: lint, then unit and integration tests (-race) on the real local stack
+test: ## the one test command: lint, then the tests (-race), the end to end and the fault matrix, side by side
 	@scripts/test.sh
 
 test-cluster: ## the fault matrix on clusters of three (STACK_NODES=3: 3 Kafka brokers, 3 Cassandra nodes) of its own
