@@ -26,6 +26,7 @@ import (
 // write every row.
 func TestCassandraCredentials(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsScript)
+	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
 	db := stacktest.PrivateCassandra(t, "../stack/stack.sh", "CASSANDRA_AUTH=1")
 	p := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)}, store{hosts: db.Hosts, user: "cassandra", password: "cassandra", // the stack's superuser
 		env: []string{"CASSANDRA_HOSTS=" + strings.Join(db.Hosts, ","), "CASSANDRA_USERNAME=cassandra", "CASSANDRA_PASSWORD=cassandra"}}, 3)
@@ -51,6 +52,7 @@ func TestCassandraCredentials(t *testing.T) {
 // once, saying what is wrong, never the password.
 func TestSecuredCassandra(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
 	secured := stacktest.PrivateCassandra(t, "../stack/stack.sh", "STACK_SECURE=1")
 	db := securedStore(t, secured)
 	assert.Equal(t, "datacenter1", db.localDC)

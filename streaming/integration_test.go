@@ -92,6 +92,7 @@ func TestTopicMissingAtStartThenGrown(t *testing.T) {
 // the rest of make test, which shares the stack's, runs meanwhile.
 func TestCassandraOutage(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsScript)
+	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
 	db := stacktest.PrivateCassandra(t, stackScript(t))
 	p := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)},
 		store{hosts: db.Hosts, env: []string{"CASSANDRA_HOSTS=" + strings.Join(db.Hosts, ",")}}, 3)

@@ -19,6 +19,7 @@ import (
 // says so on /healthz, and resumes by itself; every record is in Cassandra once.
 func TestKafkaOutage20s(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
 	kafkaOutage(t, 20*time.Second)
 }
 
@@ -26,6 +27,7 @@ func TestKafkaOutage20s(t *testing.T) {
 // reader's rebuild interval.
 func TestKafkaOutage2m(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
 	kafkaOutage(t, 2*time.Minute)
 }
 

@@ -31,6 +31,7 @@ const wrongPassword = "Wr0ng-kafkasec-Pa55word"
 // its security wrong, which must say what is wrong, quickly, and never the password.
 func TestSecuredKafka(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
 	k := stacktest.PrivateKafka(t, stackScript(t), "STACK_SECURE=1")
 	secured := securedBus(t, k)
 	password := readPassword(t, k)

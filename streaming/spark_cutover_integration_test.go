@@ -29,6 +29,7 @@ import (
 // the records Spark read and the worker's exactly the others: none in both, none lost.
 func TestCutOverFromTheRealSparkJob(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
 	peer, err := sparkpeer.Ensure(t.Context())
 	require.NoError(t, err) // no skip: the test is the evidence that the cut-over works on Spark's own files
 	p := newPipe(t, 3)
