@@ -2,10 +2,12 @@ package streaming
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -124,4 +126,86 @@ func TestDeadLetterKeepsTheOriginal(t *testing.T) {
 		HeaderPartition: "3", HeaderOffset: "42", HeaderTimestamp: "1700000000123",
 	}, got)
 	assert.Len(t, orig, 1, "the source message's headers were changed")
+}
+
+// startedBatch is a micro-batch of one record at offset of partition 0 whose write
+// is in flight until the returned function is called with its outcome.
+func startedBatch(offset int64) (h *inHand, end func(err error)) {
+	batch := []item{{msg: kafka.Message{Topic: "t", Partition: 0, Offset: offset, Time: time.Now()}, size: 10}}
+	ws := &writes{rows: 1}
+	ws.wg.Add(1)
+	h = &inHand{batch: batch, rows: []pendingRow{{msg: &batch[0].msg, size: 10}}, writes: ws, start: time.Now()}
+	return h, func(err error) {
+		if err != nil {
+			r := h.rows[0]
+			r.err = err
+			ws.fail(r)
+		}
+		ws.wg.Done()
+	}
+}
+
+// Micro-batches in hand are finished in order: one whose writes end before an
+// earlier one's commits nothing until the earlier one is written, then both commit,
+// in order.
+func TestBatchesFinishInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := testWorker(t)
+		commits := make(chan []kafka.Message, 10)
+		f := &finishing{queue: newDeadQueue(), offs: newOffsets(), held: newBudget(1 << 20), commits: commits, free: make(chan []item, 4)}
+		first, endFirst := startedBatch(10)
+		second, endSecond := startedBatch(11)
+		started := make(chan *inHand, 2)
+		started <- first
+		started <- second
+		close(started)
+		done := make(chan error)
+		go func() { done <- w.finishBatches(t.Context(), &table{}, started, f, func() {}) }()
+
+		endSecond(nil)
+		synctest.Wait()
+		assert.Empty(t, commits, "committed while an earlier batch was being written")
+		endFirst(nil)
+		require.NoError(t, <-done)
+		require.Len(t, commits, 2)
+		assert.Equal(t, int64(10), (<-commits)[0].Offset)
+		assert.Equal(t, int64(11), (<-commits)[0].Offset)
+	})
+}
+
+// A batch whose writes fail when the drain's time is up ends the worker: the
+// batches after it, written or not, commit nothing.
+func TestBatchGivenUpCommitsNothingAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := testWorker(t)
+		commits := make(chan []kafka.Message, 10)
+		f := &finishing{queue: newDeadQueue(), offs: newOffsets(), held: newBudget(1 << 20), commits: commits, free: make(chan []item, 4)}
+		first, endFirst := startedBatch(10)
+		second, endSecond := startedBatch(11)
+		started := make(chan *inHand, 2)
+		started <- first
+		started <- second
+		close(started)
+		drain, timeUp := context.WithCancel(t.Context())
+		stopped := false
+		done := make(chan error)
+		go func() { done <- w.finishBatches(drain, &table{}, started, f, func() { stopped = true }) }()
+
+		endSecond(nil)
+		timeUp()
+		endFirst(errors.New("write timeout"))
+		err := <-done
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "gave up at shutdown, nothing committed")
+		assert.True(t, stopped, "the loop was told to stop")
+		assert.Empty(t, commits)
+	})
+}
+
+// testWorker is a worker for tests of its batch handling: nothing it names is reached.
+func testWorker(t *testing.T) *Worker {
+	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"},
+		Users{}, NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	return w
 }
