@@ -145,31 +145,52 @@ func startedBatch(offset int64) (h *inHand, end func(err error)) {
 	}
 }
 
+// inHandPair is two micro-batches in hand, of offsets 10 and 11 of partition 0,
+// whose writes end when a test says, and what their finishing commits.
+type inHandPair struct {
+	w                   *Worker
+	f                   *finishing
+	commits             chan []kafka.Message
+	started             chan *inHand
+	endFirst, endSecond func(error)
+}
+
+func newInHandPair(t *testing.T) *inHandPair {
+	commits := make(chan []kafka.Message, 10)
+	p := &inHandPair{w: testWorker(t), commits: commits, started: make(chan *inHand, 2),
+		f: &finishing{queue: newDeadQueue(), offs: newOffsets(), held: newBudget(1 << 20), commits: commits, free: make(chan []item, 4)}}
+	first, endFirst := startedBatch(10)
+	second, endSecond := startedBatch(11)
+	p.started <- first
+	p.started <- second
+	close(p.started)
+	p.endFirst, p.endSecond = endFirst, endSecond
+	return p
+}
+
+// finish finishes the pair with ctx in the background; stop is told when the
+// worker must stop.
+func (p *inHandPair) finish(ctx context.Context, stop func()) <-chan error {
+	done := make(chan error)
+	go func() { done <- p.w.finishBatches(ctx, &table{}, p.started, p.f, stop) }()
+	return done
+}
+
 // Micro-batches in hand are finished in order: one whose writes end before an
 // earlier one's commits nothing until the earlier one is written, then both commit,
 // in order.
 func TestBatchesFinishInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := testWorker(t)
-		commits := make(chan []kafka.Message, 10)
-		f := &finishing{queue: newDeadQueue(), offs: newOffsets(), held: newBudget(1 << 20), commits: commits, free: make(chan []item, 4)}
-		first, endFirst := startedBatch(10)
-		second, endSecond := startedBatch(11)
-		started := make(chan *inHand, 2)
-		started <- first
-		started <- second
-		close(started)
-		done := make(chan error)
-		go func() { done <- w.finishBatches(t.Context(), &table{}, started, f, func() {}) }()
-
-		endSecond(nil)
+		p := newInHandPair(t)
+		done := p.finish(t.Context(), func() {})
+		p.endSecond(nil)
 		synctest.Wait()
-		assert.Empty(t, commits, "committed while an earlier batch was being written")
-		endFirst(nil)
+		assert.Empty(t, p.commits, "committed while an earlier batch was being written")
+		p.endFirst(nil)
 		require.NoError(t, <-done)
-		require.Len(t, commits, 2)
-		assert.Equal(t, int64(10), (<-commits)[0].Offset)
-		assert.Equal(t, int64(11), (<-commits)[0].Offset)
+		require.Len(t, p.commits, 2)
+		assert.Equal(t, int64(10), (<-p.commits)[0].Offset)
+		assert.Equal(t, int64(11), (<-p.commits)[0].Offset)
 	})
 }
 
@@ -177,28 +198,18 @@ func TestBatchesFinishInOrder(t *testing.T) {
 // batches after it, written or not, commit nothing.
 func TestBatchGivenUpCommitsNothingAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := testWorker(t)
-		commits := make(chan []kafka.Message, 10)
-		f := &finishing{queue: newDeadQueue(), offs: newOffsets(), held: newBudget(1 << 20), commits: commits, free: make(chan []item, 4)}
-		first, endFirst := startedBatch(10)
-		second, endSecond := startedBatch(11)
-		started := make(chan *inHand, 2)
-		started <- first
-		started <- second
-		close(started)
+		p := newInHandPair(t)
 		drain, timeUp := context.WithCancel(t.Context())
 		stopped := false
-		done := make(chan error)
-		go func() { done <- w.finishBatches(drain, &table{}, started, f, func() { stopped = true }) }()
-
-		endSecond(nil)
+		done := p.finish(drain, func() { stopped = true })
+		p.endSecond(nil)
 		timeUp()
-		endFirst(errors.New("write timeout"))
+		p.endFirst(errors.New("write timeout"))
 		err := <-done
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "gave up at shutdown, nothing committed")
 		assert.True(t, stopped, "the loop was told to stop")
-		assert.Empty(t, commits)
+		assert.Empty(t, p.commits)
 	})
 }
 
