@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -267,25 +269,52 @@ func (w *Worker) start(ctx context.Context, tbl *table, batch []item) *inHand {
 	return h
 }
 
-// finishBatches finishes the batches received from started, in order. On an error
-// that ends the worker it calls stop, waits for the writes of the batches still
-// coming, and returns the error.
+// finishBatches finishes the batches received from started, in order, and hands
+// their commit positions to f.commits as the committer takes them: a batch does not
+// wait for the commit of the previous one, the committer gets the newest positions.
+// On an error that ends the worker it hands over the positions of the batches
+// finished before, calls stop, waits for the writes of the batches still coming,
+// and returns the error.
 func (w *Worker) finishBatches(ctx context.Context, tbl *table, started <-chan *inHand, f *finishing, stop func()) error {
-	for h := range started {
-		if err := w.finish(ctx, tbl, h, f); err != nil {
-			stop()
-			for h := range started {
-				_, _ = h.writes.wait()
-			}
-			return err
+	unsent := map[int]kafka.Message{} // by partition: the newest commit position not handed over
+	positions := func() []kafka.Message { return slices.Collect(maps.Values(unsent)) }
+	for {
+		var out chan<- []kafka.Message // nil, which never takes, while nothing is unsent
+		if len(unsent) > 0 {
+			out = f.commits
 		}
-		clear(h.batch) // the buffer is reused: it holds no records any more
 		select {
-		case f.free <- h.batch[:0]:
-		default:
+		case out <- positions():
+			clear(unsent)
+			continue
+		case h, ok := <-started:
+			if !ok {
+				if len(unsent) > 0 {
+					f.commits <- positions()
+				}
+				return nil
+			}
+			done, err := w.finish(ctx, tbl, h, f)
+			if err != nil {
+				if len(unsent) > 0 {
+					f.commits <- positions()
+				}
+				stop()
+				for h := range started {
+					_, _ = h.writes.wait()
+				}
+				return err
+			}
+			for _, m := range done {
+				unsent[m.Partition] = m
+			}
+			clear(h.batch) // the buffer is reused: it holds no records any more
+			select {
+			case f.free <- h.batch[:0]:
+			default:
+			}
 		}
 	}
-	return nil
 }
 
 // startupErr is what Run returns when start-up failed with err: nil if ctx is done,
@@ -299,11 +328,11 @@ func (w *Worker) startupErr(ctx context.Context, err error) error {
 }
 
 // finish waits for a started batch's writes and retries its failed rows until they
-// are written, hands its invalid records to the dead-letter writer, and then hands
-// to commits what each partition may commit: its last record, or the record before
-// its first dead letter not yet written. The bytes of the records are given back
-// to held, those of the dead letters once they are written.
-func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing) error {
+// are written, hands its invalid records to the dead-letter writer, and then
+// returns what each of its partitions may commit: its last record, or the record
+// before its first dead letter not yet written. The bytes of the records are given
+// back to held, those of the dead letters once they are written.
+func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing) ([]kafka.Message, error) {
 	name := w.dataset.Name()
 	// A row Cassandra rejects as invalid, while the statement is known to be good,
 	// is dead-lettered alone; the other failed rows are retried.
@@ -336,7 +365,7 @@ func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing
 		}
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	now := time.Now()
 	w.metrics.written.WithLabelValues(name).Add(float64(len(h.rows) - rejected))
@@ -358,12 +387,11 @@ func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing
 	for _, m := range last {
 		w.metrics.setLag(name, m.Topic, m.Partition, m.Offset, m.HighWaterMark)
 	}
-	f.commits <- f.offs.done(last, h.dl.srcs)
 	took := time.Since(h.start)
 	w.metrics.batchRows.WithLabelValues(name).Observe(float64(len(h.batch)))
 	w.metrics.batchTime.WithLabelValues(name).Observe(took.Seconds())
 	w.log.Debug("batch written", "records", len(h.batch), "rows", len(h.rows), "dlq", len(h.dl.msgs), "took", took)
-	return nil
+	return f.offs.done(last, h.dl.srcs), nil
 }
 
 // fetch fetches messages, decodes them and sends them to items until ctx is done or
