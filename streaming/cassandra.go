@@ -137,10 +137,13 @@ func (ws *writes) fail(r pendingRow) {
 	ws.failed = append(ws.failed, r)
 }
 
+// awaitEnd waits for the writes to end.
+func (ws *writes) awaitEnd() { ws.wg.Wait() }
+
 // wait waits for the writes to end and returns the rows that failed, each with its
 // error, and the first error.
 func (ws *writes) wait() (failed []pendingRow, err error) {
-	ws.wg.Wait()
+	ws.awaitEnd()
 	if len(ws.failed) == 0 {
 		return nil, nil
 	}

@@ -197,12 +197,14 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 // work, which outlives ctx by DrainTimeout. It returns once every batch in hand is
 // finished, or the first error that ends the worker.
 //
-// A batch is collected once half the write slots (Concurrency) are free, and takes
-// what was fetched meanwhile: its writes start while the previous batches' last
-// writes are in flight, so that Cassandra always has writes to do (a batch that
-// waited for all its writes before the next one was collected left Cassandra idle
-// at the end of every batch), and under load it is large enough to fill its groups.
-// The byte budget bounds the records the batches in hand hold.
+// A batch is collected once the batch before the previous one is written and half
+// the write slots (Concurrency) are free, and takes what was fetched meanwhile: its
+// writes start while the previous batch's last writes are in flight, so that
+// Cassandra always has writes to do (a batch that waited for all its writes before
+// the next one was collected left Cassandra idle at the end of every batch), and
+// it is large enough to fill its groups (batches collected whenever a record
+// arrives would be written a few rows at a time). The byte budget bounds the
+// records the batches in hand hold.
 func (w *Worker) consume(ctx, work context.Context, tbl *table, items <-chan item, f *finishing) error {
 	loop, stop := context.WithCancel(ctx) // stopped by a batch that ends the worker
 	defer stop()
@@ -212,7 +214,11 @@ func (w *Worker) consume(ctx, work context.Context, tbl *table, items <-chan ite
 	f.free = make(chan []item, 4)
 	finished := make(chan error, 1)
 	go func() { finished <- w.finishBatches(work, tbl, started, f, stop) }()
+	var previous, before *writes // of the last two batches started
 	for tbl.awaitSlots(loop) == nil {
+		if before != nil {
+			before.awaitEnd()
+		}
 		var buf []item
 		select {
 		case buf = <-f.free:
@@ -221,7 +227,9 @@ func (w *Worker) consume(ctx, work context.Context, tbl *table, items <-chan ite
 		}
 		batch, more := collect(loop, items, w.cfg.BatchRows, w.cfg.BatchWait, buf)
 		if len(batch) > 0 {
-			started <- w.start(work, tbl, batch)
+			h := w.start(work, tbl, batch)
+			started <- h
+			previous, before = h.writes, previous
 		}
 		if !more {
 			break
