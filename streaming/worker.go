@@ -208,10 +208,10 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 func (w *Worker) consume(ctx, work context.Context, tbl *table, items <-chan item, f *finishing) error {
 	loop, stop := context.WithCancel(ctx) // stopped by a batch that ends the worker
 	defer stop()
-	// Each batch being written holds a write slot: there are at most Concurrency,
-	// and those written wait only for earlier ones.
-	started := make(chan *inHand, w.cfg.Concurrency)
-	f.free = make(chan []item, 4)
+	// At most two batches are being written; more wait only while the oldest is
+	// retried (Cassandra is down, say), where they would fail too.
+	started := make(chan *inHand, 2)
+	f.free = make(chan []item, 2)
 	finished := make(chan error, 1)
 	go func() { finished <- w.finishBatches(work, tbl, started, f, stop) }()
 	var previous, before *writes // of the last two batches started
