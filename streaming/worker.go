@@ -214,10 +214,11 @@ func (w *Worker) consume(ctx, work context.Context, tbl *table, items <-chan ite
 	f.free = make(chan []item, 2)
 	finished := make(chan error, 1)
 	go func() { finished <- w.finishBatches(work, tbl, started, f, stop) }()
-	var previous, before *writes // of the last two batches started
+	var writing []*writes // of the last batches started, oldest first
 	for tbl.awaitSlots(loop) == nil {
-		if before != nil {
-			before.awaitEnd()
+		if len(writing) == writingBatches {
+			writing[0].awaitEnd()
+			writing = writing[1:]
 		}
 		var buf []item
 		select {
@@ -228,8 +229,8 @@ func (w *Worker) consume(ctx, work context.Context, tbl *table, items <-chan ite
 		batch, more := collect(loop, items, w.cfg.BatchRows, w.cfg.BatchWait, buf)
 		if len(batch) > 0 {
 			h := w.start(work, tbl, batch)
-			started <- h
-			previous, before = h.writes, previous
+			writing = append(writing, h.writes)
+			started <- h // the finishing owns h from here
 		}
 		if !more {
 			break
@@ -238,6 +239,9 @@ func (w *Worker) consume(ctx, work context.Context, tbl *table, items <-chan ite
 	close(started)
 	return <-finished
 }
+
+// writingBatches is how many batches may be being written at once.
+const writingBatches = 2
 
 // finishing is where finished batches go: their dead letters to queue, their
 // commit positions (offs) to commits, their records' bytes back to held, their
@@ -345,12 +349,13 @@ func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing
 	// A row Cassandra rejects as invalid, while the statement is known to be good,
 	// is dead-lettered alone; the other failed rows are retried.
 	pending, rejected := h.rows, 0
+	first := h.writes // the first attempt, started with the batch
 	if err := w.retry(ctx, "cassandra", w.cassandra, func(ctx context.Context) error {
 		var failed []pendingRow
 		var err error
-		if h.writes != nil { // the first attempt, started with the batch
-			failed, err = h.writes.wait()
-			h.writes = nil
+		if first != nil {
+			failed, err = first.wait()
+			first = nil
 		} else {
 			failed, err = tbl.write(ctx, pending)
 		}
