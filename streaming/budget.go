@@ -9,6 +9,7 @@ import (
 // their batch's write: the fetch goroutine acquires a record's bytes before it queues
 // the record, and the batch releases them once written. One record larger than the
 // whole budget still passes when nothing else is held, so nothing ever waits forever.
+// A table's write slots are a budget too, of Concurrency writes.
 type budget struct {
 	mu    sync.Mutex
 	max   int
@@ -19,11 +20,18 @@ type budget struct {
 func newBudget(max int) *budget { return &budget{max: max, freed: make(chan struct{})} }
 
 // acquire takes n bytes, waiting while they would exceed the budget, until ctx is done.
-func (b *budget) acquire(ctx context.Context, n int) error {
+func (b *budget) acquire(ctx context.Context, n int) error { return b.wait(ctx, n, true) }
+
+// await waits until n bytes could be acquired, until ctx is done, and takes nothing.
+func (b *budget) await(ctx context.Context, n int) error { return b.wait(ctx, n, false) }
+
+func (b *budget) wait(ctx context.Context, n int, take bool) error {
 	for {
 		b.mu.Lock()
 		if b.used == 0 || b.used+n <= b.max {
-			b.used += n
+			if take {
+				b.used += n
+			}
 			b.mu.Unlock()
 			return nil
 		}

@@ -18,14 +18,14 @@ import (
 
 // table writes one dataset's rows: prepared upserts with bound values, in unlogged
 // batches of rows owned by the same replicas, routed to one of them, at most
-// concurrency batches in flight.
+// Concurrency batches in flight.
 type table struct {
 	written     atomic.Bool // a row was written: the statement itself is good
 	session     *gocql.Session
 	owners      *owners // of each row, to group rows by replica set
 	insert      string
 	consistency gocql.Consistency
-	concurrency int                 // most writes (batches or rows) in flight
+	slots       *budget             // of writes (batches or rows) in flight: Config.Concurrency
 	groupRows   int                 // most rows in a batch
 	groupBytes  int                 // most bytes of records in a batch
 	writeRows   prometheus.Observer // rows per successful write
@@ -74,7 +74,7 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 		insert: fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES (%s) USING TIMESTAMP ?",
 			cfg.Keyspace, cfg.Table, strings.Join(names, ", "), strings.Repeat("?, ", len(names)-1)+"?"),
 		consistency: gocql.ParseConsistency(cfg.Consistency),
-		concurrency: cfg.Concurrency,
+		slots:       newBudget(cfg.Concurrency),
 		groupRows:   cfg.GroupRows,
 		groupBytes:  cfg.GroupBytes,
 		writeRows:   w.metrics.writeRows.WithLabelValues(ds.Name()),
@@ -83,37 +83,71 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 
 func (t *table) close() { t.session.Close() }
 
+// awaitSlots waits until half the write slots are free, or ctx is done.
+func (t *table) awaitSlots(ctx context.Context) error {
+	return t.slots.await(ctx, max(1, t.slots.max/2))
+}
+
 // write upserts rows, each once, in unlogged batches of rows owned by the same
-// replicas (at most groupRows rows and groupBytes bytes of records each), and returns those that failed, each with its
-// error, and the first error.
+// replicas, and returns those that failed, each with its error, and the first error.
 func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingRow, err error) {
+	return t.start(ctx, rows).wait()
+}
+
+// start starts upserting rows, each once, in unlogged batches of rows owned by the
+// same replicas (at most groupRows rows and groupBytes bytes of records each), and
+// returns once each batch has its write slot: the writes of every caller share
+// Concurrency slots, so that the next micro-batch's writes start as the previous
+// one's free their slots, while its last writes are still in flight. A batch that
+// gets no slot before ctx is done fails with ctx's error.
+func (t *table) start(ctx context.Context, rows []pendingRow) *writes {
 	groups := groupRows(rows, t.owners.of, t.groupRows, t.groupBytes)
-	var (
-		next atomic.Int64
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-	)
-	for range min(t.concurrency, len(groups)) {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(len(groups)); i = next.Add(1) - 1 {
-				bad := t.writeGroup(ctx, groups[i])
-				if len(bad) == 0 {
-					continue
+	ws := &writes{rows: len(rows)}
+	for i, group := range groups {
+		if t.slots.acquire(ctx, 1) != nil {
+			for _, g := range groups[i:] {
+				for _, r := range g {
+					r.err = ctx.Err()
+					ws.fail(r)
 				}
-				mu.Lock()
-				failed = append(failed, bad...)
-				if err == nil {
-					err = bad[0].err
-				}
-				mu.Unlock()
+			}
+			return ws
+		}
+		ws.wg.Go(func() {
+			defer t.slots.release(1)
+			for _, r := range t.writeGroup(ctx, group) {
+				ws.fail(r)
 			}
 		})
 	}
-	wg.Wait()
-	if err != nil {
-		return failed, fmt.Errorf("upserting %d of %d rows: %w", len(failed), len(rows), err)
+	return ws
+}
+
+// writes are the Cassandra writes of a set of rows, started by table.start.
+type writes struct {
+	rows   int // how many
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	failed []pendingRow
+}
+
+func (ws *writes) fail(r pendingRow) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	ws.failed = append(ws.failed, r)
+}
+
+// awaitEnd waits for the writes to end.
+func (ws *writes) awaitEnd() { ws.wg.Wait() }
+
+// wait waits for the writes to end and returns the rows that failed, each with its
+// error, and the first error.
+func (ws *writes) wait() (failed []pendingRow, err error) {
+	ws.awaitEnd()
+	if len(ws.failed) == 0 {
+		return nil, nil
 	}
-	return nil, nil
+	return ws.failed, fmt.Errorf("upserting %d of %d rows: %w", len(ws.failed), ws.rows, ws.failed[0].err)
 }
 
 // writeGroup upserts a group of rows as one unlogged batch, each row with its own

@@ -104,6 +104,15 @@ type deadLetters struct {
 	bytes   int // what their records hold against the byte budget
 }
 
+// add adds the dead letter of the record m, invalid for the reason bad, which holds
+// size bytes against the byte budget.
+func (dl *deadLetters) add(m kafka.Message, bad *InvalidError, size int) {
+	dl.msgs = append(dl.msgs, deadLetter(m, bad))
+	dl.srcs = append(dl.srcs, position(m))
+	dl.reasons = append(dl.reasons, bad.Reason)
+	dl.bytes += size
+}
+
 // deadQueue is the dead letters waiting for the writer, in order. It is not bounded
 // itself: the byte budget is, since a dead letter's bytes are released only once it
 // is written, so a dead-letter topic that cannot be written stops the fetching once

@@ -67,7 +67,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"dataset", "topic", "partition"}),
 		stuck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streaming_stuck_seconds",
-			Help: "How long the batch in hand has waited for Cassandra (stage cassandra), or the dead letters in waiting for the dead-letter topic (stage dlq), to take it; 0 when nothing waits. The batch's offsets, or those of the partitions with dead letters in waiting, are not committed meanwhile.",
+			Help: "How long the oldest batch in hand has waited for Cassandra (stage cassandra), or the dead letters in waiting for the dead-letter topic (stage dlq), to take it; 0 when nothing waits. The batch's offsets, or those of the partitions with dead letters in waiting, are not committed meanwhile.",
 		}, []string{"dataset", "stage"}),
 	}
 	reg.MustRegister(m.consumed, m.written, m.dlq, m.retries, m.batchRows, m.batchTime, m.writeRows, m.latency, m.lag, m.stuck)

@@ -21,7 +21,7 @@ import (
 // Flags of the tuning benchmarks (go test ... -args -variants=... -profiles=DIR).
 var (
 	variantsFlag = flag.String("variants", "STREAMING_GROUP_ROWS=1|STREAMING_GROUP_ROWS=25",
-		"BenchmarkWorkerVariants: the worker's settings to compare, '|' between variants, ' ' between the variables of one")
+		"BenchmarkWorkerVariants, BenchmarkLatencyVariants: the worker's settings to compare, '|' between variants, ' ' between the variables of one; bin=PATH runs another streaming binary")
 	profilesFlag = flag.String("profiles", "", "BenchmarkDrainProfile: the directory to write cpu.pprof, allocs.pprof and block.pprof to")
 )
 
@@ -52,9 +52,10 @@ func BenchmarkWorkerVariants(b *testing.B) {
 	for round := range variantRounds {
 		for i, v := range variants {
 			run := fmt.Sprintf("v%d_r%d", i, round)
+			bin, vars := variantBinary(b, v)
 			env := append([]string{"STREAMING_GROUP=" + p.group + "-" + run, "CASSANDRA_TABLE=" + p.table + "_" + run,
-				"STREAMING_BATCH_ROWS=", "STREAMING_BATCH_WAIT="}, strings.Fields(v)...)
-			w := startProc(b, p, run, env...)
+				"STREAMING_BATCH_ROWS=", "STREAMING_BATCH_WAIT="}, vars...)
+			w := startBinary(b, bin, p, run, env...)
 			rate, cpu, busy := drain(b, w, variantRecords)
 			peak := peakRSS(b, w.cmd.Process.Pid)
 			require.NoError(b, w.terminate(time.Minute))
@@ -67,13 +68,29 @@ func BenchmarkWorkerVariants(b *testing.B) {
 	}
 	for i, v := range variants {
 		b.Logf("%q: %.0f rows/s, %.2f of the better ceiling, peak RSS %.1f MB, %.2f cores", v, rates[i], rates[i]/best, rss[i]/(1<<20), cores[i])
-		name := strings.NewReplacer("STREAMING_", "", "=", "", " ", "_").Replace(v)
+		name := strings.NewReplacer("STREAMING_", "", "=", "", " ", "_", "/", "_").Replace(v)
 		b.ReportMetric(rates[i], name+"_rows/s")
 		b.ReportMetric(rates[i]/best, name+"/ceiling")
 	}
 	b.ReportMetric(single.rate, "single_rows/s")
 	b.ReportMetric(grouped.rate, "grouped_rows/s")
 	b.ReportMetric(0, "ns/op")
+}
+
+// variantBinary splits a variant into the streaming binary it runs, the one built
+// from this tree unless a word bin=PATH names another (e.g. one built from an
+// earlier commit, to compare before and after in one run), and its environment
+// variables.
+func variantBinary(b *testing.B, variant string) (bin string, vars []string) {
+	bin = streamingBinary(b)
+	for _, word := range strings.Fields(variant) {
+		if path, ok := strings.CutPrefix(word, "bin="); ok {
+			bin = path
+			continue
+		}
+		vars = append(vars, word)
+	}
+	return bin, vars
 }
 
 // BenchmarkLatencyVariants compares the produce → row-readable latency of settings
@@ -86,7 +103,8 @@ func BenchmarkLatencyVariants(b *testing.B) {
 	for round := range variantRounds {
 		for i, v := range strings.Split(*variantsFlag, "|") {
 			p := newPipe(b, 6)
-			w := startProc(b, p, fmt.Sprintf("v%d_r%d", i, round), append([]string{"STREAMING_BATCH_ROWS=", "STREAMING_BATCH_WAIT="}, strings.Fields(v)...)...)
+			bin, vars := variantBinary(b, v)
+			w := startBinary(b, bin, p, fmt.Sprintf("v%d_r%d", i, round), append([]string{"STREAMING_BATCH_ROWS=", "STREAMING_BATCH_WAIT="}, vars...)...)
 			p.produce(newLoad().messages(newIDs(1), 1, 0, time.Now()))
 			require.Eventually(b, func() bool {
 				n, err := w.metric("streaming_rows_written_total")

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -29,9 +30,11 @@ type owners struct {
 	keyspace string
 	table    string
 	cols     []Column
-	key      []keyColumn // the partition key, in order; nil while unknown
-	policy   gocql.HostSelectionPolicy
-	built    time.Time
+
+	mu     sync.Mutex  // of key, policy and built: a micro-batch being started and one being retried group rows at once
+	key    []keyColumn // the partition key, in order; nil while unknown
+	policy gocql.HostSelectionPolicy
+	built  time.Time
 }
 
 // keyColumn is a partition key column: its place in Row.Values and its CQL type.
@@ -52,15 +55,29 @@ func newOwners(s *gocql.Session, keyspace, table string, cols []Column) *owners 
 // refreshes in the background after a schema change, holds the table: until then
 // every row is written alone. A table just created takes about a second.
 func (o *owners) awaitMetadata(ctx context.Context, d time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	deadline := time.Now().Add(d)
 	for o.key == nil && time.Now().Before(deadline) && sleep(ctx, 100*time.Millisecond) == nil {
 		o.refresh()
 	}
 }
 
+// current returns the partition key (nil while unknown) and the policy that finds
+// its replicas, refreshed if they are due.
+func (o *owners) current() ([]keyColumn, gocql.HostSelectionPolicy) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if age := time.Since(o.built); age > ringRefresh || o.key == nil && age > time.Second {
+		o.refresh()
+	}
+	return o.key, o.policy
+}
+
 // refresh reads the partition key from the session's metadata and rebuilds the
 // policy from the session's current hosts. A policy serves one session and is
-// initialised once, so each refresh makes a new one.
+// initialised once, so each refresh makes a new one. It is called with mu held (or
+// before the owners are shared).
 func (o *owners) refresh() {
 	o.key = o.partitionKey()
 	p := gocql.TokenAwareHostPolicy(noHosts{}, gocql.DoNotShuffleReplicas(), gocql.NonLocalReplicasFallback())
@@ -106,17 +123,15 @@ func (o *owners) partitionKey() []keyColumn {
 // every row owned by the same replicas; "" when they are unknown (no routing
 // information yet, a key that does not marshal, no replica up).
 func (o *owners) of(row Row) string {
-	if age := time.Since(o.built); age > ringRefresh || o.key == nil && age > time.Second {
-		o.refresh()
-	}
-	if o.key == nil {
+	cols, policy := o.current()
+	if cols == nil {
 		return ""
 	}
-	key, err := o.routingKey(row)
+	key, err := routingKey(cols, row)
 	if err != nil {
 		return ""
 	}
-	next := o.policy.Pick(routed{key: key, keyspace: o.keyspace})
+	next := policy.Pick(routed{key: key, keyspace: o.keyspace})
 	ids := make([]string, 0, 8) // on the stack for up to 8 replicas; Join of one allocates nothing
 	for h := next(); h != nil; h = next() {
 		ids = append(ids, h.Info().HostID())
@@ -125,15 +140,15 @@ func (o *owners) of(row Row) string {
 	return strings.Join(ids, ",")
 }
 
-// routingKey is the serialized partition key of row, as Cassandra hashes it: a
-// single column's value, or for a composite key each component as a 2-byte length,
-// the value and a 0 byte.
-func (o *owners) routingKey(row Row) ([]byte, error) {
-	if len(o.key) == 1 {
-		return gocql.Marshal(o.key[0].typ, row.Values[o.key[0].index])
+// routingKey is the serialized partition key (columns cols) of row, as Cassandra
+// hashes it: a single column's value, or for a composite key each component as a
+// 2-byte length, the value and a 0 byte.
+func routingKey(cols []keyColumn, row Row) ([]byte, error) {
+	if len(cols) == 1 {
+		return gocql.Marshal(cols[0].typ, row.Values[cols[0].index])
 	}
 	var key []byte
-	for _, c := range o.key {
+	for _, c := range cols {
 		b, err := gocql.Marshal(c.typ, row.Values[c.index])
 		if err != nil {
 			return nil, err

@@ -559,7 +559,12 @@ func (b *lockedBuffer) String() string {
 // startProc starts the streaming binary with p's configuration plus extra env.
 func startProc(t testing.TB, p *pipe, name string, extra ...string) *proc {
 	t.Helper()
-	bin := streamingBinary(t)
+	return startBinary(t, streamingBinary(t), p, name, extra...)
+}
+
+// startBinary starts bin, a streaming binary, with p's configuration plus extra env.
+func startBinary(t testing.TB, bin string, p *pipe, name string, extra ...string) *proc {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()

@@ -44,8 +44,11 @@ func (Users) PrimaryKey() string { return "id" }
 // sends one.
 func (Users) Decode(_, value []byte) (Row, error) {
 	var u record.User
-	if err := json.Unmarshal(value, &u); err != nil {
-		return Row{}, jsonError(err, "an object")
+	if !flatStrings(value, userNames, userFields(&u)) {
+		u = record.User{}
+		if err := json.Unmarshal(value, &u); err != nil {
+			return Row{}, jsonError(err, "an object")
+		}
 	}
 	if u.ID == "" {
 		return Row{}, invalid(ReasonMissingID, "no id")
@@ -58,6 +61,17 @@ func (Users) Decode(_, value []byte) (Row, error) {
 		id, u.FirstName, u.LastName, u.Gender, u.Address, u.PostCode, u.Email,
 		u.Username, u.DOB, u.RegisteredDate, u.Phone, u.Picture,
 	}}, nil
+}
+
+// userNames are the JSON names of the fields of a record.User, in the order of
+// userFields.
+var userNames = []string{"id", "first_name", "last_name", "gender", "address", "post_code", "email",
+	"username", "dob", "registered_date", "phone", "picture", "source"}
+
+// userFields are the fields of u, in the order of userNames.
+func userFields(u *record.User) []*string {
+	return []*string{&u.ID, &u.FirstName, &u.LastName, &u.Gender, &u.Address, &u.PostCode, &u.Email,
+		&u.Username, &u.DOB, &u.RegisteredDate, &u.Phone, &u.Picture, &u.Source}
 }
 
 // jsonError classifies an encoding/json error: a value of the wrong type (including a

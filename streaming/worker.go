@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -90,7 +92,7 @@ func (w *Worker) startup() status {
 // Run connects to Cassandra and creates what is missing there, then creates the
 // topics missing in Kafka, retrying each server while it is unreachable, for at most
 // StartupTimeout. It then joins the consumer group and processes micro-batches until
-// ctx is done, finishes the batch in hand (for at most DrainTimeout), commits it,
+// ctx is done, finishes the batches in hand (for at most DrainTimeout), commits them,
 // leaves the group and returns nil. Any other return is an error that retrying will
 // not cure.
 func (w *Worker) Run(ctx context.Context) (runErr error) {
@@ -122,7 +124,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	cons := newConsumer(w.cfg, w.log, w.bounds)
 	defer cons.close()
 
-	// The batch in hand is finished after ctx is done, for at most DrainTimeout.
+	// The batches in hand are finished after ctx is done, for at most DrainTimeout.
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.DrainTimeout, cancel) })
@@ -178,25 +180,153 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	w.ready.Store(true)
 	w.log.Info("consuming", "group", w.cfg.GroupID, "kafka_security", w.cfg.Security.String(), "table", w.cfg.Keyspace+"."+w.cfg.Table,
 		"batch_rows", w.cfg.BatchRows, "batch_wait", w.cfg.BatchWait)
-	buf := make([]item, 0, w.cfg.BatchRows)
-	for ctx.Err() == nil {
-		batch, more := collect(ctx, items, w.cfg.BatchRows, w.cfg.BatchWait, buf)
-		if len(batch) > 0 {
-			if err := w.process(work, tbl, batch, dead, offs, held, commits); err != nil {
-				return err
-			}
-		}
-		if !more {
-			break
-		}
+	if err := w.consume(ctx, work, tbl, items, &finishing{queue: dead, offs: offs, held: held, commits: commits}); err != nil {
+		return err
 	}
 	select {
 	case err := <-fetchErr:
 		return err
 	default:
 	}
-	w.log.Info("stopping: the batch in hand is written; committing it")
+	w.log.Info("stopping: the batches in hand are written; committing them")
 	return nil
+}
+
+// consume collects micro-batches from items until ctx is done or items is closed,
+// starts writing each at once and has finishBatches finish them in order, with
+// work, which outlives ctx by DrainTimeout. It returns once every batch in hand is
+// finished, or the first error that ends the worker.
+//
+// A batch is collected once the batch before the previous one is written and half
+// the write slots (Concurrency) are free, and takes what was fetched meanwhile: its
+// writes start while the previous batch's last writes are in flight, so that
+// Cassandra always has writes to do (a batch that waited for all its writes before
+// the next one was collected left Cassandra idle at the end of every batch), and
+// it is large enough to fill its groups (batches collected whenever a record
+// arrives would be written a few rows at a time). The byte budget bounds the
+// records the batches in hand hold.
+func (w *Worker) consume(ctx, work context.Context, tbl *table, items <-chan item, f *finishing) error {
+	loop, stop := context.WithCancel(ctx) // stopped by a batch that ends the worker
+	defer stop()
+	// At most two batches are being written; more wait only while the oldest is
+	// retried (Cassandra is down, say), where they would fail too.
+	started := make(chan *inHand, 2)
+	f.free = make(chan []item, 2)
+	finished := make(chan error, 1)
+	go func() { finished <- w.finishBatches(work, tbl, started, f, stop) }()
+	var writing []*writes // of the last batches started, oldest first
+	for tbl.awaitSlots(loop) == nil {
+		if len(writing) == writingBatches {
+			writing[0].awaitEnd()
+			writing = writing[1:]
+		}
+		var buf []item
+		select {
+		case buf = <-f.free:
+		default:
+			buf = make([]item, 0, w.cfg.BatchRows)
+		}
+		batch, more := collect(loop, items, w.cfg.BatchRows, w.cfg.BatchWait, buf)
+		if len(batch) > 0 {
+			h := w.start(work, tbl, batch)
+			writing = append(writing, h.writes)
+			started <- h // the finishing owns h from here
+		}
+		if !more {
+			break
+		}
+	}
+	close(started)
+	return <-finished
+}
+
+// writingBatches is how many batches may be being written at once.
+const writingBatches = 2
+
+// finishing is where finished batches go: their dead letters to queue, their
+// commit positions (offs) to commits, their records' bytes back to held, their
+// buffers to free.
+type finishing struct {
+	queue   *deadQueue
+	offs    *offsets
+	held    *budget
+	commits chan<- []kafka.Message
+	free    chan []item
+}
+
+// inHand is a micro-batch whose writes are started.
+type inHand struct {
+	batch  []item
+	rows   []pendingRow // its valid records' rows
+	dl     deadLetters  // its invalid records' dead letters, and its rows' Cassandra rejects
+	writes *writes      // the rows' first writes
+	start  time.Time
+}
+
+// start splits a batch into rows and dead letters and starts writing the rows.
+func (w *Worker) start(ctx context.Context, tbl *table, batch []item) *inHand {
+	h := &inHand{batch: batch, rows: make([]pendingRow, 0, len(batch)), start: time.Now()}
+	for i := range batch {
+		it := &batch[i]
+		m := it.msg
+		if it.bad != nil {
+			w.log.Warn("invalid record: sending it to the dead-letter topic", "reason", it.bad.Reason,
+				"error", it.bad.Detail, "partition", m.Partition, "offset", m.Offset)
+			h.dl.add(m, it.bad, it.size)
+			continue
+		}
+		h.rows = append(h.rows, pendingRow{Row: it.row, msg: &it.msg, size: it.size})
+	}
+	h.writes = tbl.start(ctx, h.rows)
+	return h
+}
+
+// finishBatches finishes the batches received from started, in order, and hands
+// their commit positions to f.commits as the committer takes them: a batch does not
+// wait for the commit of the previous one, the committer gets the newest positions.
+// On an error that ends the worker it hands over the positions of the batches
+// finished before, calls stop, waits for the writes of the batches still coming,
+// and returns the error.
+func (w *Worker) finishBatches(ctx context.Context, tbl *table, started <-chan *inHand, f *finishing, stop func()) error {
+	unsent := map[int]kafka.Message{} // by partition: the newest commit position not handed over
+	positions := func() []kafka.Message { return slices.Collect(maps.Values(unsent)) }
+	for {
+		var out chan<- []kafka.Message // nil, which never takes, while nothing is unsent
+		if len(unsent) > 0 {
+			out = f.commits
+		}
+		select {
+		case out <- positions():
+			clear(unsent)
+			continue
+		case h, ok := <-started:
+			if !ok {
+				if len(unsent) > 0 {
+					f.commits <- positions()
+				}
+				return nil
+			}
+			done, err := w.finish(ctx, tbl, h, f)
+			if err != nil {
+				if len(unsent) > 0 {
+					f.commits <- positions()
+				}
+				stop()
+				for h := range started {
+					_, _ = h.writes.wait()
+				}
+				return err
+			}
+			for _, m := range done {
+				unsent[m.Partition] = m
+			}
+			clear(h.batch) // the buffer is reused: it holds no records any more
+			select {
+			case f.free <- h.batch[:0]:
+			default:
+			}
+		}
+	}
 }
 
 // startupErr is what Run returns when start-up failed with err: nil if ctx is done,
@@ -209,41 +339,26 @@ func (w *Worker) startupErr(ctx context.Context, err error) error {
 	return err
 }
 
-// process writes a batch's valid records to Cassandra, retrying until it succeeds,
-// hands its invalid ones to the dead-letter writer, and then hands to commits what
-// each partition may commit: its last record, or the record before its first dead
-// letter not yet written. The bytes of the records are given back to held, those of
-// the dead letters once they are written.
-func (w *Worker) process(ctx context.Context, tbl *table, batch []item, queue *deadQueue, offs *offsets,
-	held *budget, commits chan<- []kafka.Message) error {
-	start := time.Now()
+// finish waits for a started batch's writes and retries its failed rows until they
+// are written, hands its invalid records to the dead-letter writer, and then
+// returns what each of its partitions may commit: its last record, or the record
+// before its first dead letter not yet written. The bytes of the records are given
+// back to held, those of the dead letters once they are written.
+func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing) ([]kafka.Message, error) {
 	name := w.dataset.Name()
-
-	rows := make([]pendingRow, 0, len(batch))
-	var dl deadLetters
-	kill := func(m kafka.Message, bad *InvalidError, size int) {
-		dl.msgs = append(dl.msgs, deadLetter(m, bad))
-		dl.srcs = append(dl.srcs, position(m))
-		dl.reasons = append(dl.reasons, bad.Reason)
-		dl.bytes += size
-	}
-	for i := range batch {
-		it := &batch[i]
-		m := it.msg
-		if it.bad != nil {
-			w.log.Warn("invalid record: sending it to the dead-letter topic", "reason", it.bad.Reason,
-				"error", it.bad.Detail, "partition", m.Partition, "offset", m.Offset)
-			kill(m, it.bad, it.size)
-			continue
-		}
-		rows = append(rows, pendingRow{Row: it.row, msg: &it.msg, size: it.size})
-	}
-
 	// A row Cassandra rejects as invalid, while the statement is known to be good,
 	// is dead-lettered alone; the other failed rows are retried.
-	pending, rejected := rows, 0
+	pending, rejected := h.rows, 0
+	first := h.writes // the first attempt, started with the batch
 	if err := w.retry(ctx, "cassandra", w.cassandra, func(ctx context.Context) error {
-		failed, err := tbl.write(ctx, pending)
+		var failed []pendingRow
+		var err error
+		if first != nil {
+			failed, err = first.wait()
+			first = nil
+		} else {
+			failed, err = tbl.write(ctx, pending)
+		}
 		pending = failed[:0]
 		for _, r := range failed {
 			if !rowRejected(r.err, tbl) {
@@ -252,45 +367,44 @@ func (w *Worker) process(ctx context.Context, tbl *table, batch []item, queue *d
 			}
 			w.log.Warn("cassandra rejected a row: sending its record to the dead-letter topic",
 				"error", r.err, "partition", r.msg.Partition, "offset", r.msg.Offset)
-			kill(*r.msg, invalid(ReasonRejected, "cassandra rejected the row: %v", r.err), r.size)
+			h.dl.add(*r.msg, invalid(ReasonRejected, "cassandra rejected the row: %v", r.err), r.size)
 			rejected++
 		}
 		if len(pending) == 0 {
 			return nil
 		}
 		if rejected > 0 { // err may be a rejected row's
-			return fmt.Errorf("upserting %d of %d rows: %w", len(pending), len(rows), pending[0].err)
+			return fmt.Errorf("upserting %d of %d rows: %w", len(pending), len(h.rows), pending[0].err)
 		}
 		return err
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	now := time.Now()
-	w.metrics.written.WithLabelValues(name).Add(float64(len(rows) - rejected))
+	w.metrics.written.WithLabelValues(name).Add(float64(len(h.rows) - rejected))
 	latency := w.metrics.latency.WithLabelValues(name)
-	for _, r := range rows {
+	for _, r := range h.rows {
 		latency.Observe(now.Sub(r.msg.Time).Seconds())
 	}
 
 	n := 0
-	for _, it := range batch {
+	for _, it := range h.batch {
 		n += it.size
 	}
-	held.release(n - dl.bytes)
-	if len(dl.msgs) > 0 {
-		queue.put(dl)
+	f.held.release(n - h.dl.bytes)
+	if len(h.dl.msgs) > 0 {
+		f.queue.put(h.dl)
 	}
 
-	last := lastPerPartition(batch)
+	last := lastPerPartition(h.batch)
 	for _, m := range last {
 		w.metrics.setLag(name, m.Topic, m.Partition, m.Offset, m.HighWaterMark)
 	}
-	commits <- offs.done(last, dl.srcs)
-	took := time.Since(start)
-	w.metrics.batchRows.WithLabelValues(name).Observe(float64(len(batch)))
+	took := time.Since(h.start)
+	w.metrics.batchRows.WithLabelValues(name).Observe(float64(len(h.batch)))
 	w.metrics.batchTime.WithLabelValues(name).Observe(took.Seconds())
-	w.log.Debug("batch written", "records", len(batch), "rows", len(rows), "dlq", len(dl.msgs), "took", took)
-	return nil
+	w.log.Debug("batch written", "records", len(h.batch), "rows", len(h.rows), "dlq", len(h.dl.msgs), "took", took)
+	return f.offs.done(last, h.dl.srcs), nil
 }
 
 // fetch fetches messages, decodes them and sends them to items until ctx is done or
