@@ -101,7 +101,7 @@ func (t *table) write(ctx context.Context, rows []pendingRow) (failed []pendingR
 // one's free their slots, while its last writes are still in flight. A batch that
 // gets no slot before ctx is done fails with ctx's error.
 func (t *table) start(ctx context.Context, rows []pendingRow) *writes {
-	groups := groupRows(rows, t.owners.of, t.groupRows, t.groupBytes)
+	groups := groupRows(rows, t.owners.lookup(), t.groupRows, t.groupBytes)
 	ws := &writes{rows: len(rows)}
 	for i, group := range groups {
 		if t.slots.acquire(ctx, 1) != nil {

@@ -122,8 +122,17 @@ func (o *owners) partitionKey() []keyColumn {
 // of returns a key naming the replicas that own row's partition, the same for
 // every row owned by the same replicas; "" when they are unknown (no routing
 // information yet, a key that does not marshal, no replica up).
-func (o *owners) of(row Row) string {
+func (o *owners) of(row Row) string { return o.lookup()(row) }
+
+// lookup returns of for a set of rows: the partition key and the policy are taken
+// once (under the lock, refreshed if due), not for each row.
+func (o *owners) lookup() func(Row) string {
 	cols, policy := o.current()
+	return func(row Row) string { return ownersOf(cols, policy, o.keyspace, row) }
+}
+
+// ownersOf is of with the partition key cols and the policy given.
+func ownersOf(cols []keyColumn, policy gocql.HostSelectionPolicy, keyspace string, row Row) string {
 	if cols == nil {
 		return ""
 	}
@@ -131,7 +140,7 @@ func (o *owners) of(row Row) string {
 	if err != nil {
 		return ""
 	}
-	next := policy.Pick(routed{key: key, keyspace: o.keyspace})
+	next := policy.Pick(routed{key: key, keyspace: keyspace})
 	ids := make([]string, 0, 8) // on the stack for up to 8 replicas; Join of one allocates nothing
 	for h := next(); h != nil; h = next() {
 		ids = append(ids, h.Info().HostID())
