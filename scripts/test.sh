@@ -24,7 +24,7 @@ for svc in temporal kafka cassandra worker streaming; do
   stack/stack.sh running "$svc" || started+=("$svc")
 done
 
-# lane NAME COMMAND... runs the commands (separated by ';') in the background, in a
+# lane NAME SCRIPT... runs the scripts one after another in the background, in a
 # process group of their own, the output to $logs/make-test-NAME.log.
 declare -A lane_pid lane_log
 lane() {
