@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -168,11 +169,10 @@ func (c declaredColumn) convert(v any) (any, error) {
 		}
 		out := make([]string, len(arr))
 		for i, e := range arr {
-			s, ok := e.(string)
-			if !ok {
-				return nil, bad(streaming.ReasonWrongType, "%s[%d] is a JSON %s, want a string", c.field(), i, jsonKind(e))
+			if e == nil { // a list holds no null
+				return nil, bad(streaming.ReasonWrongType, "%s[%d] is a JSON null, want a string", c.field(), i)
 			}
-			out[i] = s
+			out[i] = sparkText(e)
 		}
 		return out, nil
 	case "boolean":
@@ -191,6 +191,8 @@ func (c declaredColumn) convert(v any) (any, error) {
 			return nil, bad(streaming.ReasonInvalidValue, "%s is %s: %v", c.field(), clipText(n.String()), err)
 		}
 		return out, nil
+	case "text":
+		return sparkText(v), nil
 	case "timestamp":
 		if n, ok := v.(json.Number); ok { // Unix milliseconds
 			ms, err := n.Int64()
@@ -209,6 +211,22 @@ func (c declaredColumn) convert(v any) (any, error) {
 		return nil, c.wrong("%s %q: %v", c.field(), clipText(s), err)
 	}
 	return out, nil
+}
+
+// sparkText is a decoded JSON value as a text column holds it, as Spark's from_json
+// takes a StringType field: a string as its content, any other value as its JSON
+// text (a number as written, an object with its members in name order).
+func sparkText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	b, _ := json.Marshal(v) // of what json decoded: it cannot fail
+	return string(b)
 }
 
 // field names the column's source in messages: "field customer.name".

@@ -1,8 +1,11 @@
 package streaming
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
+	"strings"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
@@ -39,15 +42,17 @@ func (Users) Columns() []Column {
 // PrimaryKey returns "id".
 func (Users) PrimaryKey() string { return "id" }
 
-// Decode parses a record.User and checks its id. Every other field is free text; a
-// field that is absent or null is written as an empty string, as the producer never
-// sends one.
+// Decode parses a record.User and checks its id. Every other field is text, taken
+// as Spark's from_json takes a StringType field: a JSON string is its content, any
+// other JSON value (a number, a boolean, an object, an array) its JSON text, so the
+// post code 15836 that randomuser.me sends for many countries is stored as "15836".
+// A field that is absent or null is written as an empty string.
 func (Users) Decode(_, value []byte) (Row, error) {
 	var u record.User
 	if !flatStrings(value, userNames, userFields(&u)) {
 		u = record.User{}
-		if err := json.Unmarshal(value, &u); err != nil {
-			return Row{}, jsonError(err, "an object")
+		if err := lenientStrings(value, userNames, userFields(&u)); err != nil {
+			return Row{}, err
 		}
 	}
 	if u.ID == "" {
@@ -61,6 +66,71 @@ func (Users) Decode(_, value []byte) (Row, error) {
 		id, u.FirstName, u.LastName, u.Gender, u.Address, u.PostCode, u.Email,
 		u.Username, u.DOB, u.RegisteredDate, u.Phone, u.Picture,
 	}}, nil
+}
+
+// lenientStrings decodes a JSON object into text fields: it sets *fields[i] to the
+// member named names[i] (or, as encoding/json does, a member whose name differs only
+// in case), a string as its content and any other value but null as its compact
+// JSON text. The first field, the row's id, must be a string: an id that is a
+// number can be no UUID.
+func lenientStrings(value []byte, names []string, fields []*string) error {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(value, &members); err != nil {
+		return jsonError(err, "an object")
+	}
+	exact := make([]bool, len(names))
+	for name, raw := range members {
+		i := slices.Index(names, name)
+		if i < 0 {
+			i = slices.IndexFunc(names, func(n string) bool { return strings.EqualFold(n, name) })
+			if i < 0 || exact[i] {
+				continue
+			}
+		} else {
+			exact[i] = true
+		}
+		text, isString, err := jsonText(raw)
+		switch {
+		case err != nil:
+			return invalid(ReasonNotJSON, "field %q: %v", name, err)
+		case i == 0 && !isString && text != "":
+			return invalid(ReasonWrongType, "field %q is a JSON %s, want a string", name, rawKind(raw))
+		}
+		*fields[i] = text
+	}
+	return nil
+}
+
+// jsonText is a JSON value as a text column holds it: a string's content, "" for
+// null, and the compact JSON text of anything else.
+func jsonText(raw json.RawMessage) (text string, isString bool, err error) {
+	switch raw[0] {
+	case '"':
+		err = json.Unmarshal(raw, &text)
+		return text, true, err
+	case 'n':
+		return "", false, nil
+	}
+	var b bytes.Buffer
+	err = json.Compact(&b, raw)
+	return b.String(), false, err
+}
+
+// rawKind names the kind of a JSON value, for messages.
+func rawKind(raw json.RawMessage) string {
+	switch raw[0] {
+	case '"':
+		return "string"
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "boolean"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "number"
 }
 
 // userNames are the JSON names of the fields of a record.User, in the order of

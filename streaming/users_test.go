@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,8 +39,10 @@ func TestUsersDecode(t *testing.T) {
 		{"id with misplaced dashes", "", `{"id":"6f1c2a4e8-b1d-4c3e-9f2a-0d5e7b9c1a23"}`, ReasonInvalidID},
 		{"id with non-hex", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a2g"}`, ReasonInvalidID},
 		{"id a number", "", `{"id":42}`, ReasonWrongType},
-		{"post_code a number", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","post_code":75001}`, ReasonWrongType},
-		{"name an object", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","first_name":{"first":"Ada"}}`, ReasonWrongType},
+		{"id true", "", `{"id":true}`, ReasonWrongType},
+		{"id an object", "", `{"id":{"value":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23"}}`, ReasonWrongType},
+		{"post_code a number", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","post_code":75001}`, ""},
+		{"name an object", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","first_name":{"first":"Ada"}}`, ""},
 	})
 }
 
@@ -56,6 +59,30 @@ func TestUsersDecodeMapsEveryColumn(t *testing.T) {
 		"username": u.Username, "dob": u.DOB, "registered_date": u.RegisteredDate,
 		"phone": u.Phone, "picture": u.Picture,
 	}, row)
+}
+
+// TestUsersDecodeTakesTextAsSpark: a text column takes any JSON value as Spark's
+// from_json does for a StringType field: a number, a boolean, an object or an array
+// as its JSON text.
+func TestUsersDecodeTakesTextAsSpark(t *testing.T) {
+	const id = `"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23"`
+	for value, want := range map[string]map[string]any{
+		`{` + id + `,"post_code":15836}`:                          {"post_code": "15836"},
+		`{` + id + `,"post_code":-1.50e3}`:                        {"post_code": "-1.50e3"},
+		`{` + id + `,"gender":true,"phone":null}`:                 {"gender": "true", "phone": ""},
+		`{` + id + `,"address":{"city": "Oslo", "n": [1, 2]}}`:    {"address": `{"city":"Oslo","n":[1,2]}`},
+		`{` + id + `,"POST_CODE":7}`:                              {"post_code": "7"},
+		`{` + id + `,"post_code":"exact","Post_Code":7}`:          {"post_code": "exact"},
+		`{"ID":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","email":1}`: {"email": "1"},
+	} {
+		row, err := Users{}.Decode(nil, []byte(value))
+		require.NoError(t, err, value)
+		cols := Users{}.Columns()
+		for name, v := range want {
+			i := slices.IndexFunc(cols, func(c Column) bool { return c.Name == name })
+			assert.Equal(t, v, row.Values[i], "%s of %s", name, value)
+		}
+	}
 }
 
 func TestInvalidIDDetailIsClipped(t *testing.T) {
