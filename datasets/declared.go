@@ -31,6 +31,7 @@ import (
 //	    write_time: value.updated_at       # default kafka.timestamp
 //	    columns:
 //	      - {name: id, type: uuid, from: value.id, required: true}
+//	        # or from: key, if_absent: kafka.record_id (records without one)
 //	      - {name: customer, type: text, from: value.customer.name}
 //	      - {name: partition, type: int, from: kafka.partition}
 //	      - {name: origin, type: text, const: web}
@@ -44,6 +45,9 @@ const (
 	fromTimestamp = "kafka.timestamp"
 	fromPartition = "kafka.partition"
 	fromOffset    = "kafka.offset"
+	// fromRecordID is an id derived from the record's first coordinates
+	// (streaming.RecordID): a row per record for records that carry no id.
+	fromRecordID = "kafka.record_id"
 )
 
 // sourceTypes are the types each non-value source can fill.
@@ -52,6 +56,7 @@ var sourceTypes = map[string][]string{
 	fromTimestamp: {"timestamp", "bigint"},
 	fromPartition: {"int", "bigint"},
 	fromOffset:    {"bigint"},
+	fromRecordID:  {"uuid"},
 }
 
 var (
@@ -268,14 +273,17 @@ type declaredColumn struct {
 	constant any // a const column's value, bound as it is
 	required bool
 	key      bool // a primary key column: its absence is missing_id, a bad uuid invalid_id
+	// orRecordID: a uuid column from the key or a value field that takes the
+	// record's derived id (streaming.RecordID) when the key or field is absent.
+	orRecordID bool
 }
 
 // optional reports whether the column may be left unset.
-func (c declaredColumn) optional() bool { return c.from == "value" && !c.required }
+func (c declaredColumn) optional() bool { return c.from == "value" && !c.required && !c.orRecordID }
 
 func (p *declParser) column(n *yaml.Node, dataset string) (declaredColumn, bool) {
 	before := len(p.errs)
-	m := p.mapping(n, dataset+": column", "name", "type", "from", "const", "required")
+	m := p.mapping(n, dataset+": column", "name", "type", "from", "const", "required", "if_absent")
 	if n.Kind != yaml.MappingNode {
 		return declaredColumn{}, false
 	}
@@ -312,7 +320,7 @@ func (p *declParser) column(n *yaml.Node, dataset string) (declaredColumn, bool)
 			c.constant = v
 		}
 	case !hasFrom:
-		p.fail(n, "%s: no from: want value.<path>, key, kafka.timestamp, kafka.partition, kafka.offset, or a const", what)
+		p.fail(n, "%s: no from: want value.<path>, key, kafka.timestamp, kafka.partition, kafka.offset, kafka.record_id, or a const", what)
 	default:
 		src := p.scalar(m, what, "from")
 		switch {
@@ -325,7 +333,16 @@ func (p *declParser) column(n *yaml.Node, dataset string) (declaredColumn, bool)
 				p.fail(from, "%s: from %s cannot fill a %s column: want %s", what, src, c.typ, strings.Join(sourceTypes[src], " or "))
 			}
 		default:
-			p.fail(from, "%s: from %q: want value.<path>, key, kafka.timestamp, kafka.partition or kafka.offset", what, src)
+			p.fail(from, "%s: from %q: want value.<path>, key, kafka.timestamp, kafka.partition, kafka.offset or kafka.record_id", what, src)
+		}
+	}
+	if n, ok := m["if_absent"]; ok {
+		c.orRecordID = true
+		switch {
+		case n.Value != fromRecordID || n.Kind != yaml.ScalarNode:
+			p.fail(n, "%s: if_absent %q: want %s", what, n.Value, fromRecordID)
+		case c.typ != "uuid" || c.from != fromKey && c.from != "value":
+			p.fail(n, "%s: if_absent: only a uuid column from key or value.<path> can take the record's id", what)
 		}
 	}
 	return c, len(p.errs) == before

@@ -117,7 +117,12 @@ func (c declaredColumn) value(m kafka.Message, doc any) (any, error) {
 		return int32(m.Partition), nil
 	case fromOffset:
 		return m.Offset, nil
+	case fromRecordID:
+		return streaming.RecordID(m), nil
 	case fromKey:
+		if len(m.Key) == 0 && c.orRecordID {
+			return streaming.RecordID(m), nil
+		}
 		if len(m.Key) == 0 {
 			return nil, c.missing("no key")
 		}
@@ -132,6 +137,9 @@ func (c declaredColumn) value(m kafka.Message, doc any) (any, error) {
 		return nil, err
 	}
 	if v == nil { // absent or null
+		if c.orRecordID {
+			return streaming.RecordID(m), nil
+		}
 		if c.required {
 			return nil, c.missing("no %s", c.field())
 		}

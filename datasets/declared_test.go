@@ -168,6 +168,68 @@ func lineNumbers(err error) []int {
 	return out
 }
 
+// TestDeclaredRecordID: a declared dataset chooses where its row id comes from: the
+// key or a value field, with the record's derived id (streaming.RecordID) for records
+// that lack them, or always the derived id.
+func TestDeclaredRecordID(t *testing.T) {
+	ds, err := ParseDeclared("ids.yaml", []byte(`datasets:
+  - name: by_key
+    topic: a
+    table: k.a
+    primary_key: id
+    columns:
+      - {name: id, type: uuid, from: key, if_absent: kafka.record_id}
+      - {name: v, type: text, from: value}
+  - name: by_field
+    topic: b
+    table: k.b
+    primary_key: id
+    columns:
+      - {name: id, type: uuid, from: value.id, if_absent: kafka.record_id}
+  - name: always
+    topic: c
+    table: k.c
+    primary_key: id
+    columns:
+      - {name: id, type: uuid, from: kafka.record_id}
+`))
+	require.NoError(t, err)
+	const id = "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"
+	keyless := kafka.Message{Topic: "a", Partition: 2, Offset: 5, Value: []byte(`"x"`)}
+	derived := streaming.RecordID(keyless)
+	for _, tc := range []struct {
+		d    int
+		m    kafka.Message
+		want string
+	}{
+		{0, keyless, derived.String()},
+		{0, kafka.Message{Topic: "a", Partition: 2, Offset: 5, Key: []byte(id), Value: []byte(`"x"`)}, id},
+		{1, kafka.Message{Topic: "a", Partition: 2, Offset: 5, Value: []byte(`{}`)}, derived.String()},
+		{1, kafka.Message{Topic: "a", Partition: 2, Offset: 5, Value: []byte(`{"id": null}`)}, derived.String()},
+		{1, kafka.Message{Topic: "a", Partition: 2, Offset: 5, Value: []byte(`{"id": "` + id + `"}`)}, id},
+		{2, kafka.Message{Topic: "a", Partition: 2, Offset: 5, Key: []byte(id)}, derived.String()},
+	} {
+		row, err := ds[tc.d].Rows.(*Declared).DecodeMessage(tc.m)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, row.Values[0].(gocql.UUID).String(), "%s: key %q value %s", ds[tc.d].Name, tc.m.Key, tc.m.Value)
+	}
+
+	_, err = ParseDeclared("bad.yaml", []byte(`datasets:
+  - name: bad
+    topic: a
+    table: k.a
+    primary_key: id
+    columns:
+      - {name: id, type: text, from: key, if_absent: kafka.record_id}
+      - {name: n, type: uuid, from: kafka.offset}
+      - {name: m, type: uuid, from: value.m, if_absent: key}
+`))
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "bad.yaml:7: dataset bad: column id: if_absent: only a uuid column from key or value.<path>")
+	assert.ErrorContains(t, err, "bad.yaml:8: dataset bad: column n: from kafka.offset cannot fill a uuid column")
+	assert.ErrorContains(t, err, `bad.yaml:9: dataset bad: column m: if_absent "key": want kafka.record_id`)
+}
+
 func TestLoadFileNamesAMissingFile(t *testing.T) {
 	_, err := LoadFile("no/such/file.yaml")
 	assert.ErrorContains(t, err, "reading declared datasets: open no/such/file.yaml")

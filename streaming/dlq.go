@@ -28,6 +28,10 @@ const (
 	HeaderTimestamp = "dlq.timestamp" // source record time, Unix milliseconds
 	HeaderStack     = "dlq.stack"     // reason panic: the decoder's stack trace, at most 4 KiB
 	HeaderTruncated = "dlq.truncated" // "true": the value (and maybe the key) is cut (reason too_large)
+	// HeaderFirst is where a replayed record was first published,
+	// topic/partition/offset: a replay sets it, and keeps it through later replays, so
+	// that the record keeps its RecordID.
+	HeaderFirst = "dlq.first"
 )
 
 // dlqMaxMessageBytes is the dead-letter topic's max.message.bytes: above the broker's

@@ -3,6 +3,9 @@ package streaming
 import (
 	"encoding/json"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/segmentio/kafka-go"
+
 	"github.com/streampipe/streampipe/record"
 )
 
@@ -13,7 +16,10 @@ import (
 // decoded string's fields.
 type RegisteredUsers struct{}
 
-var _ Dataset = RegisteredUsers{}
+var (
+	_ Dataset        = RegisteredUsers{}
+	_ MessageDecoder = RegisteredUsers{}
+)
 
 // Name returns "registered_users".
 func (RegisteredUsers) Name() string { return "registered_users" }
@@ -32,16 +38,31 @@ func (RegisteredUsers) Columns() []Column {
 // PrimaryKey returns "id".
 func (RegisteredUsers) PrimaryKey() string { return "id" }
 
+// DecodeMessage takes the row's id from the key, a UUID, or, for a record with no
+// key (the seed's producer sends none), derives it from the record's coordinates
+// (RecordID): each keyless record is one row, the same one on every redelivery.
+func (d RegisteredUsers) DecodeMessage(m kafka.Message) (Row, error) {
+	if len(m.Key) == 0 {
+		return d.row(RecordID(m), m.Value)
+	}
+	return d.Decode(m.Key, m.Value)
+}
+
 // Decode takes the id from the key and the fields from the value, a JSON string of
-// exactly three $-separated parts. The address keeps its newline.
-func (RegisteredUsers) Decode(key, value []byte) (Row, error) {
+// exactly three $-separated parts. The address keeps its newline. Without the
+// record's coordinates, a record with no key has no id.
+func (d RegisteredUsers) Decode(key, value []byte) (Row, error) {
 	if len(key) == 0 {
-		return Row{}, invalid(ReasonMissingID, "no key: the key is the row's id")
+		return Row{}, invalid(ReasonMissingID, "no key, and no coordinates to derive an id from")
 	}
 	id, err := parseUUID(string(key))
 	if err != nil {
 		return Row{}, err
 	}
+	return d.row(id, value)
+}
+
+func (RegisteredUsers) row(id gocql.UUID, value []byte) (Row, error) {
 	var s *string
 	if err := json.Unmarshal(value, &s); err != nil {
 		return Row{}, jsonError(err, "a string")

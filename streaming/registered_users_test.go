@@ -4,6 +4,9 @@ import (
 	"testing"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const registeredUserID = "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"
@@ -17,7 +20,7 @@ func TestRegisteredUsersDecode(t *testing.T) {
 		{"seed message", registeredUserID, seedRegisteredUser, ""},
 		{"empty fields", registeredUserID, `"$$"`, ""},
 		{"unicode", registeredUserID, `"Zoë Ça\u00f1ón$1 Rue\nParis$1999"`, ""},
-		{"no key", "", seedRegisteredUser, ReasonMissingID},
+		{"no key, no coordinates", "", seedRegisteredUser, ReasonMissingID},
 		{"key not a uuid", "user-1", seedRegisteredUser, ReasonInvalidID},
 		{"two parts", registeredUserID, `"James Olson$2002"`, ReasonMalformed},
 		{"four parts", registeredUserID, `"James$Olson$983 Alvarado Vista$2002"`, ReasonMalformed},
@@ -35,6 +38,40 @@ func TestRegisteredUsersDecode(t *testing.T) {
 	assertRow(t, RegisteredUsers{}, map[string]any{
 		"id": id, "name": "James Olson", "address": "983 Alvarado Vista\nPort Matthew, MA 57760", "date": "2002",
 	}, rows["seed message"])
+}
+
+// TestRegisteredUsersKeylessRecordID: a record without a key, as the seed's producer
+// sends, becomes a row whose id is derived from its first coordinates: the same on
+// every redelivery and replay, another for another record.
+func TestRegisteredUsersKeylessRecordID(t *testing.T) {
+	at := kafka.Message{Topic: "registered_user_2", Partition: 1, Offset: 7, Value: []byte(seedRegisteredUser)}
+	row, err := RegisteredUsers{}.DecodeMessage(at)
+	require.NoError(t, err)
+	again, err := RegisteredUsers{}.DecodeMessage(at)
+	require.NoError(t, err)
+	assert.Equal(t, row.Values[0], again.Values[0], "a redelivery")
+	// Pinned: a new derivation would write the records read again as second rows.
+	assert.Equal(t, "51ce06b4-b1dd-5751-9d3b-a523465a8da5", row.Values[0].(gocql.UUID).String(), "the derivation is stable across versions")
+	replayed := kafka.Message{Topic: "registered_user_2", Partition: 0, Offset: 99, Value: []byte(seedRegisteredUser),
+		Headers: []kafka.Header{{Key: HeaderFirst, Value: []byte("registered_user_2/1/7")}}}
+	fromReplay, err := RegisteredUsers{}.DecodeMessage(replayed)
+	require.NoError(t, err)
+	assert.Equal(t, row.Values[0], fromReplay.Values[0], "a replay keeps the record's first coordinates")
+	for _, other := range []kafka.Message{
+		{Topic: "registered_user_2", Partition: 1, Offset: 8},
+		{Topic: "registered_user_2", Partition: 0, Offset: 7},
+		{Topic: "registered_user_3", Partition: 1, Offset: 7},
+	} {
+		other.Value = at.Value
+		o, err := RegisteredUsers{}.DecodeMessage(other)
+		require.NoError(t, err)
+		assert.NotEqual(t, row.Values[0], o.Values[0], "%s/%d/%d", other.Topic, other.Partition, other.Offset)
+	}
+	keyed := at
+	keyed.Key = []byte(registeredUserID)
+	k, err := RegisteredUsers{}.DecodeMessage(keyed)
+	require.NoError(t, err)
+	assert.Equal(t, registeredUserID, k.Values[0].(gocql.UUID).String(), "a key is the id")
 }
 
 func FuzzRegisteredUsersDecode(f *testing.F) {

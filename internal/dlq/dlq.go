@@ -43,6 +43,9 @@ type Letter struct {
 	SourcePartition int
 	SourceOffset    int64
 	SourceTime      time.Time // the source record's timestamp; zero if the header is missing
+	// First is where the record was first published, topic/partition/offset: the
+	// source's coordinates, or those a replay before this one kept (dlq.first).
+	First string
 	// Replays is how many times the record has been replayed already (dlq.replays).
 	Replays   int
 	Truncated bool
@@ -85,11 +88,16 @@ func Parse(m kafka.Message) Letter {
 			l.Truncated = v == "true"
 		case HeaderReplays:
 			l.Replays, _ = strconv.Atoi(v)
+		case streaming.HeaderFirst:
+			l.First = v
 		default:
 			if !strings.HasPrefix(h.Key, streaming.HeaderPrefix) {
 				l.Headers = append(l.Headers, h)
 			}
 		}
+	}
+	if l.First == "" && l.SourceTopic != "" {
+		l.First = l.SourceTopic + "/" + strconv.Itoa(l.SourcePartition) + "/" + strconv.FormatInt(l.SourceOffset, 10)
 	}
 	return l
 }
@@ -99,7 +107,8 @@ func Parse(m kafka.Message) Letter {
 func (l Letter) Replay(dlqTopic string) kafka.Message {
 	headers := append(l.Headers[:len(l.Headers):len(l.Headers)],
 		kafka.Header{Key: HeaderReplayedFrom, Value: []byte(Coordinates(dlqTopic, l.Partition, l.Offset))},
-		kafka.Header{Key: HeaderReplays, Value: []byte(strconv.Itoa(l.Replays + 1))})
+		kafka.Header{Key: HeaderReplays, Value: []byte(strconv.Itoa(l.Replays + 1))},
+		kafka.Header{Key: streaming.HeaderFirst, Value: []byte(l.First)})
 	return kafka.Message{Topic: l.SourceTopic, Key: l.Key, Value: l.Value, Headers: headers}
 }
 

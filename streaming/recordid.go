@@ -1,0 +1,33 @@
+package streaming
+
+import (
+	"strconv"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/google/uuid"
+	"github.com/segmentio/kafka-go"
+)
+
+// recordIDSpace is the namespace of the ids RecordID derives.
+var recordIDSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/streampipe/streampipe/record-id"))
+
+// RecordID is the row id of a record that carries none (a producer that sends no
+// key, as the seed's registered-users producer): a name-based (version 5) UUID of the
+// record's first coordinates, topic/partition/offset. A redelivery, a restart or a
+// second worker reads the same record at the same coordinates, and a dead-letter
+// replay carries them in its HeaderFirst header, so the record becomes the same row
+// every time, never a second one.
+func RecordID(m kafka.Message) gocql.UUID {
+	return gocql.UUID(uuid.NewSHA1(recordIDSpace, []byte(FirstCoordinates(m))))
+}
+
+// FirstCoordinates are where record m was first published: its HeaderFirst header
+// if a replay gave it one, else its own topic/partition/offset.
+func FirstCoordinates(m kafka.Message) string {
+	for _, h := range m.Headers {
+		if h.Key == HeaderFirst {
+			return string(h.Value)
+		}
+	}
+	return m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+}
