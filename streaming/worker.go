@@ -46,6 +46,9 @@ type Worker struct {
 	dlqTopic  *outage // writes of dead letters
 
 	bounds *fetchBounds // of what the reader fetches
+	// keyColumns are the places of the primary key in a row, to supersede rows;
+	// nil for a dataset whose write times come from the values, which decide.
+	keyColumns []int
 }
 
 // New checks cfg and returns a Worker for dataset that reports to metrics.
@@ -55,15 +58,20 @@ func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("dataset", dataset.Name(), "topic", cfg.Topic)
+	var keyColumns []int
+	if !writeTimeFromValue(dataset) {
+		keyColumns = primaryKeyColumns(dataset)
+	}
 	return &Worker{
-		cfg:       cfg,
-		dataset:   dataset,
-		metrics:   metrics,
-		log:       log,
-		kafka:     newOutage(cfg.kafkaServer(), log),
-		cassandra: newOutage(cfg.cassandraServer(), log),
-		dlqTopic:  newOutage(cfg.dlqServer(), log),
-		bounds:    newFetchBounds(cfg),
+		keyColumns: keyColumns,
+		cfg:        cfg,
+		dataset:    dataset,
+		metrics:    metrics,
+		log:        log,
+		kafka:      newOutage(cfg.kafkaServer(), log),
+		cassandra:  newOutage(cfg.cassandraServer(), log),
+		dlqTopic:   newOutage(cfg.dlqServer(), log),
+		bounds:     newFetchBounds(cfg),
 	}, nil
 }
 
@@ -261,6 +269,9 @@ type inHand struct {
 	dl     deadLetters  // its invalid records' dead letters, and its rows' Cassandra rejects
 	writes *writes      // the rows' first writes
 	start  time.Time
+	// superseded counts the rows not written because a later record of the batch
+	// overwrites them (supersede): they count as written.
+	superseded int
 }
 
 // start splits a batch into rows and dead letters and starts writing the rows.
@@ -277,6 +288,7 @@ func (w *Worker) start(ctx context.Context, tbl *table, batch []item) *inHand {
 		}
 		h.rows = append(h.rows, pendingRow{Row: it.row, msg: &it.msg, size: it.size})
 	}
+	h.rows, h.superseded = supersede(h.rows, w.keyColumns)
 	h.writes = tbl.start(ctx, h.rows)
 	return h
 }
@@ -381,7 +393,7 @@ func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing
 		return nil, err
 	}
 	now := time.Now()
-	w.metrics.written.WithLabelValues(name).Add(float64(len(h.rows) - rejected))
+	w.metrics.written.WithLabelValues(name).Add(float64(len(h.rows) + h.superseded - rejected))
 	latency := w.metrics.latency.WithLabelValues(name)
 	for _, r := range h.rows {
 		latency.Observe(now.Sub(r.msg.Time).Seconds())
@@ -602,7 +614,7 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 		return item{msg: m, bad: bad}
 	}
 	if !valueTimed {
-		row.WriteTime = m.Time
+		row.WriteTime = recordWriteTime(m)
 	} else if bad := checkTime(row.WriteTime, time.Now()); bad != nil {
 		return item{msg: m, bad: bad}
 	}
@@ -630,6 +642,20 @@ var (
 	minRecordTime    = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxRecordTimeAdd = 24 * time.Hour // after now
 )
+
+// recordWriteTime is the write time of the row of record m: its Kafka timestamp, a
+// whole millisecond, plus its offset modulo 1000 in microseconds. Kafka timestamps
+// have milliseconds only, and two versions of a row written at the same time tie in
+// Cassandra, which then keeps the larger value, not the later one: the offset breaks
+// the tie, so that of two versions of a key in one millisecond the later one wins,
+// whatever their values, in one micro-batch or two, and on every redelivery (the
+// write time depends on the record alone). Offsets that straddle a multiple of 1000
+// within one millisecond would compare the wrong way round: within a micro-batch
+// the earlier version is then not written at all (supersede); across micro-batches,
+// that one case stays Cassandra's.
+func recordWriteTime(m kafka.Message) time.Time {
+	return m.Time.Truncate(time.Millisecond).Add(time.Duration(m.Offset%1000) * time.Microsecond)
+}
 
 // checkTime says why a record's timestamp t cannot be its row's write time, or nil.
 func checkTime(t, now time.Time) *InvalidError {
