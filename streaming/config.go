@@ -52,6 +52,10 @@ type Config struct {
 	Topic       string             // the topic to consume
 	DLQTopic    string             // dead-letter topic; default Topic + ".dlq"
 	GroupID     string             // consumer group; default DefaultGroupID
+	// ReadUncommitted also takes the records of open and aborted transactions; by
+	// default (read_committed) the worker reads only committed ones, as Kafka
+	// Streams and Flink do. Transaction markers are never records (fetchcut.go).
+	ReadUncommitted bool
 
 	Hosts       []string // Cassandra contact points, host or host:port
 	HostsFrom   string   // where Hosts were set, for messages (e.g. "CASSANDRA_HOSTS"); default none
@@ -82,9 +86,9 @@ var (
 	topicName  = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 )
 
-// CheckIdentifier, CheckTopic, CheckConsistency and CheckReplication say what is
-// wrong with a keyspace or table name, a topic name, a consistency level or a
-// replication map, in words that start with "want": a main checks its settings with
+// CheckIdentifier, CheckTopic, CheckConsistency, CheckIsolation and CheckReplication
+// say what is wrong with a keyspace or table name, a topic name, a consistency level,
+// an isolation level or a replication map, in words that start with "want": a main checks its settings with
 // them to report each under its own name, and New checks the Config with them again.
 
 // CheckIdentifier checks a keyspace or table name: unquoted, so case does not matter.
@@ -107,6 +111,20 @@ func CheckTopic(s string) error {
 func CheckConsistency(s string) error {
 	if _, err := gocql.ParseConsistencyWrapper(strings.ToUpper(s)); err != nil {
 		return errors.New("want ONE, QUORUM, LOCAL_QUORUM or another level gocql knows")
+	}
+	return nil
+}
+
+// Isolation levels, the values of STREAMING_ISOLATION.
+const (
+	ReadCommitted   = "read_committed"
+	ReadUncommitted = "read_uncommitted"
+)
+
+// CheckIsolation checks an isolation level.
+func CheckIsolation(s string) error {
+	if s != ReadCommitted && s != ReadUncommitted {
+		return fmt.Errorf("want %s (the default) or %s", ReadCommitted, ReadUncommitted)
 	}
 	return nil
 }

@@ -32,12 +32,22 @@ func newConsumer(cfg Config, log *slog.Logger, bounds *fetchBounds) *consumer {
 	return c
 }
 
+// isolation is the reader's isolation level: read_committed unless the config asks
+// for read_uncommitted.
+func (c *consumer) isolation() kafka.IsolationLevel {
+	if c.cfg.ReadUncommitted {
+		return kafka.ReadUncommitted
+	}
+	return kafka.ReadCommitted
+}
+
 func (c *consumer) newReader() *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:          c.cfg.Brokers,
 		GroupID:          c.cfg.GroupID,
 		Topic:            c.cfg.Topic,
 		StartOffset:      kafka.FirstOffset,
+		IsolationLevel:   c.isolation(),
 		Dialer:           c.dialer(),
 		CommitInterval:   0, // commit synchronously, when the worker says so
 		JoinGroupBackoff: 300 * time.Millisecond,

@@ -3,6 +3,7 @@ package streaming
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -38,6 +39,13 @@ import (
 //     snappy chunk too large, corrupt data, an unknown codec or message format)
 //     becomes one marked record at the batch's last offset naming the offsets it
 //     covers: the worker dead-letters it as undecodable and goes on past it;
+//   - transactions: a control batch (a transaction's commit or abort marker) and,
+//     by the aborted transactions the broker lists (it lists them to a
+//     read_committed fetch), each batch of an aborted transaction become one marked
+//     record at the batch's last offset: the worker decodes, writes and dead-letters
+//     none of them, and commits past them, so a partition that ends with a marker
+//     shows no lag (kafka-go hands every record to the worker, markers and aborted
+//     records included);
 //   - at most maxResponse bytes of records per response (always at least one
 //     record): kafka-go fetches the rest from the next offset.
 //
@@ -69,12 +77,16 @@ const (
 type cut struct {
 	keyBytes, valueBytes, headerBytes int
 	undecodable                       string // why the batch could not be read; "" for a cut record
-	first, last                       int64  // the offsets the undecodable batch covers
+	skipped                           string // why the batch is no records of the topic's: control, aborted
+	first, last                       int64  // the offsets the undecodable or skipped batch covers
 }
 
 func (c cut) encode() []byte {
-	if c.undecodable != "" {
+	switch {
+	case c.undecodable != "":
 		return fmt.Appendf(nil, "undecodable %d %d %s", c.first, c.last, c.undecodable)
+	case c.skipped != "":
+		return fmt.Appendf(nil, "skipped %d %d %s", c.first, c.last, c.skipped)
 	}
 	return fmt.Appendf(nil, "cut %d %d %d", c.keyBytes, c.valueBytes, c.headerBytes)
 }
@@ -95,6 +107,8 @@ func parseCut(b []byte) (cut, bool) {
 		return cut{keyBytes: int(x), valueBytes: int(y), headerBytes: h}, err == nil
 	case "undecodable":
 		return cut{first: x, last: y, undecodable: f[3]}, f[3] != ""
+	case "skipped":
+		return cut{first: x, last: y, skipped: f[3]}, f[3] != ""
 	}
 	return cut{}, false
 }
@@ -397,7 +411,17 @@ type rebuilder struct {
 	body    []byte // the record being rebuilt, up to its value
 	headers []byte // its headers, encoded
 	ends    []int  // where each of its headers ends in headers
+
+	// The aborted transactions of the partition being rebuilt, in the order of
+	// their first offsets, the next one not yet begun, and the producers whose
+	// aborted transaction is open at the current batch.
+	aborted     []abortedTxn
+	nextAborted int
+	abortedBy   map[int64]bool
 }
+
+// abortedTxn is an entry of a fetch response's aborted transactions.
+type abortedTxn struct{ producer, first int64 }
 
 // copyN copies n bytes of the response to out and returns them.
 func (rb *rebuilder) copyN(n int) ([]byte, error) {
@@ -470,11 +494,7 @@ func (rb *rebuilder) partition(topic string, version int16) error {
 	if _, err := rb.copyN(fixed); err != nil {
 		return err
 	}
-	aborted, err := rb.copyInt32()
-	if err != nil {
-		return err
-	}
-	if _, err := rb.copyN(16 * max(int(aborted), 0)); err != nil {
+	if err := rb.abortedTxns(); err != nil {
 		return err
 	}
 	if version >= 11 {
@@ -507,6 +527,61 @@ func (rb *rebuilder) partition(topic string, version int16) error {
 	return nil
 }
 
+// abortedTxns reads a partition's aborted transactions, which rebuild needs and
+// kafka-go does not (it ignores them): the rebuilt response lists none. The count
+// comes from the wire: entries are read one by one, never more than the response
+// holds, so that no allocation is sized by it.
+func (rb *rebuilder) abortedTxns() error {
+	var n [4]byte
+	if _, err := io.ReadFull(rb.in, n[:]); err != nil {
+		return err
+	}
+	count := int64(int32(binary.BigEndian.Uint32(n[:])))
+	if count > 0 {
+		n = [4]byte{} // none
+	}
+	rb.out = append(rb.out, n[:]...) // none, or null as it came
+	if count > rb.in.N/16 {
+		return fmt.Errorf("%d aborted transactions in a response of %d bytes", count, rb.in.N)
+	}
+	rb.aborted, rb.nextAborted = rb.aborted[:0], 0
+	if rb.abortedBy == nil {
+		rb.abortedBy = map[int64]bool{}
+	}
+	clear(rb.abortedBy)
+	var e [16]byte
+	for range max(count, 0) {
+		if _, err := io.ReadFull(rb.in, e[:]); err != nil {
+			return err
+		}
+		rb.aborted = append(rb.aborted, abortedTxn{int64(binary.BigEndian.Uint64(e[:])), int64(binary.BigEndian.Uint64(e[8:]))})
+	}
+	slices.SortFunc(rb.aborted, func(a, b abortedTxn) int { return cmp.Compare(a.first, b.first) })
+	return nil
+}
+
+// skipTxn says why a batch of the partition is no records of the topic's: a control
+// batch (a transaction marker), or a batch of a transaction that was aborted; "" for
+// a batch of records. It is called for every batch, in order, as a read_committed
+// consumer follows the aborted transactions: one is open for its producer from its
+// first offset to its abort marker.
+func (rb *rebuilder) skipTxn(hdr *[batchHeaderBytes]byte, last int64) string {
+	attrs := binary.BigEndian.Uint16(hdr[batchAttrsAt:])
+	producer := int64(binary.BigEndian.Uint64(hdr[batchProducerAt:]))
+	for rb.nextAborted < len(rb.aborted) && rb.aborted[rb.nextAborted].first <= last {
+		rb.abortedBy[rb.aborted[rb.nextAborted].producer] = true
+		rb.nextAborted++
+	}
+	switch {
+	case attrs&batchControl != 0:
+		delete(rb.abortedBy, producer) // the marker ends the producer's transaction
+		return "control"
+	case attrs&batchTransactional != 0 && rb.abortedBy[producer]:
+		return "aborted"
+	}
+	return ""
+}
+
 // Sizes in a record batch (message format v2).
 const (
 	batchHeaderBytes = 61 // base offset … record count
@@ -516,7 +591,11 @@ const (
 	batchAttrsAt     = 21
 	batchLastDeltaAt = 23
 	batchTimeAt      = 27
+	batchProducerAt  = 43
 	batchCountAt     = 57
+	// Bits of the attributes.
+	batchTransactional = 1 << 4
+	batchControl       = 1 << 5
 	// The length field counts from the partition leader epoch on: 49 bytes of the
 	// header before the records.
 	batchLengthBase = batchHeaderBytes - 12
@@ -546,7 +625,7 @@ func (rb *rebuilder) batch(section *io.LimitedReader, from int64) error {
 	defer func() { _, _ = io.Copy(io.Discard, body) }()
 	if hdr[batchMagicAt] != 2 {
 		if base >= from { // a v0/v1 message: its offset is its last
-			rb.placeholder(hdr, base, base, base, fmt.Sprintf("message format v%d, which the worker does not read", hdr[batchMagicAt]))
+			rb.placeholder(hdr, base, base, base, cut{undecodable: fmt.Sprintf("message format v%d, which the worker does not read", hdr[batchMagicAt])})
 		}
 		return nil
 	}
@@ -557,7 +636,12 @@ func (rb *rebuilder) batch(section *io.LimitedReader, from int64) error {
 		return err
 	}
 	last := base + int64(int32(binary.BigEndian.Uint32(hdr[batchLastDeltaAt:])))
+	skip := rb.skipTxn(&hdr, last)
 	if last < from {
+		return nil
+	}
+	if skip != "" {
+		rb.placeholder(hdr, base, max(base, from), last, cut{skipped: skip})
 		return nil
 	}
 	count := int(int32(binary.BigEndian.Uint32(hdr[batchCountAt:])))
@@ -567,7 +651,7 @@ func (rb *rebuilder) batch(section *io.LimitedReader, from int64) error {
 	defer rb.fb.mu.Unlock()
 	records, release, err := rb.fb.decompress(codec, body)
 	if err != nil {
-		rb.placeholder(hdr, base, max(base, from), last, err.Error())
+		rb.placeholder(hdr, base, max(base, from), last, cut{undecodable: err.Error()})
 		return nil
 	}
 	defer release()
@@ -579,7 +663,7 @@ func (rb *rebuilder) batch(section *io.LimitedReader, from int64) error {
 		switch {
 		case err != nil && kept == 0:
 			rb.out = rb.out[:at]
-			rb.placeholder(hdr, base, max(base, from), last, fmt.Sprintf("record %d of %d: %v", i, count, err))
+			rb.placeholder(hdr, base, max(base, from), last, cut{undecodable: fmt.Sprintf("record %d of %d: %v", i, count, err)})
 			return nil
 		case err != nil: // kafka-go fetches the rest again, from the record that failed
 			rb.full = true
@@ -604,8 +688,9 @@ func (rb *rebuilder) batch(section *io.LimitedReader, from int64) error {
 }
 
 // placeholder appends a batch of one record, at offset last, standing for the
-// records first…last of a batch that cannot be read within the bounds.
-func (rb *rebuilder) placeholder(hdr [batchHeaderBytes]byte, base, first, last int64, why string) {
+// records first…last of a batch that cannot be read within the bounds, or that is
+// skipped: its marker header is mark, with first and last.
+func (rb *rebuilder) placeholder(hdr [batchHeaderBytes]byte, base, first, last int64, mark cut) {
 	at := len(rb.out)
 	var b [batchHeaderBytes]byte
 	copy(b[:batchLengthAt], hdr[:batchLengthAt])
@@ -625,10 +710,13 @@ func (rb *rebuilder) placeholder(hdr [batchHeaderBytes]byte, base, first, last i
 	rb.body = binary.AppendVarint(rb.body, last-base)
 	rb.body = binary.AppendVarint(rb.body, -1) // no key
 	rb.body = binary.AppendVarint(rb.body, -1) // no value
-	rb.headers = appendHeader(rb.headers[:0], rb.fb.marker, cut{undecodable: why, first: first, last: last}.encode())
+	mark.first, mark.last = first, last
+	rb.headers = appendHeader(rb.headers[:0], rb.fb.marker, mark.encode())
 	rb.appendRecord(1)
 	sealBatch(rb.out[at:])
-	rb.full = true // the next fetch starts after it
+	if mark.skipped == "" {
+		rb.full = true // the next fetch starts after it
+	}
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -943,28 +1031,37 @@ func newFetchBounds(cfg Config) *fetchBounds {
 // cutRecord says why a record the rebuilt response marked as cut, or as standing for
 // an undecodable batch, is dead-lettered (and takes the marker off it), or returns
 // nil for any other record.
-func (fb *fetchBounds) cutRecord(m *kafka.Message) *InvalidError {
+func (fb *fetchBounds) cutRecord(m *kafka.Message) (bad *InvalidError, skipped bool) {
 	i := slices.IndexFunc(m.Headers, func(h kafka.Header) bool { return h.Key == fb.marker })
 	if i < 0 {
-		return nil
+		return nil, false
 	}
 	mark := m.Headers[i].Value
 	m.Headers = slices.Delete(m.Headers, i, i+1)
 	c, ok := parseCut(mark)
+	if ok && c.skipped != "" {
+		return nil, true
+	}
+	return c.invalid(ok, mark, m.Partition, fb.maxRecord), false
+}
+
+// invalid is why a record marked as cut, or as standing for an undecodable batch, is
+// dead-lettered; ok is false for a mark that did not parse.
+func (c cut) invalid(ok bool, mark []byte, partition, maxRecord int) *InvalidError {
 	switch {
 	case !ok:
 		return invalid(ReasonUndecodable, "the fetch marked the record in a form the worker does not know: %q", mark)
 	case c.undecodable != "":
 		return invalid(ReasonUndecodable, "the record batch holding offsets %d to %d of partition %d cannot be read within "+
-			"the worker's memory bounds, and its records are skipped: %s", c.first, c.last, m.Partition, c.undecodable)
+			"the worker's memory bounds, and its records are skipped: %s", c.first, c.last, partition, c.undecodable)
 	}
 	if c.valueBytes == 0 {
 		bad := invalid(ReasonTooLarge, "key of %d bytes or headers of %d bytes, more than the limit of %d; the dead "+
-			"letter holds their first %d", c.keyBytes, c.headerBytes, fb.maxRecord, truncatedValueBytes)
+			"letter holds their first %d", c.keyBytes, c.headerBytes, maxRecord, truncatedValueBytes)
 		bad.truncated = true
 		return bad
 	}
-	return tooLarge(c.valueBytes, fb.maxRecord)
+	return tooLarge(c.valueBytes, maxRecord)
 }
 
 // tooLarge is why a record whose value of n bytes is over limit is dead-lettered,

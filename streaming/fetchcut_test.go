@@ -84,6 +84,7 @@ func TestCutMarkerRoundTrip(t *testing.T) {
 	for _, c := range []cut{
 		{keyBytes: 1, valueBytes: 20 << 20, headerBytes: 3},
 		{undecodable: "zstd: window size exceeded", first: 10, last: 19},
+		{skipped: "aborted", first: 3, last: 8},
 	} {
 		got, ok := parseCut(c.encode())
 		assert.True(t, ok)
@@ -300,4 +301,92 @@ func (WideZstd) NewWriter(w io.Writer) io.WriteCloser {
 		panic(err) // the options are constant
 	}
 	return enc
+}
+
+// txBatch is batch with a producer id and the attributes of a transaction's batch
+// (protocol.Transactional) or marker (also protocol.Control).
+func txBatch(t *testing.T, base, producer int64, attrs protocol.Attributes, records ...protocol.Record) []byte {
+	b := batch(t, base, 0, records...)
+	binary.BigEndian.PutUint16(b[batchAttrsAt:], uint16(attrs))
+	binary.BigEndian.PutUint64(b[batchProducerAt:], uint64(producer))
+	sealBatch(b)
+	return b
+}
+
+// withAborted is a fetch response body of fetchResponseV10 that lists aborted
+// transactions, and the body kafka-go gets before the records: the same, listing
+// none.
+func withAborted(body []byte, recordsAt int, aborted ...abortedTxn) (withList, rebuiltHead []byte) {
+	list := binary.BigEndian.AppendUint32(nil, uint32(len(aborted)))
+	for _, a := range aborted {
+		list = binary.BigEndian.AppendUint64(list, uint64(a.producer))
+		list = binary.BigEndian.AppendUint64(list, uint64(a.first))
+	}
+	head := body[:recordsAt-4]
+	return slices.Concat(head, list, body[recordsAt:]), slices.Concat(head, []byte{0, 0, 0, 0})
+}
+
+// Transactions: a marker never reaches kafka-go as a record of the topic, nor does a
+// batch of an aborted transaction (by the aborted transactions the broker lists);
+// each becomes one marked record at its last offset, for the worker to commit past.
+// A committed transaction's batches, and batches of no transaction, stay.
+func TestRebuildSkipsMarkersAndAbortedTransactions(t *testing.T) {
+	const committer, aborter = 7, 9
+	tx, marker := protocol.Transactional, protocol.Transactional|protocol.Control
+	body, recordsAt := fetchResponseV10(
+		txBatch(t, 0, aborter, tx, rec("a0", "aborted"), rec("a1", "aborted")),
+		txBatch(t, 2, committer, tx, rec("c2", "committed")),
+		txBatch(t, 3, aborter, marker, rec("\x00\x00\x00\x00", "")),   // abort
+		txBatch(t, 4, committer, marker, rec("\x00\x00\x00\x01", "")), // commit
+		batch(t, 5, compress.Gzip, rec("p5", "plain")),
+		txBatch(t, 6, aborter, tx, rec("a6", "committed later")),
+		txBatch(t, 7, aborter, marker, rec("\x00\x00\x00\x01", "")), // commit
+	)
+	body, head := withAborted(body, recordsAt, abortedTxn{producer: aborter, first: 0})
+	fb := &fetchBounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"}
+	for _, from := range []int64{0, 1, 3} {
+		rb := rebuilder{fb: fb, in: &io.LimitedReader{R: bytes.NewReader(body), N: int64(len(body))},
+			from: map[topicPartition]int64{{"t", 0}: from}}
+		require.NoError(t, rb.response(10))
+		require.Equal(t, head, rb.out[:len(head)], "the response up to the records, no aborted transactions listed")
+		var rs protocol.RecordSet
+		_, err := rs.ReadFrom(bytes.NewReader(rb.out[len(head):]))
+		require.NoError(t, err)
+		var got []string
+		for {
+			r, err := rs.Records.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			require.NoError(t, err)
+			v, err := protocol.ReadAll(r.Value)
+			require.NoError(t, err)
+			kind := string(v)
+			if len(r.Headers) == 1 && r.Headers[0].Key == "marker" {
+				c, ok := parseCut(r.Headers[0].Value)
+				require.True(t, ok)
+				kind = fmt.Sprintf("skipped %s %d-%d", c.skipped, c.first, c.last)
+			}
+			got = append(got, fmt.Sprintf("%d %s", r.Offset, kind))
+		}
+		want := []string{"1 skipped aborted 0-1", "2 committed", "3 skipped control 3-3", "4 skipped control 4-4",
+			"5 plain", "6 committed later", "7 skipped control 7-7"}
+		switch from {
+		case 1:
+			want[0] = "1 skipped aborted 1-1"
+		case 3:
+			want = want[2:]
+		}
+		assert.Equal(t, want, got, "from %d", from)
+	}
+}
+
+// The count of aborted transactions comes from the wire: one larger than the
+// response could hold is refused before anything is allocated for it.
+func TestRebuildRefusesAnAbortedCountOverTheResponse(t *testing.T) {
+	body, recordsAt := fetchResponseV10(batch(t, 0, 0, rec("k", "v")))
+	binary.BigEndian.PutUint32(body[recordsAt-4:], 1<<30)
+	rb := rebuilder{fb: &fetchBounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"},
+		in: &io.LimitedReader{R: bytes.NewReader(body), N: int64(len(body))}, from: map[topicPartition]int64{}}
+	assert.ErrorContains(t, rb.response(10), "1073741824 aborted transactions in a response of")
 }

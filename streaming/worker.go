@@ -280,6 +280,9 @@ func (w *Worker) start(ctx context.Context, tbl *table, batch []item) *inHand {
 	for i := range batch {
 		it := &batch[i]
 		m := it.msg
+		if it.skipped {
+			continue
+		}
 		if it.bad != nil {
 			w.log.Warn("invalid record: sending it to the dead-letter topic", "reason", it.bad.Reason,
 				"error", it.bad.Detail, "partition", m.Partition, "offset", m.Offset)
@@ -573,6 +576,9 @@ type item struct {
 	row  Row
 	bad  *InvalidError
 	size int // the bytes it holds, as counted against MaxBufferBytes
+	// skipped: the message stands for a transaction marker or records of an aborted
+	// transaction (fetchcut.go): no row and no dead letter, only an offset to commit.
+	skipped bool
 }
 
 // decode turns a message into a row, or says why it cannot become one. A decoder
@@ -580,8 +586,8 @@ type item struct {
 // of killing the process, which would then crash-loop on the same record.
 func (w *Worker) decode(m kafka.Message) (it item) {
 	defer func() { it.size = it.bytes() }()
-	if bad := w.bounds.cutRecord(&m); bad != nil {
-		return item{msg: m, bad: bad}
+	if bad, skipped := w.bounds.cutRecord(&m); skipped || bad != nil {
+		return item{msg: m, bad: bad, skipped: skipped}
 	}
 	if len(m.Value) > w.cfg.MaxRecordBytes {
 		// A response kafka-go got unchanged (a fetch version fetchcut does not

@@ -168,6 +168,8 @@ func load(e *envvar.Reader) (config, error) {
 		Consistency: e.Checked("CASSANDRA_CONSISTENCY", streaming.DefaultConsistency, streaming.CheckConsistency),
 		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication),
 
+		ReadUncommitted: e.Checked("STREAMING_ISOLATION", streaming.ReadCommitted, streaming.CheckIsolation) == streaming.ReadUncommitted,
+
 		BatchRows:      e.Positive("STREAMING_BATCH_ROWS", streaming.DefaultBatchRows),
 		BatchWait:      e.Wait("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait),
 		Concurrency:    e.Positive("STREAMING_CONCURRENCY", streaming.DefaultConcurrency),
