@@ -298,8 +298,8 @@ func clipAll(ss []string) []string {
 	const most, width = 5, 200
 	var out []string
 	for _, s := range ss[:min(len(ss), most)] {
-		if len(s) > width {
-			s = s[:width] + "…"
+		if r := []rune(s); len(r) > width {
+			s = string(r[:width]) + "…"
 		}
 		out = append(out, s)
 	}

@@ -1,7 +1,8 @@
-# The seed's registered-users producer (kafka-python + Faker), as the seed has it: each
-# record a JSON string "<name>$<address>$<year>", no key. Only the bootstrap server and
-# the topic come from the environment, so a test can give it its own topic; the seed
-# sent 20 records to registered_user_2 on localhost:9092.
+# The seed's registered-users producer (kafka-python + Faker), its producer and send
+# lines as the seed has them: each record a JSON string "<name>$<address>$<year>", no
+# key. The bootstrap server and the topic may come from the environment, so that a test
+# gives it a topic of its own (the seed's: registered_user_2 on localhost:9092); the loop
+# of 20 records and the flush stand for a run of the seed's.
 import json
 import os
 
