@@ -64,13 +64,15 @@ type produceFunc func(t *testing.T, brokers []string, topic string, invalid []st
 // Faker producer as the seed has it (keyless), the Airflow tutorial's format_data
 // producer fed a real randomuser.me response (keyless, post codes as JSON numbers and
 // strings), librdkafka through confluent-kafka with each compression codec
-// (idempotent, keyed, with headers) and with transactions (one aborted), and Kafka's
-// own kafka-console-producer (the Java client, lines, no key). For each: every record
-// that should be a row is exactly one row holding what the record held (a JSON number
-// in a text column as its JSON text), no aborted record is a row, the dead-letter
-// topic holds exactly the invalid records, and the group's committed offsets reach
-// the end of every partition (lag 0). The producers' Python packages are pinned by
-// sha256 (stack/producers/requirements.txt) and installed once per machine.
+// (idempotent, keyed, with headers), with transactions (one aborted) and with keyed
+// registered users, and Kafka's own kafka-console-producer (the Java client, lines, no
+// key). For each: every record that should be a row is exactly one row holding what
+// the record held (a JSON number in a text column as its JSON text; a key as the id),
+// a keyless record's row is the same when the record is delivered again, no aborted
+// record is a row, the dead-letter topic holds exactly the invalid records, and the
+// group's committed offsets reach the end of every partition (lag 0), also where it
+// ends with a transaction's marker. The producers' Python packages are pinned by sha256
+// (stack/producers/requirements.txt) and installed once per machine.
 func TestProducersWeDidNotWrite(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	pr := installProducers(t)
@@ -85,13 +87,18 @@ func TestProducersWeDidNotWrite(t *testing.T) {
 		cases = append(cases, producerCase{name: "confluent-kafka " + codec + ", idempotent",
 			shape: users + ", keyed by id, headers; one id not a UUID", dataset: datasets.NameUsers,
 			invalid: map[string]string{`{"id": "not-a-uuid", "first_name": "Bad"}`: streaming.ReasonInvalidID},
-			produce: pr.librdkafka(codec)})
+			produce: pr.reported("librdkafka_users.py", codec, pr.response)})
 	}
 	cases = append(cases,
 		producerCase{name: "confluent-kafka transactional",
-			shape:   users + ", keyed, over 3 partitions: committed, aborted, committed; one record not JSON in each of the first two",
+			shape: users + ", keyed, 3 partitions: committed, aborted, committed (the last partition ends with the abort's marker); " +
+				"one record not JSON in each of the first two",
 			dataset: datasets.NameUsers, invalid: map[string]string{"not json: a transactional record": streaming.ReasonNotJSON},
-			produce: pr.librdkafka("transactions")},
+			produce: pr.reported("librdkafka_users.py", "transactions", pr.response)},
+		producerCase{name: "confluent-kafka, keyed registered users",
+			shape:   `JSON string "name$address$year" (Faker), keyed by a uuid4, headers; one with two fields`,
+			dataset: datasets.NameRegisteredUsers, invalid: map[string]string{`"Only Name$2002"`: streaming.ReasonMalformed},
+			produce: pr.reported("librdkafka_registered_users.py")},
 		producerCase{name: "kafka-console-producer (Java)", shape: users + " as lines, no key; a line not JSON, a line without id",
 			dataset: datasets.NameUsers,
 			invalid: map[string]string{"not json: a line typed by hand": streaming.ReasonNotJSON, `{"first_name": "no id"}`: streaming.ReasonMissingID},
@@ -430,20 +437,21 @@ func (pr producers) script(name string, args ...string) produceFunc {
 	}
 }
 
-// librdkafka runs librdkafka_users.py in mode (a codec, or transactions), which
-// reports each record it sent.
-func (pr producers) librdkafka(mode string) produceFunc {
+// reported runs a producer script that reports each record it sent (partition,
+// offset, key, value, headers, transaction) as a JSON line, with args and then the
+// invalid values as its arguments.
+func (pr producers) reported(name string, args ...string) produceFunc {
 	return func(t *testing.T, brokers []string, topic string, invalid []string) []sent {
 		t.Helper()
-		out := pr.run(t, brokers, topic, "librdkafka_users.py", append([]string{mode, pr.response}, invalid...)...)
+		out := pr.run(t, brokers, topic, name, append(slices.Clip(args), invalid...)...)
 		var records []sent
 		dec := json.NewDecoder(bytes.NewReader(out))
 		for dec.More() {
 			var r sent
-			require.NoError(t, dec.Decode(&r), "librdkafka_users.py's report:\n%s", out)
+			require.NoError(t, dec.Decode(&r), "%s's report:\n%s", name, out)
 			records = append(records, r)
 		}
-		require.NotEmpty(t, records, "librdkafka_users.py reported no record")
+		require.NotEmpty(t, records, "%s reported no record", name)
 		return records
 	}
 }

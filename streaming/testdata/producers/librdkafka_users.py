@@ -6,9 +6,11 @@
 #       an idempotent producer (enable.idempotence) with compression.type CODEC (gzip,
 #       snappy, lz4 or zstd): every user, then each INVALID value (keyed "invalid-N").
 #   librdkafka_users.py transactions RESPONSE [INVALID...]
-#       a transactional producer: three transactions, each spread over every partition
-#       of the topic: the first third of the users and the INVALID values, committed;
-#       the second third and the INVALID values, aborted; the last third, committed.
+#       a transactional producer, three transactions: the first third of the users and
+#       the INVALID values, committed, and the second third and the INVALID values,
+#       aborted, each spread over every partition of the topic; the last third,
+#       committed, over every partition but the last, which so ends with the abort's
+#       marker (the others with a commit's).
 #
 # The bootstrap server and the topic come from KAFKA_BOOTSTRAP and TOPIC. It prints one
 # JSON line per record it produced, as its delivery report has it: partition, offset,
@@ -41,10 +43,11 @@ def main(mode, path, invalid):
         partitions = len(p.list_topics(topic, timeout=10).topics[topic].partitions)
         p.init_transactions(30)
         third = len(records) // 3
-        for txn, batch in (('committed', records[:third] + bad), ('aborted', records[third:2 * third] + bad),
-                           ('committed', records[2 * third:])):
+        for txn, batch, spread in (('committed', records[:third] + bad, partitions),
+                                   ('aborted', records[third:2 * third] + bad, partitions),
+                                   ('committed', records[2 * third:], max(1, partitions - 1))):
             p.begin_transaction()
-            send(p, topic, batch, report, partitions, {'txn': txn})
+            send(p, topic, batch, report, spread, {'txn': txn})
             p.flush(30)
             if txn == 'committed':
                 p.commit_transaction(30)
@@ -57,8 +60,9 @@ def main(mode, path, invalid):
 
 
 def send(p, topic, batch, report, partitions, extra):
-    """Produces batch ((key, value) pairs) with headers, spread over partitions if given
-    (else the partitioner's choice), and adds each record's delivery report to report."""
+    """Produces batch ((key, value) pairs) with headers, spread over the first partitions
+    partitions if given (else the partitioner's choice), and adds each record's delivery
+    report to report."""
     for i, (key, value) in enumerate(batch):
         headers = {'producer': 'confluent-kafka', 'seq': str(i), **extra}
 
