@@ -1,7 +1,7 @@
 # The seed's registered users (Faker: a JSON string "<name>$<address>$<year>") through
 # librdkafka (confluent-kafka), each keyed by a uuid4 as a keyed producer sends them,
-# from an idempotent producer, with headers: 20 records, then each INVALID value (keyed
-# "invalid-N").
+# from an idempotent producer, with headers: 20 records, then each INVALID value, keyed
+# by a uuid4 too (so that its value, not its key, is what is wrong).
 #
 #   librdkafka_registered_users.py [INVALID...]
 #
@@ -22,7 +22,7 @@ def main(invalid):
     faker = Faker()
     records = [(str(uuid.uuid4()), json.dumps(faker.name() + "$" + faker.address() + "$" + faker.year()))
                for _ in range(20)]
-    bad = [(f'invalid-{i}', v) for i, v in enumerate(invalid)]
+    bad = [(str(uuid.uuid4()), v) for v in invalid]
     report = []
     p = Producer({'bootstrap.servers': os.environ['KAFKA_BOOTSTRAP'], 'enable.idempotence': True, 'linger.ms': 50})
     send(p, os.environ['TOPIC'], records + bad, report, None, {})
