@@ -8,8 +8,9 @@
 #   stack/stack.sh status  [SERVICE...]   running/stopped, pid, port, data size, log
 #   stack/stack.sh running SERVICE        exit 0 if this stack's SERVICE is running
 #   stack/stack.sh cqlsh   [ARGS...]      cqlsh against the local Cassandra
-#   stack/stack.sh kafka-console-consumer|kafka-topics|kafka-consumer-groups [ARGS...]
-#                                         Kafka's own tools against the local Kafka
+#   stack/stack.sh kafka-console-consumer|kafka-console-producer|kafka-topics|kafka-consumer-groups [ARGS...]
+#                                         Kafka's own tools against the local Kafka (or the
+#                                         --bootstrap-server ARGS name)
 #   stack/stack.sh certs                  make this stack's TLS certificates, once: a CA, a server
 #                                         certificate for localhost/127.0.0.1-3 and a client
 #                                         certificate, PEM, in $STREAMPIPE_STACK_DIR/tls
@@ -19,8 +20,9 @@
 #   stack/stack.sh tool    NAME           print the path of a cached tool (temporal, cqlsh, java17,
 #                                         staticcheck, workflowcheck, govulncheck, indexdb,
 #                                         chromium, playwright, spark: the Spark peer's folder,
-#                                         venv/ with pyspark and jars/ to add to it),
-#                                         installing it first
+#                                         venv/ with pyspark and jars/ to add to it; producers:
+#                                         the python of the tests' producers, with kafka-python,
+#                                         confluent-kafka and Faker), installing it first
 #
 # SERVICE is a server — temporal, kafka, cassandra — or one of this checkout's programs,
 # built by `make build`: worker (the Temporal worker), streaming (the streaming worker).
@@ -86,6 +88,7 @@ CASSANDRA_LIB=$CACHE/cassandra-$CASSANDRA_VERSION/lib
 CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION
 PLAYWRIGHT_DIR=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
 SPARK_DIR=$CACHE/spark-$SPARK_VERSION # the Spark peer: venv/ (pyspark, py4j) and jars/
+PRODUCERS_LOCK=$ROOT/stack/producers/requirements.txt # the tests' Python producers, pinned by sha256
 MAVEN_CENTRAL=https://repo1.maven.org/maven2
 PROBE=$STACK_DIR/bin/probe
 
@@ -430,6 +433,39 @@ install_spark_jars() {
   cp "$list" "$tmp/.complete"
   rm -rf "$dir"
   mv "$tmp" "$dir"
+}
+
+# install_producers — the Python clients the tests produce with (kafka-python,
+# confluent-kafka, Faker), from $PRODUCERS_LOCK, every file pinned by sha256, into a venv
+# named by the lock's own sha256 (a changed lock gets a venv of its own), marked complete
+# last; once per machine, under a lock: tests of two packages may ask at once. Sets the
+# venv in PRODUCERS_VENV.
+install_producers() {
+  local lock
+  require_cmd python3 python3 "the tests' producers"
+  require_cmd flock util-linux "the tests' producers' install lock"
+  PRODUCERS_VENV=$CACHE/producers-$(sha256sum "$PRODUCERS_LOCK" | cut -c1-12)
+  [[ -f $PRODUCERS_VENV/.complete ]] && return
+  mkdir -p "$CACHE"
+  exec {lock}>"$PRODUCERS_VENV.lock"
+  flock "$lock"
+  if [[ ! -f $PRODUCERS_VENV/.complete ]]; then
+    step "installing kafka-python, confluent-kafka and Faker from PyPI, pinned by sha256 ($PRODUCERS_LOCK), into $PRODUCERS_VENV (once per machine)"
+    rm -rf "$PRODUCERS_VENV"
+    python3 -m venv "$PRODUCERS_VENV" >/dev/null 2>&1 || {
+      rm -rf "$PRODUCERS_VENV"
+      die "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)"
+    }
+    if ! "$PRODUCERS_VENV/bin/python3" -m pip install -q --disable-pip-version-check --require-hashes --only-binary=:all: \
+      -r "$PRODUCERS_LOCK" >"$PRODUCERS_VENV.log" 2>&1; then
+      tail -n 20 "$PRODUCERS_VENV.log" >&2
+      rm -rf "$PRODUCERS_VENV" "$PRODUCERS_VENV.log"
+      die "pip could not install the packages of $PRODUCERS_LOCK with their sha256 (log above; python3 is $(python3 --version 2>&1), the lock has wheels for CPython 3.11-3.13). Is PyPI reachable from this machine?"
+    fi
+    rm -f "$PRODUCERS_VENV.log"
+    touch "$PRODUCERS_VENV/.complete"
+  fi
+  exec {lock}>&-
 }
 
 install_probe() { # the readiness probe is built from this checkout (go caches the build)
@@ -1045,7 +1081,8 @@ tool() { # prints the path of a tool, installing it first (install messages go t
       ;;
     playwright) install_playwright >&2; echo "$PLAYWRIGHT_DIR/node_modules" ;;
     spark) install_spark >&2; echo "$SPARK_DIR" ;;
-    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|govulncheck|indexdb|chromium|playwright|spark" ;;
+    producers) install_producers >&2; echo "$PRODUCERS_VENV/bin/python3" ;;
+    *) die "usage: stack.sh tool temporal|cqlsh|java17|staticcheck|workflowcheck|govulncheck|indexdb|chromium|playwright|spark|producers" ;;
   esac
 }
 
@@ -1172,15 +1209,17 @@ secure_env_set() {
   mv "$f.new" "$f"
 }
 
-kafka_tool() { # kafka_tool CONFIG-FLAG MAIN-CLASS ARGS... — one of Kafka's own command-line tools;
-  # against the secured Kafka, CONFIG-FLAG gives it client.properties
-  local flag=$1 secure=()
+kafka_tool() { # kafka_tool CONFIG-FLAG MAIN-CLASS ARGS... — one of Kafka's own command-line tools,
+  # against the local Kafka unless ARGS name a --bootstrap-server; against the secured
+  # Kafka, CONFIG-FLAG gives it client.properties
+  local flag=$1 secure=() bootstrap=(--bootstrap-server "$HOST:$KAFKA_PORT")
   shift
   require_java17
   install_kafka
   kafka_secured && secure=("$flag" "$(data_dir kafka)/client.properties")
+  [[ " $* " == *" --bootstrap-server "* ]] && bootstrap=()
   exec "$JAVA" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-tools-log4j2.properties" \
-    -cp "$KAFKA_LIB/*" "$@" "${secure[@]}" --bootstrap-server "$HOST:$KAFKA_PORT"
+    -cp "$KAFKA_LIB/*" "$@" "${secure[@]}" "${bootstrap[@]}"
 }
 
 cmd=${1:-}
@@ -1204,6 +1243,7 @@ case $cmd in
   temporal-front) mkdir -p "$STACK_DIR"; install_temporal; temporal_front_up ;;
   kafka-console-consumer) kafka_tool --consumer.config org.apache.kafka.tools.consumer.ConsoleConsumer \
     --formatter-property print.key=true --formatter-property print.partition=true "$@" ;;
+  kafka-console-producer) kafka_tool --producer.config org.apache.kafka.tools.ConsoleProducer "$@" ;;
   kafka-topics) kafka_tool --command-config org.apache.kafka.tools.TopicCommand "$@" ;;
   kafka-consumer-groups) kafka_tool --command-config org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
   *) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;

@@ -81,6 +81,13 @@ func TestStackErrors(t *testing.T) {
 			want: []string{"pip could not install pyspark 3.5.7", "Is PyPI reachable from this machine?"},
 		},
 		{
+			name: "PyPI unreachable: the tests' producers",
+			env:  []string{"PIP_INDEX_URL=http://127.0.0.1:9/simple", "PIP_RETRIES=0", "PIP_TIMEOUT=2", "PIP_NO_CACHE_DIR=1"},
+			args: []string{"tool", "producers"},
+			want: []string{"pip could not install the packages of", "stack/producers/requirements.txt with their sha256",
+				"Is PyPI reachable from this machine?"},
+		},
+		{
 			name: "unknown service",
 			args: []string{"up", "zookeeper"},
 			want: []string{"unknown service 'zookeeper' (want: temporal kafka cassandra worker streaming)"},
