@@ -56,6 +56,10 @@ type Config struct {
 	// default (read_committed) the worker reads only committed ones, as Kafka
 	// Streams and Flink do. Transaction markers are never records (fetchcut.go).
 	ReadUncommitted bool
+	// KeepTombstones dead-letters a record with a key and a null value, as any
+	// record that is no row; by default it deletes its row where the dataset's rows
+	// are named by the key (Tombstoner).
+	KeepTombstones bool
 
 	Hosts       []string // Cassandra contact points, host or host:port
 	HostsFrom   string   // where Hosts were set, for messages (e.g. "CASSANDRA_HOSTS"); default none
@@ -125,6 +129,20 @@ const (
 func CheckIsolation(s string) error {
 	if s != ReadCommitted && s != ReadUncommitted {
 		return fmt.Errorf("want %s (the default) or %s", ReadCommitted, ReadUncommitted)
+	}
+	return nil
+}
+
+// Tombstone handlings, the values of STREAMING_TOMBSTONES.
+const (
+	TombstonesDelete = "delete"
+	TombstonesOff    = "off"
+)
+
+// CheckTombstones checks a tombstone handling.
+func CheckTombstones(s string) error {
+	if s != TombstonesDelete && s != TombstonesOff {
+		return fmt.Errorf("want %s (the default) or %s", TombstonesDelete, TombstonesOff)
 	}
 	return nil
 }
