@@ -640,12 +640,12 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 	return item{msg: m, row: row}
 }
 
-// bytes is what an item holds: its message's key, value and headers, twice for a
-// record decoded into a row (the row holds its own copy of the values).
+// bytes is what an item holds: its message's key, value and headers (each with its
+// headerOverhead), twice for a record decoded into a row (the row holds its own copy of the values).
 func (it item) bytes() int {
 	n := len(it.msg.Key) + len(it.msg.Value)
 	for _, h := range it.msg.Headers {
-		n += len(h.Key) + len(h.Value)
+		n += len(h.Key) + len(h.Value) + headerOverhead
 	}
 	if it.bad == nil {
 		n *= 2
