@@ -126,12 +126,7 @@ const (
 )
 
 // CheckIsolation checks an isolation level.
-func CheckIsolation(s string) error {
-	if s != ReadCommitted && s != ReadUncommitted {
-		return fmt.Errorf("want %s (the default) or %s", ReadCommitted, ReadUncommitted)
-	}
-	return nil
-}
+func CheckIsolation(s string) error { return eitherOf(s, ReadCommitted, ReadUncommitted) }
 
 // Tombstone handlings, the values of STREAMING_TOMBSTONES.
 const (
@@ -140,9 +135,12 @@ const (
 )
 
 // CheckTombstones checks a tombstone handling.
-func CheckTombstones(s string) error {
-	if s != TombstonesDelete && s != TombstonesOff {
-		return fmt.Errorf("want %s (the default) or %s", TombstonesDelete, TombstonesOff)
+func CheckTombstones(s string) error { return eitherOf(s, TombstonesDelete, TombstonesOff) }
+
+// eitherOf checks that s is def or other.
+func eitherOf(s, def, other string) error {
+	if s != def && s != other {
+		return fmt.Errorf("want %s (the default) or %s", def, other)
 	}
 	return nil
 }
