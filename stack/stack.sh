@@ -307,72 +307,98 @@ PY
   rm -rf "$tmp"
 }
 
-# maven_jars DEST GROUP:ARTIFACT:VERSION... — copies the artifacts and all their runtime
-# dependencies into DEST, using a Maven repository inside the cache.
-maven_jars() {
-  local dest=$1 dep g a v deps="" tmp
-  shift
-  [[ -f $dest/.complete ]] && return
-  require_cmd mvn maven "downloading the Kafka and Cassandra jars"
-  for dep in "$@"; do
-    IFS=: read -r g a v <<<"$dep"
-    deps+="<dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency>"
-  done
-  tmp=$(mktemp -d "$CACHE/jars.XXXXXX")
-  cat >"$tmp/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-<groupId>io.streampipe.stack</groupId><artifactId>jars</artifactId><version>1</version><packaging>pom</packaging>
-<dependencies>$deps</dependencies></project>
-EOF
-  if ! mvn -B -q -f "$tmp/pom.xml" -Dmaven.repo.local="$CACHE/m2" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1; then
-    tail -n 20 "$tmp/mvn.log" >&2
+# pinned_jars LIST DEST [LABEL] — makes DEST hold exactly the jars LIST pins ("PATH SHA256"
+# lines, PATH in Maven Central, as stack/lock.sh writes them; LABEL names LIST in
+# messages), each with its sha256. Missing jars are downloaded from Maven Central; every
+# jar, those already in DEST too, is checked on every install (~0.4 s for Kafka's and
+# Cassandra's 190), and one that does not match stops the install, naming the jar and
+# both digests. A jar LIST does not pin is removed: the servers load every jar of DEST.
+pinned_jars() {
+  local list=$1 dest=$2 label=${3:-${1#"$ROOT"/}} path sha jar fetch=() tmp
+  local -A want=() url=()
+  while read -r path sha; do
+    [[ -z $path || $path == \#* ]] && continue
+    want[${path##*/}]=$sha
+    url[${path##*/}]=$MAVEN_CENTRAL/$path
+    [[ -f $dest/${path##*/} ]] || fetch+=("$path")
+  done <"$list"
+  ((${#want[@]} > 0)) || die "$label pins no jar"
+  mkdir -p "$dest"
+  if ((${#fetch[@]} > 0)); then
+    require_cmd curl curl "downloading the pinned jars"
+    step "downloading ${#fetch[@]} jars from Maven Central into $dest, each checked against $label"
+    tmp=$(mktemp -d "$dest.XXXXXX")
+    for path in "${fetch[@]}"; do printf 'url = "%s"\noutput = "%s"\n' "$MAVEN_CENTRAL/$path" "$tmp/${path##*/}"; done >"$tmp/curl.conf"
+    curl -fsSL --no-progress-meter --retry 3 --parallel --parallel-max 8 -K "$tmp/curl.conf" || {
+      rm -rf "$tmp"
+      die "could not download the jars $label pins from $MAVEN_CENTRAL. Is Maven Central reachable from this machine?"
+    }
+    check_jars "$tmp" "$label" url "Maven Central (or a proxy on the way) serves another file under that name; nothing was installed" || {
+      rm -rf "$tmp"
+      exit 1
+    }
+    mv "$tmp"/*.jar "$dest"/
     rm -rf "$tmp"
-    die "Maven could not fetch $* (log above). Is Maven Central reachable from this machine?"
   fi
-  rm -rf "$dest"
-  mkdir -p "$(dirname "$dest")"
-  mv "$tmp/lib" "$dest"
-  touch "$dest/.complete"
-  rm -rf "$tmp"
+  for jar in "$dest"/*.jar; do
+    [[ -e $jar && -z ${want[${jar##*/}]:-} ]] && rm -f "$jar"
+  done
+  check_jars "$dest" "$label" path "the cached jar changed after it was installed; remove $dest to download the pinned jars again" || exit 1
 }
 
-install_kafka() {
-  [[ -f $KAFKA_LIB/.complete ]] && return
-  step "downloading Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_LIB (once per machine)"
-  maven_jars "$KAFKA_LIB" \
-    "org.apache.kafka:kafka_$KAFKA_SCALA_VERSION:$KAFKA_VERSION" \
-    "org.apache.kafka:kafka-tools:$KAFKA_VERSION" \
-    "org.apache.logging.log4j:log4j-slf4j-impl:$LOG4J_VERSION" \
-    "org.apache.logging.log4j:log4j-core:$LOG4J_VERSION"
+# check_jars DIR LABEL url|path WHY — the jars of DIR against their digests in
+# pinned_jars's want; prints each mismatch (the jar, both digests, where it came from:
+# its url, or its path in DIR, and WHY) and returns 1 if any.
+check_jars() {
+  local dir=$1 label=$2 origin=$3 why=$4 got jar bad=0 from
+  while read -r got jar; do
+    [[ $got == "${want[$jar]:-}" ]] && continue
+    from=$dir/$jar
+    [[ $origin == url ]] && from=${url[$jar]}
+    printf 'stack: %s does not match its pin: %s pins sha256 %s, %s has sha256 %s (%s)\n' \
+      "$jar" "$label" "${want[$jar]:-(none)}" "$from" "$got" "$why" >&2
+    bad=1
+  done < <(cd "$dir" && sha256sum -- *.jar)
+  return "$bad"
 }
 
-install_cassandra() {
-  [[ -f $CASSANDRA_LIB/.complete ]] && return
-  step "downloading Cassandra $CASSANDRA_VERSION jars from Maven Central into $CASSANDRA_LIB (once per machine)"
-  maven_jars "$CASSANDRA_LIB" "org.apache.cassandra:cassandra-all:$CASSANDRA_VERSION"
-}
+install_kafka() { pinned_jars "$ROOT/stack/lock/kafka-jars.txt" "$KAFKA_LIB"; }
+install_cassandra() { pinned_jars "$ROOT/stack/lock/cassandra-jars.txt" "$CASSANDRA_LIB"; }
 
-install_cqlsh() {
-  [[ -x $CQLSH_VENV/bin/cqlsh ]] && return
-  require_cmd python3 python3 "cqlsh"
-  step "installing cqlsh $CQLSH_VERSION from PyPI into $CQLSH_VENV (once per machine)"
-  rm -rf "$CQLSH_VENV"
-  python3 -m venv "$CQLSH_VENV" >/dev/null 2>&1 || {
-    rm -rf "$CQLSH_VENV"
+# pip_locked VENV LOCK WHAT — makes the venv VENV (a venv does not survive a move) and installs
+# into it exactly what LOCK pins, every file checked against its sha256 (pip
+# --require-hashes): first setuptools and wheel of stack/lock/python-build.txt, then
+# LOCK's packages without build isolation, so that those PyPI serves as source only are
+# built with them, not with whatever build dependencies pip would fetch. A file that
+# does not match stops pip, which names it and both digests. VENV/.complete, a copy of
+# LOCK, is made last: a venv without it, or made from another lock, is made again.
+pip_locked() {
+  local venv=$1 lock=$2 what=$3 req
+  cmp -s "$lock" "$venv/.complete" && return
+  require_cmd python3 python3 "$(basename "$venv")"
+  step "installing $what from PyPI, every file pinned by sha256 (${lock#"$ROOT"/}), into $venv (once per machine)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" >/dev/null 2>&1 || {
+    rm -rf "$venv"
     die "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)"
   }
-  if ! "$CQLSH_VENV/bin/pip" install -q --disable-pip-version-check "cqlsh==$CQLSH_VERSION" >"$CACHE/cqlsh-install.log" 2>&1; then
-    tail -n 20 "$CACHE/cqlsh-install.log" >&2
-    rm -rf "$CQLSH_VENV" "$CACHE/cqlsh-install.log"
-    die "pip could not install cqlsh $CQLSH_VERSION (log above). Is PyPI reachable from this machine?"
-  fi
-  rm -f "$CACHE/cqlsh-install.log"
+  for req in "$ROOT/stack/lock/python-build.txt" "$lock"; do
+    if ! "$venv/bin/python3" -m pip install -q --disable-pip-version-check --require-hashes --no-deps \
+      --no-build-isolation -r "$req" >"$venv/pip.log" 2>&1; then
+      tail -n 20 "$venv/pip.log" >&2
+      rm -rf "$venv"
+      die "pip could not install $what (${req#"$ROOT"/}; log above). Is PyPI reachable from this machine?"
+    fi
+  done
+  rm -f "$venv/pip.log"
+  cp "$lock" "$venv/.complete"
 }
 
-# install_spark — the Spark peer (internal/sparkpeer): a venv with pyspark and py4j,
-# pinned by sha256, and the jars of stack/spark/jars.txt, each checked against its
-# sha256. Once per machine, under a lock: tests of two packages may ask at once.
+install_cqlsh() { pip_locked "$CQLSH_VENV" "$ROOT/stack/lock/cqlsh.txt" "cqlsh $CQLSH_VERSION"; }
+
+# install_spark — the Spark peer (internal/sparkpeer): a venv with pyspark and py4j of
+# stack/lock/spark.txt, and the jars of stack/spark/jars.txt, each pinned by sha256.
+# Once per machine, under a lock: tests of two packages may ask at once.
 install_spark() {
   local lock
   require_java17 # the peer runs on it
@@ -380,56 +406,21 @@ install_spark() {
   mkdir -p "$SPARK_DIR"
   exec {lock}>"$SPARK_DIR/.lock"
   flock "$lock"
-  install_spark_python
+  pip_locked "$SPARK_DIR/venv" "$ROOT/stack/lock/spark.txt" "pyspark $SPARK_VERSION"
   install_spark_jars
   exec {lock}>&-
 }
 
-# install_spark_python makes $SPARK_DIR/venv in place (a venv does not survive a move)
-# and marks it complete last, so that an interrupted install is redone.
-install_spark_python() {
-  local venv=$SPARK_DIR/venv
-  [[ -f $venv/.complete ]] && return
-  require_cmd python3 python3 "the Spark peer"
-  step "installing pyspark $SPARK_VERSION and py4j $PY4J_VERSION from PyPI, pinned by sha256, into $venv (once per machine: ~2 min, 370 MB)"
-  rm -rf "$venv"
-  python3 -m venv "$venv" >/dev/null 2>&1 || {
-    rm -rf "$venv"
-    die "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)"
-  }
-  printf '%s\n' "pyspark==$SPARK_VERSION --hash=sha256:$PYSPARK_SHA256" "py4j==$PY4J_VERSION --hash=sha256:$PY4J_SHA256" \
-    >"$venv/requirements.txt"
-  if ! "$venv/bin/python3" -m pip install -q --disable-pip-version-check --require-hashes \
-    -r "$venv/requirements.txt" >"$venv/pip.log" 2>&1; then
-    tail -n 20 "$venv/pip.log" >&2
-    rm -rf "$venv"
-    die "pip could not install pyspark $SPARK_VERSION (sha256 $PYSPARK_SHA256) and py4j $PY4J_VERSION (log above). Is PyPI reachable from this machine?"
-  fi
-  touch "$venv/.complete"
-}
-
-# install_spark_jars fetches the jars again whenever stack/spark/jars.txt changed.
+# install_spark_jars — stack/spark/jars.txt names its jars by Maven coordinates
+# (group:artifact:version sha256): their paths in Maven Central make pinned_jars' list.
 install_spark_jars() {
-  local dir=$SPARK_DIR/jars list=$ROOT/stack/spark/jars.txt tmp coord sha g a v jar
-  cmp -s "$list" "$dir/.complete" && return
-  require_cmd curl curl "downloading the Spark peer's jars"
-  step "downloading the Spark peer's jars (stack/spark/jars.txt) from Maven Central into $dir (once per machine: 19 MB)"
-  tmp=$(mktemp -d "$SPARK_DIR/jars.XXXXXX")
+  local coord sha g a v
   while read -r coord sha; do
+    [[ -z $coord || $coord == \#* ]] && continue
     IFS=: read -r g a v <<<"$coord"
-    jar=$a-$v.jar
-    curl -fsSL --retry 3 -o "$tmp/$jar" "$MAVEN_CENTRAL/${g//.//}/$a/$v/$jar" || {
-      rm -rf "$tmp"
-      die "could not download $jar from $MAVEN_CENTRAL. Is Maven Central reachable from this machine?"
-    }
-    [[ $(sha256sum "$tmp/$jar" | cut -d' ' -f1) == "$sha" ]] || {
-      rm -rf "$tmp"
-      die "$jar from $MAVEN_CENTRAL does not have the sha256 stack/spark/jars.txt pins ($sha)"
-    }
-  done < <(grep -v '^#' "$list")
-  cp "$list" "$tmp/.complete"
-  rm -rf "$dir"
-  mv "$tmp" "$dir"
+    echo "${g//.//}/$a/$v/$a-$v.jar $sha"
+  done <"$ROOT/stack/spark/jars.txt" >"$SPARK_DIR/jars.lock"
+  pinned_jars "$SPARK_DIR/jars.lock" "$SPARK_DIR/jars" stack/spark/jars.txt
 }
 
 install_probe() { # the readiness probe is built from this checkout (go caches the build)

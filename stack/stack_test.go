@@ -1,6 +1,8 @@
 package stack_test
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,12 +108,7 @@ func TestStackErrors(t *testing.T) {
 // cache except those starting with prefix.
 func sharedCacheWithout(t *testing.T, prefix string) string {
 	t.Helper()
-	shared := os.Getenv("STREAMPIPE_CACHE")
-	if shared == "" {
-		home, err := os.UserCacheDir()
-		require.NoError(t, err)
-		shared = filepath.Join(home, "streampipe")
-	}
+	shared := machineCache(t)
 	entries, err := os.ReadDir(shared)
 	require.NoError(t, err, "the stack's cache should exist after `make stack-up`")
 	dir := t.TempDir()
@@ -121,6 +118,17 @@ func sharedCacheWithout(t *testing.T, prefix string) string {
 		}
 	}
 	return dir
+}
+
+// machineCache is the cache stack/stack.sh uses when the test does not give it one.
+func machineCache(t *testing.T) string {
+	t.Helper()
+	if shared := os.Getenv("STREAMPIPE_CACHE"); shared != "" {
+		return shared
+	}
+	home, err := os.UserCacheDir()
+	require.NoError(t, err)
+	return filepath.Join(home, "streampipe")
 }
 
 // A second stack cannot start on ports the running one holds: the error names the
@@ -210,4 +218,86 @@ func TestStackServiceDoesNotComeUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A cached jar that no longer matches its pin in stack/lock/ stops the install, which
+// names the jar and both digests; a jar no lock pins is removed from the cache. The
+// machine's Kafka jars are copied (never linked: the test changes them) into a cache
+// of the test's own.
+func TestPinnedJarChanged(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsScript)
+	out, err := exec.Command("./stack.sh", "install", "kafka").CombinedOutput()
+	require.NoError(t, err, "the machine's Kafka jars, checked against their pins: %s", out)
+	version := versionsEnv(t)["KAFKA_VERSION"]
+	cache := t.TempDir()
+	lib := filepath.Join(cache, "kafka-"+version, "lib")
+	require.NoError(t, os.CopyFS(lib, os.DirFS(filepath.Join(machineCache(t), "kafka-"+version, "lib"))))
+
+	jar := "kafka-clients-" + version + ".jar"
+	pinned := pinOf(t, "lock/kafka-jars.txt", jar)
+	f, err := os.OpenFile(filepath.Join(lib, jar), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("changed")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	data, err := os.ReadFile(filepath.Join(lib, jar))
+	require.NoError(t, err)
+	changed := fmt.Sprintf("%x", sha256.Sum256(data))
+	require.NoError(t, os.WriteFile(filepath.Join(lib, "unpinned.jar"), []byte("not in any lock"), 0o600))
+
+	out2, err := stackScript(t, []string{"STREAMPIPE_CACHE=" + cache}, "install", "kafka")
+	require.Error(t, err, out2)
+	assert.Contains(t, out2, jar+" does not match its pin: stack/lock/kafka-jars.txt pins sha256 "+pinned+", "+
+		filepath.Join(lib, jar)+" has sha256 "+changed)
+	assert.Contains(t, out2, "remove "+lib+" to download the pinned jars again")
+	assert.NoFileExists(t, filepath.Join(lib, "unpinned.jar"))
+}
+
+// Each lock of stack/lock/ is made for the versions stack/versions.env names
+// (stack/lock.sh makes them): a version changed without a new lock would install
+// nothing or the old jars.
+func TestLocksMatchVersions(t *testing.T) {
+	v := versionsEnv(t)
+	for file, pins := range map[string][]string{
+		"lock/kafka-jars.txt": {"org/apache/kafka/kafka_" + v["KAFKA_SCALA_VERSION"] + "/" + v["KAFKA_VERSION"] + "/",
+			"org/apache/kafka/kafka-tools/" + v["KAFKA_VERSION"] + "/", "log4j-core/" + v["LOG4J_VERSION"] + "/"},
+		"lock/cassandra-jars.txt": {"org/apache/cassandra/cassandra-all/" + v["CASSANDRA_VERSION"] + "/"},
+		"lock/cqlsh.txt":          {"\ncqlsh==" + v["CQLSH_VERSION"] + " \\"},
+		"lock/spark.txt":          {"\npyspark==" + v["SPARK_VERSION"] + " \\"},
+		"lock/python-build.txt":   {"\nsetuptools==", "\nwheel=="},
+	} {
+		data, err := os.ReadFile(file)
+		require.NoError(t, err)
+		for _, p := range pins {
+			assert.Contains(t, string(data), p, "%s: run stack/lock.sh after changing stack/versions.env", file)
+		}
+	}
+}
+
+// versionsEnv is stack/versions.env's VAR=VALUE lines.
+func versionsEnv(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("versions.env")
+	require.NoError(t, err)
+	vars := map[string]string{}
+	for line := range strings.Lines(string(data)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
+// pinOf is the sha256 a jar lock pins for the jar named jar.
+func pinOf(t *testing.T, lock, jar string) string {
+	t.Helper()
+	data, err := os.ReadFile(lock)
+	require.NoError(t, err)
+	for line := range strings.Lines(string(data)) {
+		if f := strings.Fields(line); len(f) == 2 && strings.HasSuffix(f[0], "/"+jar) {
+			return f[1]
+		}
+	}
+	t.Fatalf("%s pins no %s", lock, jar)
+	return ""
 }
