@@ -51,6 +51,9 @@
 #                         certificate required, SCRAM users); the clients' settings go to
 #                         $STREAMPIPE_STACK_DIR/secure.env (default 0)
 set -euo pipefail
+# Everything the stack makes (folders, keys, configs, the servers' data and logs) is its
+# owner's only: the servers inherit this umask too.
+umask 077
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=versions.env
@@ -509,15 +512,15 @@ probe() { # probe SERVICE — one real question to the service; prints its answe
     temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
     kafka*) client_env kafka "$PROBE" -nodes "$NODES" kafka "$(node_host "$1"):$KAFKA_PORT" 2>/dev/null ;;
     cassandra*) # node n is ready once it answers and knows nodes 1..n: nodes join one at a time
-      local args=("$(node_host "$1"):$CASSANDRA_PORT")
-      [[ $(started_with cassandra auth) == 1 ]] && args+=(cassandra cassandra)
-      client_env cassandra "$PROBE" -nodes "$(node_index "$1")" cql "${args[@]}" 2>/dev/null
+      local login
+      mapfile -t login < <(cassandra_login)
+      client_env cassandra env "${login[@]}" "$PROBE" -nodes "$(node_index "$1")" cql "$(node_host "$1"):$CASSANDRA_PORT" 2>/dev/null
       ;;
     ring) # every Cassandra node sees the whole ring
-      local i answer creds=()
-      [[ $(started_with cassandra auth) == 1 ]] && creds=(cassandra cassandra)
+      local i answer login
+      mapfile -t login < <(cassandra_login)
       for ((i = 1; i <= NODES; i++)); do
-        answer=$(client_env cassandra "$PROBE" -nodes "$NODES" cql "127.0.0.$i:$CASSANDRA_PORT" "${creds[@]}" 2>/dev/null) || return 1
+        answer=$(client_env cassandra env "${login[@]}" "$PROBE" -nodes "$NODES" cql "127.0.0.$i:$CASSANDRA_PORT" 2>/dev/null) || return 1
       done
       echo "$answer on each of the $NODES nodes"
       ;;
@@ -574,9 +577,13 @@ start_kafka() { # start_kafka NODE — kafka, or kafka-n on a cluster
   fi
   echo "$STACK_SECURE" >"$dir/secure"
   if [[ ! -f $data/meta.properties ]]; then
-    "$JAVA" -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
-      kafka.tools.StorageTool format "${quorum[@]}" -t "$(kafka_cluster_id)" -c "$conf" "${scram[@]}" >>"$(log_file "$node")" 2>&1 ||
-      { tail -n 20 "$(log_file "$node")" >&2; die "formatting Kafka storage in $data failed (log above)"; }
+    # The SCRAM users' passwords go to the storage tool in a java @argfile (0600), never
+    # as process arguments, which every local user can read.
+    printf '"%s"\n' kafka.tools.StorageTool format "${quorum[@]}" -t "$(kafka_cluster_id)" -c "$conf" "${scram[@]}" >"$dir/format.args"
+    "$JAVA" -XX:+PerfDisableSharedMem -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
+      @"$dir/format.args" >>"$(log_file "$node")" 2>&1 ||
+      { rm -f "$dir/format.args"; tail -n 20 "$(log_file "$node")" >&2; die "formatting Kafka storage in $data failed (log above)"; }
+    rm -f "$dir/format.args"
   fi
   launch "$node" "$JAVA" "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true -Dkafka.logs.dir="$STACK_DIR/logs" \
@@ -620,7 +627,9 @@ EOF
 # certificates required (signed by the stack's CA), then SASL: SCRAM-SHA-512 and
 # SCRAM-SHA-256 for the user streampipe and the broker's own user admin (made by
 # Kafka's storage tool when the node is formatted), and PLAIN for the same users.
-# The controller port stays plaintext on loopback: only the node itself talks to it.
+# The controller port wants the same: TLS with a client certificate, then SASL PLAIN
+# (KRaft's controllers take no SCRAM: its users live in the metadata they serve) for
+# the user controller, whose only client is the node's own broker.
 # Passwords are made once, at random, into $STACK_DIR/kafka/*.password (0600); the
 # clients read theirs through KAFKA_SASL_PASSWORD_FILE, written with the other
 # KAFKA_* settings to secure.env, and Kafka's tools through client.properties.
@@ -639,12 +648,13 @@ kafka_secret() {
 # arguments, and writes the clients' settings: secure.env's KAFKA_* lines and
 # client.properties for Kafka's own tools.
 kafka_secure() {
-  local conf=$1 dir admin user
+  local conf=$1 dir admin user controller
   require_cmd openssl openssl "the secured Kafka's passwords and certificates"
   certs
   dir=$(data_dir kafka)
   admin=$(kafka_secret admin)
   user=$(kafka_secret "$KAFKA_USER")
+  controller=$(kafka_secret controller)
   # Kafka reads a PEM key store as one file: the certificate chain, then the key.
   (umask 077 && cat "$TLS_DIR/server.pem" "$TLS_DIR/server.key" >"$dir/server-keystore.pem" &&
     cat "$TLS_DIR/client.pem" "$TLS_DIR/client.key" >"$dir/client-keystore.pem")
@@ -654,7 +664,7 @@ kafka_secure() {
 # STACK_SECURE=1: SASL_SSL on the client port (stack/stack.sh kafka_secure)
 listeners=SASL_SSL://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
 advertised.listeners=SASL_SSL://$HOST:$KAFKA_PORT
-listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_SSL
 inter.broker.listener.name=SASL_SSL
 sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
@@ -667,6 +677,11 @@ ssl.truststore.type=PEM
 ssl.truststore.location=$TLS_DIR/ca.pem
 # Kafka ignores ssl.client.auth on a SASL_SSL listener unless it is the listener's own.
 listener.name.sasl_ssl.ssl.client.auth=required
+# The controller listener: TLS, a client certificate, and PLAIN for the user controller.
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="$controller" user_controller="$controller";
+listener.name.controller.ssl.client.auth=required
 EOF
   KAFKA_SCRAM_USERS=(
     --add-scram "SCRAM-SHA-512=[name=admin,password=$admin]"
@@ -795,12 +810,12 @@ cassandra_secure() {
   if [[ ! -f $tls/truststore.p12 || $TLS_DIR/server.pem -nt $tls/truststore.p12 ]]; then
     rm -f "$tls"/*.p12 "$tls/store.pass"
     secret_file "$tls/store.pass"
-    pass=$(<"$tls/store.pass")
+    # The store password goes to openssl and keytool in its file, never as an argument.
     openssl pkcs12 -export -name server -in "$TLS_DIR/server.pem" -inkey "$TLS_DIR/server.key" \
-      -certfile "$TLS_DIR/ca.pem" -passout "pass:$pass" -out "$tls/keystore.p12" ||
+      -certfile "$TLS_DIR/ca.pem" -passout "file:$tls/store.pass" -out "$tls/keystore.p12" ||
       die "openssl could not make Cassandra's keystore from $TLS_DIR/server.pem"
     out=$("$JAVA17/bin/keytool" -importcert -noprompt -alias ca -file "$TLS_DIR/ca.pem" -storetype PKCS12 \
-      -keystore "$tls/truststore.p12" -storepass "$pass" 2>&1) ||
+      -keystore "$tls/truststore.p12" -storepass:file "$tls/store.pass" 2>&1) ||
       die "keytool could not make Cassandra's truststore from $TLS_DIR/ca.pem: $out"
   fi
   pass=$(<"$tls/store.pass")
@@ -816,28 +831,60 @@ cassandra_secure() {
     "  require_client_auth: true" "  accepted_protocols: [TLSv1.2, TLSv1.3]"
 }
 
-# The programs' own role on the secured Cassandra: a superuser (it creates keyspaces and
-# tables) with a random password made once, so that a password in a log or an error
-# would be recognisable, unlike the built-in cassandra/cassandra.
+# The secured Cassandra's roles, each with a random password made once (so that a
+# password in a log or an error would be recognisable): admin, a superuser of the
+# stack's own, for the operator (`stack.sh cqlsh`); streampipe, the programs' role, no
+# superuser: it may create keyspaces, and owns (so reads and writes) those it creates.
+# The built-in superuser cassandra, whose password everyone knows, can no longer log in.
 CASSANDRA_USER=streampipe
+CASSANDRA_ADMIN=admin
 
-# cassandra_secure_role makes (or keeps) that role, once Cassandra answers.
+# cassandra_secure_role makes (or keeps) those roles, once Cassandra answers, and then
+# marks the folder (roles): the stack's tools log in as streampipe from then on.
 cassandra_secure_role() {
-  local dir pass
+  local dir admin app out
   dir=$(data_dir cassandra)
-  if [[ ! -s $dir/$CASSANDRA_USER.password ]]; then
-    rm -f "$dir/$CASSANDRA_USER.password.new"
-    secret_file "$dir/$CASSANDRA_USER.password.new"
-  fi
-  [[ -s $dir/$CASSANDRA_USER.password.new ]] || return 0
-  pass=$(<"$dir/$CASSANDRA_USER.password.new")
+  [[ -f $dir/roles ]] && return 0
+  secret_file "$dir/$CASSANDRA_ADMIN.password"
+  secret_file "$dir/$CASSANDRA_USER.password"
+  admin=$(<"$dir/$CASSANDRA_ADMIN.password") app=$(<"$dir/$CASSANDRA_USER.password")
   install_cqlsh
-  local out
-  out=$("$CQLSH_VENV/bin/cqlsh" -u cassandra -p cassandra --ssl --cqlshrc "$dir/cqlshrc" \
-    -e "CREATE ROLE IF NOT EXISTS $CASSANDRA_USER WITH PASSWORD = '$pass' AND LOGIN = true AND SUPERUSER = true" \
-    "$HOST" "$CASSANDRA_PORT" 2>&1) || die "could not make Cassandra's role $CASSANDRA_USER: $out"
-  mv "$dir/$CASSANDRA_USER.password.new" "$dir/$CASSANDRA_USER.password"
-  say "    role $CASSANDRA_USER made; its password: $dir/$CASSANDRA_USER.password"
+  if ! cql_as "$CASSANDRA_ADMIN" "$dir/$CASSANDRA_ADMIN.password" "SELECT now() FROM system.local;" >/dev/null 2>&1; then
+    out=$(cql_as cassandra <(printf cassandra) \
+      "CREATE ROLE IF NOT EXISTS $CASSANDRA_ADMIN WITH PASSWORD = '$admin' AND LOGIN = true AND SUPERUSER = true;" 2>&1) ||
+      die "could not make Cassandra's role $CASSANDRA_ADMIN as the built-in cassandra: ${out//$admin/<password>}"
+  fi
+  out=$(cql_as "$CASSANDRA_ADMIN" "$dir/$CASSANDRA_ADMIN.password" "
+    CREATE ROLE IF NOT EXISTS $CASSANDRA_USER WITH PASSWORD = '$app' AND LOGIN = true;
+    ALTER ROLE $CASSANDRA_USER WITH SUPERUSER = false;
+    GRANT CREATE ON ALL KEYSPACES TO $CASSANDRA_USER;
+    ALTER ROLE cassandra WITH SUPERUSER = false AND LOGIN = false;" 2>&1) ||
+    die "could not make Cassandra's role $CASSANDRA_USER as $CASSANDRA_ADMIN: ${out//$app/<password>}"
+  touch "$dir/roles"
+  say "    roles $CASSANDRA_ADMIN (superuser) and $CASSANDRA_USER made, their passwords in $dir; the built-in cassandra can no longer log in"
+}
+
+# cql_as USER PASSWORD-FILE STATEMENTS — runs STATEMENTS with cqlsh on the secured
+# Cassandra as USER. The password goes in a credentials file (0600) and the statements
+# (which may hold passwords) on standard input: neither is a process argument.
+cql_as() {
+  local dir creds rc=0
+  dir=$(data_dir cassandra)
+  creds=$(mktemp "$dir/cqlsh-credentials.XXXXXX")
+  printf '[plain_text_auth]\nusername = %s\npassword = %s\n' "$1" "$(<"$2")" >"$creds"
+  "$CQLSH_VENV/bin/cqlsh" --credentials "$creds" --ssl --cqlshrc "$dir/cqlshrc" "$HOST" "$CASSANDRA_PORT" <<<"$3" || rc=$?
+  rm -f "$creds"
+  return "$rc"
+}
+
+# cassandra_login — the env(1) arguments that log the stack's probe into its Cassandra:
+# none without authentication, or once the secured stack's roles are made (secure.env's
+# streampipe then); else the built-in cassandra/cassandra. Through the environment: a
+# password is never a process argument.
+cassandra_login() {
+  [[ $(started_with cassandra auth) == 1 ]] || return 0
+  [[ $(started_with cassandra secure) == 1 && -f $(data_dir cassandra)/roles ]] && return 0
+  printf '%s\n' -u CASSANDRA_PASSWORD_FILE CASSANDRA_USERNAME=cassandra CASSANDRA_PASSWORD=cassandra
 }
 
 # built_id FILE — what identifies a build of a program: its content, since `go build`
@@ -929,7 +976,7 @@ summary() {
       kafka-*) say "  node $(node_index "$s")   $(node_host "$s"):$KAFKA_PORT                                 log $(log_file "$s")" ;;
       cassandra)
         local auth=""
-        [[ $(started_with cassandra auth) == 1 ]] && auth="   (auth: cassandra/cassandra)"
+        [[ $(started_with cassandra auth) == 1 && $(started_with cassandra secure) != 1 ]] && auth="   (auth: cassandra/cassandra)"
         [[ $(started_with cassandra secure) == 1 ]] && auth+="   (TLS; clients' settings: $STACK_DIR/secure.env)"
         say "Cassandra  $HOST:$CASSANDRA_PORT   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
         ;;
@@ -1053,7 +1100,7 @@ install_playwright() {
 # certs makes, once per stack, the certificates the secured servers and their clients
 # use: ca.pem/ca.key (the stack's own CA, 825 days), server.pem/server.key (CN
 # localhost, SAN localhost, 127.0.0.1, 127.0.0.2, 127.0.0.3) and client.pem/client.key
-# (CN streampipe, for mutual TLS), all signed by the CA, keys unencrypted and 0600.
+# (CN streampipe, for mutual TLS), all signed by the CA, keys unencrypted; every file 0600.
 TLS_DIR=$STACK_DIR/tls
 certs() {
   [[ -f $TLS_DIR/client.pem ]] && return
@@ -1078,7 +1125,6 @@ certs() {
 extendedKeyUsage=serverAuth,clientAuth"
     sign client /CN=streampipe "extendedKeyUsage=clientAuth"
     rm -f ca.srl
-    chmod 644 ./*.pem
   ) || die "openssl could not make the certificates (see above)"
   rm -rf "$TLS_DIR"
   mv "$tmp" "$TLS_DIR"
@@ -1183,10 +1229,17 @@ case $cmd in
   down) down "$@" ;;
   status) status "$@" ;;
   running) check_service "${1:-}"; pid_of "$1" >/dev/null ;;
-  cqlsh)
+  cqlsh) # as the secured stack's admin, or the built-in cassandra; the password in a credentials file
     install_cqlsh
     creds=()
-    [[ $(started_with cassandra auth) == 1 ]] && creds=(-u cassandra -p cassandra)
+    if [[ $(started_with cassandra auth) == 1 ]]; then
+      user=cassandra pass=cassandra
+      if [[ $(started_with cassandra secure) == 1 ]]; then
+        user=$CASSANDRA_ADMIN pass=$(<"$(data_dir cassandra)/$CASSANDRA_ADMIN.password")
+      fi
+      printf '[plain_text_auth]\nusername = %s\npassword = %s\n' "$user" "$pass" >"$(data_dir cassandra)/cqlsh.credentials"
+      creds=(--credentials "$(data_dir cassandra)/cqlsh.credentials")
+    fi
     [[ $(started_with cassandra secure) == 1 ]] && creds+=(--ssl --cqlshrc "$STACK_DIR/cassandra/cqlshrc")
     exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" "$CASSANDRA_PORT"
     ;;

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -84,6 +85,27 @@ func TestSecuredCassandra(t *testing.T) {
 		out, err = secured.Script([]string{"STACK_SECURE=0"}, "up", "cassandra")
 		require.Error(t, err)
 		assert.Contains(t, string(out), "cassandra is running with STACK_SECURE=1, not 0: run 'stack/stack.sh down cassandra' first")
+	})
+
+	t.Run("the programs' role is no superuser, the built-in cassandra cannot log in", func(t *testing.T) {
+		role := map[string]any{}
+		require.NoError(t, p.session.Query("LIST ROLES OF "+db.user).MapScan(role))
+		assert.Equal(t, false, role["super"], "%s: %v", db.user, role)
+		var re gocql.RequestError
+		err := p.session.Query("CREATE ROLE streampipe_test_probe").Exec()
+		require.ErrorAs(t, err, &re, "a superuser's statement")
+		assert.Equal(t, gocql.ErrCodeUnauthorized, re.Code(), "%v", err)
+
+		cluster := gocql.NewCluster(db.hosts...)
+		cluster.SslOpts = &gocql.SslOptions{Config: db.tls, EnableHostVerification: true}
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: "cassandra", Password: "cassandra"}
+		if s, err := cluster.CreateSession(); !assert.Error(t, err, "the built-in superuser logs in") {
+			s.Close()
+		}
+		// The stack's own superuser (stack.sh cqlsh) sees cassandra no superuser, no login.
+		out, err := secured.Script(nil, "cqlsh", "-e", "LIST ROLES OF cassandra")
+		require.NoError(t, err, "%s", out)
+		assert.Regexp(t, `cassandra \|\s+False \|\s+False`, string(out))
 	})
 
 	at := "cassandra at " + secured.Hosts[0] + " "

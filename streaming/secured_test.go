@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,55 @@ func TestSecuredKafka(t *testing.T) {
 		out, err := k.Script(nil, "kafka-topics", "--list")
 		require.NoError(t, err, "%s", out)
 	})
+
+	t.Run("the controller listener wants TLS, a client certificate and the controller's login", func(t *testing.T) {
+		controller := controllerAddr(t, k)
+		dial := func(sec *kafkasec.Security) error {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			conn, err := sec.Dialer().DialContext(ctx, "tcp", controller)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_, err = conn.ReadPartitions()
+			return err
+		}
+		controllerFile := filepath.Join(k.Dir, "kafka", "controller.password")
+		as := func(changes ...string) *kafkasec.Security {
+			return securityOf(t, k, append([]string{"KAFKA_SASL_MECHANISM=PLAIN"}, changes...)...)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		conn, err := as("KAFKA_SASL_USERNAME=controller", "KAFKA_SASL_PASSWORD_FILE="+controllerFile).Dialer().DialContext(ctx, "tcp", controller)
+		require.NoError(t, err, "the controller's own login")
+		require.NoError(t, conn.Close())
+
+		assert.ErrorContains(t, dial(as()), "SASL Authentication Failed", "the programs' user is not the controller's")
+		assert.ErrorContains(t, dial(as("KAFKA_SASL_USERNAME=controller")), "SASL Authentication Failed", "a wrong password")
+		assert.Error(t, dial(securityOf(t, k, "KAFKA_SASL_MECHANISM=", "KAFKA_SASL_USERNAME=", "KAFKA_SASL_PASSWORD_FILE=")),
+			"TLS without a login")
+		assert.Error(t, dial(securityOf(t, k, "KAFKA_TLS_CERT_FILE=", "KAFKA_TLS_KEY_FILE=",
+			"KAFKA_SASL_USERNAME=controller", "KAFKA_SASL_PASSWORD_FILE="+controllerFile)), "no client certificate")
+		assert.Error(t, dial(&kafkasec.Security{}), "plaintext")
+	})
+}
+
+// controllerAddr is the address of k's controller listener, as its server.properties
+// says.
+func controllerAddr(t *testing.T, k *stacktest.Kafka) string {
+	t.Helper()
+	props, err := os.ReadFile(filepath.Join(k.Dir, "kafka", "server.properties"))
+	require.NoError(t, err)
+	var addr string
+	for line := range strings.Lines(string(props)) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "listeners="); ok {
+			_, addr, _ = strings.Cut(rest, "CONTROLLER://") // the last listeners= wins, as in Kafka
+			addr, _, _ = strings.Cut(addr, ",")
+		}
+	}
+	require.NotEmpty(t, addr, "a CONTROLLER listener in server.properties")
+	return addr
 }
 
 // runToError runs a users worker with cfg and returns the error it stops with, which
