@@ -108,6 +108,36 @@ func TestSecuredCassandra(t *testing.T) {
 		assert.Regexp(t, `cassandra \|\s+False \|\s+False`, string(out))
 	})
 
+	t.Run("a role granted its keyspace only runs the pipeline (docker-compose.yml's grants)", func(t *testing.T) {
+		admin := gocql.NewCluster(db.hosts...)
+		admin.SslOpts = &gocql.SslOptions{Config: db.tls, EnableHostVerification: true}
+		password, err := os.ReadFile(filepath.Join(secured.Dir, "cassandra", "admin.password"))
+		require.NoError(t, err)
+		admin.Authenticator = gocql.PasswordAuthenticator{Username: "admin", Password: strings.TrimSpace(string(password))}
+		session, err := admin.CreateSession()
+		require.NoError(t, err)
+		defer session.Close()
+		role, rolePassword := "pipe_"+randomHex(4), randomHex(16)
+		stmts := []string{"CREATE ROLE " + role + " WITH LOGIN = true AND PASSWORD = '" + rolePassword + "'"}
+		for _, perm := range []string{"CREATE", "ALTER", "MODIFY", "SELECT"} {
+			stmts = append(stmts, "GRANT "+perm+" ON KEYSPACE "+testKeyspace+" TO "+role)
+		}
+		for _, stmt := range stmts {
+			require.NoError(t, session.Query(stmt).Exec(), "%s", strings.ReplaceAll(stmt, rolePassword, "…"))
+		}
+		defer func() { _ = session.Query("DROP ROLE " + role).Exec() }()
+
+		q := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)}, db, 3)
+		cfg := q.config()
+		cfg.Username, cfg.Password = role, rolePassword
+		l := newLoad()
+		q.produce(l.messages(newIDs(300), 1, 50, time.Now()))
+		_, stop := runInProcess(t, cfg, streaming.NewMetrics(prometheus.NewRegistry()))
+		q.waitCaughtUp(time.Minute)
+		require.NoError(t, stop())
+		q.checkRows(l)
+	})
+
 	at := "cassandra at " + secured.Hosts[0] + " "
 
 	t.Run("an untrusted server certificate", func(t *testing.T) {
