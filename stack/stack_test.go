@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,4 +301,36 @@ func pinOf(t *testing.T, lock, jar string) string {
 	}
 	t.Fatalf("%s pins no %s", lock, jar)
 	return ""
+}
+
+// A Python package whose file does not match its pin stops the install: pip names the
+// package, the pinned and the actual sha256, and the script says what it means. A copy
+// of the script runs with a lock whose geomet hashes are changed.
+func TestPinnedPackageChanged(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsScript)
+	root := t.TempDir()
+	require.NoError(t, os.CopyFS(filepath.Join(root, "stack", "lock"), os.DirFS("lock")))
+	for _, f := range []string{"stack.sh", "versions.env"} {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(root, "stack", f), data, 0o700))
+	}
+	lock := filepath.Join(root, "stack", "lock", "cqlsh.txt")
+	data, err := os.ReadFile(lock)
+	require.NoError(t, err)
+	start := strings.Index(string(data), "\ngeomet==")
+	end := strings.Index(string(data), "\npure-sasl==")
+	require.True(t, start >= 0 && end > start, "cqlsh.txt pins geomet, then pure-sasl")
+	changed := regexp.MustCompile(`[0-9a-f]{64}`).ReplaceAllString(string(data[start:end]), strings.Repeat("0", 64))
+	require.NoError(t, os.WriteFile(lock, []byte(string(data[:start])+changed+string(data[end:])), 0o600))
+
+	cmd := exec.Command(filepath.Join(root, "stack", "stack.sh"), "tool", "cqlsh")
+	cmd.Env = append(os.Environ(), "STREAMPIPE_STACK_DIR="+filepath.Join(t.TempDir(), "stack"), "STREAMPIPE_CACHE="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	assert.Contains(t, string(out), "THESE PACKAGES DO NOT MATCH THE HASHES")
+	assert.Regexp(t, `geomet==1\.1\.0 from https://\S+`, string(out))
+	assert.Contains(t, string(out), "Expected sha256 "+strings.Repeat("0", 64))
+	assert.Regexp(t, `Got +[0-9a-f]{64}`, string(out))
+	assert.Contains(t, string(out), "a file pip downloaded for cqlsh 6.2.2 does not match its pin in stack/lock/cqlsh.txt")
 }
