@@ -8,6 +8,8 @@
 #       files contradict (--strict-checksums); the sha256 of each jar is then taken here.
 #   cqlsh.txt, spark.txt  pip requirements with every dependency pinned (==) and the sha256
 #       of every file PyPI serves for that version (any platform), for pip --require-hashes.
+#   npm.txt  playwright-core's tarball (the browser test's driver), by its sha512 as npm's
+#       integrity field writes it.
 #   python-build.txt  setuptools and wheel, with which pip builds the packages PyPI serves
 #       as source only (pyspark, pure-sasl): installed first, then used without build
 #       isolation, so that no build dependency is taken unpinned.
@@ -93,7 +95,22 @@ PY
   echo "    $out: $(grep -c '==' "$out") packages"
 }
 
+# npm_lock OUT PACKAGE@VERSION — the package's tarball, by its sha512.
+npm_lock() {
+  local out=$1 pkg=$2
+  step "downloading $pkg (npm)"
+  mkdir -p "$tmp/npm"
+  (cd "$tmp/npm" && npm pack --silent "$pkg" >/dev/null) || die "npm could not download $pkg"
+  {
+    echo "# npm packages by the sha512 of their tarball, as npm's integrity field writes it."
+    echo "# Made by stack/lock.sh; stack/stack.sh checks the tarball before npm installs it."
+    echo "$pkg sha512-$(openssl dgst -sha512 -binary "$tmp"/npm/*.tgz | base64 -w0)"
+  } >"$out"
+  echo "    $out"
+}
+
 mkdir -p "$LOCK"
+npm_lock "$LOCK/npm.txt" "playwright-core@$PLAYWRIGHT_CORE_VERSION"
 jar_lock "$LOCK/kafka-jars.txt" "org.apache.kafka:kafka_$KAFKA_SCALA_VERSION:$KAFKA_VERSION" \
   "org.apache.kafka:kafka-tools:$KAFKA_VERSION" "org.apache.logging.log4j:log4j-slf4j-impl:$LOG4J_VERSION" \
   "org.apache.logging.log4j:log4j-core:$LOG4J_VERSION"

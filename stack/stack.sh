@@ -920,10 +920,18 @@ start_worker() { start_app worker; }
 # The local stack's streaming worker serves every seed pipeline unless told otherwise.
 start_streaming() { start_app streaming "STREAMING_DATASETS=${STREAMING_DATASETS:-users,registered_users,transactions}"; }
 
+# private_stack_dir makes the stack's folder, or takes one made elsewhere (a test's
+# temporary folder), as its owner's only: all the stack keeps is beneath it.
+private_stack_dir() {
+  mkdir -p "$STACK_DIR"
+  chmod go-rwx "$STACK_DIR"
+}
+
 up() {
   local svcs s pid starting=()
   DEFAULT="${SERVERS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
+  private_stack_dir
   install "${svcs[@]}"
   install_probe
   link_tools
@@ -1100,14 +1108,33 @@ tool() { # prints the path of a tool, installing it first (install messages go t
   esac
 }
 
-# playwright-core only: it drives the machine's Chromium and downloads no browser.
+# playwright-core only: it drives the machine's Chromium and downloads no browser. Its
+# tarball is pinned by sha512 in stack/lock/npm.txt (npm checks only the digest its own
+# registry gives): npm packs it, the script checks it, npm installs that file.
 install_playwright() {
+  local name=playwright-core-$PLAYWRIGHT_CORE_VERSION.tgz pin got tmp
   [[ -f $PLAYWRIGHT_DIR/node_modules/playwright-core/package.json ]] && return
   require_cmd npm npm "the Web UI browser test"
-  step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm into $PLAYWRIGHT_DIR (once per machine)"
+  require_cmd openssl openssl "checking playwright-core's digest"
+  pin=$(awk -v p="playwright-core@$PLAYWRIGHT_CORE_VERSION" '$1 == p { print $2 }' "$ROOT/stack/lock/npm.txt")
+  [[ -n $pin ]] || die "stack/lock/npm.txt pins no playwright-core@$PLAYWRIGHT_CORE_VERSION: run 'make stack-lock'"
+  step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm, pinned by sha512 (stack/lock/npm.txt), into $PLAYWRIGHT_DIR (once per machine)"
   mkdir -p "$PLAYWRIGHT_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$PLAYWRIGHT_DIR" "playwright-core@$PLAYWRIGHT_CORE_VERSION" ||
-    die "npm could not install playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
+  tmp=$(mktemp -d "$PLAYWRIGHT_DIR.XXXXXX")
+  (cd "$tmp" && npm pack --silent "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null) || {
+    rm -rf "$tmp"
+    die "npm could not download playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
+  }
+  got=sha512-$(openssl dgst -sha512 -binary "$tmp/$name" | base64 -w0)
+  [[ $got == "$pin" ]] || {
+    rm -rf "$tmp"
+    die "$name does not match its pin: stack/lock/npm.txt pins $pin, npm downloaded $got (the registry, or a proxy on the way, serves another file under that name; nothing was installed)"
+  }
+  npm install --silent --no-audit --no-fund --prefix "$PLAYWRIGHT_DIR" "$tmp/$name" || {
+    rm -rf "$tmp"
+    die "npm could not install $name"
+  }
+  rm -rf "$tmp"
 }
 
 # certs makes, once per stack, the certificates the secured servers and their clients
@@ -1257,8 +1284,8 @@ case $cmd in
     exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" "$CASSANDRA_PORT"
     ;;
   tool) tool "$@" ;;
-  certs) mkdir -p "$STACK_DIR"; certs ;;
-  temporal-front) mkdir -p "$STACK_DIR"; install_temporal; temporal_front_up ;;
+  certs) private_stack_dir; certs ;;
+  temporal-front) private_stack_dir; install_temporal; temporal_front_up ;;
   kafka-console-consumer) kafka_tool --consumer.config org.apache.kafka.tools.consumer.ConsoleConsumer \
     --formatter-property print.key=true --formatter-property print.partition=true "$@" ;;
   kafka-topics) kafka_tool --command-config org.apache.kafka.tools.TopicCommand "$@" ;;

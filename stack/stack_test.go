@@ -266,6 +266,7 @@ func TestLocksMatchVersions(t *testing.T) {
 		"lock/cqlsh.txt":          {"\ncqlsh==" + v["CQLSH_VERSION"] + " \\"},
 		"lock/spark.txt":          {"\npyspark==" + v["SPARK_VERSION"] + " \\"},
 		"lock/python-build.txt":   {"\nsetuptools==", "\nwheel=="},
+		"lock/npm.txt":            {"\nplaywright-core@" + v["PLAYWRIGHT_CORE_VERSION"] + " sha512-"},
 	} {
 		data, err := os.ReadFile(file)
 		require.NoError(t, err)

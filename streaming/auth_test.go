@@ -87,6 +87,8 @@ func TestSecuredCassandra(t *testing.T) {
 		assert.Contains(t, string(out), "cassandra is running with STACK_SECURE=1, not 0: run 'stack/stack.sh down cassandra' first")
 	})
 
+	t.Run("the stack's folder is its owner's only", func(t *testing.T) { assertPrivate(t, secured.Dir) })
+
 	t.Run("the programs' role is no superuser, the built-in cassandra cannot log in", func(t *testing.T) {
 		role := map[string]any{}
 		require.NoError(t, p.session.Query("LIST ROLES OF "+db.user).MapScan(role))

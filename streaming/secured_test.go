@@ -2,6 +2,8 @@ package streaming_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -145,6 +147,8 @@ func TestSecuredKafka(t *testing.T) {
 		require.NoError(t, err, "%s", out)
 	})
 
+	t.Run("the stack's folder is its owner's only", func(t *testing.T) { assertPrivate(t, k.Dir) })
+
 	t.Run("the controller listener wants TLS, a client certificate and the controller's login", func(t *testing.T) {
 		controller := controllerAddr(t, k)
 		dial := func(sec *kafkasec.Security) error {
@@ -176,6 +180,33 @@ func TestSecuredKafka(t *testing.T) {
 			"KAFKA_SASL_USERNAME=controller", "KAFKA_SASL_PASSWORD_FILE="+controllerFile)), "no client certificate")
 		assert.Error(t, dial(&kafkasec.Security{}), "plaintext")
 	})
+}
+
+// assertPrivate checks that nothing under dir, a secured stack's folder (its keys,
+// configs with passwords, the servers' data and logs), is open to anyone but its
+// owner: stack/stack.sh makes it all with umask 077.
+func assertPrivate(t *testing.T, dir string) {
+	t.Helper()
+	files := 0
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) { // a server removed it meanwhile (compaction, a segment)
+			return nil
+		}
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		files++
+		assert.Zero(t, info.Mode().Perm()&0o077, "%s has mode %v", path, info.Mode().Perm())
+		return nil
+	}))
+	assert.Greater(t, files, 10, "files under %s", dir)
 }
 
 // controllerAddr is the address of k's controller listener, as its server.properties
