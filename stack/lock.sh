@@ -92,7 +92,7 @@ for name, version in pins:
     print(" \\\n".join(f"    --hash=sha256:{h}" for h in sorted(hashes)))
 PY
   mv "$out.new" "$out"
-  echo "    $out: $(grep -c '==' "$out") packages"
+  echo "    $out: $(grep -c '^[^#].*==' "$out") packages"
 }
 
 # npm_lock OUT PACKAGE@VERSION — the package's tarball, by its sha512.

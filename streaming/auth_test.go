@@ -54,8 +54,14 @@ func TestCassandraCredentials(t *testing.T) {
 func TestSecuredCassandra(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
+	args := watchArgs()
 	secured := stacktest.PrivateCassandra(t, "../stack/stack.sh", "STACK_SECURE=1")
+	seen := args()
 	db := securedStore(t, secured)
+
+	t.Run("no password was a process argument while the stack made and started Cassandra", func(t *testing.T) {
+		assertNoSecretIn(t, secured.Dir, seen, "keytool", "CassandraDaemon", "cqlsh --credentials")
+	})
 	assert.Equal(t, "datacenter1", db.localDC)
 	p := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)}, db, 3)
 

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,9 +36,15 @@ const wrongPassword = "Wr0ng-kafkasec-Pa55word"
 func TestSecuredKafka(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
+	args := watchArgs()
 	k := stacktest.PrivateKafka(t, stackScript(t), "STACK_SECURE=1")
+	seen := args()
 	secured := securedBus(t, k)
 	password := readPassword(t, k)
+
+	t.Run("no password was a process argument while the stack made and started Kafka", func(t *testing.T) {
+		assertNoSecretIn(t, k.Dir, seen, "kafka.tools.StorageTool", "kafka.Kafka")
+	})
 
 	t.Run("the producer and the streaming worker run through SASL_SSL", func(t *testing.T) {
 		p := newPipeAt(t, secured, sharedStore(t), 3)
@@ -180,6 +187,62 @@ func TestSecuredKafka(t *testing.T) {
 			"KAFKA_SASL_USERNAME=controller", "KAFKA_SASL_PASSWORD_FILE="+controllerFile)), "no client certificate")
 		assert.Error(t, dial(&kafkasec.Security{}), "plaintext")
 	})
+}
+
+// watchArgs starts recording the command line of every process of the host, what any
+// local user reads with ps, every 50 ms; the function it returns stops and returns
+// them.
+func watchArgs() func() map[string]bool {
+	stop, done := make(chan struct{}), make(chan map[string]bool)
+	go func() {
+		seen := map[string]bool{}
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, p := range paths {
+				if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+					seen[strings.ReplaceAll(string(b), "\x00", " ")] = true
+				}
+			}
+			select {
+			case <-stop:
+				done <- seen
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() map[string]bool { close(stop); return <-done }
+}
+
+// assertNoSecretIn checks that no password of the stack in dir (its *.password and
+// store.pass files) is in the command lines seen, which must show each of the
+// commands want (the sampling saw the moments that matter).
+func assertNoSecretIn(t *testing.T, dir string, seen map[string]bool, want ...string) {
+	t.Helper()
+	var secrets []string
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".password") || d.Name() == "store.pass") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		secrets = append(secrets, strings.TrimSpace(string(b)))
+		return err
+	}))
+	require.NotEmpty(t, secrets, "the stack's passwords under %s", dir)
+	for _, w := range want {
+		assert.True(t, slices.ContainsFunc(slices.Collect(maps.Keys(seen)), func(c string) bool { return strings.Contains(c, w) }),
+			"the sampling saw no %s among %d command lines", w, len(seen))
+	}
+	for cmdline := range seen {
+		for _, s := range secrets {
+			if strings.Contains(cmdline, s) { // the message shows where, not the password
+				t.Errorf("a password of %s in a process's arguments: %s", dir, strings.ReplaceAll(cmdline, s, "<password>"))
+			}
+		}
+	}
+	t.Logf("%d passwords looked for in %d command lines seen", len(secrets), len(seen))
 }
 
 // assertPrivate checks that nothing under dir, a secured stack's folder (its keys,
