@@ -325,10 +325,19 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 		defs = append(defs, c.Name+" "+c.Type)
 	}
 	defs = append(defs, "PRIMARY KEY ("+ds.PrimaryKey()+")")
-	for _, stmt := range []string{
-		fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s", cfg.Keyspace, cfg.Replication),
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (%s)", cfg.Keyspace, cfg.Table, strings.Join(defs, ", ")),
-	} {
+	stmts := []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (%s)", cfg.Keyspace, cfg.Table, strings.Join(defs, ", "))}
+	// CREATE KEYSPACE IF NOT EXISTS wants CREATE on all keyspaces even when the keyspace
+	// exists: a role granted its keyspace only (docker-compose.yml's) is not asked for it.
+	var found string
+	err := s.Query("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?",
+		strings.ToLower(cfg.Keyspace)).ScanContext(ctx, &found)
+	switch {
+	case errors.Is(err, gocql.ErrNotFound):
+		stmts = append([]string{fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s", cfg.Keyspace, cfg.Replication)}, stmts...)
+	case err != nil:
+		return fmt.Errorf("looking for keyspace %s at %s: %w", cfg.Keyspace, hosts, err)
+	}
+	for _, stmt := range stmts {
 		if err := s.Query(stmt).ExecContext(ctx); err != nil {
 			return schemaError(hosts, cfg.Username, stmt, err)
 		}
