@@ -142,6 +142,7 @@ func load(e *envvar.Reader) (config, error) {
 	var cfg config
 	var errs []error // what is wrong with STREAMING_DATASETS and the declared datasets
 	declared := map[string]datasets.Dataset{}
+	served := []string{datasets.NameUsers} // unset STREAMING_DATASETS: users and every declared one
 	if file := e.Str("STREAMING_DATASETS_FILE", ""); file != "" {
 		ds, err := datasets.LoadFile(file)
 		if err != nil {
@@ -149,9 +150,10 @@ func load(e *envvar.Reader) (config, error) {
 		}
 		for _, d := range ds {
 			declared[d.Name] = d
+			served = append(served, d.Name)
 		}
 	}
-	names := e.List("STREAMING_DATASETS", datasets.NameUsers)
+	names := e.List("STREAMING_DATASETS", strings.Join(served, ","))
 	if len(names) == 0 {
 		errs = append(errs, errors.New("STREAMING_DATASETS names no dataset"))
 	}
