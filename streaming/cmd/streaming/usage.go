@@ -49,7 +49,7 @@ func envVars() []envvar.Var {
 // envHelp says what each variable of envVars means.
 func envHelp() map[string]string {
 	help := map[string]string{
-		"STREAMING_DATASETS":         "the datasets to serve, a comma list of " + strings.Join(datasets.Names(), ", ") +
+		"STREAMING_DATASETS": "the datasets to serve, a comma list of " + strings.Join(datasets.Names(), ", ") +
 			" and the declared ones; unset: users and every declared one",
 		"STREAMING_DATASETS_FILE":    "a file of declared datasets (YAML or JSON; flag -datasets); unset: none",
 		"KAFKA_BROKERS":              "Kafka bootstrap brokers, a comma list of host:port",
