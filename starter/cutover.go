@@ -75,6 +75,9 @@ type cutoverTarget struct{ topic, group string }
 
 // cutOver checks ck against the topic and the group and, unless dryRun, commits it.
 func (t cutoverTarget) cutOver(ctx context.Context, cfg config.Producer, ck cutover.Checkpoint, dryRun, force bool, stdout io.Writer) error {
+	if err := checkKafka(ctx, cfg); err != nil {
+		return err
+	}
 	brokers := cfg.Activities.KafkaBrokers
 	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second, Transport: cfg.Activities.KafkaSecurity.Transport()}
 	plan, err := cutover.Prepare(ctx, c, ck, t.topic, t.group, force)

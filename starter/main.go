@@ -17,6 +17,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -70,6 +71,9 @@ func main() {
 		os.Exit(cli.ExitUsage)
 	case errors.Is(err, errStoppedFollowing):
 		os.Exit(130)
+	case kafkasec.IsError(err): // a configuration error, found at the connection
+		fmt.Fprintf(os.Stderr, "starter: %v\n", err)
+		os.Exit(cli.ExitUsage)
 	default:
 		fmt.Fprintf(os.Stderr, "starter: %v\n", err)
 		os.Exit(cli.ExitError)

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/internal/temporalmetrics"
@@ -67,6 +69,9 @@ func runMain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	logger := cfg.LogFormat.Logger(stderr, cfg.LogLevel)
 	if err := run(cfg, logger); err != nil {
 		logger.Error("worker stopped", "error", err)
+		if kafkasec.IsError(err) { // a configuration error, found at the connection
+			return cli.ExitUsage
+		}
 		return cli.ExitError
 	}
 	return cli.ExitOK
@@ -85,6 +90,12 @@ func run(cfg config.Producer, logger *slog.Logger) (err error) {
 	}()
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	// Kafka settings that cannot work stop the worker at once, in the words every
+	// program uses; Kafka not answering does not: runs wait for it.
+	brokers := cfg.Activities.KafkaBrokers
+	if err := cfg.Activities.KafkaSecurity.Check(dialCtx, brokers); kafkasec.IsError(err) {
+		return fmt.Errorf("kafka at %s (KAFKA_BROKERS): %w", strings.Join(brokers, ","), err)
+	}
 	// The SDK's metrics go to the registry of the worker's own, served on /metrics.
 	reg := opshttp.NewRegistry()
 	cfg.TemporalOptions.MetricsHandler = temporalmetrics.New(reg)
@@ -113,16 +124,21 @@ func run(cfg config.Producer, logger *slog.Logger) (err error) {
 	cfg.Activities.Metrics = activities.NewMetrics(reg)
 	acts := activities.New(cfg.Activities, logger)
 	if cfg.MetricsAddr != "" {
-		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, func(ctx context.Context) error {
-			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-				return opshttp.NotReady("temporal (TEMPORAL_ADDRESS): unreachable",
-					fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err))
-			}
-			if err := acts.CheckKafka(ctx); err != nil {
-				return opshttp.NotReady("kafka (KAFKA_BROKERS): unreachable", err)
-			}
-			return nil
-		}, logger)
+		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, opshttp.Checks(
+			opshttp.Check{What: "temporal (TEMPORAL_ADDRESS)", Check: func(ctx context.Context) error {
+				if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+					return fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
+				}
+				return nil
+			}},
+			opshttp.Check{What: "kafka (KAFKA_BROKERS)", Check: func(ctx context.Context) error {
+				err := acts.CheckKafka(ctx)
+				if e, ok := errors.AsType[*kafkasec.Error](err); ok { // a misconfiguration: its diagnosis
+					return opshttp.NotReady("kafka: "+e.Public(), err)
+				}
+				return err
+			}},
+		), logger)
 		if err != nil {
 			return err
 		}

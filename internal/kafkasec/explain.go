@@ -19,12 +19,17 @@ import (
 // broker refuses, a certificate not trusted, TLS on one side only. Waiting does not
 // cure it; the message names the variables to change.
 type Error struct {
-	msg string
-	err error
+	msg    string // what happened and what to set, for the log and errors
+	public string // msg without the user's name, for /healthz; "" when msg names none
+	err    error
 }
 
 func (e *Error) Error() string { return e.msg + ": " + e.err.Error() }
 func (e *Error) Unwrap() error { return e.err }
+
+// Public is the diagnosis without the user's name or anything a server said: what
+// /healthz may show.
+func (e *Error) Public() string { return cmp.Or(e.public, e.msg) }
 
 // IsError reports whether err is, or wraps, an *Error.
 func IsError(err error) bool {
@@ -49,8 +54,26 @@ func (s *Security) Explain(ctx context.Context, brokers []string, err error) err
 			return err
 		}
 	}
-	if msg := s.explain(ctx, brokers, cause); msg != "" {
-		return &Error{msg: msg, err: cause}
+	if e := s.explain(ctx, brokers, cause); e != nil {
+		e.err = cause
+		return e
+	}
+	return s.hint(err)
+}
+
+// Check connects to brokers as the programs' clients do (TLS handshake, SASL login)
+// and returns nil once one answers; else an *Error when the settings explain the
+// failure (a misconfiguration, which waiting does not cure), else the failure (an
+// outage, perhaps). Every program checks so at start, to say the same thing of the
+// same mistake.
+func (s *Security) Check(ctx context.Context, brokers []string) error {
+	err := s.connect(ctx, brokers)
+	if err == nil {
+		return nil
+	}
+	if e := s.explain(ctx, brokers, err); e != nil {
+		e.err = err
+		return e
 	}
 	return s.hint(err)
 }
@@ -76,7 +99,17 @@ func (s *Security) connect(ctx context.Context, brokers []string) error {
 	return first
 }
 
-func (s *Security) explain(ctx context.Context, brokers []string, err error) string {
+// The diagnoses that name no user, each said in one place.
+const (
+	notTrusted = "the broker's certificate is not trusted: it is signed by a CA the client does not know; " +
+		"set KAFKA_TLS_CA_FILE to the CA that signs the brokers' certificates"
+	speaksNoTLS = "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
+	expectsTLS  = "the broker expects TLS: set KAFKA_TLS=1 (and KAFKA_TLS_CA_FILE to the CA of its certificate)"
+	noSASL      = "the broker does not speak SASL at this address: unset KAFKA_SASL_MECHANISM, or point KAFKA_BROKERS " +
+		"at its SASL listener"
+)
+
+func (s *Security) explain(ctx context.Context, brokers []string, err error) *Error {
 	var (
 		unknownCA  x509.UnknownAuthorityError
 		hostname   x509.HostnameError
@@ -86,38 +119,42 @@ func (s *Security) explain(ctx context.Context, brokers []string, err error) str
 	)
 	switch {
 	case errors.Is(err, kafka.SASLAuthenticationFailed):
-		return fmt.Sprintf("kafka refused the credentials of user %q for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
-			s.user, s.mechanismName())
+		return &Error{msg: fmt.Sprintf("kafka refused the credentials of user %q for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+			s.user, s.mechanismName()),
+			public: fmt.Sprintf("kafka refused the credentials for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+				s.mechanismName())}
 	case errors.Is(err, kafka.UnsupportedSASLMechanism):
-		return fmt.Sprintf("kafka does not accept SASL %s for user %q: set KAFKA_SASL_MECHANISM to one the broker enables",
-			s.mechanismName(), s.user)
+		return &Error{msg: fmt.Sprintf("kafka does not accept SASL %s for user %q: set KAFKA_SASL_MECHANISM to one the broker enables",
+			s.mechanismName(), s.user),
+			public: fmt.Sprintf("kafka does not accept SASL %s: set KAFKA_SASL_MECHANISM to one the broker enables", s.mechanismName())}
+	case errors.Is(err, kafka.IllegalSASLState): // a SASL handshake at a listener without SASL
+		return &Error{msg: noSASL}
 	case errors.As(err, &unknownCA):
-		return "the broker's certificate is not trusted: it is signed by a CA the client does not know; " +
-			"set KAFKA_TLS_CA_FILE to the CA that signs the brokers' certificates"
+		return &Error{msg: notTrusted}
 	case errors.As(err, &hostname):
-		return fmt.Sprintf("the broker's certificate is not for %q: set KAFKA_TLS_SERVER_NAME to a name it carries, "+
-			"or connect by such a name", hostname.Host)
+		return &Error{msg: fmt.Sprintf("the broker's certificate is not for %q: set KAFKA_TLS_SERVER_NAME to a name it carries, "+
+			"or connect by such a name", hostname.Host)}
 	case errors.As(err, &invalid):
-		return "the broker's certificate is not valid (expired, not yet valid or not for a server)"
+		return &Error{msg: "the broker's certificate is not valid (expired, not yet valid or not for a server)"}
 	case errors.As(err, &verifyFail):
-		return "the broker's certificate could not be verified"
+		return &Error{msg: "the broker's certificate could not be verified"}
 	case errors.As(err, &notTLS):
-		return "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
+		return &Error{msg: speaksNoTLS}
 	case tlsAlert(err):
-		return "the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE " +
-			"and KAFKA_TLS_KEY_FILE to one its CA signed"
+		return &Error{msg: "the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE " +
+			"and KAFKA_TLS_KEY_FILE to one its CA signed"}
 	case !closed(err):
-		return ""
+		return nil
 	}
 	switch speaks, known := answersTLS(ctx, brokers); {
 	case !known:
-		return "" // the broker is gone: an outage, which ends
+		return nil // the broker is gone: an outage, which ends
 	case speaks && s.TLS() == nil:
-		return "the broker expects TLS: set KAFKA_TLS=1 (and KAFKA_TLS_CA_FILE to the CA of its certificate)"
+		return &Error{msg: expectsTLS}
 	case !speaks && s.TLS() != nil:
-		return "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
+		return &Error{msg: speaksNoTLS}
 	}
-	return ""
+	return nil
 }
 
 // hint is what a connection closed after a good TLS handshake may mean, when no

@@ -64,6 +64,9 @@ func realMain(args []string, lookup func(string) (string, bool), stdout, stderr 
 	}
 	if err := run(cfg, logger); err != nil {
 		logger.Error("streaming worker stopped", "err", err)
+		if kafkasec.IsError(err) { // a configuration error, found at the connection
+			return cli.ExitUsage
+		}
 		return cli.ExitError
 	}
 	return cli.ExitOK
