@@ -15,7 +15,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/dlq"
-	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/workflows"
 )
 
@@ -144,7 +144,7 @@ func (r runner) followReplay(ctx context.Context, run client.WorkflowRun, bar *p
 // command starts; an outage is left to the command to report.
 func checkKafka(ctx context.Context, cfg config.Producer) error {
 	brokers := cfg.Activities.KafkaBrokers
-	if err := cfg.Activities.KafkaSecurity.Check(ctx, brokers); kafkasec.IsError(err) {
+	if err := cfg.Activities.KafkaSecurity.Check(ctx, brokers); misconfig.Is(err) {
 		return fmt.Errorf("kafka at %s (KAFKA_BROKERS): %w", strings.Join(brokers, ","), err)
 	}
 	return nil

@@ -17,7 +17,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
-	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -71,12 +71,9 @@ func main() {
 		os.Exit(cli.ExitUsage)
 	case errors.Is(err, errStoppedFollowing):
 		os.Exit(130)
-	case kafkasec.IsError(err): // a configuration error, found at the connection
-		fmt.Fprintf(os.Stderr, "starter: %v\n", err)
-		os.Exit(cli.ExitUsage)
 	default:
 		fmt.Fprintf(os.Stderr, "starter: %v\n", err)
-		os.Exit(cli.ExitError)
+		os.Exit(cli.ExitCode(err))
 	}
 }
 
@@ -233,7 +230,7 @@ func dial(ctx context.Context, cfg config.Producer) (client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := temporaldial.Dial(ctx, cfg, quietLogger(cfg.LogFormat))
-	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
+	if misconfig.Is(err) {
 		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}
 	if err != nil {

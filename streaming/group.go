@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/opshttp"
 )
 
@@ -76,7 +76,7 @@ func (g *Group) Ready() error {
 // state says why w is not ready; nothing when it is. The caller holds g.mu.
 func (g *Group) state(w *Worker) status {
 	if err := g.failed[w]; err != nil {
-		if e, ok := errors.AsType[*kafkasec.Error](err); ok { // a misconfiguration: its diagnosis
+		if e, ok := misconfig.As(err); ok { // its diagnosis
 			return status{public: "stopped: " + e.Public(), detail: "stopped: " + err.Error()}
 		}
 		return status{public: "stopped (the log says why)", detail: "stopped: " + err.Error()}

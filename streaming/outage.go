@@ -10,7 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/opshttp"
 )
 
@@ -107,7 +107,7 @@ func join(ss ...status) status {
 // available, not the leader or coordinator, a refused connection, a timeout) is an
 // outage that ends.
 func kafkaFatal(err error) bool {
-	return kafkasec.IsError(err) || isKafkaError(err,
+	return misconfig.Is(err) || isKafkaError(err,
 		kafka.SASLAuthenticationFailed, kafka.UnsupportedSASLMechanism, kafka.IllegalSASLState,
 		kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed, kafka.ClusterAuthorizationFailed,
 		kafka.InvalidSessionTimeout, kafka.InconsistentGroupProtocol, kafka.InvalidGroupId,

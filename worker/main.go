@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,7 +28,7 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
-	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/internal/temporalmetrics"
@@ -69,10 +68,7 @@ func runMain(args []string, lookup func(string) (string, bool), stdout, stderr i
 	logger := cfg.LogFormat.Logger(stderr, cfg.LogLevel)
 	if err := run(cfg, logger); err != nil {
 		logger.Error("worker stopped", "error", err)
-		if kafkasec.IsError(err) { // a configuration error, found at the connection
-			return cli.ExitUsage
-		}
-		return cli.ExitError
+		return cli.ExitCode(err)
 	}
 	return cli.ExitOK
 }
@@ -93,14 +89,14 @@ func run(cfg config.Producer, logger *slog.Logger) (err error) {
 	// Kafka settings that cannot work stop the worker at once, in the words every
 	// program uses; Kafka not answering does not: runs wait for it.
 	brokers := cfg.Activities.KafkaBrokers
-	if err := cfg.Activities.KafkaSecurity.Check(dialCtx, brokers); kafkasec.IsError(err) {
+	if err := cfg.Activities.KafkaSecurity.Check(dialCtx, brokers); misconfig.Is(err) {
 		return fmt.Errorf("kafka at %s (KAFKA_BROKERS): %w", strings.Join(brokers, ","), err)
 	}
 	// The SDK's metrics go to the registry of the worker's own, served on /metrics.
 	reg := opshttp.NewRegistry()
 	cfg.TemporalOptions.MetricsHandler = temporalmetrics.New(reg)
 	c, err := temporaldial.Dial(dialCtx, cfg, tlog.NewStructuredLogger(logger))
-	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
+	if misconfig.Is(err) {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}
 	if err != nil {
@@ -127,17 +123,12 @@ func run(cfg config.Producer, logger *slog.Logger) (err error) {
 		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, opshttp.Checks(
 			opshttp.Check{What: "temporal (TEMPORAL_ADDRESS)", Check: func(ctx context.Context) error {
 				if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-					return fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err)
+					return fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress,
+						temporaldial.Explain(err, cfg.TemporalOptions))
 				}
 				return nil
 			}},
-			opshttp.Check{What: "kafka (KAFKA_BROKERS)", Check: func(ctx context.Context) error {
-				err := acts.CheckKafka(ctx)
-				if e, ok := errors.AsType[*kafkasec.Error](err); ok { // a misconfiguration: its diagnosis
-					return opshttp.NotReady("kafka: "+e.Public(), err)
-				}
-				return err
-			}},
+			opshttp.Check{What: "kafka (KAFKA_BROKERS)", Check: acts.CheckKafka},
 		), logger)
 		if err != nil {
 			return err

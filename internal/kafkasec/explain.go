@@ -13,31 +13,11 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
-// Error is a Kafka failure that the security settings explain: credentials the
-// broker refuses, a certificate not trusted, TLS on one side only. Waiting does not
-// cure it; the message names the variables to change.
-type Error struct {
-	msg    string // what happened and what to set, for the log and errors
-	public string // msg without the user's name, for /healthz; "" when msg names none
-	err    error
-}
-
-func (e *Error) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *Error) Unwrap() error { return e.err }
-
-// Public is the diagnosis without the user's name or anything a server said: what
-// /healthz may show.
-func (e *Error) Public() string { return cmp.Or(e.public, e.msg) }
-
-// IsError reports whether err is, or wraps, an *Error.
-func IsError(err error) bool {
-	_, ok := errors.AsType[*Error](err)
-	return ok
-}
-
-// Explain returns err as an *Error saying what it means for the security settings
+// Explain returns err as a *misconfig.Error saying what it means for the security settings
 // when it is a failure of TLS or SASL, else err itself. kafka-go's transport reports
 // every failed connection as "[8] Broker Not Available": Explain then connects to
 // brokers afresh to learn why. A connection the broker closes at once, from a
@@ -45,7 +25,7 @@ func IsError(err error) bool {
 // answers one expects TLS. The message names the user and the mechanism, never the
 // password.
 func (s *Security) Explain(ctx context.Context, brokers []string, err error) error {
-	if err == nil || IsError(err) {
+	if err == nil || misconfig.Is(err) {
 		return err
 	}
 	cause := err
@@ -55,14 +35,13 @@ func (s *Security) Explain(ctx context.Context, brokers []string, err error) err
 		}
 	}
 	if e := s.explain(ctx, brokers, cause); e != nil {
-		e.err = cause
 		return e
 	}
 	return s.hint(err)
 }
 
 // Check connects to brokers as the programs' clients do (TLS handshake, SASL login)
-// and returns nil once one answers; else an *Error when the settings explain the
+// and returns nil once one answers; else a *misconfig.Error when the settings explain the
 // failure (a misconfiguration, which waiting does not cure), else the failure (an
 // outage, perhaps). Every program checks so at start, to say the same thing of the
 // same mistake.
@@ -72,7 +51,6 @@ func (s *Security) Check(ctx context.Context, brokers []string) error {
 		return nil
 	}
 	if e := s.explain(ctx, brokers, err); e != nil {
-		e.err = err
 		return e
 	}
 	return s.hint(err)
@@ -109,7 +87,8 @@ const (
 		"at its SASL listener"
 )
 
-func (s *Security) explain(ctx context.Context, brokers []string, err error) *Error {
+// explain is err's diagnosis, or nil when the settings do not explain it.
+func (s *Security) explain(ctx context.Context, brokers []string, err error) *misconfig.Error {
 	var (
 		unknownCA  x509.UnknownAuthorityError
 		hostname   x509.HostnameError
@@ -119,30 +98,32 @@ func (s *Security) explain(ctx context.Context, brokers []string, err error) *Er
 	)
 	switch {
 	case errors.Is(err, kafka.SASLAuthenticationFailed):
-		return &Error{msg: fmt.Sprintf("kafka refused the credentials of user %q for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
-			s.user, s.mechanismName()),
-			public: fmt.Sprintf("kafka refused the credentials for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
-				s.mechanismName())}
+		return misconfig.WithPublic(
+			fmt.Sprintf("kafka refused the credentials of user %q for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+				s.user, s.mechanismName()),
+			fmt.Sprintf("kafka refused the credentials for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+				s.mechanismName()), err)
 	case errors.Is(err, kafka.UnsupportedSASLMechanism):
-		return &Error{msg: fmt.Sprintf("kafka does not accept SASL %s for user %q: set KAFKA_SASL_MECHANISM to one the broker enables",
-			s.mechanismName(), s.user),
-			public: fmt.Sprintf("kafka does not accept SASL %s: set KAFKA_SASL_MECHANISM to one the broker enables", s.mechanismName())}
+		return misconfig.WithPublic(
+			fmt.Sprintf("kafka does not accept SASL %s for user %q: set KAFKA_SASL_MECHANISM to one the broker enables",
+				s.mechanismName(), s.user),
+			fmt.Sprintf("kafka does not accept SASL %s: set KAFKA_SASL_MECHANISM to one the broker enables", s.mechanismName()), err)
 	case errors.Is(err, kafka.IllegalSASLState): // a SASL handshake at a listener without SASL
-		return &Error{msg: noSASL}
+		return misconfig.New(noSASL, err)
 	case errors.As(err, &unknownCA):
-		return &Error{msg: notTrusted}
+		return misconfig.New(notTrusted, err)
 	case errors.As(err, &hostname):
-		return &Error{msg: fmt.Sprintf("the broker's certificate is not for %q: set KAFKA_TLS_SERVER_NAME to a name it carries, "+
-			"or connect by such a name", hostname.Host)}
+		return misconfig.New(fmt.Sprintf("the broker's certificate is not for %q: set KAFKA_TLS_SERVER_NAME to a name it carries, "+
+			"or connect by such a name", hostname.Host), err)
 	case errors.As(err, &invalid):
-		return &Error{msg: "the broker's certificate is not valid (expired, not yet valid or not for a server)"}
+		return misconfig.New("the broker's certificate is not valid (expired, not yet valid or not for a server)", err)
 	case errors.As(err, &verifyFail):
-		return &Error{msg: "the broker's certificate could not be verified"}
+		return misconfig.New("the broker's certificate could not be verified", err)
 	case errors.As(err, &notTLS):
-		return &Error{msg: speaksNoTLS}
+		return misconfig.New(speaksNoTLS, err)
 	case tlsAlert(err):
-		return &Error{msg: "the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE " +
-			"and KAFKA_TLS_KEY_FILE to one its CA signed"}
+		return misconfig.New("the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE "+
+			"and KAFKA_TLS_KEY_FILE to one its CA signed", err)
 	case !closed(err):
 		return nil
 	}
@@ -150,9 +131,9 @@ func (s *Security) explain(ctx context.Context, brokers []string, err error) *Er
 	case !known:
 		return nil // the broker is gone: an outage, which ends
 	case speaks && s.TLS() == nil:
-		return &Error{msg: expectsTLS}
+		return misconfig.New(expectsTLS, err)
 	case !speaks && s.TLS() != nil:
-		return &Error{msg: speaksNoTLS}
+		return misconfig.New(speaksNoTLS, err)
 	}
 	return nil
 }

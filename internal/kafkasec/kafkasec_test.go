@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/testcerts"
 )
 
@@ -118,11 +119,11 @@ func TestExplainWithoutABroker(t *testing.T) {
 		got := s.Explain(t.Context(), nil, c.err)
 		assert.ErrorContains(t, got, c.want)
 		assert.ErrorIs(t, got, c.err)
-		assert.True(t, IsError(got), "%v", got)
+		assert.True(t, misconfig.Is(got), "%v", got)
 		assert.NotContains(t, got.Error(), secret)
 	}
 	plain := errors.New("some other failure")
 	assert.Same(t, plain, s.Explain(t.Context(), nil, plain))
-	assert.False(t, IsError(plain))
+	assert.False(t, misconfig.Is(plain))
 	assert.NoError(t, s.Explain(t.Context(), nil, nil))
 }

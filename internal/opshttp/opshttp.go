@@ -21,6 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
 // NewRegistry returns a registry holding the Go runtime and process collectors, for
@@ -77,8 +79,9 @@ type Check struct {
 }
 
 // Checks returns a readiness check that runs every check and fails with a NotReady
-// holding a line per failed one: its own public text if its error is a NotReady (a
-// misconfiguration says so), else Waiting(What, since its first failure in a row).
+// holding a line per failed one: for a misconfiguration, What and its diagnosis
+// ("kafka (KAFKA_BROKERS): the broker does not speak TLS at this address: …"), else
+// Waiting(What, since its first failure in a row).
 func Checks(checks ...Check) func(context.Context) error {
 	var mu sync.Mutex
 	since := make([]time.Time, len(checks))
@@ -99,9 +102,9 @@ func Checks(checks ...Check) func(context.Context) error {
 			if err == nil {
 				continue
 			}
-			p := Public(err)
-			if p == "" {
-				p = Waiting(c.What, first)
+			p := Waiting(c.What, first)
+			if m, ok := misconfig.As(err); ok {
+				p = c.What + ": " + m.Public()
 			}
 			public, errs = append(public, p), append(errs, err)
 		}

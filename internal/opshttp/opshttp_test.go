@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
 func ready(context.Context) error { return nil }
@@ -94,8 +96,10 @@ func TestChecksSayWhatWaitsSinceWhen(t *testing.T) {
 	assert.Regexp(t, `^waiting for kafka \(KAFKA_BROKERS\) since \S+Z \(0s\)$`, Public(err))
 	assert.ErrorContains(t, err, "10.1.2.3:9092", "the details are in the error, for the log")
 
-	temporalErr = NotReady("temporal (TEMPORAL_TLS): misconfigured", errors.New("tls: first record does not look like a TLS handshake"))
-	assert.Regexp(t, `^temporal \(TEMPORAL_TLS\): misconfigured\nwaiting for kafka \(KAFKA_BROKERS\) since \S+Z \(0s\)$`, Public(ready(t.Context())))
+	temporalErr = fmt.Errorf("temporal at 10.1.2.3:7233: %w", misconfig.New("the server does not speak TLS: set TEMPORAL_TLS=false",
+		errors.New("tls: first record does not look like a TLS handshake")))
+	assert.Regexp(t, `^temporal \(TEMPORAL_ADDRESS\): the server does not speak TLS: set TEMPORAL_TLS=false\n`+
+		`waiting for kafka \(KAFKA_BROKERS\) since \S+Z \(0s\)$`, Public(ready(t.Context())))
 
 	temporalErr, kafkaErr = nil, nil
 	require.NoError(t, ready(t.Context()))

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/internal/temporaltest"
 	"github.com/streampipe/streampipe/internal/testcerts"
@@ -105,8 +106,7 @@ func TestRefusalsSayWhich(t *testing.T) {
 			}
 			_, err := dial(t, cfg)
 			require.Error(t, err)
-			var refused *RefusedError
-			require.ErrorAs(t, err, &refused)
+			require.True(t, misconfig.Is(err), "a misconfiguration: %v", err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.NotContains(t, err.Error(), temporaltest.APIKey)
 		})

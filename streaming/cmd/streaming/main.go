@@ -64,10 +64,7 @@ func realMain(args []string, lookup func(string) (string, bool), stdout, stderr 
 	}
 	if err := run(cfg, logger); err != nil {
 		logger.Error("streaming worker stopped", "err", err)
-		if kafkasec.IsError(err) { // a configuration error, found at the connection
-			return cli.ExitUsage
-		}
-		return cli.ExitError
+		return cli.ExitCode(err)
 	}
 	return cli.ExitOK
 }
