@@ -77,15 +77,8 @@ func (s *Security) connect(ctx context.Context, brokers []string) error {
 	return first
 }
 
-// The diagnoses that name no user, each said in one place.
-const (
-	notTrusted = "the broker's certificate is not trusted: it is signed by a CA the client does not know; " +
-		"set KAFKA_TLS_CA_FILE to the CA that signs the brokers' certificates"
-	speaksNoTLS = "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
-	expectsTLS  = "the broker expects TLS: set KAFKA_TLS=1 (and KAFKA_TLS_CA_FILE to the CA of its certificate)"
-	noSASL      = "the broker does not speak SASL at this address: unset KAFKA_SASL_MECHANISM, or point KAFKA_BROKERS " +
-		"at its SASL listener"
-)
+// speaksNoTLS is said of a TLS client at a plaintext listener, however it shows.
+const speaksNoTLS = "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
 
 // explain is err's diagnosis, or nil when the settings do not explain it.
 func (s *Security) explain(ctx context.Context, brokers []string, err error) *misconfig.Error {
@@ -109,9 +102,11 @@ func (s *Security) explain(ctx context.Context, brokers []string, err error) *mi
 				s.mechanismName(), s.user),
 			fmt.Sprintf("kafka does not accept SASL %s: set KAFKA_SASL_MECHANISM to one the broker enables", s.mechanismName()), err)
 	case errors.Is(err, kafka.IllegalSASLState): // a SASL handshake at a listener without SASL
-		return misconfig.New(noSASL, err)
+		return misconfig.New("the broker does not speak SASL at this address: unset KAFKA_SASL_MECHANISM, "+
+			"or point KAFKA_BROKERS at its SASL listener", err)
 	case errors.As(err, &unknownCA):
-		return misconfig.New(notTrusted, err)
+		return misconfig.New("the broker's certificate is not trusted: it is signed by a CA the client does not know; "+
+			"set KAFKA_TLS_CA_FILE to the CA that signs the brokers' certificates", err)
 	case errors.As(err, &hostname):
 		return misconfig.New(fmt.Sprintf("the broker's certificate is not for %q: set KAFKA_TLS_SERVER_NAME to a name it carries, "+
 			"or connect by such a name", hostname.Host), err)
@@ -131,7 +126,7 @@ func (s *Security) explain(ctx context.Context, brokers []string, err error) *mi
 	case !known:
 		return nil // the broker is gone: an outage, which ends
 	case speaks && s.TLS() == nil:
-		return misconfig.New(expectsTLS, err)
+		return misconfig.New("the broker expects TLS: set KAFKA_TLS=1 (and KAFKA_TLS_CA_FILE to the CA of its certificate)", err)
 	case !speaks && s.TLS() != nil:
 		return misconfig.New(speaksNoTLS, err)
 	}

@@ -33,9 +33,6 @@ func WithPublic(msg, public string, err error) *Error {
 func (e *Error) Error() string { return e.msg + ": " + e.err.Error() }
 func (e *Error) Unwrap() error { return e.err }
 
-// Diagnosis is what happened and what to set, without what the library said.
-func (e *Error) Diagnosis() string { return e.msg }
-
 // Public is the diagnosis without a user's name, an address or anything a server
 // said: what /healthz may show.
 func (e *Error) Public() string { return cmp.Or(e.public, e.msg) }
