@@ -180,6 +180,23 @@ var checks = map[string]func(t *testing.T, b, previous block){
 		}
 	},
 	"serves": runServes,
+	// "by DIR TestName": that test, in DIR's package, reads this block of the page.
+	"by ": func(t *testing.T, b, _ block) {
+		dir, name, ok := strings.Cut(strings.TrimPrefix(b.kind, "by "), " ")
+		require.True(t, ok, "%s: by DIR TestName", b)
+		files, err := filepath.Glob(filepath.Join("..", dir, "*_test.go"))
+		require.NoError(t, err)
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			require.NoError(t, err)
+			if bytes.Contains(src, []byte("func "+name+"(")) {
+				assert.Contains(t, string(src), b.page, "%s reads %s", name, b.page)
+				assert.Contains(t, string(src), "<!-- "+b.marker+": "+b.kind+" -->", "%s finds the block by its marker", name)
+				return
+			}
+		}
+		t.Errorf("%s: no %s in %s", b, name, dir)
+	},
 	"prints this, with the file above as ": func(t *testing.T, b, previous block) {
 		name := strings.TrimPrefix(b.kind, "prints this, with the file above as ")
 		dir := t.TempDir()

@@ -202,6 +202,16 @@ func TestTenSecondRun(t *testing.T) {
 		assert.Contains(t, metrics, series)
 	}
 	assert.Regexp(t, `temporal_activity_execution_latency_seconds_count\{[^}]*activity_type="PublishTick"[^}]*task_queue="`+s.taskQueue+`"[^}]*\} 10\n`, metrics)
+	// Every series docs/observability.md lists as there after a short run is.
+	doc, err := os.ReadFile("../docs/observability.md")
+	require.NoError(t, err)
+	_, listed, _ := strings.Cut(string(doc), "<!-- checked: by worker TestTenSecondRun -->\n```text\n")
+	listed, _, _ = strings.Cut(listed, "```")
+	require.NotEmpty(t, listed, "docs/observability.md lists the Temporal SDK's series")
+	for _, line := range strings.Split(strings.TrimSpace(listed), "\n") {
+		name, _, _ := strings.Cut(line, "{")
+		assert.Contains(t, metrics, "\n"+name+"{", "docs/observability.md lists %s", line)
+	}
 }
 
 // What a run's input may not do on the real worker and server: carry a Resume (the
