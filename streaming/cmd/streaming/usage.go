@@ -25,7 +25,8 @@ It serves /metrics and /healthz on STREAMING_METRICS_ADDR, and on SIGINT or
 SIGTERM writes and commits the batch in hand before it exits.
 
 Exit codes: 0 stopped on a signal; 1 a failure (the log says which); 2 a bad
-command line or configuration (every bad variable is named).`,
+command line or configuration (every bad variable is named), or settings a server
+refused (TLS or credentials that do not match it: the log names the variables).`,
 		Env:     envVars(),
 		EnvHelp: envHelp(),
 	}
