@@ -20,12 +20,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -180,6 +182,25 @@ var checks = map[string]func(t *testing.T, b, previous block){
 		}
 	},
 	"serves": runServes,
+	// A Python block whose print lines end with "# what it prints", here the derived
+	// id of a record's coordinates: the printed id is the worker's for them.
+	"python, prints the derived id of its coordinates": func(t *testing.T, b, _ block) {
+		out, err := exec.Command("python3", "-c", b.text).CombinedOutput()
+		require.NoError(t, err, "%s: %s", b, out)
+		var want []string
+		for _, line := range strings.Split(b.text, "\n") {
+			if _, comment, ok := strings.Cut(line, "# "); ok && strings.HasPrefix(strings.TrimSpace(line), "print(") {
+				want = append(want, comment)
+			}
+		}
+		assert.Equal(t, strings.Join(want, "\n")+"\n", string(out), "%s prints what its comments say", b)
+		m := regexp.MustCompile(`"([a-z0-9_.-]+)/(\d+)/(\d+)"`).FindStringSubmatch(b.text)
+		require.NotNil(t, m, "%s: the coordinates topic/partition/offset", b)
+		partition, _ := strconv.Atoi(m[2])
+		offset, _ := strconv.ParseInt(m[3], 10, 64)
+		id := streaming.RecordID(kafka.Message{Topic: m[1], Partition: partition, Offset: offset})
+		assert.Equal(t, id.String()+"\n", string(out), "%s: the worker's derived id of %s", b, m[0])
+	},
 	// "by DIR TestName": that test, in DIR's package, reads this block of the page.
 	"by ": func(t *testing.T, b, _ block) {
 		dir, name, ok := strings.Cut(strings.TrimPrefix(b.kind, "by "), " ")
