@@ -97,8 +97,8 @@ func TestReadRefusesWhatCannotWork(t *testing.T) {
 	}
 }
 
-// Explain says what a failure of TLS or SASL means in the variables' terms; other
-// errors pass unchanged and are no *Error.
+// Explain says what a failure of TLS or SASL means in the variables' terms, a
+// misconfiguration whose public words name no user; other errors pass unchanged.
 func TestExplainWithoutABroker(t *testing.T) {
 	s, err := read(map[string]string{"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
 		"KAFKA_SASL_USERNAME": "streampipe", "KAFKA_SASL_PASSWORD": secret})
@@ -110,6 +110,7 @@ func TestExplainWithoutABroker(t *testing.T) {
 		{fmt.Errorf("dial: %w", kafka.SASLAuthenticationFailed),
 			`kafka refused the credentials of user "streampipe" for SASL SCRAM-SHA-256: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`},
 		{kafka.UnsupportedSASLMechanism, `kafka does not accept SASL SCRAM-SHA-256 for user "streampipe"`},
+		{kafka.IllegalSASLState, "the broker does not speak SASL at this address: unset KAFKA_SASL_MECHANISM"},
 		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, "the broker's certificate is not trusted"},
 		{x509.HostnameError{Host: "kafka.example", Certificate: &x509.Certificate{}}, `the broker's certificate is not for "kafka.example"`},
 		{x509.CertificateInvalidError{Reason: x509.Expired, Cert: &x509.Certificate{}}, "the broker's certificate is not valid (expired"},
@@ -119,7 +120,10 @@ func TestExplainWithoutABroker(t *testing.T) {
 		got := s.Explain(t.Context(), nil, c.err)
 		assert.ErrorContains(t, got, c.want)
 		assert.ErrorIs(t, got, c.err)
-		assert.True(t, misconfig.Is(got), "%v", got)
+		m, ok := misconfig.As(got)
+		if assert.True(t, ok, "%v", got) {
+			assert.NotContains(t, m.Public(), "streampipe", "/healthz names no user")
+		}
 		assert.NotContains(t, got.Error(), secret)
 	}
 	plain := errors.New("some other failure")
