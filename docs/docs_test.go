@@ -567,3 +567,47 @@ func TestHealthzQuotesHaveTheOneGrammar(t *testing.T) {
 	assert.Positive(t, checked)
 	t.Logf("%d quotes of /healthz checked", checked)
 }
+
+// A log message docs/ quotes whole (msg="…", or after WARN, INFO, ERROR or DEBUG) is
+// one the programs log: a string literal of their code, or its head (up to ": ").
+func TestQuotedLogMessagesAreThePrograms(t *testing.T) {
+	literals := map[string]bool{}
+	require.NoError(t, filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil || (d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != "..") {
+			return filepath.SkipDir
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				if s, err := strconv.Unquote(lit.Value); err == nil {
+					head, _, _ := strings.Cut(s, ": ") // a message's head, which docs/ may quote alone
+					literals[s], literals[head] = true, true
+				}
+			}
+			return true
+		})
+		return nil
+	}))
+	quoted := regexp.MustCompile("(?:msg=\"([^\"`]+)\"|(?:WARN|INFO|ERROR|DEBUG) `([^`]+)`)")
+	checked := 0
+	for _, page := range pages(t) {
+		data, err := os.ReadFile(page)
+		require.NoError(t, err)
+		for _, m := range quoted.FindAllStringSubmatch(string(data), -1) {
+			msg := m[1] + m[2]
+			if strings.ContainsAny(msg, "…<") {
+				continue // a message with parts that vary: not quoted whole
+			}
+			checked++
+			assert.True(t, literals[msg], "docs/%s quotes the log message %q, which no program logs", page, msg)
+		}
+	}
+	assert.Positive(t, checked)
+	t.Logf("%d quoted log messages checked", checked)
+}
