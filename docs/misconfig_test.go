@@ -176,6 +176,12 @@ func TestMisconfigurationsSaidAlike(t *testing.T) {
 		})
 	}
 	t.Logf("%d of %d misconfigurations provoked, each by every program that reads its settings", provoked, len(rows))
+
+	// The secured Kafka's own settings pass the programs' check at start: the starter
+	// goes on to ask for the topic (which does not exist).
+	out, code, _ := runProgram(t, "starter dlq stats", with(servers.Kafka().Env), ids)
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "Unknown Topic Or Partition", "the check passed: %s", out)
 }
 
 // runProgram runs a program of a row ("worker", "streaming", "starter dlq stats", …)
