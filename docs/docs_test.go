@@ -621,3 +621,17 @@ func TestQuotedLogMessagesAreThePrograms(t *testing.T) {
 	assert.Positive(t, checked)
 	t.Logf("%d quoted log messages checked", checked)
 }
+
+// Every example file of docs/examples is a good declared-datasets file (the
+// streaming tests serve them on the stack: TestDeclaredUsersWriteTheBuiltInRows,
+// TestDeclaredDatasetCreatesItsTableAndWritesAtTheValuesTime).
+func TestExampleFilesLoad(t *testing.T) {
+	files, err := filepath.Glob("examples/*")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		ds, err := datasets.LoadFile(f)
+		assert.NoError(t, err, f)
+		assert.NotEmpty(t, ds, f)
+	}
+}
