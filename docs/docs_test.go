@@ -118,15 +118,8 @@ func TestEveryBlockIsRunOrMarked(t *testing.T) {
 					checkTestsExist(t, b.text)
 				}
 			default:
-				check, ok := checks[strings.SplitN(b.kind, ";", 2)[0]]
-				if !ok {
-					for prefix, c := range checks {
-						if strings.HasPrefix(b.kind, prefix) {
-							check, ok = c, true
-						}
-					}
-				}
-				require.True(t, ok, "%s: no check or run is known as %q", b, b.kind)
+				check := checkFor(b.kind)
+				require.NotNil(t, check, "%s: no check or run is known as %q", b, b.kind)
 				check(t, b, previous)
 			}
 		})
@@ -136,8 +129,21 @@ func TestEveryBlockIsRunOrMarked(t *testing.T) {
 		len(all), count["run"], count["checked"], count["not run"], count[""])
 }
 
-// checks run or check a block by its marker's kind (up to a ";", or a prefix of
-// it); previous is the block before it on the page.
+// checkFor is the check of a marker's kind: the one whose name is the longest that
+// kind starts with; nil if none.
+func checkFor(kind string) func(t *testing.T, b, previous block) {
+	var best string
+	for name := range checks {
+		if strings.HasPrefix(kind, name) && len(name) > len(best) {
+			best = name
+		}
+	}
+	return checks[best]
+}
+
+// checks run or check a block by its marker's kind, which starts with the check's
+// name (and may go on: its arguments, or why it is not run too); previous is the
+// block before it.
 var checks = map[string]func(t *testing.T, b, previous block){
 	"a datasets file": func(t *testing.T, b, _ block) {
 		file := filepath.Join(t.TempDir(), "datasets.yaml")
@@ -220,6 +226,7 @@ var checks = map[string]func(t *testing.T, b, previous block){
 	},
 	"prints this, with the file above as ": func(t *testing.T, b, previous block) {
 		name := strings.TrimPrefix(b.kind, "prints this, with the file above as ")
+		require.Equal(t, b.page, previous.page, "%s: the file above is on the page", b)
 		dir := t.TempDir()
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(previous.text), 0o644))
 		command, want, _ := strings.Cut(b.text, "\n")
