@@ -75,7 +75,7 @@ type cutoverTarget struct{ topic, group string }
 
 // cutOver checks ck against the topic and the group and, unless dryRun, commits it.
 func (t cutoverTarget) cutOver(ctx context.Context, cfg config.Producer, ck cutover.Checkpoint, dryRun, force bool, stdout io.Writer) error {
-	if err := checkKafka(ctx, cfg); err != nil {
+	if err := cfg.Activities.KafkaSecurity.Check(ctx, cfg.Activities.KafkaBrokers); err != nil { // a misconfiguration
 		return err
 	}
 	brokers := cfg.Activities.KafkaBrokers

@@ -15,7 +15,6 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/dlq"
-	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/workflows"
 )
 
@@ -31,7 +30,7 @@ up to the end offsets of the moment it starts. It does not talk to Temporal.`,
 			input:   func() workflows.UserAutomationInput { return workflows.UserAutomationInput{Dataset: *dataset} },
 			offline: true,
 			run: func(ctx context.Context, _ client.Client, stdout, _ io.Writer) error {
-				if err := checkKafka(ctx, *cfg); err != nil {
+				if err := cfg.Activities.KafkaSecurity.Check(ctx, cfg.Activities.KafkaBrokers); err != nil { // a misconfiguration
 					return err
 				}
 				st, err := dlq.Count(ctx, cfg.Activities.KafkaBrokers, cfg.Activities.KafkaSecurity, topic())
@@ -136,16 +135,4 @@ func (r runner) followReplay(ctx context.Context, run client.WorkflowRun, bar *p
 			AlreadyReplayed: res.AlreadyReplayed, LoopBound: res.LoopBound, Failed: res.Failed,
 		}}
 	})
-}
-
-// checkKafka connects to Kafka as the command's clients will and returns the error
-// of a misconfiguration (TLS or SASL on one side only, refused credentials, an
-// untrusted certificate) in the words every program uses (kafkasec), before the
-// command starts; an outage is left to the command to report.
-func checkKafka(ctx context.Context, cfg config.Producer) error {
-	brokers := cfg.Activities.KafkaBrokers
-	if err := cfg.Activities.KafkaSecurity.Check(ctx, brokers); misconfig.Is(err) {
-		return fmt.Errorf("kafka at %s (KAFKA_BROKERS): %w", strings.Join(brokers, ","), err)
-	}
-	return nil
 }

@@ -306,7 +306,7 @@ func TestMisconfiguredDatasetSaysWhyOnHealthz(t *testing.T) {
 	p := newPipe(t, 1)
 	cfg := p.config()
 	cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12} // the stack's Cassandra is plaintext
-	cfg.HostsFrom = "CASSANDRA_HOSTS" // as the program names them
+	cfg.HostsFrom = "CASSANDRA_HOSTS"                   // as the program names them
 	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	group := streaming.NewGroup(w)

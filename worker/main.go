@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -88,9 +87,8 @@ func run(cfg config.Producer, logger *slog.Logger) (err error) {
 	defer cancel()
 	// Kafka settings that cannot work stop the worker at once, in the words every
 	// program uses; Kafka not answering does not: runs wait for it.
-	brokers := cfg.Activities.KafkaBrokers
-	if err := cfg.Activities.KafkaSecurity.Check(dialCtx, brokers); misconfig.Is(err) {
-		return fmt.Errorf("kafka at %s (KAFKA_BROKERS): %w", strings.Join(brokers, ","), err)
+	if err := cfg.Activities.KafkaSecurity.Check(dialCtx, cfg.Activities.KafkaBrokers); err != nil {
+		return err
 	}
 	// The SDK's metrics go to the registry of the worker's own, served on /metrics.
 	reg := opshttp.NewRegistry()

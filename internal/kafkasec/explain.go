@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -41,19 +42,19 @@ func (s *Security) Explain(ctx context.Context, brokers []string, err error) err
 }
 
 // Check connects to brokers as the programs' clients do (TLS handshake, SASL login)
-// and returns nil once one answers; else a *misconfig.Error when the settings explain the
-// failure (a misconfiguration, which waiting does not cure), else the failure (an
-// outage, perhaps). Every program checks so at start, to say the same thing of the
-// same mistake.
+// and returns the misconfiguration it meets, a *misconfig.Error naming the brokers,
+// or nil: when a broker answers, and when none does (an outage, which the programs
+// wait out or report as such). Every program checks so at start, to say the same
+// thing of the same mistake before it does anything else.
 func (s *Security) Check(ctx context.Context, brokers []string) error {
 	err := s.connect(ctx, brokers)
 	if err == nil {
 		return nil
 	}
 	if e := s.explain(ctx, brokers, err); e != nil {
-		return e
+		return fmt.Errorf("kafka at %s (KAFKA_BROKERS): %w", strings.Join(brokers, ","), e)
 	}
-	return s.hint(err)
+	return nil
 }
 
 // connect returns nil once one of brokers answers a request on a connection of its
