@@ -218,14 +218,14 @@ func (c temporalConnection) checkCredentials(e *envvar.Reader, prof *envconfig.C
 		tlsOff := c.of("TEMPORAL_TLS", "tls.disabled", cmp.Or(c.env["TEMPORAL_TLS"], "true"))
 		var creds []string
 		if prof.APIKey != "" {
-			creds = append(creds, keyAt)
+			creds = append(creds, keyAt+" is set")
 		}
 		if t.ClientCertPath != "" || t.ClientKeyPath != "" || len(t.ClientCertData) > 0 || len(t.ClientKeyData) > 0 {
-			creds = append(creds, "a client certificate ("+c.of("TEMPORAL_TLS_CLIENT_CERT_PATH", "tls.client_cert_path", t.ClientCertPath)+")")
+			creds = append(creds, "a client certificate ("+c.of("TEMPORAL_TLS_CLIENT_CERT_PATH", "tls.client_cert_path", t.ClientCertPath)+") is set")
 		}
 		if len(creds) > 0 {
-			errs = append(errs, fmt.Errorf("%s turns TLS off, and %s would go to the server in plaintext: turn TLS on (TEMPORAL_TLS=true), or remove the credentials",
-				tlsOff, strings.Join(creds, " and ")))
+			errs = append(errs, fmt.Errorf("%s turns TLS off, yet %s: credentials are for TLS only (an API key would go to the server in plaintext, "+
+				"a client certificate would be ignored); turn TLS on (TEMPORAL_TLS=true), or remove them", tlsOff, strings.Join(creds, " and ")))
 		}
 		if insecure {
 			errs = append(errs, fmt.Errorf("%s=1 is set but %s turns TLS off: unset %s", insecureSkipVerify, tlsOff, insecureSkipVerify))

@@ -61,7 +61,7 @@ func Read(e *envvar.Reader) *Security {
 	password := e.Secret("KAFKA_SASL_PASSWORD")
 	s.mechanism = saslMechanism(e, mechanism, s.user, password)
 	if mechanism == Plain {
-		e.PlaintextPassword(password, "KAFKA_SASL_PASSWORD (KAFKA_SASL_MECHANISM=PLAIN)", s.tls != nil, "KAFKA_TLS")
+		e.PlaintextPassword(password, e.SecretFrom("KAFKA_SASL_PASSWORD")+" (KAFKA_SASL_MECHANISM=PLAIN)", s.tls != nil, "KAFKA_TLS")
 	}
 	if s.tls == nil && s.mechanism == nil {
 		return nil // plaintext
