@@ -125,6 +125,9 @@ func dispatch(ctx context.Context, args []string, cfg config.Producer, cfgErr er
 		cli.BadConfig(stderr, "starter", cfgErr)
 		return errUsage
 	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "starter: warning: unsafe setting: %s\n", w)
+	}
 	if act.input != nil {
 		if err := act.input().Validate(); err != nil {
 			badInput(stderr, "starter "+name, err)

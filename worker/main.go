@@ -65,6 +65,9 @@ func runMain(args []string, lookup func(string) (string, bool), stdout, stderr i
 		return cli.BadConfig(stderr, "worker", err)
 	}
 	logger := cfg.LogFormat.Logger(stderr, cfg.LogLevel)
+	for _, w := range cfg.Warnings {
+		logger.Warn("unsafe setting: " + w)
+	}
 	if err := run(cfg, logger); err != nil {
 		logger.Error("worker stopped", "error", err)
 		return cli.ExitCode(err)

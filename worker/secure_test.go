@@ -60,8 +60,9 @@ func TestRunThroughMutualTLSAndAPIKey(t *testing.T) {
 	assert.Positive(t, events)
 }
 
-// A wrong API key, an untrusted server, an expired client certificate and a key
-// that is not the certificate's each stop the worker with a message that says
+// A wrong API key, an untrusted server, an expired client certificate, a key that
+// is not the certificate's, credentials with TLS off and host verification turned
+// off without the unsafe variable each stop the worker with a message that says
 // which, and that never shows the key: exit 2, a configuration error, whether the
 // worker finds it reading its settings or the server refuses them.
 func TestRefusedCredentialsSayWhich(t *testing.T) {
@@ -82,6 +83,10 @@ func TestRefusedCredentialsSayWhich(t *testing.T) {
 			`TEMPORAL_TLS_CLIENT_CERT_PATH="` + expired.CertFile + `": the client certificate expired on`},
 		{"key of another certificate", map[string]string{"TEMPORAL_TLS_CLIENT_KEY_PATH": expired.KeyFile}, 2,
 			`TEMPORAL_TLS_CLIENT_KEY_PATH="` + expired.KeyFile + `": not the private key of the certificate of TEMPORAL_TLS_CLIENT_CERT_PATH`},
+		{"credentials with TLS off", map[string]string{"TEMPORAL_TLS": "false"}, 2,
+			`TEMPORAL_TLS="false" turns TLS off, yet TEMPORAL_API_KEY is set and a client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH=`},
+		{"host verification off", map[string]string{"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "true"}, 2,
+			`refused unless TEMPORAL_TLS_INSECURE_SKIP_VERIFY=1 asks for it too`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

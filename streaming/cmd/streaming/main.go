@@ -59,6 +59,9 @@ func realMain(args []string, lookup func(string) (string, bool), stdout, stderr 
 	}
 	logger := cfg.logFormat.Logger(stderr, cfg.level)
 	slog.SetDefault(logger)
+	for _, w := range cfg.warnings {
+		logger.Warn("unsafe setting: " + w)
+	}
 	for i := range cfg.workers {
 		cfg.workers[i].cfg.Logger = logger
 	}
@@ -125,6 +128,8 @@ type config struct {
 	metricsAddr string // "" serves nothing
 	level       slog.Level
 	logFormat   cli.LogFormat
+	// warnings are the unsafe settings taken, logged at every start.
+	warnings []string
 }
 
 // workerConfig is one dataset's worker.
@@ -183,11 +188,13 @@ func load(e *envvar.Reader) (config, error) {
 		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),
 		DrainTimeout:   e.Duration("STREAMING_DRAIN_TIMEOUT", streaming.DefaultDrainTimeout),
 	}
+	e.PlaintextPassword(base.Password, e.SecretFrom("CASSANDRA_PASSWORD"), base.TLS != nil, "CASSANDRA_TLS")
 	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", "127.0.0.1:9102")
 	if s := e.Str("STREAMING_LOG_LEVEL", "info"); cfg.level.UnmarshalText([]byte(s)) != nil {
 		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
 	}
 	cfg.logFormat = cli.ReadLogFormat(e)
+	cfg.warnings = e.Warnings()
 	group := e.Str("STREAMING_GROUP", streaming.DefaultGroupID)
 	for i, name := range names {
 		if slices.Index(names, name) < i {
