@@ -94,10 +94,12 @@ func (w *Worker) startupStep(ctx context.Context, srv server, s step, attempt fu
 	deadline := start.Add(s.bound)
 	defer w.waiting.Store(nil)
 	server, doing := srv.at, ""
+	first := status{public: "connecting to " + srv.public, detail: "connecting to " + server}
 	if s.doing != "" {
 		doing = " (" + s.doing + ")"
+		first = status{public: s.doing + " on " + srv.public, detail: s.doing + " on " + server}
 	}
-	w.waiting.Store(&status{public: "connecting to " + srv.public + doing, detail: "connecting to " + server + doing})
+	w.waiting.Store(&first)
 	for b, waited := newBackoff(), false; ; {
 		err := attempt(ctx)
 		if err == nil {
@@ -137,7 +139,7 @@ func (w *Worker) startupStep(ctx context.Context, srv server, s step, attempt fu
 		if s.bound > 0 {
 			d = min(d, left)
 		}
-		w.log.Debug(server+" does not answer yet; retrying", "in", d, "err", err)
+		w.log.Debug("retrying"+doing+" on "+server, "in", d, "err", err)
 		if err := sleep(ctx, d); err != nil {
 			return fmt.Errorf("waiting for %s: %w", server, err)
 		}
