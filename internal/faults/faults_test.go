@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -113,6 +114,11 @@ func newPipeline(t *testing.T, env ...string) *pipeline {
 		"STREAMING_DATASETS=users", "RANDOMUSER_URL=http://127.0.0.1:9/api/", // the faker, at once
 		fmt.Sprintf("WORKER_METRICS_ADDR=127.0.0.1:%d", stacktest.FreePort(t)))
 	p.env = append(p.env, env...)
+	for _, setting := range env {
+		if ks, ok := strings.CutPrefix(setting, "CASSANDRA_KEYSPACE="); ok {
+			p.keyspace = ks
+		}
+	}
 	cluster := gocql.NewCluster(stacktest.CassandraHosts(t)...)
 	cluster.Consistency = gocql.LocalQuorum
 	cluster.Timeout = 10 * time.Second
@@ -159,10 +165,11 @@ func (p *pipeline) start(t *testing.T, program string, env ...string) *exec.Cmd 
 	return cmd
 }
 
-// result is what a run's result says of its records.
+// result is what a run's result says of its records, and their ids.
 type result struct {
 	Published int            `json:"users_published"`
 	BySource  map[string]int `json:"users_by_source"`
+	ids       []string
 }
 
 // underLoad starts a run of ticks ticks of 10 users every 500 ms, calls fault
@@ -197,6 +204,7 @@ func (p *pipeline) underLoad(t *testing.T, ticks int, faultAt time.Duration, fau
 	require.NoError(t, json.NewDecoder(strings.NewReader(stdout.String())).Decode(&res), "the run's result:\n%s", stdout)
 	require.Equal(t, ticks*10, res.Published, "the run's result")
 	p.settled(t, lines)
+	res.ids = lines
 	return res
 }
 
@@ -452,6 +460,58 @@ func TestTwoCassandraNodesDown(t *testing.T) {
 		t.Logf("%d offsets committed, none during 15 s with two nodes down", before)
 		node("cassandra-2").start(t)
 	})
+}
+
+// A Cassandra node down before the streaming worker starts for a new keyspace and
+// table: the schema change cannot reach that node, so the worker waits only for the
+// nodes that answer to agree, warns naming the silent one, and goes on. Every record
+// is a row; the node comes back mid-run and takes the schema, and nothing is lost
+// or doubled: every row reads back at consistency ALL.
+func TestNewTableWithACassandraNodeDown(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	node("cassandra-3").stop(t)
+	keyspace := fmt.Sprintf("faults_down_%d", rand.IntN(1e6))
+	start := time.Now()
+	p := newPipeline(t, "CASSANDRA_KEYSPACE="+keyspace)
+	t.Cleanup(func() { _ = p.session.Query("DROP KEYSPACE IF EXISTS " + keyspace).Exec() })
+	firstRow := make(chan time.Duration, 1)
+	go func() {
+		for time.Since(start) < 3*time.Minute {
+			var id gocql.UUID
+			if p.session.Query("SELECT id FROM "+keyspace+"."+p.table+" LIMIT 1").Consistency(gocql.One).Scan(&id) == nil {
+				firstRow <- time.Since(start)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		close(firstRow)
+	}()
+	ids := p.underLoad(t, 40, 5*time.Second, func() {
+		first, ok := <-firstRow
+		require.True(t, ok, "no row within 3 minutes of the streaming worker's start with cassandra-3 down")
+		t.Logf("with cassandra-3 down: streaming worker started → first row of the new table in %v", first.Round(100*time.Millisecond))
+		node("cassandra-3").start(t)
+	}).ids
+	logs, err := os.ReadFile(p.streaming.Stdout.(*os.File).Name())
+	require.NoError(t, err)
+	require.Contains(t, string(logs), "the schema change has not reached every cassandra node; going on", "the streaming worker's log")
+	require.NotContains(t, string(logs), "stopped; the other datasets go on", "the streaming worker's log")
+	if m := regexp.MustCompile(`(?m)^time=(\S+) level=INFO msg=consuming`).FindSubmatch(logs); m != nil {
+		if at, err := time.Parse(time.RFC3339Nano, string(m[1])); err == nil {
+			t.Logf("with cassandra-3 down: streaming worker started → consuming in %v", at.Sub(start).Round(100*time.Millisecond))
+		}
+	}
+
+	// cassandra-3 has the table (an ALL read of a table it lacks fails) and every row.
+	found := 0
+	for _, id := range ids {
+		var got gocql.UUID
+		require.NoError(t, p.session.Query("SELECT id FROM "+keyspace+"."+p.table+" WHERE id = ?", id).
+			Consistency(gocql.All).Scan(&got), "row %s at consistency ALL", id)
+		found++
+	}
+	require.Equal(t, len(ids), found)
+	t.Logf("%d rows read back at consistency ALL once cassandra-3 was back", found)
 }
 
 // All three brokers restarted one after the other mid-run, as in a rolling upgrade:
