@@ -570,7 +570,7 @@ func TestQuotedDefaultsAreThePrograms(t *testing.T) {
 // What docs/ quotes of /healthz's waits has the programs' one grammar
 // (opshttp.Waiting): "[dataset: ]waiting for server (VARIABLE) since <UTC time> (<how long>)".
 func TestHealthzQuotesHaveTheOneGrammar(t *testing.T) {
-	grammar := regexp.MustCompile(`^(?:[a-z_]+: )?waiting for [a-z -]+ \([A-Z_]+\) since (?:…|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+[hms0-9]*\))$`)
+	grammar := regexp.MustCompile(`^(?:[a-z_]+: )?waiting for [a-z -]+ \([A-Z_]+\)(?: \([a-z ,-]+\))? since (?:…|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+[hms0-9]*\))$`)
 	checked := 0
 	for page, spans := range codeSpans(t) {
 		for _, s := range spans {

@@ -27,7 +27,7 @@ func TestPrepareRetriesUntilItSucceeds(t *testing.T) {
 		if calls++; calls < 4 {
 			if calls > 1 {
 				s := w.startup()
-				assert.Regexp(t, `^waiting for cassandra \(CASSANDRA_HOSTS\) since \S+ \(creating keyspace and table\)$`, s.public)
+				assert.Regexp(t, `^waiting for cassandra \(CASSANDRA_HOSTS\) \(creating keyspace and table\) since \S+ \(\d+s\)$`, s.public)
 				assert.Contains(t, s.detail, "cluster schema versions not consistent")
 				assert.Positive(t, startupFigure(t, reg, "streaming_stuck_seconds"))
 			}
