@@ -14,6 +14,9 @@ import (
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 )
 
+// DeadLetterTopic is the default dead-letter topic of topic: topic + ".dlq".
+func DeadLetterTopic(topic string) string { return topic + ".dlq" }
+
 // HeaderPrefix begins the name of every header a dead letter gains (and a replay
 // adds): what is not the record's own.
 const HeaderPrefix = "dlq."
