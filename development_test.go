@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +79,43 @@ func TestDevelopmentMapNamesEveryPackage(t *testing.T) {
 			return strings.Contains(string(page), name)
 		}) {
 			t.Errorf("docs/development.md does not name package %s: add it to the map of the packages", pkg)
+		}
+	}
+}
+
+// The test files README.md and docs/ name exist (a file renamed, say to
+// *_integration_test.go, is renamed in the pages too).
+func TestDocsNameTestFilesThatExist(t *testing.T) {
+	names := map[string]bool{} // every test file, by its path and by its name
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != "." && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(path, "_test.go") {
+			names[filepath.ToSlash(path)], names[d.Name()] = true, true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := regexp.MustCompile("`([A-Za-z0-9_./-]+_test\\.go)`")
+	for _, page := range append(pages, "README.md") {
+		text, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range named.FindAllStringSubmatch(string(text), -1) {
+			if !names[m[1]] {
+				t.Errorf("%s names %s, which does not exist", page, m[1])
+			}
 		}
 	}
 }
