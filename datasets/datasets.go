@@ -118,7 +118,7 @@ func (d Dataset) DeadLetterTopic() string {
 // default: its name without ".dlq"; "" when it does not end so (the operator then
 // names the source topic).
 func SourceTopic(dlqTopic string) string {
-	if src, ok := strings.CutSuffix(dlqTopic, ".dlq"); ok {
+	if src, ok := strings.CutSuffix(dlqTopic, streaming.DeadLetterSuffix); ok {
 		return src
 	}
 	return ""
