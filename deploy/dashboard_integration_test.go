@@ -138,7 +138,7 @@ func TestDashboardQueriesWhatTheProgramsExpose(t *testing.T) {
 
 	// The streaming worker creates the topic (with replication factor 1) and its
 	// dead-letter topic at start-up.
-	streaming := start(t, progtest.Build(t, "../streaming/cmd/streaming"), "STREAMING_METRICS_ADDR",
+	streaming := start(t, progtest.Program(t, "streaming"), "STREAMING_METRICS_ADDR",
 		"KAFKA_BROKERS="+strings.Join(brokers, ","), "CASSANDRA_HOSTS="+strings.Join(stacktest.CassandraHosts(t), ","),
 		"CASSANDRA_USERNAME="+user, "CASSANDRA_PASSWORD="+password,
 		"STREAMING_DATASETS=users", "KAFKA_TOPIC="+topic, "KAFKA_DLQ_TOPIC="+topic+".dlq",
@@ -148,7 +148,7 @@ func TestDashboardQueriesWhatTheProgramsExpose(t *testing.T) {
 	// The worker asks for replication factor 2 of the topics it creates, which the
 	// stack's single broker refuses: a run on the streaming worker's topic (it
 	// exists) publishes, a run on a new topic fails its EnsureTopic activity.
-	worker := start(t, progtest.Build(t, "../worker"), "WORKER_METRICS_ADDR",
+	worker := start(t, progtest.Program(t, "worker"), "WORKER_METRICS_ADDR",
 		"TEMPORAL_ADDRESS="+stacktest.TemporalAddress(t), "TEMPORAL_NAMESPACE="+stacktest.TemporalNamespace(),
 		"KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"TEMPORAL_TASK_QUEUE="+name, "TEMPORAL_SCHEDULE_ID="+name, "KAFKA_TOPIC="+topic,

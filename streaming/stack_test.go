@@ -465,7 +465,7 @@ func TestMain(m *testing.M) { progtest.Main(m) }
 
 func streamingBinary(t testing.TB) string {
 	t.Helper()
-	return progtest.Build(t, "./cmd/streaming")
+	return progtest.Program(t, "streaming")
 }
 
 // proc is a streaming worker running as its own process.

@@ -70,7 +70,7 @@ func TestMain(m *testing.M) { progtest.Main(m) }
 // buildWorker builds this program, once per test run.
 func buildWorker(t *testing.T) string {
 	t.Helper()
-	return progtest.Build(t, ".")
+	return progtest.Program(t, "worker")
 }
 
 // workerProcess is a running worker program.

@@ -39,11 +39,6 @@ import (
 
 func TestMain(m *testing.M) { progtest.Main(m) }
 
-// programs are the packages of the programs the tests run, by name.
-var programs = map[string]string{
-	"worker": "../../worker", "starter": "../../starter", "streaming": "../../streaming/cmd/streaming",
-}
-
 // pipeline is one run's own topic, group, table and task queue on the clusters, with
 // a worker and a streaming worker serving it.
 type pipeline struct {
@@ -135,7 +130,7 @@ func (p *pipeline) start(t *testing.T, program string, env ...string) *exec.Cmd 
 	t.Helper()
 	log, err := os.CreateTemp(t.TempDir(), program+"-*.log")
 	require.NoError(t, err)
-	cmd := exec.Command(progtest.Build(t, programs[program]))
+	cmd := exec.Command(progtest.Program(t, program))
 	cmd.Env, cmd.Stdout, cmd.Stderr = append(slices.Clone(p.env), env...), log, log
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -161,7 +156,7 @@ type result struct {
 func (p *pipeline) underLoad(t *testing.T, ticks int, faultAt time.Duration, fault func()) result {
 	t.Helper()
 	ids := filepath.Join(t.TempDir(), "ids")
-	cmd := exec.Command(progtest.Build(t, programs["starter"]), "run", "-task-queue", p.name, "-topic", p.topic,
+	cmd := exec.Command(progtest.Program(t, "starter"), "run", "-task-queue", p.name, "-topic", p.topic,
 		"-duration", (time.Duration(ticks) * 500 * time.Millisecond).String(), "-interval", "500ms",
 		"-records-per-tick", "10", "-ids-file", ids, "-id", p.name, "-timeout", "10m")
 	cmd.Env = p.env

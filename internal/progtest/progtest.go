@@ -6,51 +6,52 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 )
 
+// packages are the project's programs, by the name of their executable.
+var packages = map[string]string{
+	"worker":    "github.com/streampipe/streampipe/worker",
+	"starter":   "github.com/streampipe/streampipe/starter",
+	"streaming": "github.com/streampipe/streampipe/streaming/cmd/streaming",
+}
+
 var (
 	mu    sync.Mutex
-	dir   string                // the folder of every program built, made on the first Build
-	built = map[string]string{} // package → its executable
+	dir   string              // the folder of the executables, made on the first build
+	built = map[string]bool{} // by name
 )
 
-// Build returns the executable of the program of package pkg, as go build names it
-// from the test's folder (".", "./cmd/streaming", "../../worker"), building it on the
-// first call of the test binary. The executable is named after the package's folder.
-// A test binary that calls Build has TestMain call Main, which removes them.
-func Build(t testing.TB, pkg string) string {
+// Program returns the executable of the project's program name (worker, starter or
+// streaming), built from this checkout on the first call of the test binary. A test
+// binary that calls Program has TestMain call Main, which removes the executables.
+func Program(t testing.TB, name string) string {
 	t.Helper()
+	pkg, ok := packages[name]
+	if !ok {
+		t.Fatalf("progtest: no program %q (worker, starter or streaming)", name)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if bin, ok := built[pkg]; ok {
-		return bin
-	}
-	abs, err := filepath.Abs(pkg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if dir == "" {
+		var err error
 		if dir, err = os.MkdirTemp("", "progtest-"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A folder each: two packages may have folders of the same name.
-	bin := filepath.Join(dir, strconv.Itoa(len(built)), filepath.Base(abs))
-	if err := os.Mkdir(filepath.Dir(bin), 0o755); err != nil {
-		t.Fatal(err)
+	bin := filepath.Join(dir, name)
+	if !built[name] {
+		if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+		built[name] = true
 	}
-	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	built[pkg] = bin
 	return bin
 }
 
-// Main runs the tests and benchmarks of m, removes the executables Build built, and
-// exits: TestMain(m) of a package whose tests call Build.
+// Main runs the tests and benchmarks of m, removes the executables Program built,
+// and exits: TestMain(m) of a package whose tests call Program.
 func Main(m *testing.M) {
 	code := m.Run()
 	mu.Lock()

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { progtest.Main(m) }
 
 func binary(t *testing.T) string {
 	t.Helper()
-	return progtest.Build(t, ".")
+	return progtest.Program(t, "streaming")
 }
 
 // result is how a run of the binary ended.
