@@ -14,6 +14,12 @@ import (
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 )
 
+// DeadLetterSuffix ends the name of a topic's default dead-letter topic.
+const DeadLetterSuffix = ".dlq"
+
+// DeadLetterTopic is the default dead-letter topic of topic: topic + ".dlq".
+func DeadLetterTopic(topic string) string { return topic + DeadLetterSuffix }
+
 // HeaderPrefix begins the name of every header a dead letter gains (and a replay
 // adds): what is not the record's own.
 const HeaderPrefix = "dlq."

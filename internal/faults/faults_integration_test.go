@@ -32,28 +32,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/internal/kafkatest"
+	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 )
 
-// bin holds the programs, built once from this checkout.
-var bin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faults-bin")
-	if err != nil {
-		panic(err)
-	}
-	build := exec.Command("go", "build", "-o", dir, "../../worker", "../../starter", "../../streaming/cmd/streaming")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		panic("building the programs: " + err.Error())
-	}
-	bin = dir
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { progtest.Main(m) }
 
 // pipeline is one run's own topic, group, table and task queue on the clusters, with
 // a worker and a streaming worker serving it.
@@ -86,7 +71,7 @@ func (p *pipeline) watchStalls(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			end, committed, err := offsets(context.Background(), client, p.topic, p.name)
+			end, committed, err := kafkatest.GroupOffsets(context.Background(), client, p.topic, p.name)
 			if err != nil {
 				continue // a broker down: the next sample tells
 			}
@@ -151,7 +136,7 @@ func (p *pipeline) start(t *testing.T, program string, env ...string) *exec.Cmd 
 	t.Helper()
 	log, err := os.CreateTemp(t.TempDir(), program+"-*.log")
 	require.NoError(t, err)
-	cmd := exec.Command(filepath.Join(bin, program))
+	cmd := exec.Command(progtest.Program(t, program))
 	cmd.Env, cmd.Stdout, cmd.Stderr = append(slices.Clone(p.env), env...), log, log
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -178,7 +163,7 @@ type result struct {
 func (p *pipeline) underLoad(t *testing.T, ticks int, faultAt time.Duration, fault func()) result {
 	t.Helper()
 	ids := filepath.Join(t.TempDir(), "ids")
-	cmd := exec.Command(filepath.Join(bin, "starter"), "run", "-task-queue", p.name, "-topic", p.topic,
+	cmd := exec.Command(progtest.Program(t, "starter"), "run", "-task-queue", p.name, "-topic", p.topic,
 		"-duration", (time.Duration(ticks) * 500 * time.Millisecond).String(), "-interval", "500ms",
 		"-records-per-tick", "10", "-ids-file", ids, "-id", p.name, "-timeout", "10m")
 	cmd.Env = p.env
@@ -212,7 +197,7 @@ func (p *pipeline) underLoad(t *testing.T, ticks int, faultAt time.Duration, fau
 func (p *pipeline) committed(t *testing.T) int64 {
 	t.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second}
-	_, c, err := offsets(context.Background(), client, p.topic, p.name)
+	_, c, err := kafkatest.GroupOffsets(context.Background(), client, p.topic, p.name)
 	if err != nil { // the topic is made by the run's first tick
 		return 0
 	}
@@ -232,7 +217,7 @@ func (p *pipeline) settled(t *testing.T, ids []string) {
 	ctx := context.Background()
 	var lag int64
 	require.Eventually(t, func() bool {
-		end, committed, err := offsets(ctx, client, p.topic, p.name)
+		end, committed, err := kafkatest.GroupOffsets(ctx, client, p.topic, p.name)
 		if err != nil {
 			t.Logf("offsets: %v", err)
 			return false
@@ -296,45 +281,16 @@ func (p *pipeline) sendPoison(n int) error {
 	return nil
 }
 
-// offsets returns a topic's end offsets (dlq.Ranges: one ListOffsets request) and,
-// when group is given, the group's committed offsets, by partition.
-func offsets(ctx context.Context, client *kafka.Client, topic, group string) (end, committed map[int]int64, err error) {
-	ranges, err := dlq.Ranges(ctx, client, topic)
-	if err != nil {
-		return nil, nil, err
-	}
-	end = map[int]int64{}
-	parts := make([]int, 0, len(ranges))
-	for _, r := range ranges {
-		end[r.Partition] = r.To
-		parts = append(parts, r.Partition)
-	}
-	if group == "" {
-		return end, nil, nil
-	}
-	of, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	if err != nil {
-		return nil, nil, err
-	}
-	if of.Error != nil {
-		return nil, nil, of.Error
-	}
-	committed = map[int]int64{}
-	for _, po := range of.Topics[topic] {
-		committed[po.Partition] = po.CommittedOffset
-	}
-	return end, committed, nil
-}
-
 // topicKeys reads a topic from its start to its end and returns its distinct keys and
 // how many messages it holds.
 func topicKeys(t *testing.T, brokers []string, topic string) (map[string]bool, int) {
 	t.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	end, _, err := offsets(context.Background(), client, topic, "")
+	ranges, err := dlq.Ranges(context.Background(), client, topic)
 	require.NoError(t, err)
 	keys, messages := map[string]bool{}, 0
-	for part, last := range end {
+	for _, rg := range ranges {
+		part, last := rg.Partition, rg.To
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 500 * time.Millisecond})
 		for off := int64(0); off < last; off++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
