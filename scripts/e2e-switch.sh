@@ -10,10 +10,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/streampipe-switch.XXXXXX")
 export STREAMPIPE_STACK_DIR=$dir
-export STACK_TEMPORAL_PORT=47233 STACK_TEMPORAL_UI_PORT=47280
-export STACK_KAFKA_PORT=49092 STACK_KAFKA_CONTROLLER_PORT=49093
-export STACK_CASSANDRA_PORT=49042 STACK_CASSANDRA_STORAGE_PORT=47000
-export STACK_WORKER_PORT=49101 STACK_STREAMING_PORT=49102
+# Ports of its own, below the kernel's ephemeral range (32768-60999 here): a port in
+# it may be taken at any moment as the local end of some connection, and a server
+# could not listen on it (49102 once was, in make test).
+export STACK_TEMPORAL_PORT=22233 STACK_TEMPORAL_UI_PORT=22280
+export STACK_KAFKA_PORT=24092 STACK_KAFKA_CONTROLLER_PORT=24093
+export STACK_CASSANDRA_PORT=24042 STACK_CASSANDRA_STORAGE_PORT=22000
+export STACK_WORKER_PORT=24101 STACK_STREAMING_PORT=24102
 # The one-node stack's clients, on its ports (a cluster's cluster.env takes over).
 export TEMPORAL_ADDRESS=127.0.0.1:$STACK_TEMPORAL_PORT KAFKA_BROKERS=127.0.0.1:$STACK_KAFKA_PORT \
   CASSANDRA_HOSTS=127.0.0.1:$STACK_CASSANDRA_PORT
