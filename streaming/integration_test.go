@@ -221,12 +221,16 @@ func TestThreeWorkersOneKilled(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 6)
 	l := newLoad()
-	p.produce(l.messages(newIDs(30_000), 1, 100, time.Now()))
 
 	var workers []*proc
 	for i := range 3 {
 		workers = append(workers, startProc(t, p, fmt.Sprint(i), "STREAMING_CONCURRENCY=2"))
 	}
+	// The records come once the three share the partitions: produced before, they
+	// could all be written by the first two members while the third still joins.
+	require.Eventually(t, func() bool { return p.groupStable(t, 3) }, 2*time.Minute, 200*time.Millisecond,
+		"the group is stable with three members, each holding partitions")
+	p.produce(l.messages(newIDs(30_000), 1, 100, time.Now()))
 	for _, w := range workers { // every one holds partitions
 		w.waitMetric("streaming_rows_written_total", 1, time.Minute)
 	}

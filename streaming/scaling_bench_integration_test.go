@@ -258,29 +258,6 @@ func scalingRound(b *testing.B, p *pipe, l *load, nodes map[string][]int, worker
 	return round
 }
 
-// groupStable says whether the pipe's consumer group is stable with workers members,
-// each assigned partitions of its topic.
-func (p *pipe) groupStable(b *testing.B, workers int) bool {
-	res, err := p.client.DescribeGroups(b.Context(), &kafka.DescribeGroupsRequest{GroupIDs: []string{p.group}})
-	if err != nil || len(res.Groups) != 1 || res.Groups[0].Error != nil {
-		return false // e.g. the coordinator still loading the group
-	}
-	g := res.Groups[0]
-	if g.GroupState != "Stable" || len(g.Members) != workers {
-		return false
-	}
-	for _, m := range g.Members {
-		owns := false
-		for _, t := range m.MemberAssignments.Topics {
-			owns = owns || (t.Topic == p.topic && len(t.Partitions) > 0)
-		}
-		if !owns {
-			return false
-		}
-	}
-	return true
-}
-
 // caughtUp says whether the pipe's group has committed every partition's end offset.
 func (p *pipe) caughtUp() bool {
 	end, committed, err := p.partitionOffsets(context.Background())

@@ -616,3 +616,26 @@ func (pr *proc) terminate(timeout time.Duration) error {
 		return errors.New("did not exit after SIGTERM")
 	}
 }
+
+// groupStable says whether the pipe's consumer group is stable with workers members,
+// each assigned partitions of its topic.
+func (p *pipe) groupStable(tb testing.TB, workers int) bool {
+	res, err := p.client.DescribeGroups(tb.Context(), &kafka.DescribeGroupsRequest{GroupIDs: []string{p.group}})
+	if err != nil || len(res.Groups) != 1 || res.Groups[0].Error != nil {
+		return false // e.g. the coordinator still loading the group
+	}
+	g := res.Groups[0]
+	if g.GroupState != "Stable" || len(g.Members) != workers {
+		return false
+	}
+	for _, m := range g.Members {
+		owns := false
+		for _, t := range m.MemberAssignments.Topics {
+			owns = owns || (t.Topic == p.topic && len(t.Partitions) > 0)
+		}
+		if !owns {
+			return false
+		}
+	}
+	return true
+}
