@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -101,7 +102,7 @@ func groupedCeiling(b *testing.B, p *pipe, insert string, size, inFlight int, d 
 			for {
 				i++
 				_, args := userArgs(i)
-				set := sets.Of(streaming.Row{Values: args[:len(args)-1]}) // the columns' values, without the write time
+				set := sets.Of(rows.Row{Values: args[:len(args)-1]}) // the columns' values, without the write time
 				if set == "" {
 					return 0, errors.New("no replica is known for a row")
 				}

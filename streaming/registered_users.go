@@ -3,10 +3,10 @@ package streaming
 import (
 	"encoding/json"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/record"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // RegisteredUsers is the dataset of registered_user_2: a JSON string
@@ -17,18 +17,18 @@ import (
 type RegisteredUsers struct{}
 
 var (
-	_ Dataset        = RegisteredUsers{}
-	_ MessageDecoder = RegisteredUsers{}
-	_ Tombstoner     = RegisteredUsers{}
+	_ rows.Mapping        = RegisteredUsers{}
+	_ rows.MessageDecoder = RegisteredUsers{}
+	_ rows.Tombstoner     = RegisteredUsers{}
 )
 
 // Tombstone deletes the row of a key: a record with a key and no value.
-func (RegisteredUsers) Tombstone(key []byte) (Row, error) {
+func (RegisteredUsers) Tombstone(key []byte) (rows.Row, error) {
 	id, err := parseUUID(string(key))
 	if err != nil {
-		return Row{}, err
+		return rows.Row{}, err
 	}
-	return Row{Values: []any{id, nil, nil, nil}}, nil
+	return rows.Row{Values: []any{id, nil, nil, nil}}, nil
 }
 
 // Name returns "registered_users".
@@ -36,12 +36,12 @@ func (RegisteredUsers) Name() string { return "registered_users" }
 
 // Columns returns the user_details_5 columns: the seed's name, address and date (the
 // year), plus the id the seed's table lacked.
-func (RegisteredUsers) Columns() []Column {
-	return []Column{
-		{"id", "uuid"},
-		{"name", "text"},
-		{"address", "text"},
-		{"date", "text"},
+func (RegisteredUsers) Columns() []rows.Column {
+	return []rows.Column{
+		{Name: "id", Type: "uuid"},
+		{Name: "name", Type: "text"},
+		{Name: "address", Type: "text"},
+		{Name: "date", Type: "text"},
 	}
 }
 
@@ -50,10 +50,10 @@ func (RegisteredUsers) PrimaryKey() string { return "id" }
 
 // DecodeMessage takes the row's id from the key, a UUID, or, for a record with no
 // key (the seed's producer sends none), derives it from the record's coordinates
-// (RecordID): each keyless record is one row, the same one on every redelivery.
-func (d RegisteredUsers) DecodeMessage(m kafka.Message) (Row, error) {
+// (rows.RecordID): each keyless record is one row, the same one on every redelivery.
+func (d RegisteredUsers) DecodeMessage(m kafka.Message) (rows.Row, error) {
 	if len(m.Key) == 0 {
-		return d.row(RecordID(m), m.Value)
+		return d.row(rows.RecordID(m), m.Value)
 	}
 	return d.Decode(m.Key, m.Value)
 }
@@ -61,28 +61,28 @@ func (d RegisteredUsers) DecodeMessage(m kafka.Message) (Row, error) {
 // Decode takes the id from the key and the fields from the value, a JSON string of
 // exactly three $-separated parts. The address keeps its newline. Without the
 // record's coordinates, a record with no key has no id.
-func (d RegisteredUsers) Decode(key, value []byte) (Row, error) {
+func (d RegisteredUsers) Decode(key, value []byte) (rows.Row, error) {
 	if len(key) == 0 {
-		return Row{}, invalid(ReasonMissingID, "no key, and no coordinates to derive an id from")
+		return rows.Row{}, rows.Invalid(rows.ReasonMissingID, "no key, and no coordinates to derive an id from")
 	}
 	id, err := parseUUID(string(key))
 	if err != nil {
-		return Row{}, err
+		return rows.Row{}, err
 	}
 	return d.row(id, value)
 }
 
-func (RegisteredUsers) row(id gocql.UUID, value []byte) (Row, error) {
+func (RegisteredUsers) row(id [16]byte, value []byte) (rows.Row, error) {
 	var s *string
 	if err := json.Unmarshal(value, &s); err != nil {
-		return Row{}, jsonError(err, "a string")
+		return rows.Row{}, jsonError(err, "a string")
 	}
 	if s == nil {
-		return Row{}, invalid(ReasonWrongType, "the record is a JSON null, not a string")
+		return rows.Row{}, rows.Invalid(rows.ReasonWrongType, "the record is a JSON null, not a string")
 	}
 	u, err := record.ParseRegisteredUser(*s)
 	if err != nil {
-		return Row{}, invalid(ReasonMalformed, "%v", err)
+		return rows.Row{}, rows.Invalid(rows.ReasonMalformed, "%v", err)
 	}
-	return Row{Values: []any{id, u.Name, u.Address, u.Year}}, nil
+	return rows.Row{Values: []any{id, u.Name, u.Address, u.Year}}, nil
 }

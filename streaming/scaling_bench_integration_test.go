@@ -18,6 +18,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/benchreport"
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -139,7 +140,7 @@ func checkReplicas(b *testing.B, p *pipe) {
 	}
 	sets := streaming.NewReplicaSets(p.session, testKeyspace, p.table, streaming.Users{}.Columns())
 	_, args := userArgs(0)
-	owners := sets.Of(streaming.Row{Values: args[:len(args)-1]})
+	owners := sets.Of(rows.Row{Values: args[:len(args)-1]})
 	require.Len(b, strings.Split(owners, ","), clusterSize,
 		"replicas of a row of %s (%s): keyspace %s was made with another CASSANDRA_REPLICATION than cluster.env's", p.table, owners, testKeyspace)
 }

@@ -7,35 +7,36 @@ import (
 	"slices"
 	"strings"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/google/uuid"
 
 	"github.com/streampipe/streampipe/record"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // Users is the dataset of users_created: a record.User as JSON, upserted into
 // spark_streaming.created_users keyed by its id.
 type Users struct{}
 
-var _ Dataset = Users{}
+var _ rows.Mapping = Users{}
 
 // Name returns "users".
 func (Users) Name() string { return "users" }
 
 // Columns returns the created_users columns: the seed's table plus dob.
-func (Users) Columns() []Column {
-	return []Column{
-		{"id", "uuid"},
-		{"first_name", "text"},
-		{"last_name", "text"},
-		{"gender", "text"},
-		{"address", "text"},
-		{"post_code", "text"},
-		{"email", "text"},
-		{"username", "text"},
-		{"dob", "text"},
-		{"registered_date", "text"},
-		{"phone", "text"},
-		{"picture", "text"},
+func (Users) Columns() []rows.Column {
+	return []rows.Column{
+		{Name: "id", Type: "uuid"},
+		{Name: "first_name", Type: "text"},
+		{Name: "last_name", Type: "text"},
+		{Name: "gender", Type: "text"},
+		{Name: "address", Type: "text"},
+		{Name: "post_code", Type: "text"},
+		{Name: "email", Type: "text"},
+		{Name: "username", Type: "text"},
+		{Name: "dob", Type: "text"},
+		{Name: "registered_date", Type: "text"},
+		{Name: "phone", Type: "text"},
+		{Name: "picture", Type: "text"},
 	}
 }
 
@@ -47,22 +48,22 @@ func (Users) PrimaryKey() string { return "id" }
 // other JSON value (a number, a boolean, an object, an array) its JSON text, so the
 // post code 15836 that randomuser.me sends for many countries is stored as "15836".
 // A field that is absent or null is written as an empty string.
-func (Users) Decode(_, value []byte) (Row, error) {
+func (Users) Decode(_, value []byte) (rows.Row, error) {
 	var u record.User
 	if !flatStrings(value, userNames, userFields(&u)) {
 		u = record.User{}
 		if err := lenientStrings(value, userNames, userFields(&u)); err != nil {
-			return Row{}, err
+			return rows.Row{}, err
 		}
 	}
 	if u.ID == "" {
-		return Row{}, invalid(ReasonMissingID, "no id")
+		return rows.Row{}, rows.Invalid(rows.ReasonMissingID, "no id")
 	}
 	id, err := parseUUID(u.ID)
 	if err != nil {
-		return Row{}, err
+		return rows.Row{}, err
 	}
-	return Row{Values: []any{
+	return rows.Row{Values: []any{
 		id, u.FirstName, u.LastName, u.Gender, u.Address, u.PostCode, u.Email,
 		u.Username, u.DOB, u.RegisteredDate, u.Phone, u.Picture,
 	}}, nil
@@ -92,9 +93,9 @@ func lenientStrings(value []byte, names []string, fields []*string) error {
 		text, isString, err := jsonText(raw)
 		switch {
 		case err != nil:
-			return invalid(ReasonNotJSON, "field %q: %v", name, err)
+			return rows.Invalid(rows.ReasonNotJSON, "field %q: %v", name, err)
 		case i == 0 && !isString && text != "":
-			return invalid(ReasonWrongType, "field %q is a JSON %s, want a string", name, rawKind(raw))
+			return rows.Invalid(rows.ReasonWrongType, "field %q is a JSON %s, want a string", name, rawKind(raw))
 		}
 		*fields[i] = text
 	}
@@ -147,26 +148,26 @@ func userFields(u *record.User) []*string {
 // jsonError classifies an encoding/json error: a value of the wrong type (including a
 // record that is not what the dataset wants, e.g. "an object") or anything else,
 // which is not JSON.
-func jsonError(err error, want string) *InvalidError {
+func jsonError(err error, want string) *rows.InvalidError {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		if te.Field == "" {
-			return invalid(ReasonWrongType, "the record is a JSON %s, not %s", te.Value, want)
+			return rows.Invalid(rows.ReasonWrongType, "the record is a JSON %s, not %s", te.Value, want)
 		}
-		return invalid(ReasonWrongType, "field %q is a JSON %s, want %s", te.Field, te.Value, te.Type)
+		return rows.Invalid(rows.ReasonWrongType, "field %q is a JSON %s, want %s", te.Field, te.Value, te.Type)
 	}
-	return invalid(ReasonNotJSON, "%v", err)
+	return rows.Invalid(rows.ReasonNotJSON, "%v", err)
 }
 
-// parseUUID accepts only the canonical 8-4-4-4-12 hex form; gocql.ParseUUID alone
-// would also take dashes in other places.
-func parseUUID(s string) (gocql.UUID, error) {
+// parseUUID accepts only the canonical 8-4-4-4-12 hex form; uuid.Parse alone
+// would also take other forms.
+func parseUUID(s string) ([16]byte, error) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return gocql.UUID{}, invalid(ReasonInvalidID, "id %q is not a UUID", clip(s))
+		return [16]byte{}, rows.Invalid(rows.ReasonInvalidID, "id %q is not a UUID", clip(s))
 	}
-	id, err := gocql.ParseUUID(s)
+	id, err := uuid.Parse(s)
 	if err != nil {
-		return gocql.UUID{}, invalid(ReasonInvalidID, "id %q is not a UUID", clip(s))
+		return [16]byte{}, rows.Invalid(rows.ReasonInvalidID, "id %q is not a UUID", clip(s))
 	}
 	return id, nil
 }
