@@ -439,7 +439,7 @@ func convertText(typ, s string) (any, error) {
 			return nil, errors.New("want a date like 2026-01-31")
 		}
 		// A date column binds Unix milliseconds of its midnight UTC (see
-		// streaming.Transactions).
+		// transactionRows).
 		return d.UnixMilli(), nil
 	case "timestamp":
 		t, err := time.Parse(time.RFC3339Nano, s)

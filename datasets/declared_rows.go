@@ -47,7 +47,7 @@ func (d *Declared) Tombstone(key []byte) (rows.Row, error) {
 		}
 	}
 	if len(keys) != 1 || d.cols[keys[0]].from != fromKey {
-		return rows.Row{}, bad(rows.ReasonNotJSON, "a null value (a tombstone), and the rows are not named by the key alone")
+		return rows.Row{}, rows.Invalid(rows.ReasonNotJSON, "a null value (a tombstone), and the rows are not named by the key alone")
 	}
 	c := d.cols[keys[0]]
 	v, err := c.value(kafka.Message{Key: key}, nil)
@@ -95,10 +95,10 @@ func (d *Declared) DecodeMessage(m kafka.Message) (rows.Row, error) {
 		dec := json.NewDecoder(bytes.NewReader(m.Value))
 		dec.UseNumber()
 		if err := dec.Decode(&doc); err != nil {
-			return rows.Row{}, bad(rows.ReasonNotJSON, "%v", err)
+			return rows.Row{}, rows.Invalid(rows.ReasonNotJSON, "%v", err)
 		}
 		if dec.More() {
-			return rows.Row{}, bad(rows.ReasonNotJSON, "more than one JSON value")
+			return rows.Row{}, rows.Invalid(rows.ReasonNotJSON, "more than one JSON value")
 		}
 	}
 	var row rows.Row
@@ -152,7 +152,7 @@ func (c declaredColumn) value(m kafka.Message, doc any) (any, error) {
 		}
 		v, err := convertText(c.typ, string(m.Key))
 		if err != nil {
-			return nil, c.wrong("the key %q: %v", clipText(string(m.Key)), err)
+			return nil, c.wrong("the key %q: %v", clip(string(m.Key)), err)
 		}
 		return v, nil
 	}
@@ -184,7 +184,7 @@ func lookupPath(doc any, path []string) (any, error) {
 			if i > 0 {
 				where = "field " + strings.Join(path[:i], ".")
 			}
-			return nil, bad(rows.ReasonWrongType, "%s is a JSON %s, not an object", where, jsonKind(doc))
+			return nil, rows.Invalid(rows.ReasonWrongType, "%s is a JSON %s, not an object", where, jsonKind(doc))
 		}
 		doc = obj[part]
 	}
@@ -202,7 +202,7 @@ func (c declaredColumn) convert(v any) (any, error) {
 		out := make([]string, len(arr))
 		for i, e := range arr {
 			if e == nil { // a list holds no null
-				return nil, bad(rows.ReasonWrongType, "%s[%d] is a JSON null, want a string", c.field(), i)
+				return nil, rows.Invalid(rows.ReasonWrongType, "%s[%d] is a JSON null, want a string", c.field(), i)
 			}
 			out[i] = sparkText(e)
 		}
@@ -220,7 +220,7 @@ func (c declaredColumn) convert(v any) (any, error) {
 		}
 		out, err := convertText(c.typ, n.String())
 		if err != nil {
-			return nil, bad(rows.ReasonInvalidValue, "%s is %s: %v", c.field(), clipText(n.String()), err)
+			return nil, rows.Invalid(rows.ReasonInvalidValue, "%s is %s: %v", c.field(), clip(n.String()), err)
 		}
 		return out, nil
 	case "text":
@@ -229,7 +229,7 @@ func (c declaredColumn) convert(v any) (any, error) {
 		if n, ok := v.(json.Number); ok { // Unix milliseconds
 			ms, err := n.Int64()
 			if err != nil {
-				return nil, bad(rows.ReasonInvalidValue, "%s is %s: want Unix milliseconds or an RFC 3339 time", c.field(), clipText(n.String()))
+				return nil, rows.Invalid(rows.ReasonInvalidValue, "%s is %s: want Unix milliseconds or an RFC 3339 time", c.field(), clip(n.String()))
 			}
 			return time.UnixMilli(ms).UTC(), nil
 		}
@@ -240,7 +240,7 @@ func (c declaredColumn) convert(v any) (any, error) {
 	}
 	out, err := convertText(c.typ, s)
 	if err != nil {
-		return nil, c.wrong("%s %q: %v", c.field(), clipText(s), err)
+		return nil, c.wrong("%s %q: %v", c.field(), clip(s), err)
 	}
 	return out, nil
 }
@@ -272,25 +272,21 @@ func (c declaredColumn) field() string {
 // missing is the error of a required value that is absent.
 func (c declaredColumn) missing(format string, args ...any) error {
 	if c.key {
-		return bad(rows.ReasonMissingID, format, args...)
+		return rows.Invalid(rows.ReasonMissingID, format, args...)
 	}
-	return bad(rows.ReasonMalformed, format, args...)
+	return rows.Invalid(rows.ReasonMalformed, format, args...)
 }
 
 // wrong is the error of a value that does not convert.
 func (c declaredColumn) wrong(format string, args ...any) error {
 	if c.key && c.typ == "uuid" {
-		return bad(rows.ReasonInvalidID, format, args...)
+		return rows.Invalid(rows.ReasonInvalidID, format, args...)
 	}
-	return bad(rows.ReasonInvalidValue, format, args...)
+	return rows.Invalid(rows.ReasonInvalidValue, format, args...)
 }
 
 func (c declaredColumn) wrongType(v any, want string) error {
-	return bad(rows.ReasonWrongType, "%s is a JSON %s, want %s", c.field(), jsonKind(v), want)
-}
-
-func bad(reason, format string, args ...any) error {
-	return &rows.InvalidError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+	return rows.Invalid(rows.ReasonWrongType, "%s is a JSON %s, want %s", c.field(), jsonKind(v), want)
 }
 
 func jsonKind(v any) string {
@@ -311,7 +307,8 @@ func jsonKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// parseCanonicalUUID accepts only the 8-4-4-4-12 hex form, as the built-in datasets.
+// parseCanonicalUUID accepts only the 8-4-4-4-12 hex form; uuid.Parse alone would
+// also take other forms.
 func parseCanonicalUUID(s string) ([16]byte, error) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return [16]byte{}, errors.New("not a UUID")
@@ -321,12 +318,4 @@ func parseCanonicalUUID(s string) ([16]byte, error) {
 		return [16]byte{}, errors.New("not a UUID")
 	}
 	return id, nil
-}
-
-// clipText shortens s for an error message.
-func clipText(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	return s[:64] + "..."
 }

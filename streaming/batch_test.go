@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -243,7 +244,7 @@ func TestBatchGivenUpCommitsNothingAfter(t *testing.T) {
 // testWorker is a worker for tests of its batch handling: nothing it names is reached.
 func testWorker(t *testing.T) *Worker {
 	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"},
-		Users{}, NewMetrics(prometheus.NewRegistry()))
+		datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	return w
 }

@@ -58,7 +58,7 @@ type datasetCase struct {
 
 var datasetCases = []datasetCase{
 	{
-		dataset:   streaming.RegisteredUsers{},
+		dataset:   datasets.RegisteredUsers.Rows,
 		seedDDL:   seedUserDetails5,
 		poisonKey: newUUID(), poisonValue: `"Only Name$2002"`, poisonReason: rows.ReasonMalformed,
 		want: func(t *testing.T, key string, value []byte) map[string]any {
@@ -70,7 +70,7 @@ var datasetCases = []datasetCase{
 		},
 	},
 	{
-		dataset:   streaming.Transactions{},
+		dataset:   datasets.Transactions.Rows,
 		seedDDL:   seedTransactions,
 		poisonKey: "poison-tx",
 		poisonValue: fmt.Sprintf(`{"transaction_id":%q,"transaction_date":"2025-03-14",`+
@@ -203,9 +203,9 @@ func TestDatasetThatFailsStopsAlone(t *testing.T) {
 	require.NoError(t, bad.session.Query(fmt.Sprintf(
 		"CREATE TABLE %s.%s (transaction_id uuid PRIMARY KEY, amount text)", testKeyspace, bad.table)).Exec())
 	metrics := streaming.NewMetrics(prometheus.NewRegistry())
-	registered, err := streaming.New(good.config(), streaming.RegisteredUsers{}, metrics)
+	registered, err := streaming.New(good.config(), datasets.RegisteredUsers.Rows, metrics)
 	require.NoError(t, err)
-	transactions, err := streaming.New(bad.config(), streaming.Transactions{}, metrics)
+	transactions, err := streaming.New(bad.config(), datasets.Transactions.Rows, metrics)
 	require.NoError(t, err)
 	group := streaming.NewGroup(registered, transactions)
 	stop := runUntilStopped(t, group.Run)
@@ -228,7 +228,7 @@ func TestDatasetThatFailsStopsAlone(t *testing.T) {
 	msgs = append(msgs, kafka.Message{Key: []byte("not-a-uuid"), Value: []byte(`"a$b$c"`)})
 	good.produce(msgs)
 	good.waitCaughtUp(time.Minute)
-	assert.Len(t, good.rowsByKey(streaming.RegisteredUsers{}, ids), len(ids))
+	assert.Len(t, good.rowsByKey(datasets.RegisteredUsers.Rows, ids), len(ids))
 	good.checkDLQ(l, true)
 
 	err = stop()
@@ -308,7 +308,7 @@ func TestMisconfiguredDatasetSaysWhyOnHealthz(t *testing.T) {
 	cfg := p.config()
 	cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12} // the stack's Cassandra is plaintext
 	cfg.HostsFrom = "CASSANDRA_HOSTS"                   // as the program names them
-	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
+	w, err := streaming.New(cfg, datasets.Users.Rows, streaming.NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	group := streaming.NewGroup(w)
 	err = group.Run(t.Context())

@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/kafkatest"
@@ -440,7 +441,7 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 // stop, which waits for Run and returns its error.
 func runInProcess(t testing.TB, cfg streaming.Config, metrics *streaming.Metrics) (w *streaming.Worker, stop func() error) {
 	t.Helper()
-	w, err := streaming.New(cfg, streaming.Users{}, metrics)
+	w, err := streaming.New(cfg, datasets.Users.Rows, metrics)
 	require.NoError(t, err)
 	return w, runUntilStopped(t, w.Run)
 }

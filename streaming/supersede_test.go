@@ -8,6 +8,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -64,6 +65,6 @@ func TestSupersede(t *testing.T) {
 }
 
 func TestPrimaryKeyColumns(t *testing.T) {
-	assert.Equal(t, []int{0}, primaryKeyColumns(Users{}))
-	assert.Equal(t, []int{0}, primaryKeyColumns(RegisteredUsers{}))
+	assert.Equal(t, []int{0}, primaryKeyColumns(datasets.Users.Rows))
+	assert.Equal(t, []int{0}, primaryKeyColumns(datasets.RegisteredUsers.Rows))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -42,14 +43,14 @@ func TestCheckTime(t *testing.T) {
 	}
 }
 
-type panicky struct{ Users }
+type panicky struct{ rows.Mapping }
 
 func (panicky) Decode(key, value []byte) (rows.Row, error) { panic(strings.Repeat("boom ", 10_000)) }
 
 // A decoder that panics dead-letters its record with the stack trace, truncated.
 func TestDecodePanicDeadLetters(t *testing.T) {
 	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"},
-		panicky{}, NewMetrics(prometheus.NewRegistry()))
+		panicky{datasets.Users.Rows}, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	it := w.decode(kafka.Message{Topic: "t", Key: []byte("k"), Value: []byte("{}"), Time: time.Now()})
 	require.NotNil(t, it.bad)
@@ -67,7 +68,7 @@ func TestDecodePanicDeadLetters(t *testing.T) {
 }
 
 // valueTimed takes its rows' write times from the value: a Unix millisecond count.
-type valueTimed struct{ Users }
+type valueTimed struct{ rows.Mapping }
 
 func (valueTimed) WriteTimeFromValue() bool { return true }
 
@@ -84,9 +85,9 @@ func (valueTimed) Decode(_, value []byte) (rows.Row, error) {
 // timestamp.
 func TestDecodeWriteTime(t *testing.T) {
 	cfg := Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"}
-	users, err := New(cfg, Users{}, NewMetrics(prometheus.NewRegistry()))
+	users, err := New(cfg, datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
-	timed, err := New(cfg, valueTimed{}, NewMetrics(prometheus.NewRegistry()))
+	timed, err := New(cfg, valueTimed{datasets.Users.Rows}, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	kafkaTime := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	valueTime := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
@@ -118,7 +119,7 @@ func TestDecodeWriteTime(t *testing.T) {
 // decoding; a forged marker (another worker's) is an ordinary header.
 func TestDecodeMarkedRecords(t *testing.T) {
 	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"},
-		Users{}, NewMetrics(prometheus.NewRegistry()))
+		datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	at := time.Now()
 	original := kafka.Header{Key: "trace", Value: []byte("1")}
@@ -157,7 +158,7 @@ func TestDecodeTombstone(t *testing.T) {
 	at := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	tombstone := kafka.Message{Key: []byte("0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"), Time: at, Offset: 42}
 
-	registered, err := New(cfg, RegisteredUsers{}, NewMetrics(prometheus.NewRegistry()))
+	registered, err := New(cfg, datasets.RegisteredUsers.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	it := registered.decode(tombstone)
 	require.Nil(t, it.bad)
@@ -174,12 +175,12 @@ func TestDecodeTombstone(t *testing.T) {
 	assert.Equal(t, rows.ReasonInvalidID, registered.decode(badKey).bad.Reason)
 
 	cfg.KeepTombstones = true
-	kept, err := New(cfg, RegisteredUsers{}, NewMetrics(prometheus.NewRegistry()))
+	kept, err := New(cfg, datasets.RegisteredUsers.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	require.NotNil(t, kept.decode(tombstone).bad, "tombstones off: dead-lettered")
 
 	cfg.KeepTombstones = false
-	users, err := New(cfg, Users{}, NewMetrics(prometheus.NewRegistry()))
+	users, err := New(cfg, datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	require.NotNil(t, users.decode(tombstone).bad, "users: the id is in the value")
 	assert.Equal(t, rows.ReasonNotJSON, users.decode(tombstone).bad.Reason)

@@ -1,4 +1,4 @@
-package streaming
+package datasets
 
 import (
 	"strings"
@@ -30,7 +30,7 @@ func withField(old, new string) string {
 }
 
 func TestTransactionsDecode(t *testing.T) {
-	rows := checkDecode(t, Transactions{}, []decodeCase{
+	rows := checkDecode(t, transactionRows{}, []decodeCase{
 		{"valid", "", validTransaction, ""},
 		{"no items", "", withField(`"transaction_items":[`, `"transaction_items":[],"x":[`), ""},
 		{"zero quantity", "", withField(`"quantity":3`, `"quantity":0`), ""},
@@ -56,7 +56,7 @@ func TestTransactionsDecode(t *testing.T) {
 	})
 	id := [16]byte(uuid.MustParse("7d3f6b2a-1c4e-5f8a-9b0c-2d4e6f8a0b1c"))
 	day := func(s string) int64 { d, _ := time.Parse(time.DateOnly, s); return d.UnixMilli() }
-	assertRow(t, Transactions{}, map[string]any{
+	assertRow(t, transactionRows{}, map[string]any{
 		"transaction_id": id, "account_number": "871206375302", "account_holder": "Ada Lovelace",
 		"transaction_type": "purchase", "amount": 142.5, "currency": "EUR", "transaction_date": day("2025-03-14"),
 		"merchant_name": "Babbage Ltd", "merchant_category": "electronics", "location": "London",
@@ -68,7 +68,7 @@ func TestTransactionsDecode(t *testing.T) {
 	}, rows["valid"])
 
 	for col, want := range map[string]any{"products_list": "", "total_price_spent": 0.0, "total_quantity_bought": int32(0)} {
-		assert.Equal(t, want, columnValue(t, Transactions{}, rows["no items"], col), "no items: %s", col)
+		assert.Equal(t, want, columnValue(t, transactionRows{}, rows["no items"], col), "no items: %s", col)
 	}
 }
 
@@ -82,5 +82,5 @@ func FuzzTransactionsDecode(f *testing.F) {
 	} {
 		seeds = append(seeds, [2]string{"", s})
 	}
-	fuzzDecode(f, Transactions{}, seeds)
+	fuzzDecode(f, transactionRows{}, seeds)
 }

@@ -1,4 +1,4 @@
-package streaming
+package datasets
 
 import (
 	"testing"
@@ -18,7 +18,7 @@ const registeredUserID = "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"
 const seedRegisteredUser = `"James Olson$983 Alvarado Vista\nPort Matthew, MA 57760$2002"`
 
 func TestRegisteredUsersDecode(t *testing.T) {
-	rows := checkDecode(t, RegisteredUsers{}, []decodeCase{
+	rows := checkDecode(t, registeredUserRows{}, []decodeCase{
 		{"seed message", registeredUserID, seedRegisteredUser, ""},
 		{"empty fields", registeredUserID, `"$$"`, ""},
 		{"unicode", registeredUserID, `"Zoë Ça\u00f1ón$1 Rue\nParis$1999"`, ""},
@@ -37,7 +37,7 @@ func TestRegisteredUsersDecode(t *testing.T) {
 	})
 	id := [16]byte(uuid.MustParse(registeredUserID))
 	// No stray quotes (the seed's rows kept them), and the address keeps its newline.
-	assertRow(t, RegisteredUsers{}, map[string]any{
+	assertRow(t, registeredUserRows{}, map[string]any{
 		"id": id, "name": "James Olson", "address": "983 Alvarado Vista\nPort Matthew, MA 57760", "date": "2002",
 	}, rows["seed message"])
 }
@@ -47,16 +47,16 @@ func TestRegisteredUsersDecode(t *testing.T) {
 // every redelivery and replay, another for another record.
 func TestRegisteredUsersKeylessRecordID(t *testing.T) {
 	at := kafka.Message{Topic: "registered_user_2", Partition: 1, Offset: 7, Value: []byte(seedRegisteredUser)}
-	row, err := RegisteredUsers{}.DecodeMessage(at)
+	row, err := registeredUserRows{}.DecodeMessage(at)
 	require.NoError(t, err)
-	again, err := RegisteredUsers{}.DecodeMessage(at)
+	again, err := registeredUserRows{}.DecodeMessage(at)
 	require.NoError(t, err)
 	assert.Equal(t, row.Values[0], again.Values[0], "a redelivery")
 	// Pinned: a new derivation would write the records read again as second rows.
 	assert.Equal(t, "51ce06b4-b1dd-5751-9d3b-a523465a8da5", uuid.UUID(row.Values[0].([16]byte)).String(), "the derivation is stable across versions")
 	replayed := kafka.Message{Topic: "registered_user_2", Partition: 0, Offset: 99, Value: []byte(seedRegisteredUser),
 		Headers: []kafka.Header{{Key: rows.HeaderFirst, Value: []byte("registered_user_2/1/7")}}}
-	fromReplay, err := RegisteredUsers{}.DecodeMessage(replayed)
+	fromReplay, err := registeredUserRows{}.DecodeMessage(replayed)
 	require.NoError(t, err)
 	assert.Equal(t, row.Values[0], fromReplay.Values[0], "a replay keeps the record's first coordinates")
 	for _, other := range []kafka.Message{
@@ -65,19 +65,19 @@ func TestRegisteredUsersKeylessRecordID(t *testing.T) {
 		{Topic: "registered_user_3", Partition: 1, Offset: 7},
 	} {
 		other.Value = at.Value
-		o, err := RegisteredUsers{}.DecodeMessage(other)
+		o, err := registeredUserRows{}.DecodeMessage(other)
 		require.NoError(t, err)
 		assert.NotEqual(t, row.Values[0], o.Values[0], "%s/%d/%d", other.Topic, other.Partition, other.Offset)
 	}
 	keyed := at
 	keyed.Key = []byte(registeredUserID)
-	k, err := RegisteredUsers{}.DecodeMessage(keyed)
+	k, err := registeredUserRows{}.DecodeMessage(keyed)
 	require.NoError(t, err)
 	assert.Equal(t, registeredUserID, uuid.UUID(k.Values[0].([16]byte)).String(), "a key is the id")
 }
 
 func FuzzRegisteredUsersDecode(f *testing.F) {
-	fuzzDecode(f, RegisteredUsers{}, [][2]string{
+	fuzzDecode(f, registeredUserRows{}, [][2]string{
 		{registeredUserID, seedRegisteredUser}, {registeredUserID, `"$$"`}, {registeredUserID, `"a$b"`},
 		{"", seedRegisteredUser}, {"x", `"a$b$c"`}, {registeredUserID, `null`}, {registeredUserID, `{}`},
 		{registeredUserID, "\"\xff$\xfe$\x00\""}, {registeredUserID, `"\u0000$\n$\t"`},

@@ -1,4 +1,4 @@
-package streaming
+package datasets
 
 import (
 	"encoding/json"
@@ -21,7 +21,7 @@ const validUser = `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","first_name":"Ad
 	`"picture":"https://randomuser.me/api/portraits/med/women/1.jpg","source":"randomuser"}`
 
 func TestUsersDecode(t *testing.T) {
-	checkDecode(t, Users{}, []decodeCase{
+	checkDecode(t, userRows{}, []decodeCase{
 		{"valid", "", validUser, ""},
 		{"extra fields", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","extra":[1,{"a":2}]}`, ""},
 		{"upper-case uuid", "", `{"id":"6F1C2A4E-8B1D-4C3E-9F2A-0D5E7B9C1A23"}`, ""},
@@ -48,13 +48,13 @@ func TestUsersDecode(t *testing.T) {
 }
 
 func TestUsersDecodeMapsEveryColumn(t *testing.T) {
-	row, err := Users{}.Decode(nil, []byte(validUser))
+	row, err := userRows{}.Decode(nil, []byte(validUser))
 	require.NoError(t, err)
 	var u record.User
 	require.NoError(t, json.Unmarshal([]byte(validUser), &u))
 	id, err := uuid.Parse(u.ID)
 	require.NoError(t, err)
-	assertRow(t, Users{}, map[string]any{
+	assertRow(t, userRows{}, map[string]any{
 		"id": [16]byte(id), "first_name": u.FirstName, "last_name": u.LastName,
 		"gender": u.Gender, "address": u.Address, "post_code": u.PostCode, "email": u.Email,
 		"username": u.Username, "dob": u.DOB, "registered_date": u.RegisteredDate,
@@ -76,9 +76,9 @@ func TestUsersDecodeTakesTextAsSpark(t *testing.T) {
 		`{` + id + `,"post_code":"exact","Post_Code":7}`:          {"post_code": "exact"},
 		`{"ID":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","email":1}`: {"email": "1"},
 	} {
-		row, err := Users{}.Decode(nil, []byte(value))
+		row, err := userRows{}.Decode(nil, []byte(value))
 		require.NoError(t, err, value)
-		cols := Users{}.Columns()
+		cols := userRows{}.Columns()
 		for name, v := range want {
 			i := slices.IndexFunc(cols, func(c rows.Column) bool { return c.Name == name })
 			assert.Equal(t, v, row.Values[i], "%s of %s", name, value)
@@ -87,7 +87,7 @@ func TestUsersDecodeTakesTextAsSpark(t *testing.T) {
 }
 
 func TestInvalidIDDetailIsClipped(t *testing.T) {
-	_, err := Users{}.Decode(nil, []byte(`{"id":"`+strings.Repeat("x", 10_000)+`"}`))
+	_, err := userRows{}.Decode(nil, []byte(`{"id":"`+strings.Repeat("x", 10_000)+`"}`))
 	ie := rows.AsInvalid(err)
 	require.NotNil(t, ie)
 	assert.Less(t, len(ie.Detail), 200)
@@ -101,5 +101,5 @@ func FuzzUsersDecode(f *testing.F) {
 	} {
 		seeds = append(seeds, [2]string{"", s})
 	}
-	fuzzDecode(f, Users{}, seeds)
+	fuzzDecode(f, userRows{}, seeds)
 }
