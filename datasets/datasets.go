@@ -3,9 +3,9 @@
 // key come with its row mapping), a run's default interval and records per tick, the
 // namespace of its record ids, its generator (the producer side) and its row mapping
 // (the streaming side). The Temporal worker, the workflow, the starter and the
-// streaming worker all look datasets up here, by name; a dataset is registered once,
-// in its own file (users.go, registered_users.go, transactions.go), like a Redpanda
-// Connect component.
+// streaming worker all look datasets up here, by name; a built-in dataset is one file
+// (users.go, registered_users.go, transactions.go) that registers it with its row
+// mapping (a rows.Mapping) and its generator, like a Redpanda Connect component.
 package datasets
 
 import (
@@ -48,13 +48,6 @@ type Dataset struct {
 	// space is the UUID namespace of its record ids.
 	space uuid.UUID
 }
-
-// Names of the built-in datasets.
-const (
-	NameUsers           = "users"
-	NameRegisteredUsers = "registered_users"
-	NameTransactions    = "transactions"
-)
 
 var (
 	registry = map[string]Dataset{}

@@ -13,6 +13,9 @@ import (
 	"github.com/streampipe/streampipe/rows"
 )
 
+// NameRegisteredUsers names the registered_users dataset.
+const NameRegisteredUsers = "registered_users"
+
 // RegisteredUsers are the seed's faker producer: "<name>$<address>$<year>"
 // (record.RegisteredUser) keyed by its id, one a second, to my_keyspace.user_details_5
 // (registeredUserRows).
@@ -70,8 +73,8 @@ func (registeredUserRows) Tombstone(key []byte) (rows.Row, error) {
 	return rows.Row{Values: []any{id, nil, nil, nil}}, nil
 }
 
-// Name returns "registered_users".
-func (registeredUserRows) Name() string { return "registered_users" }
+// Name returns NameRegisteredUsers.
+func (registeredUserRows) Name() string { return NameRegisteredUsers }
 
 // Columns returns the user_details_5 columns: the seed's name, address and date (the
 // year), plus the id the seed's table lacked.

@@ -13,6 +13,9 @@ import (
 	"github.com/streampipe/streampipe/rows"
 )
 
+// NameTransactions names the transactions dataset.
+const NameTransactions = "transactions"
+
 // Transactions are the seed's finance producer: ten nested transactions
 // (record.Transaction) every five seconds, flattened into finance.transactions
 // (transactionRows).
@@ -96,8 +99,8 @@ type transactionRows struct{}
 
 var _ rows.Mapping = transactionRows{}
 
-// Name returns "transactions".
-func (transactionRows) Name() string { return "transactions" }
+// Name returns NameTransactions.
+func (transactionRows) Name() string { return NameTransactions }
 
 // Columns returns the seed's transactions columns.
 func (transactionRows) Columns() []rows.Column {

@@ -13,6 +13,9 @@ import (
 	"github.com/streampipe/streampipe/rows"
 )
 
+// NameUsers names the users dataset.
+const NameUsers = "users"
+
 // Users are randomuser.me users in the seed's format_data shape (record.User), one a
 // second, to spark_streaming.created_users (userRows).
 var Users = register(Dataset{
@@ -37,8 +40,8 @@ type userRows struct{}
 
 var _ rows.Mapping = userRows{}
 
-// Name returns "users".
-func (userRows) Name() string { return "users" }
+// Name returns NameUsers.
+func (userRows) Name() string { return NameUsers }
 
 // Columns returns the created_users columns: the seed's table plus dob.
 func (userRows) Columns() []rows.Column {
