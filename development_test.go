@@ -5,6 +5,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -32,11 +33,13 @@ var importRules = []struct {
 	not      []string
 }{
 	{"record", "the record types are a leaf both sides share",
-		[]string{"streaming", "datasets", "activities", "workflows", "schedule", "worker", "starter", "internal"}},
+		[]string{"rows", "streaming", "datasets", "activities", "workflows", "schedule", "worker", "starter", "internal"}},
+	{"rows", "the dataset contract is a leaf both sides share",
+		[]string{"record", "streaming", "datasets", "activities", "workflows", "schedule", "worker", "starter", "internal"}},
 	{"streaming", "the engine knows no Temporal code and no program's configuration",
 		[]string{"datasets", "activities", "workflows", "schedule", "worker", "starter", "internal/config"}},
-	{"datasets", "datasets are declared below both sides",
-		[]string{"activities", "workflows", "schedule", "worker", "starter"}},
+	{"datasets", "datasets are declared below both sides, and share only package rows with the engine",
+		[]string{"streaming", "activities", "workflows", "schedule", "worker", "starter"}},
 	{"activities", "the Temporal side does not import the consumer engine",
 		[]string{"streaming", "workflows", "schedule", "worker", "starter"}},
 	{"workflows", "the Temporal side does not import the consumer engine",
@@ -63,6 +66,24 @@ func TestImportDirections(t *testing.T) {
 				!slices.ContainsFunc(harness, func(h string) bool { return under(pkg, h) }) {
 				t.Errorf("%s imports the test harness %s outside its tests", pkg, imp)
 			}
+		}
+	}
+}
+
+// The Temporal side and the dataset contract link no Cassandra driver: only the
+// engine writes to Cassandra.
+func TestTemporalSideLinksNoCassandraDriver(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./worker", "./workflows", "./rows").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, module+"datasets") {
+		t.Fatalf("go list -deps ./worker names no package datasets: is it listing the right packages?\n%s", out)
+	}
+	for _, dep := range deps {
+		if strings.Contains(dep, "gocql") {
+			t.Errorf("./worker, ./workflows or ./rows links %s (docs/development.md)", dep)
 		}
 	}
 }

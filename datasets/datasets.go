@@ -3,9 +3,9 @@
 // key come with its row mapping), a run's default interval and records per tick, the
 // namespace of its record ids, its generator (the producer side) and its row mapping
 // (the streaming side). The Temporal worker, the workflow, the starter and the
-// streaming worker all look datasets up here, by name; a dataset is registered once,
-// in its own file (users.go, registered_users.go, transactions.go), like a Redpanda
-// Connect component.
+// streaming worker all look datasets up here, by name; a built-in dataset is one file
+// (users.go, registered_users.go, transactions.go) that registers it with its row
+// mapping (a rows.Mapping) and its generator, like a Redpanda Connect component.
 package datasets
 
 import (
@@ -18,7 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // Dataset is one kind of record: where its records come from, where they travel and
@@ -37,7 +37,7 @@ type Dataset struct {
 	Keyspace, Table string
 	// Rows is the row mapping: the table's columns and primary key, and the decoding
 	// of one Kafka message into one row.
-	Rows streaming.Dataset
+	Rows rows.Mapping
 	// Interval and PerTick are the defaults of a run's tick interval and records per
 	// tick.
 	Interval time.Duration
@@ -48,13 +48,6 @@ type Dataset struct {
 	// space is the UUID namespace of its record ids.
 	space uuid.UUID
 }
-
-// Names of the built-in datasets.
-const (
-	NameUsers           = "users"
-	NameRegisteredUsers = "registered_users"
-	NameTransactions    = "transactions"
-)
 
 var (
 	registry = map[string]Dataset{}
@@ -111,14 +104,14 @@ func (d Dataset) RecordsNoun() string {
 
 // DeadLetterTopic is DLQTopic, or Topic's default dead-letter topic.
 func (d Dataset) DeadLetterTopic() string {
-	return cmp.Or(d.DLQTopic, streaming.DeadLetterTopic(d.Topic))
+	return cmp.Or(d.DLQTopic, rows.DeadLetterTopic(d.Topic))
 }
 
 // SourceTopic is the topic whose dead letters dead-letter topic dlqTopic holds by
 // default: its name without ".dlq"; "" when it does not end so (the operator then
 // names the source topic).
 func SourceTopic(dlqTopic string) string {
-	if src, ok := strings.CutSuffix(dlqTopic, streaming.DeadLetterSuffix); ok {
+	if src, ok := strings.CutSuffix(dlqTopic, rows.DeadLetterSuffix); ok {
 		return src
 	}
 	return ""

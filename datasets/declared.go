@@ -13,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/streampipe/streampipe/record"
-	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // Declared datasets come from a file (YAML, or JSON, which is YAML too) instead of Go:
@@ -46,7 +46,7 @@ const (
 	fromPartition = "kafka.partition"
 	fromOffset    = "kafka.offset"
 	// fromRecordID is an id derived from the record's first coordinates
-	// (streaming.RecordID): a row per record for records that carry no id.
+	// (rows.RecordID): a row per record for records that carry no id.
 	fromRecordID = "kafka.record_id"
 )
 
@@ -199,10 +199,10 @@ func (p *declParser) dataset(n *yaml.Node) (Dataset, bool) {
 	d := Dataset{Name: name, Topic: p.scalar(m, what, "topic"), DLQTopic: p.scalar(m, what, "dead_letter_topic")}
 	if d.Topic == "" {
 		p.fail(n, "%s: no topic", what)
-	} else if err := streaming.CheckTopic(d.Topic); err != nil {
+	} else if err := rows.CheckTopic(d.Topic); err != nil {
 		p.fail(m["topic"], "%s: topic %q: %v", what, d.Topic, err)
 	}
-	if err := streaming.CheckTopic(d.DLQTopic); d.DLQTopic != "" && err != nil {
+	if err := rows.CheckTopic(d.DLQTopic); d.DLQTopic != "" && err != nil {
 		p.fail(m["dead_letter_topic"], "%s: dead_letter_topic %q: %v", what, d.DLQTopic, err)
 	}
 	table := p.scalar(m, what, "table")
@@ -210,7 +210,7 @@ func (p *declParser) dataset(n *yaml.Node) (Dataset, bool) {
 	switch {
 	case table == "":
 		p.fail(n, "%s: no table: want keyspace.table", what)
-	case !ok || streaming.CheckIdentifier(ks) != nil || streaming.CheckIdentifier(tbl) != nil:
+	case !ok || rows.CheckIdentifier(ks) != nil || rows.CheckIdentifier(tbl) != nil:
 		p.fail(m["table"], "%s: table %q: want keyspace.table, each a letter, then letters, digits or _", what, table)
 	}
 	d.Keyspace, d.Table = strings.ToLower(ks), strings.ToLower(tbl)
@@ -274,7 +274,7 @@ type declaredColumn struct {
 	required bool
 	key      bool // a primary key column: its absence is missing_id, a bad uuid invalid_id
 	// orRecordID: a uuid column from the key or a value field that takes the
-	// record's derived id (streaming.RecordID) when the key or field is absent.
+	// record's derived id (rows.RecordID) when the key or field is absent.
 	orRecordID bool
 }
 
@@ -292,7 +292,7 @@ func (p *declParser) column(n *yaml.Node, dataset string) (declaredColumn, bool)
 	if c.name == "" {
 		p.fail(n, "%s: column without a name", dataset)
 		what = dataset + ": column"
-	} else if streaming.CheckIdentifier(c.name) != nil {
+	} else if rows.CheckIdentifier(c.name) != nil {
 		p.fail(m["name"], "%s: want a name of a letter, then letters, digits or _", what)
 	}
 	if !slices.Contains(declaredTypes, c.typ) {
@@ -439,7 +439,7 @@ func convertText(typ, s string) (any, error) {
 			return nil, errors.New("want a date like 2026-01-31")
 		}
 		// A date column binds Unix milliseconds of its midnight UTC (see
-		// streaming.Transactions).
+		// transactionRows).
 		return d.UnixMilli(), nil
 	case "timestamp":
 		t, err := time.Parse(time.RFC3339Nano, s)

@@ -9,16 +9,16 @@ import (
 	"strings"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/rows"
 )
 
-// Declared is the row mapping of a declared dataset (streaming.Dataset and
-// streaming.MessageDecoder): each column's value taken from where the file says,
+// Declared is the row mapping of a declared dataset (rows.Mapping and
+// rows.MessageDecoder): each column's value taken from where the file says,
 // converted to the column's type. A message that does not fit is an
-// *streaming.InvalidError with the reasons the built-in datasets use; an optional
+// *rows.InvalidError with the reasons the built-in datasets use; an optional
 // field that is absent or null leaves its column unset, never a null tombstone.
 type Declared struct {
 	name string
@@ -30,16 +30,16 @@ type Declared struct {
 }
 
 var (
-	_ streaming.Dataset        = (*Declared)(nil)
-	_ streaming.MessageDecoder = (*Declared)(nil)
-	_ streaming.ValueTimed     = (*Declared)(nil)
-	_ streaming.Tombstoner     = (*Declared)(nil)
+	_ rows.Mapping        = (*Declared)(nil)
+	_ rows.MessageDecoder = (*Declared)(nil)
+	_ rows.ValueTimed     = (*Declared)(nil)
+	_ rows.Tombstoner     = (*Declared)(nil)
 )
 
 // Tombstone deletes the row of a key (a record with a key and a null value) where
 // the key names the row: the primary key is one column, from the key. For any other
 // dataset a tombstone is dead-lettered as a null value.
-func (d *Declared) Tombstone(key []byte) (streaming.Row, error) {
+func (d *Declared) Tombstone(key []byte) (rows.Row, error) {
 	var keys []int
 	for i, c := range d.cols {
 		if c.key {
@@ -47,14 +47,14 @@ func (d *Declared) Tombstone(key []byte) (streaming.Row, error) {
 		}
 	}
 	if len(keys) != 1 || d.cols[keys[0]].from != fromKey {
-		return streaming.Row{}, bad(streaming.ReasonNotJSON, "a null value (a tombstone), and the rows are not named by the key alone")
+		return rows.Row{}, rows.Invalid(rows.ReasonNotJSON, "a null value (a tombstone), and the rows are not named by the key alone")
 	}
 	c := d.cols[keys[0]]
 	v, err := c.value(kafka.Message{Key: key}, nil)
 	if err != nil {
-		return streaming.Row{}, err
+		return rows.Row{}, err
 	}
-	row := streaming.Row{Values: make([]any, len(d.cols))}
+	row := rows.Row{Values: make([]any, len(d.cols))}
 	row.Values[keys[0]] = v
 	return row, nil
 }
@@ -66,10 +66,10 @@ func (d *Declared) WriteTimeFromValue() bool { return d.writeTime != nil }
 func (d *Declared) Name() string { return d.name }
 
 // Columns are the declared columns, the partition key first.
-func (d *Declared) Columns() []streaming.Column {
-	out := make([]streaming.Column, len(d.cols))
+func (d *Declared) Columns() []rows.Column {
+	out := make([]rows.Column, len(d.cols))
 	for i, c := range d.cols {
-		out[i] = streaming.Column{Name: c.name, Type: c.typ}
+		out[i] = rows.Column{Name: c.name, Type: c.typ}
 	}
 	return out
 }
@@ -79,13 +79,13 @@ func (d *Declared) PrimaryKey() string { return d.key }
 
 // Decode maps a message without its Kafka metadata: columns from kafka.* are
 // unset. The streaming worker calls DecodeMessage.
-func (d *Declared) Decode(key, value []byte) (streaming.Row, error) {
+func (d *Declared) Decode(key, value []byte) (rows.Row, error) {
 	return d.DecodeMessage(kafka.Message{Key: key, Value: value})
 }
 
 // DecodeMessage maps one message to a row. A write time taken from the value is
 // looked at first, as the worker looks at a Kafka timestamp before decoding.
-func (d *Declared) DecodeMessage(m kafka.Message) (streaming.Row, error) {
+func (d *Declared) DecodeMessage(m kafka.Message) (rows.Row, error) {
 	var doc any
 	needValue := d.writeTime != nil
 	for _, c := range d.cols {
@@ -95,21 +95,21 @@ func (d *Declared) DecodeMessage(m kafka.Message) (streaming.Row, error) {
 		dec := json.NewDecoder(bytes.NewReader(m.Value))
 		dec.UseNumber()
 		if err := dec.Decode(&doc); err != nil {
-			return streaming.Row{}, bad(streaming.ReasonNotJSON, "%v", err)
+			return rows.Row{}, rows.Invalid(rows.ReasonNotJSON, "%v", err)
 		}
 		if dec.More() {
-			return streaming.Row{}, bad(streaming.ReasonNotJSON, "more than one JSON value")
+			return rows.Row{}, rows.Invalid(rows.ReasonNotJSON, "more than one JSON value")
 		}
 	}
-	var row streaming.Row
+	var row rows.Row
 	if d.writeTime != nil {
 		at, err := d.writeTime.value(m, doc)
-		if ie, ok := errors.AsType[*streaming.InvalidError](err); ok {
+		if ie, ok := errors.AsType[*rows.InvalidError](err); ok {
 			// Whatever is wrong with the field, the row has no write time.
-			ie.Reason, ie.Detail = streaming.ReasonBadTimestamp, "the write time: "+ie.Detail
+			ie.Reason, ie.Detail = rows.ReasonBadTimestamp, "the write time: "+ie.Detail
 		}
 		if err != nil {
-			return streaming.Row{}, err
+			return rows.Row{}, err
 		}
 		row.WriteTime = at.(time.Time)
 	}
@@ -117,7 +117,7 @@ func (d *Declared) DecodeMessage(m kafka.Message) (streaming.Row, error) {
 	for i, c := range d.cols {
 		v, err := c.value(m, doc)
 		if err != nil {
-			return streaming.Row{}, err
+			return rows.Row{}, err
 		}
 		row.Values[i] = v
 	}
@@ -142,17 +142,17 @@ func (c declaredColumn) value(m kafka.Message, doc any) (any, error) {
 	case fromOffset:
 		return m.Offset, nil
 	case fromRecordID:
-		return streaming.RecordID(m), nil
+		return rows.RecordID(m), nil
 	case fromKey:
 		if len(m.Key) == 0 && c.orRecordID {
-			return streaming.RecordID(m), nil
+			return rows.RecordID(m), nil
 		}
 		if len(m.Key) == 0 {
 			return nil, c.missing("no key")
 		}
 		v, err := convertText(c.typ, string(m.Key))
 		if err != nil {
-			return nil, c.wrong("the key %q: %v", clipText(string(m.Key)), err)
+			return nil, c.wrong("the key %q: %v", clip(string(m.Key)), err)
 		}
 		return v, nil
 	}
@@ -162,12 +162,12 @@ func (c declaredColumn) value(m kafka.Message, doc any) (any, error) {
 	}
 	if v == nil { // absent or null
 		if c.orRecordID {
-			return streaming.RecordID(m), nil
+			return rows.RecordID(m), nil
 		}
 		if c.required {
 			return nil, c.missing("no %s", c.field())
 		}
-		return gocql.UnsetValue, nil
+		return rows.Unset, nil
 	}
 	return c.convert(v)
 }
@@ -184,7 +184,7 @@ func lookupPath(doc any, path []string) (any, error) {
 			if i > 0 {
 				where = "field " + strings.Join(path[:i], ".")
 			}
-			return nil, bad(streaming.ReasonWrongType, "%s is a JSON %s, not an object", where, jsonKind(doc))
+			return nil, rows.Invalid(rows.ReasonWrongType, "%s is a JSON %s, not an object", where, jsonKind(doc))
 		}
 		doc = obj[part]
 	}
@@ -202,7 +202,7 @@ func (c declaredColumn) convert(v any) (any, error) {
 		out := make([]string, len(arr))
 		for i, e := range arr {
 			if e == nil { // a list holds no null
-				return nil, bad(streaming.ReasonWrongType, "%s[%d] is a JSON null, want a string", c.field(), i)
+				return nil, rows.Invalid(rows.ReasonWrongType, "%s[%d] is a JSON null, want a string", c.field(), i)
 			}
 			out[i] = sparkText(e)
 		}
@@ -220,7 +220,7 @@ func (c declaredColumn) convert(v any) (any, error) {
 		}
 		out, err := convertText(c.typ, n.String())
 		if err != nil {
-			return nil, bad(streaming.ReasonInvalidValue, "%s is %s: %v", c.field(), clipText(n.String()), err)
+			return nil, rows.Invalid(rows.ReasonInvalidValue, "%s is %s: %v", c.field(), clip(n.String()), err)
 		}
 		return out, nil
 	case "text":
@@ -229,7 +229,7 @@ func (c declaredColumn) convert(v any) (any, error) {
 		if n, ok := v.(json.Number); ok { // Unix milliseconds
 			ms, err := n.Int64()
 			if err != nil {
-				return nil, bad(streaming.ReasonInvalidValue, "%s is %s: want Unix milliseconds or an RFC 3339 time", c.field(), clipText(n.String()))
+				return nil, rows.Invalid(rows.ReasonInvalidValue, "%s is %s: want Unix milliseconds or an RFC 3339 time", c.field(), clip(n.String()))
 			}
 			return time.UnixMilli(ms).UTC(), nil
 		}
@@ -240,7 +240,7 @@ func (c declaredColumn) convert(v any) (any, error) {
 	}
 	out, err := convertText(c.typ, s)
 	if err != nil {
-		return nil, c.wrong("%s %q: %v", c.field(), clipText(s), err)
+		return nil, c.wrong("%s %q: %v", c.field(), clip(s), err)
 	}
 	return out, nil
 }
@@ -272,25 +272,21 @@ func (c declaredColumn) field() string {
 // missing is the error of a required value that is absent.
 func (c declaredColumn) missing(format string, args ...any) error {
 	if c.key {
-		return bad(streaming.ReasonMissingID, format, args...)
+		return rows.Invalid(rows.ReasonMissingID, format, args...)
 	}
-	return bad(streaming.ReasonMalformed, format, args...)
+	return rows.Invalid(rows.ReasonMalformed, format, args...)
 }
 
 // wrong is the error of a value that does not convert.
 func (c declaredColumn) wrong(format string, args ...any) error {
 	if c.key && c.typ == "uuid" {
-		return bad(streaming.ReasonInvalidID, format, args...)
+		return rows.Invalid(rows.ReasonInvalidID, format, args...)
 	}
-	return bad(streaming.ReasonInvalidValue, format, args...)
+	return rows.Invalid(rows.ReasonInvalidValue, format, args...)
 }
 
 func (c declaredColumn) wrongType(v any, want string) error {
-	return bad(streaming.ReasonWrongType, "%s is a JSON %s, want %s", c.field(), jsonKind(v), want)
-}
-
-func bad(reason, format string, args ...any) error {
-	return &streaming.InvalidError{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+	return rows.Invalid(rows.ReasonWrongType, "%s is a JSON %s, want %s", c.field(), jsonKind(v), want)
 }
 
 func jsonKind(v any) string {
@@ -311,22 +307,15 @@ func jsonKind(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// parseCanonicalUUID accepts only the 8-4-4-4-12 hex form, as the built-in datasets.
-func parseCanonicalUUID(s string) (gocql.UUID, error) {
+// parseCanonicalUUID accepts only the 8-4-4-4-12 hex form; uuid.Parse alone would
+// also take other forms.
+func parseCanonicalUUID(s string) ([16]byte, error) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return gocql.UUID{}, errors.New("not a UUID")
+		return [16]byte{}, errors.New("not a UUID")
 	}
-	id, err := gocql.ParseUUID(s)
+	id, err := uuid.Parse(s)
 	if err != nil {
-		return gocql.UUID{}, errors.New("not a UUID")
+		return [16]byte{}, errors.New("not a UUID")
 	}
 	return id, nil
-}
-
-// clipText shortens s for an error message.
-func clipText(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	return s[:64] + "..."
 }

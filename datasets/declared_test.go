@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/rows"
 )
 
 const goodFile = `
@@ -55,7 +55,7 @@ func TestParseDeclaredGoodFile(t *testing.T) {
 	assert.Equal(t, "orders", d.Rows.Name())
 	assert.Equal(t, "(account), id", d.Rows.PrimaryKey())
 	cols := d.Rows.Columns()
-	assert.Equal(t, streaming.Column{Name: "account", Type: "text"}, cols[0], "the partition key first")
+	assert.Equal(t, rows.Column{Name: "account", Type: "text"}, cols[0], "the partition key first")
 	assert.Equal(t, "account", d.KeyColumn())
 	assert.Len(t, cols, 15)
 	assert.Equal(t, "STREAMING_ORDERS_TABLE", d.Vars().Table)
@@ -169,7 +169,7 @@ func lineNumbers(err error) []int {
 }
 
 // TestDeclaredRecordID: a declared dataset chooses where its row id comes from: the
-// key or a value field, with the record's derived id (streaming.RecordID) for records
+// key or a value field, with the record's derived id (rows.RecordID) for records
 // that lack them, or always the derived id.
 func TestDeclaredRecordID(t *testing.T) {
 	ds, err := ParseDeclared("ids.yaml", []byte(`datasets:
@@ -196,7 +196,7 @@ func TestDeclaredRecordID(t *testing.T) {
 	require.NoError(t, err)
 	const id = "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"
 	keyless := kafka.Message{Topic: "a", Partition: 2, Offset: 5, Value: []byte(`"x"`)}
-	derived := streaming.RecordID(keyless)
+	derived := uuid.UUID(rows.RecordID(keyless))
 	for _, tc := range []struct {
 		d    int
 		m    kafka.Message
@@ -211,7 +211,7 @@ func TestDeclaredRecordID(t *testing.T) {
 	} {
 		row, err := ds[tc.d].Rows.(*Declared).DecodeMessage(tc.m)
 		require.NoError(t, err)
-		assert.Equal(t, tc.want, row.Values[0].(gocql.UUID).String(), "%s: key %q value %s", ds[tc.d].Name, tc.m.Key, tc.m.Value)
+		assert.Equal(t, tc.want, uuid.UUID(row.Values[0].([16]byte)).String(), "%s: key %q value %s", ds[tc.d].Name, tc.m.Key, tc.m.Value)
 	}
 
 	_, err = ParseDeclared("bad.yaml", []byte(`datasets:
@@ -254,7 +254,7 @@ func TestDeclaredDecode(t *testing.T) {
 	for i, c := range d.Columns() {
 		byName[c.Name] = row.Values[i]
 	}
-	id, _ := gocql.ParseUUID("0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b")
+	id := [16]byte(uuid.MustParse("0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"))
 	assert.Equal(t, map[string]any{
 		"account": "acc-1", "note": "hi", "id": id, "amount": 12.5, "items": int64(9000000000), "small": int32(7),
 		"paid": true, "day": time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC).UnixMilli(),
@@ -267,7 +267,7 @@ func TestDeclaredDecode(t *testing.T) {
 	require.NoError(t, err)
 	for i, c := range d.Columns() {
 		if c.Name == "note" || c.Name == "amount" || c.Name == "tags" || c.Name == "items" {
-			assert.Equal(t, gocql.UnsetValue, row.Values[i], c.Name)
+			assert.Equal(t, rows.Unset, row.Values[i], c.Name)
 		}
 	}
 }
@@ -288,7 +288,7 @@ func TestDeclaredTextTakesAnyJSON(t *testing.T) {
 		row, err := d.DecodeMessage(kafka.Message{Key: []byte("acc-1"), Value: []byte(value)})
 		require.NoError(t, err, value)
 		for name, v := range want {
-			i := slices.IndexFunc(d.Columns(), func(c streaming.Column) bool { return c.Name == name })
+			i := slices.IndexFunc(d.Columns(), func(c rows.Column) bool { return c.Name == name })
 			assert.Equal(t, v, row.Values[i], "%s of %s", name, value)
 		}
 	}
@@ -300,25 +300,25 @@ func TestDeclaredDecodeReasons(t *testing.T) {
 	tests := []struct {
 		key, value, reason, detail string
 	}{
-		{"a", `{"id":`, streaming.ReasonNotJSON, ""},
-		{"a", `{} {}`, streaming.ReasonNotJSON, "more than one JSON value"},
-		{"a", `[1]`, streaming.ReasonWrongType, "the record is a JSON array, not an object"},
-		{"a", `{"note": "x"}`, streaming.ReasonMissingID, "no field id"},
-		{"", `{` + id + `}`, streaming.ReasonMissingID, "no key"},
-		{"a", `{"id": "nope"}`, streaming.ReasonInvalidID, `field id "nope": not a UUID`},
-		{"a", `{` + id + `, "amount": "12"}`, streaming.ReasonWrongType, "field amount is a JSON string, want a number"},
-		{"a", `{` + id + `, "small": 3000000000}`, streaming.ReasonInvalidValue, "field small is 3000000000"},
-		{"a", `{` + id + `, "small": 1.5}`, streaming.ReasonInvalidValue, "field small is 1.5"},
-		{"a", `{` + id + `, "paid": "yes"}`, streaming.ReasonWrongType, "field paid is a JSON string, want a boolean"},
-		{"a", `{` + id + `, "day": "31/01/2026"}`, streaming.ReasonInvalidValue, "want a date like 2026-01-31"},
-		{"a", `{` + id + `, "at": "yesterday"}`, streaming.ReasonInvalidValue, "want an RFC 3339 time"},
-		{"a", `{` + id + `, "count": 3}`, streaming.ReasonWrongType, "field count is a JSON number, not an object"},
-		{"a", `{` + id + `, "tags": ["a", null]}`, streaming.ReasonWrongType, "field tags[1] is a JSON null, want a string"},
+		{"a", `{"id":`, rows.ReasonNotJSON, ""},
+		{"a", `{} {}`, rows.ReasonNotJSON, "more than one JSON value"},
+		{"a", `[1]`, rows.ReasonWrongType, "the record is a JSON array, not an object"},
+		{"a", `{"note": "x"}`, rows.ReasonMissingID, "no field id"},
+		{"", `{` + id + `}`, rows.ReasonMissingID, "no key"},
+		{"a", `{"id": "nope"}`, rows.ReasonInvalidID, `field id "nope": not a UUID`},
+		{"a", `{` + id + `, "amount": "12"}`, rows.ReasonWrongType, "field amount is a JSON string, want a number"},
+		{"a", `{` + id + `, "small": 3000000000}`, rows.ReasonInvalidValue, "field small is 3000000000"},
+		{"a", `{` + id + `, "small": 1.5}`, rows.ReasonInvalidValue, "field small is 1.5"},
+		{"a", `{` + id + `, "paid": "yes"}`, rows.ReasonWrongType, "field paid is a JSON string, want a boolean"},
+		{"a", `{` + id + `, "day": "31/01/2026"}`, rows.ReasonInvalidValue, "want a date like 2026-01-31"},
+		{"a", `{` + id + `, "at": "yesterday"}`, rows.ReasonInvalidValue, "want an RFC 3339 time"},
+		{"a", `{` + id + `, "count": 3}`, rows.ReasonWrongType, "field count is a JSON number, not an object"},
+		{"a", `{` + id + `, "tags": ["a", null]}`, rows.ReasonWrongType, "field tags[1] is a JSON null, want a string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
 			_, err := d.DecodeMessage(kafka.Message{Key: []byte(tt.key), Value: []byte(tt.value)})
-			var ie *streaming.InvalidError
+			var ie *rows.InvalidError
 			require.ErrorAs(t, err, &ie)
 			assert.Equal(t, tt.reason, ie.Reason, ie.Detail)
 			assert.Contains(t, ie.Detail, tt.detail)
@@ -353,7 +353,7 @@ func TestDeclaredWriteTimeFromTheValue(t *testing.T) {
 			row, err := d.DecodeMessage(kafka.Message{Value: []byte(`{"id": "a", "meta": {"updated_at": ` + v + `}}`)})
 			require.NoError(t, err)
 			assert.True(t, at.Equal(row.WriteTime), "%v", row.WriteTime)
-			assert.Equal(t, []any{"a", gocql.UnsetValue}, row.Values)
+			assert.Equal(t, []any{"a", rows.Unset}, row.Values)
 		})
 	}
 
@@ -368,9 +368,9 @@ func TestDeclaredWriteTimeFromTheValue(t *testing.T) {
 	} {
 		t.Run(tt.value, func(t *testing.T) {
 			_, err := d.DecodeMessage(kafka.Message{Value: []byte(tt.value)})
-			var ie *streaming.InvalidError
+			var ie *rows.InvalidError
 			require.ErrorAs(t, err, &ie)
-			assert.Equal(t, streaming.ReasonBadTimestamp, ie.Reason)
+			assert.Equal(t, rows.ReasonBadTimestamp, ie.Reason)
 			assert.Contains(t, ie.Detail, tt.detail)
 		})
 	}
@@ -392,7 +392,7 @@ func TestDeclaredOrdersExample(t *testing.T) {
 		"placed": 1769860800123, "tags": ["gift"], "note": "ring twice"}`)})
 	require.NoError(t, err)
 	assert.Equal(t, time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC), row.WriteTime)
-	assert.Equal(t, []any{"acc-1", gocql.UUID{0x0b, 0x7e, 0x2f, 0x4a, 0x3c, 0x1d, 0x5e, 0x6f, 0x8a, 0x9b, 0x0c, 0x1d, 0x2e, 0x3f, 0x4a, 0x5b},
+	assert.Equal(t, []any{"acc-1", [16]byte{0x0b, 0x7e, 0x2f, 0x4a, 0x3c, 0x1d, 0x5e, 0x6f, 0x8a, 0x9b, 0x0c, 0x1d, 0x2e, 0x3f, 0x4a, 0x5b},
 		int32(5), int64(9000000000), 12.5, true, time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC).UnixMilli(),
 		time.UnixMilli(1769860800123).UTC(), []string{"gift"}, "ring twice", int32(1), "web"}, row.Values)
 }
@@ -458,7 +458,7 @@ func FuzzDeclaredDecode(f *testing.F) {
 		for _, d := range decls {
 			row, err := d.Decode(key, value)
 			if err != nil {
-				var ie *streaming.InvalidError
+				var ie *rows.InvalidError
 				require.ErrorAs(t, err, &ie)
 				continue
 			}
@@ -491,7 +491,7 @@ func TestDeclaredTombstone(t *testing.T) {
 	const id = "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"
 	row, err := ds[0].Rows.(*Declared).Tombstone([]byte(id))
 	require.NoError(t, err)
-	assert.Equal(t, id, row.Values[0].(gocql.UUID).String(), "the key, at the place of the partition key")
+	assert.Equal(t, id, uuid.UUID(row.Values[0].([16]byte)).String(), "the key, at the place of the partition key")
 	assert.Nil(t, row.Values[1])
 	_, err = ds[0].Rows.(*Declared).Tombstone([]byte("nope"))
 	assert.ErrorContains(t, err, "not a UUID")

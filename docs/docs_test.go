@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
@@ -37,6 +38,7 @@ import (
 	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -205,7 +207,7 @@ var checks = map[string]func(t *testing.T, b, previous block){
 		require.NotNil(t, m, "%s: the coordinates topic/partition/offset", b)
 		partition, _ := strconv.Atoi(m[2])
 		offset, _ := strconv.ParseInt(m[3], 10, 64)
-		id := streaming.RecordID(kafka.Message{Topic: m[1], Partition: partition, Offset: offset})
+		id := uuid.UUID(rows.RecordID(kafka.Message{Topic: m[1], Partition: partition, Offset: offset}))
 		assert.Equal(t, id.String()+"\n", string(out), "%s: the worker's derived id of %s", b, m[0])
 	},
 	// "by DIR TestName": that test, in DIR's package, reads this block of the page.
@@ -456,10 +458,10 @@ func (d *describer) MustRegister(cs ...prometheus.Collector) {
 func (d *describer) Unregister(prometheus.Collector) bool { return false }
 
 // reasons are the dead-letter reasons of the code: the Reason constants of package
-// streaming.
+// rows.
 func reasons(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "../streaming/dataset.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), "../rows/invalid.go", nil, 0)
 	require.NoError(t, err)
 	var out []string
 	ast.Inspect(f, func(n ast.Node) bool {

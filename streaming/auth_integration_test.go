@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/internal/testcerts"
@@ -210,7 +211,7 @@ func refusedAtOnce(t *testing.T, p *pipe, change func(*streaming.Config)) string
 	cfg := p.config()
 	cfg.StartupTimeout = 2 * time.Minute
 	change(&cfg)
-	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
+	w, err := streaming.New(cfg, datasets.Users.Rows, streaming.NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	start := time.Now()
 	err = w.Run(t.Context())

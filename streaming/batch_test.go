@@ -11,6 +11,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/rows"
 )
 
 func TestCollect(t *testing.T) {
@@ -114,7 +117,7 @@ func TestDeadLetterKeepsTheOriginal(t *testing.T) {
 	orig := []kafka.Header{{Key: "trace", Value: []byte("t1")}}
 	m := kafka.Message{Topic: "users_created", Partition: 3, Offset: 42, Key: []byte("k"),
 		Value: []byte("{oops"), Headers: orig, Time: at}
-	dl := deadLetter(m, &InvalidError{Reason: ReasonNotJSON, Detail: "bad"})
+	dl := deadLetter(m, &rows.InvalidError{Reason: rows.ReasonNotJSON, Detail: "bad"})
 	assert.Equal(t, m.Key, dl.Key)
 	assert.Equal(t, m.Value, dl.Value)
 	got := map[string]string{}
@@ -122,8 +125,8 @@ func TestDeadLetterKeepsTheOriginal(t *testing.T) {
 		got[h.Key] = string(h.Value)
 	}
 	assert.Equal(t, map[string]string{
-		"trace": "t1", HeaderReason: ReasonNotJSON, HeaderError: "bad", HeaderTopic: "users_created",
-		HeaderPartition: "3", HeaderOffset: "42", HeaderTimestamp: "1700000000123",
+		"trace": "t1", rows.HeaderReason: rows.ReasonNotJSON, rows.HeaderError: "bad", rows.HeaderTopic: "users_created",
+		rows.HeaderPartition: "3", rows.HeaderOffset: "42", rows.HeaderTimestamp: "1700000000123",
 	}, got)
 	assert.Len(t, orig, 1, "the source message's headers were changed")
 }
@@ -241,7 +244,7 @@ func TestBatchGivenUpCommitsNothingAfter(t *testing.T) {
 // testWorker is a worker for tests of its batch handling: nothing it names is reached.
 func testWorker(t *testing.T) *Worker {
 	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"},
-		Users{}, NewMetrics(prometheus.NewRegistry()))
+		datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	return w
 }

@@ -14,6 +14,8 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 // table writes one dataset's rows: prepared upserts with bound values, in unlogged
@@ -25,7 +27,7 @@ type table struct {
 	owners      *owners // of each row, to group rows by replica set
 	insert      string
 	delete      string // of a row by its primary key
-	keyColumns  []int  // the places in Row.Values of the delete's key values, in its order
+	keyColumns  []int  // the places in rows.Row.Values of the delete's key values, in its order
 	consistency gocql.Consistency
 	slots       *budget             // of writes (batches or rows) in flight: Config.Concurrency
 	groupRows   int                 // most rows in a batch
@@ -37,11 +39,11 @@ type table struct {
 // partition key, without which rows cannot be grouped by replica set.
 const metadataWait = 10 * time.Second
 
-// pendingRow is a row on its way to the table. Its write time (Row.WriteTime, its
+// pendingRow is a row on its way to the table. Its write time (rows.Row.WriteTime, its
 // record's Kafka timestamp unless the dataset takes it from the value) makes a
 // replayed older record never overwrite a newer version of the row.
 type pendingRow struct {
-	Row
+	rows.Row
 	msg  *kafka.Message // its record
 	err  error          // why its latest write failed
 	size int            // what its record holds against the byte budget
@@ -201,10 +203,16 @@ func (t *table) writeGroup(ctx context.Context, group []pendingRow) (failed []pe
 }
 
 // statement is the statement that writes r, the upsert or, for a tombstone, the
-// delete, and its values appended to values.
+// delete, and its values appended to values, rows.Unset bound as gocql's unset.
 func (t *table) statement(r pendingRow, values []any) (string, []any) {
 	if !r.Delete {
-		return t.insert, append(append(values, r.Values...), r.WriteTime.UnixMicro())
+		for _, v := range r.Values {
+			if v == rows.Unset {
+				v = gocql.UnsetValue
+			}
+			values = append(values, v)
+		}
+		return t.insert, append(values, r.WriteTime.UnixMicro())
 	}
 	values = append(values, r.WriteTime.UnixMicro())
 	for _, k := range t.keyColumns {
@@ -214,7 +222,7 @@ func (t *table) statement(r pendingRow, values []any) (string, []any) {
 }
 
 // deleteStatement deletes a row of ds's table by its primary key, at a write time.
-func deleteStatement(keyspace, table string, ds Dataset) string {
+func deleteStatement(keyspace, table string, ds rows.Mapping) string {
 	partition, clustering := splitKey(ds.PrimaryKey())
 	where := make([]string, 0, len(partition)+len(clustering))
 	for _, c := range append(partition, clustering...) {
@@ -323,7 +331,7 @@ func connect(cfg Config) (*gocql.Session, error) {
 // table lacks (a table made by the seed has no dob), and waits for the Cassandra
 // nodes that answer to agree on the schema. It never drops anything. Errors that
 // retrying will not cure are wrapped in giveUp.
-func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset) error {
+func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds rows.Mapping) error {
 	hosts := cfg.cassandraAt()
 	agreed := func() error {
 		if err := awaitAgreement(ctx, s, cfg.Logger); err != nil {
@@ -449,7 +457,7 @@ func schemaVersions(ctx context.Context, s *gocql.Session) (versions map[string]
 // checkTable names every column of the table (whose columns are have) that has
 // another type than ds's, and a primary key other than ds's, before anything is
 // altered: a table not made for the dataset is left as it was.
-func checkTable(cfg Config, ds Dataset, have map[string]liveColumn) error {
+func checkTable(cfg Config, ds rows.Mapping, have map[string]liveColumn) error {
 	var wrong []string
 	for _, c := range ds.Columns() {
 		if l, ok := have[c.Name]; ok && l.typ != c.Type {
@@ -501,7 +509,7 @@ func liveKey(cols map[string]liveColumn) string {
 	return keyClause(parts["partition_key"], parts["clustering"])
 }
 
-// splitKey splits a primary key clause as Dataset.PrimaryKey gives it ("id",
+// splitKey splits a primary key clause as rows.Mapping.PrimaryKey gives it ("id",
 // "(account), at", "account, at") into its partition key and clustering columns.
 func splitKey(clause string) (partition, clustering []string) {
 	clause = strings.ToLower(strings.ReplaceAll(clause, " ", ""))

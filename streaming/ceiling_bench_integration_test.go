@@ -13,7 +13,9 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -94,14 +96,14 @@ func rawCeiling(b *testing.B, p *pipe, insert string, inFlight int, d time.Durat
 func groupedCeiling(b *testing.B, p *pipe, insert string, size, inFlight int, d time.Duration) float64 {
 	policy := gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
 	return ceiling(b, p, policy, inFlight, d, func(s *gocql.Session, g int) writeFunc {
-		sets := streaming.NewReplicaSets(s, testKeyspace, p.table, streaming.Users{}.Columns())
+		sets := streaming.NewReplicaSets(s, testKeyspace, p.table, datasets.Users.Rows.Columns())
 		i := g * 1_000_000
 		buckets := map[string][][]any{}
 		return func(ctx context.Context) (int, error) {
 			for {
 				i++
 				_, args := userArgs(i)
-				set := sets.Of(streaming.Row{Values: args[:len(args)-1]}) // the columns' values, without the write time
+				set := sets.Of(rows.Row{Values: args[:len(args)-1]}) // the columns' values, without the write time
 				if set == "" {
 					return 0, errors.New("no replica is known for a row")
 				}
@@ -172,7 +174,7 @@ func measureCeilings(b *testing.B, p *pipe, insert string, at ceilingSettings) (
 // columns and returns the upsert the ceilings write with (its last value is the
 // write timestamp).
 func createUsersTable(b *testing.B, p *pipe, name string) (insert string) {
-	cols := streaming.Users{}.Columns()
+	cols := datasets.Users.Rows.Columns()
 	defs := make([]string, len(cols))
 	names := make([]string, len(cols))
 	for i, c := range cols {

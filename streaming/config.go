@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // Defaults of Config, from BenchmarkWorkerVariants and BenchmarkLatencyVariants on
@@ -58,7 +58,7 @@ type Config struct {
 	ReadUncommitted bool
 	// KeepTombstones dead-letters a record with a key and a null value, as any
 	// record that is no row; by default it deletes its row where the dataset's rows
-	// are named by the key (Tombstoner).
+	// are named by the key (rows.Tombstoner).
 	KeepTombstones bool
 
 	Hosts       []string // Cassandra contact points, host or host:port
@@ -85,31 +85,10 @@ type Config struct {
 	Logger *slog.Logger // default slog.Default()
 }
 
-var (
-	identifier = regexp.MustCompile(`^[a-z][a-z0-9_]{0,47}$`)
-	topicName  = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
-)
-
-// CheckIdentifier, CheckTopic, CheckConsistency, CheckIsolation and CheckReplication
-// say what is wrong with a keyspace or table name, a topic name, a consistency level,
-// an isolation level or a replication map, in words that start with "want": a main checks its settings with
+// CheckConsistency, CheckIsolation and CheckReplication (as rows.CheckIdentifier and
+// rows.CheckTopic for names) say what is wrong with a consistency level, an isolation
+// level or a replication map, in words that start with "want": a main checks its settings with
 // them to report each under its own name, and New checks the Config with them again.
-
-// CheckIdentifier checks a keyspace or table name: unquoted, so case does not matter.
-func CheckIdentifier(s string) error {
-	if !identifier.MatchString(strings.ToLower(s)) {
-		return errors.New("want a letter, then letters, digits or _ (at most 48 in all)")
-	}
-	return nil
-}
-
-// CheckTopic checks a Kafka topic name.
-func CheckTopic(s string) error {
-	if !topicName.MatchString(s) || s == "." || s == ".." {
-		return errors.New("want a Kafka topic name: letters, digits, '.', '_' or '-' (at most 249)")
-	}
-	return nil
-}
 
 // CheckConsistency checks a write consistency level, in any case.
 func CheckConsistency(s string) error {
@@ -206,14 +185,14 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("no cassandra hosts"))
 	}
 	for _, id := range [][2]string{{"keyspace", c.Keyspace}, {"table", c.Table}} {
-		if err := CheckIdentifier(id[1]); err != nil {
+		if err := rows.CheckIdentifier(id[1]); err != nil {
 			errs = append(errs, fmt.Errorf("cassandra %s %q: %w", id[0], id[1], err))
 		}
 	}
 	c.Keyspace, c.Table = strings.ToLower(c.Keyspace), strings.ToLower(c.Table)
-	c.DLQTopic = cmp.Or(c.DLQTopic, DeadLetterTopic(c.Topic))
+	c.DLQTopic = cmp.Or(c.DLQTopic, rows.DeadLetterTopic(c.Topic))
 	for _, t := range [][2]string{{"topic", c.Topic}, {"dead-letter topic", c.DLQTopic}} {
-		if err := CheckTopic(t[1]); c.Topic != "" && err != nil { // no topic is reported above
+		if err := rows.CheckTopic(t[1]); c.Topic != "" && err != nil { // no topic is reported above
 			errs = append(errs, fmt.Errorf("kafka %s %q: %w", t[0], t[1], err))
 		}
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 func TestConfigDefaults(t *testing.T) {
@@ -38,8 +40,8 @@ func TestChecks(t *testing.T) {
 		good  []string
 		bad   []string
 	}{
-		{CheckIdentifier, []string{"created_users", "Created_Users", "k1"}, []string{"", "1k", "Bad-Name", "a b", "x" + strings.Repeat("y", 48)}},
-		{CheckTopic, []string{"users_created", "users_created.dlq", "A-1"}, []string{"", ".", "..", "a b", "a/b"}},
+		{rows.CheckIdentifier, []string{"created_users", "Created_Users", "k1"}, []string{"", "1k", "Bad-Name", "a b", "x" + strings.Repeat("y", 48)}},
+		{rows.CheckTopic, []string{"users_created", "users_created.dlq", "A-1"}, []string{"", ".", "..", "a b", "a/b"}},
 		{CheckConsistency, []string{"ONE", "local_quorum"}, []string{"", "MOST"}},
 		{CheckReplication, []string{DefaultReplication, " {} "}, []string{"", "SimpleStrategy"}},
 	}

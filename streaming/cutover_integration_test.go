@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cutover"
 	"github.com/streampipe/streampipe/internal/cutover/cutovertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -141,7 +142,7 @@ func TestRepairOfSparksQuotedRows(t *testing.T) {
 // streamRegistered runs a registered_users worker on the pipe until stop.
 func streamRegistered(t *testing.T, p *pipe) (*streaming.Worker, func() error) {
 	t.Helper()
-	w, err := streaming.New(p.config(), streaming.RegisteredUsers{}, streaming.NewMetrics(prometheus.NewRegistry()))
+	w, err := streaming.New(p.config(), datasets.RegisteredUsers.Rows, streaming.NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	return w, runUntilStopped(t, w.Run)
 }

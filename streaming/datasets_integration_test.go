@@ -26,6 +26,7 @@ import (
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -46,7 +47,7 @@ const (
 
 // datasetCase is one of the seed pipelines besides users.
 type datasetCase struct {
-	dataset streaming.Dataset
+	dataset rows.Mapping
 	seedDDL string
 	// poison is a message the dataset must dead-letter, and the reason.
 	poisonKey, poisonValue, poisonReason string
@@ -57,9 +58,9 @@ type datasetCase struct {
 
 var datasetCases = []datasetCase{
 	{
-		dataset:   streaming.RegisteredUsers{},
+		dataset:   datasets.RegisteredUsers.Rows,
 		seedDDL:   seedUserDetails5,
-		poisonKey: newUUID(), poisonValue: `"Only Name$2002"`, poisonReason: streaming.ReasonMalformed,
+		poisonKey: newUUID(), poisonValue: `"Only Name$2002"`, poisonReason: rows.ReasonMalformed,
 		want: func(t *testing.T, key string, value []byte) map[string]any {
 			var s string
 			require.NoError(t, json.Unmarshal(value, &s))
@@ -69,12 +70,12 @@ var datasetCases = []datasetCase{
 		},
 	},
 	{
-		dataset:   streaming.Transactions{},
+		dataset:   datasets.Transactions.Rows,
 		seedDDL:   seedTransactions,
 		poisonKey: "poison-tx",
 		poisonValue: fmt.Sprintf(`{"transaction_id":%q,"transaction_date":"2025-03-14",`+
 			`"shipping_info":{"estimated_delivery":"2025-03-20"},"transaction_items":[{"product_name":"x","quantity":-2}]}`, newUUID()),
-		poisonReason: streaming.ReasonInvalidValue,
+		poisonReason: rows.ReasonInvalidValue,
 		want: func(t *testing.T, key string, value []byte) map[string]any {
 			var tx record.Transaction
 			require.NoError(t, json.Unmarshal(value, &tx))
@@ -202,9 +203,9 @@ func TestDatasetThatFailsStopsAlone(t *testing.T) {
 	require.NoError(t, bad.session.Query(fmt.Sprintf(
 		"CREATE TABLE %s.%s (transaction_id uuid PRIMARY KEY, amount text)", testKeyspace, bad.table)).Exec())
 	metrics := streaming.NewMetrics(prometheus.NewRegistry())
-	registered, err := streaming.New(good.config(), streaming.RegisteredUsers{}, metrics)
+	registered, err := streaming.New(good.config(), datasets.RegisteredUsers.Rows, metrics)
 	require.NoError(t, err)
-	transactions, err := streaming.New(bad.config(), streaming.Transactions{}, metrics)
+	transactions, err := streaming.New(bad.config(), datasets.Transactions.Rows, metrics)
 	require.NoError(t, err)
 	group := streaming.NewGroup(registered, transactions)
 	stop := runUntilStopped(t, group.Run)
@@ -223,11 +224,11 @@ func TestDatasetThatFailsStopsAlone(t *testing.T) {
 	for i, id := range ids {
 		msgs = append(msgs, kafka.Message{Key: []byte(id), Value: fmt.Appendf(nil, `"User %d$%d Main St\nTown, ST 12345$2001"`, i, i)})
 	}
-	l.invalid["not-a-uuid"], l.reason["not-a-uuid"] = 1, streaming.ReasonInvalidID
+	l.invalid["not-a-uuid"], l.reason["not-a-uuid"] = 1, rows.ReasonInvalidID
 	msgs = append(msgs, kafka.Message{Key: []byte("not-a-uuid"), Value: []byte(`"a$b$c"`)})
 	good.produce(msgs)
 	good.waitCaughtUp(time.Minute)
-	assert.Len(t, good.rowsByKey(streaming.RegisteredUsers{}, ids), len(ids))
+	assert.Len(t, good.rowsByKey(datasets.RegisteredUsers.Rows, ids), len(ids))
 	good.checkDLQ(l, true)
 
 	err = stop()
@@ -237,7 +238,7 @@ func TestDatasetThatFailsStopsAlone(t *testing.T) {
 
 // rowsByKey reads the rows of ds's table whose partition key is one of keys, as
 // column → value; dates as "2006-01-02", UUIDs as strings.
-func (p *pipe) rowsByKey(ds streaming.Dataset, keys []string) map[string]map[string]any {
+func (p *pipe) rowsByKey(ds rows.Mapping, keys []string) map[string]map[string]any {
 	p.t.Helper()
 	key := ds.Columns()[0].Name
 	rows := map[string]map[string]any{}
@@ -307,7 +308,7 @@ func TestMisconfiguredDatasetSaysWhyOnHealthz(t *testing.T) {
 	cfg := p.config()
 	cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12} // the stack's Cassandra is plaintext
 	cfg.HostsFrom = "CASSANDRA_HOSTS"                   // as the program names them
-	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
+	w, err := streaming.New(cfg, datasets.Users.Rows, streaming.NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	group := streaming.NewGroup(w)
 	err = group.Run(t.Context())

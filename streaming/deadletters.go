@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 // offsets says, per partition, how far the worker may commit: up to the last record
@@ -106,7 +108,7 @@ type deadLetters struct {
 
 // add adds the dead letter of the record m, invalid for the reason bad, which holds
 // size bytes against the byte budget.
-func (dl *deadLetters) add(m kafka.Message, bad *InvalidError, size int) {
+func (dl *deadLetters) add(m kafka.Message, bad *rows.InvalidError, size int) {
 	dl.msgs = append(dl.msgs, deadLetter(m, bad))
 	dl.srcs = append(dl.srcs, position(m))
 	dl.reasons = append(dl.reasons, bad.Reason)

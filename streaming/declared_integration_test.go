@@ -21,6 +21,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -89,7 +90,7 @@ func TestDeclaredUsersWriteTheBuiltInRows(t *testing.T) {
 		names = append(names, c.Name)
 	}
 	columns := strings.Join(names, ", ")
-	rows := func(table string) map[string]map[string]any {
+	tableRows := func(table string) map[string]map[string]any {
 		out := map[string]map[string]any{}
 		require.Eventually(t, func() bool {
 			iter := p.session.Query(fmt.Sprintf("SELECT %s, writetime(first_name) AS written FROM %s.%s", columns, testKeyspace, table)).Iter()
@@ -106,7 +107,7 @@ func TestDeclaredUsersWriteTheBuiltInRows(t *testing.T) {
 		}, time.Minute, 200*time.Millisecond, "%s has the %d rows", table, n+1)
 		return out
 	}
-	want, got := rows(builtIn.Table), rows(decl.Table)
+	want, got := tableRows(builtIn.Table), tableRows(decl.Table)
 	for _, id := range ids {
 		assert.Equal(t, want[id], got[id], "row %s", id)
 	}
@@ -136,8 +137,8 @@ func TestDeclaredUsersWriteTheBuiltInRows(t *testing.T) {
 		}, time.Minute, 500*time.Millisecond)
 		return out
 	}
-	assert.Equal(t, map[string]string{"poison-1": streaming.ReasonInvalidID, "poison-2": streaming.ReasonNotJSON,
-		"poison-3": streaming.ReasonMissingID}, reasons(builtIn.DLQTopic))
+	assert.Equal(t, map[string]string{"poison-1": rows.ReasonInvalidID, "poison-2": rows.ReasonNotJSON,
+		"poison-3": rows.ReasonMissingID}, reasons(builtIn.DLQTopic))
 	assert.Equal(t, reasons(builtIn.DLQTopic), reasons(decl.DLQTopic), "the same reasons")
 }
 
@@ -145,7 +146,7 @@ func TestDeclaredUsersWriteTheBuiltInRows(t *testing.T) {
 // compound key, a nested path, the Kafka metadata, a const, and its write time from
 // the value. The tests write it into a table of their own (the pipe's), not the
 // file's.
-func declaredOrders(t *testing.T) streaming.Dataset {
+func declaredOrders(t *testing.T) rows.Mapping {
 	t.Helper()
 	ds, err := datasets.LoadFile("../docs/examples/declared-orders.yaml")
 	require.NoError(t, err)
@@ -201,7 +202,7 @@ func TestDeclaredDatasetCreatesItsTableAndWritesAtTheValuesTime(t *testing.T) {
 		day, placed           time.Time
 		tags                  []string
 		note, origin          string
-		rows                  int
+		count                 int
 	)
 	require.NoError(t, p.session.Query(fmt.Sprintf(`SELECT n, big, amount, paid, day, placed, tags, note, part, origin,
 		writetime(note), writetime(amount) FROM %s.%s WHERE account = 'acc-1' AND id = ?`, testKeyspace, p.table), id).
@@ -218,19 +219,19 @@ func TestDeclaredDatasetCreatesItsTableAndWritesAtTheValuesTime(t *testing.T) {
 	assert.Equal(t, "web", origin)
 	assert.Equal(t, t1.UnixMicro(), noteAt, "the write time is the value's updated_at")
 	assert.Equal(t, t2.UnixMicro(), amountAt)
-	require.NoError(t, p.session.Query(fmt.Sprintf("SELECT count(*) FROM %s.%s", testKeyspace, p.table)).Scan(&rows))
-	assert.Equal(t, 1, rows)
+	require.NoError(t, p.session.Query(fmt.Sprintf("SELECT count(*) FROM %s.%s", testKeyspace, p.table)).Scan(&count))
+	assert.Equal(t, 1, count)
 
 	dead := map[string]string{}
 	for _, m := range p.readAll(p.dlq) {
 		for _, h := range m.Headers {
-			if h.Key == streaming.HeaderReason {
+			if h.Key == rows.HeaderReason {
 				dead[string(m.Key)] = string(h.Value)
 			}
 		}
 	}
-	assert.Equal(t, map[string]string{"from-1999": streaming.ReasonBadTimestamp, "no-time": streaming.ReasonBadTimestamp,
-		"in-two-days": streaming.ReasonBadTimestamp}, dead)
+	assert.Equal(t, map[string]string{"from-1999": rows.ReasonBadTimestamp, "no-time": rows.ReasonBadTimestamp,
+		"in-two-days": rows.ReasonBadTimestamp}, dead)
 }
 
 // A live table not made for the declared dataset, with columns of other types or

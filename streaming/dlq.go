@@ -12,32 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
-)
-
-// DeadLetterSuffix ends the name of a topic's default dead-letter topic.
-const DeadLetterSuffix = ".dlq"
-
-// DeadLetterTopic is the default dead-letter topic of topic: topic + ".dlq".
-func DeadLetterTopic(topic string) string { return topic + DeadLetterSuffix }
-
-// HeaderPrefix begins the name of every header a dead letter gains (and a replay
-// adds): what is not the record's own.
-const HeaderPrefix = "dlq."
-
-// Headers a dead-lettered message carries besides its original ones.
-const (
-	HeaderReason    = "dlq.reason"    // a Reason constant
-	HeaderError     = "dlq.error"     // what exactly is wrong
-	HeaderTopic     = "dlq.topic"     // source topic
-	HeaderPartition = "dlq.partition" // source partition, decimal
-	HeaderOffset    = "dlq.offset"    // source offset, decimal
-	HeaderTimestamp = "dlq.timestamp" // source record time, Unix milliseconds
-	HeaderStack     = "dlq.stack"     // reason panic: the decoder's stack trace, at most 4 KiB
-	HeaderTruncated = "dlq.truncated" // "true": the value (and maybe the key) is cut (reason too_large)
-	// HeaderFirst is where a replayed record was first published,
-	// topic/partition/offset: a replay sets it, and keeps it through later replays, so
-	// that the record keeps its RecordID.
-	HeaderFirst = "dlq.first"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // dlqMaxMessageBytes is the dead-letter topic's max.message.bytes: above the broker's
@@ -63,20 +38,20 @@ func newDLQWriter(cfg Config, transport kafka.RoundTripper) *kafka.Writer {
 
 // deadLetter is the DLQ message for m: its key, value and headers, plus headers
 // saying why and where it came from.
-func deadLetter(m kafka.Message, ie *InvalidError) kafka.Message {
+func deadLetter(m kafka.Message, ie *rows.InvalidError) kafka.Message {
 	headers := append(m.Headers[:len(m.Headers):len(m.Headers)],
-		kafka.Header{Key: HeaderReason, Value: []byte(ie.Reason)},
-		kafka.Header{Key: HeaderError, Value: []byte(ie.Detail)},
-		kafka.Header{Key: HeaderTopic, Value: []byte(m.Topic)},
-		kafka.Header{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
-		kafka.Header{Key: HeaderOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
-		kafka.Header{Key: HeaderTimestamp, Value: strconv.AppendInt(nil, m.Time.UnixMilli(), 10)},
+		kafka.Header{Key: rows.HeaderReason, Value: []byte(ie.Reason)},
+		kafka.Header{Key: rows.HeaderError, Value: []byte(ie.Detail)},
+		kafka.Header{Key: rows.HeaderTopic, Value: []byte(m.Topic)},
+		kafka.Header{Key: rows.HeaderPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
+		kafka.Header{Key: rows.HeaderOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
+		kafka.Header{Key: rows.HeaderTimestamp, Value: strconv.AppendInt(nil, m.Time.UnixMilli(), 10)},
 	)
-	if len(ie.stack) > 0 {
-		headers = append(headers, kafka.Header{Key: HeaderStack, Value: ie.stack})
+	if len(ie.Stack) > 0 {
+		headers = append(headers, kafka.Header{Key: rows.HeaderStack, Value: ie.Stack})
 	}
-	if ie.truncated {
-		headers = append(headers, kafka.Header{Key: HeaderTruncated, Value: []byte("true")})
+	if ie.Truncated {
+		headers = append(headers, kafka.Header{Key: rows.HeaderTruncated, Value: []byte("true")})
 	}
 	return kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}
 }
@@ -139,10 +114,10 @@ func truncated(m kafka.Message) kafka.Message {
 	reason := ""
 	for _, h := range m.Headers {
 		switch {
-		case h.Key == HeaderReason:
+		case h.Key == rows.HeaderReason:
 			reason = string(h.Value)
-		case h.Key == HeaderError:
-		case strings.HasPrefix(h.Key, HeaderPrefix):
+		case h.Key == rows.HeaderError:
+		case strings.HasPrefix(h.Key, rows.HeaderPrefix):
 			headers = append(headers, h)
 		}
 	}
@@ -150,9 +125,9 @@ func truncated(m kafka.Message) kafka.Message {
 		"key and value are cut to their first %d bytes, the whole record is at the source offset", reason,
 		len(m.Key)+len(m.Value), truncatedValueBytes)
 	headers = append(headers,
-		kafka.Header{Key: HeaderReason, Value: []byte(ReasonTooLarge)},
-		kafka.Header{Key: HeaderError, Value: []byte(detail)},
-		kafka.Header{Key: HeaderTruncated, Value: []byte("true")})
+		kafka.Header{Key: rows.HeaderReason, Value: []byte(rows.ReasonTooLarge)},
+		kafka.Header{Key: rows.HeaderError, Value: []byte(detail)},
+		kafka.Header{Key: rows.HeaderTruncated, Value: []byte("true")})
 	return kafka.Message{Key: truncate(m.Key, truncatedValueBytes), Value: truncate(m.Value, truncatedValueBytes), Headers: headers}
 }
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // Dead letters always get out. A dead-letter topic that takes smaller messages than
@@ -50,10 +50,10 @@ func TestDLQTooSmallThenDeleted(t *testing.T) {
 	require.Len(t, dead, len(big))
 	for _, m := range dead {
 		h := headers(m)
-		assert.Equal(t, streaming.ReasonTooLarge, h[streaming.HeaderReason], "reason of %s", m.Key)
-		assert.Contains(t, h[streaming.HeaderError], "reason not_json")
-		assert.Equal(t, "true", h[streaming.HeaderTruncated])
-		assert.Equal(t, p.topic, h[streaming.HeaderTopic])
+		assert.Equal(t, rows.ReasonTooLarge, h[rows.HeaderReason], "reason of %s", m.Key)
+		assert.Contains(t, h[rows.HeaderError], "reason not_json")
+		assert.Equal(t, "true", h[rows.HeaderTruncated])
+		assert.Equal(t, p.topic, h[rows.HeaderTopic])
 		assert.Equal(t, big[string(m.Key)][:len(m.Value)], m.Value, "the value's beginning")
 		assert.Less(t, len(m.Value), 65536)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // A dead-letter topic deleted (auto-create off) holds the commit of the partitions
@@ -122,7 +122,7 @@ func TestDLQWaitingBoundedByBudget(t *testing.T) {
 		key := fmt.Sprintf("big-%d", i)
 		msgs = append(msgs, kafka.Message{Key: []byte(key), Value: bytes.Repeat([]byte{'x'}, 200<<10), Time: time.Now()})
 		l.invalid[key]++
-		l.reason[key] = streaming.ReasonNotJSON
+		l.reason[key] = rows.ReasonNotJSON
 	}
 	p.produce(msgs)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {

@@ -22,12 +22,13 @@ import (
 	"github.com/streampipe/streampipe/internal/dlq"
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 	"github.com/streampipe/streampipe/workflows"
 )
 
 // things is a declared dataset whose note is required (strict) or not.
-func things(t *testing.T, strict bool) streaming.Dataset {
+func things(t *testing.T, strict bool) rows.Mapping {
 	t.Helper()
 	ds, err := datasets.ParseDeclared("things.yaml", fmt.Appendf(nil, `datasets:
   - name: things
@@ -106,7 +107,7 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	require.NoError(t, stop())
 	st, err := dlq.Count(context.Background(), p.brokers, nil, p.dlq)
 	require.NoError(t, err)
-	require.Equal(t, map[string]int{streaming.ReasonMalformed: 20, streaming.ReasonInvalidID: 10}, st.ByReason)
+	require.Equal(t, map[string]int{rows.ReasonMalformed: 20, rows.ReasonInvalidID: 10}, st.ByReason)
 	assert.Equal(t, 30, p.countRows(), "rows before the fix")
 
 	relaxed, err := streaming.New(p.config(), things(t, false), metrics)
@@ -117,7 +118,7 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	replay := replayer(t, p.brokers, p.topic)
 
 	start := time.Now()
-	res := replay(workflows.DLQReplayInput{DLQTopic: p.dlq, Reason: streaming.ReasonMalformed})
+	res := replay(workflows.DLQReplayInput{DLQTopic: p.dlq, Reason: rows.ReasonMalformed})
 	t.Logf("replay after the fix: %+v in %s", res, time.Since(start).Round(time.Millisecond))
 	assert.Equal(t, workflows.DLQReplayResult{DLQTopic: p.dlq, Read: 30, Selected: 20, Replayed: 20, Pages: 3}, res)
 	p.waitCaughtUp(time.Minute)
@@ -129,7 +130,7 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	// The others fail again: each replay sends back what the one before dead-lettered
 	// again, until they have been replayed DefaultMaxReplays times.
 	for k := 1; k <= workflows.DefaultMaxReplays+1; k++ {
-		res := replay(workflows.DLQReplayInput{DLQTopic: p.dlq, Reason: streaming.ReasonInvalidID})
+		res := replay(workflows.DLQReplayInput{DLQTopic: p.dlq, Reason: rows.ReasonInvalidID})
 		p.waitCaughtUp(time.Minute)
 		st, err := dlq.Count(context.Background(), p.brokers, nil, p.dlq)
 		require.NoError(t, err)

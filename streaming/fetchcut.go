@@ -23,6 +23,8 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 // kafka-go reads each record's value whole and decompresses a record batch whole
@@ -1037,7 +1039,7 @@ func newFetchBounds(cfg Config) *fetchBounds {
 // cutRecord says why a record the rebuilt response marked as cut, or as standing for
 // an undecodable batch, is dead-lettered (and takes the marker off it), or returns
 // nil for any other record.
-func (fb *fetchBounds) cutRecord(m *kafka.Message) (bad *InvalidError, skipped bool) {
+func (fb *fetchBounds) cutRecord(m *kafka.Message) (bad *rows.InvalidError, skipped bool) {
 	i := slices.IndexFunc(m.Headers, func(h kafka.Header) bool { return h.Key == fb.marker })
 	if i < 0 {
 		return nil, false
@@ -1053,18 +1055,18 @@ func (fb *fetchBounds) cutRecord(m *kafka.Message) (bad *InvalidError, skipped b
 
 // invalid is why a record marked as cut, or as standing for an undecodable batch, is
 // dead-lettered; ok is false for a mark that did not parse.
-func (c cut) invalid(ok bool, mark []byte, partition, maxRecord int) *InvalidError {
+func (c cut) invalid(ok bool, mark []byte, partition, maxRecord int) *rows.InvalidError {
 	switch {
 	case !ok:
-		return invalid(ReasonUndecodable, "the fetch marked the record in a form the worker does not know: %q", mark)
+		return rows.Invalid(rows.ReasonUndecodable, "the fetch marked the record in a form the worker does not know: %q", mark)
 	case c.undecodable != "":
-		return invalid(ReasonUndecodable, "the record batch holding offsets %d to %d of partition %d cannot be read within "+
+		return rows.Invalid(rows.ReasonUndecodable, "the record batch holding offsets %d to %d of partition %d cannot be read within "+
 			"the worker's memory bounds, and its records are skipped: %s", c.first, c.last, partition, c.undecodable)
 	}
 	if c.valueBytes == 0 {
-		bad := invalid(ReasonTooLarge, "key of %d bytes or headers of %d bytes, more than the limit of %d; the dead "+
+		bad := rows.Invalid(rows.ReasonTooLarge, "key of %d bytes or headers of %d bytes, more than the limit of %d; the dead "+
 			"letter holds their first %d", c.keyBytes, c.headerBytes, maxRecord, truncatedValueBytes)
-		bad.truncated = true
+		bad.Truncated = true
 		return bad
 	}
 	return tooLarge(c.valueBytes, maxRecord)
@@ -1072,9 +1074,9 @@ func (c cut) invalid(ok bool, mark []byte, partition, maxRecord int) *InvalidErr
 
 // tooLarge is why a record whose value of n bytes is over limit is dead-lettered,
 // holding the value's beginning.
-func tooLarge(n, limit int) *InvalidError {
-	bad := invalid(ReasonTooLarge, "value is %d bytes, more than the limit of %d; the dead letter holds its first %d",
+func tooLarge(n, limit int) *rows.InvalidError {
+	bad := rows.Invalid(rows.ReasonTooLarge, "value is %d bytes, more than the limit of %d; the dead letter holds its first %d",
 		n, limit, truncatedValueBytes)
-	bad.truncated = true
+	bad.Truncated = true
 	return bad
 }

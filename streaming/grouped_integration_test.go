@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -102,7 +103,7 @@ func TestGroupedWritesBadRowAlone(t *testing.T) {
 	require.Len(t, dead, 1, "the dead letters")
 	for _, m := range dead {
 		assert.Equal(t, "bad", string(m.Key))
-		assert.Contains(t, m.Headers, kafka.Header{Key: streaming.HeaderReason, Value: []byte(streaming.ReasonRejected)})
+		assert.Contains(t, m.Headers, kafka.Header{Key: rows.HeaderReason, Value: []byte(rows.ReasonRejected)})
 	}
 	writes, rows := writeRows(t, reg)
 	assert.Equal(t, float64(len(want)), rows, "the good rows, each written once")

@@ -1,12 +1,14 @@
 package streaming
 
+import "github.com/streampipe/streampipe/rows"
+
 // groupRows splits rows into groups to be written as one unlogged batch each: the
 // rows of a group have the same owner (ownerOf, e.g. the replica set of their
 // partition), and a group holds at most maxRows rows and maxBytes bytes of records
 // (recordBytes), and at least one row. A row whose owner is unknown ("") is a group of its own: it is never
 // batched with rows that may live elsewhere. Groups follow the order of their
 // first rows; rows keep their order within a group.
-func groupRows(rows []pendingRow, ownerOf func(Row) string, maxRows, maxBytes int) [][]pendingRow {
+func groupRows(rows []pendingRow, ownerOf func(rows.Row) string, maxRows, maxBytes int) [][]pendingRow {
 	var groups [][]pendingRow
 	open := map[string]int{} // owner → index in groups of its group still being filled
 	bytes := map[string]int{}

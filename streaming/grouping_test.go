@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 // keys returns the first value of each row of each group.
@@ -21,14 +23,14 @@ func keys(groups [][]pendingRow) [][]string {
 // rowsOn returns rows named "<owner><n>" of records of 1 byte, owner being one letter: the
 // owner function of the tests reads it back.
 func rowsOn(names ...string) []pendingRow {
-	rows := make([]pendingRow, len(names))
+	pending := make([]pendingRow, len(names))
 	for i, n := range names {
-		rows[i] = pendingRow{Row: Row{Values: []any{n}}, size: 2}
+		pending[i] = pendingRow{Row: rows.Row{Values: []any{n}}, size: 2}
 	}
-	return rows
+	return pending
 }
 
-func ownerLetter(r Row) string {
+func ownerLetter(r rows.Row) string {
 	if o := r.Values[0].(string)[:1]; o != "?" {
 		return o
 	}
@@ -45,9 +47,9 @@ func TestGroupRows(t *testing.T) {
 		assert.Equal(t, [][]string{{"a1", "a2"}, {"b1"}, {"a3", "a4"}, {"a5"}}, keys(got))
 	})
 	t.Run("a group holds at most maxBytes, and at least one row", func(t *testing.T) {
-		rows := rowsOn("a1", "a2", "a3", "a4")
-		rows[0].size, rows[1].size, rows[2].size, rows[3].size = 80, 100, 400, 20 // records of 40, 50, 200 and 10 bytes
-		got := groupRows(rows, ownerLetter, 10, 100)
+		pending := rowsOn("a1", "a2", "a3", "a4")
+		pending[0].size, pending[1].size, pending[2].size, pending[3].size = 80, 100, 400, 20 // records of 40, 50, 200 and 10 bytes
+		got := groupRows(pending, ownerLetter, 10, 100)
 		assert.Equal(t, [][]string{{"a1", "a2"}, {"a3"}, {"a4"}}, keys(got))
 	})
 	t.Run("rows of unknown owners are alone", func(t *testing.T) {

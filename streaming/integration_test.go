@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -278,7 +279,7 @@ func TestUnreachableCassandraNamesTheHost(t *testing.T) {
 	cfg := p.config()
 	cfg.Hosts = []string{"127.0.0.1:1"}
 	cfg.StartupTimeout = 2 * time.Second
-	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
+	w, err := streaming.New(cfg, datasets.Users.Rows, streaming.NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	err = w.Run(t.Context())
 	require.Error(t, err)

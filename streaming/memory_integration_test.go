@@ -18,6 +18,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -75,8 +76,8 @@ func memoryPeak(t *testing.T, budget int) int64 {
 	assert.Len(t, dead, len(l.invalid), "dead letters")
 	for _, m := range dead {
 		h := headers(m)
-		assert.Equal(t, streaming.ReasonTooLarge, h[streaming.HeaderReason])
-		assert.Equal(t, "true", h[streaming.HeaderTruncated])
+		assert.Equal(t, rows.ReasonTooLarge, h[rows.HeaderReason])
+		assert.Equal(t, "true", h[rows.HeaderTruncated])
 		assert.Equal(t, 16<<10, len(m.Value), "the dead letter holds the value's beginning")
 	}
 	return peak
@@ -152,14 +153,14 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 		detail     string // in dlq.error
 		valueBytes int    // of each dead letter
 	}{
-		{"values of 20 MiB", huge, streaming.ReasonTooLarge, "value is 20971520 bytes", 16 << 10},
-		{"zstd bomb of 500 MiB", bomb(kafka.Zstd, 500, limit+1), streaming.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
-		{"gzip bomb of 200 MiB", bomb(kafka.Gzip, 200, limit+1), streaming.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
-		{"lz4 bomb of 100 MiB", bomb(kafka.Lz4, 100, limit+1), streaming.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
-		{"snappy bomb of 100 MiB", bomb(kafka.Snappy, 100, limit+1), streaming.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
-		{"zstd batch of 100 records under the limit", bomb(kafka.Zstd, 100, limit-1024), streaming.ReasonNotJSON, "invalid character", limit - 1024},
-		{"zstd window of 64 MiB", wide, streaming.ReasonUndecodable, "window size exceeded", 0},
-		{"two million empty headers", emptyHeaders, streaming.ReasonTooLarge, "headers of 80000000 bytes", 2},
+		{"values of 20 MiB", huge, rows.ReasonTooLarge, "value is 20971520 bytes", 16 << 10},
+		{"zstd bomb of 500 MiB", bomb(kafka.Zstd, 500, limit+1), rows.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
+		{"gzip bomb of 200 MiB", bomb(kafka.Gzip, 200, limit+1), rows.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
+		{"lz4 bomb of 100 MiB", bomb(kafka.Lz4, 100, limit+1), rows.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
+		{"snappy bomb of 100 MiB", bomb(kafka.Snappy, 100, limit+1), rows.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
+		{"zstd batch of 100 records under the limit", bomb(kafka.Zstd, 100, limit-1024), rows.ReasonNotJSON, "invalid character", limit - 1024},
+		{"zstd window of 64 MiB", wide, rows.ReasonUndecodable, "window size exceeded", 0},
+		{"two million empty headers", emptyHeaders, rows.ReasonTooLarge, "headers of 80000000 bytes", 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := newLargePipe(t, 1, 32<<20)
@@ -183,11 +184,11 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 			for _, m := range p.readAll(p.dlq) {
 				got[string(m.Key)]++
 				h := headers(m)
-				assert.Equal(t, c.reason, h[streaming.HeaderReason], h[streaming.HeaderError])
-				assert.Contains(t, h[streaming.HeaderError], c.detail)
+				assert.Equal(t, c.reason, h[rows.HeaderReason], h[rows.HeaderError])
+				assert.Contains(t, h[rows.HeaderError], c.detail)
 				assert.Equal(t, c.valueBytes, len(m.Value), "the dead letter's value")
-				if c.reason == streaming.ReasonTooLarge {
-					assert.Equal(t, "true", h[streaming.HeaderTruncated])
+				if c.reason == rows.ReasonTooLarge {
+					assert.Equal(t, "true", h[rows.HeaderTruncated])
 				}
 			}
 			assert.Equal(t, l.invalid, got, "dead-lettered keys and how often")

@@ -19,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
@@ -83,7 +84,7 @@ func TestFatal(t *testing.T) {
 // permission lets the worker go on.
 func TestDLQAuthorizationIsWaitedFor(t *testing.T) {
 	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, Users{}, NewMetrics(prometheus.NewRegistry()))
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	assert.NoError(t, err)
 	calls := 0
 	err = w.retry(t.Context(), "dlq", w.dlqTopic, func(context.Context) error {

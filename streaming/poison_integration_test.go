@@ -13,6 +13,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -21,15 +22,15 @@ import (
 type keyed struct{}
 
 func (keyed) Name() string { return "keyed" }
-func (keyed) Columns() []streaming.Column {
-	return []streaming.Column{{Name: "key", Type: "text"}, {Name: "value", Type: "text"}}
+func (keyed) Columns() []rows.Column {
+	return []rows.Column{{Name: "key", Type: "text"}, {Name: "value", Type: "text"}}
 }
 func (keyed) PrimaryKey() string { return "key" }
-func (keyed) Decode(key, value []byte) (streaming.Row, error) {
+func (keyed) Decode(key, value []byte) (rows.Row, error) {
 	if strings.HasPrefix(string(key), "panic") {
 		panic("keyed: a bug on " + string(key))
 	}
-	return streaming.Row{Values: []any{string(key), string(value)}}, nil
+	return rows.Row{Values: []any{string(key), string(value)}}, nil
 }
 
 // keyedRows reads the whole table of a keyed pipe: key → value.
@@ -73,10 +74,10 @@ func TestPoisonRecordsDeadLetteredAlone(t *testing.T) {
 	p.waitCaughtUp(time.Minute)
 
 	reasons := map[string]string{ // the dead letters: key → reason
-		"panic-1":                   streaming.ReasonPanic,
-		strings.Repeat("k", 70_000): streaming.ReasonRejected,
-		"from-1990":                 streaming.ReasonBadTimestamp,
-		"from-tomorrow":             streaming.ReasonBadTimestamp,
+		"panic-1":                   rows.ReasonPanic,
+		strings.Repeat("k", 70_000): rows.ReasonRejected,
+		"from-1990":                 rows.ReasonBadTimestamp,
+		"from-tomorrow":             rows.ReasonBadTimestamp,
 	}
 	times := map[string]time.Time{"from-1990": time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), "from-tomorrow": now.Add(48 * time.Hour)}
 	var mixed []kafka.Message // the poison in the middle of a batch
@@ -106,11 +107,11 @@ func TestPoisonRecordsDeadLetteredAlone(t *testing.T) {
 		for _, kv := range m.Headers {
 			h[kv.Key] = string(kv.Value)
 		}
-		dead[string(m.Key)] = h[streaming.HeaderReason]
-		if h[streaming.HeaderReason] == streaming.ReasonPanic {
-			assert.Contains(t, h[streaming.HeaderError], "keyed: a bug on panic-1")
-			assert.Contains(t, h[streaming.HeaderStack], "keyed.Decode", "the stack trace names the decoder")
-			assert.LessOrEqual(t, len(h[streaming.HeaderStack]), 4<<10, "the stack trace is truncated")
+		dead[string(m.Key)] = h[rows.HeaderReason]
+		if h[rows.HeaderReason] == rows.ReasonPanic {
+			assert.Contains(t, h[rows.HeaderError], "keyed: a bug on panic-1")
+			assert.Contains(t, h[rows.HeaderStack], "keyed.Decode", "the stack trace names the decoder")
+			assert.LessOrEqual(t, len(h[rows.HeaderStack]), 4<<10, "the stack trace is truncated")
 		}
 	}
 	assert.Equal(t, reasons, dead, "the dead letters and their reasons")

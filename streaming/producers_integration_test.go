@@ -22,6 +22,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -86,22 +87,22 @@ func TestProducersWeDidNotWrite(t *testing.T) {
 	for _, codec := range []string{"gzip", "snappy", "lz4", "zstd"} {
 		cases = append(cases, producerCase{name: "confluent-kafka " + codec + ", idempotent",
 			shape: users + ", keyed by id, headers; one id not a UUID", dataset: datasets.NameUsers,
-			invalid: map[string]string{`{"id": "not-a-uuid", "first_name": "Bad"}`: streaming.ReasonInvalidID},
+			invalid: map[string]string{`{"id": "not-a-uuid", "first_name": "Bad"}`: rows.ReasonInvalidID},
 			produce: pr.reported("librdkafka_users.py", codec, pr.response)})
 	}
 	cases = append(cases,
 		producerCase{name: "confluent-kafka transactional",
 			shape: users + ", keyed, 3 partitions: committed, aborted, committed (the last partition ends with the abort's marker); " +
 				"one record not JSON in each of the first two",
-			dataset: datasets.NameUsers, invalid: map[string]string{"not json: a transactional record": streaming.ReasonNotJSON},
+			dataset: datasets.NameUsers, invalid: map[string]string{"not json: a transactional record": rows.ReasonNotJSON},
 			produce: pr.reported("librdkafka_users.py", "transactions", pr.response)},
 		producerCase{name: "confluent-kafka, keyed registered users",
 			shape:   `JSON string "name$address$year" (Faker), keyed by a uuid4, headers; one with two fields`,
-			dataset: datasets.NameRegisteredUsers, invalid: map[string]string{`"Only Name$2002"`: streaming.ReasonMalformed},
+			dataset: datasets.NameRegisteredUsers, invalid: map[string]string{`"Only Name$2002"`: rows.ReasonMalformed},
 			produce: pr.reported("librdkafka_registered_users.py")},
 		producerCase{name: "kafka-console-producer (Java)", shape: users + " as lines, no key; a line not JSON, a line without id",
 			dataset: datasets.NameUsers,
-			invalid: map[string]string{"not json: a line typed by hand": streaming.ReasonNotJSON, `{"first_name": "no id"}`: streaming.ReasonMissingID},
+			invalid: map[string]string{"not json: a line typed by hand": rows.ReasonNotJSON, `{"first_name": "no id"}`: rows.ReasonMissingID},
 			produce: pr.console},
 	)
 
@@ -330,7 +331,7 @@ func byReason(reasons map[string]int) string {
 
 // tableRows reads the pipe's whole table (a test's own: a few dozen rows), id → the
 // other columns as text.
-func tableRows(p *pipe, ds streaming.Dataset) map[string]map[string]string {
+func tableRows(p *pipe, ds rows.Mapping) map[string]map[string]string {
 	p.t.Helper()
 	cols := ds.Columns()
 	iter := p.session.Query(fmt.Sprintf("SELECT * FROM %s.%s", testKeyspace, p.table)).Iter()
@@ -369,19 +370,19 @@ func checkDeadLetters(p *pipe, records []sent, invalid map[string]string) (value
 		h := headers(m)
 		value := string(m.Value)
 		values = append(values, value)
-		reasons[h[streaming.HeaderReason]]++
-		if want, bad := invalid[value]; bad && h[streaming.HeaderReason] != want {
-			problems = append(problems, fmt.Sprintf("reason %s, want %s: %s", h[streaming.HeaderReason], want, value))
+		reasons[h[rows.HeaderReason]]++
+		if want, bad := invalid[value]; bad && h[rows.HeaderReason] != want {
+			problems = append(problems, fmt.Sprintf("reason %s, want %s: %s", h[rows.HeaderReason], want, value))
 		}
-		if h[streaming.HeaderTopic] != p.topic {
-			problems = append(problems, fmt.Sprintf("source topic %s, want %s: %s", h[streaming.HeaderTopic], p.topic, value))
+		if h[rows.HeaderTopic] != p.topic {
+			problems = append(problems, fmt.Sprintf("source topic %s, want %s: %s", h[rows.HeaderTopic], p.topic, value))
 		}
-		where := h[streaming.HeaderPartition] + "/" + h[streaming.HeaderOffset]
+		where := h[rows.HeaderPartition] + "/" + h[rows.HeaderOffset]
 		src, ok := at[where]
 		switch {
 		case !ok:
 			problems = append(problems, fmt.Sprintf("source %s, where no record was sent (key %q, reason %s): %s",
-				where, m.Key, h[streaming.HeaderReason], value))
+				where, m.Key, h[rows.HeaderReason], value))
 		case src.Value != value:
 			problems = append(problems, fmt.Sprintf("source %s holds another value: %s", where, value))
 		case src.Txn == "aborted":

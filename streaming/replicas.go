@@ -9,6 +9,8 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 // ringRefresh is how often the worker rebuilds its map of who owns which rows, so
@@ -29,7 +31,7 @@ type owners struct {
 	session  *gocql.Session
 	keyspace string
 	table    string
-	cols     []Column
+	cols     []rows.Column
 
 	mu     sync.Mutex  // of key, policy and built: a micro-batch being started and one being retried group rows at once
 	key    []keyColumn // the partition key, in order; nil while unknown
@@ -37,7 +39,7 @@ type owners struct {
 	built  time.Time
 }
 
-// keyColumn is a partition key column: its place in Row.Values and its CQL type.
+// keyColumn is a partition key column: its place in rows.Row.Values and its CQL type.
 type keyColumn struct {
 	index int
 	typ   gocql.TypeInfo
@@ -45,7 +47,7 @@ type keyColumn struct {
 
 // newOwners returns the owners of the rows of keyspace.table, whose values are
 // those of the dataset's columns cols.
-func newOwners(s *gocql.Session, keyspace, table string, cols []Column) *owners {
+func newOwners(s *gocql.Session, keyspace, table string, cols []rows.Column) *owners {
 	o := &owners{session: s, keyspace: keyspace, table: table, cols: cols}
 	o.refresh()
 	return o
@@ -110,7 +112,7 @@ func (o *owners) partitionKey() []keyColumn {
 	}
 	key := make([]keyColumn, 0, len(tm.PartitionKey))
 	for _, pk := range tm.PartitionKey {
-		i := slices.IndexFunc(o.cols, func(c Column) bool { return strings.EqualFold(c.Name, pk.Name) })
+		i := slices.IndexFunc(o.cols, func(c rows.Column) bool { return strings.EqualFold(c.Name, pk.Name) })
 		if i < 0 {
 			return nil
 		}
@@ -122,17 +124,17 @@ func (o *owners) partitionKey() []keyColumn {
 // of returns a key naming the replicas that own row's partition, the same for
 // every row owned by the same replicas; "" when they are unknown (no routing
 // information yet, a key that does not marshal, no replica up).
-func (o *owners) of(row Row) string { return o.lookup()(row) }
+func (o *owners) of(row rows.Row) string { return o.lookup()(row) }
 
 // lookup returns of for a set of rows: the partition key and the policy are taken
 // once (under the lock, refreshed if due), not for each row.
-func (o *owners) lookup() func(Row) string {
+func (o *owners) lookup() func(rows.Row) string {
 	cols, policy := o.current()
-	return func(row Row) string { return ownersOf(cols, policy, o.keyspace, row) }
+	return func(row rows.Row) string { return ownersOf(cols, policy, o.keyspace, row) }
 }
 
 // ownersOf is of with the partition key cols and the policy given.
-func ownersOf(cols []keyColumn, policy gocql.HostSelectionPolicy, keyspace string, row Row) string {
+func ownersOf(cols []keyColumn, policy gocql.HostSelectionPolicy, keyspace string, row rows.Row) string {
 	if cols == nil {
 		return ""
 	}
@@ -152,7 +154,7 @@ func ownersOf(cols []keyColumn, policy gocql.HostSelectionPolicy, keyspace strin
 // routingKey is the serialized partition key (columns cols) of row, as Cassandra
 // hashes it: a single column's value, or for a composite key each component as a
 // 2-byte length, the value and a 0 byte.
-func routingKey(cols []keyColumn, row Row) ([]byte, error) {
+func routingKey(cols []keyColumn, row rows.Row) ([]byte, error) {
 	if len(cols) == 1 {
 		return gocql.Marshal(cols[0].typ, row.Values[cols[0].index])
 	}

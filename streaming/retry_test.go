@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/datasets"
 )
 
 // A start-up step on a server that answered (creating keyspace, table, topics) is
@@ -20,7 +22,7 @@ func TestPrepareRetriesUntilItSucceeds(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	metrics := NewMetrics(reg)
 	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, HostsFrom: "CASSANDRA_HOSTS",
-		Keyspace: "ks", Table: "tb", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, Users{}, metrics)
+		Keyspace: "ks", Table: "tb", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, datasets.Users.Rows, metrics)
 	require.NoError(t, err)
 	calls := 0
 	err = w.prepare(t.Context(), w.cfg.cassandraServer(), "creating keyspace and table", func(context.Context) error {

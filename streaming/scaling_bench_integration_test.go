@@ -16,8 +16,10 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/benchreport"
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -137,9 +139,9 @@ func checkReplicas(b *testing.B, p *pipe) {
 	for _, part := range md.Topics[0].Partitions {
 		require.Len(b, part.Replicas, clusterSize, "replicas of %s/%d: KAFKA_TOPIC_REPLICATION_FACTOR (cluster.env) is unset", p.topic, part.ID)
 	}
-	sets := streaming.NewReplicaSets(p.session, testKeyspace, p.table, streaming.Users{}.Columns())
+	sets := streaming.NewReplicaSets(p.session, testKeyspace, p.table, datasets.Users.Rows.Columns())
 	_, args := userArgs(0)
-	owners := sets.Of(streaming.Row{Values: args[:len(args)-1]})
+	owners := sets.Of(rows.Row{Values: args[:len(args)-1]})
 	require.Len(b, strings.Split(owners, ","), clusterSize,
 		"replicas of a row of %s (%s): keyspace %s was made with another CASSANDRA_REPLICATION than cluster.env's", p.table, owners, testKeyspace)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/internal/kafkasec"
@@ -293,7 +294,7 @@ func controllerAddr(t *testing.T, k *stacktest.Kafka) string {
 // it must within a minute.
 func runToError(t *testing.T, cfg streaming.Config) error {
 	t.Helper()
-	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
+	w, err := streaming.New(cfg, datasets.Users.Rows, streaming.NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cutover"
 	"github.com/streampipe/streampipe/internal/sparkpeer"
 	"github.com/streampipe/streampipe/internal/stacktest"
@@ -144,7 +145,7 @@ func (p *pipe) cutOver(ckpt string, last sparkpeer.Batch) cutover.Plan {
 func (p *pipe) createUsersTable(table string) {
 	p.t.Helper()
 	var defs []string
-	for _, c := range (streaming.Users{}).Columns() {
+	for _, c := range datasets.Users.Rows.Columns() {
 		defs = append(defs, c.Name+" "+c.Type)
 	}
 	require.NoError(p.t, p.session.Query(fmt.Sprintf("CREATE TABLE %s.%s (%s, PRIMARY KEY (id))",

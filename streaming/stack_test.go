@@ -29,12 +29,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -237,13 +239,13 @@ func poison(i int) (key, value, reason string) {
 	key = fmt.Sprintf("poison-%d", i)
 	switch i % 4 {
 	case 0:
-		return key, `{"first_name": "no id"`, streaming.ReasonNotJSON
+		return key, `{"first_name": "no id"`, rows.ReasonNotJSON
 	case 1:
-		return key, `{"first_name": "no id"}`, streaming.ReasonMissingID
+		return key, `{"first_name": "no id"}`, rows.ReasonMissingID
 	case 2:
-		return key, `{"id": "not-a-uuid"}`, streaming.ReasonInvalidID
+		return key, `{"id": "not-a-uuid"}`, rows.ReasonInvalidID
 	default:
-		return key, `{"id": 12345}`, streaming.ReasonWrongType
+		return key, `{"id": 12345}`, rows.ReasonWrongType
 	}
 }
 
@@ -382,9 +384,9 @@ func (p *pipe) checkDLQ(l *load, exact bool) {
 		}
 		key := string(m.Key)
 		got[key]++
-		assert.Equal(p.t, l.reason[key], h[streaming.HeaderReason], "reason of %s (%s)", key, h[streaming.HeaderError])
-		assert.Equal(p.t, p.topic, h[streaming.HeaderTopic])
-		src := fmt.Sprintf("%s/%s", h[streaming.HeaderPartition], h[streaming.HeaderOffset])
+		assert.Equal(p.t, l.reason[key], h[rows.HeaderReason], "reason of %s (%s)", key, h[rows.HeaderError])
+		assert.Equal(p.t, p.topic, h[rows.HeaderTopic])
+		src := fmt.Sprintf("%s/%s", h[rows.HeaderPartition], h[rows.HeaderOffset])
 		if assert.Contains(p.t, source, src, "source partition/offset of %s", key) {
 			assert.Equal(p.t, key, string(source[src].Key))
 			assert.Equal(p.t, source[src].Value, m.Value)
@@ -439,7 +441,7 @@ func (p *pipe) readAll(topic string) map[string]kafka.Message {
 // stop, which waits for Run and returns its error.
 func runInProcess(t testing.TB, cfg streaming.Config, metrics *streaming.Metrics) (w *streaming.Worker, stop func() error) {
 	t.Helper()
-	w, err := streaming.New(cfg, streaming.Users{}, metrics)
+	w, err := streaming.New(cfg, datasets.Users.Rows, metrics)
 	require.NoError(t, err)
 	return w, runUntilStopped(t, w.Run)
 }

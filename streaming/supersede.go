@@ -5,16 +5,16 @@ import (
 	"slices"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/streampipe/streampipe/rows"
 )
 
-// primaryKeyColumns are the places in Row.Values of ds's primary key columns.
-func primaryKeyColumns(ds Dataset) []int {
+// primaryKeyColumns are the places in rows.Row.Values of ds's primary key columns.
+func primaryKeyColumns(ds rows.Mapping) []int {
 	partition, clustering := splitKey(ds.PrimaryKey())
 	cols := ds.Columns()
 	var idx []int
 	for _, name := range append(partition, clustering...) {
-		if i := slices.IndexFunc(cols, func(c Column) bool { return c.Name == name }); i >= 0 {
+		if i := slices.IndexFunc(cols, func(c rows.Column) bool { return c.Name == name }); i >= 0 {
 			idx = append(idx, i)
 		}
 	}
@@ -63,7 +63,7 @@ func supersede(rows []pendingRow, key []int) (kept []pendingRow, dropped int) {
 func rowKey(values []any, key []int) any {
 	if len(key) == 1 {
 		switch v := values[key[0]].(type) {
-		case gocql.UUID, string, int32, int64:
+		case [16]byte, string, int32, int64:
 			return v
 		}
 	}

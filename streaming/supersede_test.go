@@ -7,6 +7,9 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // TestRecordWriteTimeBreaksTiesByOffset: two versions of a key produced in the same
@@ -29,19 +32,19 @@ func TestRecordWriteTimeBreaksTiesByOffset(t *testing.T) {
 // other milliseconds or partitions, and other keys, are all written.
 func TestSupersede(t *testing.T) {
 	ms := time.UnixMilli(1_765_000_000_123)
-	a, b := gocql.UUIDFromTime(ms), gocql.UUIDFromTime(ms.Add(time.Second))
-	row := func(id gocql.UUID, v string, partition int, offset int64, at time.Time) pendingRow {
+	a, b := [16]byte(gocql.UUIDFromTime(ms)), [16]byte(gocql.UUIDFromTime(ms.Add(time.Second)))
+	row := func(id [16]byte, v string, partition int, offset int64, at time.Time) pendingRow {
 		m := kafka.Message{Partition: partition, Offset: offset, Time: at}
-		return pendingRow{Row: Row{Values: []any{id, v}, WriteTime: recordWriteTime(m)}, msg: &m}
+		return pendingRow{Row: rows.Row{Values: []any{id, v}, WriteTime: recordWriteTime(m)}, msg: &m}
 	}
-	rows := []pendingRow{
+	pending := []pendingRow{
 		row(a, "a@999", 0, 999, ms),
 		row(b, "b@1000", 0, 1000, ms),
 		row(a, "a@1001", 0, 1001, ms),                               // supersedes a@999
 		row(a, "a@1002-next-ms", 0, 1002, ms.Add(time.Millisecond)), // another millisecond: both written
 		row(b, "b-other-partition", 1, 5, ms),                       // another partition: both written
 	}
-	kept, dropped := supersede(rows, []int{0})
+	kept, dropped := supersede(pending, []int{0})
 	assert.Equal(t, 1, dropped)
 	var values []string
 	for _, r := range kept {
@@ -51,9 +54,9 @@ func TestSupersede(t *testing.T) {
 
 	// A composite key: (account), at.
 	composite := []pendingRow{
-		{Row: Row{Values: []any{"acc", int64(1), "v1"}, WriteTime: ms}, msg: &kafka.Message{Offset: 1}},
-		{Row: Row{Values: []any{"acc", int64(2), "other"}, WriteTime: ms}, msg: &kafka.Message{Offset: 2}},
-		{Row: Row{Values: []any{"acc", int64(1), "v2"}, WriteTime: ms}, msg: &kafka.Message{Offset: 3}},
+		{Row: rows.Row{Values: []any{"acc", int64(1), "v1"}, WriteTime: ms}, msg: &kafka.Message{Offset: 1}},
+		{Row: rows.Row{Values: []any{"acc", int64(2), "other"}, WriteTime: ms}, msg: &kafka.Message{Offset: 2}},
+		{Row: rows.Row{Values: []any{"acc", int64(1), "v2"}, WriteTime: ms}, msg: &kafka.Message{Offset: 3}},
 	}
 	kept, dropped = supersede(composite, []int{0, 1})
 	assert.Equal(t, 1, dropped)
@@ -62,6 +65,6 @@ func TestSupersede(t *testing.T) {
 }
 
 func TestPrimaryKeyColumns(t *testing.T) {
-	assert.Equal(t, []int{0}, primaryKeyColumns(Users{}))
-	assert.Equal(t, []int{0}, primaryKeyColumns(RegisteredUsers{}))
+	assert.Equal(t, []int{0}, primaryKeyColumns(datasets.Users.Rows))
+	assert.Equal(t, []int{0}, primaryKeyColumns(datasets.RegisteredUsers.Rows))
 }

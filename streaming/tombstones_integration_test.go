@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -37,7 +38,7 @@ func TestTombstonesDeleteRows(t *testing.T) {
 		{Time: t0}, // no key, no value
 	})
 	reg := prometheus.NewRegistry()
-	w, err := streaming.New(p.config(), streaming.RegisteredUsers{}, streaming.NewMetrics(reg))
+	w, err := streaming.New(p.config(), datasets.RegisteredUsers.Rows, streaming.NewMetrics(reg))
 	require.NoError(t, err)
 	stop := runUntilStopped(t, w.Run)
 	p.waitCaughtUp(time.Minute)

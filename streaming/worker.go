@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
+	"github.com/streampipe/streampipe/rows"
 )
 
 const (
@@ -33,7 +34,7 @@ const (
 // Worker consumes one dataset's topic in a consumer group and writes its table.
 type Worker struct {
 	cfg     Config
-	dataset Dataset
+	dataset rows.Mapping
 	metrics *Metrics
 	log     *slog.Logger
 	ready   atomic.Bool
@@ -52,7 +53,7 @@ type Worker struct {
 }
 
 // New checks cfg and returns a Worker for dataset that reports to metrics.
-func New(cfg Config, dataset Dataset, metrics *Metrics) (*Worker, error) {
+func New(cfg Config, dataset rows.Mapping, metrics *Metrics) (*Worker, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -387,7 +388,7 @@ func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing
 			}
 			w.log.Warn("cassandra rejected a row: sending its record to the dead-letter topic",
 				"error", r.err, "partition", r.msg.Partition, "offset", r.msg.Offset)
-			h.dl.add(*r.msg, invalid(ReasonRejected, "cassandra rejected the row: %v", r.err), r.size)
+			h.dl.add(*r.msg, rows.Invalid(rows.ReasonRejected, "cassandra rejected the row: %v", r.err), r.size)
 			rejected++
 		}
 		if len(pending) == 0 {
@@ -585,8 +586,8 @@ func (w *Worker) commitLoop(ctx context.Context, cons *consumer, commits <-chan 
 // item is a fetched message and its decoding: a row, or why it cannot be one.
 type item struct {
 	msg  kafka.Message
-	row  Row
-	bad  *InvalidError
+	row  rows.Row
+	bad  *rows.InvalidError
 	size int // the bytes it holds, as counted against MaxBufferBytes
 	// skipped: the message stands for a transaction marker or records of an aborted
 	// transaction (fetchcut.go): no row and no dead letter, only an offset to commit.
@@ -617,23 +618,23 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			bad := invalid(ReasonPanic, "the %s decoder panicked: %s", w.dataset.Name(),
+			bad := rows.Invalid(rows.ReasonPanic, "the %s decoder panicked: %s", w.dataset.Name(),
 				truncate(fmt.Appendf(nil, "%v", r), maxStackBytes/4))
-			bad.stack = truncate(debug.Stack(), maxStackBytes)
+			bad.Stack = truncate(debug.Stack(), maxStackBytes)
 			it = item{msg: m, bad: bad}
 		}
 	}()
 	if row, ok, err := w.tombstone(m, valueTimed); ok {
-		if bad := asInvalid(err); bad != nil {
+		if bad := rows.AsInvalid(err); bad != nil {
 			return item{msg: m, bad: bad}
 		}
 		return item{msg: m, row: row}
 	}
 	row, err := decodeMessage(w.dataset, m)
 	if err != nil {
-		bad := asInvalid(err)
+		bad := rows.AsInvalid(err)
 		if bad == nil {
-			bad = invalid("invalid", "%v", err)
+			bad = rows.Invalid("invalid", "%v", err)
 		}
 		return item{msg: m, bad: bad}
 	}
@@ -661,7 +662,7 @@ func (it item) bytes() int {
 // Timestamps a record may carry: it is its row's write time (USING TIMESTAMP), so a
 // record without one (-1) or with an absurd one would silently lose to, or forever
 // win over, every other version of its row. The same bounds hold for a write time
-// taken from the value (ValueTimed).
+// taken from the value (rows.ValueTimed).
 var (
 	minRecordTime    = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxRecordTimeAdd = 24 * time.Hour // after now
@@ -670,10 +671,10 @@ var (
 // tombstone decodes a record with a key and a null value into the deletion of its
 // row, at the record's write time, where the dataset's rows are named by their keys
 // and tombstones are not kept; ok is false for any other record, which is decoded.
-func (w *Worker) tombstone(m kafka.Message, valueTimed bool) (row Row, ok bool, err error) {
-	ts, isTombstoner := w.dataset.(Tombstoner)
+func (w *Worker) tombstone(m kafka.Message, valueTimed bool) (row rows.Row, ok bool, err error) {
+	ts, isTombstoner := w.dataset.(rows.Tombstoner)
 	if m.Value != nil || len(m.Key) == 0 || !isTombstoner || valueTimed || w.cfg.KeepTombstones {
-		return Row{}, false, nil
+		return rows.Row{}, false, nil
 	}
 	row, err = ts.Tombstone(m.Key)
 	row.Delete, row.WriteTime = true, recordWriteTime(m)
@@ -695,14 +696,14 @@ func recordWriteTime(m kafka.Message) time.Time {
 }
 
 // checkTime says why a record's timestamp t cannot be its row's write time, or nil.
-func checkTime(t, now time.Time) *InvalidError {
+func checkTime(t, now time.Time) *rows.InvalidError {
 	switch {
 	case t.IsZero():
-		return invalid(ReasonBadTimestamp, "the record has no timestamp")
+		return rows.Invalid(rows.ReasonBadTimestamp, "the record has no timestamp")
 	case t.Before(minRecordTime):
-		return invalid(ReasonBadTimestamp, "timestamp %s is before %s", t.UTC().Format(time.RFC3339Nano), minRecordTime.Format(time.DateOnly))
+		return rows.Invalid(rows.ReasonBadTimestamp, "timestamp %s is before %s", t.UTC().Format(time.RFC3339Nano), minRecordTime.Format(time.DateOnly))
 	case t.After(now.Add(maxRecordTimeAdd)):
-		return invalid(ReasonBadTimestamp, "timestamp %s is more than %v in the future", t.UTC().Format(time.RFC3339Nano), maxRecordTimeAdd)
+		return rows.Invalid(rows.ReasonBadTimestamp, "timestamp %s is more than %v in the future", t.UTC().Format(time.RFC3339Nano), maxRecordTimeAdd)
 	}
 	return nil
 }

@@ -6,11 +6,14 @@ import (
 	"testing"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/rows"
 )
 
 func TestCheckTime(t *testing.T) {
@@ -35,28 +38,28 @@ func TestCheckTime(t *testing.T) {
 				return
 			}
 			require.NotNil(t, bad)
-			assert.Equal(t, ReasonBadTimestamp, bad.Reason)
+			assert.Equal(t, rows.ReasonBadTimestamp, bad.Reason)
 		})
 	}
 }
 
-type panicky struct{ Users }
+type panicky struct{ rows.Mapping }
 
-func (panicky) Decode(key, value []byte) (Row, error) { panic(strings.Repeat("boom ", 10_000)) }
+func (panicky) Decode(key, value []byte) (rows.Row, error) { panic(strings.Repeat("boom ", 10_000)) }
 
 // A decoder that panics dead-letters its record with the stack trace, truncated.
 func TestDecodePanicDeadLetters(t *testing.T) {
 	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"},
-		panicky{}, NewMetrics(prometheus.NewRegistry()))
+		panicky{datasets.Users.Rows}, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	it := w.decode(kafka.Message{Topic: "t", Key: []byte("k"), Value: []byte("{}"), Time: time.Now()})
 	require.NotNil(t, it.bad)
-	assert.Equal(t, ReasonPanic, it.bad.Reason)
+	assert.Equal(t, rows.ReasonPanic, it.bad.Reason)
 	assert.Contains(t, it.bad.Detail, "boom")
 	dl := deadLetter(it.msg, it.bad)
 	var stack string
 	for _, h := range dl.Headers {
-		if h.Key == HeaderStack {
+		if h.Key == rows.HeaderStack {
 			stack = string(h.Value)
 		}
 	}
@@ -65,26 +68,26 @@ func TestDecodePanicDeadLetters(t *testing.T) {
 }
 
 // valueTimed takes its rows' write times from the value: a Unix millisecond count.
-type valueTimed struct{ Users }
+type valueTimed struct{ rows.Mapping }
 
 func (valueTimed) WriteTimeFromValue() bool { return true }
 
-func (valueTimed) Decode(_, value []byte) (Row, error) {
+func (valueTimed) Decode(_, value []byte) (rows.Row, error) {
 	ms, err := strconv.ParseInt(string(value), 10, 64)
 	if err != nil {
-		return Row{}, invalid(ReasonBadTimestamp, "no write time")
+		return rows.Row{}, rows.Invalid(rows.ReasonBadTimestamp, "no write time")
 	}
-	return Row{Values: []any{"x"}, WriteTime: time.UnixMilli(ms)}, nil
+	return rows.Row{Values: []any{"x"}, WriteTime: time.UnixMilli(ms)}, nil
 }
 
 // A row's write time is its record's Kafka timestamp, checked before decoding; a
-// ValueTimed dataset's rows carry their own, checked after it, whatever the Kafka
+// rows.ValueTimed dataset's rows carry their own, checked after it, whatever the Kafka
 // timestamp.
 func TestDecodeWriteTime(t *testing.T) {
 	cfg := Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"}
-	users, err := New(cfg, Users{}, NewMetrics(prometheus.NewRegistry()))
+	users, err := New(cfg, datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
-	timed, err := New(cfg, valueTimed{}, NewMetrics(prometheus.NewRegistry()))
+	timed, err := New(cfg, valueTimed{datasets.Users.Rows}, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	kafkaTime := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	valueTime := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
@@ -95,7 +98,7 @@ func TestDecodeWriteTime(t *testing.T) {
 	assert.Equal(t, kafkaTime, it.row.WriteTime)
 	it = users.decode(kafka.Message{Value: []byte("not json"), Time: time.UnixMilli(1)})
 	require.NotNil(t, it.bad)
-	assert.Equal(t, ReasonBadTimestamp, it.bad.Reason, "the Kafka timestamp is checked first")
+	assert.Equal(t, rows.ReasonBadTimestamp, it.bad.Reason, "the Kafka timestamp is checked first")
 
 	value := strconv.FormatInt(valueTime.UnixMilli(), 10)
 	for _, kt := range []time.Time{kafkaTime, {}, time.UnixMilli(1)} {
@@ -106,7 +109,7 @@ func TestDecodeWriteTime(t *testing.T) {
 	for _, v := range []string{"1", strconv.FormatInt(time.Now().Add(25*time.Hour).UnixMilli(), 10)} {
 		it = timed.decode(kafka.Message{Value: []byte(v), Time: kafkaTime})
 		require.NotNil(t, it.bad, v)
-		assert.Equal(t, ReasonBadTimestamp, it.bad.Reason)
+		assert.Equal(t, rows.ReasonBadTimestamp, it.bad.Reason)
 	}
 }
 
@@ -116,7 +119,7 @@ func TestDecodeWriteTime(t *testing.T) {
 // decoding; a forged marker (another worker's) is an ordinary header.
 func TestDecodeMarkedRecords(t *testing.T) {
 	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"},
-		Users{}, NewMetrics(prometheus.NewRegistry()))
+		datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	at := time.Now()
 	original := kafka.Header{Key: "trace", Value: []byte("1")}
@@ -124,27 +127,27 @@ func TestDecodeMarkedRecords(t *testing.T) {
 	it := w.decode(kafka.Message{Key: []byte("k"), Value: make([]byte, truncatedValueBytes), Time: at, Headers: []kafka.Header{
 		original, {Key: w.bounds.marker, Value: cut{valueBytes: 20 << 20}.encode()}}})
 	require.NotNil(t, it.bad)
-	assert.Equal(t, ReasonTooLarge, it.bad.Reason)
+	assert.Equal(t, rows.ReasonTooLarge, it.bad.Reason)
 	assert.Contains(t, it.bad.Detail, "value is 20971520 bytes")
-	assert.True(t, it.bad.truncated)
+	assert.True(t, it.bad.Truncated)
 	assert.Equal(t, []kafka.Header{original}, it.msg.Headers)
 
 	it = w.decode(kafka.Message{Partition: 2, Offset: 19, Time: at, Headers: []kafka.Header{
 		{Key: w.bounds.marker, Value: cut{undecodable: "zstd: window size exceeded", first: 10, last: 19}.encode()}}})
 	require.NotNil(t, it.bad)
-	assert.Equal(t, ReasonUndecodable, it.bad.Reason)
+	assert.Equal(t, rows.ReasonUndecodable, it.bad.Reason)
 	assert.Contains(t, it.bad.Detail, "offsets 10 to 19 of partition 2")
 	assert.Contains(t, it.bad.Detail, "window size exceeded")
 
 	it = w.decode(kafka.Message{Key: []byte("k"), Value: make([]byte, DefaultMaxRecordBytes+1), Time: at})
 	require.NotNil(t, it.bad)
-	assert.Equal(t, ReasonTooLarge, it.bad.Reason)
+	assert.Equal(t, rows.ReasonTooLarge, it.bad.Reason)
 	assert.Len(t, it.msg.Value, truncatedValueBytes)
 
 	forged := kafka.Header{Key: "streampipe.cut.0000000000000000", Value: cut{valueBytes: 20 << 20}.encode()}
 	it = w.decode(kafka.Message{Key: []byte("k"), Value: []byte("{}"), Time: at, Headers: []kafka.Header{forged}})
 	require.NotNil(t, it.bad)
-	assert.Equal(t, ReasonMissingID, it.bad.Reason, "decoded as any record")
+	assert.Equal(t, rows.ReasonMissingID, it.bad.Reason, "decoded as any record")
 }
 
 // A record with a key and a null value deletes its row, at its write time, where the
@@ -155,12 +158,12 @@ func TestDecodeTombstone(t *testing.T) {
 	at := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	tombstone := kafka.Message{Key: []byte("0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"), Time: at, Offset: 42}
 
-	registered, err := New(cfg, RegisteredUsers{}, NewMetrics(prometheus.NewRegistry()))
+	registered, err := New(cfg, datasets.RegisteredUsers.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	it := registered.decode(tombstone)
 	require.Nil(t, it.bad)
 	assert.True(t, it.row.Delete)
-	assert.Equal(t, "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b", it.row.Values[0].(gocql.UUID).String())
+	assert.Equal(t, "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b", uuid.UUID(it.row.Values[0].([16]byte)).String())
 	assert.Equal(t, at.Add(42*time.Microsecond), it.row.WriteTime, "the record's write time")
 
 	empty := tombstone
@@ -169,16 +172,16 @@ func TestDecodeTombstone(t *testing.T) {
 	badKey := tombstone
 	badKey.Key = []byte("user-1")
 	require.NotNil(t, registered.decode(badKey).bad)
-	assert.Equal(t, ReasonInvalidID, registered.decode(badKey).bad.Reason)
+	assert.Equal(t, rows.ReasonInvalidID, registered.decode(badKey).bad.Reason)
 
 	cfg.KeepTombstones = true
-	kept, err := New(cfg, RegisteredUsers{}, NewMetrics(prometheus.NewRegistry()))
+	kept, err := New(cfg, datasets.RegisteredUsers.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	require.NotNil(t, kept.decode(tombstone).bad, "tombstones off: dead-lettered")
 
 	cfg.KeepTombstones = false
-	users, err := New(cfg, Users{}, NewMetrics(prometheus.NewRegistry()))
+	users, err := New(cfg, datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	require.NotNil(t, users.decode(tombstone).bad, "users: the id is in the value")
-	assert.Equal(t, ReasonNotJSON, users.decode(tombstone).bad.Reason)
+	assert.Equal(t, rows.ReasonNotJSON, users.decode(tombstone).bad.Reason)
 }

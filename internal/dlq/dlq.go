@@ -18,7 +18,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // Headers a replay adds to the record it re-publishes. The streaming worker keeps a
@@ -69,30 +69,30 @@ func Parse(m kafka.Message) Letter {
 	for _, h := range m.Headers {
 		v := string(h.Value)
 		switch h.Key {
-		case streaming.HeaderReason:
+		case rows.HeaderReason:
 			l.Reason = v
-		case streaming.HeaderTopic:
+		case rows.HeaderTopic:
 			l.SourceTopic = v
-		case streaming.HeaderPartition:
+		case rows.HeaderPartition:
 			if n, err := strconv.Atoi(v); err == nil {
 				l.SourcePartition = n
 			}
-		case streaming.HeaderOffset:
+		case rows.HeaderOffset:
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				l.SourceOffset = n
 			}
-		case streaming.HeaderTimestamp:
+		case rows.HeaderTimestamp:
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				l.SourceTime = time.UnixMilli(n).UTC()
 			}
-		case streaming.HeaderTruncated:
+		case rows.HeaderTruncated:
 			l.Truncated = v == "true"
 		case HeaderReplays:
 			l.Replays, _ = strconv.Atoi(v)
-		case streaming.HeaderFirst:
+		case rows.HeaderFirst:
 			l.First = v
 		default:
-			if !strings.HasPrefix(h.Key, streaming.HeaderPrefix) {
+			if !strings.HasPrefix(h.Key, rows.HeaderPrefix) {
 				l.Headers = append(l.Headers, h)
 			}
 		}
@@ -113,7 +113,7 @@ func (l Letter) Replay(dlqTopic string) kafka.Message {
 	headers := append(l.Headers[:len(l.Headers):len(l.Headers)],
 		kafka.Header{Key: HeaderReplayedFrom, Value: []byte(Coordinates(dlqTopic, l.Partition, l.Offset))},
 		kafka.Header{Key: HeaderReplays, Value: []byte(strconv.Itoa(l.Replays + 1))},
-		kafka.Header{Key: streaming.HeaderFirst, Value: []byte(l.First)})
+		kafka.Header{Key: rows.HeaderFirst, Value: []byte(l.First)})
 	return kafka.Message{Topic: l.SourceTopic, Key: l.Key, Value: l.Value, Headers: headers, Time: l.SourceTime}
 }
 

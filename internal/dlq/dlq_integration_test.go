@@ -14,7 +14,7 @@ import (
 	"github.com/streampipe/streampipe/internal/dlq"
 	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // deadLetter is kafkatest.DeadLetter keyed by its source coordinates.
@@ -42,7 +42,7 @@ func TestParseKeepsTheSourceHeadersAndReadsTheDLQOnes(t *testing.T) {
 	assert.Equal(t, m.Key, r.Key)
 	assert.Equal(t, m.Value, r.Value)
 	assert.Equal(t, []kafka.Header{{Key: "trace", Value: []byte("abc")}, {Key: dlq.HeaderReplayedFrom, Value: []byte("orders.dlq/1/9")},
-		{Key: dlq.HeaderReplays, Value: []byte("3")}, {Key: streaming.HeaderFirst, Value: []byte("orders/2/41")}}, r.Headers)
+		{Key: dlq.HeaderReplays, Value: []byte("3")}, {Key: rows.HeaderFirst, Value: []byte("orders/2/41")}}, r.Headers)
 	assert.Equal(t, l.SourceTime, r.Time, "the replay keeps the source record's timestamp")
 	assert.Equal(t, l.SourceTime, l.ReplayedSince())
 
@@ -56,10 +56,10 @@ func TestParseKeepsTheSourceHeadersAndReadsTheDLQOnes(t *testing.T) {
 
 	// A replayed record that fails again keeps its first coordinates through the next
 	// replay, and with them its derived row id.
-	m.Headers = append(m.Headers, kafka.Header{Key: streaming.HeaderFirst, Value: []byte("orders/0/3")})
+	m.Headers = append(m.Headers, kafka.Header{Key: rows.HeaderFirst, Value: []byte("orders/0/3")})
 	again := dlq.Parse(m)
 	assert.Equal(t, "orders/0/3", again.First)
-	assert.Equal(t, kafka.Header{Key: streaming.HeaderFirst, Value: []byte("orders/0/3")}, again.Replay("orders.dlq").Headers[3])
+	assert.Equal(t, kafka.Header{Key: rows.HeaderFirst, Value: []byte("orders/0/3")}, again.Replay("orders.dlq").Headers[3])
 }
 
 // TestCountReadsTheTopicsHeaders writes dead letters with known reasons, source

@@ -8,7 +8,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // Produce writes msgs to topic, each to its Partition.
@@ -28,12 +28,12 @@ func Produce(t testing.TB, brokers []string, topic string, msgs []kafka.Message)
 func DeadLetter(reason, src string, partition int, offset int64, key, value string, dlqPartition int, at time.Time, extra ...kafka.Header) kafka.Message {
 	headers := append([]kafka.Header{{Key: "trace", Value: []byte("abc")}}, extra...)
 	headers = append(headers,
-		kafka.Header{Key: streaming.HeaderReason, Value: []byte(reason)},
-		kafka.Header{Key: streaming.HeaderError, Value: []byte("what is wrong")},
-		kafka.Header{Key: streaming.HeaderTopic, Value: []byte(src)},
-		kafka.Header{Key: streaming.HeaderPartition, Value: []byte(strconv.Itoa(partition))},
-		kafka.Header{Key: streaming.HeaderOffset, Value: []byte(strconv.FormatInt(offset, 10))},
-		kafka.Header{Key: streaming.HeaderTimestamp, Value: []byte(strconv.FormatInt(at.Add(-time.Second).UnixMilli(), 10))},
+		kafka.Header{Key: rows.HeaderReason, Value: []byte(reason)},
+		kafka.Header{Key: rows.HeaderError, Value: []byte("what is wrong")},
+		kafka.Header{Key: rows.HeaderTopic, Value: []byte(src)},
+		kafka.Header{Key: rows.HeaderPartition, Value: []byte(strconv.Itoa(partition))},
+		kafka.Header{Key: rows.HeaderOffset, Value: []byte(strconv.FormatInt(offset, 10))},
+		kafka.Header{Key: rows.HeaderTimestamp, Value: []byte(strconv.FormatInt(at.Add(-time.Second).UnixMilli(), 10))},
 	)
 	return kafka.Message{Partition: dlqPartition, Time: at, Key: []byte(key), Value: []byte(value), Headers: headers}
 }

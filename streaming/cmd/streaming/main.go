@@ -26,6 +26,7 @@ import (
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/opshttp"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -134,7 +135,7 @@ type config struct {
 
 // workerConfig is one dataset's worker.
 type workerConfig struct {
-	dataset streaming.Dataset
+	dataset rows.Mapping
 	cfg     streaming.Config
 }
 
@@ -228,10 +229,10 @@ func load(e *envvar.Reader) (config, error) {
 func datasetConfig(e *envvar.Reader, base streaming.Config, group string, d datasets.Dataset) workerConfig {
 	vars := d.Vars()
 	cfg := base
-	cfg.Topic = e.Checked(vars.Topic, d.Topic, streaming.CheckTopic)
-	cfg.DLQTopic = e.Checked(vars.DLQTopic, cmp.Or(d.DLQTopic, streaming.DeadLetterTopic(cfg.Topic)), streaming.CheckTopic)
+	cfg.Topic = e.Checked(vars.Topic, d.Topic, rows.CheckTopic)
+	cfg.DLQTopic = e.Checked(vars.DLQTopic, cmp.Or(d.DLQTopic, rows.DeadLetterTopic(cfg.Topic)), rows.CheckTopic)
 	cfg.GroupID = e.Str(vars.Group, d.Group(group))
-	cfg.Keyspace = e.Checked(vars.Keyspace, d.Keyspace, streaming.CheckIdentifier)
-	cfg.Table = e.Checked(vars.Table, d.Table, streaming.CheckIdentifier)
+	cfg.Keyspace = e.Checked(vars.Keyspace, d.Keyspace, rows.CheckIdentifier)
+	cfg.Table = e.Checked(vars.Table, d.Table, rows.CheckIdentifier)
 	return workerConfig{dataset: d.Rows, cfg: cfg}
 }

@@ -1,4 +1,4 @@
-package streaming
+package datasets
 
 import "unicode/utf8"
 

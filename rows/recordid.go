@@ -1,9 +1,8 @@
-package streaming
+package rows
 
 import (
 	"strconv"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 )
@@ -17,8 +16,8 @@ var recordIDSpace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/s
 // second worker reads the same record at the same coordinates, and a dead-letter
 // replay carries them in its HeaderFirst header, so the record becomes the same row
 // every time, never a second one.
-func RecordID(m kafka.Message) gocql.UUID {
-	return gocql.UUID(uuid.NewSHA1(recordIDSpace, []byte(FirstCoordinates(m))))
+func RecordID(m kafka.Message) [16]byte {
+	return [16]byte(uuid.NewSHA1(recordIDSpace, []byte(FirstCoordinates(m))))
 }
 
 // FirstCoordinates are where record m was first published: its HeaderFirst header

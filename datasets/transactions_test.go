@@ -1,12 +1,14 @@
-package streaming
+package datasets
 
 import (
 	"strings"
 	"testing"
 	"time"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 const validTransaction = `{"transaction_id":"7d3f6b2a-1c4e-5f8a-9b0c-2d4e6f8a0b1c","account_number":"871206375302",` +
@@ -28,33 +30,33 @@ func withField(old, new string) string {
 }
 
 func TestTransactionsDecode(t *testing.T) {
-	rows := checkDecode(t, Transactions{}, []decodeCase{
+	rows := checkDecode(t, transactionRows{}, []decodeCase{
 		{"valid", "", validTransaction, ""},
 		{"no items", "", withField(`"transaction_items":[`, `"transaction_items":[],"x":[`), ""},
 		{"zero quantity", "", withField(`"quantity":3`, `"quantity":0`), ""},
 		{"extra fields", "", withField(`"currency"`, `"extra":{"a":[1]},"currency"`), ""},
-		{"not json", "", `transaction_id=1`, ReasonNotJSON},
-		{"truncated", "", validTransaction[:60], ReasonNotJSON},
-		{"array", "", `[]`, ReasonWrongType},
-		{"no id", "", `{"transaction_date":"2025-03-14"}`, ReasonMissingID},
-		{"id not a uuid", "", withField(`"7d3f6b2a-1c4e-5f8a-9b0c-2d4e6f8a0b1c"`, `"T-1001"`), ReasonInvalidID},
-		{"id a number", "", withField(`"7d3f6b2a-1c4e-5f8a-9b0c-2d4e6f8a0b1c"`, `1001`), ReasonWrongType},
-		{"amount a string", "", withField(`"amount":142.5`, `"amount":"142.50"`), ReasonWrongType},
-		{"discount a string", "", withField(`"discount_applied":true`, `"discount_applied":"yes"`), ReasonWrongType},
-		{"quantity a fraction", "", withField(`"quantity":3`, `"quantity":2.5`), ReasonWrongType},
-		{"items an object", "", withField(`"transaction_items":[`, `"transaction_items":{},"x":[`), ReasonWrongType},
-		{"shipping a string", "", withField(`"shipping_info":{`, `"shipping_info":"post","x":{`), ReasonWrongType},
-		{"negative quantity", "", withField(`"quantity":10`, `"quantity":-10`), ReasonInvalidValue},
-		{"quantities beyond an int", "", withField(`"quantity":3`, `"quantity":2147483647`), ReasonInvalidValue},
-		{"date unparseable", "", withField(`"2025-03-14"`, `"14/03/2025"`), ReasonInvalidValue},
-		{"date a timestamp", "", withField(`"2025-03-14"`, `"2025-03-14T10:00:00Z"`), ReasonInvalidValue},
-		{"date impossible", "", withField(`"2025-03-14"`, `"2025-02-30"`), ReasonInvalidValue},
-		{"no date", "", withField(`"transaction_date":"2025-03-14",`, ``), ReasonInvalidValue},
-		{"delivery unparseable", "", withField(`"2025-03-17"`, `"soon"`), ReasonInvalidValue},
+		{"not json", "", `transaction_id=1`, rows.ReasonNotJSON},
+		{"truncated", "", validTransaction[:60], rows.ReasonNotJSON},
+		{"array", "", `[]`, rows.ReasonWrongType},
+		{"no id", "", `{"transaction_date":"2025-03-14"}`, rows.ReasonMissingID},
+		{"id not a uuid", "", withField(`"7d3f6b2a-1c4e-5f8a-9b0c-2d4e6f8a0b1c"`, `"T-1001"`), rows.ReasonInvalidID},
+		{"id a number", "", withField(`"7d3f6b2a-1c4e-5f8a-9b0c-2d4e6f8a0b1c"`, `1001`), rows.ReasonWrongType},
+		{"amount a string", "", withField(`"amount":142.5`, `"amount":"142.50"`), rows.ReasonWrongType},
+		{"discount a string", "", withField(`"discount_applied":true`, `"discount_applied":"yes"`), rows.ReasonWrongType},
+		{"quantity a fraction", "", withField(`"quantity":3`, `"quantity":2.5`), rows.ReasonWrongType},
+		{"items an object", "", withField(`"transaction_items":[`, `"transaction_items":{},"x":[`), rows.ReasonWrongType},
+		{"shipping a string", "", withField(`"shipping_info":{`, `"shipping_info":"post","x":{`), rows.ReasonWrongType},
+		{"negative quantity", "", withField(`"quantity":10`, `"quantity":-10`), rows.ReasonInvalidValue},
+		{"quantities beyond an int", "", withField(`"quantity":3`, `"quantity":2147483647`), rows.ReasonInvalidValue},
+		{"date unparseable", "", withField(`"2025-03-14"`, `"14/03/2025"`), rows.ReasonInvalidValue},
+		{"date a timestamp", "", withField(`"2025-03-14"`, `"2025-03-14T10:00:00Z"`), rows.ReasonInvalidValue},
+		{"date impossible", "", withField(`"2025-03-14"`, `"2025-02-30"`), rows.ReasonInvalidValue},
+		{"no date", "", withField(`"transaction_date":"2025-03-14",`, ``), rows.ReasonInvalidValue},
+		{"delivery unparseable", "", withField(`"2025-03-17"`, `"soon"`), rows.ReasonInvalidValue},
 	})
-	id, _ := gocql.ParseUUID("7d3f6b2a-1c4e-5f8a-9b0c-2d4e6f8a0b1c")
+	id := [16]byte(uuid.MustParse("7d3f6b2a-1c4e-5f8a-9b0c-2d4e6f8a0b1c"))
 	day := func(s string) int64 { d, _ := time.Parse(time.DateOnly, s); return d.UnixMilli() }
-	assertRow(t, Transactions{}, map[string]any{
+	assertRow(t, transactionRows{}, map[string]any{
 		"transaction_id": id, "account_number": "871206375302", "account_holder": "Ada Lovelace",
 		"transaction_type": "purchase", "amount": 142.5, "currency": "EUR", "transaction_date": day("2025-03-14"),
 		"merchant_name": "Babbage Ltd", "merchant_category": "electronics", "location": "London",
@@ -66,7 +68,7 @@ func TestTransactionsDecode(t *testing.T) {
 	}, rows["valid"])
 
 	for col, want := range map[string]any{"products_list": "", "total_price_spent": 0.0, "total_quantity_bought": int32(0)} {
-		assert.Equal(t, want, columnValue(t, Transactions{}, rows["no items"], col), "no items: %s", col)
+		assert.Equal(t, want, columnValue(t, transactionRows{}, rows["no items"], col), "no items: %s", col)
 	}
 }
 
@@ -80,5 +82,5 @@ func FuzzTransactionsDecode(f *testing.F) {
 	} {
 		seeds = append(seeds, [2]string{"", s})
 	}
-	fuzzDecode(f, Transactions{}, seeds)
+	fuzzDecode(f, transactionRows{}, seeds)
 }

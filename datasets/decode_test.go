@@ -1,44 +1,45 @@
-package streaming
+package datasets
 
 import (
 	"testing"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 // decodeCase is a message and what its dataset's Decode must make of it: a row
-// (reason "") or an *InvalidError with that reason.
+// (reason "") or an *rows.InvalidError with that reason.
 type decodeCase struct {
 	name, key, value, reason string
 }
 
 // checkDecode runs the cases against ds.Decode and returns the rows of the valid
 // ones by case name.
-func checkDecode(t *testing.T, ds Dataset, cases []decodeCase) map[string]Row {
+func checkDecode(t *testing.T, ds rows.Mapping, cases []decodeCase) map[string]rows.Row {
 	t.Helper()
-	rows := map[string]Row{}
+	decoded := map[string]rows.Row{}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			row, err := ds.Decode([]byte(tc.key), []byte(tc.value))
 			if tc.reason == "" {
 				require.NoError(t, err)
 				assert.Len(t, row.Values, len(ds.Columns()))
-				rows[tc.name] = row
+				decoded[tc.name] = row
 				return
 			}
-			ie := asInvalid(err)
-			require.NotNil(t, ie, "want an *InvalidError, got %v", err)
+			ie := rows.AsInvalid(err)
+			require.NotNil(t, ie, "want an *rows.InvalidError, got %v", err)
 			assert.Equal(t, tc.reason, ie.Reason, ie.Detail)
 		})
 	}
-	return rows
+	return decoded
 }
 
 // assertRow checks that row holds want's value for every column of ds, and that want
 // names every column.
-func assertRow(t *testing.T, ds Dataset, want map[string]any, row Row) {
+func assertRow(t *testing.T, ds rows.Mapping, want map[string]any, row rows.Row) {
 	t.Helper()
 	cols := ds.Columns()
 	require.Len(t, row.Values, len(cols))
@@ -49,7 +50,7 @@ func assertRow(t *testing.T, ds Dataset, want map[string]any, row Row) {
 }
 
 // columnValue returns row's value of column col of ds.
-func columnValue(t *testing.T, ds Dataset, row Row, col string) any {
+func columnValue(t *testing.T, ds rows.Mapping, row rows.Row, col string) any {
 	t.Helper()
 	for i, c := range ds.Columns() {
 		if c.Name == col {
@@ -61,16 +62,16 @@ func columnValue(t *testing.T, ds Dataset, row Row, col string) any {
 }
 
 // fuzzDecode fuzzes ds.Decode from the seed messages: it never panics, every error is
-// an *InvalidError with a reason, and every row has a value per column, the partition
+// an *rows.InvalidError with a reason, and every row has a value per column, the partition
 // key a UUID.
-func fuzzDecode(f *testing.F, ds Dataset, seeds [][2]string) {
+func fuzzDecode(f *testing.F, ds rows.Mapping, seeds [][2]string) {
 	for _, s := range seeds {
 		f.Add([]byte(s[0]), []byte(s[1]))
 	}
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		row, err := ds.Decode(key, value)
 		if err != nil {
-			if ie := asInvalid(err); ie == nil || ie.Reason == "" {
+			if ie := rows.AsInvalid(err); ie == nil || ie.Reason == "" {
 				t.Fatalf("error without a reason: %v", err)
 			}
 			return
@@ -78,7 +79,7 @@ func fuzzDecode(f *testing.F, ds Dataset, seeds [][2]string) {
 		if len(row.Values) != len(ds.Columns()) {
 			t.Fatalf("%d values for %d columns", len(row.Values), len(ds.Columns()))
 		}
-		if _, ok := row.Values[0].(gocql.UUID); !ok {
+		if _, ok := row.Values[0].([16]byte); !ok {
 			t.Fatalf("partition key is %T, not a UUID", row.Values[0])
 		}
 	})

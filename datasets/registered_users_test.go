@@ -1,12 +1,14 @@
-package streaming
+package datasets
 
 import (
 	"testing"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/google/uuid"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 const registeredUserID = "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"
@@ -16,26 +18,26 @@ const registeredUserID = "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"
 const seedRegisteredUser = `"James Olson$983 Alvarado Vista\nPort Matthew, MA 57760$2002"`
 
 func TestRegisteredUsersDecode(t *testing.T) {
-	rows := checkDecode(t, RegisteredUsers{}, []decodeCase{
+	rows := checkDecode(t, registeredUserRows{}, []decodeCase{
 		{"seed message", registeredUserID, seedRegisteredUser, ""},
 		{"empty fields", registeredUserID, `"$$"`, ""},
 		{"unicode", registeredUserID, `"Zoë Ça\u00f1ón$1 Rue\nParis$1999"`, ""},
-		{"no key, no coordinates", "", seedRegisteredUser, ReasonMissingID},
-		{"key not a uuid", "user-1", seedRegisteredUser, ReasonInvalidID},
-		{"two parts", registeredUserID, `"James Olson$2002"`, ReasonMalformed},
-		{"four parts", registeredUserID, `"James$Olson$983 Alvarado Vista$2002"`, ReasonMalformed},
-		{"no separator", registeredUserID, `"James Olson"`, ReasonMalformed},
-		{"empty string", registeredUserID, `""`, ReasonMalformed},
-		{"raw text, not a JSON string", registeredUserID, `James Olson$983 Alvarado Vista$2002`, ReasonNotJSON},
-		{"unterminated string", registeredUserID, `"James Olson$a$2002`, ReasonNotJSON},
-		{"empty", registeredUserID, ``, ReasonNotJSON},
-		{"object", registeredUserID, `{"name":"James Olson"}`, ReasonWrongType},
-		{"number", registeredUserID, `2002`, ReasonWrongType},
-		{"null", registeredUserID, `null`, ReasonWrongType},
+		{"no key, no coordinates", "", seedRegisteredUser, rows.ReasonMissingID},
+		{"key not a uuid", "user-1", seedRegisteredUser, rows.ReasonInvalidID},
+		{"two parts", registeredUserID, `"James Olson$2002"`, rows.ReasonMalformed},
+		{"four parts", registeredUserID, `"James$Olson$983 Alvarado Vista$2002"`, rows.ReasonMalformed},
+		{"no separator", registeredUserID, `"James Olson"`, rows.ReasonMalformed},
+		{"empty string", registeredUserID, `""`, rows.ReasonMalformed},
+		{"raw text, not a JSON string", registeredUserID, `James Olson$983 Alvarado Vista$2002`, rows.ReasonNotJSON},
+		{"unterminated string", registeredUserID, `"James Olson$a$2002`, rows.ReasonNotJSON},
+		{"empty", registeredUserID, ``, rows.ReasonNotJSON},
+		{"object", registeredUserID, `{"name":"James Olson"}`, rows.ReasonWrongType},
+		{"number", registeredUserID, `2002`, rows.ReasonWrongType},
+		{"null", registeredUserID, `null`, rows.ReasonWrongType},
 	})
-	id, _ := gocql.ParseUUID(registeredUserID)
+	id := [16]byte(uuid.MustParse(registeredUserID))
 	// No stray quotes (the seed's rows kept them), and the address keeps its newline.
-	assertRow(t, RegisteredUsers{}, map[string]any{
+	assertRow(t, registeredUserRows{}, map[string]any{
 		"id": id, "name": "James Olson", "address": "983 Alvarado Vista\nPort Matthew, MA 57760", "date": "2002",
 	}, rows["seed message"])
 }
@@ -45,16 +47,16 @@ func TestRegisteredUsersDecode(t *testing.T) {
 // every redelivery and replay, another for another record.
 func TestRegisteredUsersKeylessRecordID(t *testing.T) {
 	at := kafka.Message{Topic: "registered_user_2", Partition: 1, Offset: 7, Value: []byte(seedRegisteredUser)}
-	row, err := RegisteredUsers{}.DecodeMessage(at)
+	row, err := registeredUserRows{}.DecodeMessage(at)
 	require.NoError(t, err)
-	again, err := RegisteredUsers{}.DecodeMessage(at)
+	again, err := registeredUserRows{}.DecodeMessage(at)
 	require.NoError(t, err)
 	assert.Equal(t, row.Values[0], again.Values[0], "a redelivery")
 	// Pinned: a new derivation would write the records read again as second rows.
-	assert.Equal(t, "51ce06b4-b1dd-5751-9d3b-a523465a8da5", row.Values[0].(gocql.UUID).String(), "the derivation is stable across versions")
+	assert.Equal(t, "51ce06b4-b1dd-5751-9d3b-a523465a8da5", uuid.UUID(row.Values[0].([16]byte)).String(), "the derivation is stable across versions")
 	replayed := kafka.Message{Topic: "registered_user_2", Partition: 0, Offset: 99, Value: []byte(seedRegisteredUser),
-		Headers: []kafka.Header{{Key: HeaderFirst, Value: []byte("registered_user_2/1/7")}}}
-	fromReplay, err := RegisteredUsers{}.DecodeMessage(replayed)
+		Headers: []kafka.Header{{Key: rows.HeaderFirst, Value: []byte("registered_user_2/1/7")}}}
+	fromReplay, err := registeredUserRows{}.DecodeMessage(replayed)
 	require.NoError(t, err)
 	assert.Equal(t, row.Values[0], fromReplay.Values[0], "a replay keeps the record's first coordinates")
 	for _, other := range []kafka.Message{
@@ -63,19 +65,19 @@ func TestRegisteredUsersKeylessRecordID(t *testing.T) {
 		{Topic: "registered_user_3", Partition: 1, Offset: 7},
 	} {
 		other.Value = at.Value
-		o, err := RegisteredUsers{}.DecodeMessage(other)
+		o, err := registeredUserRows{}.DecodeMessage(other)
 		require.NoError(t, err)
 		assert.NotEqual(t, row.Values[0], o.Values[0], "%s/%d/%d", other.Topic, other.Partition, other.Offset)
 	}
 	keyed := at
 	keyed.Key = []byte(registeredUserID)
-	k, err := RegisteredUsers{}.DecodeMessage(keyed)
+	k, err := registeredUserRows{}.DecodeMessage(keyed)
 	require.NoError(t, err)
-	assert.Equal(t, registeredUserID, k.Values[0].(gocql.UUID).String(), "a key is the id")
+	assert.Equal(t, registeredUserID, uuid.UUID(k.Values[0].([16]byte)).String(), "a key is the id")
 }
 
 func FuzzRegisteredUsersDecode(f *testing.F) {
-	fuzzDecode(f, RegisteredUsers{}, [][2]string{
+	fuzzDecode(f, registeredUserRows{}, [][2]string{
 		{registeredUserID, seedRegisteredUser}, {registeredUserID, `"$$"`}, {registeredUserID, `"a$b"`},
 		{"", seedRegisteredUser}, {"x", `"a$b$c"`}, {registeredUserID, `null`}, {registeredUserID, `{}`},
 		{registeredUserID, "\"\xff$\xfe$\x00\""}, {registeredUserID, `"\u0000$\n$\t"`},

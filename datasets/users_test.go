@@ -1,4 +1,4 @@
-package streaming
+package datasets
 
 import (
 	"encoding/json"
@@ -6,11 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/record"
+	"github.com/streampipe/streampipe/rows"
 )
 
 const validUser = `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","first_name":"Ada","last_name":"Lovelace",` +
@@ -20,41 +21,41 @@ const validUser = `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","first_name":"Ad
 	`"picture":"https://randomuser.me/api/portraits/med/women/1.jpg","source":"randomuser"}`
 
 func TestUsersDecode(t *testing.T) {
-	checkDecode(t, Users{}, []decodeCase{
+	checkDecode(t, userRows{}, []decodeCase{
 		{"valid", "", validUser, ""},
 		{"extra fields", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","extra":[1,{"a":2}]}`, ""},
 		{"upper-case uuid", "", `{"id":"6F1C2A4E-8B1D-4C3E-9F2A-0D5E7B9C1A23"}`, ""},
 		{"null field", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","email":null}`, ""},
-		{"empty", "", ``, ReasonNotJSON},
-		{"not json", "", `id=1`, ReasonNotJSON},
-		{"truncated", "", validUser[:40], ReasonNotJSON},
-		{"trailing garbage", "", validUser + `x`, ReasonNotJSON},
-		{"array", "", `[1,2]`, ReasonWrongType},
-		{"string", "", `"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23"`, ReasonWrongType},
-		{"null", "", `null`, ReasonMissingID},
-		{"no id", "", `{"first_name":"Ada"}`, ReasonMissingID},
-		{"null id", "", `{"id":null}`, ReasonMissingID},
-		{"empty id", "", `{"id":""}`, ReasonMissingID},
-		{"id not a uuid", "", `{"id":"42"}`, ReasonInvalidID},
-		{"id with misplaced dashes", "", `{"id":"6f1c2a4e8-b1d-4c3e-9f2a-0d5e7b9c1a23"}`, ReasonInvalidID},
-		{"id with non-hex", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a2g"}`, ReasonInvalidID},
-		{"id a number", "", `{"id":42}`, ReasonWrongType},
-		{"id true", "", `{"id":true}`, ReasonWrongType},
-		{"id an object", "", `{"id":{"value":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23"}}`, ReasonWrongType},
+		{"empty", "", ``, rows.ReasonNotJSON},
+		{"not json", "", `id=1`, rows.ReasonNotJSON},
+		{"truncated", "", validUser[:40], rows.ReasonNotJSON},
+		{"trailing garbage", "", validUser + `x`, rows.ReasonNotJSON},
+		{"array", "", `[1,2]`, rows.ReasonWrongType},
+		{"string", "", `"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23"`, rows.ReasonWrongType},
+		{"null", "", `null`, rows.ReasonMissingID},
+		{"no id", "", `{"first_name":"Ada"}`, rows.ReasonMissingID},
+		{"null id", "", `{"id":null}`, rows.ReasonMissingID},
+		{"empty id", "", `{"id":""}`, rows.ReasonMissingID},
+		{"id not a uuid", "", `{"id":"42"}`, rows.ReasonInvalidID},
+		{"id with misplaced dashes", "", `{"id":"6f1c2a4e8-b1d-4c3e-9f2a-0d5e7b9c1a23"}`, rows.ReasonInvalidID},
+		{"id with non-hex", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a2g"}`, rows.ReasonInvalidID},
+		{"id a number", "", `{"id":42}`, rows.ReasonWrongType},
+		{"id true", "", `{"id":true}`, rows.ReasonWrongType},
+		{"id an object", "", `{"id":{"value":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23"}}`, rows.ReasonWrongType},
 		{"post_code a number", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","post_code":75001}`, ""},
 		{"name an object", "", `{"id":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","first_name":{"first":"Ada"}}`, ""},
 	})
 }
 
 func TestUsersDecodeMapsEveryColumn(t *testing.T) {
-	row, err := Users{}.Decode(nil, []byte(validUser))
+	row, err := userRows{}.Decode(nil, []byte(validUser))
 	require.NoError(t, err)
 	var u record.User
 	require.NoError(t, json.Unmarshal([]byte(validUser), &u))
-	id, err := gocql.ParseUUID(u.ID)
+	id, err := uuid.Parse(u.ID)
 	require.NoError(t, err)
-	assertRow(t, Users{}, map[string]any{
-		"id": id, "first_name": u.FirstName, "last_name": u.LastName,
+	assertRow(t, userRows{}, map[string]any{
+		"id": [16]byte(id), "first_name": u.FirstName, "last_name": u.LastName,
 		"gender": u.Gender, "address": u.Address, "post_code": u.PostCode, "email": u.Email,
 		"username": u.Username, "dob": u.DOB, "registered_date": u.RegisteredDate,
 		"phone": u.Phone, "picture": u.Picture,
@@ -75,19 +76,19 @@ func TestUsersDecodeTakesTextAsSpark(t *testing.T) {
 		`{` + id + `,"post_code":"exact","Post_Code":7}`:          {"post_code": "exact"},
 		`{"ID":"6f1c2a4e-8b1d-4c3e-9f2a-0d5e7b9c1a23","email":1}`: {"email": "1"},
 	} {
-		row, err := Users{}.Decode(nil, []byte(value))
+		row, err := userRows{}.Decode(nil, []byte(value))
 		require.NoError(t, err, value)
-		cols := Users{}.Columns()
+		cols := userRows{}.Columns()
 		for name, v := range want {
-			i := slices.IndexFunc(cols, func(c Column) bool { return c.Name == name })
+			i := slices.IndexFunc(cols, func(c rows.Column) bool { return c.Name == name })
 			assert.Equal(t, v, row.Values[i], "%s of %s", name, value)
 		}
 	}
 }
 
 func TestInvalidIDDetailIsClipped(t *testing.T) {
-	_, err := Users{}.Decode(nil, []byte(`{"id":"`+strings.Repeat("x", 10_000)+`"}`))
-	ie := asInvalid(err)
+	_, err := userRows{}.Decode(nil, []byte(`{"id":"`+strings.Repeat("x", 10_000)+`"}`))
+	ie := rows.AsInvalid(err)
 	require.NotNil(t, ie)
 	assert.Less(t, len(ie.Detail), 200)
 }
@@ -100,5 +101,5 @@ func FuzzUsersDecode(f *testing.F) {
 	} {
 		seeds = append(seeds, [2]string{"", s})
 	}
-	fuzzDecode(f, Users{}, seeds)
+	fuzzDecode(f, userRows{}, seeds)
 }

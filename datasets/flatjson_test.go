@@ -1,4 +1,4 @@
-package streaming
+package datasets
 
 import (
 	"encoding/json"
