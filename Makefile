@@ -1,4 +1,4 @@
-# streampipe — `make help` lists the targets; README.md says what they do.
+# streampipe — `make help` lists the targets; README.md and docs/local-stack.md say what they do.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
