@@ -34,7 +34,8 @@ func markdownFiles(t *testing.T) []string {
 }
 
 var (
-	// A Markdown link or image: [text](target) or ![alt](target), target without spaces.
+	// A Markdown link or image, its text possibly over lines: [text](target) or
+	// ![alt](target), target without spaces.
 	linkRE     = regexp.MustCompile(`!?\[[^\]]*\]\(([^)\s]+)\)`)
 	codeSpanRE = regexp.MustCompile("`[^`]*`")
 	headingRE  = regexp.MustCompile(`^#{1,6} (.+)$`)
@@ -103,30 +104,26 @@ func TestRelativeLinksResolve(t *testing.T) {
 	for _, file := range markdownFiles(t) {
 		data, err := os.ReadFile(file)
 		require.NoError(t, err)
-		for i, line := range prose(string(data)) {
-			for _, m := range linkRE.FindAllStringSubmatch(line, -1) {
-				target := m[1]
-				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
-					continue
-				}
-				checked++
-				path, anchor, _ := strings.Cut(target, "#")
-				dest := file
-				if path != "" {
-					dest = filepath.Join(filepath.Dir(file), path)
-				}
-				info, err := os.Stat(dest)
-				if !assert.NoError(t, err, "%s:%d links %s, which does not exist", file, i+1, target) {
-					continue
-				}
-				if anchor == "" {
-					continue
-				}
-				require.False(t, info.IsDir(), "%s:%d links an anchor of a folder: %s", file, i+1, target)
-				text, err := os.ReadFile(dest)
-				require.NoError(t, err)
-				assert.True(t, anchors(string(text))[anchor], "%s:%d links %s: %s has no heading #%s", file, i+1, target, dest, anchor)
+		text := strings.Join(prose(string(data)), "\n")
+		for _, loc := range linkRE.FindAllStringSubmatchIndex(text, -1) {
+			target, line := text[loc[2]:loc[3]], 1+strings.Count(text[:loc[0]], "\n")
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
 			}
+			checked++
+			path, anchor, _ := strings.Cut(target, "#")
+			dest := file
+			if path != "" {
+				dest = filepath.Join(filepath.Dir(file), path)
+			}
+			info, err := os.Stat(dest)
+			if !assert.NoError(t, err, "%s:%d links %s, which does not exist", file, line, target) || anchor == "" {
+				continue
+			}
+			require.False(t, info.IsDir(), "%s:%d links an anchor of a folder: %s", file, line, target)
+			page, err := os.ReadFile(dest)
+			require.NoError(t, err)
+			assert.True(t, anchors(string(page))[anchor], "%s:%d links %s: %s has no heading #%s", file, line, target, dest, anchor)
 		}
 	}
 	assert.Positive(t, checked)
