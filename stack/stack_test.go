@@ -1,9 +1,13 @@
 package stack_test
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,12 +117,7 @@ func TestStackErrors(t *testing.T) {
 // cache except those starting with prefix.
 func sharedCacheWithout(t *testing.T, prefix string) string {
 	t.Helper()
-	shared := os.Getenv("STREAMPIPE_CACHE")
-	if shared == "" {
-		home, err := os.UserCacheDir()
-		require.NoError(t, err)
-		shared = filepath.Join(home, "streampipe")
-	}
+	shared := machineCache(t)
 	entries, err := os.ReadDir(shared)
 	require.NoError(t, err, "the stack's cache should exist after `make stack-up`")
 	dir := t.TempDir()
@@ -128,6 +127,17 @@ func sharedCacheWithout(t *testing.T, prefix string) string {
 		}
 	}
 	return dir
+}
+
+// machineCache is the cache stack/stack.sh uses when the test does not give it one.
+func machineCache(t *testing.T) string {
+	t.Helper()
+	if shared := os.Getenv("STREAMPIPE_CACHE"); shared != "" {
+		return shared
+	}
+	home, err := os.UserCacheDir()
+	require.NoError(t, err)
+	return filepath.Join(home, "streampipe")
 }
 
 // A second stack cannot start on ports the running one holds: the error names the
@@ -217,4 +227,144 @@ func TestStackServiceDoesNotComeUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A cached jar that no longer matches its pin in stack/lock/ stops the install, which
+// names the jar and both digests; a jar no lock pins is removed from the cache. The
+// machine's Kafka jars are copied (never linked: the test changes them) into a cache
+// of the test's own.
+func TestPinnedJarChanged(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsScript)
+	out, err := exec.Command("./stack.sh", "install", "kafka").CombinedOutput()
+	require.NoError(t, err, "the machine's Kafka jars, checked against their pins: %s", out)
+	version := versionsEnv(t)["KAFKA_VERSION"]
+	cache := t.TempDir()
+	lib := filepath.Join(cache, "kafka-"+version, "lib")
+	require.NoError(t, os.CopyFS(lib, os.DirFS(filepath.Join(machineCache(t), "kafka-"+version, "lib"))))
+
+	jar := "kafka-clients-" + version + ".jar"
+	pinned := pinOf(t, "lock/kafka-jars.txt", jar)
+	f, err := os.OpenFile(filepath.Join(lib, jar), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("changed")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	data, err := os.ReadFile(filepath.Join(lib, jar))
+	require.NoError(t, err)
+	changed := fmt.Sprintf("%x", sha256.Sum256(data))
+	require.NoError(t, os.WriteFile(filepath.Join(lib, "unpinned.jar"), []byte("not in any lock"), 0o600))
+
+	out2, err := stackScript(t, []string{"STREAMPIPE_CACHE=" + cache}, "install", "kafka")
+	require.Error(t, err, out2)
+	assert.Contains(t, out2, jar+" does not match its pin: stack/lock/kafka-jars.txt pins sha256 "+pinned+", "+
+		filepath.Join(lib, jar)+" has sha256 "+changed)
+	assert.Contains(t, out2, "remove "+lib+" to download the pinned jars again")
+	assert.NoFileExists(t, filepath.Join(lib, "unpinned.jar"))
+}
+
+// Each lock of stack/lock/ is made for the versions stack/versions.env names
+// (stack/lock.sh makes them): a version changed without a new lock would install
+// nothing or the old jars.
+func TestLocksMatchVersions(t *testing.T) {
+	v := versionsEnv(t)
+	for file, pins := range map[string][]string{
+		"lock/kafka-jars.txt": {"org/apache/kafka/kafka_" + v["KAFKA_SCALA_VERSION"] + "/" + v["KAFKA_VERSION"] + "/",
+			"org/apache/kafka/kafka-tools/" + v["KAFKA_VERSION"] + "/", "log4j-core/" + v["LOG4J_VERSION"] + "/"},
+		"lock/cassandra-jars.txt": {"org/apache/cassandra/cassandra-all/" + v["CASSANDRA_VERSION"] + "/"},
+		"lock/cqlsh.txt":          {"\ncqlsh==" + v["CQLSH_VERSION"] + " \\"},
+		"lock/spark.txt":          {"\npyspark==" + v["SPARK_VERSION"] + " \\"},
+		"lock/python-build.txt":   {"\nsetuptools==", "\nwheel=="},
+		"lock/npm.txt":            {"\nplaywright-core@" + v["PLAYWRIGHT_CORE_VERSION"] + " sha512-"},
+	} {
+		data, err := os.ReadFile(file)
+		require.NoError(t, err)
+		for _, p := range pins {
+			assert.Contains(t, string(data), p, "%s: run stack/lock.sh after changing stack/versions.env", file)
+		}
+	}
+}
+
+// versionsEnv is stack/versions.env's VAR=VALUE lines.
+func versionsEnv(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("versions.env")
+	require.NoError(t, err)
+	vars := map[string]string{}
+	for line := range strings.Lines(string(data)) {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok && !strings.HasPrefix(k, "#") {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
+// pinOf is the sha256 a jar lock pins for the jar named jar.
+func pinOf(t *testing.T, lock, jar string) string {
+	t.Helper()
+	data, err := os.ReadFile(lock)
+	require.NoError(t, err)
+	for line := range strings.Lines(string(data)) {
+		if f := strings.Fields(line); len(f) == 2 && strings.HasSuffix(f[0], "/"+jar) {
+			return f[1]
+		}
+	}
+	t.Fatalf("%s pins no %s", lock, jar)
+	return ""
+}
+
+// A Python package whose file does not match its pin stops the install: pip names the
+// package, the pinned and the actual sha256, and the script says what it means. A copy
+// of the script runs with a lock whose geomet hashes are changed.
+func TestPinnedPackageChanged(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsScript)
+	root := t.TempDir()
+	require.NoError(t, os.CopyFS(filepath.Join(root, "stack", "lock"), os.DirFS("lock")))
+	for _, f := range []string{"stack.sh", "versions.env"} {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(root, "stack", f), data, 0o700))
+	}
+	lock := filepath.Join(root, "stack", "lock", "cqlsh.txt")
+	data, err := os.ReadFile(lock)
+	require.NoError(t, err)
+	start := strings.Index(string(data), "\ngeomet==")
+	end := strings.Index(string(data), "\npure-sasl==")
+	require.True(t, start >= 0 && end > start, "cqlsh.txt pins geomet, then pure-sasl")
+	changed := regexp.MustCompile(`[0-9a-f]{64}`).ReplaceAllString(string(data[start:end]), strings.Repeat("0", 64))
+	require.NoError(t, os.WriteFile(lock, []byte(string(data[:start])+changed+string(data[end:])), 0o600))
+
+	cmd := exec.Command(filepath.Join(root, "stack", "stack.sh"), "tool", "cqlsh")
+	cmd.Env = append(os.Environ(), "STREAMPIPE_STACK_DIR="+filepath.Join(t.TempDir(), "stack"), "STREAMPIPE_CACHE="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "%s", out)
+	assert.Contains(t, string(out), "THESE PACKAGES DO NOT MATCH THE HASHES")
+	assert.Regexp(t, `geomet==1\.1\.0 from https://\S+`, string(out))
+	assert.Contains(t, string(out), "Expected sha256 "+strings.Repeat("0", 64))
+	assert.Regexp(t, `Got +[0-9a-f]{64}`, string(out))
+	assert.Contains(t, string(out), "a file pip downloaded for cqlsh 6.2.2 does not match its pin in stack/lock/cqlsh.txt")
+}
+
+// A cached temporal binary that no longer matches its pin in stack/versions.env stops
+// the install, naming it and both digests. The machine's binary is copied (never
+// linked: the test changes it) into a cache of the test's own.
+func TestPinnedTemporalChanged(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsScript)
+	out, err := exec.Command("./stack.sh", "install", "temporal").CombinedOutput()
+	require.NoError(t, err, "the machine's temporal binary, checked against its pin: %s", out)
+	v := versionsEnv(t)
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the pins of this test are x86-64's")
+	}
+	data, err := os.ReadFile(filepath.Join(machineCache(t), "temporal-"+v["TEMPORAL_CLI_VERSION"], "temporal"))
+	require.NoError(t, err)
+	cache := t.TempDir()
+	bin := filepath.Join(cache, "temporal-"+v["TEMPORAL_CLI_VERSION"], "temporal")
+	require.NoError(t, os.MkdirAll(filepath.Dir(bin), 0o700))
+	changed := append(data, "changed"...)
+	require.NoError(t, os.WriteFile(bin, changed, 0o700))
+
+	out2, err := stackScript(t, []string{"STREAMPIPE_CACHE=" + cache}, "install", "temporal")
+	require.Error(t, err, out2)
+	assert.Contains(t, out2, "temporal does not match its pin: stack/versions.env pins sha256 "+v["TEMPORAL_BINARY_SHA256_X86_64"]+
+		", "+bin+fmt.Sprintf(" has sha256 %x", sha256.Sum256(changed)))
 }

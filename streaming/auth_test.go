@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -53,8 +54,14 @@ func TestCassandraCredentials(t *testing.T) {
 func TestSecuredCassandra(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
+	args := watchArgs()
 	secured := stacktest.PrivateCassandra(t, "../stack/stack.sh", "STACK_SECURE=1")
+	seen := args()
 	db := securedStore(t, secured)
+
+	t.Run("no password was a process argument while the stack made and started Cassandra", func(t *testing.T) {
+		assertNoSecretIn(t, secured.Dir, seen, "keytool", "CassandraDaemon", "cqlsh --credentials")
+	})
 	assert.Equal(t, "datacenter1", db.localDC)
 	p := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)}, db, 3)
 
@@ -84,6 +91,59 @@ func TestSecuredCassandra(t *testing.T) {
 		out, err = secured.Script([]string{"STACK_SECURE=0"}, "up", "cassandra")
 		require.Error(t, err)
 		assert.Contains(t, string(out), "cassandra is running with STACK_SECURE=1, not 0: run 'stack/stack.sh down cassandra' first")
+	})
+
+	t.Run("the stack's folder is its owner's only", func(t *testing.T) { assertPrivate(t, secured.Dir) })
+
+	t.Run("the programs' role is no superuser, the built-in cassandra cannot log in", func(t *testing.T) {
+		role := map[string]any{}
+		require.NoError(t, p.session.Query("LIST ROLES OF "+db.user).MapScan(role))
+		assert.Equal(t, false, role["super"], "%s: %v", db.user, role)
+		var re gocql.RequestError
+		err := p.session.Query("CREATE ROLE streampipe_test_probe").Exec()
+		require.ErrorAs(t, err, &re, "a superuser's statement")
+		assert.Equal(t, gocql.ErrCodeUnauthorized, re.Code(), "%v", err)
+
+		cluster := gocql.NewCluster(db.hosts...)
+		cluster.SslOpts = &gocql.SslOptions{Config: db.tls, EnableHostVerification: true}
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: "cassandra", Password: "cassandra"}
+		if s, err := cluster.CreateSession(); !assert.Error(t, err, "the built-in superuser logs in") {
+			s.Close()
+		}
+		// The stack's own superuser (stack.sh cqlsh) sees cassandra no superuser, no login.
+		out, err := secured.Script(nil, "cqlsh", "-e", "LIST ROLES OF cassandra")
+		require.NoError(t, err, "%s", out)
+		assert.Regexp(t, `cassandra \|\s+False \|\s+False`, string(out))
+	})
+
+	t.Run("a role granted its keyspace only runs the pipeline (docker-compose.yml's grants)", func(t *testing.T) {
+		admin := gocql.NewCluster(db.hosts...)
+		admin.SslOpts = &gocql.SslOptions{Config: db.tls, EnableHostVerification: true}
+		password, err := os.ReadFile(filepath.Join(secured.Dir, "cassandra", "admin.password"))
+		require.NoError(t, err)
+		admin.Authenticator = gocql.PasswordAuthenticator{Username: "admin", Password: strings.TrimSpace(string(password))}
+		session, err := admin.CreateSession()
+		require.NoError(t, err)
+		defer session.Close()
+		role, rolePassword := "pipe_"+randomHex(4), randomHex(16)
+		stmts := []string{"CREATE ROLE " + role + " WITH LOGIN = true AND PASSWORD = '" + rolePassword + "'"}
+		for _, perm := range []string{"CREATE", "ALTER", "MODIFY", "SELECT"} {
+			stmts = append(stmts, "GRANT "+perm+" ON KEYSPACE "+testKeyspace+" TO "+role)
+		}
+		for _, stmt := range stmts {
+			require.NoError(t, session.Query(stmt).Exec(), "%s", strings.ReplaceAll(stmt, rolePassword, "…"))
+		}
+		defer func() { _ = session.Query("DROP ROLE " + role).Exec() }()
+
+		q := newPipeAt(t, bus{brokers: stacktest.KafkaBrokers(t)}, db, 3)
+		cfg := q.config()
+		cfg.Username, cfg.Password = role, rolePassword
+		l := newLoad()
+		q.produce(l.messages(newIDs(300), 1, 50, time.Now()))
+		_, stop := runInProcess(t, cfg, streaming.NewMetrics(prometheus.NewRegistry()))
+		q.waitCaughtUp(time.Minute)
+		require.NoError(t, stop())
+		q.checkRows(l)
 	})
 
 	at := "cassandra at " + secured.Hosts[0] + " "

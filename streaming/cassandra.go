@@ -24,6 +24,8 @@ type table struct {
 	session     *gocql.Session
 	owners      *owners // of each row, to group rows by replica set
 	insert      string
+	delete      string // of a row by its primary key
+	keyColumns  []int  // the places in Row.Values of the delete's key values, in its order
 	consistency gocql.Consistency
 	slots       *budget             // of writes (batches or rows) in flight: Config.Concurrency
 	groupRows   int                 // most rows in a batch
@@ -73,6 +75,8 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 		owners:  owners,
 		insert: fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES (%s) USING TIMESTAMP ?",
 			cfg.Keyspace, cfg.Table, strings.Join(names, ", "), strings.Repeat("?, ", len(names)-1)+"?"),
+		delete:      deleteStatement(cfg.Keyspace, cfg.Table, ds),
+		keyColumns:  primaryKeyColumns(ds),
 		consistency: gocql.ParseConsistency(cfg.Consistency),
 		slots:       newBudget(cfg.Concurrency),
 		groupRows:   cfg.GroupRows,
@@ -159,11 +163,12 @@ func (t *table) writeGroup(ctx context.Context, group []pendingRow) (failed []pe
 	if len(group) > 1 {
 		b := t.session.Batch(gocql.UnloggedBatch).Consistency(t.consistency)
 		b.Entries = make([]gocql.BatchEntry, len(group))
-		width := len(group[0].Values) + 1
-		values := make([]any, 0, len(group)*width)
+		values := make([]any, 0, len(group)*(len(group[0].Values)+1))
 		for i, r := range group {
-			values = append(append(values, r.Values...), r.WriteTime.UnixMicro())
-			b.Entries[i] = gocql.BatchEntry{Stmt: t.insert, Args: values[i*width : (i+1)*width : (i+1)*width], Idempotent: true}
+			at := len(values)
+			var stmt string
+			stmt, values = t.statement(r, values)
+			b.Entries[i] = gocql.BatchEntry{Stmt: stmt, Args: values[at:len(values):len(values)], Idempotent: true}
 		}
 		err := b.ExecContext(ctx)
 		if err == nil {
@@ -181,8 +186,8 @@ func (t *table) writeGroup(ctx context.Context, group []pendingRow) (failed []pe
 	}
 	values := make([]any, 0, len(group[0].Values)+1)
 	for _, r := range group {
-		values = append(append(values[:0], r.Values...), r.WriteTime.UnixMicro())
-		r.err = t.session.Query(t.insert, values...).Consistency(t.consistency).Idempotent(true).ExecContext(ctx)
+		stmt, args := t.statement(r, values[:0])
+		r.err = t.session.Query(stmt, args...).Consistency(t.consistency).Idempotent(true).ExecContext(ctx)
 		if r.err == nil {
 			t.written.Store(true)
 			t.writeRows.Observe(1)
@@ -191,6 +196,29 @@ func (t *table) writeGroup(ctx context.Context, group []pendingRow) (failed []pe
 		failed = append(failed, r)
 	}
 	return failed
+}
+
+// statement is the statement that writes r, the upsert or, for a tombstone, the
+// delete, and its values appended to values.
+func (t *table) statement(r pendingRow, values []any) (string, []any) {
+	if !r.Delete {
+		return t.insert, append(append(values, r.Values...), r.WriteTime.UnixMicro())
+	}
+	values = append(values, r.WriteTime.UnixMicro())
+	for _, k := range t.keyColumns {
+		values = append(values, r.Values[k])
+	}
+	return t.delete, values
+}
+
+// deleteStatement deletes a row of ds's table by its primary key, at a write time.
+func deleteStatement(keyspace, table string, ds Dataset) string {
+	partition, clustering := splitKey(ds.PrimaryKey())
+	where := make([]string, 0, len(partition)+len(clustering))
+	for _, c := range append(partition, clustering...) {
+		where = append(where, c+" = ?")
+	}
+	return fmt.Sprintf("DELETE FROM %s.%s USING TIMESTAMP ? WHERE %s", keyspace, table, strings.Join(where, " AND "))
 }
 
 // rowMayCause reports whether a batch's error may come from one of its rows: a
@@ -297,10 +325,19 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 		defs = append(defs, c.Name+" "+c.Type)
 	}
 	defs = append(defs, "PRIMARY KEY ("+ds.PrimaryKey()+")")
-	for _, stmt := range []string{
-		fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s", cfg.Keyspace, cfg.Replication),
-		fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (%s)", cfg.Keyspace, cfg.Table, strings.Join(defs, ", ")),
-	} {
+	stmts := []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (%s)", cfg.Keyspace, cfg.Table, strings.Join(defs, ", "))}
+	// CREATE KEYSPACE IF NOT EXISTS wants CREATE on all keyspaces even when the keyspace
+	// exists: a role granted its keyspace only (docker-compose.yml's) is not asked for it.
+	var found string
+	err := s.Query("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?",
+		strings.ToLower(cfg.Keyspace)).ScanContext(ctx, &found)
+	switch {
+	case errors.Is(err, gocql.ErrNotFound):
+		stmts = append([]string{fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s", cfg.Keyspace, cfg.Replication)}, stmts...)
+	case err != nil:
+		return fmt.Errorf("looking for keyspace %s at %s: %w", cfg.Keyspace, hosts, err)
+	}
+	for _, stmt := range stmts {
 		if err := s.Query(stmt).ExecContext(ctx); err != nil {
 			return schemaError(hosts, cfg.Username, stmt, err)
 		}

@@ -56,6 +56,10 @@ type Config struct {
 	// default (read_committed) the worker reads only committed ones, as Kafka
 	// Streams and Flink do. Transaction markers are never records (fetchcut.go).
 	ReadUncommitted bool
+	// KeepTombstones dead-letters a record with a key and a null value, as any
+	// record that is no row; by default it deletes its row where the dataset's rows
+	// are named by the key (Tombstoner).
+	KeepTombstones bool
 
 	Hosts       []string // Cassandra contact points, host or host:port
 	HostsFrom   string   // where Hosts were set, for messages (e.g. "CASSANDRA_HOSTS"); default none
@@ -122,9 +126,21 @@ const (
 )
 
 // CheckIsolation checks an isolation level.
-func CheckIsolation(s string) error {
-	if s != ReadCommitted && s != ReadUncommitted {
-		return fmt.Errorf("want %s (the default) or %s", ReadCommitted, ReadUncommitted)
+func CheckIsolation(s string) error { return eitherOf(s, ReadCommitted, ReadUncommitted) }
+
+// Tombstone handlings, the values of STREAMING_TOMBSTONES.
+const (
+	TombstonesDelete = "delete"
+	TombstonesOff    = "off"
+)
+
+// CheckTombstones checks a tombstone handling.
+func CheckTombstones(s string) error { return eitherOf(s, TombstonesDelete, TombstonesOff) }
+
+// eitherOf checks that s is def or other.
+func eitherOf(s, def, other string) error {
+	if s != def && s != other {
+		return fmt.Errorf("want %s (the default) or %s", def, other)
 	}
 	return nil
 }

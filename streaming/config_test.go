@@ -60,3 +60,14 @@ func TestConfigErrorsShowNamesAsGiven(t *testing.T) {
 	_, err := Config{Brokers: []string{"b:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "Bad-Name"}.withDefaults()
 	assert.ErrorContains(t, err, `cassandra table "Bad-Name": want a letter`)
 }
+
+func TestCheckIsolationAndTombstones(t *testing.T) {
+	for _, ok := range []string{ReadCommitted, ReadUncommitted} {
+		assert.NoError(t, CheckIsolation(ok))
+	}
+	for _, ok := range []string{TombstonesDelete, TombstonesOff} {
+		assert.NoError(t, CheckTombstones(ok))
+	}
+	assert.EqualError(t, CheckIsolation("READ_COMMITTED"), "want read_committed (the default) or read_uncommitted")
+	assert.EqualError(t, CheckTombstones("on"), "want delete (the default) or off")
+}

@@ -38,6 +38,15 @@ type MessageDecoder interface {
 	DecodeMessage(m kafka.Message) (Row, error)
 }
 
+// Tombstoner is a Dataset whose rows are named by their records' Kafka keys: a
+// record with a key and a null value (a Kafka tombstone, the standard "delete this
+// key") deletes the row of that key, at the record's write time, so that an old
+// tombstone never deletes a newer row. Tombstone returns the row to delete: its
+// primary key set, at the places of Columns.
+type Tombstoner interface {
+	Tombstone(key []byte) (Row, error)
+}
+
 // ValueTimed is a Dataset that may take its rows' write times from the records'
 // values instead of their Kafka timestamps. When WriteTimeFromValue is true, each
 // Row it decodes carries its WriteTime, which the worker checks as it would a Kafka
@@ -73,6 +82,9 @@ type Row struct {
 	// WriteTime is set by a ValueTimed dataset's decoder; the worker sets it to the
 	// record's Kafka timestamp for every other dataset.
 	WriteTime time.Time
+	// Delete: the row is deleted (a tombstone), not written; only its primary key
+	// columns are set.
+	Delete bool
 }
 
 // Reasons a message goes to the dead-letter topic. They are the values of the

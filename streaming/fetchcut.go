@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
@@ -809,7 +810,8 @@ func (rb *rebuilder) field(r *bufio.Reader, dst []byte, keep bool, cutSize *int)
 // readHeaders reads a record's headers into rb.headers and returns how many it
 // keeps. If they total more than maxRecord bytes, it keeps those within the first
 // truncatedValueBytes and notes the total in c: it never holds more than maxRecord
-// bytes of them.
+// bytes of them. Each header counts its key, its value and headerOverhead, what
+// kafka-go allocates for it: ten million empty headers are 400 MB in kafka-go.
 func (rb *rebuilder) readHeaders(r *bufio.Reader, keep bool, c *cut) (int, error) {
 	rb.headers = rb.headers[:0]
 	n, err := binary.ReadVarint(r)
@@ -830,7 +832,7 @@ func (rb *rebuilder) readHeaders(r *bufio.Reader, keep bool, c *cut) (int, error
 			return 0, err
 		}
 		rb.headers = h
-		total += max(k, 0) + max(v, 0)
+		total += max(k, 0) + max(v, 0) + headerOverhead
 		switch {
 		case !keep:
 		case over:
@@ -854,6 +856,10 @@ func (rb *rebuilder) readHeaders(r *bufio.Reader, keep bool, c *cut) (int, error
 	rb.ends = ends
 	return len(ends), nil
 }
+
+// headerOverhead is what a header costs in memory beyond its key and value: its
+// kafka.Header (a string and a slice).
+const headerOverhead = int(unsafe.Sizeof(kafka.Header{}))
 
 // appendHeader appends a header, encoded, to b.
 func appendHeader(b []byte, key string, value []byte) []byte {

@@ -222,13 +222,35 @@ func TestRebuildCutsLargeRecords(t *testing.T) {
 
 			h := got[3].Headers
 			require.NotEmpty(t, h)
-			assert.Equal(t, protocol.Header{Key: "marker", Value: cut{headerBytes: 30<<10 + 80}.encode()}, h[len(h)-1])
+			assert.Equal(t, protocol.Header{Key: "marker", Value: cut{headerBytes: 30<<10 + 80 + 30*headerOverhead}.encode()}, h[len(h)-1])
 			assert.Equal(t, many[:len(h)-1], h[:len(h)-1], "the headers of the first 16 KiB")
 			assert.Len(t, h[:len(h)-1], 15)
 
 			assert.Equal(t, "last", bytesOf(t, got[4].Value))
 			assert.Empty(t, got[4].Headers)
 		})
+	}
+}
+
+// Empty headers count what kafka-go allocates for each: a record of a hundred
+// thousand of them, a few hundred kilobytes on the wire and 4 MB in kafka-go, is cut
+// to the headers of its first 16 KiB and marked.
+func TestRebuildCountsEmptyHeaders(t *testing.T) {
+	empty := make([]protocol.Header, 100_000)
+	for i := range empty {
+		empty[i] = protocol.Header{Key: "", Value: []byte{}}
+	}
+	for _, codec := range []compress.Compression{0, compress.Zstd} {
+		body, at := fetchResponseV10(batch(t, 0, codec, rec("k0", "v0", empty...), rec("k1", "after")))
+		got := rebuilt(t, &fetchBounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"}, body, at, 0)
+		require.Len(t, got, 2)
+		h := got[0].Headers
+		require.NotEmpty(t, h)
+		c, ok := parseCut(h[len(h)-1].Value)
+		require.True(t, ok)
+		assert.Greater(t, c.headerBytes, 1<<20, "the headers' cost is over the limit")
+		assert.LessOrEqual(t, (len(h)-1)*headerOverhead, 1<<20, "kafka-go gets at most the limit's worth of headers")
+		assert.Equal(t, "after", bytesOf(t, got[1].Value))
 	}
 }
 

@@ -140,6 +140,13 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 		produceBomb(t, p, newLoad(), kafka.Zstd, 20, 1<<20-1024) // its records are not dead-lettered one by one
 		l.invalid[""]++                                          // but named by one, without a key
 	}
+	// Two million empty headers: 4 MB on the wire, some kilobytes compressed, and
+	// 80 MB of kafka.Headers if kafka-go got them all.
+	emptyHeaders := func(t *testing.T, p *pipe, l *load) {
+		empty := make([]kafka.Header, 2_000_000)
+		p.produceWith(t, kafka.Zstd, kafka.Message{Key: []byte("headers-0"), Value: []byte("{}"), Headers: empty, Time: time.Now()})
+		l.invalid["headers-0"]++
+	}
 	const limit = streaming.DefaultMaxRecordBytes
 	for _, c := range []struct {
 		name       string
@@ -155,6 +162,7 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 		{"snappy bomb of 100 MiB", bomb(kafka.Snappy, 100, limit+1), streaming.ReasonTooLarge, "value is 1048577 bytes", 16 << 10},
 		{"zstd batch of 100 records under the limit", bomb(kafka.Zstd, 100, limit-1024), streaming.ReasonNotJSON, "invalid character", limit - 1024},
 		{"zstd window of 64 MiB", wide, streaming.ReasonUndecodable, "window size exceeded", 0},
+		{"two million empty headers", emptyHeaders, streaming.ReasonTooLarge, "headers of 80000000 bytes", 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := newLargePipe(t, 1, 32<<20)
@@ -190,15 +198,23 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 	}
 }
 
+// produceWith produces msgs in one record batch compressed with codec.
+func (p *pipe) produceWith(t *testing.T, codec kafka.Compression, msgs ...kafka.Message) {
+	w := &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: p.topic, Compression: codec,
+		BatchSize: len(msgs) + 1, BatchBytes: 1 << 30, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll,
+		WriteTimeout: 3 * time.Minute, Transport: p.producer.Transport}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	require.NoError(t, w.WriteMessages(ctx, msgs...))
+	require.EqualValues(t, 1, w.Stats().Writes, "produce requests: one batch")
+}
+
 // produceBomb produces one record batch, compressed with codec, of n records of size
 // bytes, all one repeated byte (not JSON).
 func produceBomb(t *testing.T, p *pipe, l *load, codec kafka.Compression, n, size int) {
 	// Compressing takes the writer long under the race detector (lz4 most): it may.
 	// The pipe's transport: kafka-go's shared default one may not know the topic yet.
-	bomber := &kafka.Writer{Addr: kafka.TCP(p.brokers...), Topic: p.topic, Compression: codec,
-		BatchSize: n + 1, BatchBytes: 1 << 30, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireAll,
-		WriteTimeout: 3 * time.Minute, Transport: p.producer.Transport}
-	defer bomber.Close()
 	value := bytes.Repeat([]byte{'{'}, size)
 	bomb := make([]kafka.Message, n)
 	for i := range bomb {
@@ -206,10 +222,6 @@ func produceBomb(t *testing.T, p *pipe, l *load, codec kafka.Compression, n, siz
 		bomb[i] = kafka.Message{Key: []byte(key), Value: value, Time: time.Now()}
 		l.invalid[key]++
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	require.NoError(t, bomber.WriteMessages(ctx, bomb...))
-	stats := bomber.Stats()
-	require.EqualValues(t, 1, stats.Writes, "produce requests: the bomb is one batch")
-	t.Logf("the bomb: %d records of %d bytes in one %s batch, %d MiB decompressed", stats.Messages, len(value), codec, stats.Bytes>>20)
+	p.produceWith(t, codec, bomb...)
+	t.Logf("the bomb: %d records of %d bytes in one %s batch, %d MiB decompressed", n, len(value), codec, n*size>>20)
 }

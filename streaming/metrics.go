@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	consumed  *prometheus.CounterVec
 	written   *prometheus.CounterVec
+	deleted   *prometheus.CounterVec
 	dlq       *prometheus.CounterVec
 	retries   *prometheus.CounterVec
 	batchRows *prometheus.HistogramVec
@@ -31,6 +32,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streaming_rows_written_total",
 			Help: "Rows upserted into Cassandra.",
+		}, []string{"dataset"}),
+		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streaming_rows_deleted_total",
+			Help: "Rows deleted from Cassandra by tombstones: records with a key and a null value.",
 		}, []string{"dataset"}),
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streaming_dlq_records_total",
@@ -70,14 +75,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "How long the oldest batch in hand has waited for Cassandra (stage cassandra), or the dead letters in waiting for the dead-letter topic (stage dlq), to take it; 0 when nothing waits. The batch's offsets, or those of the partitions with dead letters in waiting, are not committed meanwhile.",
 		}, []string{"dataset", "stage"}),
 	}
-	reg.MustRegister(m.consumed, m.written, m.dlq, m.retries, m.batchRows, m.batchTime, m.writeRows, m.latency, m.lag, m.stuck)
+	reg.MustRegister(m.consumed, m.written, m.deleted, m.dlq, m.retries, m.batchRows, m.batchTime, m.writeRows, m.latency, m.lag, m.stuck)
 	return m
 }
 
 // init makes a dataset's counters visible at zero before anything happens, so that
 // a dashboard's rates read 0 rather than "no data" until the first retry.
 func (m *Metrics) init(dataset string) {
-	for _, c := range []*prometheus.CounterVec{m.consumed, m.written} {
+	for _, c := range []*prometheus.CounterVec{m.consumed, m.written, m.deleted} {
 		c.WithLabelValues(dataset)
 	}
 	for _, stage := range []string{"fetch", "commit", "cassandra", "dlq"} {

@@ -19,7 +19,17 @@ type RegisteredUsers struct{}
 var (
 	_ Dataset        = RegisteredUsers{}
 	_ MessageDecoder = RegisteredUsers{}
+	_ Tombstoner     = RegisteredUsers{}
 )
+
+// Tombstone deletes the row of a key: a record with a key and no value.
+func (RegisteredUsers) Tombstone(key []byte) (Row, error) {
+	id, err := parseUUID(string(key))
+	if err != nil {
+		return Row{}, err
+	}
+	return Row{Values: []any{id, nil, nil, nil}}, nil
+}
 
 // Name returns "registered_users".
 func (RegisteredUsers) Name() string { return "registered_users" }

@@ -2,9 +2,13 @@ package streaming_test
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,9 +36,15 @@ const wrongPassword = "Wr0ng-kafkasec-Pa55word"
 func TestSecuredKafka(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	t.Parallel() // it waits on servers (or a Spark job) of its own: beside the other such tests
+	args := watchArgs()
 	k := stacktest.PrivateKafka(t, stackScript(t), "STACK_SECURE=1")
+	seen := args()
 	secured := securedBus(t, k)
 	password := readPassword(t, k)
+
+	t.Run("no password was a process argument while the stack made and started Kafka", func(t *testing.T) {
+		assertNoSecretIn(t, k.Dir, seen, "kafka.tools.StorageTool", "kafka.Kafka")
+	})
 
 	t.Run("the producer and the streaming worker run through SASL_SSL", func(t *testing.T) {
 		p := newPipeAt(t, secured, sharedStore(t), 3)
@@ -143,6 +153,140 @@ func TestSecuredKafka(t *testing.T) {
 		out, err := k.Script(nil, "kafka-topics", "--list")
 		require.NoError(t, err, "%s", out)
 	})
+
+	t.Run("the stack's folder is its owner's only", func(t *testing.T) { assertPrivate(t, k.Dir) })
+
+	t.Run("the controller listener wants TLS, a client certificate and the controller's login", func(t *testing.T) {
+		controller := controllerAddr(t, k)
+		dial := func(sec *kafkasec.Security) error {
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			conn, err := sec.Dialer().DialContext(ctx, "tcp", controller)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_, err = conn.ReadPartitions()
+			return err
+		}
+		controllerFile := filepath.Join(k.Dir, "kafka", "controller.password")
+		as := func(changes ...string) *kafkasec.Security {
+			return securityOf(t, k, append([]string{"KAFKA_SASL_MECHANISM=PLAIN"}, changes...)...)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		conn, err := as("KAFKA_SASL_USERNAME=controller", "KAFKA_SASL_PASSWORD_FILE="+controllerFile).Dialer().DialContext(ctx, "tcp", controller)
+		require.NoError(t, err, "the controller's own login")
+		require.NoError(t, conn.Close())
+
+		assert.ErrorContains(t, dial(as()), "SASL Authentication Failed", "the programs' user is not the controller's")
+		assert.ErrorContains(t, dial(as("KAFKA_SASL_USERNAME=controller")), "SASL Authentication Failed", "a wrong password")
+		assert.Error(t, dial(securityOf(t, k, "KAFKA_SASL_MECHANISM=", "KAFKA_SASL_USERNAME=", "KAFKA_SASL_PASSWORD_FILE=")),
+			"TLS without a login")
+		assert.Error(t, dial(securityOf(t, k, "KAFKA_TLS_CERT_FILE=", "KAFKA_TLS_KEY_FILE=",
+			"KAFKA_SASL_USERNAME=controller", "KAFKA_SASL_PASSWORD_FILE="+controllerFile)), "no client certificate")
+		assert.Error(t, dial(&kafkasec.Security{}), "plaintext")
+	})
+}
+
+// watchArgs starts recording the command line of every process of the host, what any
+// local user reads with ps, every 50 ms; the function it returns stops and returns
+// them.
+func watchArgs() func() map[string]bool {
+	stop, done := make(chan struct{}), make(chan map[string]bool)
+	go func() {
+		seen := map[string]bool{}
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+			for _, p := range paths {
+				if b, err := os.ReadFile(p); err == nil && len(b) > 0 {
+					seen[strings.ReplaceAll(string(b), "\x00", " ")] = true
+				}
+			}
+			select {
+			case <-stop:
+				done <- seen
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() map[string]bool { close(stop); return <-done }
+}
+
+// assertNoSecretIn checks that no password of the stack in dir (its *.password and
+// store.pass files) is in the command lines seen, which must show each of the
+// commands want (the sampling saw the moments that matter).
+func assertNoSecretIn(t *testing.T, dir string, seen map[string]bool, want ...string) {
+	t.Helper()
+	var secrets []string
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".password") || d.Name() == "store.pass") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		secrets = append(secrets, strings.TrimSpace(string(b)))
+		return err
+	}))
+	require.NotEmpty(t, secrets, "the stack's passwords under %s", dir)
+	for _, w := range want {
+		assert.True(t, slices.ContainsFunc(slices.Collect(maps.Keys(seen)), func(c string) bool { return strings.Contains(c, w) }),
+			"the sampling saw no %s among %d command lines", w, len(seen))
+	}
+	for cmdline := range seen {
+		for _, s := range secrets {
+			if strings.Contains(cmdline, s) { // the message shows where, not the password
+				t.Errorf("a password of %s in a process's arguments: %s", dir, strings.ReplaceAll(cmdline, s, "<password>"))
+			}
+		}
+	}
+	t.Logf("%d passwords looked for in %d command lines seen", len(secrets), len(seen))
+}
+
+// assertPrivate checks that nothing under dir, a secured stack's folder (its keys,
+// configs with passwords, the servers' data and logs), is open to anyone but its
+// owner: stack/stack.sh makes it all with umask 077.
+func assertPrivate(t *testing.T, dir string) {
+	t.Helper()
+	files := 0
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) { // a server removed it meanwhile (compaction, a segment)
+			return nil
+		}
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		files++
+		assert.Zero(t, info.Mode().Perm()&0o077, "%s has mode %v", path, info.Mode().Perm())
+		return nil
+	}))
+	assert.Greater(t, files, 10, "files under %s", dir)
+}
+
+// controllerAddr is the address of k's controller listener, as its server.properties
+// says.
+func controllerAddr(t *testing.T, k *stacktest.Kafka) string {
+	t.Helper()
+	props, err := os.ReadFile(filepath.Join(k.Dir, "kafka", "server.properties"))
+	require.NoError(t, err)
+	var addr string
+	for line := range strings.Lines(string(props)) {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "listeners="); ok {
+			_, addr, _ = strings.Cut(rest, "CONTROLLER://") // the last listeners= wins, as in Kafka
+			addr, _, _ = strings.Cut(addr, ",")
+		}
+	}
+	require.NotEmpty(t, addr, "a CONTROLLER listener in server.properties")
+	return addr
 }
 
 // runToError runs a users worker with cfg and returns the error it stops with, which

@@ -396,7 +396,14 @@ func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing
 		return nil, err
 	}
 	now := time.Now()
-	w.metrics.written.WithLabelValues(name).Add(float64(len(h.rows) + h.superseded - rejected))
+	deleted := 0
+	for _, r := range h.rows {
+		if r.Delete {
+			deleted++
+		}
+	}
+	w.metrics.written.WithLabelValues(name).Add(float64(len(h.rows) + h.superseded - rejected - deleted))
+	w.metrics.deleted.WithLabelValues(name).Add(float64(deleted))
 	latency := w.metrics.latency.WithLabelValues(name)
 	for _, r := range h.rows {
 		latency.Observe(now.Sub(r.msg.Time).Seconds())
@@ -611,6 +618,12 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 			it = item{msg: m, bad: bad}
 		}
 	}()
+	if row, ok, err := w.tombstone(m, valueTimed); ok {
+		if bad := asInvalid(err); bad != nil {
+			return item{msg: m, bad: bad}
+		}
+		return item{msg: m, row: row}
+	}
 	row, err := decodeMessage(w.dataset, m)
 	if err != nil {
 		bad := asInvalid(err)
@@ -627,12 +640,12 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 	return item{msg: m, row: row}
 }
 
-// bytes is what an item holds: its message's key, value and headers, twice for a
-// record decoded into a row (the row holds its own copy of the values).
+// bytes is what an item holds: its message's key, value and headers (each with its
+// headerOverhead), twice for a record decoded into a row (the row holds its own copy of the values).
 func (it item) bytes() int {
 	n := len(it.msg.Key) + len(it.msg.Value)
 	for _, h := range it.msg.Headers {
-		n += len(h.Key) + len(h.Value)
+		n += len(h.Key) + len(h.Value) + headerOverhead
 	}
 	if it.bad == nil {
 		n *= 2
@@ -648,6 +661,19 @@ var (
 	minRecordTime    = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxRecordTimeAdd = 24 * time.Hour // after now
 )
+
+// tombstone decodes a record with a key and a null value into the deletion of its
+// row, at the record's write time, where the dataset's rows are named by their keys
+// and tombstones are not kept; ok is false for any other record, which is decoded.
+func (w *Worker) tombstone(m kafka.Message, valueTimed bool) (row Row, ok bool, err error) {
+	ts, isTombstoner := w.dataset.(Tombstoner)
+	if m.Value != nil || len(m.Key) == 0 || !isTombstoner || valueTimed || w.cfg.KeepTombstones {
+		return Row{}, false, nil
+	}
+	row, err = ts.Tombstone(m.Key)
+	row.Delete, row.WriteTime = true, recordWriteTime(m)
+	return row, true, err
+}
 
 // recordWriteTime is the write time of the row of record m: its Kafka timestamp, a
 // whole millisecond, plus its offset modulo 1000 in microseconds. Kafka timestamps

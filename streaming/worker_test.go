@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
@@ -144,4 +145,40 @@ func TestDecodeMarkedRecords(t *testing.T) {
 	it = w.decode(kafka.Message{Key: []byte("k"), Value: []byte("{}"), Time: at, Headers: []kafka.Header{forged}})
 	require.NotNil(t, it.bad)
 	assert.Equal(t, ReasonMissingID, it.bad.Reason, "decoded as any record")
+}
+
+// A record with a key and a null value deletes its row, at its write time, where the
+// dataset's rows are named by their keys (registered_users); with tombstones kept,
+// or for a dataset whose ids are in the values (users), it is dead-lettered.
+func TestDecodeTombstone(t *testing.T) {
+	cfg := Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"}
+	at := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	tombstone := kafka.Message{Key: []byte("0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b"), Time: at, Offset: 42}
+
+	registered, err := New(cfg, RegisteredUsers{}, NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	it := registered.decode(tombstone)
+	require.Nil(t, it.bad)
+	assert.True(t, it.row.Delete)
+	assert.Equal(t, "0b7e2f4a-3c1d-5e6f-8a9b-0c1d2e3f4a5b", it.row.Values[0].(gocql.UUID).String())
+	assert.Equal(t, at.Add(42*time.Microsecond), it.row.WriteTime, "the record's write time")
+
+	empty := tombstone
+	empty.Value = []byte{} // an empty value is no tombstone
+	assert.NotNil(t, registered.decode(empty).bad)
+	badKey := tombstone
+	badKey.Key = []byte("user-1")
+	require.NotNil(t, registered.decode(badKey).bad)
+	assert.Equal(t, ReasonInvalidID, registered.decode(badKey).bad.Reason)
+
+	cfg.KeepTombstones = true
+	kept, err := New(cfg, RegisteredUsers{}, NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	require.NotNil(t, kept.decode(tombstone).bad, "tombstones off: dead-lettered")
+
+	cfg.KeepTombstones = false
+	users, err := New(cfg, Users{}, NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	require.NotNil(t, users.decode(tombstone).bad, "users: the id is in the value")
+	assert.Equal(t, ReasonNotJSON, users.decode(tombstone).bad.Reason)
 }

@@ -5,10 +5,12 @@
 // secure.env), exit 2 when they are wrong.
 //
 //	probe [-nodes N] kafka 127.0.0.1:9092
-//	probe [-nodes N] cql 127.0.0.1:9042 [username password]
+//	probe [-nodes N] cql 127.0.0.1:9042
 //
-// The CQL probe speaks TLS as the programs do when CASSANDRA_TLS=1, with the
-// CASSANDRA_TLS_* files of the environment. With -nodes N (a cluster of the local
+// The CQL probe logs in as the programs do, with CASSANDRA_USERNAME and
+// CASSANDRA_PASSWORD (or CASSANDRA_PASSWORD_FILE) of the environment (a password is
+// never an argument: every local user can read those), and speaks TLS as they do when
+// CASSANDRA_TLS=1, with the CASSANDRA_TLS_* files of the environment. With -nodes N (a cluster of the local
 // stack), the answer counts only once N brokers are in Kafka's metadata, or once the
 // Cassandra node knows N-1 peers in the ring.
 package main
@@ -32,11 +34,11 @@ const timeout = 3 * time.Second
 func main() {
 	nodes := flag.Int("nodes", 1, "how many nodes the cluster has")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: probe [-nodes N] kafka|cql ADDRESS [username password]")
+		fmt.Fprintln(os.Stderr, "usage: probe [-nodes N] kafka|cql ADDRESS")
 	}
 	flag.Parse()
 	args := flag.Args()
-	if len(args) < 2 || *nodes < 1 {
+	if len(args) != 2 || *nodes < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -57,11 +59,7 @@ func main() {
 		}
 		answer, err = kafkaMetadata(ctx, sec, addr, *nodes)
 	case "cql":
-		var user, password string
-		if len(args) == 4 {
-			user, password = args[2], args[3]
-		}
-		answer, err = cassandraVersion(ctx, addr, user, password, *nodes)
+		answer, err = cassandraVersion(ctx, addr, *nodes)
 	default:
 		err = fmt.Errorf("unknown service %q (want kafka or cql)", kind)
 	}
@@ -90,7 +88,7 @@ func kafkaMetadata(ctx context.Context, sec *kafkasec.Security, addr string, bro
 		md.ClusterID, len(md.Brokers), md.Controller.ID, len(md.Topics)), nil
 }
 
-func cassandraVersion(ctx context.Context, addr, user, password string, nodes int) (string, error) {
+func cassandraVersion(ctx context.Context, addr string, nodes int) (string, error) {
 	cluster := gocql.NewCluster(addr)
 	cluster.Timeout = timeout
 	cluster.ConnectTimeout = timeout
@@ -99,6 +97,7 @@ func cassandraVersion(ctx context.Context, addr, user, password string, nodes in
 	if cfg := e.TLS("CASSANDRA"); cfg != nil {
 		cluster.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: true}
 	}
+	user, password := e.Str("CASSANDRA_USERNAME", ""), e.Secret("CASSANDRA_PASSWORD")
 	if err := e.Err(); err != nil {
 		return "", err
 	}

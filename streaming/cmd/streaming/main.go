@@ -169,6 +169,7 @@ func load(e *envvar.Reader) (config, error) {
 		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication),
 
 		ReadUncommitted: e.Checked("STREAMING_ISOLATION", streaming.ReadCommitted, streaming.CheckIsolation) == streaming.ReadUncommitted,
+		KeepTombstones:  e.Checked("STREAMING_TOMBSTONES", streaming.TombstonesDelete, streaming.CheckTombstones) == streaming.TombstonesOff,
 
 		BatchRows:      e.Positive("STREAMING_BATCH_ROWS", streaming.DefaultBatchRows),
 		BatchWait:      e.Wait("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait),

@@ -66,6 +66,7 @@ func envHelp() map[string]string {
 		"CASSANDRA_CONSISTENCY":      "write consistency level: ONE, QUORUM, LOCAL_QUORUM, ...",
 		"CASSANDRA_REPLICATION":      "CQL replication map of a keyspace the worker creates",
 		"STREAMING_ISOLATION":        "read_committed: only the records of committed transactions; read_uncommitted: also those of open and aborted ones",
+		"STREAMING_TOMBSTONES":       "delete: a record with a key and a null value deletes its row, where the key names the row (registered_users, declared datasets keyed by key); off: dead-lettered",
 		"STREAMING_BATCH_ROWS":       "most records in a micro-batch",
 		"STREAMING_BATCH_WAIT":       "longest wait after a batch's first record; 0: write what was fetched while the previous batch was written",
 		"STREAMING_CONCURRENCY":      "most Cassandra writes (batches) in flight",
