@@ -5,6 +5,7 @@ go 1.26.0
 toolchain go1.26.11
 
 require (
+	github.com/BurntSushi/toml v1.4.0
 	github.com/apache/cassandra-gocql-driver/v2 v2.1.2
 	github.com/brianvoe/gofakeit/v6 v6.28.0
 	github.com/compose-spec/compose-go/v2 v2.16.2
@@ -23,7 +24,6 @@ require (
 )
 
 require (
-	github.com/BurntSushi/toml v1.4.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/distribution/reference v0.5.0 // indirect

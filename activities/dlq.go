@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/dlq"
 )
 
@@ -33,6 +35,10 @@ func (a *Activities) DLQRanges(ctx context.Context, topic string) ([]dlq.Range, 
 type ReplayPageInput struct {
 	DLQTopic string    `json:"dlq_topic"`
 	Range    dlq.Range `json:"range"`
+	// Topic is the source topic the dead letters go back to: a dead letter whose
+	// dlq.topic names another fails. Empty (a page of a replay started before it
+	// was set): datasets.SourceTopic of DLQTopic.
+	Topic string `json:"topic,omitempty"`
 	// Reason, if set, selects the dead letters of that dlq.reason only.
 	Reason string `json:"reason,omitempty"`
 	// Since, if set, selects the dead letters written at or after it.
@@ -53,7 +59,8 @@ type ReplayPageResult struct {
 	// request); LoopBound had been replayed MaxReplays times. Both are skipped.
 	AlreadyReplayed int `json:"already_replayed"`
 	LoopBound       int `json:"loop_bound"`
-	// Failed cannot be replayed: truncated (too_large) or without a source topic.
+	// Failed cannot be replayed: truncated (too_large), without a source topic, or
+	// of a source topic other than the replay's.
 	Failed int `json:"failed"`
 }
 
@@ -63,14 +70,20 @@ type ReplayPageResult struct {
 const clockSkew = time.Minute
 
 // ReplayPage re-publishes the selected dead letters of a page to their source
-// topics (each a dataset's own topic, or one of Config.AllowedTopics: else the
-// page fails for good), each with its key, value and headers plus dlq.replayed_from (its
-// coordinates) and dlq.replays. It is idempotent: before publishing, it looks for
-// the page's coordinates on the source topics, from the oldest selected dead
-// letter's time on, and does not send those found again. So a page retried after a
-// worker crash, or a dead letter that two requests select, is published once.
+// topic, in.Topic (a dataset's own topic, or one of Config.AllowedTopics: else the
+// page fails for good), each with its key, value, headers and original timestamp
+// plus dlq.replayed_from (its coordinates) and dlq.replays. A dead letter whose
+// dlq.topic names another topic fails: whoever may write the dead-letter topic
+// does not choose where its letters go. It is idempotent: before publishing, it
+// looks for the page's replays on the source topic and does not send those found
+// again. So a page retried after a worker crash, or a dead letter that two
+// requests select, is published once.
 func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (ReplayPageResult, error) {
 	var res ReplayPageResult
+	target := cmp.Or(in.Topic, datasets.SourceTopic(in.DLQTopic))
+	if err := a.cfg.checkAnyTopic(target); err != nil {
+		return res, err
+	}
 	var todo []dlq.Letter
 	err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, a.cfg.KafkaSecurity.Dialer(), in.DLQTopic, in.Range, func(m kafka.Message) bool {
 		res.Read++
@@ -83,6 +96,10 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 		switch {
 		case l.Truncated || l.SourceTopic == "":
 			res.Failed++
+		case l.SourceTopic != target:
+			res.Failed++
+			activity.GetLogger(ctx).Warn("dead letter of another topic not replayed", "dead_letter",
+				dlq.Coordinates(in.DLQTopic, l.Partition, l.Offset), "its_topic", l.SourceTopic, "replay_topic", target)
 		case l.Replays >= in.MaxReplays && !in.Force:
 			res.LoopBound++
 		default:
@@ -93,14 +110,7 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 	if err != nil {
 		return res, a.kafkaError(ctx, "reading dead letters", err)
 	}
-	// Whoever may write the dead-letter topic names the topics: refused before the
-	// search for replays reads them.
-	for _, l := range todo {
-		if err := a.cfg.checkAnyTopic(l.SourceTopic); err != nil {
-			return res, err
-		}
-	}
-	done, err := a.replayed(ctx, todo)
+	done, err := a.replayed(ctx, in.DLQTopic, target, todo)
 	if err != nil {
 		return res, err
 	}
@@ -119,37 +129,41 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 	return res, nil
 }
 
-// replayed returns the dlq.replayed_from values found on the source topics of
-// letters, from the oldest letter's time (less clockSkew) to their end: a replay
-// is always published after its dead letter was written.
-func (a *Activities) replayed(ctx context.Context, letters []dlq.Letter) (map[string]bool, error) {
-	since := map[string]time.Time{}
+// replayed returns the coordinates of the letters of dead-letter topic dlqTopic
+// whose replay is on topic already (dlq.Letter.IsReplayOf), read from the earliest
+// of their ReplayedSince (less clockSkew) to the end: Kafka finds the first record
+// of that timestamp or later, and each replay is at it or after it.
+func (a *Activities) replayed(ctx context.Context, dlqTopic, topic string, letters []dlq.Letter) (map[string]bool, error) {
+	if len(letters) == 0 {
+		return nil, nil
+	}
+	wanted := map[string]dlq.Letter{}
+	since := letters[0].ReplayedSince()
 	for _, l := range letters {
-		if t, ok := since[l.SourceTopic]; !ok || l.Time.Before(t) {
-			since[l.SourceTopic] = l.Time
+		wanted[dlq.Coordinates(dlqTopic, l.Partition, l.Offset)] = l
+		if t := l.ReplayedSince(); t.Before(since) {
+			since = t
 		}
 	}
+	rs, err := dlq.RangesSince(ctx, a.kafka, topic, since.Add(-clockSkew))
+	if err != nil {
+		return nil, a.kafkaError(ctx, "looking for replays", err)
+	}
 	found := map[string]bool{}
-	for topic, t := range since {
-		rs, err := dlq.RangesSince(ctx, a.kafka, topic, t.Add(-clockSkew))
+	for _, r := range rs {
+		read := 0
+		err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, a.cfg.KafkaSecurity.Dialer(), topic, r, func(m kafka.Message) bool {
+			read++
+			beat(ctx, read)
+			for _, h := range m.Headers {
+				if l, ok := wanted[string(h.Value)]; ok && h.Key == dlq.HeaderReplayedFrom && l.IsReplayOf(dlqTopic, m) {
+					found[string(h.Value)] = true
+				}
+			}
+			return true
+		})
 		if err != nil {
 			return nil, a.kafkaError(ctx, "looking for replays", err)
-		}
-		for _, r := range rs {
-			read := 0
-			err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, a.cfg.KafkaSecurity.Dialer(), topic, r, func(m kafka.Message) bool {
-				read++
-				beat(ctx, read)
-				for _, h := range m.Headers {
-					if h.Key == dlq.HeaderReplayedFrom {
-						found[string(h.Value)] = true
-					}
-				}
-				return true
-			})
-			if err != nil {
-				return nil, a.kafkaError(ctx, "looking for replays", err)
-			}
 		}
 	}
 	return found, nil

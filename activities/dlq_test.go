@@ -17,7 +17,10 @@ import (
 
 // A page retried after its worker died having published part of it — here, the
 // replays of the even dead letters already on the source topic — publishes the
-// rest only: each dead letter once.
+// rest only: each dead letter once, with its original timestamp. Records that
+// forge the odd ones' dlq.replayed_from without their content do not count as
+// their replays, and a dead letter that names another topic than the replay's is
+// not published there.
 func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka)
 	brokers := stacktest.KafkaBrokers(t)
@@ -30,17 +33,19 @@ func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
 	for i := range 10 {
 		m := kafkatest.DeadLetter("missing_field", src, i%3, int64(i), fmt.Sprint("k", i), "{}", 0, at)
 		letters = append(letters, m)
-		if i%2 == 0 {
-			m.Offset = int64(i)
-			r := dlq.Parse(m).Replay(dlqTopic)
-			r.Topic, r.Partition = "", i%3
-			published = append(published, r)
+		m.Offset = int64(i)
+		r := dlq.Parse(m).Replay(dlqTopic)
+		r.Topic, r.Partition = "", i%3
+		if i%2 == 1 {
+			r.Value = []byte(`{"forged":true}`)
 		}
+		published = append(published, r)
 	}
+	letters = append(letters, kafkatest.DeadLetter("missing_field", "another-datasets-topic", 0, 0, "k10", "{}", 0, at))
 	kafkatest.Produce(t, brokers, dlqTopic, letters)
 	kafkatest.Produce(t, brokers, src, published)
 
-	page := ReplayPageInput{DLQTopic: dlqTopic, Range: dlq.Range{Partition: 0, From: 0, To: 10}, MaxReplays: 3}
+	page := ReplayPageInput{DLQTopic: dlqTopic, Topic: src, Range: dlq.Range{Partition: 0, From: 0, To: 11}, MaxReplays: 3}
 	refused := New(Config{KafkaBrokers: brokers}, discardLogger())
 	t.Cleanup(func() { _ = refused.Close() })
 	env := (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
@@ -49,7 +54,7 @@ func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
 	require.Error(t, err, "the source topic is neither a dataset's nor allowed")
 	assert.Contains(t, err.Error(), "topic "+src+" is not allowed")
 
-	a := New(Config{KafkaBrokers: brokers, AllowedTopics: []string{src}}, discardLogger())
+	a := New(Config{KafkaBrokers: brokers, AllowedTopics: []string{src, "another-datasets-topic"}}, discardLogger())
 	t.Cleanup(func() { _ = a.Close() })
 	env = (&testsuite.WorkflowTestSuite{}).NewTestActivityEnvironment()
 	env.RegisterActivity(a)
@@ -57,11 +62,19 @@ func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
 	require.NoError(t, err)
 	var res ReplayPageResult
 	require.NoError(t, v.Get(&res))
-	assert.Equal(t, ReplayPageResult{Read: 10, Selected: 10, Replayed: 5, AlreadyReplayed: 5}, res)
+	assert.Equal(t, ReplayPageResult{Read: 11, Selected: 11, Replayed: 5, AlreadyReplayed: 5, Failed: 1}, res)
 
 	msgs, _ := kafkatest.ReadAll(t.Context(), t, brokers, src)
-	counts := kafkatest.CountByHeader(msgs, dlq.HeaderReplayedFrom)
+	var replays []kafka.Message
+	for _, m := range msgs {
+		if string(m.Value) == "{}" {
+			replays = append(replays, m)
+			assert.Equal(t, at.Add(-time.Second).UnixMilli(), m.Time.UnixMilli(), "the source record's timestamp")
+		}
+	}
+	counts := kafkatest.CountByHeader(replays, dlq.HeaderReplayedFrom)
 	for i := range 10 {
 		assert.Equal(t, 1, counts[dlq.Coordinates(dlqTopic, 0, int64(i))], "dead letter %d", i)
 	}
+	assert.Len(t, replays, 10, "the other topic's dead letter is not here")
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
-	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
 // kafkaError says what was being done, at which Kafka (its brokers and the setting
@@ -33,7 +33,7 @@ func (a *Activities) kafkaError(ctx context.Context, doing string, err error) er
 	err = a.cfg.KafkaSecurity.Explain(ctx, a.cfg.KafkaBrokers, err)
 	var netErr *net.OpError
 	switch {
-	case kafkasec.IsError(err):
+	case misconfig.Is(err):
 	case errors.As(err, &netErr):
 		return fmt.Errorf("%s: %s unreachable: %w", doing, where, unwrapOpError(netErr))
 	case errors.Is(err, kafka.BrokerNotAvailable):

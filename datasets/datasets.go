@@ -112,6 +112,16 @@ func (d Dataset) RecordsNoun() string {
 // DeadLetterTopic is DLQTopic, or Topic + ".dlq".
 func (d Dataset) DeadLetterTopic() string { return cmp.Or(d.DLQTopic, d.Topic+".dlq") }
 
+// SourceTopic is the topic whose dead letters dead-letter topic dlqTopic holds by
+// default: its name without ".dlq"; "" when it does not end so (the operator then
+// names the source topic).
+func SourceTopic(dlqTopic string) string {
+	if src, ok := strings.CutSuffix(dlqTopic, ".dlq"); ok {
+		return src
+	}
+	return ""
+}
+
 // KeyColumn is the first column of the table, its partition key: the record id.
 func (d Dataset) KeyColumn() string { return d.Rows.Columns()[0].Name }
 

@@ -23,14 +23,7 @@ const readmeMaxBytes = 12 * 1024
 // as paths from this folder.
 func markdownFiles(t *testing.T) []string {
 	t.Helper()
-	files := []string{"../README.md"}
-	require.NoError(t, filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
-			files = append(files, path)
-		}
-		return err
-	}))
-	return files
+	return append([]string{"../README.md"}, pages(t)...)
 }
 
 var (
@@ -39,7 +32,6 @@ var (
 	linkRE     = regexp.MustCompile(`!?\[[^\]]*\]\(([^)\s]+)\)`)
 	codeSpanRE = regexp.MustCompile("`[^`]*`")
 	headingRE  = regexp.MustCompile(`^#{1,6} (.+)$`)
-	fenceLine  = regexp.MustCompile("^\\s*```")
 )
 
 // prose is a Markdown file's lines outside its fenced blocks, code spans blanked.
@@ -47,7 +39,7 @@ func prose(text string) []string {
 	var out []string
 	in := false
 	for _, line := range strings.Split(text, "\n") {
-		if fenceLine.MatchString(line) {
+		if fenceRE.MatchString(line) {
 			in = !in
 			out = append(out, "")
 			continue
@@ -69,7 +61,7 @@ func anchors(text string) map[string]bool {
 	seen := map[string]int{}
 	in := false
 	for _, line := range strings.Split(text, "\n") {
-		if fenceLine.MatchString(line) {
+		if fenceRE.MatchString(line) {
 			in = !in
 			continue
 		}

@@ -6,7 +6,7 @@
 # user types it (users, 20 s), which must end with every record of the run a row. Then
 # every secret of that stack (the Kafka and Cassandra passwords, the Temporal API key,
 # the client's private key) is looked for where it must never be: the programs' logs at
-# debug level, make run's output, the run's result and ids files, both /metrics and
+# debug level, the servers' logs, make run's output, the run's result and ids files, both /metrics and
 # /healthz, every program's -h, and the run's workflow history.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,8 +38,9 @@ secrets=(
 )
 places=$dir/places
 mkdir -p "$places"
-cp "$dir/logs/worker.log" "$dir/logs/streaming.log" "$dir/logs/temporal-front.log" "$out" \
-  "$dir/run/last-run.json" "$dir/run/last-run.ids" "$places/"
+# Every log of the stack: the programs' and the servers' (Temporal, its front, Kafka,
+# Cassandra).
+cp "$dir"/logs/*.log "$out" "$dir/run/last-run.json" "$dir/run/last-run.ids" "$places/"
 for p in "worker $STACK_WORKER_PORT" "streaming $STACK_STREAMING_PORT"; do
   set -- $p
   curl -fsS "http://127.0.0.1:$2/metrics" >"$places/$1.metrics"

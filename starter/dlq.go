@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/streampipe/streampipe/activities"
@@ -30,6 +32,9 @@ up to the end offsets of the moment it starts. It does not talk to Temporal.`,
 			input:   func() workflows.UserAutomationInput { return workflows.UserAutomationInput{Dataset: *dataset} },
 			offline: true,
 			run: func(ctx context.Context, _ client.Client, stdout, _ io.Writer) error {
+				if err := cfg.Activities.KafkaSecurity.Check(ctx, cfg.Activities.KafkaBrokers); err != nil { // a misconfiguration
+					return err
+				}
 				st, err := dlq.Count(ctx, cfg.Activities.KafkaBrokers, cfg.Activities.KafkaSecurity, topic())
 				if err != nil {
 					return fmt.Errorf("counting the dead letters at %s (KAFKA_BROKERS): %w", strings.Join(cfg.Activities.KafkaBrokers, ","), err)
@@ -63,26 +68,31 @@ var dlqReplay = command{
 worker consumes them again once their cause is fixed: a DLQReplay workflow on the
 worker's task queue, followed with a progress bar until it ends; then prints its
 result (JSON, on stdout: read, selected, replayed, skipped, failed) and its
-address in the Temporal Web UI. Each replayed record has its original key, value
-and headers, plus dlq.replayed_from (<dlq topic>/<partition>/<offset>) and
-dlq.replays (how many times it has been replayed).
+address in the Temporal Web UI. Each replayed record has its original key, value,
+headers and timestamp (so that it never overwrites a newer version of its row),
+plus dlq.replayed_from (<dlq topic>/<partition>/<offset>) and dlq.replays (how
+many times it has been replayed).
 
-It reads the dead letters up to the end offsets of the moment it starts, page by
-page, and resumes after a worker crash. Each dead letter is published once: one
-already on the source topic (a retried page, an earlier or overlapping request)
-is skipped. The workflow id derives from the selection: the same request while
-one runs follows that one. A record replayed -max-replays times already that
-failed again is skipped unless -force: loops are bounded. Ctrl-C, or -timeout,
-stops following; the replay goes on in the worker.`,
+The dead letters go back to the dead-letter topic's own source topic only (the
+dataset's; -topic names it for a -dlq-topic that does not end in .dlq): one that
+names another topic fails. It reads the dead letters up to the end offsets of the
+moment it starts, page by page (-page-size, at most 5000), and resumes after a
+worker crash. Each dead letter is published once: one whose replay is on the
+source topic already (a retried page, an earlier request) is skipped. One replay
+of a dead-letter topic runs at a time (workflow id dlq-replay-<dlq topic>): a
+second is refused, naming the first. A record replayed -max-replays times already
+that failed again is skipped unless -force: loops are bounded. Ctrl-C, or
+-timeout, stops following; the replay goes on in the worker.`,
 	setup: func(fs *flag.FlagSet, cfg *config.Producer) action {
 		taskQueueFlag(fs, cfg)
 		dataset, topic := dlqTopicFlags(fs, cfg)
 		in := &workflows.DLQReplayInput{}
+		fs.StringVar(&in.Topic, "topic", "", "the source topic to replay to (default: the dead-letter topic's name without .dlq)")
 		fs.StringVar(&in.Reason, "reason", "", "replay the dead letters of this dlq.reason only (see 'starter dlq stats')")
 		fs.StringVar(&in.Since, "since", "", `replay the dead letters written since: a duration back from now ("24h") or an RFC 3339 time`)
 		fs.IntVar(&in.MaxReplays, "max-replays", workflows.DefaultMaxReplays, "skip the dead letters of records replayed this many times already")
 		fs.BoolVar(&in.Force, "force", false, "replay them even so")
-		fs.IntVar(&in.PageSize, "page-size", 500, "dead letters read by one activity")
+		fs.IntVar(&in.PageSize, "page-size", 500, fmt.Sprintf("dead letters read by one activity (at most %d)", workflows.MaxPageSize))
 		detach := fs.Bool("detach", false, "start the replay and return without following it")
 		timeout := fs.Duration("timeout", 0, "stop following after this long (0: until the replay ends); the replay goes on")
 		return action{
@@ -99,16 +109,20 @@ stops following; the replay goes on in the worker.`,
 	},
 }
 
-// replay starts the replay of in, or finds the one running with the same
-// selection, and follows it.
+// replay starts the replay of in and follows it; one of the same dead-letter topic
+// that runs already is named, and nothing is started.
 func (r runner) replay(ctx context.Context, in workflows.DLQReplayInput, detach bool, timeout time.Duration) error {
 	run, err := r.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: r.id, TaskQueue: r.cfg.TaskQueue, StaticSummary: in.Summary(),
-		// A running replay of the same selection is followed, not doubled; a finished
-		// one may run again (it skips what is on the source topic already).
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Two replays of a topic at once could publish a letter twice: a second is
+		// refused. A finished one may run again (it skips what is replayed already).
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, workflows.DLQReplay, in)
+	if _, ok := errors.AsType[*serviceerror.WorkflowExecutionAlreadyStarted](err); ok {
+		return r.running(ctx, in)
+	}
 	if err != nil {
 		return fmt.Errorf("starting workflow %s on task queue %s: %w", r.id, r.cfg.TaskQueue, err)
 	}
@@ -120,6 +134,19 @@ func (r runner) replay(ctx context.Context, in workflows.DLQReplayInput, detach 
 	return r.followed(ctx, timeout, run, "replay", func(ctx context.Context) (any, error) {
 		return r.followReplay(ctx, run, newProgressBar(r.stderr, "dead letters"))
 	})
+}
+
+// running is the refusal of a replay of in's dead-letter topic while another runs:
+// it names that one (its run, start and selection).
+func (r runner) running(ctx context.Context, in workflows.DLQReplayInput) error {
+	desc, err := r.c.DescribeWorkflow(ctx, r.id, "")
+	if err != nil {
+		return fmt.Errorf("a replay of %s runs already (workflow %s); describing it: %w", in.DLQTopic, r.id, err)
+	}
+	summary, _ := desc.GetStaticSummary() // none: left out
+	return fmt.Errorf("a replay of %s runs already: workflow %s, run %s, started %s (%s); one replay of a dead-letter topic runs at a time: "+
+		"wait for it to end, or follow it in the Web UI: %s", in.DLQTopic, r.id, desc.WorkflowExecution.RunID,
+		desc.WorkflowStartTime.UTC().Format(time.RFC3339), summary, runURL(r.cfg, r.id, desc.WorkflowExecution.RunID))
 }
 
 // followReplay waits for the replay's result, showing its progress meanwhile, why

@@ -17,6 +17,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -72,7 +73,7 @@ func main() {
 		os.Exit(130)
 	default:
 		fmt.Fprintf(os.Stderr, "starter: %v\n", err)
-		os.Exit(cli.ExitError)
+		os.Exit(cli.ExitCode(err))
 	}
 }
 
@@ -123,6 +124,9 @@ func dispatch(ctx context.Context, args []string, cfg config.Producer, cfgErr er
 	if cfgErr != nil {
 		cli.BadConfig(stderr, "starter", cfgErr)
 		return errUsage
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "starter: warning: unsafe setting: %s\n", w)
 	}
 	if act.input != nil {
 		if err := act.input().Validate(); err != nil {
@@ -229,7 +233,7 @@ func dial(ctx context.Context, cfg config.Producer) (client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := temporaldial.Dial(ctx, cfg, quietLogger(cfg.LogFormat))
-	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
+	if misconfig.Is(err) {
 		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}
 	if err != nil {

@@ -382,11 +382,13 @@ func TestDLQStatsAndReplay(t *testing.T) {
 	for _, want := range []string{`"replayed": 3, "skipped": 0`, `"replayed": 0, "skipped": 3`} {
 		stdout.Reset()
 		stderr.Reset()
-		err := dispatch(ctx, []string{"dlq", "replay", "-dlq-topic", dlqTopic, "-reason", "missing_field", "-page-size", "2"}, cfg, nil, &stdout, &stderr)
+		err := dispatch(ctx, []string{"dlq", "replay", "-dlq-topic", dlqTopic, "-topic", src, "-reason", "missing_field", "-page-size", "2"},
+			cfg, nil, &stdout, &stderr)
 		require.NoError(t, err, stderr.String())
 		assert.Contains(t, strings.Join(strings.Fields(stdout.String()), " "), want)
 		assert.Contains(t, stderr.String(), "5/5 dead letters read · 3 selected")
-		assert.Contains(t, stderr.String(), "Replay dlq-replay-"+dlqTopic+"-")
+		assert.Contains(t, stderr.String(), "Replay dlq-replay-"+dlqTopic+" on task queue "+cfg.TaskQueue+": replay dead letters of "+
+			dlqTopic+" to "+src+", reason missing_field.")
 	}
 	got, _ := kafkatest.ReadAll(ctx, t, brokers, src)
 	assert.Len(t, got, 3)
@@ -399,4 +401,37 @@ func TestDLQStatsAndReplay(t *testing.T) {
 	err = dispatch(ctx, []string{"dlq", "stats", "-dlq-topic", missing}, cfg, nil, &stdout, &stderr)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "counting the dead letters at "+strings.Join(brokers, ",")+" (KAFKA_BROKERS): topic "+missing)
+}
+
+// One replay of a dead-letter topic at a time: while one runs (here, on a task
+// queue no worker polls), a second, whatever its selection, is refused, naming the
+// first. A page size above the bound is refused before anything starts.
+func TestDLQReplayOnePerTopic(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal)
+	cfg, err := config.LoadStarter(func(string) (string, bool) { return "", false })
+	require.NoError(t, err)
+	cfg.TemporalAddress = stacktest.TemporalAddress(t)
+	cfg.TaskQueue = fmt.Sprintf("test-nobody-%d", time.Now().UnixNano())
+	dlqTopic := cfg.TaskQueue + ".dlq"
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, dispatch(t.Context(), []string{"dlq", "replay", "-dlq-topic", dlqTopic, "-detach"}, cfg, nil, &stdout, &stderr), stderr.String())
+	c, err := client.Dial(client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace, Logger: quietLogger(cli.LogText)})
+	require.NoError(t, err)
+	defer c.Close()
+	first, err := c.DescribeWorkflow(t.Context(), "dlq-replay-"+dlqTopic, "")
+	require.NoError(t, err)
+	defer func() {
+		assert.NoError(t, c.TerminateWorkflow(context.Background(), "dlq-replay-"+dlqTopic, "", "test over"))
+	}()
+
+	err = dispatch(t.Context(), []string{"dlq", "replay", "-dlq-topic", dlqTopic, "-reason", "other", "-force"}, cfg, nil, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "a replay of "+dlqTopic+" runs already: workflow dlq-replay-"+dlqTopic+", run "+
+		first.WorkflowExecution.RunID+", started ")
+	assert.Contains(t, err.Error(), "(replay dead letters of "+dlqTopic+" to "+cfg.TaskQueue+"); one replay of a dead-letter topic runs at a time")
+
+	stderr.Reset()
+	err = dispatch(t.Context(), []string{"dlq", "replay", "-dlq-topic", dlqTopic, "-page-size", "5001"}, cfg, nil, &stdout, &stderr)
+	require.ErrorIs(t, err, errUsage)
+	assert.Contains(t, stderr.String(), "the page size must be 1 to 5000")
 }

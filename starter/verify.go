@@ -17,6 +17,7 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/streaming"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -65,6 +66,9 @@ func verify(ctx context.Context, cfg config.Cassandra, ds datasets.Dataset, idsF
 		Hosts: cfg.Hosts, HostsFrom: "CASSANDRA_HOSTS", Username: cfg.Username, Password: cfg.Password,
 		TLS: cfg.TLS, LocalDC: cfg.LocalDC, Consistency: "LOCAL_ONE", Logger: slog.New(slog.DiscardHandler),
 	})
+	if misconfig.Is(err) { // it says which settings
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("cannot reach Cassandra at %s (CASSANDRA_HOSTS): %w\n"+
 			"Check that it runs (`make stack-up` starts the local one)", strings.Join(cfg.Hosts, ","), err)

@@ -33,7 +33,7 @@ func TestCassandraCredentials(t *testing.T) {
 		env: []string{"CASSANDRA_HOSTS=" + strings.Join(db.Hosts, ","), "CASSANDRA_USERNAME=cassandra", "CASSANDRA_PASSWORD=cassandra"}}, 3)
 
 	msg := refusedAtOnce(t, p, func(c *streaming.Config) { c.Password = "not-the-password" })
-	assert.Contains(t, msg, `rejected the credentials of user "cassandra": check the username and password`)
+	assert.Contains(t, msg, `rejected the credentials of user "cassandra": check CASSANDRA_USERNAME and CASSANDRA_PASSWORD`)
 	assert.NotContains(t, msg, "not-the-password", "the error never shows the password")
 
 	l := newLoad()

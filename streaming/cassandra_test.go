@@ -3,9 +3,12 @@ package streaming
 import (
 	"crypto/tls"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
 // What gocql v2 says when Cassandra 5.0 refuses a session (seen on the local stack,
@@ -36,6 +39,12 @@ func TestConnectRefused(t *testing.T) {
 		if assert.Error(t, err, tc.msg) {
 			assert.Contains(t, err.Error(), "cassandra at 127.0.0.1:1 (CASSANDRA_HOSTS) "+tc.want)
 			assert.Contains(t, err.Error(), tc.msg, "the driver's own words follow")
+			m, ok := misconfig.As(err)
+			if assert.True(t, ok, "a misconfiguration: exit 2, its diagnosis on /healthz") {
+				assert.True(t, strings.HasPrefix(m.Public(), "cassandra (CASSANDRA_HOSTS) "), m.Public())
+				assert.NotContains(t, m.Public(), "127.0.0.1", "no address on /healthz")
+				assert.NotContains(t, m.Public(), `user "cassandra"`, "no user on /healthz")
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package streaming_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
@@ -295,4 +297,21 @@ func (p *pipe) columns(table string) []string {
 	require.NoError(p.t, iter.Close())
 	require.NotEmpty(p.t, cols, "table %s.%s", testKeyspace, table)
 	return cols
+}
+
+// A dataset stopped by a misconfiguration says it on /healthz, in the words of its
+// diagnosis without addresses or users (docs/configuration.md, Misconfigurations).
+func TestMisconfiguredDatasetSaysWhyOnHealthz(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
+	p := newPipe(t, 1)
+	cfg := p.config()
+	cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12} // the stack's Cassandra is plaintext
+	cfg.HostsFrom = "CASSANDRA_HOSTS"                   // as the program names them
+	w, err := streaming.New(cfg, streaming.Users{}, streaming.NewMetrics(prometheus.NewRegistry()))
+	require.NoError(t, err)
+	group := streaming.NewGroup(w)
+	err = group.Run(t.Context())
+	require.True(t, misconfig.Is(err), "a misconfiguration: %v", err)
+	assert.Equal(t, "users: stopped: cassandra (CASSANDRA_HOSTS) does not speak TLS on that port: unset CASSANDRA_TLS, "+
+		"or point CASSANDRA_HOSTS at the cluster's TLS port", opshttp.Public(group.Ready()))
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 	"github.com/streampipe/streampipe/workflows"
@@ -163,3 +164,57 @@ func (p *pipe) rowIDsOf(table string) map[string]bool {
 }
 
 func (p *pipe) countRows() int { return len(p.rowIDs()) }
+
+// TestReplayedOldVersionLosesToANewerRow dead-letters an old version of a row (its
+// note is missing, and the declaration wants one), then writes a newer version of
+// the same row. Once the declaration is relaxed, the old version is replayed with
+// its original timestamp, its row's write time: it loses to the newer row, as it
+// would have had it never failed. The same old content sent now, as a replay
+// without the original timestamp would send it, wins: the check is a real one.
+func TestReplayedOldVersionLosesToANewerRow(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsTemporal)
+	p := newPipe(t, 1)
+	metrics := streaming.NewMetrics(prometheus.NewRegistry())
+	strict, err := streaming.New(p.config(), things(t, true), metrics)
+	require.NoError(t, err)
+	stop := runUntilStopped(t, strict.Run)
+	require.Eventually(t, strict.Ready, time.Minute, 100*time.Millisecond)
+
+	id := uuid.NewString()
+	oldAt := time.Now().Add(-2 * time.Minute).Truncate(time.Millisecond)
+	oldValue := fmt.Appendf(nil, `{"id":%q,"name":"old"}`, id)
+	p.produce([]kafka.Message{
+		{Key: []byte(id), Value: oldValue, Time: oldAt},
+		{Key: []byte(id), Value: fmt.Appendf(nil, `{"id":%q,"name":"new","note":"x"}`, id), Time: oldAt.Add(time.Minute)},
+	})
+	p.waitCaughtUp(time.Minute)
+	require.NoError(t, stop())
+	require.Equal(t, "new", p.thingName(id))
+
+	relaxed, err := streaming.New(p.config(), things(t, false), metrics)
+	require.NoError(t, err)
+	stop = runUntilStopped(t, relaxed.Run)
+	defer func() { assert.NoError(t, stop()) }()
+	require.Eventually(t, relaxed.Ready, time.Minute, 100*time.Millisecond)
+	res := replayer(t, p.brokers, p.topic)(workflows.DLQReplayInput{DLQTopic: p.dlq})
+	assert.Equal(t, workflows.DLQReplayResult{DLQTopic: p.dlq, Read: 1, Selected: 1, Replayed: 1, Pages: 1}, res)
+	p.waitCaughtUp(time.Minute)
+	assert.Equal(t, "new", p.thingName(id), "the replayed old version lost to the newer row")
+	msgs, _ := kafkatest.ReadAll(t.Context(), t, p.brokers, p.topic)
+	require.Len(t, msgs, 3)
+	assert.True(t, oldAt.Equal(msgs[2].Time), "the replay carries the original timestamp %s, not %s", oldAt, msgs[2].Time)
+
+	p.produce([]kafka.Message{{Key: []byte(id), Value: oldValue}})
+	p.waitCaughtUp(time.Minute)
+	assert.Equal(t, "old", p.thingName(id), "sent with the time of now, the old version wins")
+}
+
+// thingName is the name of the row of id in the pipe's table of things.
+func (p *pipe) thingName(id string) string {
+	p.t.Helper()
+	uid, err := gocql.ParseUUID(id)
+	require.NoError(p.t, err)
+	var name string
+	require.NoError(p.t, p.session.Query("SELECT name FROM "+testKeyspace+"."+p.table+" WHERE id = ?", uid).Scan(&name))
+	return name
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/opshttp"
 )
 
@@ -75,10 +76,13 @@ func (g *Group) Ready() error {
 // state says why w is not ready; nothing when it is. The caller holds g.mu.
 func (g *Group) state(w *Worker) status {
 	if err := g.failed[w]; err != nil {
+		if e, ok := misconfig.As(err); ok { // its diagnosis
+			return status{public: "stopped: " + e.Public(), detail: "stopped: " + err.Error()}
+		}
 		return status{public: "stopped (the log says why)", detail: "stopped: " + err.Error()}
 	}
 	if s := w.startup(); s.public != "" {
-		return status{public: "starting: " + s.public, detail: "starting: " + s.detail}
+		return s
 	}
 	if s := w.problem(); s.public != "" {
 		return s

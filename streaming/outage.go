@@ -10,7 +10,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/misconfig"
+	"github.com/streampipe/streampipe/internal/opshttp"
 )
 
 // outage follows one thing the worker waits for (Kafka, Cassandra, the dead-letter
@@ -74,10 +75,14 @@ func (o *outage) problem() status {
 	if since.IsZero() {
 		return status{}
 	}
-	public := fmt.Sprintf("waiting for %s since %s (%s)", o.what.public, since.Format(time.RFC3339),
-		time.Since(since).Round(time.Second))
-	return status{public: public, detail: fmt.Sprintf("waiting for %s since %s (%s): %v", o.what.at,
-		since.Format(time.RFC3339), time.Since(since).Round(time.Second), err)}
+	return waitStatus(o.what, since, err)
+}
+
+// waitStatus says that the worker waits for srv since since, the latest attempt
+// having failed with err: in /healthz's one grammar of a wait (opshttp.Waiting), at
+// start-up as later.
+func waitStatus(srv server, since time.Time, err error) status {
+	return status{public: opshttp.Waiting(srv.public, since), detail: fmt.Sprintf("%s: %v", opshttp.Waiting(srv.at, since), err)}
 }
 
 // status is what a worker waits for, said twice: public for /healthz (what, since
@@ -102,7 +107,7 @@ func join(ss ...status) status {
 // available, not the leader or coordinator, a refused connection, a timeout) is an
 // outage that ends.
 func kafkaFatal(err error) bool {
-	return kafkasec.IsError(err) || isKafkaError(err,
+	return misconfig.Is(err) || isKafkaError(err,
 		kafka.SASLAuthenticationFailed, kafka.UnsupportedSASLMechanism, kafka.IllegalSASLState,
 		kafka.TopicAuthorizationFailed, kafka.GroupAuthorizationFailed, kafka.ClusterAuthorizationFailed,
 		kafka.InvalidSessionTimeout, kafka.InconsistentGroupProtocol, kafka.InvalidGroupId,

@@ -72,9 +72,7 @@ func (w *Worker) await(ctx context.Context, srv server, advice string, attempt f
 			waited = true
 			w.log.Warn(server+" does not answer yet; waiting for it", "for_at_most", w.cfg.StartupTimeout, "err", err)
 		}
-		since := fmt.Sprintf(" since %s (for at most %v)", start.Format(time.TimeOnly), w.cfg.StartupTimeout)
-		w.waiting.Store(&status{public: "waiting for " + srv.public + since,
-			detail: fmt.Sprintf("waiting for %s%s: %v", server, since, err)})
+		w.waiting.Store(new(waitStatus(srv, start, err)))
 		d := min(b.next(), left)
 		w.log.Debug(server+" does not answer yet; retrying", "in", d, "err", err)
 		if err := sleep(ctx, d); err != nil {

@@ -112,23 +112,29 @@ func readAll(b sparkpeer.Batch, end map[int]int64) bool {
 	return true
 }
 
-// cutOver does what `starter cutover` does with ckpt: a dry run first, which must
-// show Spark's last batch and commit nothing, then the commit.
+// cutOver does what `starter cutover` does with ckpt: the plan first, which must
+// show Spark's last batch and commit nothing, then the commit. The query stopped a
+// moment ago: -execute is refused until its checkpoint has been quiet for the
+// bound, and it holds no live member of a Spark consumer group.
 func (p *pipe) cutOver(ckpt string, last sparkpeer.Batch) cutover.Plan {
 	p.t.Helper()
 	ck, err := cutover.ReadCheckpoint(ckpt)
 	require.NoError(p.t, err)
+	err = cutover.CheckSparkStopped(context.Background(), p.client, ck, p.topic, cutover.SparkGroupPrefix, time.Hour, time.Now())
+	var refused *cutover.Refused
+	require.ErrorAs(p.t, err, &refused, "a checkpoint written a moment ago")
+	require.NoError(p.t, cutover.CheckSparkStopped(context.Background(), p.client, ck, p.topic, cutover.SparkGroupPrefix, 0, time.Now()))
 	plan, err := cutover.Prepare(context.Background(), p.client, ck, p.topic, p.group, false)
 	require.NoError(p.t, err)
 	var out bytes.Buffer
 	plan.Print(&out)
-	p.t.Logf("dry run:\n%s", out.String())
+	p.t.Logf("plan:\n%s", out.String())
 	assert.Contains(p.t, out.String(), fmt.Sprintf("last finished batch %d ", last.ID))
 	for _, pt := range plan.Partitions {
 		assert.Equal(p.t, last.EndOffsets[int32(pt.ID)], pt.Commit, "partition %d: Spark's end offset", pt.ID)
 	}
 	for pt, off := range p.committed() {
-		assert.Negative(p.t, off, "partition %d: the dry run committed nothing", pt)
+		assert.Negative(p.t, off, "partition %d: the plan committed nothing", pt)
 	}
 	require.NoError(p.t, plan.Commit(context.Background(), p.client))
 	return plan

@@ -64,7 +64,7 @@ func TestReplaySurvivesWorkerKill(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	s := newStack(t)
 	const n = 3000
-	src, dlqTopic := s.topic+"-src", s.topic+".dlq"
+	src, dlqTopic := s.topic+"-src", s.topic+"-src.dlq"
 	coords := deadLetters(t, s.brokers, src, dlqTopic, n, func(int) string { return "missing_field" }, func(int) []kafka.Header { return nil })
 	const deadAPI = "http://127.0.0.1:1/api/"
 	first := s.startWorker(t, deadAPI, "WORKER_ALLOWED_TOPICS="+src)
@@ -115,7 +115,7 @@ func TestReplaySurvivesWorkerKill(t *testing.T) {
 func TestReplayIsBoundedAndSelects(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	s := newStack(t)
-	src, dlqTopic := s.topic+"-src", s.topic+".dlq"
+	src, dlqTopic := s.topic+"-src", s.topic+"-src.dlq"
 	reason := func(i int) string { return []string{"missing_field", "invalid_json"}[i%2] }
 	replays := func(i int) []kafka.Header { // 0, 1, 2, 3, 0, 1, …
 		return []kafka.Header{{Key: dlq.HeaderReplays, Value: fmt.Appendf(nil, "%d", (i/2)%4)}}

@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +27,7 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/internal/temporalmetrics"
@@ -65,9 +65,12 @@ func runMain(args []string, lookup func(string) (string, bool), stdout, stderr i
 		return cli.BadConfig(stderr, "worker", err)
 	}
 	logger := cfg.LogFormat.Logger(stderr, cfg.LogLevel)
+	for _, w := range cfg.Warnings {
+		logger.Warn("unsafe setting: " + w)
+	}
 	if err := run(cfg, logger); err != nil {
 		logger.Error("worker stopped", "error", err)
-		return cli.ExitError
+		return cli.ExitCode(err)
 	}
 	return cli.ExitOK
 }
@@ -85,11 +88,16 @@ func run(cfg config.Producer, logger *slog.Logger) (err error) {
 	}()
 	dialCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	// Kafka settings that cannot work stop the worker at once, in the words every
+	// program uses; Kafka not answering does not: runs wait for it.
+	if err := cfg.Activities.KafkaSecurity.Check(dialCtx, cfg.Activities.KafkaBrokers); err != nil {
+		return err
+	}
 	// The SDK's metrics go to the registry of the worker's own, served on /metrics.
 	reg := opshttp.NewRegistry()
 	cfg.TemporalOptions.MetricsHandler = temporalmetrics.New(reg)
 	c, err := temporaldial.Dial(dialCtx, cfg, tlog.NewStructuredLogger(logger))
-	if refused := (*temporaldial.RefusedError)(nil); errors.As(err, &refused) {
+	if misconfig.Is(err) {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}
 	if err != nil {
@@ -113,16 +121,16 @@ func run(cfg config.Producer, logger *slog.Logger) (err error) {
 	cfg.Activities.Metrics = activities.NewMetrics(reg)
 	acts := activities.New(cfg.Activities, logger)
 	if cfg.MetricsAddr != "" {
-		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, func(ctx context.Context) error {
-			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-				return opshttp.NotReady("temporal (TEMPORAL_ADDRESS): unreachable",
-					fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress, err))
-			}
-			if err := acts.CheckKafka(ctx); err != nil {
-				return opshttp.NotReady("kafka (KAFKA_BROKERS): unreachable", err)
-			}
-			return nil
-		}, logger)
+		srv, err := opshttp.Listen(cfg.MetricsAddr, reg, opshttp.Checks(
+			opshttp.Check{What: "temporal (TEMPORAL_ADDRESS)", Check: func(ctx context.Context) error {
+				if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+					return fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress,
+						temporaldial.Explain(err, cfg.TemporalOptions))
+				}
+				return nil
+			}},
+			opshttp.Check{What: "kafka (KAFKA_BROKERS)", Check: acts.CheckKafka},
+		), logger)
 		if err != nil {
 			return err
 		}

@@ -202,6 +202,16 @@ func TestTenSecondRun(t *testing.T) {
 		assert.Contains(t, metrics, series)
 	}
 	assert.Regexp(t, `temporal_activity_execution_latency_seconds_count\{[^}]*activity_type="PublishTick"[^}]*task_queue="`+s.taskQueue+`"[^}]*\} 10\n`, metrics)
+	// Every series docs/observability.md lists as there after a short run is.
+	doc, err := os.ReadFile("../docs/observability.md")
+	require.NoError(t, err)
+	_, listed, _ := strings.Cut(string(doc), "<!-- checked: by worker TestTenSecondRun -->\n```text\n")
+	listed, _, _ = strings.Cut(listed, "```")
+	require.NotEmpty(t, listed, "docs/observability.md lists the Temporal SDK's series")
+	for _, line := range strings.Split(strings.TrimSpace(listed), "\n") {
+		name, _, _ := strings.Cut(line, "{")
+		assert.Contains(t, metrics, "\n"+name+"{", "docs/observability.md lists %s", line)
+	}
 }
 
 // What a run's input may not do on the real worker and server: carry a Resume (the
@@ -247,6 +257,14 @@ func (w *workerProcess) get(t *testing.T, path string) string {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
 	return string(body)
+}
+
+// healthz asks /healthz, whatever it answers.
+func (w *workerProcess) healthz(t *testing.T) {
+	t.Helper()
+	resp, err := http.Get("http://" + w.ops + "/healthz")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
 }
 
 func TestRunSurvivesWorkerKill(t *testing.T) {
@@ -387,7 +405,8 @@ func TestStopsOnSignalWhileStarting(t *testing.T) {
 }
 
 // /healthz answers 503 naming Kafka (by its variable, not its address) when the
-// worker cannot reach it.
+// worker cannot reach it, in the one grammar of a wait; the log says why at the
+// default level, once (docs/configuration.md, Operations endpoints).
 func TestHealthzReportsKafkaUnreachable(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
 	s := newStack(t)
@@ -403,7 +422,41 @@ func TestHealthzReportsKafkaUnreachable(t *testing.T) {
 		body = string(b)
 		return resp.StatusCode == http.StatusServiceUnavailable
 	}, 20*time.Second, 200*time.Millisecond, "healthz: %s", body)
-	assert.Equal(t, "not ready\nkafka (KAFKA_BROKERS): unreachable\n", body, "states only: no host, no error text")
+	assert.Regexp(t, `^not ready\nwaiting for kafka \(KAFKA_BROKERS\) since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+s\)\n$`, body,
+		"states only: no host, no error text")
+	for range 3 {
+		w.healthz(t)
+	}
+	logs := w.logs.String()
+	assert.Equal(t, 1, strings.Count(logs, `level=INFO msg="/healthz answers 503" healthz="not ready\nwaiting for kafka (KAFKA_BROKERS) since `),
+		"one line at the default level, however often /healthz is asked:\n%s", logs)
+	assert.Contains(t, logs, "Kafka at 127.0.0.1:1 (KAFKA_BROKERS) unreachable: connection refused", "the log has the details")
+}
+
+// Kafka settings that cannot work (TLS or SASL at a listener without them) stop the
+// worker at start with exit 2, in the words the other programs use (kafkasec).
+func TestKafkaMisconfigurationStopsTheWorker(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka)
+	s := newStack(t)
+	for _, tt := range []struct {
+		name string
+		env  []string
+		says string
+	}{
+		{"TLS at a plaintext listener", []string{"KAFKA_TLS=1"},
+			"the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"},
+		{"SASL at a listener without it", []string{"KAFKA_SASL_MECHANISM=SCRAM-SHA-512", "KAFKA_SASL_USERNAME=app", "KAFKA_SASL_PASSWORD=x"},
+			"the broker does not speak SASL at this address: unset KAFKA_SASL_MECHANISM, or point KAFKA_BROKERS at its SASL listener"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := s.startWorker(t, "http://127.0.0.1:1/api/", tt.env...)
+			err := w.cmd.Wait()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the worker stops: %s", w.logs)
+			assert.Equal(t, 2, exit.ExitCode())
+			assert.Contains(t, w.logs.String(), "kafka at "+s.brokers[0]+" (KAFKA_BROKERS): "+tt.says)
+		})
+	}
 }
 
 // Kafka stopped for 30 s mid-run (a Kafka of the test's own): the ticks that fall
@@ -454,7 +507,7 @@ func TestRunSurvivesKafkaOutage(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-	assert.Contains(t, string(body), "kafka (KAFKA_BROKERS): unreachable")
+	assert.Contains(t, string(body), "waiting for kafka (KAFKA_BROKERS) since ")
 	doneBefore := progress().TicksDone
 	time.Sleep(30*time.Second - time.Since(down))
 	k.Start()

@@ -60,9 +60,11 @@ func TestRunThroughMutualTLSAndAPIKey(t *testing.T) {
 	assert.Positive(t, events)
 }
 
-// A wrong API key, an untrusted server, an expired client certificate and a key
-// that is not the certificate's each stop the worker with a message that says
-// which, and that never shows the key.
+// A wrong API key, an untrusted server, an expired client certificate, a key that
+// is not the certificate's, credentials with TLS off and host verification turned
+// off without the unsafe variable each stop the worker with a message that says
+// which, and that never shows the key: exit 2, a configuration error, whether the
+// worker finds it reading its settings or the server refuses them.
 func TestRefusedCredentialsSayWhich(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal)
 	f := temporaltest.SecureFront(t)
@@ -73,14 +75,18 @@ func TestRefusedCredentialsSayWhich(t *testing.T) {
 		code   int
 		want   string
 	}{
-		{"wrong API key", map[string]string{"TEMPORAL_API_KEY": "sp-wrong-api-key"}, 1,
+		{"wrong API key", map[string]string{"TEMPORAL_API_KEY": "sp-wrong-api-key"}, 2,
 			"connecting to Temporal at " + f.Addr + ", namespace default: Temporal refused the API key (TEMPORAL_API_KEY)"},
-		{"wrong CA", map[string]string{"TEMPORAL_TLS_SERVER_CA_CERT_PATH": testcerts.NewCA(t, "other").CertFile}, 1,
+		{"wrong CA", map[string]string{"TEMPORAL_TLS_SERVER_CA_CERT_PATH": testcerts.NewCA(t, "other").CertFile}, 2,
 			"the server's certificate is not trusted"},
 		{"expired client certificate", map[string]string{"TEMPORAL_TLS_CLIENT_CERT_PATH": expired.CertFile, "TEMPORAL_TLS_CLIENT_KEY_PATH": expired.KeyFile}, 2,
 			`TEMPORAL_TLS_CLIENT_CERT_PATH="` + expired.CertFile + `": the client certificate expired on`},
 		{"key of another certificate", map[string]string{"TEMPORAL_TLS_CLIENT_KEY_PATH": expired.KeyFile}, 2,
 			`TEMPORAL_TLS_CLIENT_KEY_PATH="` + expired.KeyFile + `": not the private key of the certificate of TEMPORAL_TLS_CLIENT_CERT_PATH`},
+		{"credentials with TLS off", map[string]string{"TEMPORAL_TLS": "false"}, 2,
+			`TEMPORAL_TLS="false" turns TLS off, yet TEMPORAL_API_KEY is set and a client certificate (TEMPORAL_TLS_CLIENT_CERT_PATH=`},
+		{"host verification off", map[string]string{"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "true"}, 2,
+			`refused unless TEMPORAL_TLS_INSECURE_SKIP_VERIFY=1 asks for it too`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,9 +1,7 @@
 package workflows
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/streampipe/streampipe/activities"
+	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/dlq"
 )
 
@@ -21,16 +20,23 @@ const (
 	DefaultMaxReplays = 3
 	// defaultPageSize is how many dead letters one ReplayPage activity reads.
 	defaultPageSize = 500
+	// MaxPageSize bounds PageSize: a page is held in the worker's memory, and is
+	// one activity's work between heartbeats of its steps.
+	MaxPageSize = 5000
 	// pagesPerRun bounds one execution's history (about 10 events a page): after
 	// this many pages the workflow continues as new.
 	pagesPerRun = 200
 )
 
 // DLQReplayInput selects the dead letters a replay re-publishes. The workflow id
-// derives from it (ReplayID), so a second identical request finds the first.
+// derives from the dead-letter topic (ReplayID): one replay of a topic at a time.
 type DLQReplayInput struct {
 	// DLQTopic is the dead-letter topic read. Required.
 	DLQTopic string `json:"dlq_topic"`
+	// Topic is the source topic the dead letters are replayed to; a dead letter
+	// whose dlq.topic names another fails. Default: DLQTopic without its ".dlq"
+	// (datasets.SourceTopic); required when DLQTopic does not end so.
+	Topic string `json:"topic,omitempty"`
 	// Reason, if set, selects the dead letters of that dlq.reason only.
 	Reason string `json:"reason,omitempty"`
 	// Since, if set, selects the dead letters written since then: a duration back
@@ -40,7 +46,8 @@ type DLQReplayInput struct {
 	// skipped unless Force. Default DefaultMaxReplays.
 	MaxReplays int  `json:"max_replays,omitempty"`
 	Force      bool `json:"force,omitempty"`
-	// PageSize is how many dead letters a page reads; default 500.
+	// PageSize is how many dead letters a page reads; default 500, at most
+	// MaxPageSize.
 	PageSize int `json:"page_size,omitempty"`
 	// Resume carries the progress into the next execution when the workflow
 	// continues as new. Callers leave it empty.
@@ -78,20 +85,17 @@ type DLQReplayResult struct {
 	Pages  int `json:"pages"`
 }
 
-// ReplayID is the workflow id of a replay of in's selection: the same selection
-// gives the same id.
-func ReplayID(in DLQReplayInput) string {
-	in.Resume = nil
-	in.MaxReplays = in.maxReplays()
-	in.PageSize = 0
-	b, _ := json.Marshal(in) // plain fields: cannot fail
-	sum := sha256.Sum256(b)
-	return "dlq-replay-" + in.DLQTopic + "-" + hex.EncodeToString(sum[:6])
-}
+// ReplayID is the workflow id of a replay of in's dead-letter topic: one id per
+// topic, so that a second replay of a topic is refused while one runs (two could
+// publish a letter twice).
+func ReplayID(in DLQReplayInput) string { return "dlq-replay-" + in.DLQTopic }
+
+// target is the source topic the replay publishes to.
+func (in DLQReplayInput) target() string { return cmp.Or(in.Topic, datasets.SourceTopic(in.DLQTopic)) }
 
 // Summary describes the replay in one line, for the Web UI's list of workflows.
 func (in DLQReplayInput) Summary() string {
-	s := "replay dead letters of " + in.DLQTopic
+	s := "replay dead letters of " + in.DLQTopic + " to " + in.target()
 	if in.Reason != "" {
 		s += ", reason " + in.Reason
 	}
@@ -119,8 +123,14 @@ func (in DLQReplayInput) Validate() error {
 		return err
 	case !topicName.MatchString(in.DLQTopic):
 		return invalid("dlq_topic", "%q is not a Kafka topic name", in.DLQTopic)
-	case in.MaxReplays < 0 || in.PageSize < 0:
-		return invalid("max_replays", "max replays and page size must not be negative")
+	case in.target() == "":
+		return invalid("topic", "%q does not end in .dlq: name the source topic its dead letters go back to", in.DLQTopic)
+	case !topicName.MatchString(in.target()):
+		return invalid("topic", "%q is not a Kafka topic name", in.Topic)
+	case in.MaxReplays < 0:
+		return invalid("max_replays", "max replays must not be negative")
+	case in.PageSize < 0 || in.PageSize > MaxPageSize:
+		return invalid("page_size", "the page size must be 1 to %d (0: %d)", MaxPageSize, defaultPageSize)
 	}
 	return nil
 }
@@ -154,8 +164,9 @@ var replayActivityOptions = workflow.ActivityOptions{
 	},
 }
 
-// DLQReplay re-publishes the selected dead letters of a dead-letter topic to their
-// source topics, page by page (ReplayPage), exactly once each.
+// DLQReplay re-publishes the selected dead letters of a dead-letter topic to its
+// source topic (Topic), page by page (ReplayPage), exactly once each, each with its
+// original timestamp.
 //
 // Design. The ranges to read are fixed when the replay starts: each partition's
 // offsets up to its end then, so dead letters written during the replay (replays
@@ -164,7 +175,8 @@ var replayActivityOptions = workflow.ActivityOptions{
 // offset in its state, which a query and the Web UI's current details show; after
 // pagesPerRun pages it continues as new with that state. A page is one activity:
 // exactly once comes from the activity itself, which skips the dead letters whose
-// coordinates (dlq.replayed_from) are on the source topic already, so a page
+// replay (their coordinates in dlq.replayed_from, with their key and value) is on
+// the source topic already, so a page
 // retried after a worker crash, or a dead letter selected by two requests, is
 // published once.
 func DLQReplay(ctx workflow.Context, in DLQReplayInput) (DLQReplayResult, error) {
@@ -205,7 +217,7 @@ func DLQReplay(ctx workflow.Context, in DLQReplayInput) (DLQReplayResult, error)
 		opts.Summary = fmt.Sprintf("partition %d offsets %d to %d", page.Partition, page.From, page.To-1)
 		var res activities.ReplayPageResult
 		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.ReplayPage, activities.ReplayPageInput{
-			DLQTopic: in.DLQTopic, Range: page, Reason: in.Reason, Since: st.Since, MaxReplays: in.maxReplays(), Force: in.Force,
+			DLQTopic: in.DLQTopic, Range: page, Topic: in.target(), Reason: in.Reason, Since: st.Since, MaxReplays: in.maxReplays(), Force: in.Force,
 		}).Get(ctx, &res); err != nil {
 			return DLQReplayResult{}, fmt.Errorf("dead letters %s to offset %d: %w",
 				dlq.Coordinates(in.DLQTopic, page.Partition, page.From), page.To-1, err)

@@ -104,19 +104,13 @@ func TestReplayAnswersItsProgress(t *testing.T) {
 	assert.Empty(t, p.Ranges)
 }
 
-func TestReplayIDDerivesFromTheSelection(t *testing.T) {
+// One replay of a dead-letter topic at a time: the id is the topic's, whatever the
+// selection.
+func TestReplayIDIsTheTopics(t *testing.T) {
 	in := DLQReplayInput{DLQTopic: "orders.dlq", Reason: "missing_field", Since: "24h"}
-	assert.Equal(t, ReplayID(in), ReplayID(DLQReplayInput{DLQTopic: "orders.dlq", Reason: "missing_field", Since: "24h",
-		MaxReplays: DefaultMaxReplays, PageSize: 10}), "the default max and the page size do not change the selection")
-	assert.Regexp(t, `^dlq-replay-orders\.dlq-[0-9a-f]{12}$`, ReplayID(in))
-	for _, other := range []DLQReplayInput{
-		{DLQTopic: "orders.dlq", Reason: "invalid_json", Since: "24h"},
-		{DLQTopic: "orders.dlq", Reason: "missing_field"},
-		{DLQTopic: "orders.dlq", Reason: "missing_field", Since: "24h", Force: true},
-		{DLQTopic: "users.dlq", Reason: "missing_field", Since: "24h"},
-	} {
-		assert.NotEqual(t, ReplayID(in), ReplayID(other), "%+v", other)
-	}
+	assert.Equal(t, "dlq-replay-orders.dlq", ReplayID(in))
+	assert.Equal(t, ReplayID(in), ReplayID(DLQReplayInput{DLQTopic: "orders.dlq", Force: true, PageSize: 10}))
+	assert.NotEqual(t, ReplayID(in), ReplayID(DLQReplayInput{DLQTopic: "users.dlq"}))
 }
 
 func TestReplayInputIsChecked(t *testing.T) {
@@ -126,13 +120,19 @@ func TestReplayInputIsChecked(t *testing.T) {
 	}{
 		{DLQReplayInput{DLQTopic: "a b"}, "dlq_topic"},
 		{DLQReplayInput{DLQTopic: "t", Since: "yesterday"}, "since"},
-		{DLQReplayInput{DLQTopic: "t", MaxReplays: -1}, "max_replays"},
+		{DLQReplayInput{DLQTopic: "t.dlq", MaxReplays: -1}, "max_replays"},
+		{DLQReplayInput{DLQTopic: "t.dlq", PageSize: -1}, "page_size"},
+		{DLQReplayInput{DLQTopic: "t.dlq", PageSize: MaxPageSize + 1}, "page_size"},
+		{DLQReplayInput{DLQTopic: "t-dead"}, "topic"},
+		{DLQReplayInput{DLQTopic: "t-dead", Topic: "a b"}, "topic"},
 	} {
 		var ie *InputError
 		require.ErrorAs(t, tt.in.Validate(), &ie, "%+v", tt.in)
 		assert.Equal(t, tt.field, ie.Field)
 	}
-	assert.NoError(t, DLQReplayInput{DLQTopic: "t", Since: "2026-12-01T10:00:00Z"}.Validate())
+	assert.NoError(t, DLQReplayInput{DLQTopic: "t.dlq", Since: "2026-12-01T10:00:00Z", PageSize: MaxPageSize}.Validate())
+	assert.NoError(t, DLQReplayInput{DLQTopic: "t-dead", Topic: "t"}.Validate())
+	assert.Equal(t, "t", DLQReplayInput{DLQTopic: "t.dlq"}.target())
 
 	e := newReplayEnv(nil, nil)
 	e.ExecuteWorkflow(DLQReplay, DLQReplayInput{DLQTopic: "t", Since: "yesterday"})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/buildinfo"
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
 // Exit codes of the programs.
@@ -104,4 +105,13 @@ func BadConfig(stderr io.Writer, program string, err error) int {
 	}
 	fmt.Fprintf(stderr, "Run '%s -h' for the variables it reads.\n", program)
 	return ExitUsage
+}
+
+// ExitCode is the code of a program that stops with err: ExitUsage for a
+// misconfiguration a server revealed (misconfig), ExitError for any other failure.
+func ExitCode(err error) int {
+	if misconfig.Is(err) {
+		return ExitUsage
+	}
+	return ExitError
 }

@@ -60,6 +60,9 @@ type Producer struct {
 	LogFormat cli.LogFormat
 	// LogLevel is LOG_LEVEL: debug, info, warn or error; default info. The worker only.
 	LogLevel slog.Level
+	// Warnings are the unsafe settings taken (a password sent in plaintext, the
+	// server's certificate not checked), which the program logs at every start.
+	Warnings []string
 	// MetricsAddr is WORKER_METRICS_ADDR, where the worker serves /metrics and
 	// /healthz, default 127.0.0.1:9101 (this host only; ":9101" serves every
 	// interface); "off" serves nothing. The worker only.
@@ -72,14 +75,15 @@ var Help = withKafkaSecurityHelp(withTableHelp(map[string]string{
 	"TEMPORAL_PROFILE":                       `profile of that file to use; unset: "default", if there is one`,
 	"TEMPORAL_ADDRESS":                       "Temporal frontend host:port (over the profile's address)",
 	"TEMPORAL_NAMESPACE":                     "Temporal namespace (over the profile's)",
-	"TEMPORAL_API_KEY":                       "API key, sent as the bearer token; turns TLS on unless TEMPORAL_TLS=false",
+	"TEMPORAL_API_KEY":                       "API key, sent as the bearer token; turns TLS on (TEMPORAL_TLS=false with it is refused)",
 	"TEMPORAL_API_KEY_FILE":                  "a file holding TEMPORAL_API_KEY instead (a Docker or Kubernetes secret)",
 	"TEMPORAL_TLS":                           "true: connect with TLS (the system's CAs unless a CA is given); false: plaintext",
 	"TEMPORAL_TLS_CLIENT_CERT_PATH":          "client certificate (PEM) for mutual TLS",
 	"TEMPORAL_TLS_CLIENT_KEY_PATH":           "the client certificate's private key (PEM)",
 	"TEMPORAL_TLS_SERVER_CA_CERT_PATH":       "CA certificate(s) (PEM) that signed the server's certificate",
 	"TEMPORAL_TLS_SERVER_NAME":               "name the server's certificate must carry, when not the address's host",
-	"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "true: do not check the server's certificate (tests only)",
+	"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "true: do not check the server's certificate; refused unless TEMPORAL_TLS_INSECURE_SKIP_VERIFY=1",
+	"TEMPORAL_TLS_INSECURE_SKIP_VERIFY":      "1: do not check the server's certificate, warned at every start (tests only)",
 	"TEMPORAL_TASK_QUEUE":                    "task queue of the worker",
 	"TEMPORAL_SCHEDULE_ID":                   "id of the daily schedule",
 	"TEMPORAL_UI_URL":                        "Temporal Web UI, for links",
@@ -130,6 +134,7 @@ func withTableHelp(help map[string]string) map[string]string {
 func LoadProducer(lookup func(string) (string, bool)) (Producer, error) {
 	e := envvar.NewReader(lookup)
 	c := loadProducer(e)
+	c.Warnings = e.Warnings()
 	return c, e.Err()
 }
 
@@ -138,6 +143,7 @@ func LoadProducer(lookup func(string) (string, bool)) (Producer, error) {
 func LoadStarter(lookup func(string) (string, bool)) (Producer, error) {
 	e := envvar.NewReader(lookup)
 	c := loadStarter(e)
+	c.Warnings = e.Warnings()
 	return c, e.Err()
 }
 
@@ -163,6 +169,7 @@ func loadStarter(e *envvar.Reader) Producer {
 	c.Cassandra.Username = e.Secret("CASSANDRA_USERNAME")
 	c.Cassandra.Password = e.Secret("CASSANDRA_PASSWORD")
 	c.Cassandra.TLS = e.TLS("CASSANDRA")
+	e.PlaintextPassword(c.Cassandra.Password, e.SecretFrom("CASSANDRA_PASSWORD"), c.Cassandra.TLS != nil, "CASSANDRA_TLS")
 	c.Cassandra.LocalDC = e.Str("CASSANDRA_LOCAL_DC", "")
 	c.Cassandra.Tables = map[string]Table{}
 	for _, name := range datasets.Names() {

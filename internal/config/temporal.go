@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 
@@ -124,6 +126,7 @@ func (c temporalConnection) of(name, key, value string) string {
 // and checked here, so that a bad one is refused before anything connects.
 func loadConnection(e *envvar.Reader) (address, namespace string, opts client.Options) {
 	c := temporalConnection{env: readTemporalVars(e), file: envconfig.DefaultConfigFilePath(), profile: envconfig.DefaultConfigFileProfile}
+	insecure := e.Bool(insecureSkipVerify, false)
 	file, fileSet := c.env["TEMPORAL_CONFIG_FILE"]
 	profile, profileSet := c.env["TEMPORAL_PROFILE"]
 	if fileSet {
@@ -146,7 +149,10 @@ func loadConnection(e *envvar.Reader) (address, namespace string, opts client.Op
 		ConfigFilePath: c.file, ConfigFileProfile: c.env["TEMPORAL_PROFILE"], EnvLookup: c.env,
 	})
 	if err != nil {
-		e.Add(fmt.Errorf("the Temporal configuration file %s (TEMPORAL_CONFIG_FILE), profile %q (TEMPORAL_PROFILE): %v", c.file, c.profile, err))
+		e.Add(fmt.Errorf("the Temporal configuration file %s (TEMPORAL_CONFIG_FILE), profile %q (TEMPORAL_PROFILE): %s", c.file, c.profile, profileProblem(err, c.profile)))
+		return "", "", client.Options{}
+	}
+	if c.checkCredentials(e, &prof, insecure) {
 		return "", "", client.Options{}
 	}
 	address, namespace = prof.Address, prof.Namespace
@@ -173,6 +179,80 @@ func loadConnection(e *envvar.Reader) (address, namespace string, opts client.Op
 	}
 	return address, namespace, opts
 }
+
+// profileProblem says what is wrong with the profiles file, err being the error of
+// Temporal's loader. The TOML parser's message quotes the text around what it
+// refuses, which may be part of an api_key: only the line and the key are told.
+func profileProblem(err error, profile string) string {
+	if perr, ok := errors.AsType[toml.ParseError](err); ok {
+		at := fmt.Sprintf("line %d", perr.Position.Line)
+		if perr.LastKey != "" {
+			at += fmt.Sprintf(" (after key %s)", perr.LastKey)
+		}
+		return at + " is not valid TOML (its text is not shown: it may hold a secret)"
+	}
+	if strings.Contains(err.Error(), "unable to find profile") {
+		return fmt.Sprintf("unable to find profile %s in it", profile)
+	}
+	return "not a Temporal profiles file of values of the right types (the loader's message is not shown: it may hold a secret)"
+}
+
+// checkCredentials holds the connection to the rules Kafka's and Cassandra's follow,
+// recording in e what breaks them, and reports whether anything did: credentials (an
+// API key, a client certificate) only over TLS; a profile's API key a secret
+// envvar.CheckSecret takes; the server's certificate always checked, unless
+// TEMPORAL_TLS_INSECURE_SKIP_VERIFY=1 asks for the opposite, which is then warned
+// about.
+func (c temporalConnection) checkCredentials(e *envvar.Reader, prof *envconfig.ClientConfigProfile, insecure bool) bool {
+	var errs []error
+	keyAt := e.SecretFrom("TEMPORAL_API_KEY")
+	if _, ok := c.env["TEMPORAL_API_KEY"]; !ok {
+		keyAt = fmt.Sprintf("api_key in profile %q of %s", c.profile, c.file)
+		if err := envvar.CheckSecret("API key", prof.APIKey); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", keyAt, err))
+		}
+	}
+	t := prof.TLS
+	switch {
+	case t != nil && t.Disabled:
+		tlsOff := c.of("TEMPORAL_TLS", "tls.disabled", cmp.Or(c.env["TEMPORAL_TLS"], "true"))
+		var creds []string
+		if prof.APIKey != "" {
+			creds = append(creds, keyAt+" is set")
+		}
+		if t.ClientCertPath != "" || t.ClientKeyPath != "" || len(t.ClientCertData) > 0 || len(t.ClientKeyData) > 0 {
+			creds = append(creds, "a client certificate ("+c.of("TEMPORAL_TLS_CLIENT_CERT_PATH", "tls.client_cert_path", t.ClientCertPath)+") is set")
+		}
+		if len(creds) > 0 {
+			errs = append(errs, fmt.Errorf("%s turns TLS off, yet %s: credentials are for TLS only (an API key would go to the server in plaintext, "+
+				"a client certificate would be ignored); turn TLS on (TEMPORAL_TLS=true), or remove them", tlsOff, strings.Join(creds, " and ")))
+		}
+		if insecure {
+			errs = append(errs, fmt.Errorf("%s=1 is set but %s turns TLS off: unset %s", insecureSkipVerify, tlsOff, insecureSkipVerify))
+		}
+	case t != nil && t.DisableHostVerification && !insecure:
+		errs = append(errs, fmt.Errorf("%s turns off the check of the server's certificate, so that anyone on the network path can pose as Temporal "+
+			"(and receive the API key): refused unless %s=1 asks for it too (tests only)",
+			c.of("TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", "tls.disable_host_verification", "true"), insecureSkipVerify))
+	case insecure && t == nil && prof.APIKey == "":
+		errs = append(errs, fmt.Errorf("%s=1 is set but TLS is off: unset it, or turn TLS on (TEMPORAL_TLS=true)", insecureSkipVerify))
+	case insecure:
+		if t == nil {
+			prof.TLS = &envconfig.ClientConfigTLS{}
+		}
+		prof.TLS.DisableHostVerification = true
+		e.Warn("%s=1: the Temporal server's certificate is not checked, so that anyone on the network path can pose as it "+
+			"(and receive the API key); unset it outside tests", insecureSkipVerify)
+	}
+	for _, err := range errs {
+		e.Add(err)
+	}
+	return len(errs) > 0
+}
+
+// insecureSkipVerify is the variable that lets the Temporal client skip the check
+// of the server's certificate: its name says what it costs.
+const insecureSkipVerify = "TEMPORAL_TLS_INSECURE_SKIP_VERIFY"
 
 // checkTLS loads the client certificate, its key and the CA that t names, and says
 // what is wrong with each, naming where it was set: a file that cannot be read, a

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Checkpoint is the position of a Spark query: the offsets of its last finished
@@ -26,6 +27,9 @@ type Checkpoint struct {
 	// Offsets are, per topic and partition, the next offset to read: everything
 	// before it was processed by a finished batch.
 	Offsets map[string]map[int]int64
+	// Written is when the query last wrote a batch file (offsets/ or commits/): a
+	// running query writes one each batch it plans and each it finishes.
+	Written time.Time
 }
 
 // File is the offsets file the position was read from.
@@ -43,7 +47,7 @@ func offsetsFile(dir string, batch int64) string {
 // finish, and Spark re-runs it from there. More than one planned batch past the last
 // finished one is refused, as Spark refuses it.
 func ReadCheckpoint(dir string) (Checkpoint, error) {
-	committed, err := batches(filepath.Join(dir, "commits"))
+	committed, committedAt, err := batches(filepath.Join(dir, "commits"))
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -52,7 +56,7 @@ func ReadCheckpoint(dir string) (Checkpoint, error) {
 			dir)
 	}
 	last := slices.Max(committed)
-	planned, err := batches(filepath.Join(dir, "offsets"))
+	planned, plannedAt, err := batches(filepath.Join(dir, "offsets"))
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -67,24 +71,31 @@ func ReadCheckpoint(dir string) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	return Checkpoint{Dir: dir, Batch: last, Offsets: offsets}, nil
+	written := committedAt
+	if plannedAt.After(written) {
+		written = plannedAt
+	}
+	return Checkpoint{Dir: dir, Batch: last, Offsets: offsets, Written: written}, nil
 }
 
-// batches are the ids of the batch files in the log directory dir.
-func batches(dir string) ([]int64, error) {
+// batches are the ids of the batch files in the log directory dir, and when the
+// newest of them was written.
+func batches(dir string) (ids []int64, written time.Time, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("not a Spark checkpoint directory: %w", err)
+		return nil, time.Time{}, fmt.Errorf("not a Spark checkpoint directory: %w", err)
 	}
-	var ids []int64
 	for _, e := range entries {
 		id, err := strconv.ParseInt(e.Name(), 10, 64)
 		if err != nil || id < 0 || e.IsDir() {
 			continue
 		}
 		ids = append(ids, id)
+		if info, err := e.Info(); err == nil && info.ModTime().After(written) {
+			written = info.ModTime()
+		}
 	}
-	return ids, nil
+	return ids, written, nil
 }
 
 // checkCommit checks that the commit file is one: its first line is a log version.

@@ -4,9 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/internal/cutover/cutovertest"
 )
 
 const meta = `{"batchWatermarkMs":0,"batchTimestampMs":1764630000000,"conf":{"spark.sql.shuffle.partitions":"200"}}`
@@ -113,6 +116,8 @@ func TestReadCheckpoint(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			assert.WithinDuration(t, time.Now(), ck.Written, time.Minute)
+			ck.Written = time.Time{}
 			assert.Equal(t, Checkpoint{Dir: dir, Batch: tt.batch, Offsets: tt.offsets}, ck)
 		})
 	}
@@ -157,4 +162,17 @@ func TestPartitionCheck(t *testing.T) {
 		"topic t partition 1: the checkpoint's offset 4 is before the partition's first offset 5")
 	assert.ErrorContains(t, Partition{ID: 1, Commit: 10, Start: 5, End: 9}.check("t"),
 		"topic t partition 1: the checkpoint's offset 10 is beyond the partition's end 9")
+}
+
+// Written is when the query last wrote a batch file: what tells a running query
+// from a stopped one.
+func TestCheckpointWritten(t *testing.T) {
+	dir := cutovertest.Checkpoint(t, []cutovertest.Offsets{{"t": {0: 1}}}, cutovertest.Offsets{"t": {0: 2}})
+	ck, err := ReadCheckpoint(dir)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now(), ck.Written, time.Minute)
+	cutovertest.Stop(t, dir, time.Hour)
+	ck, err = ReadCheckpoint(dir)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now().Add(-time.Hour), ck.Written, time.Minute)
 }

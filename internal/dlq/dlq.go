@@ -6,6 +6,7 @@
 package dlq
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -103,13 +104,43 @@ func Parse(m kafka.Message) Letter {
 }
 
 // Replay is the record that re-publishes l from dead-letter topic dlqTopic: its
-// source topic, key, value and headers, with HeaderReplayedFrom and HeaderReplays.
+// source topic, key, value and headers, with HeaderReplayedFrom and HeaderReplays,
+// and its original timestamp. The streaming worker writes a row with its record's
+// timestamp, so a replayed old version of a row loses to a newer one written
+// meanwhile, as it would have had it not failed. A dead letter without the
+// timestamp header is published with the time of the replay.
 func (l Letter) Replay(dlqTopic string) kafka.Message {
 	headers := append(l.Headers[:len(l.Headers):len(l.Headers)],
 		kafka.Header{Key: HeaderReplayedFrom, Value: []byte(Coordinates(dlqTopic, l.Partition, l.Offset))},
 		kafka.Header{Key: HeaderReplays, Value: []byte(strconv.Itoa(l.Replays + 1))},
 		kafka.Header{Key: streaming.HeaderFirst, Value: []byte(l.First)})
-	return kafka.Message{Topic: l.SourceTopic, Key: l.Key, Value: l.Value, Headers: headers}
+	return kafka.Message{Topic: l.SourceTopic, Key: l.Key, Value: l.Value, Headers: headers, Time: l.SourceTime}
+}
+
+// IsReplayOf reports whether m, a record of l's source topic, is the replay of l,
+// read from dead-letter topic dlqTopic: it names l's coordinates in
+// HeaderReplayedFrom and carries l's key and value. Any producer of the source
+// topic can write the header; one that forges it without the record's content does
+// not make the dead letter count as replayed.
+func (l Letter) IsReplayOf(dlqTopic string, m kafka.Message) bool {
+	want := Coordinates(dlqTopic, l.Partition, l.Offset)
+	for _, h := range m.Headers {
+		if h.Key == HeaderReplayedFrom && string(h.Value) == want {
+			return bytes.Equal(m.Key, l.Key) && bytes.Equal(m.Value, l.Value)
+		}
+	}
+	return false
+}
+
+// ReplayedSince is the instant from which the replays of l stand on its source
+// topic in timestamp order: its source record's time (a replay's timestamp), or
+// when it was dead-lettered when that is earlier or unknown (replays made before
+// they kept the original timestamp).
+func (l Letter) ReplayedSince() time.Time {
+	if !l.SourceTime.IsZero() && l.SourceTime.Before(l.Time) {
+		return l.SourceTime
+	}
+	return l.Time
 }
 
 // Range is the offsets of one partition: [From, To).

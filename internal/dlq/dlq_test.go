@@ -43,6 +43,16 @@ func TestParseKeepsTheSourceHeadersAndReadsTheDLQOnes(t *testing.T) {
 	assert.Equal(t, m.Value, r.Value)
 	assert.Equal(t, []kafka.Header{{Key: "trace", Value: []byte("abc")}, {Key: dlq.HeaderReplayedFrom, Value: []byte("orders.dlq/1/9")},
 		{Key: dlq.HeaderReplays, Value: []byte("3")}, {Key: streaming.HeaderFirst, Value: []byte("orders/2/41")}}, r.Headers)
+	assert.Equal(t, l.SourceTime, r.Time, "the replay keeps the source record's timestamp")
+	assert.Equal(t, l.SourceTime, l.ReplayedSince())
+
+	assert.True(t, l.IsReplayOf("orders.dlq", r))
+	forged := r
+	forged.Value = []byte(`{"id":2}`)
+	assert.False(t, l.IsReplayOf("orders.dlq", forged), "the header without the record's content")
+	assert.False(t, l.IsReplayOf("other.dlq", r), "the coordinates of another topic's letter")
+	l.SourceTime = time.Time{}
+	assert.Equal(t, at, l.ReplayedSince(), "no source time: when it was dead-lettered")
 
 	// A replayed record that fails again keeps its first coordinates through the next
 	// replay, and with them its derived row id.

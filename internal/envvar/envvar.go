@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Reader reads variables through a lookup function (os.LookupEnv in a main) and
@@ -17,8 +20,11 @@ import (
 type Reader struct {
 	lookup func(string) (string, bool)
 	errs   []error
+	warns  []string
 	vars   []Var
 	seen   map[string]bool
+	// refused are the secrets Secret refused, by name.
+	refused map[string]bool
 }
 
 // Var is a variable a Reader was asked for, with the default it was given.
@@ -77,29 +83,117 @@ func (e *Reader) Refuse(name, instead string) {
 	}
 }
 
+// Warn records a setting that is taken but unsafe: the program logs it at every
+// start (Warnings).
+func (e *Reader) Warn(format string, args ...any) {
+	e.warns = append(e.warns, fmt.Sprintf(format, args...))
+}
+
+// Warnings are the unsafe settings found, each once, in the order found.
+func (e *Reader) Warnings() []string { return e.warns }
+
+// PlaintextPassword warns, when password is set and tlsOn is false, that the
+// password of variable passwordVar goes to the server in plaintext, readable by
+// anyone on the path: set tlsVar=1.
+func (e *Reader) PlaintextPassword(password, passwordVar string, tlsOn bool, tlsVar string) {
+	if password != "" && !tlsOn {
+		e.Warn("%s is sent to the server in plaintext (%s is not 1): anyone on the network path can read it; set %s=1",
+			passwordVar, tlsVar, tlsVar)
+	}
+}
+
 // Add records a problem the caller found, in a value that may not come from a
 // variable (e.g. a profile file): err says where the value came from.
 func (e *Reader) Add(err error) { e.errs = append(e.errs, err) }
 
 // Secret is a password, key or token: the variable exactly as set (it may have
-// spaces), or the content of the file that name+"_FILE" names, without its final
-// line break, as Docker and Kubernetes secrets deliver them; "" when neither is set.
-// Setting both is an error. The value never appears in an error: only the names.
+// spaces), or the content of the file that name+"_FILE" names without its final line
+// break, as Docker and Kubernetes secrets deliver them; "" when neither is set.
+// Setting both is an error, and so is a secret CheckSecret refuses (a second line
+// break, a CR of a CR LF, a NUL, any other control character) or an empty file. The
+// value never appears in an error, not even in part: only the variable's name and
+// the kind of problem.
 func (e *Reader) Secret(name string) string {
 	v, set := e.get(name, "")
 	path, fromFile := e.get(name+"_FILE", "")
+	refuse := func(err error) string {
+		e.errs = append(e.errs, err)
+		if e.refused == nil {
+			e.refused = map[string]bool{}
+		}
+		e.refused[name] = true
+		return ""
+	}
+	from := name
 	switch {
 	case set && v != "" && fromFile && path != "":
-		e.errs = append(e.errs, fmt.Errorf("%s and %s_FILE are both set: set one", name, name))
-		return ""
+		return refuse(fmt.Errorf("%s and %s_FILE are both set: set one", name, name))
 	case fromFile && path != "":
-		b, ok := e.readFile(name+"_FILE", path)
-		if !ok {
-			return ""
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return refuse(fmt.Errorf("%s_FILE=%q: cannot read the file: %v", name, path, errors.Unwrap(err)))
 		}
-		return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if v = strings.TrimSuffix(string(b), "\n"); v == "" {
+			return refuse(fmt.Errorf("%s_FILE=%q: the file is empty", name, path))
+		}
+		from = name + "_FILE"
+	}
+	if err := CheckSecret(secretNoun(name), v); err != nil {
+		return refuse(fmt.Errorf("%s: %w", from, err))
 	}
 	return v
+}
+
+// Refused reports whether Secret(name) refused what was set: then it is not also
+// reported as missing.
+func (e *Reader) Refused(name string) bool { return e.refused[name] }
+
+// SecretFrom is the variable a secret read with Secret(name) came from: name+"_FILE"
+// when that is set, else name. For an error about the secret found later.
+func (e *Reader) SecretFrom(name string) string {
+	if path, ok := e.lookup(name + "_FILE"); ok && path != "" {
+		return name + "_FILE"
+	}
+	return name
+}
+
+// CheckSecret says what is wrong with secret s, the noun (e.g. "password"), if
+// anything: a control character (a line break, the CR of a CR LF, a NUL…) or bytes
+// that are not UTF-8. No server takes those in a credential, and they mostly come
+// from a file that was written carelessly. The error never holds any of s.
+func CheckSecret(noun, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("the %s is not valid UTF-8", noun)
+	}
+	for _, r := range s {
+		var hint string
+		switch {
+		case r == '\n':
+			hint = " (a line break: a blank line at the end?)"
+		case r == '\r':
+			hint = " (a carriage return: CR LF line breaks?)"
+		case r == 0:
+			hint = " (a NUL byte)"
+		case !unicode.IsControl(r):
+			continue
+		}
+		return fmt.Errorf("the %s has a control character%s", noun, hint)
+	}
+	return nil
+}
+
+// secretNoun is what the secret of variable name is, for an error.
+func secretNoun(name string) string {
+	name = strings.TrimSuffix(name, "_FILE")
+	switch {
+	case strings.HasSuffix(name, "PASSWORD"):
+		return "password"
+	case strings.HasSuffix(name, "API_KEY"):
+		return "API key"
+	case strings.HasSuffix(name, "USERNAME"):
+		return "user name"
+	}
+	return "secret"
 }
 
 // List is the variable (or def) split at commas, without blanks.

@@ -2,8 +2,10 @@ package envvar
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +80,63 @@ func TestSecret(t *testing.T) {
 			assert.NotContains(t, e.Err().Error(), "s3cret")
 		})
 	}
+}
+
+// A secret with anything wrong in it is refused with the variable's name and the
+// kind of problem, never any part of the value: a file keeps exactly one final line
+// break dropped.
+func TestSecretRefusesMalformedContent(t *testing.T) {
+	const pw = "TOPSECRET-pw"
+	tests := []struct {
+		name, file, env, want string
+	}{
+		{"a blank line at the end", pw + "\n\n", "", "DB_PASSWORD_FILE: the password has a control character (a line break: a blank line at the end?)"},
+		{"CR LF", pw + "\r\n", "", "DB_PASSWORD_FILE: the password has a control character (a carriage return: CR LF line breaks?)"},
+		{"a control character", "TOP\x1bSECRET-pw\n", "", "DB_PASSWORD_FILE: the password has a control character"},
+		{"NUL", "TOPSECRET\x00pw", "", "DB_PASSWORD_FILE: the password has a control character (a NUL byte)"},
+		{"not UTF-8", "TOPSECRET\xffpw\n", "", "DB_PASSWORD_FILE: the password is not valid UTF-8"},
+		{"empty file", "\n", "", "DB_PASSWORD_FILE=%q: the file is empty"},
+		{"line break in the variable", "", pw + "\n", "DB_PASSWORD: the password has a control character (a line break: a blank line at the end?)"},
+		{"tab in the variable", "", "TOPSECRET\tpw", "DB_PASSWORD: the password has a control character"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			want := tt.want
+			if tt.file != "" {
+				env["DB_PASSWORD_FILE"] = filepath.Join(t.TempDir(), "pw")
+				require.NoError(t, os.WriteFile(env["DB_PASSWORD_FILE"], []byte(tt.file), 0o600))
+				if strings.Contains(want, "%q") {
+					want = fmt.Sprintf(want, env["DB_PASSWORD_FILE"])
+				}
+			} else {
+				env["DB_PASSWORD"] = tt.env
+			}
+			e := NewReader(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			assert.Empty(t, e.Secret("DB_PASSWORD"))
+			assert.EqualError(t, e.Err(), want)
+			assert.NotContains(t, e.Err().Error(), "TOPSECRET")
+		})
+	}
+	for noun, name := range map[string]string{"API key": "TEMPORAL_API_KEY", "user name": "KAFKA_SASL_USERNAME", "secret": "X"} {
+		e := NewReader(func(k string) (string, bool) { return "a\nb", k == name })
+		e.Secret(name)
+		assert.EqualError(t, e.Err(), name+": the "+noun+" has a control character (a line break: a blank line at the end?)")
+	}
+}
+
+// Warnings are kept in order, and a password is warned about only when it goes
+// without TLS.
+func TestWarnings(t *testing.T) {
+	e := NewReader(func(string) (string, bool) { return "", false })
+	e.PlaintextPassword("", "CASSANDRA_PASSWORD", false, "CASSANDRA_TLS")
+	e.PlaintextPassword("pw", "CASSANDRA_PASSWORD", true, "CASSANDRA_TLS")
+	assert.Empty(t, e.Warnings())
+	e.PlaintextPassword("pw", "CASSANDRA_PASSWORD", false, "CASSANDRA_TLS")
+	e.Warn("second %d", 2)
+	assert.Equal(t, []string{"CASSANDRA_PASSWORD is sent to the server in plaintext (CASSANDRA_TLS is not 1): anyone on the network path can read it; set CASSANDRA_TLS=1",
+		"second 2"}, e.Warnings())
+	assert.NoError(t, e.Err())
 }
 
 func TestCheckedNamesTheVariableAndTheValueAsTyped(t *testing.T) {

@@ -9,30 +9,16 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
-// Error is a Kafka failure that the security settings explain: credentials the
-// broker refuses, a certificate not trusted, TLS on one side only. Waiting does not
-// cure it; the message names the variables to change.
-type Error struct {
-	msg string
-	err error
-}
-
-func (e *Error) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *Error) Unwrap() error { return e.err }
-
-// IsError reports whether err is, or wraps, an *Error.
-func IsError(err error) bool {
-	_, ok := errors.AsType[*Error](err)
-	return ok
-}
-
-// Explain returns err as an *Error saying what it means for the security settings
+// Explain returns err as a *misconfig.Error saying what it means for the security settings
 // when it is a failure of TLS or SASL, else err itself. kafka-go's transport reports
 // every failed connection as "[8] Broker Not Available": Explain then connects to
 // brokers afresh to learn why. A connection the broker closes at once, from a
@@ -40,7 +26,7 @@ func IsError(err error) bool {
 // answers one expects TLS. The message names the user and the mechanism, never the
 // password.
 func (s *Security) Explain(ctx context.Context, brokers []string, err error) error {
-	if err == nil || IsError(err) {
+	if err == nil || misconfig.Is(err) {
 		return err
 	}
 	cause := err
@@ -49,10 +35,26 @@ func (s *Security) Explain(ctx context.Context, brokers []string, err error) err
 			return err
 		}
 	}
-	if msg := s.explain(ctx, brokers, cause); msg != "" {
-		return &Error{msg: msg, err: cause}
+	if e := s.explain(ctx, brokers, cause); e != nil {
+		return e
 	}
 	return s.hint(err)
+}
+
+// Check connects to brokers as the programs' clients do (TLS handshake, SASL login)
+// and returns the misconfiguration it meets, a *misconfig.Error naming the brokers,
+// or nil: when a broker answers, and when none does (an outage, which the programs
+// wait out or report as such). Every program checks so at start, to say the same
+// thing of the same mistake before it does anything else.
+func (s *Security) Check(ctx context.Context, brokers []string) error {
+	err := s.connect(ctx, brokers)
+	if err == nil {
+		return nil
+	}
+	if e := s.explain(ctx, brokers, err); e != nil {
+		return fmt.Errorf("kafka at %s (KAFKA_BROKERS): %w", strings.Join(brokers, ","), e)
+	}
+	return nil
 }
 
 // connect returns nil once one of brokers answers a request on a connection of its
@@ -76,7 +78,11 @@ func (s *Security) connect(ctx context.Context, brokers []string) error {
 	return first
 }
 
-func (s *Security) explain(ctx context.Context, brokers []string, err error) string {
+// speaksNoTLS is said of a TLS client at a plaintext listener, however it shows.
+const speaksNoTLS = "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
+
+// explain is err's diagnosis, or nil when the settings do not explain it.
+func (s *Security) explain(ctx context.Context, brokers []string, err error) *misconfig.Error {
 	var (
 		unknownCA  x509.UnknownAuthorityError
 		hostname   x509.HostnameError
@@ -86,38 +92,46 @@ func (s *Security) explain(ctx context.Context, brokers []string, err error) str
 	)
 	switch {
 	case errors.Is(err, kafka.SASLAuthenticationFailed):
-		return fmt.Sprintf("kafka refused the credentials of user %q for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
-			s.user, s.mechanismName())
+		return misconfig.WithPublic(
+			fmt.Sprintf("kafka refused the credentials of user %q for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+				s.user, s.mechanismName()),
+			fmt.Sprintf("kafka refused the credentials for SASL %s: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD",
+				s.mechanismName()), err)
 	case errors.Is(err, kafka.UnsupportedSASLMechanism):
-		return fmt.Sprintf("kafka does not accept SASL %s for user %q: set KAFKA_SASL_MECHANISM to one the broker enables",
-			s.mechanismName(), s.user)
+		return misconfig.WithPublic(
+			fmt.Sprintf("kafka does not accept SASL %s for user %q: set KAFKA_SASL_MECHANISM to one the broker enables",
+				s.mechanismName(), s.user),
+			fmt.Sprintf("kafka does not accept SASL %s: set KAFKA_SASL_MECHANISM to one the broker enables", s.mechanismName()), err)
+	case errors.Is(err, kafka.IllegalSASLState): // a SASL handshake at a listener without SASL
+		return misconfig.New("the broker does not speak SASL at this address: unset KAFKA_SASL_MECHANISM, "+
+			"or point KAFKA_BROKERS at its SASL listener", err)
 	case errors.As(err, &unknownCA):
-		return "the broker's certificate is not trusted: it is signed by a CA the client does not know; " +
-			"set KAFKA_TLS_CA_FILE to the CA that signs the brokers' certificates"
+		return misconfig.New("the broker's certificate is not trusted: it is signed by a CA the client does not know; "+
+			"set KAFKA_TLS_CA_FILE to the CA that signs the brokers' certificates", err)
 	case errors.As(err, &hostname):
-		return fmt.Sprintf("the broker's certificate is not for %q: set KAFKA_TLS_SERVER_NAME to a name it carries, "+
-			"or connect by such a name", hostname.Host)
+		return misconfig.New(fmt.Sprintf("the broker's certificate is not for %q: set KAFKA_TLS_SERVER_NAME to a name it carries, "+
+			"or connect by such a name", hostname.Host), err)
 	case errors.As(err, &invalid):
-		return "the broker's certificate is not valid (expired, not yet valid or not for a server)"
+		return misconfig.New("the broker's certificate is not valid (expired, not yet valid or not for a server)", err)
 	case errors.As(err, &verifyFail):
-		return "the broker's certificate could not be verified"
+		return misconfig.New("the broker's certificate could not be verified", err)
 	case errors.As(err, &notTLS):
-		return "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
+		return misconfig.New(speaksNoTLS, err)
 	case tlsAlert(err):
-		return "the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE " +
-			"and KAFKA_TLS_KEY_FILE to one its CA signed"
+		return misconfig.New("the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE "+
+			"and KAFKA_TLS_KEY_FILE to one its CA signed", err)
 	case !closed(err):
-		return ""
+		return nil
 	}
 	switch speaks, known := answersTLS(ctx, brokers); {
 	case !known:
-		return "" // the broker is gone: an outage, which ends
+		return nil // the broker is gone: an outage, which ends
 	case speaks && s.TLS() == nil:
-		return "the broker expects TLS: set KAFKA_TLS=1 (and KAFKA_TLS_CA_FILE to the CA of its certificate)"
+		return misconfig.New("the broker expects TLS: set KAFKA_TLS=1 (and KAFKA_TLS_CA_FILE to the CA of its certificate)", err)
 	case !speaks && s.TLS() != nil:
-		return "the broker does not speak TLS at this address: unset KAFKA_TLS, or point KAFKA_BROKERS at its TLS listener"
+		return misconfig.New(speaksNoTLS, err)
 	}
-	return ""
+	return nil
 }
 
 // hint is what a connection closed after a good TLS handshake may mean, when no

@@ -60,6 +60,9 @@ func Read(e *envvar.Reader) *Security {
 	s.user = e.Secret("KAFKA_SASL_USERNAME")
 	password := e.Secret("KAFKA_SASL_PASSWORD")
 	s.mechanism = saslMechanism(e, mechanism, s.user, password)
+	if mechanism == Plain {
+		e.PlaintextPassword(password, e.SecretFrom("KAFKA_SASL_PASSWORD")+" (KAFKA_SASL_MECHANISM=PLAIN)", s.tls != nil, "KAFKA_TLS")
+	}
 	if s.tls == nil && s.mechanism == nil {
 		return nil // plaintext
 	}
@@ -78,16 +81,16 @@ func checkMechanism(s string) error {
 // named; what is missing is recorded in e.
 func saslMechanism(e *envvar.Reader, mechanism, user, password string) sasl.Mechanism {
 	if mechanism == "" {
-		if user != "" || password != "" {
+		if user != "" || password != "" || e.Refused("KAFKA_SASL_USERNAME") || e.Refused("KAFKA_SASL_PASSWORD") {
 			e.Fail("KAFKA_SASL_MECHANISM", "", fmt.Sprintf("%s, %s or %s: KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD is set",
 				Plain, ScramSHA256, ScramSHA512))
 		}
 		return nil
 	}
-	if user == "" {
+	if user == "" && !e.Refused("KAFKA_SASL_USERNAME") {
 		e.Fail("KAFKA_SASL_USERNAME", "", "the user to log in as with "+mechanism)
 	}
-	if password == "" {
+	if password == "" && !e.Refused("KAFKA_SASL_PASSWORD") {
 		e.Fail("KAFKA_SASL_PASSWORD", "", "the password of the user (or KAFKA_SASL_PASSWORD_FILE)")
 	}
 	if user == "" || password == "" {
@@ -101,10 +104,17 @@ func saslMechanism(e *envvar.Reader, mechanism, user, password string) sasl.Mech
 		if mechanism == ScramSHA256 {
 			algo = scram.SHA256
 		}
-		m, err := scram.Mechanism(algo, user, password)
-		if err != nil { // the user or password is not valid UTF-8 after SASLprep
-			e.Fail("KAFKA_SASL_USERNAME", user, "a user and password SCRAM takes ("+err.Error()+")")
+		// SASLprep's error quotes what it refuses: the user and the password are
+		// tried one at a time, to name the variable without the value.
+		if _, err := scram.Mechanism(algo, user, "password"); err != nil {
+			e.Add(fmt.Errorf("%s: the user name has a character SCRAM does not take (SASLprep prohibits it)", e.SecretFrom("KAFKA_SASL_USERNAME")))
+			return nil
 		}
+		if _, err := scram.Mechanism(algo, "user", password); err != nil {
+			e.Add(fmt.Errorf("%s: the password has a character SCRAM does not take (SASLprep prohibits it)", e.SecretFrom("KAFKA_SASL_PASSWORD")))
+			return nil
+		}
+		m, _ := scram.Mechanism(algo, user, password) // each was taken alone
 		return m
 	}
 	return nil // checkMechanism recorded it

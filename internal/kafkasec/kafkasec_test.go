@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/envvar"
+	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/testcerts"
 )
 
@@ -96,8 +98,8 @@ func TestReadRefusesWhatCannotWork(t *testing.T) {
 	}
 }
 
-// Explain says what a failure of TLS or SASL means in the variables' terms; other
-// errors pass unchanged and are no *Error.
+// Explain says what a failure of TLS or SASL means in the variables' terms, a
+// misconfiguration whose public words name no user; other errors pass unchanged.
 func TestExplainWithoutABroker(t *testing.T) {
 	s, err := read(map[string]string{"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
 		"KAFKA_SASL_USERNAME": "streampipe", "KAFKA_SASL_PASSWORD": secret})
@@ -109,6 +111,7 @@ func TestExplainWithoutABroker(t *testing.T) {
 		{fmt.Errorf("dial: %w", kafka.SASLAuthenticationFailed),
 			`kafka refused the credentials of user "streampipe" for SASL SCRAM-SHA-256: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`},
 		{kafka.UnsupportedSASLMechanism, `kafka does not accept SASL SCRAM-SHA-256 for user "streampipe"`},
+		{kafka.IllegalSASLState, "the broker does not speak SASL at this address: unset KAFKA_SASL_MECHANISM"},
 		{&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, "the broker's certificate is not trusted"},
 		{x509.HostnameError{Host: "kafka.example", Certificate: &x509.Certificate{}}, `the broker's certificate is not for "kafka.example"`},
 		{x509.CertificateInvalidError{Reason: x509.Expired, Cert: &x509.Certificate{}}, "the broker's certificate is not valid (expired"},
@@ -118,11 +121,58 @@ func TestExplainWithoutABroker(t *testing.T) {
 		got := s.Explain(t.Context(), nil, c.err)
 		assert.ErrorContains(t, got, c.want)
 		assert.ErrorIs(t, got, c.err)
-		assert.True(t, IsError(got), "%v", got)
+		m, ok := misconfig.As(got)
+		if assert.True(t, ok, "%v", got) {
+			assert.NotContains(t, m.Public(), "streampipe", "/healthz names no user")
+		}
 		assert.NotContains(t, got.Error(), secret)
 	}
 	plain := errors.New("some other failure")
 	assert.Same(t, plain, s.Explain(t.Context(), nil, plain))
-	assert.False(t, IsError(plain))
+	assert.False(t, misconfig.Is(plain))
 	assert.NoError(t, s.Explain(t.Context(), nil, nil))
+}
+
+// A password SCRAM's SASLprep refuses is named by its variable, and the library's
+// message, which quotes the password, is not shown; a blank line at the end of the
+// password's file (a templated secret) is refused before SCRAM sees it.
+func TestSCRAMRefusalNeverShowsThePassword(t *testing.T) {
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	require.NoError(t, os.WriteFile(pwFile, []byte(secret+"\n\n"), 0o600))
+	for _, tt := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"KAFKA_SASL_PASSWORD_FILE": pwFile},
+			"KAFKA_SASL_PASSWORD_FILE: the password has a control character (a line break: a blank line at the end?)"},
+		{map[string]string{"KAFKA_SASL_PASSWORD": secret + "\uE000"},
+			"KAFKA_SASL_PASSWORD: the password has a character SCRAM does not take (SASLprep prohibits it)"},
+		{map[string]string{"KAFKA_SASL_PASSWORD": secret, "KAFKA_SASL_USERNAME": "app\uE000"},
+			"KAFKA_SASL_USERNAME: the user name has a character SCRAM does not take (SASLprep prohibits it)"},
+	} {
+		vars := map[string]string{"KAFKA_TLS": "1", "KAFKA_SASL_MECHANISM": ScramSHA256, "KAFKA_SASL_USERNAME": "app"}
+		maps.Copy(vars, tt.vars)
+		_, err := read(vars)
+		require.Error(t, err)
+		assert.Equal(t, tt.want, err.Error())
+		assert.NotContains(t, err.Error(), secret[:4])
+	}
+}
+
+// PLAIN sends the password as it is: without TLS that is warned about; SCRAM, or
+// PLAIN over TLS, is not.
+func TestPlainWithoutTLSIsWarned(t *testing.T) {
+	warnings := func(vars map[string]string) []string {
+		e := envvar.NewReader(func(name string) (string, bool) { v, ok := vars[name]; return v, ok })
+		Read(e)
+		require.NoError(t, e.Err())
+		return e.Warnings()
+	}
+	vars := map[string]string{"KAFKA_SASL_MECHANISM": Plain, "KAFKA_SASL_USERNAME": "app", "KAFKA_SASL_PASSWORD": secret}
+	assert.Equal(t, []string{"KAFKA_SASL_PASSWORD (KAFKA_SASL_MECHANISM=PLAIN) is sent to the server in plaintext (KAFKA_TLS is not 1): " +
+		"anyone on the network path can read it; set KAFKA_TLS=1"}, warnings(vars))
+	vars["KAFKA_SASL_MECHANISM"] = ScramSHA512
+	assert.Empty(t, warnings(vars))
+	vars["KAFKA_SASL_MECHANISM"], vars["KAFKA_TLS"] = Plain, "1"
+	assert.Empty(t, warnings(vars))
 }

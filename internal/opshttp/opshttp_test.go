@@ -9,10 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
 func ready(context.Context) error { return nil }
@@ -67,4 +71,71 @@ func TestHealthzShowsOnlyThePublicText(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A wait has one grammar, at start-up as later: what, by its variable, since when
+// (UTC, to the second) and for how long.
+func TestWaitingGrammar(t *testing.T) {
+	since := time.Now().Add(-12 * time.Second)
+	assert.Regexp(t, `^waiting for kafka \(KAFKA_BROKERS\) since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(1[23]s\)$`,
+		Waiting("kafka (KAFKA_BROKERS)", since))
+}
+
+// Checks says since when each failed check fails, in Waiting's words, unless its
+// error has words of its own; a check that passes again starts afresh.
+func TestChecksSayWhatWaitsSinceWhen(t *testing.T) {
+	var kafkaErr, temporalErr error
+	ready := Checks(
+		Check{"temporal (TEMPORAL_ADDRESS)", func(context.Context) error { return temporalErr }},
+		Check{"kafka (KAFKA_BROKERS)", func(context.Context) error { return kafkaErr }},
+	)
+	require.NoError(t, ready(t.Context()))
+
+	kafkaErr = errors.New("dial tcp 10.1.2.3:9092: connection refused")
+	err := ready(t.Context())
+	assert.Regexp(t, `^waiting for kafka \(KAFKA_BROKERS\) since \S+Z \(0s\)$`, Public(err))
+	assert.ErrorContains(t, err, "10.1.2.3:9092", "the details are in the error, for the log")
+
+	temporalErr = fmt.Errorf("temporal at 10.1.2.3:7233: %w", misconfig.New("the server does not speak TLS: set TEMPORAL_TLS=false",
+		errors.New("tls: first record does not look like a TLS handshake")))
+	assert.Regexp(t, `^temporal \(TEMPORAL_ADDRESS\): the server does not speak TLS: set TEMPORAL_TLS=false\n`+
+		`waiting for kafka \(KAFKA_BROKERS\) since \S+Z \(0s\)$`, Public(ready(t.Context())))
+
+	temporalErr, kafkaErr = nil, nil
+	require.NoError(t, ready(t.Context()))
+}
+
+// Every change of /healthz's answer is logged at the default level: the first 503
+// of a kind with its details (info while the program starts, warn once it was
+// ready), not the next ones whose waits only grew older, and the 200 that ends them.
+func TestHealthzLogsEachChangeOfAnswer(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	since := time.Now()
+	var err error
+	h := handler(NewRegistry(), func(context.Context) error { return err }, logger)
+	get := func() {
+		t.Helper()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	}
+	kafka := NotReady(Waiting("kafka (KAFKA_BROKERS)", since), errors.New("kafka at k:9092: refused"))
+	err = kafka
+	get()
+	get()
+	err = nil
+	get()
+	get()
+	err = kafka
+	get()
+	err = NotReady(Waiting("kafka (KAFKA_BROKERS)", since)+"\n"+Waiting("temporal (TEMPORAL_ADDRESS)", since), errors.New("both"))
+	get()
+
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 4, logs.String())
+	assert.Contains(t, lines[0], `level=INFO msg="/healthz answers 503" healthz="not ready\nwaiting for kafka (KAFKA_BROKERS) since `)
+	assert.Contains(t, lines[0], `err="kafka at k:9092: refused"`)
+	assert.Contains(t, lines[1], `level=INFO msg="/healthz answers 200 again" not_ready_for=`)
+	assert.Contains(t, lines[2], `level=WARN msg="/healthz answers 503" healthz="not ready\nwaiting for kafka (KAFKA_BROKERS) since `)
+	assert.Contains(t, lines[3], `level=WARN msg="/healthz answers 503"`)
+	assert.Contains(t, lines[3], `waiting for temporal (TEMPORAL_ADDRESS) since `)
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
 // Dial connects to Temporal as cfg says, logging through logger.
@@ -46,47 +47,37 @@ var tlsFailures = []struct{ text, meaning string }{
 	{"first record does not look like a TLS handshake", "the server does not speak TLS: set TEMPORAL_TLS=false, or point TEMPORAL_ADDRESS at its TLS port"},
 }
 
-// RefusedError is a connection that reached a server and was refused, by it or by
-// the client's own TLS checks: the settings are wrong, not the server down.
-type RefusedError struct {
-	// Meaning says what was refused, naming the variable to look at.
-	Meaning string
-	Err     error
-}
-
-func (e *RefusedError) Error() string { return e.Meaning + ": " + e.Err.Error() }
-
-func (e *RefusedError) Unwrap() error { return e.Err }
-
-// Explain turns err, a failure to connect with opts, into a *RefusedError saying
-// what it means in terms of the TEMPORAL_* settings, when it is a refused
-// credential or a TLS failure; other errors are returned as they are.
+// Explain turns err, a failure to connect with opts, into a *misconfig.Error saying
+// what it means in terms of the TEMPORAL_* settings, when it is a refused credential
+// or a TLS failure (a connection that reached a server and was refused, by it or by
+// the client's own TLS checks: the settings are wrong, not the server down); other
+// errors are returned as they are.
 func Explain(err error, opts client.Options) error {
 	switch status.Code(err) {
 	case codes.Unauthenticated:
 		if opts.Credentials == nil {
-			return &RefusedError{"Temporal wants credentials: set TEMPORAL_API_KEY (or a client certificate)", err}
+			return misconfig.New("Temporal wants credentials: set TEMPORAL_API_KEY (or a client certificate)", err)
 		}
-		return &RefusedError{"Temporal refused the API key (TEMPORAL_API_KEY)", err}
+		return misconfig.New("Temporal refused the API key (TEMPORAL_API_KEY)", err)
 	case codes.PermissionDenied:
-		return &RefusedError{"Temporal does not let these credentials into namespace " + opts.Namespace, err}
+		return misconfig.New("Temporal does not let these credentials into namespace "+opts.Namespace, err)
 	}
 	msg := err.Error()
 	for _, f := range tlsFailures {
 		if strings.Contains(msg, f.text) {
-			return &RefusedError{f.meaning, err}
+			return misconfig.New(f.meaning, err)
 		}
 	}
 	closed := strings.Contains(msg, "server preface") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe")
 	switch {
 	case closed && opts.ConnectionOptions.TLS == nil:
-		return &RefusedError{"the server closed the plaintext connection: does it expect TLS? (TEMPORAL_TLS=true)", err}
+		return misconfig.New("the server closed the plaintext connection: does it expect TLS? (TEMPORAL_TLS=true)", err)
 	case closed:
 		// With TLS 1.3 the server checks the client's certificate after the client
 		// has finished its handshake, so its alert may be lost in the closed
 		// connection.
-		return &RefusedError{"the server closed the connection at the TLS handshake: it most likely refused the client certificate " +
-			"(TEMPORAL_TLS_CLIENT_CERT_PATH: missing, expired, or from a CA it does not trust)", err}
+		return misconfig.New("the server closed the connection at the TLS handshake: it most likely refused the client certificate "+
+			"(TEMPORAL_TLS_CLIENT_CERT_PATH: missing, expired, or from a CA it does not trust)", err)
 	}
 	return err
 }

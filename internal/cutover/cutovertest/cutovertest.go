@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -92,4 +93,22 @@ func GroupOffsets(t testing.TB, c *kafka.Client, group, topic string, n int) map
 		out[p.Partition] = p.CommittedOffset
 	}
 	return out
+}
+
+// Stop makes the checkpoint dir look as a stopped query leaves it: its batch
+// files last written d ago.
+func Stop(t testing.TB, dir string, d time.Duration) {
+	t.Helper()
+	at := time.Now().Add(-d)
+	for _, log := range []string{"offsets", "commits"} {
+		entries, err := os.ReadDir(filepath.Join(dir, log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if err := os.Chtimes(filepath.Join(dir, log, e.Name()), at, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

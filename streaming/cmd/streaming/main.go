@@ -59,12 +59,15 @@ func realMain(args []string, lookup func(string) (string, bool), stdout, stderr 
 	}
 	logger := cfg.logFormat.Logger(stderr, cfg.level)
 	slog.SetDefault(logger)
+	for _, w := range cfg.warnings {
+		logger.Warn("unsafe setting: " + w)
+	}
 	for i := range cfg.workers {
 		cfg.workers[i].cfg.Logger = logger
 	}
 	if err := run(cfg, logger); err != nil {
 		logger.Error("streaming worker stopped", "err", err)
-		return cli.ExitError
+		return cli.ExitCode(err)
 	}
 	return cli.ExitOK
 }
@@ -125,6 +128,8 @@ type config struct {
 	metricsAddr string // "" serves nothing
 	level       slog.Level
 	logFormat   cli.LogFormat
+	// warnings are the unsafe settings taken, logged at every start.
+	warnings []string
 }
 
 // workerConfig is one dataset's worker.
@@ -142,6 +147,7 @@ func load(e *envvar.Reader) (config, error) {
 	var cfg config
 	var errs []error // what is wrong with STREAMING_DATASETS and the declared datasets
 	declared := map[string]datasets.Dataset{}
+	served := []string{datasets.NameUsers} // unset STREAMING_DATASETS: users and every declared one
 	if file := e.Str("STREAMING_DATASETS_FILE", ""); file != "" {
 		ds, err := datasets.LoadFile(file)
 		if err != nil {
@@ -149,9 +155,10 @@ func load(e *envvar.Reader) (config, error) {
 		}
 		for _, d := range ds {
 			declared[d.Name] = d
+			served = append(served, d.Name)
 		}
 	}
-	names := e.List("STREAMING_DATASETS", datasets.NameUsers)
+	names := e.List("STREAMING_DATASETS", strings.Join(served, ","))
 	if len(names) == 0 {
 		errs = append(errs, errors.New("STREAMING_DATASETS names no dataset"))
 	}
@@ -181,11 +188,13 @@ func load(e *envvar.Reader) (config, error) {
 		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),
 		DrainTimeout:   e.Duration("STREAMING_DRAIN_TIMEOUT", streaming.DefaultDrainTimeout),
 	}
+	e.PlaintextPassword(base.Password, e.SecretFrom("CASSANDRA_PASSWORD"), base.TLS != nil, "CASSANDRA_TLS")
 	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", "127.0.0.1:9102")
 	if s := e.Str("STREAMING_LOG_LEVEL", "info"); cfg.level.UnmarshalText([]byte(s)) != nil {
 		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
 	}
 	cfg.logFormat = cli.ReadLogFormat(e)
+	cfg.warnings = e.Warnings()
 	group := e.Str("STREAMING_GROUP", streaming.DefaultGroupID)
 	for i, name := range names {
 		if slices.Index(names, name) < i {

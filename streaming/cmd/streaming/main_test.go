@@ -245,6 +245,12 @@ func TestDeclaredDatasetsFromFile(t *testing.T) {
 		{"users_declared", "users_created", "users_created.declared.dlq", "streampipe-streaming-users_declared", "spark_streaming", "mine"},
 	}, wheres(cfg.workers))
 
+	// Without STREAMING_DATASETS, the file's datasets are served beside users: what
+	// `streaming -datasets file` promises (docs/declared-datasets.md).
+	cfg, err = load(envvar.NewReader(env(map[string]string{"STREAMING_DATASETS_FILE": example})))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"users", "users_declared"}, []string{cfg.workers[0].dataset.Name(), cfg.workers[1].dataset.Name()})
+
 	_, err = load(envvar.NewReader(env(map[string]string{"STREAMING_DATASETS_FILE": example, "STREAMING_DATASETS": "orders"})))
 	assert.ErrorContains(t, err, `unknown dataset "orders": want a comma list of users, registered_users, transactions, users_declared`)
 

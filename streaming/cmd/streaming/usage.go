@@ -25,7 +25,8 @@ It serves /metrics and /healthz on STREAMING_METRICS_ADDR, and on SIGINT or
 SIGTERM writes and commits the batch in hand before it exits.
 
 Exit codes: 0 stopped on a signal; 1 a failure (the log says which); 2 a bad
-command line or configuration (every bad variable is named).`,
+command line or configuration (every bad variable is named), or settings a server
+refused (TLS or credentials that do not match it: the log names the variables).`,
 		Env:     envVars(),
 		EnvHelp: envHelp(),
 	}
@@ -49,7 +50,8 @@ func envVars() []envvar.Var {
 // envHelp says what each variable of envVars means.
 func envHelp() map[string]string {
 	help := map[string]string{
-		"STREAMING_DATASETS":         "the datasets to serve, a comma list of " + strings.Join(datasets.Names(), ", ") + " and the declared ones",
+		"STREAMING_DATASETS": "the datasets to serve, a comma list of " + strings.Join(datasets.Names(), ", ") +
+			" and the declared ones; unset: users and every declared one",
 		"STREAMING_DATASETS_FILE":    "a file of declared datasets (YAML or JSON; flag -datasets); unset: none",
 		"KAFKA_BROKERS":              "Kafka bootstrap brokers, a comma list of host:port",
 		"CASSANDRA_HOSTS":            "Cassandra contact points, a comma list of host or host:port",
