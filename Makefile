@@ -20,6 +20,12 @@ help: ## list the targets
 run: ## the pipeline on the local stack: both workers, one run now, its rows in Cassandra (DATASET, DURATION, INTERVAL, RECORDS)
 	@scripts/run.sh
 
+.PHONY: check
+check: ## the fast loop, no server needed: gofmt, go vet, staticcheck, workflowcheck, go test -short (under a minute)
+	@scripts/lint.sh fast
+	@echo "==> go test -short"
+	@go test -short ./...
+
 test: ## the one test command: lint, then the tests (-race), the end to end and the fault matrix, side by side
 	@scripts/test.sh
 

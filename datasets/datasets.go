@@ -109,14 +109,16 @@ func (d Dataset) RecordsNoun() string {
 	return cmp.Or(d.Records, strings.ReplaceAll(d.Name, "_", " "))
 }
 
-// DeadLetterTopic is DLQTopic, or Topic + ".dlq".
-func (d Dataset) DeadLetterTopic() string { return cmp.Or(d.DLQTopic, d.Topic+".dlq") }
+// DeadLetterTopic is DLQTopic, or Topic's default dead-letter topic.
+func (d Dataset) DeadLetterTopic() string {
+	return cmp.Or(d.DLQTopic, streaming.DeadLetterTopic(d.Topic))
+}
 
 // SourceTopic is the topic whose dead letters dead-letter topic dlqTopic holds by
 // default: its name without ".dlq"; "" when it does not end so (the operator then
 // names the source topic).
 func SourceTopic(dlqTopic string) string {
-	if src, ok := strings.CutSuffix(dlqTopic, ".dlq"); ok {
+	if src, ok := strings.CutSuffix(dlqTopic, streaming.DeadLetterSuffix); ok {
 		return src
 	}
 	return ""

@@ -35,6 +35,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/configref"
+	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -232,7 +233,7 @@ var checks = map[string]func(t *testing.T, b, previous block){
 		command, want, _ := strings.Cut(b.text, "\n")
 		args := strings.Fields(strings.TrimPrefix(command, "$ "))
 		require.Equal(t, "bin/streaming", args[0], "%s: a command of bin/streaming", b)
-		cmd := exec.Command(streamingBinary(t), args[1:]...)
+		cmd := exec.Command(progtest.Program(t, "streaming"), args[1:]...)
 		cmd.Dir, cmd.Env = dir, []string{"PATH=" + os.Getenv("PATH")}
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
@@ -264,7 +265,7 @@ func runServes(t *testing.T, b, _ block) {
 	suffix := fmt.Sprintf("docs_%d", time.Now().UnixNano())
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, streamingBinary(t), fields[1:]...)
+	cmd := exec.CommandContext(ctx, progtest.Program(t, "streaming"), fields[1:]...)
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "STREAMING_METRICS_ADDR="+ops,
 		"KAFKA_BROKERS="+strings.Join(stacktest.KafkaBrokers(t), ","),
@@ -325,36 +326,7 @@ func (l *lockedBuffer) String() string {
 	return l.buf.String()
 }
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-// streamingBinary is bin/streaming, built once per run of the tests.
-func streamingBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "docs-bin-")
-		if buildErr == nil {
-			var out []byte
-			out, buildErr = exec.Command("go", "build", "-o", binDir, "../streaming/cmd/streaming").CombinedOutput()
-			if buildErr != nil {
-				buildErr = fmt.Errorf("go build: %w\n%s", buildErr, out)
-			}
-		}
-	})
-	require.NoError(t, buildErr)
-	return filepath.Join(binDir, "streaming")
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { progtest.Main(m) }
 
 // checkTestsExist fails unless every Test or Benchmark function text names is one
 // the repository has.
@@ -570,7 +542,7 @@ func TestQuotedDefaultsAreThePrograms(t *testing.T) {
 // What docs/ quotes of /healthz's waits has the programs' one grammar
 // (opshttp.Waiting): "[dataset: ]waiting for server (VARIABLE) since <UTC time> (<how long>)".
 func TestHealthzQuotesHaveTheOneGrammar(t *testing.T) {
-	grammar := regexp.MustCompile(`^(?:[a-z_]+: )?waiting for [a-z -]+ \([A-Z_]+\) since (?:…|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+[hms0-9]*\))$`)
+	grammar := regexp.MustCompile(`^(?:[a-z_]+: )?waiting for [a-z -]+ \([A-Z_]+\)(?: \([a-z ,-]+\))? since (?:…|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+[hms0-9]*\))$`)
 	checked := 0
 	for page, spans := range codeSpans(t) {
 		for _, s := range spans {

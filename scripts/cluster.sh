@@ -29,7 +29,10 @@ trap stop_started EXIT
 
 echo "==> the clusters ($STREAMPIPE_STACK_DIR): ${services[*]}"
 stack/stack.sh up "${services[@]}"
-while IFS= read -r setting; do export "$setting"; done <"$STREAMPIPE_STACK_DIR/cluster.env"
+set -a
+# shellcheck source=/dev/null
+source "$STREAMPIPE_STACK_DIR/cluster.env"
+set +a
 
 echo "==> $*"
 "$@"

@@ -29,6 +29,15 @@ DURATION=20s make run 2>&1 | tee "$out"
 grep -q "Rows in Cassandra for this run: 20 of 20 users published." "$out" ||
   { echo "e2e-secure: make run did not end with every record a row (above)" >&2; exit 1; }
 
+echo "==> e2e, secured: sh takes secure.env as it is"
+# The programs get its lines as they are; sh, sourcing it, must read the same values.
+while IFS= read -r line; do
+  name=${line%%=*}
+  got=$(sh -c '. "$1" && eval "printf %s \"\$$2\""' sh "$dir/secure.env" "$name")
+  [[ "$name=$got" == "$line" ]] ||
+    { echo "e2e-secure: sh reads $name of secure.env otherwise than the programs are given it" >&2; exit 1; }
+done < <(grep -E '^[A-Z][A-Z0-9_]*=' "$dir/secure.env")
+
 echo "==> e2e, secured: no secret where it must never be"
 secrets=(
   "kafka password:$(<"$dir/kafka/streampipe.password")"

@@ -16,6 +16,7 @@ STACK_DIR=${STREAMPIPE_STACK_DIR:-$PWD/.stack}
 skip_reason() {
   case $1 in
     "make test"*) echo "it is the command running this test: it would recurse" ;;
+    "make check"*) echo "make test runs its checks and tests itself (lint, then every test with -race)" ;;
     "make up"* | "make down"* | "docker "*) echo "Docker commands: no Docker engine here, and the compose stack would take the local stack's ports" ;;
     "make stack-down"*) echo "it stops the stack this test, and whoever shares it, is using (the stack package's tests cover stopping)" ;;
     *) return 1 ;;

@@ -34,7 +34,10 @@ if [[ ${STACK_SECURE:-0} == 1 ]]; then # the starter connects as the workers do
 fi
 if [[ -f $STACK_DIR/cluster.env ]]; then # STACK_NODES=3: the starter counts rows on the cluster
   echo "==> the clusters' client settings: $STACK_DIR/cluster.env"
-  while IFS= read -r setting; do export "$setting"; done <"$STACK_DIR/cluster.env" # VAR=VALUE lines, taken as they are
+  set -a
+  # shellcheck source=/dev/null
+  source "$STACK_DIR/cluster.env"
+  set +a
 fi
 echo "==> building the programs"
 make -s build

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # make test: the one test command. Lints; starts the local stack if it is not running;
-# and runs, side by side, three lanes that share no server:
+# and runs, side by side, four lanes that share no server:
 #   - every unit and integration test with the race detector against the local stack;
 #   - the end-to-end tests on the same stack: the README's commands in order, among them
 #     the default two-minute make run, then the Web UI in a browser;
 #   - on servers of their own, on other ports: the fault matrix on clusters of three
 #     (make test-cluster), then the secured end to end (STACK_SECURE=1 make run, and no
-#     secret where it must never be).
+#     secret where it must never be);
+#   - on a stack of its own, the stack switching sizes 1 -> 3 -> 1 -> 3 nodes, a make run
+#     on each (scripts/e2e-switch.sh).
 # Most of the end-to-end and fault tests wait on real time (a run ticks once a second),
-# so the lanes share the two cores of a small machine well. The output of the two
+# so the lanes share the two cores of a small machine well. The output of the three
 # background lanes follows at the end, each with its time. make test stops the
 # services it started, and only those: a stack and workers left by `make run` keep
 # running.
@@ -64,6 +66,7 @@ trap cleanup EXIT
 echo "==> building the programs"
 make -s build # once, before the lanes: each make run rebuilds, and finds them up to date
 lane other-servers scripts/test-cluster.sh scripts/e2e-secure.sh
+lane switch scripts/e2e-switch.sh
 
 lint_start=$SECONDS
 scripts/lint.sh
@@ -83,5 +86,6 @@ else
 fi
 finish_lane e2e || failed=1
 finish_lane other-servers || failed=1
+finish_lane switch || failed=1
 ((failed == 0)) || { echo "==> make test FAILED after $((SECONDS - start)) s" >&2; exit 1; }
 echo "==> make test passed in $((SECONDS - start)) s"

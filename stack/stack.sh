@@ -27,8 +27,9 @@
 # SERVICE is a server — temporal, kafka, cassandra — or one of this checkout's programs,
 # built by `make build`: worker (the Temporal worker), streaming (the streaming worker).
 # On a cluster (STACK_NODES=3) kafka and cassandra stand for all their nodes, and
-# kafka-1 .. kafka-3, cassandra-1 .. cassandra-3 name one node (node 1's folder, log and
-# pid file are those of the one-node stack: kafka, cassandra).
+# kafka-1 .. kafka-3, cassandra-1 .. cassandra-3 name one node (node 1's log and pid
+# file are those of the one-node stack: kafka, cassandra; the nodes' folders are in
+# cluster/, apart from the one-node stack's).
 # Environment:
 #   STREAMPIPE_CACHE      downloads and builds, shared by every clone (default ~/.cache/streampipe)
 #   STREAMPIPE_STACK_DIR  data, logs and pid files of this stack (default <checkout>/.stack)
@@ -45,7 +46,9 @@
 #                         controller; topics 3 replicas, 2 in sync) and 3 Cassandra nodes (one DC,
 #                         512 MiB heap each). The clients' settings go to
 #                         $STREAMPIPE_STACK_DIR/cluster.env. A running stack keeps its size:
-#                         the other commands need no STACK_NODES.
+#                         the other commands need no STACK_NODES. Each size keeps its own data
+#                         (the cluster's in $STREAMPIPE_STACK_DIR/cluster/): stopped, a stack
+#                         starts as either size and finds that size's data as it left it.
 #   STACK_SECURE          1 = the servers speak TLS only and want credentials (Cassandra: client
 #                         encryption and a client certificate required, PasswordAuthenticator;
 #                         Temporal: a front on STACK_TEMPORAL_TLS_PORT (default 7234) requiring
@@ -117,7 +120,25 @@ stop_wait() { # seconds a service gets to stop after SIGTERM
 }
 log_file() { echo "$STACK_DIR/logs/$1.log"; }
 pid_file() { echo "$STACK_DIR/run/$1.pid"; }
-data_dir() { echo "$STACK_DIR/$1"; }
+# data_dir SERVICE — its folder. A cluster's nodes keep theirs in cluster/, apart from
+# the one-node stack's: each size finds its data as it left it (a one-node Cassandra on
+# a cluster's node 1 would wait for the schema agreement of peers that do not run, a
+# one-node Kafka would hold topics of three replicas).
+data_dir() {
+  if ((NODES > 1)) && [[ $1 == kafka* || $1 == cassandra* ]]; then
+    echo "$STACK_DIR/cluster/$1"
+  else
+    echo "$STACK_DIR/$1"
+  fi
+}
+
+# check_not_cluster SERVICE — refuses to start the one-node stack's Kafka or Cassandra on
+# a folder that was a cluster's node 1: stacks before cluster/ kept node 1's data in the
+# one-node stack's folder, beside kafka-2, cassandra-2.
+check_not_cluster() {
+  ((NODES == 1)) && [[ $1 == kafka || $1 == cassandra ]] && [[ -d $STACK_DIR/$1-2 ]] || return 0
+  die "$(data_dir "$1") holds node 1 of a cluster of three; start afresh with: rm -rf $STACK_DIR/$1 $STACK_DIR/$1-2 $STACK_DIR/$1-3"
+}
 
 # started_with SERVICE SETTING — what the stack's SERVICE was last started with, as
 # start_SERVICE recorded it in its folder: secure (STACK_SECURE) or, for Cassandra,
@@ -137,8 +158,9 @@ is_app() { [[ $1 == worker || $1 == streaming ]]; }
 # ---------------------------------------------------------------- nodes (STACK_NODES)
 #
 # Kafka and Cassandra run as NODES nodes each. Node 1 is the service itself (kafka,
-# cassandra: its folder, log and pid file are those of the one-node stack); node n is
-# kafka-n, cassandra-n, with a folder, log and pid file of that name. Node n listens
+# cassandra: its log and pid file are those of the one-node stack); node n is
+# kafka-n, cassandra-n, with a log and pid file of that name. The nodes' folders are
+# cluster/kafka, cluster/kafka-2, … (data_dir). Node n listens
 # on 127.0.0.n with the one-node stack's ports: Linux routes all of 127.0.0.0/8 to
 # loopback, and Cassandra wants the same storage port on every node.
 
@@ -185,16 +207,28 @@ resolve_nodes() {
 
 # nodes_up records the stack's size for the commands that follow and writes the
 # clients' settings of a cluster to $CLUSTER_ENV (the programs' own variables, as
-# stack/stack.sh starts them with and `make run` reads them).
+# stack/stack.sh starts them with and `make run` reads them), quoted for sh: a shell
+# takes the file as it is (`set -a; . cluster.env`).
 nodes_up() {
   echo "$NODES" >"$NODES_FILE"
   if ((NODES == 1)); then rm -f "$CLUSTER_ENV"; return; fi
   cat >"$CLUSTER_ENV" <<EOF
-KAFKA_BROKERS=$(host_list "$KAFKA_PORT")
+KAFKA_BROKERS="$(host_list "$KAFKA_PORT")"
 KAFKA_TOPIC_REPLICATION_FACTOR=$NODES
-CASSANDRA_HOSTS=$(host_list "$CASSANDRA_PORT")
-CASSANDRA_REPLICATION={'class': 'NetworkTopologyStrategy', 'datacenter1': $NODES}
+CASSANDRA_HOSTS="$(host_list "$CASSANDRA_PORT")"
+CASSANDRA_REPLICATION="{'class': 'NetworkTopologyStrategy', 'datacenter1': $NODES}"
 EOF
+}
+
+# env_settings FILE — the VAR=VALUE settings of an env file as sh reads it (quotes
+# removed), one a line: what `env` takes.
+env_settings() {
+  # shellcheck source=/dev/null
+  (
+    set -a
+    . "$1"
+    for v in $(sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=.*/\1/p' "$1"); do printf '%s=%s\n' "$v" "${!v}"; done
+  )
 }
 
 # ---------------------------------------------------------------- prerequisites
@@ -970,7 +1004,7 @@ start_app() { # start_app NAME [VAR=VALUE...]: the program bin/NAME of this chec
     [[ -s $STACK_DIR/secure.env ]] || die "STACK_SECURE=1, but $STACK_DIR/secure.env is missing: 'STACK_SECURE=1 make stack-up' first"
     mapfile -t secure < <(secure_env)
   fi
-  if ((NODES > 1)); then mapfile -t -O "${#secure[@]}" secure <"$CLUSTER_ENV"; fi
+  if ((NODES > 1)); then mapfile -t -O "${#secure[@]}" secure < <(env_settings "$CLUSTER_ENV"); fi
   launch "$1" env "${secure[@]}" "${1^^}_METRICS_ADDR=$HOST:$(ports "$1")" "${@:2}" "$bin"
 }
 start_worker() { start_app worker; }
@@ -1012,6 +1046,7 @@ up() {
       say "==> $s already running (pid $pid), reusing it"
       continue
     fi
+    check_not_cluster "$s"
     check_ports_free "$s"
     step "starting $s$( ((NODES > 1)) && [[ $s == kafka* || $s == cassandra* ]] && echo " on $(node_host "$s")")"
     starting+=("$s" "$SECONDS")

@@ -49,7 +49,8 @@ type pendingRow struct {
 
 // openTable connects to Cassandra, retrying while it is unreachable for up to
 // StartupTimeout, and makes sure keyspace and table exist with every column of the
-// dataset.
+// dataset, retrying that until it succeeds or fails for a reason retrying will not
+// cure.
 func (w *Worker) openTable(ctx context.Context) (*table, error) {
 	cfg, ds := w.cfg, w.dataset
 	var session *gocql.Session
@@ -60,7 +61,8 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 		}); err != nil {
 		return nil, err
 	}
-	if err := ensureSchema(ctx, session, cfg, ds); err != nil {
+	if err := w.prepare(ctx, cfg.cassandraServer(), "creating keyspace and table",
+		func(ctx context.Context) error { return ensureSchema(ctx, session, cfg, ds) }); err != nil {
 		session.Close()
 		return nil, err
 	}
@@ -286,6 +288,7 @@ func connect(cfg Config) (*gocql.Session, error) {
 	// Look for hosts that came back every 2 s, not every minute, so that writes resume
 	// soon after a Cassandra restart.
 	cluster.ReconnectInterval = 2 * time.Second
+	cluster.MaxWaitSchemaAgreement = driverSchemaWait
 	cluster.Logger = gocqlLogger{cfg.Logger.With("component", "gocql")}
 	if cfg.Username != "" {
 		cluster.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: cfg.Password}
@@ -317,9 +320,17 @@ func connect(cfg Config) (*gocql.Session, error) {
 }
 
 // ensureSchema creates the keyspace and table if missing and adds the columns of ds a
-// table lacks (a table made by the seed has no dob). It never drops anything.
+// table lacks (a table made by the seed has no dob), and waits for the Cassandra
+// nodes that answer to agree on the schema. It never drops anything. Errors that
+// retrying will not cure are wrapped in giveUp.
 func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset) error {
 	hosts := cfg.cassandraAt()
+	agreed := func() error {
+		if err := awaitAgreement(ctx, s, cfg.Logger); err != nil {
+			return fmt.Errorf("waiting for schema agreement of %s: %w", hosts, err)
+		}
+		return nil
+	}
 	defs := make([]string, 0, len(ds.Columns())+1)
 	for _, c := range ds.Columns() {
 		defs = append(defs, c.Name+" "+c.Type)
@@ -342,17 +353,25 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 			return schemaError(hosts, cfg.Username, stmt, err)
 		}
 	}
+	if err := agreed(); err != nil {
+		return err
+	}
 	have, err := columnTypes(ctx, s, cfg.Keyspace, cfg.Table)
 	if err != nil {
 		return fmt.Errorf("reading the columns of %s.%s from %s: %w", cfg.Keyspace, cfg.Table, hosts, err)
 	}
-	if err := checkTable(cfg, ds, have); err != nil {
-		return err
+	if len(have) == 0 {
+		return fmt.Errorf("table %s.%s is not visible yet on %s", cfg.Keyspace, cfg.Table, hosts)
 	}
+	if err := checkTable(cfg, ds, have); err != nil {
+		return giveUp{err}
+	}
+	altered := false
 	for _, c := range ds.Columns() {
 		if _, ok := have[c.Name]; ok {
 			continue
 		}
+		altered = true
 		stmt := fmt.Sprintf("ALTER TABLE %s.%s ADD %s %s", cfg.Keyspace, cfg.Table, c.Name, c.Type)
 		if err := s.Query(stmt).ExecContext(ctx); err != nil {
 			// Another worker may have added it first.
@@ -362,10 +381,69 @@ func ensureSchema(ctx context.Context, s *gocql.Session, cfg Config, ds Dataset)
 		}
 		cfg.Logger.Info("added missing column", "table", cfg.Keyspace+"."+cfg.Table, "column", c.Name, "type", c.Type)
 	}
-	if err := s.AwaitSchemaAgreement(ctx); err != nil {
-		return fmt.Errorf("waiting for schema agreement of %s: %w", hosts, err)
+	if !altered {
+		return nil
 	}
-	return nil
+	return agreed()
+}
+
+const (
+	// driverSchemaWait bounds gocql's own wait for schema agreement after each schema
+	// change, which then only logs. It counts the schema version that system.peers last
+	// recorded for a node that is down, so with a node down it always waits this
+	// long; awaitAgreement waits for the nodes that answer instead.
+	driverSchemaWait = time.Second
+	// schemaWait bounds how long awaitAgreement waits for the Cassandra nodes that
+	// answer to agree on the schema; then start-up tries again.
+	schemaWait = 30 * time.Second
+)
+
+// awaitAgreement waits, for at most schemaWait, until every Cassandra node that
+// answers has the same schema version, asking each for its own. A node that has not
+// the table yet would refuse the rows it coordinates, so start-up waits for those;
+// not for a node that is down, which takes the schema from the others when it comes
+// back: it is named in a warning.
+func awaitAgreement(ctx context.Context, s *gocql.Session, log *slog.Logger) error {
+	deadline := time.Now().Add(schemaWait)
+	for {
+		versions, silent := schemaVersions(ctx, s)
+		distinct := map[gocql.UUID]bool{}
+		for _, v := range versions {
+			distinct[v] = true
+		}
+		if len(distinct) == 1 {
+			if len(silent) > 0 {
+				log.Warn("the schema change has not reached every cassandra node; going on: the nodes that answer have it, "+
+					"the others take it when they come back", "nodes_not_answering", strings.Join(silent, ","))
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the cassandra nodes that answer did not agree on the schema within %v: versions %v (not answering: %v)",
+				schemaWait, versions, silent)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// schemaVersions asks every node the session knows of for its schema version, and
+// returns those of the nodes that answer, by address, and the addresses of the others.
+func schemaVersions(ctx context.Context, s *gocql.Session) (versions map[string]gocql.UUID, silent []string) {
+	versions = map[string]gocql.UUID{}
+	for _, h := range s.GetHosts() {
+		addr := h.ConnectAddressAndPort()
+		var v gocql.UUID
+		if !h.IsUp() || s.Query("SELECT schema_version FROM system.local WHERE key = 'local'").
+			SetHostID(h.HostID()).Consistency(gocql.One).ScanContext(ctx, &v) != nil {
+			silent = append(silent, addr)
+			continue
+		}
+		versions[addr] = v
+	}
+	slices.Sort(silent)
+	return versions, silent
 }
 
 // checkTable names every column of the table (whose columns are have) that has
@@ -442,13 +520,20 @@ func keyClause(partition, clustering []string) string {
 	return "((" + strings.Join(partition, ", ") + ")" + strings.Join(append([]string{""}, clustering...), ", ") + ")"
 }
 
+// schemaError is the error of a schema statement, wrapped in giveUp if retrying it
+// will not cure it: a missing permission, a statement Cassandra rejects (a bad name,
+// a replication it cannot take).
 func schemaError(hosts, user, stmt string, err error) error {
 	var re gocql.RequestError
 	if errors.As(err, &re) && re.Code() == gocql.ErrCodeUnauthorized {
-		return fmt.Errorf("%s: user %q lacks a permission for %q: grant it CREATE and ALTER "+
-			"on the keyspace (or create keyspace and table beforehand) and MODIFY on the table: %w", hosts, user, stmt, err)
+		return giveUp{fmt.Errorf("%s: user %q lacks a permission for %q: grant it CREATE and ALTER "+
+			"on the keyspace (or create keyspace and table beforehand) and MODIFY on the table: %w", hosts, user, stmt, err)}
 	}
-	return fmt.Errorf("%s: %s: %w", hosts, stmt, err)
+	err = fmt.Errorf("%s: %s: %w", hosts, stmt, err)
+	if permanent(err) || errors.As(err, &re) && re.Code() == gocql.ErrCodeConfig {
+		return giveUp{err}
+	}
+	return err
 }
 
 // gocqlLogger hands gocql's log lines to slog at debug level: while a node is down it

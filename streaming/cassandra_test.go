@@ -3,9 +3,11 @@ package streaming
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/stretchr/testify/assert"
 
 	"github.com/streampipe/streampipe/internal/misconfig"
@@ -65,4 +67,36 @@ func TestPrimaryKeyClauses(t *testing.T) {
 		"d": {"text", "clustering", 1}, "b": {"text", "partition_key", 1}, "x": {"text", "regular", -1},
 		"c": {"int", "clustering", 0}, "a": {"uuid", "partition_key", 0},
 	}))
+}
+
+// cassandraErr is an error as Cassandra answers it, of a code.
+type cassandraErr int
+
+func (e cassandraErr) Code() int       { return int(e) }
+func (e cassandraErr) Message() string { return fmt.Sprintf("error %#x", int(e)) }
+func (e cassandraErr) Error() string   { return e.Message() }
+
+// A schema statement that fails for its configuration (a permission, a name or a
+// replication Cassandra refuses) ends start-up; one that fails for a while (a
+// timeout, replicas down, a lost connection) is retried.
+func TestSchemaErrorGivesUpOnlyOnConfiguration(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		giveUp bool
+	}{
+		{cassandraErr(gocql.ErrCodeUnauthorized), true},
+		{cassandraErr(gocql.ErrCodeSyntax), true},
+		{cassandraErr(gocql.ErrCodeInvalid), true},
+		{cassandraErr(gocql.ErrCodeConfig), true},
+		{cassandraErr(gocql.ErrCodeCredentials), true},
+		{cassandraErr(gocql.ErrCodeWriteTimeout), false},
+		{cassandraErr(gocql.ErrCodeServer), false},
+		{&gocql.RequestErrUnavailable{}, false},
+		{errors.New("gocql: no hosts available in the pool"), false},
+	} {
+		t.Run(tc.err.Error(), func(t *testing.T) {
+			_, ok := errors.AsType[giveUp](schemaError("cassandra at h", "u", "CREATE TABLE ks.t (…)", tc.err))
+			assert.Equal(t, tc.giveUp, ok)
+		})
+	}
 }

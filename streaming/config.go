@@ -211,7 +211,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	c.Keyspace, c.Table = strings.ToLower(c.Keyspace), strings.ToLower(c.Table)
-	c.DLQTopic = cmp.Or(c.DLQTopic, c.Topic+".dlq")
+	c.DLQTopic = cmp.Or(c.DLQTopic, DeadLetterTopic(c.Topic))
 	for _, t := range [][2]string{{"topic", c.Topic}, {"dead-letter topic", c.DLQTopic}} {
 		if err := CheckTopic(t[1]); c.Topic != "" && err != nil { // no topic is reported above
 			errs = append(errs, fmt.Errorf("kafka %s %q: %w", t[0], t[1], err))

@@ -14,6 +14,12 @@ import (
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 )
 
+// DeadLetterSuffix ends the name of a topic's default dead-letter topic.
+const DeadLetterSuffix = ".dlq"
+
+// DeadLetterTopic is the default dead-letter topic of topic: topic + ".dlq".
+func DeadLetterTopic(topic string) string { return topic + DeadLetterSuffix }
+
 // HeaderPrefix begins the name of every header a dead letter gains (and a replay
 // adds): what is not the record's own.
 const HeaderPrefix = "dlq."
@@ -205,7 +211,9 @@ func ensureTopic(ctx context.Context, cfg Config, transport kafka.RoundTripper, 
 	if err == nil || errors.Is(err, kafka.TopicAlreadyExists) {
 		return nil
 	}
-	if kafkaFatal(err) || isKafkaError(err, kafka.InvalidTopic, kafka.InvalidPartitionNumber, kafka.InvalidReplicationFactor,
+	// Not InvalidReplicationFactor: with the broker's default replication, it says that
+	// fewer brokers run than the topic wants replicas (a broker down), which passes.
+	if kafkaFatal(err) || isKafkaError(err, kafka.InvalidTopic, kafka.InvalidPartitionNumber,
 		kafka.InvalidConfiguration, kafka.PolicyViolation) {
 		return giveUp{fmt.Errorf("creating topic %s on %s: %w", topic, cfg.kafkaAt(), err)}
 	}

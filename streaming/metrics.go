@@ -43,7 +43,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"dataset", "reason"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "streaming_retries_total",
-			Help: "Failed attempts that were retried: fetches from Kafka (stage fetch), offset commits (commit), writes to Cassandra (cassandra) or the dead-letter topic (dlq).",
+			Help: "Failed attempts that were retried: creating keyspace, table and topics at start-up once the server answered (stage startup), fetches from Kafka (stage fetch), offset commits (commit), writes to Cassandra (cassandra) or the dead-letter topic (dlq).",
 		}, []string{"dataset", "stage"}),
 		batchRows: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "streaming_batch_records",
@@ -72,7 +72,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"dataset", "topic", "partition"}),
 		stuck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streaming_stuck_seconds",
-			Help: "How long the oldest batch in hand has waited for Cassandra (stage cassandra), or the dead letters in waiting for the dead-letter topic (stage dlq), to take it; 0 when nothing waits. The batch's offsets, or those of the partitions with dead letters in waiting, are not committed meanwhile.",
+			Help: "How long start-up has retried creating keyspace, table or topics (stage startup), or how long the oldest batch in hand has waited for Cassandra (stage cassandra), or the dead letters in waiting for the dead-letter topic (stage dlq), to take it; 0 when nothing waits. The batch's offsets, or those of the partitions with dead letters in waiting, are not committed meanwhile.",
 		}, []string{"dataset", "stage"}),
 	}
 	reg.MustRegister(m.consumed, m.written, m.deleted, m.dlq, m.retries, m.batchRows, m.batchTime, m.writeRows, m.latency, m.lag, m.stuck)
@@ -85,10 +85,10 @@ func (m *Metrics) init(dataset string) {
 	for _, c := range []*prometheus.CounterVec{m.consumed, m.written, m.deleted} {
 		c.WithLabelValues(dataset)
 	}
-	for _, stage := range []string{"fetch", "commit", "cassandra", "dlq"} {
+	for _, stage := range []string{"startup", "fetch", "commit", "cassandra", "dlq"} {
 		m.retries.WithLabelValues(dataset, stage)
 	}
-	for _, stage := range []string{"cassandra", "dlq"} {
+	for _, stage := range []string{"startup", "cassandra", "dlq"} {
 		m.stuck.WithLabelValues(dataset, stage).Set(0)
 	}
 }

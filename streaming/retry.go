@@ -48,15 +48,65 @@ func (g giveUp) Unwrap() error { return g.err }
 // /healthz what it waits for. An error wrapped in giveUp ends it at once; the error
 // after the timeout names the server and adds advice.
 func (w *Worker) await(ctx context.Context, srv server, advice string, attempt func(context.Context) error) error {
+	return w.startupStep(ctx, srv, step{bound: w.cfg.StartupTimeout, advice: advice}, attempt)
+}
+
+// prepare calls attempt, a start-up step on a server that has answered (creating
+// the keyspace and table, or the topics), until it succeeds, however long it takes:
+// what makes it fail for a while (a node down, a schema change that has not reached
+// every node yet, too few brokers for a topic's replicas) is waited for as an outage
+// is once the worker consumes: one warning, /healthz naming the wait, and
+// streaming_stuck_seconds and streaming_retries_total of stage startup counting it.
+// Only an error wrapped in giveUp (configuration that cannot work) ends it.
+func (w *Worker) prepare(ctx context.Context, srv server, doing string, attempt func(context.Context) error) error {
+	stuck := w.metrics.stuck.WithLabelValues(w.dataset.Name(), "startup")
+	var stopTicking func()
+	defer func() {
+		if stopTicking != nil {
+			stopTicking()
+		}
+		stuck.Set(0)
+	}()
+	return w.startupStep(ctx, srv, step{doing: doing, failed: func(start time.Time) {
+		stuck.Set(time.Since(start).Seconds())
+		if stopTicking == nil {
+			stopTicking = tickStuck(stuck, start)
+		}
+		w.metrics.retries.WithLabelValues(w.dataset.Name(), "startup").Inc()
+	}}, attempt)
+}
+
+// step is how startupStep waits: for await, bound and advice; for prepare, doing
+// and failed.
+type step struct {
+	bound  time.Duration         // how long to wait at most; 0: until it succeeds
+	advice string                // what to check, when bound is over
+	doing  string                // what the attempt does ("creating keyspace and table"), for the log and /healthz
+	failed func(start time.Time) // called after each failed attempt, start the first one's
+}
+
+// startupStep calls attempt until it succeeds, as s says, backing off between
+// attempts. It logs one warning when it starts waiting and one info line when it
+// gets through, and says on /healthz what it waits for. An error wrapped in giveUp
+// ends it at once.
+func (w *Worker) startupStep(ctx context.Context, srv server, s step, attempt func(context.Context) error) error {
 	start := time.Now()
-	deadline := start.Add(w.cfg.StartupTimeout)
+	deadline := start.Add(s.bound)
 	defer w.waiting.Store(nil)
-	server := srv.at
-	w.waiting.Store(&status{public: "connecting to " + srv.public, detail: "connecting to " + server})
+	server, doing := srv.at, ""
+	first := status{public: "connecting to " + srv.public, detail: "connecting to " + server}
+	if s.doing != "" {
+		doing = " (" + s.doing + ")"
+		first = status{public: s.doing + " on " + srv.public, detail: s.doing + " on " + server}
+	}
+	w.waiting.Store(&first)
 	for b, waited := newBackoff(), false; ; {
 		err := attempt(ctx)
 		if err == nil {
-			if waited {
+			switch {
+			case waited && s.doing != "":
+				w.log.Info(s.doing+" on "+server+" succeeded; going on", "waited", time.Since(start).Round(time.Millisecond))
+			case waited:
 				w.log.Info(server+" answers; going on", "waited", time.Since(start).Round(time.Millisecond))
 			}
 			return nil
@@ -64,17 +114,29 @@ func (w *Worker) await(ctx context.Context, srv server, advice string, attempt f
 		if g, ok := errors.AsType[giveUp](err); ok {
 			return g.err
 		}
+		if s.failed != nil {
+			s.failed(start)
+		}
 		left := time.Until(deadline)
-		if left <= 0 {
-			return fmt.Errorf("%s is unreachable after %v: %s: %w", server, w.cfg.StartupTimeout, advice, err)
+		if s.bound > 0 && left <= 0 {
+			return fmt.Errorf("%s is unreachable after %v: %s: %w", server, s.bound, s.advice, err)
 		}
 		if !waited {
 			waited = true
-			w.log.Warn(server+" does not answer yet; waiting for it", "for_at_most", w.cfg.StartupTimeout, "err", err)
+			if s.bound > 0 {
+				w.log.Warn(server+" does not answer yet; waiting for it", "for_at_most", s.bound, "err", err)
+			} else {
+				w.log.Warn(s.doing+" on "+server+" failed; retrying until it succeeds", "err", err)
+			}
 		}
-		w.waiting.Store(new(waitStatus(srv, start, err)))
-		d := min(b.next(), left)
-		w.log.Debug(server+" does not answer yet; retrying", "in", d, "err", err)
+		named := srv // the server, and what the attempt does
+		named.at, named.public = srv.at+doing, srv.public+doing
+		w.waiting.Store(new(waitStatus(named, start, err)))
+		d := b.next()
+		if s.bound > 0 {
+			d = min(d, left)
+		}
+		w.log.Debug("retrying"+doing+" on "+server, "in", d, "err", err)
 		if err := sleep(ctx, d); err != nil {
 			return fmt.Errorf("waiting for %s: %w", server, err)
 		}

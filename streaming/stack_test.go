@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +31,8 @@ import (
 
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/kafkatest"
+	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/streaming"
@@ -145,11 +146,7 @@ func newPipeAt(t testing.TB, kafkaAt bus, db store, partitions int) *pipe {
 	t.Cleanup(func() { _ = p.producer.Close() })
 	topicReplicas, keyspaceReplication := replication(t)
 	if partitions > 0 { // 0: the topic is left for the worker to create
-		res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
-			{Topic: p.topic, NumPartitions: partitions, ReplicationFactor: topicReplicas},
-		}})
-		require.NoError(t, err)
-		require.NoError(t, res.Errors[p.topic])
+		kafkatest.NewTopic(t, p.client, kafka.TopicConfig{Topic: p.topic, NumPartitions: partitions, ReplicationFactor: topicReplicas})
 	}
 
 	cluster := gocql.NewCluster(db.hosts...)
@@ -309,45 +306,13 @@ func (p *pipe) produce(msgs []kafka.Message) {
 // partitionOffsets returns, per partition, the topic's end offset and the group's
 // committed offset (-1: none yet, except on an empty partition, which reads 0).
 func (p *pipe) partitionOffsets(ctx context.Context) (end, committed map[int]int64, err error) {
-	meta, err := p.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{p.topic}})
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
-		return nil, nil, fmt.Errorf("metadata of %s: %+v", p.topic, meta.Topics)
-	}
-	var reqs []kafka.OffsetRequest
-	var parts []int
-	for _, pt := range meta.Topics[0].Partitions {
-		reqs = append(reqs, kafka.LastOffsetOf(pt.ID))
-		parts = append(parts, pt.ID)
-	}
-	offs, err := p.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{p.topic: reqs}})
-	if err != nil {
-		return nil, nil, err
-	}
-	end = map[int]int64{}
-	for _, po := range offs.Topics[p.topic] {
-		if po.Error != nil {
-			return nil, nil, po.Error
-		}
-		end[po.Partition] = po.LastOffset
-	}
-	fetched, err := p.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: p.group, Topics: map[string][]int{p.topic: parts}})
-	if err == nil {
-		err = fetched.Error // e.g. NOT_COORDINATOR just after a restart
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	committed = map[int]int64{}
-	for _, po := range fetched.Topics[p.topic] {
-		committed[po.Partition] = po.CommittedOffset
-		if po.CommittedOffset < 0 && end[po.Partition] == 0 {
-			committed[po.Partition] = 0 // an empty partition has nothing to commit: it is caught up
+	end, committed, err = kafkatest.GroupOffsets(ctx, p.client, p.topic, p.group)
+	for pt, c := range committed {
+		if c < 0 && end[pt] == 0 {
+			committed[pt] = 0 // an empty partition has nothing to commit: it is caught up
 		}
 	}
-	return end, committed, nil
+	return end, committed, err
 }
 
 // committed returns the group's committed offsets, failing the test on an error.
@@ -496,36 +461,11 @@ func runUntilStopped(t testing.TB, run func(context.Context) error) (stop func()
 	return stop
 }
 
-// The streaming binary, built once per test run.
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { progtest.Main(m) }
 
 func streamingBinary(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		if binDir, binErr = os.MkdirTemp("", "streaming-it-"); binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "streaming")
-		out, err := exec.Command("go", "build", "-o", binPath, "./cmd/streaming").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build ./cmd/streaming: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, binErr)
-	return binPath
+	return progtest.Program(t, "streaming")
 }
 
 // proc is a streaming worker running as its own process.

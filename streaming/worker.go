@@ -98,9 +98,10 @@ func (w *Worker) startup() status {
 }
 
 // Run connects to Cassandra and creates what is missing there, then creates the
-// topics missing in Kafka, retrying each server while it is unreachable, for at most
-// StartupTimeout. It then joins the consumer group and processes micro-batches until
-// ctx is done, finishes the batches in hand (for at most DrainTimeout), commits them,
+// topics missing in Kafka, waiting for each server while it is unreachable, for at
+// most StartupTimeout, and retrying the creations once it answers until they
+// succeed. It then joins the consumer group and processes micro-batches until ctx
+// is done, finishes the batches in hand (for at most DrainTimeout), commits them,
 // leaves the group and returns nil. Any other return is an error that retrying will
 // not cure.
 func (w *Worker) Run(ctx context.Context) (runErr error) {
@@ -117,6 +118,10 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	transport := w.cfg.Security.Transport()
 	defer transport.CloseIdleConnections()
 	if err := w.await(ctx, w.cfg.kafkaServer(), "check the broker list and that Kafka is running and listens there",
+		func(ctx context.Context) error { return kafkaprobe.Dial(ctx, w.cfg.Brokers) }); err != nil {
+		return w.startupErr(ctx, err)
+	}
+	if err := w.prepare(ctx, w.cfg.kafkaServer(), "creating the topics",
 		func(ctx context.Context) error {
 			if err := ensureTopic(ctx, w.cfg, transport, w.cfg.Topic); err != nil {
 				return err

@@ -2,7 +2,6 @@ package kafkatest
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -11,24 +10,6 @@ import (
 
 	"github.com/streampipe/streampipe/streaming"
 )
-
-// CreateTopic creates topic with partitions partitions, and deletes it when the
-// test ends.
-func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
-	t.Helper()
-	c := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	res, err := c.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}}})
-	if err == nil {
-		err = res.Errors[topic]
-	}
-	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-		t.Fatalf("creating topic %s: %v", topic, err)
-	}
-	t.Cleanup(func() {
-		_, _ = c.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}})
-	})
-}
 
 // Produce writes msgs to topic, each to its Partition.
 func Produce(t testing.TB, brokers []string, topic string, msgs []kafka.Message) {

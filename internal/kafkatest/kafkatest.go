@@ -1,4 +1,5 @@
-// Package kafkatest reads what tests published to a Kafka topic of the local stack.
+// Package kafkatest creates the Kafka topics of tests on the local stack, writes
+// to them and reads them back, and reads a group's offsets.
 package kafkatest
 
 import (

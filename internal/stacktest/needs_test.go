@@ -13,8 +13,10 @@ import (
 
 // Every test or benchmark that reaches this package (directly, or through a helper
 // of its own package) says at its first line what it needs: stacktest.Needs(t, …),
-// or `if testing.Short() { t.Skip(…) }`. So `go test -short ./...` touches no
-// server, and a reader sees at once what a test needs.
+// or `if testing.Short() { t.Skip(…) }`, and sits in a file named
+// *_integration_test.go, which holds at least one such test. So `go test -short ./...`
+// touches no server, and a reader sees at once, by the file's name and the test's
+// first line, what a test needs.
 func TestIntegrationTestsSayWhatTheyNeed(t *testing.T) {
 	root := filepath.Join("..", "..")
 	dirs := map[string]bool{}
@@ -38,11 +40,27 @@ func TestIntegrationTestsSayWhatTheyNeed(t *testing.T) {
 		if dir == "." { // this package's own tests
 			continue
 		}
-		for _, fn := range integrationTests(t, dir) {
+		holds := map[string]bool{} // integration-named files of dir that hold an integration test
+		for _, it := range integrationTests(t, dir) {
 			checked++
-			if !saysWhatItNeeds(fn) {
+			if !saysWhatItNeeds(it.fn) {
 				t.Errorf("%s: %s reaches the local stack but its first line is not stacktest.Needs(t, …) "+
-					"or a skip under testing.Short()", dir, fn.Name.Name)
+					"or a skip under testing.Short()", it.file, it.fn.Name.Name)
+			}
+			if !integrationFile(it.file) {
+				t.Errorf("%s: %s reaches the local stack, so its file's name must end in _integration_test.go "+
+					"(git mv it, or move the test to such a file)", it.file, it.fn.Name.Name)
+			}
+			holds[it.file] = true
+		}
+		files, err := filepath.Glob(filepath.Join(dir, "*_test.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if integrationFile(f) && !holds[f] {
+				t.Errorf("%s: named as an integration test file, but no test in it reaches the local stack "+
+					"(stacktest.Needs): rename it to a plain _test.go", f)
 			}
 		}
 	}
@@ -51,9 +69,21 @@ func TestIntegrationTestsSayWhatTheyNeed(t *testing.T) {
 	}
 }
 
+// integrationFile reports whether a test file's name says it holds integration tests.
+func integrationFile(path string) bool {
+	name := filepath.Base(path)
+	return name == "integration_test.go" || strings.HasSuffix(name, "_integration_test.go")
+}
+
+// integrationTest is a test function and the file it is in.
+type integrationTest struct {
+	fn   *ast.FuncDecl
+	file string
+}
+
 // integrationTests are the Test and Benchmark functions of the package in dir that
 // reach package stacktest, directly or through functions of their package.
-func integrationTests(t *testing.T, dir string) []*ast.FuncDecl {
+func integrationTests(t *testing.T, dir string) []integrationTest {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
@@ -105,14 +135,14 @@ func integrationTests(t *testing.T, dir string) []*ast.FuncDecl {
 			changed = changed || reaches[name]
 		}
 	}
-	var out []*ast.FuncDecl
+	var out []integrationTest
 	for name, decls := range funcs {
 		if !reaches[name] || name == "TestMain" || !(strings.HasPrefix(name, "Test") || strings.HasPrefix(name, "Benchmark")) {
 			continue
 		}
 		for _, fn := range decls {
 			if fn.Recv == nil {
-				out = append(out, fn)
+				out = append(out, integrationTest{fn, fset.Position(fn.Pos()).Filename})
 			}
 		}
 	}

@@ -5,7 +5,8 @@
 // stacktest.NeedsKafka, …), or a skip under -short that says why. When a service does not
 // answer, the test fails with a message naming the service and how to start it; it
 // never skips, except under `go test -short`, which runs unit tests only and so
-// touches no server. TestIntegrationTestsSayWhatTheyNeed checks every test.
+// touches no server. Such a test sits in a file named *_integration_test.go.
+// TestIntegrationTestsSayWhatTheyNeed checks every test and every file name.
 package stacktest
 
 import (

@@ -4,7 +4,6 @@
 package cutovertest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,8 +11,6 @@ import (
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 )
 
 // Offsets are a Kafka source's offsets: topic → partition → next offset.
@@ -68,31 +65,6 @@ func write(t testing.TB, dir, name, content string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// GroupOffsets are group's committed offsets of topic's partitions 0 to n-1 (-1:
-// none).
-func GroupOffsets(t testing.TB, c *kafka.Client, group, topic string, n int) map[int]int64 {
-	t.Helper()
-	parts := make([]int, n)
-	for i := range parts {
-		parts[i] = i
-	}
-	res, err := c.OffsetFetch(context.Background(), &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	if err == nil {
-		err = res.Error
-	}
-	if err != nil {
-		t.Fatalf("fetching the offsets of group %s: %v", group, err)
-	}
-	out := map[int]int64{}
-	for _, p := range res.Topics[topic] {
-		if p.Error != nil {
-			t.Fatalf("fetching the offset of group %s on partition %d: %v", group, p.Partition, p.Error)
-		}
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
 }
 
 // Stop makes the checkpoint dir look as a stopped query leaves it: its batch

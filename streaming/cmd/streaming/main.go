@@ -229,7 +229,7 @@ func datasetConfig(e *envvar.Reader, base streaming.Config, group string, d data
 	vars := d.Vars()
 	cfg := base
 	cfg.Topic = e.Checked(vars.Topic, d.Topic, streaming.CheckTopic)
-	cfg.DLQTopic = e.Checked(vars.DLQTopic, cmp.Or(d.DLQTopic, cfg.Topic+".dlq"), streaming.CheckTopic)
+	cfg.DLQTopic = e.Checked(vars.DLQTopic, cmp.Or(d.DLQTopic, streaming.DeadLetterTopic(cfg.Topic)), streaming.CheckTopic)
 	cfg.GroupID = e.Str(vars.Group, d.Group(group))
 	cfg.Keyspace = e.Checked(vars.Keyspace, d.Keyspace, streaming.CheckIdentifier)
 	cfg.Table = e.Checked(vars.Table, d.Table, streaming.CheckIdentifier)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/internal/temporaltest"
 	"github.com/streampipe/streampipe/internal/testcerts"
@@ -220,7 +221,7 @@ func runProgram(t *testing.T, program string, env map[string]string, ids string)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, programBinary(t, args[0]), args[1:]...)
+	cmd := exec.CommandContext(ctx, progtest.Program(t, args[0]), args[1:]...)
 	cmd.Env = environ
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -233,23 +234,4 @@ func runProgram(t *testing.T, program string, env map[string]string, ids string)
 		require.NoError(t, err)
 	}
 	return strings.ReplaceAll(string(out), `\"`, `"`), code, took
-}
-
-var (
-	programsOnce sync.Once
-	programsErr  error
-)
-
-// programBinary is bin/NAME (worker, starter or streaming), built once per run.
-func programBinary(t *testing.T, name string) string {
-	t.Helper()
-	dir := filepath.Dir(streamingBinary(t))
-	programsOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", dir, "../worker", "../starter").CombinedOutput()
-		if err != nil {
-			programsErr = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	require.NoError(t, programsErr)
-	return filepath.Join(dir, name)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/internal/testcerts"
 	"github.com/streampipe/streampipe/streaming"
@@ -77,7 +78,7 @@ func TestSecuredCassandra(t *testing.T) {
 		// starter verify, with the same settings, finds every row.
 		ids := filepath.Join(t.TempDir(), "ids")
 		require.NoError(t, os.WriteFile(ids, []byte(strings.Join(slices.Collect(maps.Keys(l.users)), "\n")), 0o600))
-		cmd := exec.Command("go", "run", "../starter", "verify", "-ids-file", ids, "-timeout", "30s")
+		cmd := exec.Command(progtest.Program(t, "starter"), "verify", "-ids-file", ids, "-timeout", "30s")
 		cmd.Env = append(append(os.Environ(), db.env...), "CASSANDRA_KEYSPACE="+testKeyspace, "CASSANDRA_TABLE="+p.table)
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "starter verify:\n%s", out)

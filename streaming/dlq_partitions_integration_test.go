@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -86,11 +87,7 @@ func TestDLQDeletedHoldsOnlyItsPartitions(t *testing.T) {
 	deadCount, _ := w.metric("streaming_dlq_records_total") // absent until the first is written
 	assert.Zero(t, deadCount, "dead letters counted as written while the topic is missing")
 
-	res2, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: p.dlq, NumPartitions: 1, ReplicationFactor: 1,
-	}}})
-	require.NoError(t, err)
-	require.NoError(t, res2.Errors[p.dlq])
+	kafkatest.NewTopic(t, p.client, kafka.TopicConfig{Topic: p.dlq, NumPartitions: 1})
 	back := time.Now()
 	p.waitCaughtUp(time.Minute)
 	t.Logf("dead-letter topic back to all committed: %.1f s (streaming_stuck_seconds read %.1f before)", time.Since(back).Seconds(), stuck)

@@ -27,6 +27,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -137,7 +138,7 @@ func TestDashboardQueriesWhatTheProgramsExpose(t *testing.T) {
 
 	// The streaming worker creates the topic (with replication factor 1) and its
 	// dead-letter topic at start-up.
-	streaming := start(t, build(t, "../streaming/cmd/streaming"), "STREAMING_METRICS_ADDR",
+	streaming := start(t, progtest.Program(t, "streaming"), "STREAMING_METRICS_ADDR",
 		"KAFKA_BROKERS="+strings.Join(brokers, ","), "CASSANDRA_HOSTS="+strings.Join(stacktest.CassandraHosts(t), ","),
 		"CASSANDRA_USERNAME="+user, "CASSANDRA_PASSWORD="+password,
 		"STREAMING_DATASETS=users", "KAFKA_TOPIC="+topic, "KAFKA_DLQ_TOPIC="+topic+".dlq",
@@ -147,7 +148,7 @@ func TestDashboardQueriesWhatTheProgramsExpose(t *testing.T) {
 	// The worker asks for replication factor 2 of the topics it creates, which the
 	// stack's single broker refuses: a run on the streaming worker's topic (it
 	// exists) publishes, a run on a new topic fails its EnsureTopic activity.
-	worker := start(t, build(t, "../worker"), "WORKER_METRICS_ADDR",
+	worker := start(t, progtest.Program(t, "worker"), "WORKER_METRICS_ADDR",
 		"TEMPORAL_ADDRESS="+stacktest.TemporalAddress(t), "TEMPORAL_NAMESPACE="+stacktest.TemporalNamespace(),
 		"KAFKA_BROKERS="+strings.Join(brokers, ","),
 		"TEMPORAL_TASK_QUEUE="+name, "TEMPORAL_SCHEDULE_ID="+name, "KAFKA_TOPIC="+topic,
@@ -206,14 +207,7 @@ func sampleNames(exposition string) map[string]bool {
 	return names
 }
 
-// build builds the program of package dir into the test's temporary folder.
-func build(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), filepath.Base(dir))
-	out, err := exec.Command("go", "build", "-o", bin, dir).CombinedOutput()
-	require.NoError(t, err, "go build %s: %s", dir, out)
-	return bin
-}
+func TestMain(m *testing.M) { progtest.Main(m) }
 
 // process is a running program, logging JSON lines.
 type process struct {

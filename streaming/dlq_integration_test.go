@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -27,12 +28,8 @@ func TestDLQTooSmallThenDeleted(t *testing.T) {
 	p := newPipe(t, 2)
 	createDLQ := func() {
 		t.Helper()
-		res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-			Topic: p.dlq, NumPartitions: 1, ReplicationFactor: 1,
-			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: "65536"}},
-		}}})
-		require.NoError(t, err)
-		require.NoError(t, res.Errors[p.dlq])
+		kafkatest.NewTopic(t, p.client, kafka.TopicConfig{Topic: p.dlq, NumPartitions: 1,
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: "65536"}}})
 	}
 	createDLQ()
 	w := startProc(t, p, "worker")

@@ -113,6 +113,24 @@ func TestStackErrors(t *testing.T) {
 	}
 }
 
+// A stack folder where an older stack/stack.sh kept a cluster's node 1 in the one-node
+// stack's folder (beside cassandra-2): the one-node stack refuses to start on it,
+// naming the command that starts afresh.
+func TestStackRefusesAClustersNode1(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsScript)
+	dir := t.TempDir()
+	for _, node := range []string{"cassandra", "cassandra-2", "cassandra-3"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, node, "data"), 0o755))
+	}
+	out, err := stackScript(t, []string{"STREAMPIPE_STACK_DIR=" + dir, "STREAMPIPE_CACHE=" + sharedCacheWithout(t, "\x00")},
+		"up", "cassandra")
+	require.Error(t, err, out)
+	want := "stack: " + dir + "/cassandra holds node 1 of a cluster of three; start afresh with: rm -rf " +
+		dir + "/cassandra " + dir + "/cassandra-2 " + dir + "/cassandra-3\n"
+	require.Contains(t, out, want)
+	require.NotContains(t, out, "starting cassandra")
+}
+
 // sharedCacheWithout returns a cache folder that links every entry of the machine's
 // cache except those starting with prefix.
 func sharedCacheWithout(t *testing.T, prefix string) string {

@@ -63,10 +63,10 @@ func TestCutOverCommitsTheLastFinishedBatch(t *testing.T) {
 	assert.Contains(t, out.String(), "last finished batch 1")
 	assert.Regexp(t, `(?m)^\s+0\s+0\s+4\s+none\s+10\s+6\s*$`, out.String())
 	assert.Regexp(t, `(?m)^\s*total\s+18\s*$`, out.String())
-	assert.Equal(t, map[int]int64{0: -1, 1: -1, 2: -1}, cutovertest.GroupOffsets(t, c, group, topic, 3), "Prepare commits nothing")
+	assert.Equal(t, map[int]int64{0: -1, 1: -1, 2: -1}, kafkatest.Committed(t, c, topic, group), "Prepare commits nothing")
 
 	require.NoError(t, plan.Commit(ctx, c))
-	assert.Equal(t, map[int]int64{0: 4, 1: 5, 2: 6}, cutovertest.GroupOffsets(t, c, group, topic, 3))
+	assert.Equal(t, map[int]int64{0: 4, 1: 5, 2: 6}, kafkatest.Committed(t, c, topic, group))
 
 	_, err = cutover.Prepare(ctx, c, ck, topic, group, false)
 	var refused *cutover.Refused
@@ -80,7 +80,7 @@ func TestCutOverCommitsTheLastFinishedBatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 4, plan.Partitions[0].Committed)
 	require.NoError(t, plan.Commit(ctx, c))
-	assert.Equal(t, map[int]int64{0: 1, 1: 2, 2: 3}, cutovertest.GroupOffsets(t, c, group, topic, 3))
+	assert.Equal(t, map[int]int64{0: 1, 1: 2, 2: 3}, kafkatest.Committed(t, c, topic, group))
 }
 
 // Each mismatch between the checkpoint and the live topic is refused, naming it.
@@ -113,7 +113,7 @@ func TestCutOverRefusesAMismatch(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
-	assert.Equal(t, map[int]int64{0: -1, 1: -1}, cutovertest.GroupOffsets(t, c, group, topic, 2), "nothing committed")
+	assert.Equal(t, map[int]int64{0: -1, 1: -1}, kafkatest.Committed(t, c, topic, group), "nothing committed")
 }
 
 // A group with a live member (a streaming worker still running) is refused, even
@@ -144,7 +144,7 @@ func TestCutOverRefusesALiveGroup(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, plan.Partitions[0].Committed, "the member's offset")
 	require.NoError(t, plan.Commit(ctx, c))
-	assert.Equal(t, map[int]int64{0: 1}, cutovertest.GroupOffsets(t, c, group, topic, 1))
+	assert.Equal(t, map[int]int64{0: 1}, kafkatest.Committed(t, c, topic, group))
 }
 
 // On a Kafka where no consumer group was ever coordinated, as one that only Spark
@@ -165,5 +165,5 @@ func TestCutOverOnAKafkaNoGroupHasUsed(t *testing.T) {
 	plan, err := cutover.Prepare(context.Background(), c, ck, topic, group, false)
 	require.NoError(t, err)
 	require.NoError(t, plan.Commit(context.Background(), c))
-	assert.Equal(t, map[int]int64{0: 1, 1: 0}, cutovertest.GroupOffsets(t, c, group, topic, 2))
+	assert.Equal(t, map[int]int64{0: 1, 1: 0}, kafkatest.Committed(t, c, topic, group))
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,28 +32,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/internal/kafkatest"
+	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 )
 
-// bin holds the programs, built once from this checkout.
-var bin string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "faults-bin")
-	if err != nil {
-		panic(err)
-	}
-	build := exec.Command("go", "build", "-o", dir, "../../worker", "../../starter", "../../streaming/cmd/streaming")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		panic("building the programs: " + err.Error())
-	}
-	bin = dir
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { progtest.Main(m) }
 
 // pipeline is one run's own topic, group, table and task queue on the clusters, with
 // a worker and a streaming worker serving it.
@@ -85,7 +71,7 @@ func (p *pipeline) watchStalls(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			end, committed, err := offsets(context.Background(), client, p.topic, p.name)
+			end, committed, err := kafkatest.GroupOffsets(context.Background(), client, p.topic, p.name)
 			if err != nil {
 				continue // a broker down: the next sample tells
 			}
@@ -113,6 +99,11 @@ func newPipeline(t *testing.T, env ...string) *pipeline {
 		"STREAMING_DATASETS=users", "RANDOMUSER_URL=http://127.0.0.1:9/api/", // the faker, at once
 		fmt.Sprintf("WORKER_METRICS_ADDR=127.0.0.1:%d", stacktest.FreePort(t)))
 	p.env = append(p.env, env...)
+	for _, setting := range env {
+		if ks, ok := strings.CutPrefix(setting, "CASSANDRA_KEYSPACE="); ok {
+			p.keyspace = ks
+		}
+	}
 	cluster := gocql.NewCluster(stacktest.CassandraHosts(t)...)
 	cluster.Consistency = gocql.LocalQuorum
 	cluster.Timeout = 10 * time.Second
@@ -145,7 +136,7 @@ func (p *pipeline) start(t *testing.T, program string, env ...string) *exec.Cmd 
 	t.Helper()
 	log, err := os.CreateTemp(t.TempDir(), program+"-*.log")
 	require.NoError(t, err)
-	cmd := exec.Command(filepath.Join(bin, program))
+	cmd := exec.Command(progtest.Program(t, program))
 	cmd.Env, cmd.Stdout, cmd.Stderr = append(slices.Clone(p.env), env...), log, log
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -159,10 +150,11 @@ func (p *pipeline) start(t *testing.T, program string, env ...string) *exec.Cmd 
 	return cmd
 }
 
-// result is what a run's result says of its records.
+// result is what a run's result says of its records, and their ids.
 type result struct {
 	Published int            `json:"users_published"`
 	BySource  map[string]int `json:"users_by_source"`
+	ids       []string
 }
 
 // underLoad starts a run of ticks ticks of 10 users every 500 ms, calls fault
@@ -171,7 +163,7 @@ type result struct {
 func (p *pipeline) underLoad(t *testing.T, ticks int, faultAt time.Duration, fault func()) result {
 	t.Helper()
 	ids := filepath.Join(t.TempDir(), "ids")
-	cmd := exec.Command(filepath.Join(bin, "starter"), "run", "-task-queue", p.name, "-topic", p.topic,
+	cmd := exec.Command(progtest.Program(t, "starter"), "run", "-task-queue", p.name, "-topic", p.topic,
 		"-duration", (time.Duration(ticks) * 500 * time.Millisecond).String(), "-interval", "500ms",
 		"-records-per-tick", "10", "-ids-file", ids, "-id", p.name, "-timeout", "10m")
 	cmd.Env = p.env
@@ -197,6 +189,7 @@ func (p *pipeline) underLoad(t *testing.T, ticks int, faultAt time.Duration, fau
 	require.NoError(t, json.NewDecoder(strings.NewReader(stdout.String())).Decode(&res), "the run's result:\n%s", stdout)
 	require.Equal(t, ticks*10, res.Published, "the run's result")
 	p.settled(t, lines)
+	res.ids = lines
 	return res
 }
 
@@ -204,7 +197,7 @@ func (p *pipeline) underLoad(t *testing.T, ticks int, faultAt time.Duration, fau
 func (p *pipeline) committed(t *testing.T) int64 {
 	t.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(p.brokers...), Timeout: 10 * time.Second}
-	_, c, err := offsets(context.Background(), client, p.topic, p.name)
+	_, c, err := kafkatest.GroupOffsets(context.Background(), client, p.topic, p.name)
 	if err != nil { // the topic is made by the run's first tick
 		return 0
 	}
@@ -224,7 +217,7 @@ func (p *pipeline) settled(t *testing.T, ids []string) {
 	ctx := context.Background()
 	var lag int64
 	require.Eventually(t, func() bool {
-		end, committed, err := offsets(ctx, client, p.topic, p.name)
+		end, committed, err := kafkatest.GroupOffsets(ctx, client, p.topic, p.name)
 		if err != nil {
 			t.Logf("offsets: %v", err)
 			return false
@@ -288,45 +281,16 @@ func (p *pipeline) sendPoison(n int) error {
 	return nil
 }
 
-// offsets returns a topic's end offsets (dlq.Ranges: one ListOffsets request) and,
-// when group is given, the group's committed offsets, by partition.
-func offsets(ctx context.Context, client *kafka.Client, topic, group string) (end, committed map[int]int64, err error) {
-	ranges, err := dlq.Ranges(ctx, client, topic)
-	if err != nil {
-		return nil, nil, err
-	}
-	end = map[int]int64{}
-	parts := make([]int, 0, len(ranges))
-	for _, r := range ranges {
-		end[r.Partition] = r.To
-		parts = append(parts, r.Partition)
-	}
-	if group == "" {
-		return end, nil, nil
-	}
-	of, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
-	if err != nil {
-		return nil, nil, err
-	}
-	if of.Error != nil {
-		return nil, nil, of.Error
-	}
-	committed = map[int]int64{}
-	for _, po := range of.Topics[topic] {
-		committed[po.Partition] = po.CommittedOffset
-	}
-	return end, committed, nil
-}
-
 // topicKeys reads a topic from its start to its end and returns its distinct keys and
 // how many messages it holds.
 func topicKeys(t *testing.T, brokers []string, topic string) (map[string]bool, int) {
 	t.Helper()
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	end, _, err := offsets(context.Background(), client, topic, "")
+	ranges, err := dlq.Ranges(context.Background(), client, topic)
 	require.NoError(t, err)
 	keys, messages := map[string]bool{}, 0
-	for part, last := range end {
+	for _, rg := range ranges {
+		part, last := rg.Partition, rg.To
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 500 * time.Millisecond})
 		for off := int64(0); off < last; off++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -452,6 +416,58 @@ func TestTwoCassandraNodesDown(t *testing.T) {
 		t.Logf("%d offsets committed, none during 15 s with two nodes down", before)
 		node("cassandra-2").start(t)
 	})
+}
+
+// A Cassandra node down before the streaming worker starts for a new keyspace and
+// table: the schema change cannot reach that node, so the worker waits only for the
+// nodes that answer to agree, warns naming the silent one, and goes on. Every record
+// is a row; the node comes back mid-run and takes the schema, and nothing is lost
+// or doubled: every row reads back at consistency ALL.
+func TestNewTableWithACassandraNodeDown(t *testing.T) {
+	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
+	node("cassandra-3").stop(t)
+	keyspace := fmt.Sprintf("faults_down_%d", rand.IntN(1e6))
+	start := time.Now()
+	p := newPipeline(t, "CASSANDRA_KEYSPACE="+keyspace)
+	t.Cleanup(func() { _ = p.session.Query("DROP KEYSPACE IF EXISTS " + keyspace).Exec() })
+	firstRow := make(chan time.Duration, 1)
+	go func() {
+		for time.Since(start) < 3*time.Minute {
+			var id gocql.UUID
+			if p.session.Query("SELECT id FROM "+keyspace+"."+p.table+" LIMIT 1").Consistency(gocql.One).Scan(&id) == nil {
+				firstRow <- time.Since(start)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		close(firstRow)
+	}()
+	ids := p.underLoad(t, 40, 5*time.Second, func() {
+		first, ok := <-firstRow
+		require.True(t, ok, "no row within 3 minutes of the streaming worker's start with cassandra-3 down")
+		t.Logf("with cassandra-3 down: streaming worker started → first row of the new table in %v", first.Round(100*time.Millisecond))
+		node("cassandra-3").start(t)
+	}).ids
+	logs, err := os.ReadFile(p.streaming.Stdout.(*os.File).Name())
+	require.NoError(t, err)
+	require.Contains(t, string(logs), "the schema change has not reached every cassandra node; going on", "the streaming worker's log")
+	require.NotContains(t, string(logs), "stopped; the other datasets go on", "the streaming worker's log")
+	if m := regexp.MustCompile(`(?m)^time=(\S+) level=INFO msg=consuming`).FindSubmatch(logs); m != nil {
+		if at, err := time.Parse(time.RFC3339Nano, string(m[1])); err == nil {
+			t.Logf("with cassandra-3 down: streaming worker started → consuming in %v", at.Sub(start).Round(100*time.Millisecond))
+		}
+	}
+
+	// cassandra-3 has the table (an ALL read of a table it lacks fails) and every row.
+	found := 0
+	for _, id := range ids {
+		var got gocql.UUID
+		require.NoError(t, p.session.Query("SELECT id FROM "+keyspace+"."+p.table+" WHERE id = ?", id).
+			Consistency(gocql.All).Scan(&got), "row %s at consistency ALL", id)
+		found++
+	}
+	require.Equal(t, len(ids), found)
+	t.Logf("%d rows read back at consistency ALL once cassandra-3 was back", found)
 }
 
 // All three brokers restarted one after the other mid-run, as in a rolling upgrade:

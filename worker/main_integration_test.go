@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +29,7 @@ import (
 	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/internal/kafkatest"
+	"github.com/streampipe/streampipe/internal/progtest"
 	"github.com/streampipe/streampipe/internal/randomusertest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/record"
@@ -65,14 +65,12 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
-// buildWorker builds this program into the test's temporary folder (after the first
-// build, go's cache makes it a link).
+func TestMain(m *testing.M) { progtest.Main(m) }
+
+// buildWorker builds this program, once per test run.
 func buildWorker(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "worker")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	return progtest.Program(t, "worker")
 }
 
 // workerProcess is a running worker program.

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -85,12 +86,8 @@ func memoryPeak(t *testing.T, budget int) int64 {
 // messages of up to maxBytes.
 func newLargePipe(t *testing.T, partitions, maxBytes int) *pipe {
 	p := newPipe(t, 0)
-	res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: p.topic, NumPartitions: partitions, ReplicationFactor: 1,
-		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(maxBytes)}},
-	}}})
-	require.NoError(t, err)
-	require.NoError(t, res.Errors[p.topic])
+	kafkatest.NewTopic(t, p.client, kafka.TopicConfig{Topic: p.topic, NumPartitions: partitions,
+		ConfigEntries: []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(maxBytes)}}})
 	p.producer.BatchBytes = int64(maxBytes)
 	return p
 }

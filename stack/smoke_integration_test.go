@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 )
 
@@ -29,14 +30,7 @@ func TestKafkaKeyedProduceAndGroupConsume(t *testing.T) {
 	topic := fmt.Sprintf("smoke-%d", time.Now().UnixNano())
 	group := topic + "-group"
 	client := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
-	created, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{
-		{Topic: topic, NumPartitions: 3, ReplicationFactor: 1},
-	}})
-	require.NoError(t, err)
-	require.NoError(t, created.Errors[topic])
-	t.Cleanup(func() {
-		_, _ = client.DeleteTopics(context.Background(), &kafka.DeleteTopicsRequest{Topics: []string{topic}})
-	})
+	kafkatest.CreateTopic(t, brokers, topic, 3)
 
 	w := &kafka.Writer{
 		Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
@@ -86,17 +80,10 @@ func TestKafkaKeyedProduceAndGroupConsume(t *testing.T) {
 	require.Len(t, partitions, 3, "ten keys through the Hash balancer should reach all three partitions")
 
 	// The group's committed offsets are the partitions' ends.
-	offsets, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{
-		GroupID: group, Topics: map[string][]int{topic: {0, 1, 2}},
-	})
+	end, committed, err := kafkatest.GroupOffsets(ctx, client, topic, group)
 	require.NoError(t, err)
-	require.NoError(t, offsets.Error)
-	var committed int64
-	for _, p := range offsets.Topics[topic] {
-		require.NoError(t, p.Error)
-		committed += p.CommittedOffset
-	}
-	require.EqualValues(t, 30, committed)
+	require.Equal(t, end, committed)
+	require.EqualValues(t, 30, end[0]+end[1]+end[2])
 
 	// A new member of the group resumes after the committed offsets.
 	write(30, 35)

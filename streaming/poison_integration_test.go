@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/streampipe/streampipe/internal/kafkatest"
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -52,14 +53,10 @@ func TestPoisonRecordsDeadLetteredAlone(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra)
 	p := newPipe(t, 0)
 	// A topic that takes any timestamp (Kafka 4 refuses those over an hour ahead).
-	res, err := p.client.CreateTopics(t.Context(), &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{
-		Topic: p.topic, NumPartitions: 1, ReplicationFactor: 1, ConfigEntries: []kafka.ConfigEntry{
-			{ConfigName: "message.timestamp.before.max.ms", ConfigValue: "9223372036854775807"},
-			{ConfigName: "message.timestamp.after.max.ms", ConfigValue: "9223372036854775807"},
-		},
-	}}})
-	require.NoError(t, err)
-	require.NoError(t, res.Errors[p.topic])
+	kafkatest.NewTopic(t, p.client, kafka.TopicConfig{Topic: p.topic, NumPartitions: 1, ConfigEntries: []kafka.ConfigEntry{
+		{ConfigName: "message.timestamp.before.max.ms", ConfigValue: "9223372036854775807"},
+		{ConfigName: "message.timestamp.after.max.ms", ConfigValue: "9223372036854775807"},
+	}})
 	w, err := streaming.New(p.config(), keyed{}, streaming.NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	stop := runUntilStopped(t, w.Run)
