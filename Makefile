@@ -1,4 +1,4 @@
-# streampipe — `make help` lists the targets; README.md says what they do.
+# streampipe — `make help` lists the targets; README.md and docs/local-stack.md say what they do.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -39,8 +39,8 @@ lint: ## gofmt, go vet, staticcheck, workflowcheck, govulncheck
 # only the comparison with Spark and the ceilings.
 BENCH ?= .
 
-bench: stack-up ## benchmarks on the local stack (figures, not pass/fail); BenchmarkVersus writes docs/bench/ and README's table (BENCH)
-	BENCH_OUT=$(CURDIR)/docs/bench BENCH_README=$(CURDIR)/README.md \
+bench: stack-up ## benchmarks on the local stack (figures, not pass/fail); BenchmarkVersus writes docs/bench/ and docs/performance.md's table (BENCH)
+	BENCH_OUT=$(CURDIR)/docs/bench BENCH_PAGE=$(CURDIR)/docs/performance.md \
 	  go test -p 1 -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./...
 
 # The scaling table needs clusters: scripts/cluster.sh starts (or reuses) them, in

@@ -47,7 +47,7 @@ type running struct {
 // replica set), the streaming worker and the seed's Spark Structured Streaming job,
 // each draining the same pre-filled topic of versusRecords records into a table of
 // its own, then with produce → row-readable latency at steady rates, measured from
-// outside alike. It writes the table and the chart where BENCH_OUT and BENCH_README
+// outside alike. It writes the table and the chart where BENCH_OUT and BENCH_PAGE
 // say (writeReport). Run it with -benchtime 1x.
 func BenchmarkVersus(b *testing.B) {
 	stacktest.Needs(b, stacktest.NeedsKafka, stacktest.NeedsCassandra)
@@ -94,7 +94,7 @@ func BenchmarkVersus(b *testing.B) {
 }
 
 // writeReport writes the table as latest.md and the chart as latest.svg into the
-// directory BENCH_OUT names, and the table into the file BENCH_README names, between
+// directory BENCH_OUT names, and the table into the page BENCH_PAGE names, between
 // its markers; neither, if unset.
 func writeReport(b *testing.B, report *benchreport.Report) {
 	if dir := os.Getenv("BENCH_OUT"); dir != "" {
@@ -103,13 +103,13 @@ func writeReport(b *testing.B, report *benchreport.Report) {
 		require.NoError(b, os.WriteFile(filepath.Join(dir, "latest.svg"), report.SVG(), 0o644))
 		b.Logf("wrote %s", filepath.Join(dir, "latest.{md,svg}"))
 	}
-	if readme := os.Getenv("BENCH_README"); readme != "" {
-		doc, err := os.ReadFile(readme)
+	if page := os.Getenv("BENCH_PAGE"); page != "" {
+		doc, err := os.ReadFile(page)
 		require.NoError(b, err)
 		spliced, err := benchreport.Splice(string(doc), report.Markdown())
-		require.NoError(b, err, readme)
-		require.NoError(b, os.WriteFile(readme, []byte(spliced), 0o644))
-		b.Logf("wrote the table into %s", readme)
+		require.NoError(b, err, page)
+		require.NoError(b, os.WriteFile(page, []byte(spliced), 0o644))
+		b.Logf("wrote the table into %s", page)
 	}
 }
 

@@ -151,7 +151,7 @@ func (r *Report) Text() string {
 	return textTable(heading, r.rows(), r.footer())
 }
 
-// Markdown is the same as Text for a README: a heading line, the table, the lines
+// Markdown is the same as Text for a Markdown page: a heading line, the table, the lines
 // under it as a list.
 func (r *Report) Markdown() string {
 	heading := fmt.Sprintf("Measured %s on %s.", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Machine)

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// The markers around the generated part of a document (e.g. the README's table).
+// The markers around the generated part of a document (docs/performance.md's table).
 const (
 	BeginMarker = "<!-- bench:begin -->"
 	EndMarker   = "<!-- bench:end -->"
