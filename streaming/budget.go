@@ -60,5 +60,5 @@ func (b *budget) release(n int) {
 // zstd decoder's window. A main sets the Go runtime's memory limit from it.
 func (w *Worker) MemoryBound() int {
 	c := w.cfg
-	return c.MaxBufferBytes + queueCapacity(c)*c.MaxRecordBytes + w.bounds.maxResponse + c.MaxRecordBytes + maxZstdWindow
+	return c.MaxBufferBytes + queueCapacity(c)*c.MaxRecordBytes + w.bounds.Held() + c.MaxRecordBytes
 }

@@ -54,7 +54,7 @@ type Config struct {
 	GroupID     string             // consumer group; default DefaultGroupID
 	// ReadUncommitted also takes the records of open and aborted transactions; by
 	// default (read_committed) the worker reads only committed ones, as Kafka
-	// Streams and Flink do. Transaction markers are never records (fetchcut.go).
+	// Streams and Flink do. Transaction markers are never records (package fetchcut).
 	ReadUncommitted bool
 	// KeepTombstones dead-letters a record with a key and a null value, as any
 	// record that is no row; by default it deletes its row where the dataset's rows

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/streampipe/streampipe/streaming/fetchcut"
 )
 
 // rebuildAfter is how long fetches may fail before the reader is replaced by a new
@@ -18,7 +20,7 @@ const rebuildAfter = 30 * time.Second
 type consumer struct {
 	cfg    Config
 	log    *slog.Logger
-	bounds *fetchBounds // of the fetch responses the readers get
+	bounds *fetchcut.Bounds // of the fetch responses the readers get
 
 	mu    sync.Mutex
 	r     *kafka.Reader
@@ -26,7 +28,7 @@ type consumer struct {
 	old   sync.WaitGroup // readers being closed
 }
 
-func newConsumer(cfg Config, log *slog.Logger, bounds *fetchBounds) *consumer {
+func newConsumer(cfg Config, log *slog.Logger, bounds *fetchcut.Bounds) *consumer {
 	c := &consumer{cfg: cfg, log: log, bounds: bounds}
 	c.r, c.built = c.newReader(), time.Now()
 	return c
@@ -59,7 +61,7 @@ func (c *consumer) newReader() *kafka.Reader {
 		SessionTimeout: 10 * time.Second,
 		// Closing the reader waits for the fetches in flight: keep their long poll short.
 		MaxWait: 500 * time.Millisecond,
-		// The reader's queue holds messages of at most MaxRecordBytes (fetchcut.go cuts
+		// The reader's queue holds messages of at most MaxRecordBytes (package fetchcut cuts
 		// larger ones): a quarter of the byte budget.
 		QueueCapacity: queueCapacity(c.cfg),
 		// While Kafka is down the reader logs every failed dial: the worker logs the
@@ -71,11 +73,11 @@ func (c *consumer) newReader() *kafka.Reader {
 
 // dialer is the readers' dialer: kafka-go's default one with the worker's TLS and
 // SASL, whose connections rebuild the fetch responses they carry within the worker's
-// bounds (fetchcut.go). The cutting reads Kafka's frames: the TLS handshake is done
+// bounds (package fetchcut). The cutting reads Kafka's frames: the TLS handshake is done
 // beneath it, by the DialFunc, not by kafka-go above it; SASL stays kafka-go's.
 func (c *consumer) dialer() *kafka.Dialer {
 	d := c.cfg.Security.Dialer()
-	d.DialFunc = c.bounds.dial(c.cfg.Security.DialFunc(&net.Dialer{}))
+	d.DialFunc = c.bounds.Dial(c.cfg.Security.DialFunc(&net.Dialer{}))
 	d.TLS = nil
 	return d
 }

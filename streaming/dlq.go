@@ -13,6 +13,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/rows"
+	"github.com/streampipe/streampipe/streaming/fetchcut"
 )
 
 // dlqMaxMessageBytes is the dead-letter topic's max.message.bytes: above the broker's
@@ -56,14 +57,10 @@ func deadLetter(m kafka.Message, ie *rows.InvalidError) kafka.Message {
 	return kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}
 }
 
-// truncatedValueBytes is how much of its value a dead letter keeps when the
-// dead-letter topic refuses it whole as too large.
-const truncatedValueBytes = 16 << 10
-
 // writeDeadLetters writes msgs to the dead-letter topic and returns those that are
 // not written, with the error. A dead letter the writer or the broker refuses as
 // too large is sent again at once as its dlq.* headers and the first
-// truncatedValueBytes of its key and value, with reason too_large: a dead letter
+// fetchcut.TruncatedValueBytes of its key and value, with reason too_large: a dead letter
 // always gets out.
 func (w *Worker) writeDeadLetters(ctx context.Context, dlq *kafka.Writer, msgs []kafka.Message) ([]kafka.Message, error) {
 	for shrunk := false; ; shrunk = true {
@@ -88,7 +85,7 @@ func (w *Worker) writeDeadLetters(ctx context.Context, dlq *kafka.Writer, msgs [
 			}
 		case !shrunk && errors.Is(err, kafka.MessageSizeTooLarge): // refused by the writer itself
 			for _, m := range msgs {
-				if len(m.Value)+len(m.Key) > truncatedValueBytes {
+				if len(m.Value)+len(m.Key) > fetchcut.TruncatedValueBytes {
 					m = truncated(m)
 					tooLarge++
 				}
@@ -101,13 +98,13 @@ func (w *Worker) writeDeadLetters(ctx context.Context, dlq *kafka.Writer, msgs [
 			return unsent, fmt.Errorf("writing %d dead letters to topic %s of %s: %w", len(unsent), w.cfg.DLQTopic, w.cfg.kafkaAt(), err)
 		}
 		w.log.Warn("the dead-letter topic refused dead letters as too large: sending them truncated",
-			"count", tooLarge, "keep_bytes", truncatedValueBytes)
+			"count", tooLarge, "keep_bytes", fetchcut.TruncatedValueBytes)
 		msgs = unsent
 	}
 }
 
 // truncated is dead letter m cut down to fit: its dlq.* headers (reason too_large,
-// the original reason in dlq.error) and the first truncatedValueBytes of its key
+// the original reason in dlq.error) and the first fetchcut.TruncatedValueBytes of its key
 // and value; the source topic's partition and offset say where the whole record is.
 func truncated(m kafka.Message) kafka.Message {
 	var headers []kafka.Header
@@ -123,12 +120,12 @@ func truncated(m kafka.Message) kafka.Message {
 	}
 	detail := fmt.Sprintf("the dead letter (reason %s) of %d bytes was refused as too large by the dead-letter topic; "+
 		"key and value are cut to their first %d bytes, the whole record is at the source offset", reason,
-		len(m.Key)+len(m.Value), truncatedValueBytes)
+		len(m.Key)+len(m.Value), fetchcut.TruncatedValueBytes)
 	headers = append(headers,
 		kafka.Header{Key: rows.HeaderReason, Value: []byte(rows.ReasonTooLarge)},
 		kafka.Header{Key: rows.HeaderError, Value: []byte(detail)},
 		kafka.Header{Key: rows.HeaderTruncated, Value: []byte("true")})
-	return kafka.Message{Key: truncate(m.Key, truncatedValueBytes), Value: truncate(m.Value, truncatedValueBytes), Headers: headers}
+	return kafka.Message{Key: truncate(m.Key, fetchcut.TruncatedValueBytes), Value: truncate(m.Value, fetchcut.TruncatedValueBytes), Headers: headers}
 }
 
 // warnDLQSmaller warns when the dead-letter topic takes smaller messages than the

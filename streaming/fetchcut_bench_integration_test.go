@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/streaming/fetchcut"
 )
 
 // BenchmarkFetchPath reports, in one run, the records/s a kafka-go Reader fetches
@@ -23,13 +24,13 @@ func BenchmarkFetchPath(b *testing.B) {
 	const records = 200_000
 	brokers := stacktest.KafkaBrokers(b)
 	ctx := b.Context()
-	bounds := newFetchBounds(Config{MaxRecordBytes: DefaultMaxRecordBytes, MaxBufferBytes: DefaultMaxBufferBytes})
+	bounds := fetchcut.New(DefaultMaxRecordBytes, DefaultMaxBufferBytes)
 	paths := []struct {
 		name   string
 		dialer *kafka.Dialer
 	}{
 		{"kafka-go", kafka.DefaultDialer},
-		{"fetchcut", &kafka.Dialer{Timeout: 10 * time.Second, DialFunc: bounds.dial((&net.Dialer{}).DialContext)}},
+		{"fetchcut", &kafka.Dialer{Timeout: 10 * time.Second, DialFunc: bounds.Dial((&net.Dialer{}).DialContext)}},
 	}
 	for _, codec := range []kafka.Compression{0, kafka.Zstd} {
 		topic := fmt.Sprintf("streaming_bench_fetch_%d_%d", codec, time.Now().UnixNano())

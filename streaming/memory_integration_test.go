@@ -20,6 +20,7 @@ import (
 	"github.com/streampipe/streampipe/internal/stacktest"
 	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
+	"github.com/streampipe/streampipe/streaming/fetchcut"
 )
 
 // Memory is bounded in bytes, not rows: 200 users of 256 KiB and records of 3 MiB
@@ -133,7 +134,7 @@ func TestMemoryHugeRecordsAndBombs(t *testing.T) {
 	}
 	wide := func(t *testing.T, p *pipe, l *load) {
 		zstdCodec := compress.Codecs[compress.Zstd]
-		compress.Codecs[compress.Zstd] = streaming.WideZstd{Codec: zstdCodec}
+		compress.Codecs[compress.Zstd] = fetchcut.WideZstd{Codec: zstdCodec}
 		defer func() { compress.Codecs[compress.Zstd] = zstdCodec }()
 		produceBomb(t, p, newLoad(), kafka.Zstd, 20, 1<<20-1024) // its records are not dead-lettered one by one
 		l.invalid[""]++                                          // but named by one, without a key

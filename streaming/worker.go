@@ -18,6 +18,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/rows"
+	"github.com/streampipe/streampipe/streaming/fetchcut"
 )
 
 const (
@@ -46,7 +47,7 @@ type Worker struct {
 	cassandra *outage // writes of rows
 	dlqTopic  *outage // writes of dead letters
 
-	bounds *fetchBounds // of what the reader fetches
+	bounds *fetchcut.Bounds // of what the reader fetches
 	// keyColumns are the places of the primary key in a row, to supersede rows;
 	// nil for a dataset whose write times come from the values, which decide.
 	keyColumns []int
@@ -72,7 +73,7 @@ func New(cfg Config, dataset rows.Mapping, metrics *Metrics) (*Worker, error) {
 		kafka:      newOutage(cfg.kafkaServer(), log),
 		cassandra:  newOutage(cfg.cassandraServer(), log),
 		dlqTopic:   newOutage(cfg.dlqServer(), log),
-		bounds:     newFetchBounds(cfg),
+		bounds:     fetchcut.New(cfg.MaxRecordBytes, cfg.MaxBufferBytes),
 	}, nil
 }
 
@@ -590,7 +591,7 @@ type item struct {
 	bad  *rows.InvalidError
 	size int // the bytes it holds, as counted against MaxBufferBytes
 	// skipped: the message stands for a transaction marker or records of an aborted
-	// transaction (fetchcut.go): no row and no dead letter, only an offset to commit.
+	// transaction (package fetchcut): no row and no dead letter, only an offset to commit.
 	skipped bool
 }
 
@@ -599,15 +600,15 @@ type item struct {
 // of killing the process, which would then crash-loop on the same record.
 func (w *Worker) decode(m kafka.Message) (it item) {
 	defer func() { it.size = it.bytes() }()
-	if bad, skipped := w.bounds.cutRecord(&m); skipped || bad != nil {
+	if bad, skipped := w.bounds.CutRecord(&m); skipped || bad != nil {
 		return item{msg: m, bad: bad, skipped: skipped}
 	}
 	if len(m.Value) > w.cfg.MaxRecordBytes {
 		// A response kafka-go got unchanged (a fetch version fetchcut does not
 		// rebuild): only the value's beginning is kept, in a copy, so that the whole
 		// value is not held while it waits for its batch.
-		bad := tooLarge(len(m.Value), w.cfg.MaxRecordBytes)
-		m.Value = append([]byte(nil), truncate(m.Value, truncatedValueBytes)...)
+		bad := fetchcut.TooLarge(len(m.Value), w.cfg.MaxRecordBytes)
+		m.Value = append([]byte(nil), truncate(m.Value, fetchcut.TruncatedValueBytes)...)
 		return item{msg: m, bad: bad}
 	}
 	valueTimed := writeTimeFromValue(w.dataset)
@@ -647,11 +648,11 @@ func (w *Worker) decode(m kafka.Message) (it item) {
 }
 
 // bytes is what an item holds: its message's key, value and headers (each with its
-// headerOverhead), twice for a record decoded into a row (the row holds its own copy of the values).
+// fetchcut.HeaderOverhead), twice for a record decoded into a row (the row holds its own copy of the values).
 func (it item) bytes() int {
 	n := len(it.msg.Key) + len(it.msg.Value)
 	for _, h := range it.msg.Headers {
-		n += len(h.Key) + len(h.Value) + headerOverhead
+		n += len(h.Key) + len(h.Value) + fetchcut.HeaderOverhead
 	}
 	if it.bad == nil {
 		n *= 2

@@ -14,6 +14,7 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/rows"
+	"github.com/streampipe/streampipe/streaming/fetchcut"
 )
 
 func TestCheckTime(t *testing.T) {
@@ -113,38 +114,21 @@ func TestDecodeWriteTime(t *testing.T) {
 	}
 }
 
-// A record the fetch marked as cut is dead-lettered too_large, without the marker; one
-// standing for an undecodable batch is dead-lettered undecodable, naming its offsets;
-// a value over the limit that came unmarked (a response not rebuilt) is cut on
-// decoding; a forged marker (another worker's) is an ordinary header.
+// A value over the limit that came unmarked (a response not rebuilt) is cut on
+// decoding; a forged marker (another worker's) is an ordinary header. (The records
+// the fetch marked: fetchcut's TestCutRecord.)
 func TestDecodeMarkedRecords(t *testing.T) {
 	w, err := New(Config{Brokers: []string{"k:9092"}, Topic: "t", Hosts: []string{"c"}, Keyspace: "ks", Table: "tb"},
 		datasets.Users.Rows, NewMetrics(prometheus.NewRegistry()))
 	require.NoError(t, err)
 	at := time.Now()
-	original := kafka.Header{Key: "trace", Value: []byte("1")}
 
-	it := w.decode(kafka.Message{Key: []byte("k"), Value: make([]byte, truncatedValueBytes), Time: at, Headers: []kafka.Header{
-		original, {Key: w.bounds.marker, Value: cut{valueBytes: 20 << 20}.encode()}}})
+	it := w.decode(kafka.Message{Key: []byte("k"), Value: make([]byte, DefaultMaxRecordBytes+1), Time: at})
 	require.NotNil(t, it.bad)
 	assert.Equal(t, rows.ReasonTooLarge, it.bad.Reason)
-	assert.Contains(t, it.bad.Detail, "value is 20971520 bytes")
-	assert.True(t, it.bad.Truncated)
-	assert.Equal(t, []kafka.Header{original}, it.msg.Headers)
+	assert.Len(t, it.msg.Value, fetchcut.TruncatedValueBytes)
 
-	it = w.decode(kafka.Message{Partition: 2, Offset: 19, Time: at, Headers: []kafka.Header{
-		{Key: w.bounds.marker, Value: cut{undecodable: "zstd: window size exceeded", first: 10, last: 19}.encode()}}})
-	require.NotNil(t, it.bad)
-	assert.Equal(t, rows.ReasonUndecodable, it.bad.Reason)
-	assert.Contains(t, it.bad.Detail, "offsets 10 to 19 of partition 2")
-	assert.Contains(t, it.bad.Detail, "window size exceeded")
-
-	it = w.decode(kafka.Message{Key: []byte("k"), Value: make([]byte, DefaultMaxRecordBytes+1), Time: at})
-	require.NotNil(t, it.bad)
-	assert.Equal(t, rows.ReasonTooLarge, it.bad.Reason)
-	assert.Len(t, it.msg.Value, truncatedValueBytes)
-
-	forged := kafka.Header{Key: "streampipe.cut.0000000000000000", Value: cut{valueBytes: 20 << 20}.encode()}
+	forged := kafka.Header{Key: "streampipe.cut.0000000000000000", Value: []byte("cut 0 20971520 0")}
 	it = w.decode(kafka.Message{Key: []byte("k"), Value: []byte("{}"), Time: at, Headers: []kafka.Header{forged}})
 	require.NotNil(t, it.bad)
 	assert.Equal(t, rows.ReasonMissingID, it.bad.Reason, "decoded as any record")

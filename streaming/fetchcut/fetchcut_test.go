@@ -1,4 +1,4 @@
-package streaming
+package fetchcut
 
 import (
 	"bytes"
@@ -12,11 +12,13 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/snappy"
-	"github.com/klauspost/compress/zstd"
+	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/compress"
 	"github.com/segmentio/kafka-go/protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/streampipe/streampipe/rows"
 )
 
 // fetchRequestV10 is a fetch request (version 10) as kafka-go writes it: one topic,
@@ -94,6 +96,46 @@ func TestCutMarkerRoundTrip(t *testing.T) {
 	assert.False(t, ok)
 }
 
+// A record the fetch marked as cut is dead-lettered too_large, without the marker; one
+// standing for an undecodable batch is dead-lettered undecodable, naming its offsets;
+// one standing for a transaction's marker or aborted batch is skipped; a record
+// without the marker is no business of fetchcut's.
+func TestCutRecord(t *testing.T) {
+	fb := New(1<<20, 64<<20)
+	original := kafka.Header{Key: "trace", Value: []byte("1")}
+
+	m := kafka.Message{Key: []byte("k"), Value: make([]byte, TruncatedValueBytes), Headers: []kafka.Header{
+		original, {Key: fb.marker, Value: cut{valueBytes: 20 << 20}.encode()}}}
+	bad, skipped := fb.CutRecord(&m)
+	require.NotNil(t, bad)
+	assert.False(t, skipped)
+	assert.Equal(t, rows.ReasonTooLarge, bad.Reason)
+	assert.Contains(t, bad.Detail, "value is 20971520 bytes")
+	assert.True(t, bad.Truncated)
+	assert.Equal(t, []kafka.Header{original}, m.Headers)
+
+	m = kafka.Message{Partition: 2, Offset: 19, Headers: []kafka.Header{
+		{Key: fb.marker, Value: cut{undecodable: "zstd: window size exceeded", first: 10, last: 19}.encode()}}}
+	bad, skipped = fb.CutRecord(&m)
+	require.NotNil(t, bad)
+	assert.False(t, skipped)
+	assert.Equal(t, rows.ReasonUndecodable, bad.Reason)
+	assert.Contains(t, bad.Detail, "offsets 10 to 19 of partition 2")
+	assert.Contains(t, bad.Detail, "window size exceeded")
+
+	m = kafka.Message{Offset: 8, Headers: []kafka.Header{{Key: fb.marker, Value: cut{skipped: "aborted", first: 3, last: 8}.encode()}}}
+	bad, skipped = fb.CutRecord(&m)
+	assert.Nil(t, bad)
+	assert.True(t, skipped)
+
+	forged := kafka.Header{Key: "streampipe.cut.0000000000000000", Value: cut{valueBytes: 20 << 20}.encode()}
+	m = kafka.Message{Key: []byte("k"), Value: []byte("{}"), Headers: []kafka.Header{forged}}
+	bad, skipped = fb.CutRecord(&m)
+	assert.Nil(t, bad)
+	assert.False(t, skipped)
+	assert.Equal(t, []kafka.Header{forged}, m.Headers)
+}
+
 // Snappy, framed (xerial) or not, decodes a chunk at a time; a chunk that would
 // decode to more than maxSnappyChunk is refused before it is decoded.
 func TestSnappyReader(t *testing.T) {
@@ -153,7 +195,7 @@ func fetchResponseV10(batches ...[]byte) (body []byte, recordsAt int) {
 
 // rebuilt rebuilds a fetch response body for a fetch from offset from and returns
 // the records of the rebuilt response, read by kafka-go's protocol package.
-func rebuilt(t *testing.T, fb *fetchBounds, body []byte, recordsAt int, from int64) []protocol.Record {
+func rebuilt(t *testing.T, fb *Bounds, body []byte, recordsAt int, from int64) []protocol.Record {
 	t.Helper()
 	rb := rebuilder{fb: fb, in: &io.LimitedReader{R: bytes.NewReader(body), N: int64(len(body))},
 		from: map[topicPartition]int64{{"t", 0}: from}}
@@ -191,7 +233,7 @@ func bytesOf(t *testing.T, b protocol.Bytes) string {
 
 // A rebuilt response holds the records from the offset asked for, uncompressed, the
 // small ones as they were; a value, key or headers over the limit are cut to
-// truncatedValueBytes and marked; offsets stay.
+// TruncatedValueBytes and marked; offsets stay.
 func TestRebuildCutsLargeRecords(t *testing.T) {
 	const limit = 20 << 10
 	big := strings.Repeat("v", 3*limit)
@@ -204,7 +246,7 @@ func TestRebuildCutsLargeRecords(t *testing.T) {
 			body, at := fetchResponseV10(
 				batch(t, 10, codec, rec("k0", "before"), rec("k1", "small", protocol.Header{Key: "a", Value: []byte("b")})),
 				batch(t, 12, codec, rec("k2", big), rec(big, "v3"), rec("k4", "v4", many...), rec("k5", "last")))
-			fb := &fetchBounds{maxRecord: limit, maxResponse: 1 << 20, marker: "marker"}
+			fb := &Bounds{maxRecord: limit, maxResponse: 1 << 20, marker: "marker"}
 			got := rebuilt(t, fb, body, at, 11)
 			require.Len(t, got, 5)
 			for i, r := range got {
@@ -213,16 +255,16 @@ func TestRebuildCutsLargeRecords(t *testing.T) {
 			assert.Equal(t, "small", bytesOf(t, got[0].Value))
 			assert.Equal(t, []protocol.Header{{Key: "a", Value: []byte("b")}}, got[0].Headers)
 
-			assert.Equal(t, big[:truncatedValueBytes], bytesOf(t, got[1].Value))
+			assert.Equal(t, big[:TruncatedValueBytes], bytesOf(t, got[1].Value))
 			assert.Equal(t, []protocol.Header{{Key: "marker", Value: cut{valueBytes: 3 * limit}.encode()}}, got[1].Headers)
 
-			assert.Equal(t, big[:truncatedValueBytes], bytesOf(t, got[2].Key))
+			assert.Equal(t, big[:TruncatedValueBytes], bytesOf(t, got[2].Key))
 			assert.Equal(t, "v3", bytesOf(t, got[2].Value))
 			assert.Equal(t, []protocol.Header{{Key: "marker", Value: cut{keyBytes: 3 * limit}.encode()}}, got[2].Headers)
 
 			h := got[3].Headers
 			require.NotEmpty(t, h)
-			assert.Equal(t, protocol.Header{Key: "marker", Value: cut{headerBytes: 30<<10 + 80 + 30*headerOverhead}.encode()}, h[len(h)-1])
+			assert.Equal(t, protocol.Header{Key: "marker", Value: cut{headerBytes: 30<<10 + 80 + 30*HeaderOverhead}.encode()}, h[len(h)-1])
 			assert.Equal(t, many[:len(h)-1], h[:len(h)-1], "the headers of the first 16 KiB")
 			assert.Len(t, h[:len(h)-1], 15)
 
@@ -242,14 +284,14 @@ func TestRebuildCountsEmptyHeaders(t *testing.T) {
 	}
 	for _, codec := range []compress.Compression{0, compress.Zstd} {
 		body, at := fetchResponseV10(batch(t, 0, codec, rec("k0", "v0", empty...), rec("k1", "after")))
-		got := rebuilt(t, &fetchBounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"}, body, at, 0)
+		got := rebuilt(t, &Bounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"}, body, at, 0)
 		require.Len(t, got, 2)
 		h := got[0].Headers
 		require.NotEmpty(t, h)
 		c, ok := parseCut(h[len(h)-1].Value)
 		require.True(t, ok)
 		assert.Greater(t, c.headerBytes, 1<<20, "the headers' cost is over the limit")
-		assert.LessOrEqual(t, (len(h)-1)*headerOverhead, 1<<20, "kafka-go gets at most the limit's worth of headers")
+		assert.LessOrEqual(t, (len(h)-1)*HeaderOverhead, 1<<20, "kafka-go gets at most the limit's worth of headers")
 		assert.Equal(t, "after", bytesOf(t, got[1].Value))
 	}
 }
@@ -259,7 +301,7 @@ func TestRebuildCountsEmptyHeaders(t *testing.T) {
 // 16 KiB from a shorter value, into the next records).
 func TestRebuildUnderTheKeptBytes(t *testing.T) {
 	body, at := fetchResponseV10(batch(t, 0, 0, rec("k0", strings.Repeat("v", 2000)), rec("k1", "ok"), rec("k2", "fine")))
-	got := rebuilt(t, &fetchBounds{maxRecord: 1000, maxResponse: 1 << 20, marker: "marker"}, body, at, 0)
+	got := rebuilt(t, &Bounds{maxRecord: 1000, maxResponse: 1 << 20, marker: "marker"}, body, at, 0)
 	require.Len(t, got, 3)
 	assert.Equal(t, strings.Repeat("v", 2000), bytesOf(t, got[0].Value))
 	assert.Equal(t, []protocol.Header{{Key: "marker", Value: cut{valueBytes: 2000}.encode()}}, got[0].Headers)
@@ -275,7 +317,7 @@ func TestRebuildStopsAtMaxResponse(t *testing.T) {
 		records[i] = rec(fmt.Sprint("k", i), strings.Repeat("v", 1000))
 	}
 	body, at := fetchResponseV10(batch(t, 0, compress.Zstd, records...))
-	fb := &fetchBounds{maxRecord: 1 << 20, maxResponse: 10_000, marker: "marker"}
+	fb := &Bounds{maxRecord: 1 << 20, maxResponse: 10_000, marker: "marker"}
 	got := rebuilt(t, fb, body, at, 40)
 	require.Len(t, got, 10)
 	assert.EqualValues(t, 40, got[0].Offset)
@@ -299,7 +341,7 @@ func TestRebuildMarksUndecodableBatch(t *testing.T) {
 	wide := batch(t, 100, compress.Zstd, records...)
 	compress.Codecs[compress.Zstd] = zstdCodec
 	body, at := fetchResponseV10(wide)
-	fb := &fetchBounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"}
+	fb := &Bounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"}
 	got := rebuilt(t, fb, body, at, 105)
 	require.Len(t, got, 1)
 	assert.EqualValues(t, 119, got[0].Offset)
@@ -310,19 +352,6 @@ func TestRebuildMarksUndecodableBatch(t *testing.T) {
 	assert.Equal(t, int64(105), c.first)
 	assert.Equal(t, int64(119), c.last)
 	assert.Contains(t, c.undecodable, "window size exceeded")
-}
-
-// WideZstd is kafka-go's zstd codec writing frames that ask for a 64 MiB window,
-// which brokers take (up to 128 MiB) and the worker refuses (over 8 MiB). It is
-// exported for the tests of package streaming_test.
-type WideZstd struct{ compress.Codec }
-
-func (WideZstd) NewWriter(w io.Writer) io.WriteCloser {
-	enc, err := zstd.NewWriter(w, zstd.WithWindowSize(64<<20), zstd.WithSingleSegment(false), zstd.WithEncoderConcurrency(1))
-	if err != nil {
-		panic(err) // the options are constant
-	}
-	return enc
 }
 
 // txBatch is batch with a producer id and the attributes of a transaction's batch
@@ -365,7 +394,7 @@ func TestRebuildSkipsMarkersAndAbortedTransactions(t *testing.T) {
 		txBatch(t, 7, aborter, marker, rec("\x00\x00\x00\x01", "")), // commit
 	)
 	body, head := withAborted(body, recordsAt, abortedTxn{producer: aborter, first: 0})
-	fb := &fetchBounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"}
+	fb := &Bounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"}
 	for _, from := range []int64{0, 1, 3} {
 		rb := rebuilder{fb: fb, in: &io.LimitedReader{R: bytes.NewReader(body), N: int64(len(body))},
 			from: map[topicPartition]int64{{"t", 0}: from}}
@@ -408,7 +437,7 @@ func TestRebuildSkipsMarkersAndAbortedTransactions(t *testing.T) {
 func TestRebuildRefusesAnAbortedCountOverTheResponse(t *testing.T) {
 	body, recordsAt := fetchResponseV10(batch(t, 0, 0, rec("k", "v")))
 	binary.BigEndian.PutUint32(body[recordsAt-4:], 1<<30)
-	rb := rebuilder{fb: &fetchBounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"},
+	rb := rebuilder{fb: &Bounds{maxRecord: 1 << 20, maxResponse: 1 << 20, marker: "marker"},
 		in: &io.LimitedReader{R: bytes.NewReader(body), N: int64(len(body))}, from: map[topicPartition]int64{}}
 	assert.ErrorContains(t, rb.response(10), "1073741824 aborted transactions in a response of")
 }

@@ -1,4 +1,7 @@
-package streaming
+// Package fetchcut bounds what kafka-go decompresses and holds of a fetch response:
+// it wraps the connections of a Reader and rebuilds each fetch response as a stream
+// (see Bounds), marking the records the worker must dead-letter or skip.
+package fetchcut
 
 import (
 	"bufio"
@@ -36,7 +39,7 @@ import (
 //   - batches uncompressed, decompressed as a stream (one batch at a time per
 //     worker, with one zstd decoder of bounded window), never whole;
 //   - a record whose key or value is over MaxRecordBytes, or whose headers are,
-//     keeps its first truncatedValueBytes of each and gains a marker header naming
+//     keeps its first TruncatedValueBytes of each and gains a marker header naming
 //     the sizes it had: the worker dead-letters it as too_large;
 //   - a batch that cannot be read within the bounds (a zstd window over the limit, a
 //     snappy chunk too large, corrupt data, an unknown codec or message format)
@@ -64,6 +67,11 @@ const (
 	minFetchVersion = 5
 	maxFetchVersion = 11
 )
+
+// TruncatedValueBytes is how much of a cut key, value or headers a record keeps,
+// and how much of its value a dead letter keeps when the dead-letter topic refuses
+// it whole as too large.
+const TruncatedValueBytes = 16 << 10
 
 // Bounds of what a cutConn decompresses: a zstd frame may ask for a window of up to
 // 8 MiB (kafka-go's producer asks for that, Kafka's Java producer less at its
@@ -116,9 +124,9 @@ func parseCut(b []byte) (cut, bool) {
 	return cut{}, false
 }
 
-// fetchBounds are the limits of the cutConns of one worker's reader, and the state
+// Bounds are the limits of the cutConns of one worker's reader, and the state
 // they share.
-type fetchBounds struct {
+type Bounds struct {
 	maxRecord   int    // a key, value or all headers larger than this are cut
 	maxResponse int    // most bytes of records in a rebuilt response, beyond its first record
 	marker      string // the header key marking a cut record: random per worker, unforgeable
@@ -128,12 +136,12 @@ type fetchBounds struct {
 	records *bufio.Reader // over the decompressed records
 }
 
-// dial returns a dial function for a kafka.Dialer that wraps each connection dial
+// Dial returns a dial function for a kafka.Dialer that wraps each connection dial
 // makes (kafkasec.Security.DialFunc: TCP, then TLS when configured). A
 // cutConn must see the protocol in clear: TLS, when the worker has it, belongs in
 // here, under the cutConn, not in kafka.Dialer.TLS (over ciphertext a cutConn finds
 // no fetch response and passes every byte unchanged, unbounded).
-func (fb *fetchBounds) dial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func (fb *Bounds) Dial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
@@ -161,7 +169,7 @@ type topicPartition struct {
 // the writes, of a connection.
 type cutConn struct {
 	net.Conn
-	fb *fetchBounds
+	fb *Bounds
 	br *bufio.Reader
 
 	// Requests written: the head of the current one until its header is known.
@@ -405,7 +413,7 @@ func (c *cutConn) rebuild(r sentRequest, n int, head [8]byte) ([]byte, error) {
 
 // rebuilder reads one fetch response from in and writes its rebuilt form to out.
 type rebuilder struct {
-	fb      *fetchBounds
+	fb      *Bounds
 	in      *io.LimitedReader
 	from    map[topicPartition]int64
 	out     []byte
@@ -781,7 +789,7 @@ func (rb *rebuilder) record(r *bufio.Reader, base, from int64) (int32, error) {
 }
 
 // field reads a length-prefixed field and, if keep, appends it to dst: cut to
-// truncatedValueBytes if it is over maxRecord (its size then noted in cutSize). It
+// TruncatedValueBytes if it is over maxRecord (its size then noted in cutSize). It
 // returns dst and the field's length (-1: null).
 func (rb *rebuilder) field(r *bufio.Reader, dst []byte, keep bool, cutSize *int) ([]byte, int, error) {
 	n, err := binary.ReadVarint(r)
@@ -797,8 +805,8 @@ func (rb *rebuilder) field(r *bufio.Reader, dst []byte, keep bool, cutSize *int)
 		return dst, int(n), discard(r, n)
 	}
 	kept := n
-	if n > int64(rb.fb.maxRecord) { // a limit under truncatedValueBytes keeps the field whole
-		kept, *cutSize = min(n, truncatedValueBytes), int(n)
+	if n > int64(rb.fb.maxRecord) { // a limit under TruncatedValueBytes keeps the field whole
+		kept, *cutSize = min(n, TruncatedValueBytes), int(n)
 	}
 	dst = binary.AppendVarint(dst, kept)
 	at := len(dst)
@@ -811,8 +819,8 @@ func (rb *rebuilder) field(r *bufio.Reader, dst []byte, keep bool, cutSize *int)
 
 // readHeaders reads a record's headers into rb.headers and returns how many it
 // keeps. If they total more than maxRecord bytes, it keeps those within the first
-// truncatedValueBytes and notes the total in c: it never holds more than maxRecord
-// bytes of them. Each header counts its key, its value and headerOverhead, what
+// TruncatedValueBytes and notes the total in c: it never holds more than maxRecord
+// bytes of them. Each header counts its key, its value and HeaderOverhead, what
 // kafka-go allocates for it: ten million empty headers are 400 MB in kafka-go.
 func (rb *rebuilder) readHeaders(r *bufio.Reader, keep bool, c *cut) (int, error) {
 	rb.headers = rb.headers[:0]
@@ -834,7 +842,7 @@ func (rb *rebuilder) readHeaders(r *bufio.Reader, keep bool, c *cut) (int, error
 			return 0, err
 		}
 		rb.headers = h
-		total += max(k, 0) + max(v, 0) + headerOverhead
+		total += max(k, 0) + max(v, 0) + HeaderOverhead
 		switch {
 		case !keep:
 		case over:
@@ -844,7 +852,7 @@ func (rb *rebuilder) readHeaders(r *bufio.Reader, keep bool, c *cut) (int, error
 		default: // just over: keep the first ones
 			c.headerBytes = total
 			k := 0
-			for k < len(ends) && ends[k] <= truncatedValueBytes {
+			for k < len(ends) && ends[k] <= TruncatedValueBytes {
 				k++
 			}
 			ends = ends[:k]
@@ -859,9 +867,9 @@ func (rb *rebuilder) readHeaders(r *bufio.Reader, keep bool, c *cut) (int, error
 	return len(ends), nil
 }
 
-// headerOverhead is what a header costs in memory beyond its key and value: its
+// HeaderOverhead is what a header costs in memory beyond its key and value: its
 // kafka.Header (a string and a slice).
-const headerOverhead = int(unsafe.Sizeof(kafka.Header{}))
+const HeaderOverhead = int(unsafe.Sizeof(kafka.Header{}))
 
 // appendHeader appends a header, encoded, to b.
 func appendHeader(b []byte, key string, value []byte) []byte {
@@ -896,7 +904,7 @@ func (rb *rebuilder) appendRecord(count int) {
 // body, compressed with codec (the batch attributes' lowest bits), that holds at
 // most a bounded window of them, and a function to call once they are read. The
 // caller holds fb.mu: the reader is fb's, reused from batch to batch.
-func (fb *fetchBounds) decompress(codec uint16, body io.Reader) (records *bufio.Reader, release func(), err error) {
+func (fb *Bounds) decompress(codec uint16, body io.Reader) (records *bufio.Reader, release func(), err error) {
 	var r io.Reader
 	release = func() {}
 	switch codec {
@@ -1024,22 +1032,27 @@ type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
-// newFetchBounds returns the bounds of cfg's reader. A rebuilt response holds at
-// most an eighth of the byte budget (kafka-go asks brokers for 1 MB anyway).
-func newFetchBounds(cfg Config) *fetchBounds {
+// New returns the bounds of a reader that cuts keys, values and headers over
+// maxRecord bytes, for a worker whose byte budget is maxBuffer. A rebuilt response
+// holds at most an eighth of the budget (kafka-go asks brokers for 1 MB anyway).
+func New(maxRecord, maxBuffer int) *Bounds {
 	nonce := make([]byte, 8)
 	_, _ = rand.Read(nonce)
-	return &fetchBounds{
-		maxRecord:   cfg.MaxRecordBytes,
-		maxResponse: max(64<<10, cfg.MaxBufferBytes/8),
+	return &Bounds{
+		maxRecord:   maxRecord,
+		maxResponse: max(64<<10, maxBuffer/8),
 		marker:      "streampipe.cut." + hex.EncodeToString(nonce),
 	}
 }
 
-// cutRecord says why a record the rebuilt response marked as cut, or as standing for
+// Held is about the most memory the cutConns of a reader hold beyond the records
+// the reader queues: a rebuilt fetch response and the zstd decoder's window.
+func (fb *Bounds) Held() int { return fb.maxResponse + maxZstdWindow }
+
+// CutRecord says why a record the rebuilt response marked as cut, or as standing for
 // an undecodable batch, is dead-lettered (and takes the marker off it), or returns
 // nil for any other record.
-func (fb *fetchBounds) cutRecord(m *kafka.Message) (bad *rows.InvalidError, skipped bool) {
+func (fb *Bounds) CutRecord(m *kafka.Message) (bad *rows.InvalidError, skipped bool) {
 	i := slices.IndexFunc(m.Headers, func(h kafka.Header) bool { return h.Key == fb.marker })
 	if i < 0 {
 		return nil, false
@@ -1065,18 +1078,18 @@ func (c cut) invalid(ok bool, mark []byte, partition, maxRecord int) *rows.Inval
 	}
 	if c.valueBytes == 0 {
 		bad := rows.Invalid(rows.ReasonTooLarge, "key of %d bytes or headers of %d bytes, more than the limit of %d; the dead "+
-			"letter holds their first %d", c.keyBytes, c.headerBytes, maxRecord, truncatedValueBytes)
+			"letter holds their first %d", c.keyBytes, c.headerBytes, maxRecord, TruncatedValueBytes)
 		bad.Truncated = true
 		return bad
 	}
-	return tooLarge(c.valueBytes, maxRecord)
+	return TooLarge(c.valueBytes, maxRecord)
 }
 
-// tooLarge is why a record whose value of n bytes is over limit is dead-lettered,
+// TooLarge is why a record whose value of n bytes is over limit is dead-lettered,
 // holding the value's beginning.
-func tooLarge(n, limit int) *rows.InvalidError {
+func TooLarge(n, limit int) *rows.InvalidError {
 	bad := rows.Invalid(rows.ReasonTooLarge, "value is %d bytes, more than the limit of %d; the dead letter holds its first %d",
-		n, limit, truncatedValueBytes)
+		n, limit, TruncatedValueBytes)
 	bad.Truncated = true
 	return bad
 }
