@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const (
@@ -141,4 +144,64 @@ func (w *Worker) startupStep(ctx context.Context, srv server, s step, attempt fu
 			return fmt.Errorf("waiting for %s: %w", server, err)
 		}
 	}
+}
+
+// retry calls fn until it succeeds, backing off between attempts (capped, with
+// jitter), for as long as it takes: each failure goes to o, which logs the outage
+// once. It gives up only on an error that will recur (fatal) or when ctx is done.
+// The dead-letter topic has no fatal errors: one that is missing or that the worker
+// may not write is waited for like an outage (named on /healthz, counted in
+// streaming_stuck_seconds), so that granting the permission or creating the topic
+// lets the worker go on by itself.
+func (w *Worker) retry(ctx context.Context, stage string, o *outage, fn func(context.Context) error) error {
+	stuck := w.metrics.stuck.WithLabelValues(w.dataset.Name(), stage)
+	// After the first failure the gauge grows every second, also while an attempt
+	// hangs (a write to a missing topic may wait for seconds). A batch written at the
+	// first attempt, the usual case, starts nothing.
+	var stopTicking func()
+	defer func() {
+		if stopTicking != nil {
+			stopTicking()
+		}
+		stuck.Set(0)
+	}()
+	start := time.Now()
+	for b := newBackoff(); ; {
+		err := fn(ctx)
+		if err == nil {
+			o.ok()
+			return nil
+		}
+		if stage != "dlq" && fatal(err) {
+			return fmt.Errorf("writing a batch (%s), which cannot succeed: %w", stage, err)
+		}
+		o.fail(err)
+		stuck.Set(time.Since(start).Seconds())
+		if stopTicking == nil {
+			stopTicking = tickStuck(stuck, start)
+		}
+		w.metrics.retries.WithLabelValues(w.dataset.Name(), stage).Inc()
+		if sleep(ctx, b.next()) != nil {
+			return fmt.Errorf("writing a batch (%s): gave up at shutdown, nothing committed: %w", stage, err)
+		}
+	}
+}
+
+// tickStuck sets the gauge to the time since start every second until the
+// function it returns is called, which waits for it to stop.
+func tickStuck(stuck prometheus.Gauge, start time.Time) (stop func()) {
+	tick := time.NewTicker(time.Second)
+	done := make(chan struct{})
+	var ticking sync.WaitGroup
+	ticking.Go(func() {
+		for {
+			select {
+			case <-tick.C:
+				stuck.Set(time.Since(start).Seconds())
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() { close(done); tick.Stop(); ticking.Wait() }
 }
