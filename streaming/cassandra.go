@@ -265,11 +265,11 @@ func permanent(err error) bool {
 	return false
 }
 
-// rowRejected reports whether err says that Cassandra refuses this row's values
+// rejected reports whether err says that Cassandra refuses this row's values
 // (e.g. a key longer than 64 KiB) rather than the statement: an Invalid error once
 // the statement has written a row. Before that, Invalid is taken for a table that
 // does not fit the dataset, which ends the worker.
-func rowRejected(err error, t *table) bool {
+func (t *table) rejected(err error) bool {
 	var re gocql.RequestError
 	return errors.As(err, &re) && re.Code() == gocql.ErrCodeInvalid && t.written.Load()
 }

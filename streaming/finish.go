@@ -12,6 +12,21 @@ import (
 	"github.com/streampipe/streampipe/rows"
 )
 
+// sink is where a worker writes its rows: the Cassandra table (cassandra.go), or
+// an in-memory fake in unit tests.
+type sink interface {
+	// awaitSlots waits until half the write slots are free, or ctx is done.
+	awaitSlots(ctx context.Context) error
+	// start starts writing rows, each once, and returns once each has its write slot.
+	start(ctx context.Context, rows []pendingRow) *writes
+	// write writes rows, each once, and returns those that failed, each with its
+	// error, and the first error.
+	write(ctx context.Context, rows []pendingRow) (failed []pendingRow, err error)
+	// rejected reports whether a row's write error says the sink refuses the row for
+	// good: its record is then dead-lettered instead of retried.
+	rejected(err error) bool
+}
+
 // consume collects micro-batches from items until ctx is done or items is closed,
 // starts writing each at once and has finishBatches finish them in order, with
 // work, which outlives ctx by DrainTimeout. It returns once every batch in hand is
@@ -25,7 +40,7 @@ import (
 // it is large enough to fill its groups (batches collected whenever a record
 // arrives would be written a few rows at a time). The byte budget bounds the
 // records the batches in hand hold.
-func (w *Worker) consume(ctx, work context.Context, tbl *table, items <-chan item, f *finishing) error {
+func (w *Worker) consume(ctx, work context.Context, tbl sink, items <-chan item, f *finishing) error {
 	loop, stop := context.WithCancel(ctx) // stopped by a batch that ends the worker
 	defer stop()
 	// At most two batches are being written; more wait only while the oldest is
@@ -87,7 +102,7 @@ type inHand struct {
 }
 
 // start splits a batch into rows and dead letters and starts writing the rows.
-func (w *Worker) start(ctx context.Context, tbl *table, batch []item) *inHand {
+func (w *Worker) start(ctx context.Context, tbl sink, batch []item) *inHand {
 	h := &inHand{batch: batch, rows: make([]pendingRow, 0, len(batch)), start: time.Now()}
 	for i := range batch {
 		it := &batch[i]
@@ -114,7 +129,7 @@ func (w *Worker) start(ctx context.Context, tbl *table, batch []item) *inHand {
 // On an error that ends the worker it hands over the positions of the batches
 // finished before, calls stop, waits for the writes of the batches still coming,
 // and returns the error.
-func (w *Worker) finishBatches(ctx context.Context, tbl *table, started <-chan *inHand, f *finishing, stop func()) error {
+func (w *Worker) finishBatches(ctx context.Context, tbl sink, started <-chan *inHand, f *finishing, stop func()) error {
 	unsent := map[int]kafka.Message{} // by partition: the newest commit position not handed over
 	positions := func() []kafka.Message { return slices.Collect(maps.Values(unsent)) }
 	for {
@@ -161,7 +176,7 @@ func (w *Worker) finishBatches(ctx context.Context, tbl *table, started <-chan *
 // returns what each of its partitions may commit: its last record, or the record
 // before its first dead letter not yet written. The bytes of the records are given
 // back to held, those of the dead letters once they are written.
-func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing) ([]kafka.Message, error) {
+func (w *Worker) finish(ctx context.Context, tbl sink, h *inHand, f *finishing) ([]kafka.Message, error) {
 	name := w.dataset.Name()
 	// A row Cassandra rejects as invalid, while the statement is known to be good,
 	// is dead-lettered alone; the other failed rows are retried.
@@ -178,7 +193,7 @@ func (w *Worker) finish(ctx context.Context, tbl *table, h *inHand, f *finishing
 		}
 		pending = failed[:0]
 		for _, r := range failed {
-			if !rowRejected(r.err, tbl) {
+			if !tbl.rejected(r.err) {
 				pending = append(pending, r)
 				continue
 			}
