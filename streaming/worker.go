@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/internal/kafkaprobe"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -119,7 +119,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	transport := w.cfg.Security.Transport()
 	defer transport.CloseIdleConnections()
 	if err := w.await(ctx, w.cfg.kafkaServer(), "check the broker list and that Kafka is running and listens there",
-		func(ctx context.Context) error { return kafkaprobe.Dial(ctx, w.cfg.Brokers) }); err != nil {
+		func(ctx context.Context) error { return kafkasec.Dial(ctx, w.cfg.Brokers) }); err != nil {
 		return w.startupErr(ctx, err)
 	}
 	if err := w.prepare(ctx, w.cfg.kafkaServer(), "creating the topics",
@@ -464,7 +464,7 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 			w.kafka.okIfQuiet(fetchSettle)
 		case errors.Is(err, context.DeadlineExceeded) && !since.IsZero():
 			// No message and no error for quietProbe during an outage.
-			if time.Since(last) >= quietProbe && kafkaprobe.Metadata(ctx, w.cfg.Security, w.cfg.Brokers, w.cfg.Topic) == nil {
+			if time.Since(last) >= quietProbe && kafkasec.Metadata(ctx, w.cfg.Security, w.cfg.Brokers, w.cfg.Topic) == nil {
 				w.kafka.ok()
 			}
 			continue
