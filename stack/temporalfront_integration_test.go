@@ -16,7 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/streampipe/streampipe/internal/config"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 )
 
 // `stack.sh temporal-front` (what `up` does for Temporal when STACK_SECURE=1) puts
