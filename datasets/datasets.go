@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -100,6 +101,14 @@ func UnknownError(name string) error {
 // spaces for underscores.
 func (d Dataset) RecordsNoun() string {
 	return cmp.Or(d.Records, strings.ReplaceAll(d.Name, "_", " "))
+}
+
+// ReadTable reads the dataset's keyspace and table from its variables (Vars), each
+// a CQL identifier, defaults Keyspace and Table: the streaming worker writes there and
+// the starter counts rows there.
+func (d Dataset) ReadTable(e *envvar.Reader) (keyspace, table string) {
+	v := d.Vars()
+	return e.Checked(v.Keyspace, d.Keyspace, rows.CheckIdentifier), e.Checked(v.Table, d.Table, rows.CheckIdentifier)
 }
 
 // DeadLetterTopic is DLQTopic, or Topic's default dead-letter topic.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
+	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/streaming"
@@ -34,7 +35,8 @@ func TestEveryDatasetThroughRunAndVerify(t *testing.T) {
 	cfg := startWorker(t)
 	hosts := stacktest.CassandraHosts(t)
 	user, password := stacktest.CassandraCredentials()
-	cfg.Cassandra = config.Cassandra{Hosts: hosts, Username: user, Password: password, Tables: map[string]config.Table{}}
+	cfg.Cassandra = config.Cassandra{Cassandra: envvar.Cassandra{Hosts: hosts, Username: user, Password: password},
+		Tables: map[string]config.Table{}}
 	metrics := streaming.NewMetrics(prometheus.NewRegistry())
 	for _, name := range datasets.Names() {
 		t.Run(name, func(t *testing.T) {

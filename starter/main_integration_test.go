@@ -103,7 +103,7 @@ func TestCommandLine(t *testing.T) {
 // Every bad variable is reported at once, before anything connects; -h still works.
 func TestBadConfiguration(t *testing.T) {
 	env := map[string]string{"TEMPORAL_ADDRESS": "localhost", "TEMPORAL_UI_URL": "localhost:8233",
-		"CASSANDRA_TLS_KEY_FILE": "/no/such/client.key", "LOG_FORMAT": "yaml"}
+		"CASSANDRA_TLS_KEY_FILE": "/no/such/client.key", "LOG_FORMAT": "yaml", "CASSANDRA_TABLE": "Bad-Name"}
 	cfg, cfgErr := config.LoadStarter(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	require.Error(t, cfgErr)
 	var stdout, stderr bytes.Buffer
@@ -113,6 +113,8 @@ func TestBadConfiguration(t *testing.T) {
 	assert.Contains(t, stderr.String(), `TEMPORAL_UI_URL="localhost:8233": want an http:// or https:// URL`)
 	assert.Contains(t, stderr.String(), "CASSANDRA_TLS_KEY_FILE is set but CASSANDRA_TLS is not 1")
 	assert.Contains(t, stderr.String(), `LOG_FORMAT="yaml": want text or json`)
+	// The dataset's table, checked as the streaming worker checks it (one reader).
+	assert.Contains(t, stderr.String(), `CASSANDRA_TABLE="Bad-Name": want a letter, then letters, digits or _`)
 
 	require.NoError(t, dispatch(context.Background(), []string{"run", "-h"}, cfg, cfgErr, &stdout, &stderr))
 	assert.Contains(t, stdout.String(), "Usage: starter run [flags]")

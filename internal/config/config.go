@@ -4,7 +4,6 @@
 package config
 
 import (
-	"crypto/tls"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -165,17 +164,11 @@ func loadStarter(e *envvar.Reader) Producer {
 	c.Activities.KafkaBrokers = e.Addrs("KAFKA_BROKERS", "localhost:9092", true)
 	c.Activities.KafkaBrokersFrom = "KAFKA_BROKERS"
 	c.Activities.KafkaSecurity = kafkasec.Read(e)
-	c.Cassandra.Hosts = e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false)
-	c.Cassandra.Username = e.Secret("CASSANDRA_USERNAME")
-	c.Cassandra.Password = e.Secret("CASSANDRA_PASSWORD")
-	c.Cassandra.TLS = e.TLS("CASSANDRA")
-	e.PlaintextPassword(c.Cassandra.Password, e.SecretFrom("CASSANDRA_PASSWORD"), c.Cassandra.TLS != nil, "CASSANDRA_TLS")
-	c.Cassandra.LocalDC = e.Str("CASSANDRA_LOCAL_DC", "")
-	c.Cassandra.Tables = map[string]Table{}
+	c.Cassandra = Cassandra{Cassandra: e.Cassandra(), Tables: map[string]Table{}}
 	for _, name := range datasets.Names() {
 		d, _ := datasets.Lookup(name)
-		v := d.Vars()
-		c.Cassandra.Tables[name] = Table{Keyspace: e.Str(v.Keyspace, d.Keyspace), Table: e.Str(v.Table, d.Table)}
+		keyspace, table := d.ReadTable(e)
+		c.Cassandra.Tables[name] = Table{Keyspace: keyspace, Table: table}
 	}
 	c.LogFormat = cli.ReadLogFormat(e)
 	return c
@@ -226,10 +219,7 @@ func httpURL(e *envvar.Reader, name, def string) string {
 
 // Cassandra is where the datasets' rows are, as the streaming worker writes them.
 type Cassandra struct {
-	Hosts              []string
-	Username, Password string
-	TLS                *tls.Config // nil: plaintext
-	LocalDC            string      // "": any data centre
+	envvar.Cassandra
 	// Tables are the tables by dataset name.
 	Tables map[string]Table
 }

@@ -163,16 +163,17 @@ func load(e *envvar.Reader) (config, error) {
 	if len(names) == 0 {
 		errs = append(errs, errors.New("STREAMING_DATASETS names no dataset"))
 	}
+	brokers, security, cassandra := e.Addrs("KAFKA_BROKERS", "localhost:9092", true), kafkasec.Read(e), e.Cassandra()
 	base := streaming.Config{
-		Brokers:     e.Addrs("KAFKA_BROKERS", "localhost:9092", true),
+		Brokers:     brokers,
 		BrokersFrom: "KAFKA_BROKERS",
-		Security:    kafkasec.Read(e),
-		Hosts:       e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false),
+		Security:    security,
+		Hosts:       cassandra.Hosts,
 		HostsFrom:   "CASSANDRA_HOSTS",
-		Username:    e.Secret("CASSANDRA_USERNAME"),
-		Password:    e.Secret("CASSANDRA_PASSWORD"),
-		TLS:         e.TLS("CASSANDRA"),
-		LocalDC:     e.Str("CASSANDRA_LOCAL_DC", ""),
+		Username:    cassandra.Username,
+		Password:    cassandra.Password,
+		TLS:         cassandra.TLS,
+		LocalDC:     cassandra.LocalDC,
 		Consistency: e.Checked("CASSANDRA_CONSISTENCY", streaming.DefaultConsistency, streaming.CheckConsistency),
 		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication),
 
@@ -189,7 +190,6 @@ func load(e *envvar.Reader) (config, error) {
 		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),
 		DrainTimeout:   e.Duration("STREAMING_DRAIN_TIMEOUT", streaming.DefaultDrainTimeout),
 	}
-	e.PlaintextPassword(base.Password, e.SecretFrom("CASSANDRA_PASSWORD"), base.TLS != nil, "CASSANDRA_TLS")
 	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", "127.0.0.1:9102")
 	if s := e.Str("STREAMING_LOG_LEVEL", "info"); cfg.level.UnmarshalText([]byte(s)) != nil {
 		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
@@ -232,7 +232,6 @@ func datasetConfig(e *envvar.Reader, base streaming.Config, group string, d data
 	cfg.Topic = e.Checked(vars.Topic, d.Topic, rows.CheckTopic)
 	cfg.DLQTopic = e.Checked(vars.DLQTopic, cmp.Or(d.DLQTopic, rows.DeadLetterTopic(cfg.Topic)), rows.CheckTopic)
 	cfg.GroupID = e.Str(vars.Group, d.Group(group))
-	cfg.Keyspace = e.Checked(vars.Keyspace, d.Keyspace, rows.CheckIdentifier)
-	cfg.Table = e.Checked(vars.Table, d.Table, rows.CheckIdentifier)
+	cfg.Keyspace, cfg.Table = d.ReadTable(e)
 	return workerConfig{dataset: d.Rows, cfg: cfg}
 }

@@ -1,0 +1,26 @@
+package envvar
+
+import "crypto/tls"
+
+// Cassandra is how a program reaches Cassandra, read the one way by every program
+// that does (Reader.Cassandra).
+type Cassandra struct {
+	Hosts              []string    // CASSANDRA_HOSTS, default localhost:9042
+	Username, Password string      // CASSANDRA_USERNAME, CASSANDRA_PASSWORD (or their _FILE); "": no authentication
+	TLS                *tls.Config // CASSANDRA_TLS*; nil: plaintext
+	LocalDC            string      // CASSANDRA_LOCAL_DC; "": any data centre
+}
+
+// Cassandra reads the Cassandra connection settings, and warns about a password that
+// would go to the server without TLS.
+func (e *Reader) Cassandra() Cassandra {
+	c := Cassandra{
+		Hosts:    e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false),
+		Username: e.Secret("CASSANDRA_USERNAME"),
+		Password: e.Secret("CASSANDRA_PASSWORD"),
+		TLS:      e.TLS("CASSANDRA"),
+	}
+	c.LocalDC = e.Str("CASSANDRA_LOCAL_DC", "")
+	e.PlaintextPassword(c.Password, e.SecretFrom("CASSANDRA_PASSWORD"), c.TLS != nil, "CASSANDRA_TLS")
+	return c
+}
