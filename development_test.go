@@ -19,11 +19,7 @@ const module = "github.com/streampipe/streampipe/"
 
 // harness are the packages of the test harness (and the benchmarks' reports): test
 // files import them, the programs and their libraries never do.
-var harness = []string{
-	"internal/benchreport", "internal/configref", "internal/cutover/cutovertest", "internal/kafkatest",
-	"internal/progtest", "internal/randomusertest", "internal/sparkpeer", "internal/stacktest",
-	"internal/temporaltest", "internal/testcerts",
-}
+var harness = []string{"internal/testkit", "internal/systemtest", "internal/devstack/benchreport"}
 
 // importRules are the directions docs/development.md draws: a package (and the
 // packages below it but its programs, in cmd/) must not import these, in its non-test
@@ -84,6 +80,24 @@ func TestTemporalSideLinksNoCassandraDriver(t *testing.T) {
 	for _, dep := range deps {
 		if strings.Contains(dep, "gocql") {
 			t.Errorf("./worker, ./workflows or ./rows links %s (docs/development.md)", dep)
+		}
+	}
+}
+
+// The programs link only production code: of internal/, the packages directly under
+// it, never the test harness, the system tests or the local stack's helpers.
+func TestProgramsLinkOnlyProductionCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./worker", "./starter", "./streaming/cmd/streaming").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, module+"internal/config") {
+		t.Fatalf("go list -deps names no package internal/config: is it listing the programs?\n%s", out)
+	}
+	for _, dep := range deps {
+		if rest, ok := strings.CutPrefix(dep, module+"internal/"); ok && strings.Contains(rest, "/") {
+			t.Errorf("a program links %s: only the packages directly under internal/ are production code (docs/development.md)", dep)
 		}
 	}
 }

@@ -17,9 +17,9 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/streampipe/streampipe/datasets"
-	"github.com/streampipe/streampipe/internal/kafkatest"
-	"github.com/streampipe/streampipe/internal/randomusertest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
+	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/record"
 )
 

@@ -11,8 +11,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/streampipe/streampipe/internal/dlq"
-	"github.com/streampipe/streampipe/internal/kafkatest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 )
 
 // A page retried after its worker died having published part of it — here, the

@@ -9,7 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/internal/kafkaprobe"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
@@ -37,7 +37,7 @@ func (a *Activities) kafkaError(ctx context.Context, doing string, err error) er
 	case errors.As(err, &netErr):
 		return fmt.Errorf("%s: %s unreachable: %w", doing, where, unwrapOpError(netErr))
 	case errors.Is(err, kafka.BrokerNotAvailable):
-		if dialErr := kafkaprobe.Dial(ctx, a.cfg.KafkaBrokers); dialErr != nil {
+		if dialErr := kafkasec.Dial(ctx, a.cfg.KafkaBrokers); dialErr != nil {
 			return fmt.Errorf("%s: %s unreachable: %w", doing, where, causes(dialErr))
 		}
 	}
@@ -75,7 +75,7 @@ func unwrapOpError(err *net.OpError) error {
 // transport would hide an outage): nil when one answers, else an error naming the
 // brokers and the setting that named them. The worker's /healthz calls it.
 func (a *Activities) CheckKafka(ctx context.Context) error {
-	if err := kafkaprobe.Metadata(ctx, a.cfg.KafkaSecurity, a.cfg.KafkaBrokers); err != nil {
+	if err := kafkasec.Metadata(ctx, a.cfg.KafkaSecurity, a.cfg.KafkaBrokers); err != nil {
 		return a.kafkaError(ctx, "checking kafka", err)
 	}
 	return nil

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/datasets"
-	"github.com/streampipe/streampipe/internal/randomusertest"
+	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
 	"github.com/streampipe/streampipe/record"
 )
 

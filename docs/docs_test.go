@@ -35,9 +35,9 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
-	"github.com/streampipe/streampipe/internal/configref"
-	"github.com/streampipe/streampipe/internal/progtest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/configref"
+	"github.com/streampipe/streampipe/internal/testkit/progtest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/benchreport"
+	"github.com/streampipe/streampipe/internal/devstack/benchreport"
 )
 
 // readmeMaxBytes is the README's budget: a newcomer reads it in five minutes, and

@@ -470,7 +470,7 @@ pip_locked() {
 
 install_cqlsh() { pip_locked "$CQLSH_VENV" "$ROOT/stack/lock/cqlsh.txt" "cqlsh $CQLSH_VERSION"; }
 
-# install_spark — the Spark peer (internal/sparkpeer): a venv with pyspark and py4j of
+# install_spark — the Spark peer (internal/testkit/sparkpeer): a venv with pyspark and py4j of
 # stack/lock/spark.txt, and the jars of stack/spark/jars.txt, each pinned by sha256.
 # Once per machine, under a lock: tests of two packages may ask at once.
 install_spark() {

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 )
 
 // stackScript runs stack/stack.sh with a stack folder and cache of the test's own,

@@ -16,8 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/streampipe/streampipe/internal/config"
-	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/internal/temporaldial"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 )
 
 // `stack.sh temporal-front` (what `up` does for Temporal when STACK_SECURE=1) puts
@@ -55,7 +54,7 @@ func TestTemporalFront(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	c, err := temporaldial.Dial(ctx, cfg, nil)
+	c, err := config.DialTemporal(ctx, cfg, nil)
 	require.NoError(t, err)
 	_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
 	c.Close()
@@ -65,7 +64,7 @@ func TestTemporalFront(t *testing.T) {
 	env["TEMPORAL_TLS"] = "true"
 	cfg, err = config.LoadStarter(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	require.NoError(t, err)
-	_, err = temporaldial.Dial(ctx, cfg, nil)
+	_, err = config.DialTemporal(ctx, cfg, nil)
 	require.Error(t, err, "the front requires the API key")
 	assert.Contains(t, err.Error(), "Temporal wants credentials")
 

@@ -19,8 +19,8 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/envvar"
-	"github.com/streampipe/streampipe/internal/kafkatest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 	"github.com/streampipe/streampipe/workflows"
 )

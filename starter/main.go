@@ -18,7 +18,6 @@ import (
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/misconfig"
-	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/workflows"
 )
 
@@ -232,7 +231,7 @@ func taskQueueFlag(fs *flag.FlagSet, cfg *config.Producer) {
 func dial(ctx context.Context, cfg config.Producer) (client.Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := temporaldial.Dial(ctx, cfg, quietLogger(cfg.LogFormat))
+	c, err := config.DialTemporal(ctx, cfg, quietLogger(cfg.LogFormat))
 	if misconfig.Is(err) {
 		return nil, fmt.Errorf("connecting to Temporal at %s (namespace %s): %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}

@@ -26,10 +26,10 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
-	"github.com/streampipe/streampipe/internal/configref"
-	"github.com/streampipe/streampipe/internal/kafkatest"
-	"github.com/streampipe/streampipe/internal/randomusertest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/configref"
+	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
+	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/workflows"
 )
 

@@ -14,9 +14,9 @@ import (
 
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
-	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/internal/temporaltest"
-	"github.com/streampipe/streampipe/internal/testcerts"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/temporaltest"
+	"github.com/streampipe/streampipe/internal/testkit/testcerts"
 )
 
 // secureConfig is the starter's configuration for the front f, on the task queue,

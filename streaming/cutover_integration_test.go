@@ -15,8 +15,8 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cutover"
-	"github.com/streampipe/streampipe/internal/cutover/cutovertest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/cutovertest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
 

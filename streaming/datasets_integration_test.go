@@ -24,7 +24,7 @@ import (
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/opshttp"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/datasets"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"

@@ -11,7 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/internal/kafkaprobe"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming/fetchcut"
 )
@@ -166,7 +166,7 @@ func ensureTopic(ctx context.Context, cfg Config, transport kafka.RoundTripper, 
 	// and its transport remembers that for seconds: dial first, to report why and to
 	// leave the transport alone while nothing listens. The transport is the
 	// dead-letter writer's, whose metadata the creation refreshes.
-	if err := kafkaprobe.Dial(ctx, cfg.Brokers); err != nil {
+	if err := kafkasec.Dial(ctx, cfg.Brokers); err != nil {
 		return err
 	}
 	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: transport}

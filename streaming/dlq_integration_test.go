@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/kafkatest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/rows"
 )
 

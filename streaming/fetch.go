@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/streampipe/streampipe/internal/kafkaprobe"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 const (
@@ -47,7 +47,7 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 			w.kafka.okIfQuiet(fetchSettle)
 		case errors.Is(err, context.DeadlineExceeded) && !since.IsZero():
 			// No message and no error for quietProbe during an outage.
-			if time.Since(last) >= quietProbe && kafkaprobe.Metadata(ctx, w.cfg.Security, w.cfg.Brokers, w.cfg.Topic) == nil {
+			if time.Since(last) >= quietProbe && kafkasec.Metadata(ctx, w.cfg.Security, w.cfg.Brokers, w.cfg.Topic) == nil {
 				w.kafka.ok()
 			}
 			continue

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 )
 
 // Kafka stopped for 20 s mid-stream, on a Kafka of the test's own: the worker waits,

@@ -11,7 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/benchreport"
+	"github.com/streampipe/streampipe/internal/devstack/benchreport"
 )
 
 // Latency is measured from outside, alike for every system: a producer sends records

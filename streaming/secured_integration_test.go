@@ -20,10 +20,9 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/envvar"
-	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/internal/kafkasec"
-	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/internal/testcerts"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/testcerts"
 	"github.com/streampipe/streampipe/streaming"
 )
 
@@ -96,7 +95,7 @@ func TestSecuredKafka(t *testing.T) {
 
 	t.Run("a plaintext client at the TLS port hears that the broker expects TLS", func(t *testing.T) {
 		start := time.Now()
-		err := kafkaprobe.Metadata(t.Context(), nil, k.Brokers)
+		err := kafkasec.Metadata(t.Context(), nil, k.Brokers)
 		require.ErrorContains(t, err, "the broker expects TLS: set KAFKA_TLS=1")
 		assert.Less(t, time.Since(start), 5*time.Second)
 
@@ -112,7 +111,7 @@ func TestSecuredKafka(t *testing.T) {
 	t.Run("a certificate from an untrusted CA is refused as not trusted", func(t *testing.T) {
 		ca, _ := testcerts.SelfSignedCA(t, "not the stack's CA")
 		sec := securityOf(t, k, "KAFKA_TLS_CA_FILE="+ca)
-		err := kafkaprobe.Metadata(t.Context(), sec, k.Brokers)
+		err := kafkasec.Metadata(t.Context(), sec, k.Brokers)
 		require.ErrorContains(t, err, "the broker's certificate is not trusted")
 		t.Logf("metadata: %v", err)
 		a := activities.New(activities.Config{KafkaBrokers: k.Brokers, AllowedTopics: []string{"*"}, KafkaSecurity: sec}, slog.New(slog.DiscardHandler))
@@ -122,31 +121,31 @@ func TestSecuredKafka(t *testing.T) {
 
 	t.Run("no client certificate: the broker refuses the handshake", func(t *testing.T) {
 		sec := securityOf(t, k, "KAFKA_TLS_CERT_FILE=", "KAFKA_TLS_KEY_FILE=")
-		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers),
+		require.ErrorContains(t, kafkasec.Metadata(t.Context(), sec, k.Brokers),
 			"the broker refused the TLS handshake: if it requires client certificates, set KAFKA_TLS_CERT_FILE")
 	})
 
 	t.Run("a certificate for another name is refused as such", func(t *testing.T) {
 		sec := securityOf(t, k, "KAFKA_TLS_SERVER_NAME=kafka.elsewhere.example")
-		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers),
+		require.ErrorContains(t, kafkasec.Metadata(t.Context(), sec, k.Brokers),
 			`the broker's certificate is not for "kafka.elsewhere.example": set KAFKA_TLS_SERVER_NAME`)
 	})
 
 	t.Run("TLS without SASL at a SASL_SSL port: the error suggests SASL", func(t *testing.T) {
 		sec := securityOf(t, k, "KAFKA_SASL_MECHANISM=", "KAFKA_SASL_USERNAME=", "KAFKA_SASL_PASSWORD_FILE=")
-		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers),
+		require.ErrorContains(t, kafkasec.Metadata(t.Context(), sec, k.Brokers),
 			"the broker closed the connection; if it requires SASL, set KAFKA_SASL_MECHANISM")
 	})
 
 	t.Run("TLS to a plaintext port: the broker does not speak TLS", func(t *testing.T) {
-		require.ErrorContains(t, kafkaprobe.Metadata(t.Context(), secured.sec, stacktest.KafkaBrokers(t)),
+		require.ErrorContains(t, kafkasec.Metadata(t.Context(), secured.sec, stacktest.KafkaBrokers(t)),
 			"the broker does not speak TLS at this address")
 	})
 
 	t.Run("SCRAM-SHA-256 and PLAIN log in too", func(t *testing.T) {
 		for _, m := range []string{kafkasec.ScramSHA256, kafkasec.Plain} {
 			sec := securityOf(t, k, "KAFKA_SASL_MECHANISM="+m)
-			assert.NoError(t, kafkaprobe.Metadata(t.Context(), sec, k.Brokers), m)
+			assert.NoError(t, kafkasec.Metadata(t.Context(), sec, k.Brokers), m)
 		}
 	})
 

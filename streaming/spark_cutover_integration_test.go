@@ -18,8 +18,8 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cutover"
-	"github.com/streampipe/streampipe/internal/sparkpeer"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/sparkpeer"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/streaming"
 )
 

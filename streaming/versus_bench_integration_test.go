@@ -13,8 +13,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/benchreport"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/devstack/benchreport"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 )
 
 const (

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/sparkpeer"
+	"github.com/streampipe/streampipe/internal/testkit/sparkpeer"
 )
 
 // sparkContender is the seed's Spark Structured Streaming job (from_json with the

@@ -10,7 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/internal/kafkaprobe"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming/fetchcut"
 )
@@ -103,7 +103,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	transport := w.cfg.Security.Transport()
 	defer transport.CloseIdleConnections()
 	if err := w.await(ctx, w.cfg.kafkaServer(), "check the broker list and that Kafka is running and listens there",
-		func(ctx context.Context) error { return kafkaprobe.Dial(ctx, w.cfg.Brokers) }); err != nil {
+		func(ctx context.Context) error { return kafkasec.Dial(ctx, w.cfg.Brokers) }); err != nil {
 		return w.startupErr(ctx, err)
 	}
 	if err := w.prepare(ctx, w.cfg.kafkaServer(), "creating the topics",

@@ -29,7 +29,6 @@ import (
 	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/opshttp"
-	"github.com/streampipe/streampipe/internal/temporaldial"
 	"github.com/streampipe/streampipe/internal/temporalmetrics"
 	"github.com/streampipe/streampipe/schedule"
 	"github.com/streampipe/streampipe/workflows"
@@ -96,7 +95,7 @@ func run(cfg config.Producer, logger *slog.Logger) (err error) {
 	// The SDK's metrics go to the registry of the worker's own, served on /metrics.
 	reg := opshttp.NewRegistry()
 	cfg.TemporalOptions.MetricsHandler = temporalmetrics.New(reg)
-	c, err := temporaldial.Dial(dialCtx, cfg, tlog.NewStructuredLogger(logger))
+	c, err := config.DialTemporal(dialCtx, cfg, tlog.NewStructuredLogger(logger))
 	if misconfig.Is(err) {
 		return fmt.Errorf("connecting to Temporal at %s, namespace %s: %w", cfg.TemporalAddress, cfg.TemporalNamespace, err)
 	}
@@ -125,7 +124,7 @@ func run(cfg config.Producer, logger *slog.Logger) (err error) {
 			opshttp.Check{What: "temporal (TEMPORAL_ADDRESS)", Check: func(ctx context.Context) error {
 				if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 					return fmt.Errorf("temporal at %s (TEMPORAL_ADDRESS): %w", cfg.TemporalAddress,
-						temporaldial.Explain(err, cfg.TemporalOptions))
+						config.ExplainTemporal(err, cfg.TemporalOptions))
 				}
 				return nil
 			}},

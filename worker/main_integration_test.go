@@ -26,12 +26,12 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/config"
-	"github.com/streampipe/streampipe/internal/configref"
-	"github.com/streampipe/streampipe/internal/kafkaprobe"
-	"github.com/streampipe/streampipe/internal/kafkatest"
-	"github.com/streampipe/streampipe/internal/progtest"
-	"github.com/streampipe/streampipe/internal/randomusertest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/internal/testkit/configref"
+	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
+	"github.com/streampipe/streampipe/internal/testkit/progtest"
+	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/workflows"
 )
@@ -240,7 +240,7 @@ func TestRunRefusesForeignResumeAndTopic(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "topic "+foreign+" is not allowed: the worker publishes a dataset's records to its own topic")
 	assert.Contains(t, err.Error(), "TopicNotAllowed")
-	assert.ErrorIs(t, kafkaprobe.Metadata(ctx, nil, s.brokers, foreign), kafka.UnknownTopicOrPartition, "the topic was not created")
+	assert.ErrorIs(t, kafkasec.Metadata(ctx, nil, s.brokers, foreign), kafka.UnknownTopicOrPartition, "the topic was not created")
 
 	require.NoError(t, runToEnd("allowed", workflows.UserAutomationInput{Duration: "1s", Topic: allowed}))
 }

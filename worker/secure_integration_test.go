@@ -9,10 +9,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/randomusertest"
-	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/internal/temporaltest"
-	"github.com/streampipe/streampipe/internal/testcerts"
+	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/temporaltest"
+	"github.com/streampipe/streampipe/internal/testkit/testcerts"
 	"github.com/streampipe/streampipe/workflows"
 )
 

@@ -16,8 +16,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/streampipe/streampipe/activities"
-	"github.com/streampipe/streampipe/internal/randomusertest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/workflows"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/testcerts"
+	"github.com/streampipe/streampipe/internal/testkit/testcerts"
 )
 
 // TestMain keeps the `temporal` CLI's default profiles file of whoever runs the

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/cutover/cutovertest"
+	"github.com/streampipe/streampipe/internal/testkit/cutovertest"
 )
 
 const meta = `{"batchWatermarkMs":0,"batchTimestampMs":1764630000000,"conf":{"spark.sql.shuffle.partitions":"200"}}`

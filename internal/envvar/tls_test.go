@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/envvar"
-	"github.com/streampipe/streampipe/internal/testcerts"
+	"github.com/streampipe/streampipe/internal/testkit/testcerts"
 )
 
 // TLS settings are checked, files read, before anything connects: each bad one is

@@ -18,7 +18,7 @@ import (
 
 	"github.com/streampipe/streampipe/internal/envvar"
 	"github.com/streampipe/streampipe/internal/misconfig"
-	"github.com/streampipe/streampipe/internal/testcerts"
+	"github.com/streampipe/streampipe/internal/testkit/testcerts"
 )
 
 const secret = "s3cret-Pa55word-of-the-test"

@@ -2,7 +2,7 @@
 // refuses its settings for good: TLS on one side only, credentials a listener does not
 // take or refuses, a mechanism it does not enable, a certificate not trusted. Each
 // server's client turns its library's failures into an *Error (kafkasec for Kafka,
-// temporaldial for Temporal, streaming's Connect for Cassandra), with words that name
+// config for Temporal, streaming's Connect for Cassandra), with words that name
 // the variables to set; every program then treats it alike: not an outage to retry,
 // exit 2 at start (cli.ExitCode), and the diagnosis on a running worker's /healthz
 // (Public).

@@ -25,7 +25,6 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/streampipe/streampipe/internal/envvar"
-	"github.com/streampipe/streampipe/internal/kafkaprobe"
 	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
@@ -70,11 +69,11 @@ func main() {
 	fmt.Println(answer)
 }
 
-// kafkaMetadata asks on connections of its own (kafkaprobe): a shared kafka.Client
+// kafkaMetadata asks on connections of its own (kafkasec.Cluster): a shared kafka.Client
 // caches a failed metadata look-up for seconds, which would slow readiness polling
 // down.
 func kafkaMetadata(ctx context.Context, sec *kafkasec.Security, addr string, brokers int) (string, error) {
-	md, err := kafkaprobe.Cluster(ctx, sec, []string{addr})
+	md, err := kafkasec.Cluster(ctx, sec, []string{addr})
 	if err != nil {
 		return "", fmt.Errorf("kafka metadata request to %s: %w", addr, err)
 	}

@@ -1,5 +1,5 @@
 """The Spark peer: the seed pipeline's Spark Structured Streaming job, run by the
-real-Spark cut-over test and by make bench (internal/sparkpeer starts it).
+real-Spark cut-over test and by make bench (internal/testkit/sparkpeer starts it).
 
 It reads users records (JSON, record.User's fields) from a Kafka topic from the
 earliest offsets, parses them with from_json and appends them to a Cassandra table

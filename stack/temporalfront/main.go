@@ -2,7 +2,7 @@
 // stack/stack.sh starts when STACK_SECURE=1: the dev server has no TLS setting, so
 // this front terminates TLS with the stack's server certificate, requires a client
 // certificate signed by the stack's CA and the API key as bearer token, and forwards
-// every call to the dev server (internal/grpcproxy). It runs until SIGINT or SIGTERM.
+// every call to the dev server (internal/devstack/grpcproxy). It runs until SIGINT or SIGTERM.
 //
 //	temporalfront -listen 127.0.0.1:7234 -upstream 127.0.0.1:7233 \
 //	  -cert server.pem -key server.key -client-ca ca.pem -api-key-file temporal-api-key
@@ -20,7 +20,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/streampipe/streampipe/internal/grpcproxy"
+	"github.com/streampipe/streampipe/internal/devstack/grpcproxy"
 )
 
 func main() {

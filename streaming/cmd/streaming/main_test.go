@@ -15,9 +15,9 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/cli"
-	"github.com/streampipe/streampipe/internal/configref"
 	"github.com/streampipe/streampipe/internal/envvar"
-	"github.com/streampipe/streampipe/internal/testcerts"
+	"github.com/streampipe/streampipe/internal/testkit/configref"
+	"github.com/streampipe/streampipe/internal/testkit/testcerts"
 	"github.com/streampipe/streampipe/streaming"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/progtest"
+	"github.com/streampipe/streampipe/internal/testkit/progtest"
 )
 
 // The tests below run the program as its users do: a binary built once per test run.

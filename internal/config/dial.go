@@ -1,10 +1,10 @@
-// Package temporaldial connects the worker and the starter to Temporal with the
-// settings internal/config read (address, namespace, TLS, API key), and says in
-// words why a connection was refused: an untrusted server certificate, a client
-// certificate the server turned down, a wrong API key. gRPC reports these as text
-// inside an Unavailable or Unauthenticated status; the words here name the
-// variable to look at.
-package temporaldial
+package config
+
+// This file connects the worker and the starter to Temporal with the settings read
+// here (address, namespace, TLS, API key), and says in words why a connection was
+// refused: an untrusted server certificate, a client certificate the server turned
+// down, a wrong API key. gRPC reports these as text inside an Unavailable or
+// Unauthenticated status; the words here name the variable to look at.
 
 import (
 	"context"
@@ -15,17 +15,16 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/misconfig"
 )
 
-// Dial connects to Temporal as cfg says, logging through logger.
-func Dial(ctx context.Context, cfg config.Producer, logger tlog.Logger) (client.Client, error) {
+// DialTemporal connects to Temporal as cfg says, logging through logger.
+func DialTemporal(ctx context.Context, cfg Producer, logger tlog.Logger) (client.Client, error) {
 	opts := cfg.TemporalOptions
 	opts.HostPort, opts.Namespace, opts.Logger = cfg.TemporalAddress, cfg.TemporalNamespace, logger
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return nil, Explain(err, opts)
+		return nil, ExplainTemporal(err, opts)
 	}
 	return c, nil
 }
@@ -47,12 +46,12 @@ var tlsFailures = []struct{ text, meaning string }{
 	{"first record does not look like a TLS handshake", "the server does not speak TLS: set TEMPORAL_TLS=false, or point TEMPORAL_ADDRESS at its TLS port"},
 }
 
-// Explain turns err, a failure to connect with opts, into a *misconfig.Error saying
+// ExplainTemporal turns err, a failure to connect with opts, into a *misconfig.Error saying
 // what it means in terms of the TEMPORAL_* settings, when it is a refused credential
 // or a TLS failure (a connection that reached a server and was refused, by it or by
 // the client's own TLS checks: the settings are wrong, not the server down); other
 // errors are returned as they are.
-func Explain(err error, opts client.Options) error {
+func ExplainTemporal(err error, opts client.Options) error {
 	switch status.Code(err) {
 	case codes.Unauthenticated:
 		if opts.Credentials == nil {

@@ -25,9 +25,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/streampipe/streampipe/internal/progtest"
-	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/internal/temporaltest"
+	"github.com/streampipe/streampipe/internal/testkit/progtest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/temporaltest"
 )
 
 // The secret of the tests, in two halves that are looked for each alone: a

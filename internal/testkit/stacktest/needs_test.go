@@ -18,7 +18,7 @@ import (
 // touches no server, and a reader sees at once, by the file's name and the test's
 // first line, what a test needs.
 func TestIntegrationTestsSayWhatTheyNeed(t *testing.T) {
-	root := filepath.Join("..", "..")
+	root := filepath.Join("..", "..", "..")
 	dirs := map[string]bool{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -32,10 +32,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/dlq"
-	"github.com/streampipe/streampipe/internal/kafkatest"
-	"github.com/streampipe/streampipe/internal/progtest"
-	"github.com/streampipe/streampipe/internal/randomusertest"
-	"github.com/streampipe/streampipe/internal/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
+	"github.com/streampipe/streampipe/internal/testkit/progtest"
+	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 )
 
 func TestMain(m *testing.M) { progtest.Main(m) }
@@ -126,7 +126,7 @@ func (p *pipeline) startStreaming(t *testing.T) *exec.Cmd {
 // wholeAgain starts whatever server node a test left stopped: the next test starts
 // from whole clusters.
 func wholeAgain(t *testing.T) {
-	out, err := exec.Command("../../stack/stack.sh", "up").CombinedOutput()
+	out, err := exec.Command("../../../stack/stack.sh", "up").CombinedOutput()
 	require.NoError(t, err, "stack/stack.sh up:\n%s", out)
 }
 
@@ -336,7 +336,7 @@ func (n node) kill9(t *testing.T) {
 func (n node) start(t *testing.T) time.Duration {
 	t.Helper()
 	begin := time.Now()
-	out, err := exec.Command("../../stack/stack.sh", "up", string(n)).CombinedOutput()
+	out, err := exec.Command("../../../stack/stack.sh", "up", string(n)).CombinedOutput()
 	require.NoError(t, err, "stack/stack.sh up %s:\n%s", n, out)
 	t.Logf("%s back after %v", n, time.Since(begin).Round(100*time.Millisecond))
 	return time.Since(begin)
@@ -345,7 +345,7 @@ func (n node) start(t *testing.T) time.Duration {
 // stop stops the node as an operator does (SIGTERM, then wait).
 func (n node) stop(t *testing.T) {
 	t.Helper()
-	out, err := exec.Command("../../stack/stack.sh", "down", string(n)).CombinedOutput()
+	out, err := exec.Command("../../../stack/stack.sh", "down", string(n)).CombinedOutput()
 	require.NoError(t, err, "stack/stack.sh down %s:\n%s", n, out)
 }
 

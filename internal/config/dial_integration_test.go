@@ -1,4 +1,4 @@
-package temporaldial
+package config
 
 import (
 	"context"
@@ -16,26 +16,25 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/misconfig"
-	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/internal/temporaltest"
-	"github.com/streampipe/streampipe/internal/testcerts"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/temporaltest"
+	"github.com/streampipe/streampipe/internal/testkit/testcerts"
 )
 
 // load reads the starter's configuration from env alone.
-func load(t *testing.T, env map[string]string) config.Producer {
+func load(t *testing.T, env map[string]string) Producer {
 	t.Helper()
-	cfg, err := config.LoadStarter(func(n string) (string, bool) { v, ok := env[n]; return v, ok })
+	cfg, err := LoadStarter(func(n string) (string, bool) { v, ok := env[n]; return v, ok })
 	require.NoError(t, err)
 	return cfg
 }
 
-func dial(t *testing.T, cfg config.Producer) (client.Client, error) {
+func dial(t *testing.T, cfg Producer) (client.Client, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return Dial(ctx, cfg, nil)
+	return DialTemporal(ctx, cfg, nil)
 }
 
 // Through a front that requires mutual TLS and an API key, the client completes
@@ -64,7 +63,7 @@ func TestRefusalsSayWhich(t *testing.T) {
 	tests := []struct {
 		name string
 		env  func(map[string]string)
-		cfg  func(*config.Producer)
+		cfg  func(*Producer)
 		want string
 	}{
 		{"wrong API key", func(env map[string]string) { env["TEMPORAL_API_KEY"] = "sp-wrong-key" }, nil,
@@ -92,7 +91,7 @@ func TestRefusalsSayWhich(t *testing.T) {
 		}, nil, "the server does not speak TLS: set TEMPORAL_TLS=false"},
 		// The configuration refuses an expired certificate before connecting; here
 		// it is given to the client directly, to show that the front refuses it too.
-		{"expired client certificate", nil, func(cfg *config.Producer) {
+		{"expired client certificate", nil, func(cfg *Producer) {
 			cfg.TemporalOptions.ConnectionOptions.TLS.Certificates = []tls.Certificate{f.CA.ExpiredClient("expired").TLS}
 		}, "TEMPORAL_TLS_CLIENT_CERT_PATH"},
 	}

@@ -1,5 +1,5 @@
 // Package temporaltest puts a secured front before the local stack's Temporal for
-// tests: the proxy of internal/grpcproxy, with certificates made for the test,
+// tests: the proxy of internal/devstack/grpcproxy, with certificates made for the test,
 // requiring mutual TLS and an API key. Only tests use it.
 package temporaltest
 
@@ -7,9 +7,9 @@ import (
 	"net"
 	"testing"
 
-	"github.com/streampipe/streampipe/internal/grpcproxy"
-	"github.com/streampipe/streampipe/internal/stacktest"
-	"github.com/streampipe/streampipe/internal/testcerts"
+	"github.com/streampipe/streampipe/internal/devstack/grpcproxy"
+	"github.com/streampipe/streampipe/internal/testkit/stacktest"
+	"github.com/streampipe/streampipe/internal/testkit/testcerts"
 )
 
 // APIKey is the key the front requires: recognisable, so that a test can look for

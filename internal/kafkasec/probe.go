@@ -1,8 +1,9 @@
-// Package kafkaprobe asks Kafka whether it is there, on connections of its own: a
-// program's long-lived clients share a transport that remembers a failed look-up for
-// seconds and reports a broker it cannot reach as "[8] Broker Not Available", which
-// hides both when an outage ends and why it happened.
-package kafkaprobe
+package kafkasec
+
+// This file asks Kafka whether it is there, on connections of its own: a program's
+// long-lived clients share a transport that remembers a failed look-up for seconds and
+// reports a broker it cannot reach as "[8] Broker Not Available", which hides both
+// when an outage ends and why it happened.
 
 import (
 	"context"
@@ -11,8 +12,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Dial returns nil once one of brokers accepts a TCP connection, else each broker's
@@ -32,7 +31,7 @@ func Dial(ctx context.Context, brokers []string) error {
 
 // Cluster asks the brokers, connecting with sec (nil: plaintext), for the metadata
 // of topics (of every topic if none); a failure is explained by sec.Explain.
-func Cluster(ctx context.Context, sec *kafkasec.Security, brokers []string, topics ...string) (*kafka.MetadataResponse, error) {
+func Cluster(ctx context.Context, sec *Security, brokers []string, topics ...string) (*kafka.MetadataResponse, error) {
 	transport := sec.Transport()
 	transport.DialTimeout = 3 * time.Second
 	defer transport.CloseIdleConnections()
@@ -46,7 +45,7 @@ func Cluster(ctx context.Context, sec *kafkasec.Security, brokers []string, topi
 
 // Metadata asks the brokers as Cluster does and returns the first error of a topic
 // or partition in the answer, if any.
-func Metadata(ctx context.Context, sec *kafkasec.Security, brokers []string, topics ...string) error {
+func Metadata(ctx context.Context, sec *Security, brokers []string, topics ...string) error {
 	md, err := Cluster(ctx, sec, brokers, topics...)
 	if err != nil {
 		return err
