@@ -14,6 +14,7 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // DLQRanges returns the offsets dead-letter topic topic holds now, by partition:
@@ -99,7 +100,7 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 		case l.SourceTopic != target:
 			res.Failed++
 			activity.GetLogger(ctx).Warn("dead letter of another topic not replayed", "dead_letter",
-				dlq.Coordinates(in.DLQTopic, l.Partition, l.Offset), "its_topic", l.SourceTopic, "replay_topic", target)
+				rows.Coordinates(in.DLQTopic, l.Partition, l.Offset), "its_topic", l.SourceTopic, "replay_topic", target)
 		case l.Replays >= in.MaxReplays && !in.Force:
 			res.LoopBound++
 		default:
@@ -116,7 +117,7 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 	}
 	var msgs []kafka.Message
 	for _, l := range todo {
-		if done[dlq.Coordinates(in.DLQTopic, l.Partition, l.Offset)] {
+		if done[rows.Coordinates(in.DLQTopic, l.Partition, l.Offset)] {
 			res.AlreadyReplayed++
 			continue
 		}
@@ -140,7 +141,7 @@ func (a *Activities) replayed(ctx context.Context, dlqTopic, topic string, lette
 	wanted := map[string]dlq.Letter{}
 	since := letters[0].ReplayedSince()
 	for _, l := range letters {
-		wanted[dlq.Coordinates(dlqTopic, l.Partition, l.Offset)] = l
+		wanted[rows.Coordinates(dlqTopic, l.Partition, l.Offset)] = l
 		if t := l.ReplayedSince(); t.Before(since) {
 			since = t
 		}

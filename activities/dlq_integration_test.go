@@ -13,6 +13,7 @@ import (
 	"github.com/streampipe/streampipe/internal/dlq"
 	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // A page retried after its worker died having published part of it — here, the
@@ -74,7 +75,7 @@ func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
 	}
 	counts := kafkatest.CountByHeader(replays, dlq.HeaderReplayedFrom)
 	for i := range 10 {
-		assert.Equal(t, 1, counts[dlq.Coordinates(dlqTopic, 0, int64(i))], "dead letter %d", i)
+		assert.Equal(t, 1, counts[rows.Coordinates(dlqTopic, 0, int64(i))], "dead letter %d", i)
 	}
 	assert.Len(t, replays, 10, "the other topic's dead letter is not here")
 }

@@ -28,5 +28,11 @@ func FirstCoordinates(m kafka.Message) string {
 			return string(h.Value)
 		}
 	}
-	return m.Topic + "/" + strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+	return Coordinates(m.Topic, m.Partition, m.Offset)
+}
+
+// Coordinates name a record: <topic>/<partition>/<offset>, as HeaderFirst holds them
+// and a replay's replayed_from names its dead letter.
+func Coordinates(topic string, partition int, offset int64) string {
+	return topic + "/" + strconv.Itoa(partition) + "/" + strconv.FormatInt(offset, 10)
 }

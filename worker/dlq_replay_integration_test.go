@@ -15,6 +15,7 @@ import (
 	"github.com/streampipe/streampipe/internal/dlq"
 	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
+	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/workflows"
 )
 
@@ -33,7 +34,7 @@ func deadLetters(t *testing.T, brokers []string, src, dlqTopic string, n int, re
 	kafkatest.Produce(t, brokers, dlqTopic, msgs)
 	coords := make([]string, n)
 	for i := range coords {
-		coords[i] = dlq.Coordinates(dlqTopic, i%3, int64(i/3)) // one producer, in order: offsets i/3
+		coords[i] = rows.Coordinates(dlqTopic, i%3, int64(i/3)) // one producer, in order: offsets i/3
 	}
 	return coords
 }

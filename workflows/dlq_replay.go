@@ -12,6 +12,7 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/rows"
 )
 
 const (
@@ -220,7 +221,7 @@ func DLQReplay(ctx workflow.Context, in DLQReplayInput) (DLQReplayResult, error)
 			DLQTopic: in.DLQTopic, Range: page, Topic: in.target(), Reason: in.Reason, Since: st.Since, MaxReplays: in.maxReplays(), Force: in.Force,
 		}).Get(ctx, &res); err != nil {
 			return DLQReplayResult{}, fmt.Errorf("dead letters %s to offset %d: %w",
-				dlq.Coordinates(in.DLQTopic, page.Partition, page.From), page.To-1, err)
+				rows.Coordinates(in.DLQTopic, page.Partition, page.From), page.To-1, err)
 		}
 		st.add(res, page)
 		workflow.SetCurrentDetails(ctx, st.details())

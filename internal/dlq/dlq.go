@@ -56,12 +56,6 @@ type Letter struct {
 	Headers    []kafka.Header
 }
 
-// Coordinates name the dead letter: <dead-letter topic>/<partition>/<offset>, the
-// value of HeaderReplayedFrom.
-func Coordinates(topic string, partition int, offset int64) string {
-	return topic + "/" + strconv.Itoa(partition) + "/" + strconv.FormatInt(offset, 10)
-}
-
 // Parse reads a dead letter's headers. Headers it does not know are the source
 // record's; a dlq.* header that cannot be read leaves its field zero.
 func Parse(m kafka.Message) Letter {
@@ -98,7 +92,7 @@ func Parse(m kafka.Message) Letter {
 		}
 	}
 	if l.First == "" && l.SourceTopic != "" {
-		l.First = l.SourceTopic + "/" + strconv.Itoa(l.SourcePartition) + "/" + strconv.FormatInt(l.SourceOffset, 10)
+		l.First = rows.Coordinates(l.SourceTopic, l.SourcePartition, l.SourceOffset)
 	}
 	return l
 }
@@ -111,7 +105,7 @@ func Parse(m kafka.Message) Letter {
 // timestamp header is published with the time of the replay.
 func (l Letter) Replay(dlqTopic string) kafka.Message {
 	headers := append(l.Headers[:len(l.Headers):len(l.Headers)],
-		kafka.Header{Key: HeaderReplayedFrom, Value: []byte(Coordinates(dlqTopic, l.Partition, l.Offset))},
+		kafka.Header{Key: HeaderReplayedFrom, Value: []byte(rows.Coordinates(dlqTopic, l.Partition, l.Offset))},
 		kafka.Header{Key: HeaderReplays, Value: []byte(strconv.Itoa(l.Replays + 1))},
 		kafka.Header{Key: rows.HeaderFirst, Value: []byte(l.First)})
 	return kafka.Message{Topic: l.SourceTopic, Key: l.Key, Value: l.Value, Headers: headers, Time: l.SourceTime}
@@ -123,7 +117,7 @@ func (l Letter) Replay(dlqTopic string) kafka.Message {
 // topic can write the header; one that forges it without the record's content does
 // not make the dead letter count as replayed.
 func (l Letter) IsReplayOf(dlqTopic string, m kafka.Message) bool {
-	want := Coordinates(dlqTopic, l.Partition, l.Offset)
+	want := rows.Coordinates(dlqTopic, l.Partition, l.Offset)
 	for _, h := range m.Headers {
 		if h.Key == HeaderReplayedFrom && string(h.Value) == want {
 			return bytes.Equal(m.Key, l.Key) && bytes.Equal(m.Value, l.Value)

@@ -12,6 +12,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/streampipe/streampipe/rows"
 )
 
 // Stats counts the dead letters of a topic.
@@ -99,5 +100,5 @@ func (st Stats) Print(w io.Writer) {
 // describe is one line about l: when, where from, why.
 func (l *Letter) describe(topic string) string {
 	return fmt.Sprintf("%s  %s  from %s/%d/%d  reason %s", l.Time.UTC().Format(time.RFC3339Nano),
-		Coordinates(topic, l.Partition, l.Offset), l.SourceTopic, l.SourcePartition, l.SourceOffset, l.Reason)
+		rows.Coordinates(topic, l.Partition, l.Offset), l.SourceTopic, l.SourcePartition, l.SourceOffset, l.Reason)
 }
