@@ -80,7 +80,7 @@ func (w *Worker) openTable(ctx context.Context) (*table, error) {
 		insert: fmt.Sprintf("INSERT INTO %s.%s (%s) VALUES (%s) USING TIMESTAMP ?",
 			cfg.Keyspace, cfg.Table, strings.Join(names, ", "), strings.Repeat("?, ", len(names)-1)+"?"),
 		delete:      deleteStatement(cfg.Keyspace, cfg.Table, ds),
-		keyColumns:  primaryKeyColumns(ds),
+		keyColumns:  w.keyColumns,
 		consistency: gocql.ParseConsistency(cfg.Consistency),
 		slots:       newBudget(cfg.Concurrency),
 		groupRows:   cfg.GroupRows,

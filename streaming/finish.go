@@ -118,7 +118,9 @@ func (w *Worker) start(ctx context.Context, tbl sink, batch []item) *inHand {
 		}
 		h.rows = append(h.rows, pendingRow{Row: it.row, msg: &it.msg, size: it.size})
 	}
-	h.rows, h.superseded = supersede(h.rows, w.keyColumns)
+	if w.supersedes {
+		h.rows, h.superseded = supersede(h.rows, w.keyColumns)
+	}
 	h.writes = tbl.start(ctx, h.rows)
 	return h
 }

@@ -140,16 +140,7 @@ func BenchmarkDrainProfile(b *testing.B) {
 	cfg := p.config()
 	cfg.BatchRows, cfg.BatchWait = 0, 0 // the defaults
 	reg := prometheus.NewRegistry()
-	written := func() float64 {
-		families, err := reg.Gather()
-		require.NoError(b, err)
-		for _, f := range families {
-			if f.GetName() == "streaming_rows_written_total" {
-				return f.GetMetric()[0].GetCounter().GetValue()
-			}
-		}
-		return 0
-	}
+	written := func() float64 { return counter(b, reg, "streaming_rows_written_total") }
 
 	cpu, err := os.Create(filepath.Join(*profilesFlag, "cpu.pprof"))
 	require.NoError(b, err)

@@ -65,19 +65,3 @@ func TestTombstonesDeleteRows(t *testing.T) {
 	assert.Len(t, dead, 1, "the tombstone without a key")
 	assert.Equal(t, 3.0, counter(t, reg, "streaming_rows_deleted_total"), "tombstones written as deletions")
 }
-
-// counter is the value of a counter of reg, summed over its labels.
-func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	require.NoError(t, err)
-	sum := 0.0
-	for _, f := range families {
-		if f.GetName() == name {
-			for _, m := range f.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
-}

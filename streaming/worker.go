@@ -31,9 +31,12 @@ type Worker struct {
 	dlqTopic  *outage // writes of dead letters
 
 	bounds *fetchcut.Bounds // of what the reader fetches
-	// keyColumns are the places of the primary key in a row, to supersede rows;
-	// nil for a dataset whose write times come from the values, which decide.
+	// keyColumns are the places of the primary key in a row: a tombstone's delete
+	// binds them, and a micro-batch supersedes rows by them.
 	keyColumns []int
+	// supersedes: a later record of a batch overwrites an earlier one of its key in
+	// the same millisecond (Kafka write times); not where the values' times decide.
+	supersedes bool
 }
 
 // New checks cfg and returns a Worker for dataset that reports to metrics.
@@ -43,12 +46,9 @@ func New(cfg Config, dataset rows.Mapping, metrics *Metrics) (*Worker, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("dataset", dataset.Name(), "topic", cfg.Topic)
-	var keyColumns []int
-	if !writeTimeFromValue(dataset) {
-		keyColumns = primaryKeyColumns(dataset)
-	}
 	return &Worker{
-		keyColumns: keyColumns,
+		keyColumns: primaryKeyColumns(dataset),
+		supersedes: !writeTimeFromValue(dataset),
 		cfg:        cfg,
 		dataset:    dataset,
 		metrics:    metrics,
