@@ -530,14 +530,21 @@ func keyClause(partition, clustering []string) string {
 
 // schemaError is the error of a schema statement, wrapped in giveUp if retrying it
 // will not cure it: a missing permission, a statement Cassandra rejects (a bad name,
-// a replication it cannot take).
+// a replication it cannot take). A keyspace the coordinator says does not exist,
+// right after it was created on a cluster, is retried: seen once, during make test,
+// on three nodes.
 func schemaError(hosts, user, stmt string, err error) error {
 	var re gocql.RequestError
 	if errors.As(err, &re) && re.Code() == gocql.ErrCodeUnauthorized {
 		return giveUp{fmt.Errorf("%s: user %q lacks a permission for %q: grant it CREATE and ALTER "+
 			"on the keyspace (or create keyspace and table beforehand) and MODIFY on the table: %w", hosts, user, stmt, err)}
 	}
+	keyspaceNotSeenYet := errors.As(err, &re) && re.Code() == gocql.ErrCodeInvalid &&
+		strings.HasPrefix(re.Message(), "Keyspace ") && strings.HasSuffix(re.Message(), " doesn't exist")
 	err = fmt.Errorf("%s: %s: %w", hosts, stmt, err)
+	if keyspaceNotSeenYet { // created a moment ago: the coordinator of CREATE TABLE has not taken it yet
+		return err
+	}
 	if permanent(err) || errors.As(err, &re) && re.Code() == gocql.ErrCodeConfig {
 		return giveUp{err}
 	}

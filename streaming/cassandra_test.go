@@ -69,6 +69,16 @@ func TestPrimaryKeyClauses(t *testing.T) {
 	}))
 }
 
+// keyspaceMissing is Cassandra's answer to a CREATE TABLE whose coordinator has not
+// yet taken the keyspace created a moment before (seen on three nodes).
+type keyspaceMissing struct{}
+
+func (keyspaceMissing) Code() int { return gocql.ErrCodeInvalid }
+func (keyspaceMissing) Message() string {
+	return "Keyspace 'spark_streaming' doesn't exist"
+}
+func (e keyspaceMissing) Error() string { return e.Message() }
+
 // cassandraErr is an error as Cassandra answers it, of a code.
 type cassandraErr int
 
@@ -93,6 +103,7 @@ func TestSchemaErrorGivesUpOnlyOnConfiguration(t *testing.T) {
 		{cassandraErr(gocql.ErrCodeServer), false},
 		{&gocql.RequestErrUnavailable{}, false},
 		{errors.New("gocql: no hosts available in the pool"), false},
+		{keyspaceMissing{}, false}, // just created, not yet on the coordinator
 	} {
 		t.Run(tc.err.Error(), func(t *testing.T) {
 			_, ok := errors.AsType[giveUp](schemaError("cassandra at h", "u", "CREATE TABLE ks.t (…)", tc.err))
