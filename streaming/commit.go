@@ -18,7 +18,7 @@ const (
 // retried with backoff until it succeeds or the next batch's offsets supersede it:
 // the records are written, so at worst they are consumed and upserted again. It
 // returns once commits is closed and its offsets committed, or ctx is done.
-func (w *Worker) commitLoop(ctx context.Context, cons *consumer, commits <-chan []kafka.Message) {
+func (w *Worker) commitLoop(ctx context.Context, src source, commits <-chan []kafka.Message) {
 	retries := w.metrics.retries.WithLabelValues(w.dataset.Name(), "commit")
 	pending := map[int]kafka.Message{} // by partition: the last message written
 	high := map[int]int64{}            // by partition: the offset of the last message committed
@@ -66,7 +66,7 @@ func (w *Worker) commitLoop(ctx context.Context, cons *consumer, commits <-chan 
 			msgs = append(msgs, m)
 		}
 		cctx, cancel := context.WithTimeout(ctx, commitTimeout)
-		err := cons.reader().CommitMessages(cctx, msgs...)
+		err := src.commit(cctx, msgs)
 		cancel()
 		switch {
 		case err == nil:

@@ -1,6 +1,7 @@
 package streaming
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"sync"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/streampipe/streampipe/internal/kafkasec"
 	"github.com/streampipe/streampipe/streaming/fetchcut"
 )
 
@@ -15,8 +17,9 @@ import (
 // one: kafka-go's reader heals most outages itself, a fresh one heals the rest.
 const rebuildAfter = 30 * time.Second
 
-// consumer holds the worker's group reader, which the fetch loop replaces when an
-// outage outlasts it; the committer always commits through the current one.
+// consumer is the worker's source in production: a Kafka consumer group. It holds
+// the group reader, which it replaces when an outage outlasts it; commits always go
+// through the current one.
 type consumer struct {
 	cfg    Config
 	log    *slog.Logger
@@ -80,6 +83,30 @@ func (c *consumer) dialer() *kafka.Dialer {
 	d.DialFunc = c.bounds.Dial(c.cfg.Security.DialFunc(&net.Dialer{}))
 	d.TLS = nil
 	return d
+}
+
+func (c *consumer) fetch(ctx context.Context) (kafka.Message, error) {
+	m, err := c.reader().FetchMessage(ctx)
+	if err != nil && ctx.Err() == nil {
+		err = c.cfg.Security.Explain(ctx, c.cfg.Brokers, err)
+	}
+	return m, err
+}
+
+func (c *consumer) commit(ctx context.Context, msgs []kafka.Message) error {
+	return c.reader().CommitMessages(ctx, msgs...)
+}
+
+func (c *consumer) probe(ctx context.Context) error {
+	return kafkasec.Metadata(ctx, c.cfg.Security, c.cfg.Brokers, c.cfg.Topic)
+}
+
+// failing replaces the reader by a new one once fetches have failed for rebuildAfter
+// and the reader is older than that.
+func (c *consumer) failing(down time.Duration) {
+	if down >= rebuildAfter && c.age() >= rebuildAfter {
+		c.rebuild()
+	}
 }
 
 // reader returns the current reader.

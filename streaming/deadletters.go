@@ -183,7 +183,7 @@ func (d *deadQueue) take(ctx context.Context) (dl deadLetters, ok bool) {
 // commits and gives their bytes back to held. It returns once queue is closed and
 // empty, or ctx is done (then the dead letters not written are not committed: they
 // are consumed again).
-func (w *Worker) writeDeadLoop(ctx context.Context, dlq *kafka.Writer, queue *deadQueue, offs *offsets,
+func (w *Worker) writeDeadLoop(ctx context.Context, dlq deadWriter, queue *deadQueue, offs *offsets,
 	held *budget, commits chan<- []kafka.Message) {
 	for {
 		dl, ok := queue.take(ctx)
@@ -204,6 +204,10 @@ func (w *Worker) writeDeadLoop(ctx context.Context, dlq *kafka.Writer, queue *de
 			w.metrics.dlq.WithLabelValues(w.dataset.Name(), r).Inc()
 		}
 		held.release(dl.bytes)
-		commits <- offs.written(dl.srcs)
+		select {
+		case commits <- offs.written(dl.srcs):
+		case <-ctx.Done(): // the committer is gone: the records are consumed again
+			return
+		}
 	}
 }

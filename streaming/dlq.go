@@ -37,6 +37,12 @@ func newDLQWriter(cfg Config, transport kafka.RoundTripper) *kafka.Writer {
 	}
 }
 
+// deadWriter writes dead letters: a *kafka.Writer to the dead-letter topic, or an
+// in-memory fake in unit tests.
+type deadWriter interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
 // deadLetter is the DLQ message for m: its key, value and headers, plus headers
 // saying why and where it came from.
 func deadLetter(m kafka.Message, ie *rows.InvalidError) kafka.Message {
@@ -62,7 +68,7 @@ func deadLetter(m kafka.Message, ie *rows.InvalidError) kafka.Message {
 // too large is sent again at once as its dlq.* headers and the first
 // fetchcut.TruncatedValueBytes of its key and value, with reason too_large: a dead letter
 // always gets out.
-func (w *Worker) writeDeadLetters(ctx context.Context, dlq *kafka.Writer, msgs []kafka.Message) ([]kafka.Message, error) {
+func (w *Worker) writeDeadLetters(ctx context.Context, dlq deadWriter, msgs []kafka.Message) ([]kafka.Message, error) {
 	for shrunk := false; ; shrunk = true {
 		err := dlq.WriteMessages(ctx, msgs...)
 		if err == nil {

@@ -6,8 +6,21 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/streampipe/streampipe/internal/kafkasec"
+	"github.com/segmentio/kafka-go"
 )
+
+// source is where a worker reads its records and commits how far it got: the Kafka
+// consumer group (consumer.go), or an in-memory fake in unit tests.
+type source interface {
+	// fetch returns the next record, or why there is none (an outage, a refusal).
+	fetch(ctx context.Context) (kafka.Message, error)
+	// commit commits the offsets after msgs, one record per partition.
+	commit(ctx context.Context, msgs []kafka.Message) error
+	// probe asks the brokers whether they answer, when fetch is quiet during an outage.
+	probe(ctx context.Context) error
+	// failing is told how long fetches have been failing, after each failure.
+	failing(down time.Duration)
+}
 
 const (
 	// quietProbe: during an outage, a fetch that sees neither a message nor an error
@@ -24,7 +37,7 @@ const (
 // lasts, and replaces the reader when it outlasts rebuildAfter. A quiet reader
 // during an outage is asked about with a metadata request, so that an idle worker
 // also sees Kafka come back.
-func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, held *budget) error {
+func (w *Worker) fetch(ctx context.Context, src source, items chan<- item, held *budget) error {
 	consumed := w.metrics.consumed.WithLabelValues(w.dataset.Name())
 	retries := w.metrics.retries.WithLabelValues(w.dataset.Name(), "fetch")
 	b := newBackoff()
@@ -34,11 +47,8 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 		if !since.IsZero() {
 			fetchCtx, cancel = context.WithTimeout(ctx, quietProbe)
 		}
-		m, err := cons.reader().FetchMessage(fetchCtx)
+		m, err := src.fetch(fetchCtx)
 		cancel()
-		if err != nil && ctx.Err() == nil {
-			err = w.cfg.Security.Explain(ctx, w.cfg.Brokers, err)
-		}
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -47,7 +57,7 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 			w.kafka.okIfQuiet(fetchSettle)
 		case errors.Is(err, context.DeadlineExceeded) && !since.IsZero():
 			// No message and no error for quietProbe during an outage.
-			if time.Since(last) >= quietProbe && kafkasec.Metadata(ctx, w.cfg.Security, w.cfg.Brokers, w.cfg.Topic) == nil {
+			if time.Since(last) >= quietProbe && src.probe(ctx) == nil {
 				w.kafka.ok()
 			}
 			continue
@@ -56,9 +66,8 @@ func (w *Worker) fetch(ctx context.Context, cons *consumer, items chan<- item, h
 		default:
 			w.kafka.fail(fmt.Errorf("fetching from topic %s: %w", w.cfg.Topic, err))
 			retries.Inc()
-			if since, _, _ := w.kafka.down(); time.Since(since) >= rebuildAfter && cons.age() >= rebuildAfter {
-				cons.rebuild()
-			}
+			since, _, _ := w.kafka.down()
+			src.failing(time.Since(since))
 			if sleep(ctx, b.next()) != nil {
 				return nil
 			}

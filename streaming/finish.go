@@ -130,10 +130,19 @@ func (w *Worker) start(ctx context.Context, tbl sink, batch []item) *inHand {
 // wait for the commit of the previous one, the committer gets the newest positions.
 // On an error that ends the worker it hands over the positions of the batches
 // finished before, calls stop, waits for the writes of the batches still coming,
-// and returns the error.
+// and returns the error. Once ctx is done the committer is gone: the positions not
+// handed over are dropped (their records are consumed again).
 func (w *Worker) finishBatches(ctx context.Context, tbl sink, started <-chan *inHand, f *finishing, stop func()) error {
 	unsent := map[int]kafka.Message{} // by partition: the newest commit position not handed over
 	positions := func() []kafka.Message { return slices.Collect(maps.Values(unsent)) }
+	handOver := func() {
+		if len(unsent) > 0 {
+			select {
+			case f.commits <- positions():
+			case <-ctx.Done():
+			}
+		}
+	}
 	for {
 		var out chan<- []kafka.Message // nil, which never takes, while nothing is unsent
 		if len(unsent) > 0 {
@@ -145,16 +154,12 @@ func (w *Worker) finishBatches(ctx context.Context, tbl sink, started <-chan *in
 			continue
 		case h, ok := <-started:
 			if !ok {
-				if len(unsent) > 0 {
-					f.commits <- positions()
-				}
+				handOver()
 				return nil
 			}
 			done, err := w.finish(ctx, tbl, h, f)
 			if err != nil {
-				if len(unsent) > 0 {
-					f.commits <- positions()
-				}
+				handOver()
 				stop()
 				for h := range started {
 					_, _ = h.writes.wait()

@@ -89,7 +89,7 @@ func (w *Worker) startup() status {
 // is done, finishes the batches in hand (for at most DrainTimeout), commits them,
 // leaves the group and returns nil. Any other return is an error that retrying will
 // not cure.
-func (w *Worker) Run(ctx context.Context) (runErr error) {
+func (w *Worker) Run(ctx context.Context) error {
 	defer w.ready.Store(false)
 	w.metrics.init(w.dataset.Name())
 	tbl, err := w.openTable(ctx)
@@ -121,7 +121,18 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	defer dlq.Close()
 	cons := newConsumer(w.cfg, w.log, w.bounds)
 	defer cons.close()
+	w.ready.Store(true)
+	w.log.Info("consuming", "group", w.cfg.GroupID, "kafka_security", w.cfg.Security.String(), "table", w.cfg.Keyspace+"."+w.cfg.Table,
+		"batch_rows", w.cfg.BatchRows, "batch_wait", w.cfg.BatchWait)
+	return w.process(ctx, cons, tbl, dlq)
+}
 
+// process consumes src in micro-batches until ctx is done, writing their rows to
+// tbl and their dead letters to dlq, and committing to src how far each partition's
+// records are written. It then finishes the batches in hand (for at most
+// DrainTimeout), commits them and returns nil; any other return is an error that
+// retrying will not cure.
+func (w *Worker) process(ctx context.Context, src source, tbl sink, dlq deadWriter) (runErr error) {
 	// The batches in hand are finished after ctx is done, for at most DrainTimeout.
 	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
@@ -138,7 +149,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	go func() {
 		defer close(fetched)
 		defer close(items)
-		if err := w.fetch(fetchCtx, cons, items, held); err != nil {
+		if err := w.fetch(fetchCtx, src, items, held); err != nil {
 			fetchErr <- err
 		}
 	}()
@@ -149,7 +160,7 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		w.commitLoop(work, cons, commits)
+		w.commitLoop(work, src, commits)
 	}()
 	defer func() {
 		close(commits)
@@ -175,9 +186,6 @@ func (w *Worker) Run(ctx context.Context) (runErr error) {
 		<-deadDone
 	}()
 
-	w.ready.Store(true)
-	w.log.Info("consuming", "group", w.cfg.GroupID, "kafka_security", w.cfg.Security.String(), "table", w.cfg.Keyspace+"."+w.cfg.Table,
-		"batch_rows", w.cfg.BatchRows, "batch_wait", w.cfg.BatchWait)
 	if err := w.consume(ctx, work, tbl, items, &finishing{queue: dead, offs: offs, held: held, commits: commits}); err != nil {
 		return err
 	}
