@@ -2,6 +2,7 @@ package kafkatest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -38,8 +39,24 @@ func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
 }
 
 // GroupOffsets returns, by partition of topic, the topic's end offset and group's
-// committed offset (-1: none).
+// committed offset (-1: none). An answer of a Kafka in passage (see settling) is
+// asked again, for up to settleWait.
 func GroupOffsets(ctx context.Context, c *kafka.Client, topic, group string) (end, committed map[int]int64, err error) {
+	end, committed, _, err = groupOffsets(ctx, c, topic, group)
+	return end, committed, err
+}
+
+// groupOffsets is GroupOffsets, with the answers of a Kafka in passage that it
+// waited out.
+func groupOffsets(ctx context.Context, c *kafka.Client, topic, group string) (end, committed map[int]int64, waited []error, err error) {
+	waited, err = settled(ctx, func() error {
+		end, committed, err = groupOffsetsOnce(ctx, c, topic, group)
+		return err
+	})
+	return end, committed, waited, err
+}
+
+func groupOffsetsOnce(ctx context.Context, c *kafka.Client, topic, group string) (end, committed map[int]int64, err error) {
 	ranges, err := dlq.Ranges(ctx, c, topic)
 	if err != nil {
 		return nil, nil, err
@@ -55,12 +72,12 @@ func GroupOffsets(ctx context.Context, c *kafka.Client, topic, group string) (en
 		err = res.Error // e.g. NOT_COORDINATOR just after a restart
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("reading the offsets of group %s: %w", group, err)
 	}
 	committed = map[int]int64{}
 	for _, p := range res.Topics[topic] {
 		if p.Error != nil {
-			return nil, nil, p.Error
+			return nil, nil, fmt.Errorf("reading the offset of group %s on %s partition %d: %w", group, topic, p.Partition, p.Error)
 		}
 		committed[p.Partition] = p.CommittedOffset
 	}

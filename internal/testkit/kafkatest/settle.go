@@ -1,0 +1,55 @@
+package kafkatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// settleWait bounds how long a helper asks again while Kafka answers that it is in
+// passage. A group's coordinator loads the group's offsets for about half a second
+// after a restart or a move, and on a loaded machine for some seconds; on a fresh
+// Kafka the first group request creates __consumer_offsets, which takes a few seconds.
+const settleWait = 30 * time.Second
+
+// settling says whether err is an answer of a Kafka in passage, which the same request
+// a moment later does not get: a group coordinator loading the group, not up yet or
+// moved, a group rebalancing, a partition whose leader is being elected. Not every
+// error kafka-go calls Temporary: an unknown topic is an answer a helper's caller
+// may wait for itself (a topic that a run makes later), so it gets it at once.
+func settling(err error) bool {
+	for _, e := range []kafka.Error{kafka.GroupLoadInProgress, kafka.GroupCoordinatorNotAvailable,
+		kafka.NotCoordinatorForGroup, kafka.RebalanceInProgress, kafka.LeaderNotAvailable, kafka.NotLeaderForPartition} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// settled calls do until it returns nil or an error that is not settling, ctx ends or
+// settleWait has passed, and returns the settling errors it waited out and do's last
+// error (saying how long it waited, if it did).
+func settled(ctx context.Context, do func() error) (waited []error, err error) {
+	start := time.Now()
+	pause := 50 * time.Millisecond
+	for {
+		err = do()
+		if !settling(err) {
+			return waited, err
+		}
+		if time.Since(start) > settleWait {
+			return waited, fmt.Errorf("%w (still, after %d tries in %s)", err, len(waited)+1, time.Since(start).Round(time.Millisecond))
+		}
+		waited = append(waited, err)
+		select {
+		case <-ctx.Done():
+			return waited, fmt.Errorf("%w (waiting for kafka to settle: %w)", ctx.Err(), err)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+	}
+}
