@@ -12,6 +12,7 @@ package stacktest
 import (
 	"errors"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -259,13 +260,28 @@ func (p Private) secureEnv(prefix string) map[string]string {
 	return env
 }
 
-// FreePort returns a loopback TCP port nothing listens on at the moment.
+// The ports FreePort hands out: below the kernel's ephemeral range (32768–60999 on
+// Linux), and apart from the ports the stack and the scripts fix (7000–9999,
+// 17000–19999, 22000–24999, 27000–29999). A port in the ephemeral range may be taken
+// at any moment as the local end of some process's outgoing connection: a test's
+// server restarted on it could then not listen, and a client dialing it while the
+// server is down may connect to itself.
+const freePortsFrom, freePortsTo = 10000, 17000
+
+// FreePort returns a loopback TCP port nothing listens on at the moment, outside the
+// ephemeral range.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	n := freePortsTo - freePortsFrom
+	first := rand.IntN(n) // tests running at once try different ports first
+	for i := range n {
+		port := freePortsFrom + (first+i)%n
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			_ = ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatalf("no free loopback port in %d–%d", freePortsFrom, freePortsTo-1)
+	return 0
 }
