@@ -89,11 +89,19 @@ func TestDLQTooSmallThenDeleted(t *testing.T) {
 		}
 	}, 30*time.Second, 200*time.Millisecond)
 
-	createDLQ()
+	p.dlqBack(w, l, createDLQ)
+}
+
+// dlqBack makes the dead-letter topic again with create, and checks that the worker
+// w, which waited for it, goes on by itself: every offset committed, /healthz 200
+// and streaming_stuck_seconds zero, and every row and dead letter of l there, once.
+func (p *pipe) dlqBack(w *proc, l *load, create func()) {
+	p.t.Helper()
+	create()
 	back := time.Now()
 	p.waitCaughtUp(time.Minute)
-	t.Logf("dead-letter topic back to all committed: %.1f s", time.Since(back).Seconds())
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
+	p.t.Logf("dead-letter topic back to all committed: %.1f s", time.Since(back).Seconds())
+	require.EventuallyWithT(p.t, func(c *assert.CollectT) {
 		code, body, _ := w.healthz()
 		assert.Equal(c, http.StatusOK, code, body)
 		stuck, err := w.metric(`streaming_stuck_seconds{dataset="users",stage="dlq"}`)
@@ -101,7 +109,7 @@ func TestDLQTooSmallThenDeleted(t *testing.T) {
 			assert.Zero(c, stuck)
 		}
 	}, 30*time.Second, 200*time.Millisecond)
-	require.True(t, w.alive())
+	require.True(p.t, w.alive())
 	p.checkRows(l)
 	p.checkDLQ(l, true)
 }
