@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -17,8 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/datasets"
@@ -100,21 +97,8 @@ var datasetCases = []datasetCase{
 // task queue of the test's own, and returns a client to start runs with.
 func startProducer(t *testing.T) (client.Client, string) {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c, err := client.Dial(client.Options{HostPort: stacktest.TemporalAddress(t), Namespace: stacktest.TemporalNamespace(),
-		Logger: tlog.NewStructuredLogger(quiet)})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	acts := activities.New(activities.Config{KafkaBrokers: stacktest.KafkaBrokers(t), RandomUserURL: "http://127.0.0.1:1/",
-		AllowedTopics: []string{"*"}}, quiet) // each test its own topics
-	t.Cleanup(func() { _ = acts.Close() })
-	queue := "streaming-it-" + randomHex(4)
-	w := worker.New(c, queue, worker.Options{})
-	w.RegisterWorkflow(workflows.UserAutomation)
-	w.RegisterActivity(acts)
-	require.NoError(t, w.Start())
-	t.Cleanup(w.Stop)
-	return c, queue
+	return temporalWorker(t, activities.Config{KafkaBrokers: stacktest.KafkaBrokers(t), RandomUserURL: "http://127.0.0.1:1/",
+		AllowedTopics: []string{"*"}}, workflows.UserAutomation) // each test its own topics
 }
 
 // Each seed pipeline on the real stack, in one streaming process: a run of N ticks

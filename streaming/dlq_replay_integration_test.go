@@ -27,9 +27,11 @@ import (
 	"github.com/streampipe/streampipe/workflows"
 )
 
-// things is a declared dataset whose note is required (strict) or not.
-func things(t *testing.T, strict bool) rows.Mapping {
-	t.Helper()
+// runThings runs, in this process, a worker of p of a declared dataset of things
+// whose note is required (strict) or not, and returns once it is ready; stop stops it
+// and returns its Run's error.
+func (p *pipe) runThings(strict bool) (stop func() error) {
+	p.t.Helper()
 	ds, err := datasets.ParseDeclared("things.yaml", fmt.Appendf(nil, `datasets:
   - name: things
     topic: things
@@ -40,26 +42,40 @@ func things(t *testing.T, strict bool) rows.Mapping {
       - {name: name, type: text, from: value.name, required: true}
       - {name: note, type: text, from: value.note, required: %t}
 `, strict))
+	require.NoError(p.t, err)
+	w, err := streaming.New(p.config(), ds[0].Rows, streaming.NewMetrics(prometheus.NewRegistry()))
+	require.NoError(p.t, err)
+	stop = runUntilStopped(p.t, w.Run)
+	require.Eventually(p.t, w.Ready, time.Minute, 100*time.Millisecond)
+	return stop
+}
+
+// temporalWorker runs a Temporal worker in this process, with the workflow wf and the
+// activities of cfg, on a task queue of the test's own, until the test ends; it
+// returns a client to start runs with, and the queue.
+func temporalWorker(t *testing.T, cfg activities.Config, wf any) (client.Client, string) {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := client.Dial(client.Options{HostPort: stacktest.TemporalAddress(t), Namespace: stacktest.TemporalNamespace(),
+		Logger: tlog.NewStructuredLogger(quiet)})
 	require.NoError(t, err)
-	return ds[0].Rows
+	t.Cleanup(c.Close)
+	acts := activities.New(cfg, quiet)
+	t.Cleanup(func() { _ = acts.Close() })
+	queue := "streaming-it-" + randomHex(4)
+	w := worker.New(c, queue, worker.Options{})
+	w.RegisterWorkflow(wf)
+	w.RegisterActivity(acts)
+	require.NoError(t, w.Start())
+	t.Cleanup(w.Stop)
+	return c, queue
 }
 
 // replayer runs DLQReplay and its activities in this process, on a task queue of
 // the test's own, allowed to publish to topic, and returns a function that runs one replay to its end.
 func replayer(t *testing.T, brokers []string, topic string) func(in workflows.DLQReplayInput) workflows.DLQReplayResult {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	c, err := client.Dial(client.Options{HostPort: stacktest.TemporalAddress(t), Namespace: stacktest.TemporalNamespace(),
-		Logger: tlog.NewStructuredLogger(logger)})
-	require.NoError(t, err)
-	t.Cleanup(c.Close)
-	queue := "test-replay-" + uuid.NewString()
-	acts := activities.New(activities.Config{KafkaBrokers: brokers, AllowedTopics: []string{topic}}, logger)
-	w := worker.New(c, queue, worker.Options{})
-	w.RegisterWorkflow(workflows.DLQReplay)
-	w.RegisterActivity(acts)
-	require.NoError(t, w.Start())
-	t.Cleanup(func() { w.Stop(); _ = acts.Close() })
+	c, queue := temporalWorker(t, activities.Config{KafkaBrokers: brokers, AllowedTopics: []string{topic}}, workflows.DLQReplay)
 	return func(in workflows.DLQReplayInput) workflows.DLQReplayResult {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -81,11 +97,7 @@ func replayer(t *testing.T, brokers []string, topic string) func(in workflows.DL
 func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsTemporal)
 	p := newPipe(t, 3)
-	metrics := streaming.NewMetrics(prometheus.NewRegistry())
-	strict, err := streaming.New(p.config(), things(t, true), metrics)
-	require.NoError(t, err)
-	stop := runUntilStopped(t, strict.Run)
-	require.Eventually(t, strict.Ready, time.Minute, 100*time.Millisecond)
+	stop := p.runThings(true)
 
 	var msgs []kafka.Message
 	ids := map[string]bool{} // the rows there must be in the end: with a note, or without (replayed)
@@ -110,11 +122,8 @@ func TestReplayAfterTheCauseIsFixed(t *testing.T) {
 	require.Equal(t, map[string]int{rows.ReasonMalformed: 20, rows.ReasonInvalidID: 10}, st.ByReason)
 	assert.Equal(t, 30, p.countRows(), "rows before the fix")
 
-	relaxed, err := streaming.New(p.config(), things(t, false), metrics)
-	require.NoError(t, err)
-	stop = runUntilStopped(t, relaxed.Run)
+	stop = p.runThings(false)
 	defer func() { assert.NoError(t, stop()) }()
-	require.Eventually(t, relaxed.Ready, time.Minute, 100*time.Millisecond)
 	replay := replayer(t, p.brokers, p.topic)
 
 	start := time.Now()
@@ -175,11 +184,7 @@ func (p *pipe) countRows() int { return len(p.rowIDs()) }
 func TestReplayedOldVersionLosesToANewerRow(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsTemporal)
 	p := newPipe(t, 1)
-	metrics := streaming.NewMetrics(prometheus.NewRegistry())
-	strict, err := streaming.New(p.config(), things(t, true), metrics)
-	require.NoError(t, err)
-	stop := runUntilStopped(t, strict.Run)
-	require.Eventually(t, strict.Ready, time.Minute, 100*time.Millisecond)
+	stop := p.runThings(true)
 
 	id := uuid.NewString()
 	oldAt := time.Now().Add(-2 * time.Minute).Truncate(time.Millisecond)
@@ -192,11 +197,8 @@ func TestReplayedOldVersionLosesToANewerRow(t *testing.T) {
 	require.NoError(t, stop())
 	require.Equal(t, "new", p.thingName(id))
 
-	relaxed, err := streaming.New(p.config(), things(t, false), metrics)
-	require.NoError(t, err)
-	stop = runUntilStopped(t, relaxed.Run)
+	stop = p.runThings(false)
 	defer func() { assert.NoError(t, stop()) }()
-	require.Eventually(t, relaxed.Ready, time.Minute, 100*time.Millisecond)
 	res := replayer(t, p.brokers, p.topic)(workflows.DLQReplayInput{DLQTopic: p.dlq})
 	assert.Equal(t, workflows.DLQReplayResult{DLQTopic: p.dlq, Read: 1, Selected: 1, Replayed: 1, Pages: 1}, res)
 	p.waitCaughtUp(time.Minute)
