@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // Partition is one partition of a cut-over: what is committed and where the
@@ -151,7 +152,7 @@ func describeGroup(ctx context.Context, c *kafka.Client, group string) (kafka.De
 			return res.Groups[0], nil
 		case errors.Is(err, kafka.GroupIdNotFound):
 			return kafka.DescribeGroupsResponseGroup{}, nil
-		case !coordinatorNotReady(err) || time.Now().After(deadline):
+		case !kafkasec.Settling(err) || time.Now().After(deadline):
 			return kafka.DescribeGroupsResponseGroup{}, err
 		}
 		select {
@@ -160,12 +161,6 @@ func describeGroup(ctx context.Context, c *kafka.Client, group string) (kafka.De
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-}
-
-// coordinatorNotReady is an answer of a group coordinator that is not up yet.
-func coordinatorNotReady(err error) bool {
-	return errors.Is(err, kafka.NotCoordinatorForGroup) || errors.Is(err, kafka.GroupCoordinatorNotAvailable) ||
-		errors.Is(err, kafka.GroupLoadInProgress)
 }
 
 // positions are the partitions of topic, ranges, with the group's offsets and the

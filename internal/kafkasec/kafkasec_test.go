@@ -176,3 +176,23 @@ func TestPlainWithoutTLSIsWarned(t *testing.T) {
 	vars["KAFKA_SASL_MECHANISM"], vars["KAFKA_TLS"] = Plain, "1"
 	assert.Empty(t, warnings(vars))
 }
+
+func TestSettling(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{kafka.GroupLoadInProgress, true},
+		{kafka.GroupCoordinatorNotAvailable, true},
+		{kafka.NotCoordinatorForGroup, true},
+		{kafka.RebalanceInProgress, true},
+		{fmt.Errorf("reading the offsets of group g: %w", kafka.GroupLoadInProgress), true},
+		{kafka.LeaderNotAvailable, true},
+		{kafka.UnknownTopicOrPartition, false}, // the caller's to wait for
+		{kafka.GroupAuthorizationFailed, false},
+		{errors.New("dial tcp 127.0.0.1:1: connection refused"), false},
+		{nil, false},
+	} {
+		assert.Equal(t, tt.want, Settling(tt.err), "%v", tt.err)
+	}
+}

@@ -62,3 +62,18 @@ func Metadata(ctx context.Context, sec *Security, brokers []string, topics ...st
 	}
 	return nil
 }
+
+// Settling says whether err is an answer of a Kafka in passage, which the same
+// request a moment later does not get: a group coordinator loading the group, not up
+// yet or moved, a group rebalancing, a partition whose leader is being elected. Not
+// every error kafka-go calls Temporary: an unknown topic is an answer a caller may
+// wait for itself (a topic that a run makes later), so it is not one.
+func Settling(err error) bool {
+	for _, e := range []kafka.Error{kafka.GroupLoadInProgress, kafka.GroupCoordinatorNotAvailable,
+		kafka.NotCoordinatorForGroup, kafka.RebalanceInProgress, kafka.LeaderNotAvailable, kafka.NotLeaderForPartition} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

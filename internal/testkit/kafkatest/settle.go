@@ -2,11 +2,10 @@ package kafkatest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/segmentio/kafka-go"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // settleWait bounds how long a helper asks again while Kafka answers that it is in
@@ -14,21 +13,6 @@ import (
 // after a restart or a move, and on a loaded machine for some seconds; on a fresh
 // Kafka the first group request creates __consumer_offsets, which takes a few seconds.
 const settleWait = 30 * time.Second
-
-// settling says whether err is an answer of a Kafka in passage, which the same request
-// a moment later does not get: a group coordinator loading the group, not up yet or
-// moved, a group rebalancing, a partition whose leader is being elected. Not every
-// error kafka-go calls Temporary: an unknown topic is an answer a helper's caller
-// may wait for itself (a topic that a run makes later), so it gets it at once.
-func settling(err error) bool {
-	for _, e := range []kafka.Error{kafka.GroupLoadInProgress, kafka.GroupCoordinatorNotAvailable,
-		kafka.NotCoordinatorForGroup, kafka.RebalanceInProgress, kafka.LeaderNotAvailable, kafka.NotLeaderForPartition} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
 
 // settled calls do until it returns nil or an error that is not settling, ctx ends or
 // settleWait has passed, and returns the settling errors it waited out and do's last
@@ -38,7 +22,7 @@ func settled(ctx context.Context, do func() error) (waited []error, err error) {
 	pause := 50 * time.Millisecond
 	for {
 		err = do()
-		if !settling(err) {
+		if !kafkasec.Settling(err) {
 			return waited, err
 		}
 		if time.Since(start) > settleWait {

@@ -2,7 +2,6 @@ package kafkatest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -11,26 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func TestSettling(t *testing.T) {
-	for _, tt := range []struct {
-		err  error
-		want bool
-	}{
-		{kafka.GroupLoadInProgress, true},
-		{kafka.GroupCoordinatorNotAvailable, true},
-		{kafka.NotCoordinatorForGroup, true},
-		{kafka.RebalanceInProgress, true},
-		{fmt.Errorf("reading the offsets of group g: %w", kafka.GroupLoadInProgress), true},
-		{kafka.LeaderNotAvailable, true},
-		{kafka.UnknownTopicOrPartition, false}, // the caller's to wait for
-		{kafka.GroupAuthorizationFailed, false},
-		{errors.New("dial tcp 127.0.0.1:1: connection refused"), false},
-		{nil, false},
-	} {
-		assert.Equal(t, tt.want, settling(tt.err), "%v", tt.err)
-	}
-}
 
 func TestSettled(t *testing.T) {
 	calls := 0
