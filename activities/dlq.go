@@ -85,11 +85,11 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 	if err := a.cfg.checkAnyTopic(target); err != nil {
 		return res, err
 	}
-	var todo []dlq.Letter
+	var todo []rows.Letter
 	err := dlq.ReadRange(ctx, a.cfg.KafkaBrokers, a.cfg.KafkaSecurity.Dialer(), in.DLQTopic, in.Range, func(m kafka.Message) bool {
 		res.Read++
 		beat(ctx, res.Read)
-		l := dlq.Parse(m)
+		l := rows.ParseLetter(m)
 		if (in.Reason != "" && l.Reason != in.Reason) || l.Time.Before(in.Since) {
 			return true
 		}
@@ -131,14 +131,14 @@ func (a *Activities) ReplayPage(ctx context.Context, in ReplayPageInput) (Replay
 }
 
 // replayed returns the coordinates of the letters of dead-letter topic dlqTopic
-// whose replay is on topic already (dlq.Letter.IsReplayOf), read from the earliest
+// whose replay is on topic already (rows.Letter.IsReplayOf), read from the earliest
 // of their ReplayedSince (less clockSkew) to the end: Kafka finds the first record
 // of that timestamp or later, and each replay is at it or after it.
-func (a *Activities) replayed(ctx context.Context, dlqTopic, topic string, letters []dlq.Letter) (map[string]bool, error) {
+func (a *Activities) replayed(ctx context.Context, dlqTopic, topic string, letters []rows.Letter) (map[string]bool, error) {
 	if len(letters) == 0 {
 		return nil, nil
 	}
-	wanted := map[string]dlq.Letter{}
+	wanted := map[string]rows.Letter{}
 	since := letters[0].ReplayedSince()
 	for _, l := range letters {
 		wanted[rows.Coordinates(dlqTopic, l.Partition, l.Offset)] = l
@@ -157,7 +157,7 @@ func (a *Activities) replayed(ctx context.Context, dlqTopic, topic string, lette
 			read++
 			beat(ctx, read)
 			for _, h := range m.Headers {
-				if l, ok := wanted[string(h.Value)]; ok && h.Key == dlq.HeaderReplayedFrom && l.IsReplayOf(dlqTopic, m) {
+				if l, ok := wanted[string(h.Value)]; ok && h.Key == rows.HeaderReplayedFrom && l.IsReplayOf(dlqTopic, m) {
 					found[string(h.Value)] = true
 				}
 			}

@@ -35,7 +35,7 @@ func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
 		m := kafkatest.DeadLetter("missing_field", src, i%3, int64(i), fmt.Sprint("k", i), "{}", 0, at)
 		letters = append(letters, m)
 		m.Offset = int64(i)
-		r := dlq.Parse(m).Replay(dlqTopic)
+		r := rows.ParseLetter(m).Replay(dlqTopic)
 		r.Topic, r.Partition = "", i%3
 		if i%2 == 1 {
 			r.Value = []byte(`{"forged":true}`)
@@ -73,7 +73,7 @@ func TestReplayPageRetriedAfterAPartialPublishSendsTheRestOnly(t *testing.T) {
 			assert.Equal(t, at.Add(-time.Second).UnixMilli(), m.Time.UnixMilli(), "the source record's timestamp")
 		}
 	}
-	counts := kafkatest.CountByHeader(replays, dlq.HeaderReplayedFrom)
+	counts := kafkatest.CountByHeader(replays, rows.HeaderReplayedFrom)
 	for i := range 10 {
 		assert.Equal(t, 1, counts[rows.Coordinates(dlqTopic, 0, int64(i))], "dead letter %d", i)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/datasets"
-	"github.com/streampipe/streampipe/rows"
 )
 
 func TestCollect(t *testing.T) {
@@ -110,25 +109,6 @@ func TestLastPerPartition(t *testing.T) {
 	got := lastPerPartition(batch)
 	require.Len(t, got, 3)
 	assert.Equal(t, []int64{11, 6, 7}, []int64{got[0].Offset, got[1].Offset, got[2].Offset})
-}
-
-func TestDeadLetterKeepsTheOriginal(t *testing.T) {
-	at := time.UnixMilli(1_700_000_000_123)
-	orig := []kafka.Header{{Key: "trace", Value: []byte("t1")}}
-	m := kafka.Message{Topic: "users_created", Partition: 3, Offset: 42, Key: []byte("k"),
-		Value: []byte("{oops"), Headers: orig, Time: at}
-	dl := deadLetter(m, &rows.InvalidError{Reason: rows.ReasonNotJSON, Detail: "bad"})
-	assert.Equal(t, m.Key, dl.Key)
-	assert.Equal(t, m.Value, dl.Value)
-	got := map[string]string{}
-	for _, h := range dl.Headers {
-		got[h.Key] = string(h.Value)
-	}
-	assert.Equal(t, map[string]string{
-		"trace": "t1", rows.HeaderReason: rows.ReasonNotJSON, rows.HeaderError: "bad", rows.HeaderTopic: "users_created",
-		rows.HeaderPartition: "3", rows.HeaderOffset: "42", rows.HeaderTimestamp: "1700000000123",
-	}, got)
-	assert.Len(t, orig, 1, "the source message's headers were changed")
 }
 
 // startedBatch is a micro-batch of one record at offset of partition 0 whose write

@@ -109,7 +109,7 @@ type deadLetters struct {
 // add adds the dead letter of the record m, invalid for the reason bad, which holds
 // size bytes against the byte budget.
 func (dl *deadLetters) add(m kafka.Message, bad *rows.InvalidError, size int) {
-	dl.msgs = append(dl.msgs, deadLetter(m, bad))
+	dl.msgs = append(dl.msgs, rows.DeadLetter(m, bad))
 	dl.srcs = append(dl.srcs, position(m))
 	dl.reasons = append(dl.reasons, bad.Reason)
 	dl.bytes += size

@@ -43,26 +43,6 @@ type deadWriter interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// deadLetter is the DLQ message for m: its key, value and headers, plus headers
-// saying why and where it came from.
-func deadLetter(m kafka.Message, ie *rows.InvalidError) kafka.Message {
-	headers := append(m.Headers[:len(m.Headers):len(m.Headers)],
-		kafka.Header{Key: rows.HeaderReason, Value: []byte(ie.Reason)},
-		kafka.Header{Key: rows.HeaderError, Value: []byte(ie.Detail)},
-		kafka.Header{Key: rows.HeaderTopic, Value: []byte(m.Topic)},
-		kafka.Header{Key: rows.HeaderPartition, Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
-		kafka.Header{Key: rows.HeaderOffset, Value: strconv.AppendInt(nil, m.Offset, 10)},
-		kafka.Header{Key: rows.HeaderTimestamp, Value: strconv.AppendInt(nil, m.Time.UnixMilli(), 10)},
-	)
-	if len(ie.Stack) > 0 {
-		headers = append(headers, kafka.Header{Key: rows.HeaderStack, Value: ie.Stack})
-	}
-	if ie.Truncated {
-		headers = append(headers, kafka.Header{Key: rows.HeaderTruncated, Value: []byte("true")})
-	}
-	return kafka.Message{Key: m.Key, Value: m.Value, Headers: headers}
-}
-
 // writeDeadLetters writes msgs to the dead-letter topic and returns those that are
 // not written, with the error. A dead letter the writer or the broker refuses as
 // too large is sent again at once as its dlq.* headers and the first

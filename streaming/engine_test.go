@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/dlq"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -178,6 +177,6 @@ func TestEngineDeadLetterHoldsOnlyItsPartition(t *testing.T) {
 	l := dead.letters[0]
 	assert.Equal(t, rows.Coordinates("t", 0, 10), coordinates(l))
 	assert.Equal(t, "!bad", string(l.Value))
-	assert.Equal(t, rows.ReasonNotJSON, dlq.Parse(l).Reason)
+	assert.Equal(t, rows.ReasonNotJSON, rows.ParseLetter(l).Reason)
 	assert.Len(t, tbl.written(), 199)
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/internal/dlq"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -286,7 +285,7 @@ func (d *memDLQ) has(p int, o int64) bool {
 // coordinates are the source coordinates a dead letter's headers name, as the
 // dead-letter tools read them.
 func coordinates(l kafka.Message) string {
-	d := dlq.Parse(l)
+	d := rows.ParseLetter(l)
 	return rows.Coordinates(d.SourceTopic, d.SourcePartition, d.SourceOffset)
 }
 

@@ -57,7 +57,7 @@ func TestDecodePanicDeadLetters(t *testing.T) {
 	require.NotNil(t, it.bad)
 	assert.Equal(t, rows.ReasonPanic, it.bad.Reason)
 	assert.Contains(t, it.bad.Detail, "boom")
-	dl := deadLetter(it.msg, it.bad)
+	dl := rows.DeadLetter(it.msg, it.bad)
 	var stack string
 	for _, h := range dl.Headers {
 		if h.Key == rows.HeaderStack {

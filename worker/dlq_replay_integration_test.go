@@ -12,7 +12,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/streampipe/streampipe/internal/dlq"
 	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
 	"github.com/streampipe/streampipe/rows"
@@ -43,7 +42,7 @@ func deadLetters(t *testing.T, brokers []string, src, dlqTopic string, n int, re
 func replayedFrom(t *testing.T, ctx context.Context, brokers []string, topic string) (counts map[string]int, msgs []kafka.Message) {
 	t.Helper()
 	msgs, _ = kafkatest.ReadAll(ctx, t, brokers, topic)
-	return kafkatest.CountByHeader(msgs, dlq.HeaderReplayedFrom), msgs
+	return kafkatest.CountByHeader(msgs, rows.HeaderReplayedFrom), msgs
 }
 
 func (s *stack) replay(t *testing.T, ctx context.Context, in workflows.DLQReplayInput) client.WorkflowRun {
@@ -119,7 +118,7 @@ func TestReplayIsBoundedAndSelects(t *testing.T) {
 	src, dlqTopic := s.topic+"-src", s.topic+"-src.dlq"
 	reason := func(i int) string { return []string{"missing_field", "invalid_json"}[i%2] }
 	replays := func(i int) []kafka.Header { // 0, 1, 2, 3, 0, 1, …
-		return []kafka.Header{{Key: dlq.HeaderReplays, Value: fmt.Appendf(nil, "%d", (i/2)%4)}}
+		return []kafka.Header{{Key: rows.HeaderReplays, Value: fmt.Appendf(nil, "%d", (i/2)%4)}}
 	}
 	coords := deadLetters(t, s.brokers, src, dlqTopic, 16, reason, replays)
 	s.startWorker(t, "http://127.0.0.1:1/api/", "WORKER_ALLOWED_TOPICS="+src)
@@ -138,7 +137,7 @@ func TestReplayIsBoundedAndSelects(t *testing.T) {
 		assert.Equal(t, want, counts[c], "dead letter %d (%s, replays %d)", i, reason(i), (i/2)%4)
 	}
 	for _, m := range msgs {
-		l := dlq.Parse(m) // the replayed record, its dlq.* headers read back
+		l := rows.ParseLetter(m) // the replayed record, its dlq.* headers read back
 		var i int
 		_, err := fmt.Sscanf(string(m.Key), "key-%d", &i)
 		require.NoError(t, err)

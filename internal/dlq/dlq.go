@@ -1,141 +1,20 @@
-// Package dlq reads the streaming worker's dead-letter topics: a dead letter's
-// coordinates and dlq.* headers (Parse), the offsets a topic holds (Ranges), a range
-// of a partition (ReadRange), and what re-publishing a dead letter sends (Replay).
-// The starter's `dlq stats` and the DLQReplay workflow's activities share it; the
-// cut-over reads a topic's partitions and bounds with Ranges.
+// Package dlq reads the streaming worker's dead-letter topics: the offsets a topic
+// holds (Ranges), a range of a partition (ReadRange), and their counts (Count); a
+// dead letter itself is read with rows.ParseLetter. The starter's `dlq stats` and
+// the DLQReplay workflow's activities share it; the cut-over reads a topic's
+// partitions and bounds with Ranges.
 package dlq
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
-
-	"github.com/streampipe/streampipe/rows"
 )
-
-// Headers a replay adds to the record it re-publishes. The streaming worker keeps a
-// record's headers in its dead letter, so a replayed record that fails again carries
-// them into the dead-letter topic: loops are visible there, and bounded.
-const (
-	// HeaderReplayedFrom is the dead letter a record is the replay of:
-	// <dead-letter topic>/<partition>/<offset>. It makes a replay idempotent: a dead
-	// letter whose coordinates are already on the source topic is not sent again.
-	HeaderReplayedFrom = "dlq.replayed_from"
-	// HeaderReplays counts the replays of the record, decimal: 1 on its first.
-	HeaderReplays = "dlq.replays"
-)
-
-// Letter is a dead letter as read from its topic.
-type Letter struct {
-	Partition int       // in the dead-letter topic
-	Offset    int64     // in the dead-letter topic
-	Time      time.Time // when it was dead-lettered (the dead letter's Kafka timestamp)
-
-	Reason          string
-	SourceTopic     string
-	SourcePartition int
-	SourceOffset    int64
-	SourceTime      time.Time // the source record's timestamp; zero if the header is missing
-	// First is where the record was first published, topic/partition/offset: the
-	// source's coordinates, or those a replay before this one kept (dlq.first).
-	First string
-	// Replays is how many times the record has been replayed already (dlq.replays).
-	Replays   int
-	Truncated bool
-
-	// Key, Value and Headers are the source record's: Headers without any dlq.* one.
-	Key, Value []byte
-	Headers    []kafka.Header
-}
-
-// Parse reads a dead letter's headers. Headers it does not know are the source
-// record's; a dlq.* header that cannot be read leaves its field zero.
-func Parse(m kafka.Message) Letter {
-	l := Letter{Partition: m.Partition, Offset: m.Offset, Time: m.Time, Key: m.Key, Value: m.Value, SourcePartition: -1, SourceOffset: -1}
-	for _, h := range m.Headers {
-		v := string(h.Value)
-		switch h.Key {
-		case rows.HeaderReason:
-			l.Reason = v
-		case rows.HeaderTopic:
-			l.SourceTopic = v
-		case rows.HeaderPartition:
-			if n, err := strconv.Atoi(v); err == nil {
-				l.SourcePartition = n
-			}
-		case rows.HeaderOffset:
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				l.SourceOffset = n
-			}
-		case rows.HeaderTimestamp:
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				l.SourceTime = time.UnixMilli(n).UTC()
-			}
-		case rows.HeaderTruncated:
-			l.Truncated = v == "true"
-		case HeaderReplays:
-			l.Replays, _ = strconv.Atoi(v)
-		case rows.HeaderFirst:
-			l.First = v
-		default:
-			if !strings.HasPrefix(h.Key, rows.HeaderPrefix) {
-				l.Headers = append(l.Headers, h)
-			}
-		}
-	}
-	if l.First == "" && l.SourceTopic != "" {
-		l.First = rows.Coordinates(l.SourceTopic, l.SourcePartition, l.SourceOffset)
-	}
-	return l
-}
-
-// Replay is the record that re-publishes l from dead-letter topic dlqTopic: its
-// source topic, key, value and headers, with HeaderReplayedFrom and HeaderReplays,
-// and its original timestamp. The streaming worker writes a row with its record's
-// timestamp, so a replayed old version of a row loses to a newer one written
-// meanwhile, as it would have had it not failed. A dead letter without the
-// timestamp header is published with the time of the replay.
-func (l Letter) Replay(dlqTopic string) kafka.Message {
-	headers := append(l.Headers[:len(l.Headers):len(l.Headers)],
-		kafka.Header{Key: HeaderReplayedFrom, Value: []byte(rows.Coordinates(dlqTopic, l.Partition, l.Offset))},
-		kafka.Header{Key: HeaderReplays, Value: []byte(strconv.Itoa(l.Replays + 1))},
-		kafka.Header{Key: rows.HeaderFirst, Value: []byte(l.First)})
-	return kafka.Message{Topic: l.SourceTopic, Key: l.Key, Value: l.Value, Headers: headers, Time: l.SourceTime}
-}
-
-// IsReplayOf reports whether m, a record of l's source topic, is the replay of l,
-// read from dead-letter topic dlqTopic: it names l's coordinates in
-// HeaderReplayedFrom and carries l's key and value. Any producer of the source
-// topic can write the header; one that forges it without the record's content does
-// not make the dead letter count as replayed.
-func (l Letter) IsReplayOf(dlqTopic string, m kafka.Message) bool {
-	want := rows.Coordinates(dlqTopic, l.Partition, l.Offset)
-	for _, h := range m.Headers {
-		if h.Key == HeaderReplayedFrom && string(h.Value) == want {
-			return bytes.Equal(m.Key, l.Key) && bytes.Equal(m.Value, l.Value)
-		}
-	}
-	return false
-}
-
-// ReplayedSince is the instant from which the replays of l stand on its source
-// topic in timestamp order: its source record's time (a replay's timestamp), or
-// when it was dead-lettered when that is earlier or unknown (replays made before
-// they kept the original timestamp).
-func (l Letter) ReplayedSince() time.Time {
-	if !l.SourceTime.IsZero() && l.SourceTime.Before(l.Time) {
-		return l.SourceTime
-	}
-	return l.Time
-}
 
 // Range is the offsets of one partition: [From, To).
 type Range struct {

@@ -22,46 +22,6 @@ func deadLetter(reason, src string, partition int, offset int64, dlqPartition in
 	return kafkatest.DeadLetter(reason, src, partition, offset, fmt.Sprintf("k%d-%d", partition, offset), `{"id":1}`, dlqPartition, t, extra...)
 }
 
-func TestParseKeepsTheSourceHeadersAndReadsTheDLQOnes(t *testing.T) {
-	at := time.UnixMilli(1_700_000_000_000).UTC()
-	m := deadLetter("invalid_json", "orders", 2, 41, 1, at,
-		kafka.Header{Key: dlq.HeaderReplays, Value: []byte("2")},
-		kafka.Header{Key: dlq.HeaderReplayedFrom, Value: []byte("orders.dlq/0/7")})
-	m.Offset = 9
-	l := dlq.Parse(m)
-	assert.Equal(t, "invalid_json", l.Reason)
-	assert.Equal(t, "orders", l.SourceTopic)
-	assert.Equal(t, 2, l.SourcePartition)
-	assert.Equal(t, int64(41), l.SourceOffset)
-	assert.Equal(t, at.Add(-time.Second), l.SourceTime)
-	assert.Equal(t, 2, l.Replays)
-	assert.Equal(t, []kafka.Header{{Key: "trace", Value: []byte("abc")}}, l.Headers)
-
-	r := l.Replay("orders.dlq")
-	assert.Equal(t, "orders", r.Topic)
-	assert.Equal(t, m.Key, r.Key)
-	assert.Equal(t, m.Value, r.Value)
-	assert.Equal(t, []kafka.Header{{Key: "trace", Value: []byte("abc")}, {Key: dlq.HeaderReplayedFrom, Value: []byte("orders.dlq/1/9")},
-		{Key: dlq.HeaderReplays, Value: []byte("3")}, {Key: rows.HeaderFirst, Value: []byte("orders/2/41")}}, r.Headers)
-	assert.Equal(t, l.SourceTime, r.Time, "the replay keeps the source record's timestamp")
-	assert.Equal(t, l.SourceTime, l.ReplayedSince())
-
-	assert.True(t, l.IsReplayOf("orders.dlq", r))
-	forged := r
-	forged.Value = []byte(`{"id":2}`)
-	assert.False(t, l.IsReplayOf("orders.dlq", forged), "the header without the record's content")
-	assert.False(t, l.IsReplayOf("other.dlq", r), "the coordinates of another topic's letter")
-	l.SourceTime = time.Time{}
-	assert.Equal(t, at, l.ReplayedSince(), "no source time: when it was dead-lettered")
-
-	// A replayed record that fails again keeps its first coordinates through the next
-	// replay, and with them its derived row id.
-	m.Headers = append(m.Headers, kafka.Header{Key: rows.HeaderFirst, Value: []byte("orders/0/3")})
-	again := dlq.Parse(m)
-	assert.Equal(t, "orders/0/3", again.First)
-	assert.Equal(t, kafka.Header{Key: rows.HeaderFirst, Value: []byte("orders/0/3")}, again.Replay("orders.dlq").Headers[3])
-}
-
 // TestCountReadsTheTopicsHeaders writes dead letters with known reasons, source
 // partitions and times to a dead-letter topic of three partitions and counts them.
 func TestCountReadsTheTopicsHeaders(t *testing.T) {
@@ -81,7 +41,7 @@ func TestCountReadsTheTopicsHeaders(t *testing.T) {
 		msgs = append(msgs, deadLetter(r, src, i%2, int64(100+i), i%3, base.Add(time.Duration(10-i)*time.Minute)))
 	}
 	msgs = append(msgs, deadLetter("missing_field", src, 1, 200, 0, base.Add(20*time.Minute),
-		kafka.Header{Key: dlq.HeaderReplays, Value: []byte("1")}))
+		kafka.Header{Key: rows.HeaderReplays, Value: []byte("1")}))
 	kafkatest.Produce(t, brokers, topic, msgs)
 
 	st, err := dlq.Count(ctx, brokers, nil, topic)

@@ -26,7 +26,7 @@ type Stats struct {
 	// (dlq.replays at least 1): replays that failed again.
 	Replayed int
 	// Oldest and Newest are the first and last dead-lettered, by their time.
-	Oldest, Newest *Letter
+	Oldest, Newest *rows.Letter
 }
 
 // SourcePartition is a partition of a source topic.
@@ -47,7 +47,7 @@ func Count(ctx context.Context, brokers []string, sec *kafkasec.Security, topic 
 	}
 	for _, r := range ranges {
 		if err := ReadRange(ctx, brokers, sec.Dialer(), topic, r, func(m kafka.Message) bool {
-			st.add(Parse(m))
+			st.add(rows.ParseLetter(m))
 			return true
 		}); err != nil {
 			return st, err
@@ -56,7 +56,7 @@ func Count(ctx context.Context, brokers []string, sec *kafkasec.Security, topic 
 	return st, nil
 }
 
-func (st *Stats) add(l Letter) {
+func (st *Stats) add(l rows.Letter) {
 	st.Total++
 	st.ByReason[l.Reason]++
 	st.BySource[SourcePartition{l.SourceTopic, l.SourcePartition}]++
@@ -94,11 +94,11 @@ func (st Stats) Print(w io.Writer) {
 		fmt.Fprintf(w, "  %-20s %d\n", fmt.Sprintf("%s/%d", p.Topic, p.Partition), st.BySource[p])
 	}
 	fmt.Fprintf(w, "\nReplayed before and dead-lettered again: %d\n", st.Replayed)
-	fmt.Fprintf(w, "Oldest: %s\nNewest: %s\n", st.Oldest.describe(st.Topic), st.Newest.describe(st.Topic))
+	fmt.Fprintf(w, "Oldest: %s\nNewest: %s\n", describe(st.Oldest, st.Topic), describe(st.Newest, st.Topic))
 }
 
 // describe is one line about l: when, where from, why.
-func (l *Letter) describe(topic string) string {
+func describe(l *rows.Letter, topic string) string {
 	return fmt.Sprintf("%s  %s  from %s/%d/%d  reason %s", l.Time.UTC().Format(time.RFC3339Nano),
 		rows.Coordinates(topic, l.Partition, l.Offset), l.SourceTopic, l.SourcePartition, l.SourceOffset, l.Reason)
 }

@@ -2,7 +2,6 @@ package kafkatest
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
@@ -26,16 +25,11 @@ func Produce(t testing.TB, brokers []string, topic string, msgs []kafka.Message)
 // header "trace" and extra), of the record with key and value at
 // src/partition/offset, to go to dead-letter partition dlqPartition at time at.
 func DeadLetter(reason, src string, partition int, offset int64, key, value string, dlqPartition int, at time.Time, extra ...kafka.Header) kafka.Message {
-	headers := append([]kafka.Header{{Key: "trace", Value: []byte("abc")}}, extra...)
-	headers = append(headers,
-		kafka.Header{Key: rows.HeaderReason, Value: []byte(reason)},
-		kafka.Header{Key: rows.HeaderError, Value: []byte("what is wrong")},
-		kafka.Header{Key: rows.HeaderTopic, Value: []byte(src)},
-		kafka.Header{Key: rows.HeaderPartition, Value: []byte(strconv.Itoa(partition))},
-		kafka.Header{Key: rows.HeaderOffset, Value: []byte(strconv.FormatInt(offset, 10))},
-		kafka.Header{Key: rows.HeaderTimestamp, Value: []byte(strconv.FormatInt(at.Add(-time.Second).UnixMilli(), 10))},
-	)
-	return kafka.Message{Partition: dlqPartition, Time: at, Key: []byte(key), Value: []byte(value), Headers: headers}
+	m := kafka.Message{Topic: src, Partition: partition, Offset: offset, Key: []byte(key), Value: []byte(value),
+		Headers: append([]kafka.Header{{Key: "trace", Value: []byte("abc")}}, extra...), Time: at.Add(-time.Second)}
+	dl := rows.DeadLetter(m, rows.Invalid(reason, "what is wrong"))
+	dl.Partition, dl.Time = dlqPartition, at
+	return dl
 }
 
 // CountByHeader counts msgs by the value of their header key; those without it are
