@@ -28,10 +28,8 @@ var importRules = []struct {
 	pkg, why string
 	not      []string
 }{
-	{"record", "the record types are a leaf both sides share",
-		[]string{"rows", "streaming", "datasets", "activities", "workflows", "schedule", "worker", "starter", "internal"}},
 	{"rows", "the dataset contract is a leaf both sides share",
-		[]string{"record", "streaming", "datasets", "activities", "workflows", "schedule", "worker", "starter", "internal"}},
+		[]string{"streaming", "datasets", "activities", "workflows", "schedule", "worker", "starter", "internal"}},
 	{"streaming", "the engine knows no Temporal code and no program's configuration",
 		[]string{"datasets", "activities", "workflows", "schedule", "worker", "starter", "internal/config"}},
 	{"datasets", "datasets are declared below both sides, and share only package rows with the engine",

@@ -20,7 +20,6 @@ import (
 	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
 	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
-	"github.com/streampipe/streampipe/record"
 )
 
 func TestPublishTickFailsWhileKafkaIsDown(t *testing.T) {
@@ -65,7 +64,7 @@ func TestPublishTickToKafka(t *testing.T) {
 	require.Len(t, msgs, 20)
 	ids := map[string]bool{}
 	for _, m := range msgs {
-		var u record.User
+		var u datasets.User
 		require.NoError(t, json.Unmarshal(m.Value, &u))
 		assert.Equal(t, string(m.Key), u.ID, "key = id")
 		assert.Equal(t, datasets.SourceRandomUser, u.Source)

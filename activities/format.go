@@ -1,14 +1,14 @@
 package activities
 
 import (
-	"github.com/streampipe/streampipe/record"
+	"github.com/streampipe/streampipe/datasets"
 )
 
 // formatUser is the seed pipeline's format_data: it builds the Kafka record from one
 // user in randomuser.me's shape, whichever source made it.
-func formatUser(u apiUser, id, source string) record.User {
+func formatUser(u apiUser, id, source string) datasets.User {
 	l := u.Location
-	return record.User{
+	return datasets.User{
 		ID:        id,
 		FirstName: u.Name.First,
 		LastName:  u.Name.Last,

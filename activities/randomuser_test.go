@@ -14,7 +14,6 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
-	"github.com/streampipe/streampipe/record"
 )
 
 func TestParseRecordedResponse(t *testing.T) {
@@ -202,7 +201,7 @@ func TestOversizedFieldReplacesThatUserAlone(t *testing.T) {
 	assert.Equal(t, "replaced by the faker's, a field over 256 bytes: user 2 (location.city: 400 bytes)", fallback.Error())
 	var from []string
 	for _, v := range values {
-		u := v.(record.User)
+		u := v.(datasets.User)
 		assertComplete(t, u)
 		assert.NotContains(t, u.Address, giant)
 		from = append(from, u.Source)
@@ -250,10 +249,10 @@ func TestTickSentAgainHasSameUsers(t *testing.T) {
 		a := New(Config{RandomUserURL: url}, discardLogger())
 		ids, first := generate(t, a, datasets.NameUsers, 3, 4)
 		_, again := generate(t, a, datasets.NameUsers, 3, 4)
-		source := first[0].(record.User).Source
+		source := first[0].(datasets.User).Source
 		assert.Equal(t, first, again, "source %s", source)
 		for i, v := range first {
-			assert.Equal(t, ids[i], v.(record.User).ID)
+			assert.Equal(t, ids[i], v.(datasets.User).ID)
 		}
 
 		_, next := generate(t, a, datasets.NameUsers, 4, 4)
@@ -292,7 +291,7 @@ func FuzzParseResponse(f *testing.F) {
 	})
 }
 
-// assertComplete checks that every field of record.User is filled in and that
+// assertComplete checks that every field of datasets.User is filled in and that
 // the dates are RFC 3339.
 func assertComplete(t *testing.T, rec any) {
 	t.Helper()

@@ -14,8 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/streampipe/streampipe/record"
 )
 
 func TestLookup(t *testing.T) {
@@ -134,7 +132,7 @@ func TestRegisteredUsersAreTheSeedsString(t *testing.T) {
 		require.True(t, strings.HasPrefix(string(b), `"`), "the value is a JSON string: %s", b)
 		var s string
 		require.NoError(t, json.Unmarshal(b, &s))
-		u, err := record.ParseRegisteredUser(s)
+		u, err := ParseRegisteredUser(s)
 		require.NoError(t, err, s)
 		assert.Regexp(t, `^[^\n$]+ [^\n$]+$`, u.Name)
 		assert.Regexp(t, `^[^\n$]+\n[^\n$]+, [A-Z]{2} \d{5}$`, u.Address, "two lines, as faker's addresses")
@@ -155,16 +153,16 @@ func TestTransactionsHaveTheSeedsShape(t *testing.T) {
 			"balance_after_transaction", "shipping_info", "customer_feedback", "discount_applied", "transaction_items"} {
 			assert.Contains(t, fields, f)
 		}
-		tx := v.(record.Transaction)
+		tx := v.(Transaction)
 		assert.Equal(t, ids[i], tx.TransactionID)
 		for _, s := range []string{tx.AccountNumber, tx.AccountHolder, tx.TransactionType, tx.Currency, tx.MerchantName,
 			tx.MerchantCategory, tx.Location, tx.ShippingInfo.Address, tx.ShippingInfo.Method,
 			tx.ShippingInfo.TrackingNumber, tx.CustomerFeedback} {
 			assert.NotEmpty(t, s)
 		}
-		date, err := time.Parse(record.DateLayout, tx.TransactionDate)
+		date, err := time.Parse(DateLayout, tx.TransactionDate)
 		require.NoError(t, err)
-		delivery, err := time.Parse(record.DateLayout, tx.ShippingInfo.EstimatedDelivery)
+		delivery, err := time.Parse(DateLayout, tx.ShippingInfo.EstimatedDelivery)
 		require.NoError(t, err)
 		assert.True(t, delivery.After(date), "delivery %s after the transaction %s", delivery, date)
 		assert.Positive(t, tx.Amount)

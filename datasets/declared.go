@@ -12,7 +12,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -434,7 +433,7 @@ func convertText(typ, s string) (any, error) {
 		}
 		return b, nil
 	case "date":
-		d, err := time.Parse(record.DateLayout, s)
+		d, err := time.Parse(DateLayout, s)
 		if err != nil {
 			return nil, errors.New("want a date like 2026-01-31")
 		}

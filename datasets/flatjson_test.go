@@ -6,8 +6,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/streampipe/streampipe/record"
 )
 
 func TestFlatStrings(t *testing.T) {
@@ -36,10 +34,10 @@ func TestFlatStrings(t *testing.T) {
 		{`null`, false},
 		{``, false},
 	} {
-		var u record.User
+		var u User
 		assert.Equal(t, tc.takes, flatStrings([]byte(tc.value), userNames, userFields(&u)), "%s", tc.value)
 		if tc.takes {
-			var want record.User
+			var want User
 			require.NoError(t, json.Unmarshal([]byte(tc.value), &want), tc.value)
 			assert.Equal(t, want, u, tc.value)
 		}
@@ -47,18 +45,18 @@ func TestFlatStrings(t *testing.T) {
 }
 
 // Whatever flatStrings takes, encoding/json decodes without error into the same
-// record.User.
+// User.
 func FuzzFlatStrings(f *testing.F) {
 	for _, s := range []string{validUser, `{}`, `{"id":null}`, `{"id":"x","id":"y"}`, `{"id":"Zoë" , "email":"\u00e9"}`,
 		"{\"id\":\"\xff\"}", `{"id":"x"} `, `{"id":"x",}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, value []byte) {
-		var u record.User
+		var u User
 		if !flatStrings(value, userNames, userFields(&u)) {
 			return
 		}
-		var want record.User
+		var want User
 		require.NoError(t, json.Unmarshal(value, &want), "%q", value)
 		require.Equal(t, want, u, "%q", value)
 	})

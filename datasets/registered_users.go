@@ -3,13 +3,14 @@ package datasets
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/brianvoe/gofakeit/v6"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -17,7 +18,7 @@ import (
 const NameRegisteredUsers = "registered_users"
 
 // RegisteredUsers are the seed's faker producer: "<name>$<address>$<year>"
-// (record.RegisteredUser) keyed by its id, one a second, to my_keyspace.user_details_5
+// (RegisteredUser) keyed by its id, one a second, to my_keyspace.user_details_5
 // (registeredUserRows).
 var RegisteredUsers = register(Dataset{
 	Name:     NameRegisteredUsers,
@@ -38,7 +39,7 @@ func registeredUsers(_ context.Context, _ Sources, t Tick, ids []string) ([]any,
 // fakeRegisteredUser is the seed's registered-user producer: a name, a two-line
 // address and a year, joined by "$". Its value encodes as a JSON string.
 func fakeRegisteredUser(f *gofakeit.Faker, _ string) any {
-	return record.RegisteredUser{
+	return RegisteredUser{
 		Name:    f.Name(),
 		Address: fakeAddress(f),
 		Year:    strconv.Itoa(f.Number(1970, 2024)),
@@ -52,7 +53,7 @@ func fakeAddress(f *gofakeit.Faker) string {
 }
 
 // registeredUserRows is the row mapping of registered_user_2: a JSON string
-// "<name>$<address>$<year>" (record.RegisteredUser) keyed by a UUID, upserted into the
+// "<name>$<address>$<year>" (RegisteredUser) keyed by a UUID, upserted into the
 // seed's my_keyspace.user_details_5 keyed by that UUID. The seed wrote the raw JSON
 // text, so its rows kept the quotes ("James Olson … 2002"); these rows hold the
 // decoded string's fields.
@@ -122,9 +123,36 @@ func (registeredUserRows) row(id [16]byte, value []byte) (rows.Row, error) {
 	if s == nil {
 		return rows.Row{}, rows.Invalid(rows.ReasonWrongType, "the record is a JSON null, not a string")
 	}
-	u, err := record.ParseRegisteredUser(*s)
+	u, err := ParseRegisteredUser(*s)
 	if err != nil {
 		return rows.Row{}, rows.Invalid(rows.ReasonMalformed, "%v", err)
 	}
 	return rows.Row{Values: []any{id, u.Name, u.Address, u.Year}}, nil
+}
+
+// RegisteredUser is a registered_user_2 message: the seed's faker producer sent a JSON
+// string "<name>$<address>$<year>", and so does streampipe. The message has no id of
+// its own; the Kafka key (a UUID) is the row's id.
+type RegisteredUser struct {
+	Name    string
+	Address string // may span lines, as faker's addresses do
+	Year    string // the registration year, e.g. "2002": the table's date column
+}
+
+// registeredUserSep separates the fields of a RegisteredUser.
+const registeredUserSep = "$"
+
+// String is the message's text, before JSON encoding: "<name>$<address>$<year>".
+func (u RegisteredUser) String() string {
+	return u.Name + registeredUserSep + u.Address + registeredUserSep + u.Year
+}
+
+// ParseRegisteredUser splits s, the decoded JSON string of a message, into its three
+// fields. Anything but exactly three fields is an error.
+func ParseRegisteredUser(s string) (RegisteredUser, error) {
+	parts := strings.Split(s, registeredUserSep)
+	if len(parts) != 3 {
+		return RegisteredUser{}, fmt.Errorf("want name$address$year, got %d $-separated parts", len(parts))
+	}
+	return RegisteredUser{Name: parts[0], Address: parts[1], Year: parts[2]}, nil
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/brianvoe/gofakeit/v6"
 
-	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -17,7 +16,7 @@ import (
 const NameTransactions = "transactions"
 
 // Transactions are the seed's finance producer: ten nested transactions
-// (record.Transaction) every five seconds, flattened into finance.transactions
+// (Transaction) every five seconds, flattened into finance.transactions
 // (transactionRows).
 var Transactions = register(Dataset{
 	Name:     NameTransactions,
@@ -46,32 +45,32 @@ var (
 // transaction_id, its shipping and one to five items.
 func fakeTransaction(f *gofakeit.Faker, id string) any {
 	date := f.DateRange(transactionFrom, transactionTo).UTC()
-	t := record.Transaction{
+	t := Transaction{
 		TransactionID:   id,
 		AccountNumber:   f.AchAccount(),
 		AccountHolder:   f.Name(),
 		TransactionType: f.RandomString([]string{"deposit", "withdrawal", "transfer", "payment", "purchase"}),
 		Amount:          cents(f.Float64Range(1, 5000)),
 		Currency:        f.CurrencyShort(),
-		TransactionDate: date.Format(record.DateLayout),
+		TransactionDate: date.Format(DateLayout),
 		MerchantName:    f.Company(),
 		MerchantCategory: f.RandomString([]string{"groceries", "electronics", "travel", "restaurants",
 			"clothing", "utilities", "health", "entertainment"}),
 		Location:                f.City(),
 		BalanceAfterTransaction: cents(f.Float64Range(0, 100_000)),
-		ShippingInfo: record.ShippingInfo{
+		ShippingInfo: ShippingInfo{
 			Address:           fakeAddress(f),
 			Method:            f.RandomString([]string{"standard", "express", "overnight"}),
 			Cost:              cents(f.Float64Range(0, 50)),
-			EstimatedDelivery: date.AddDate(0, 0, f.Number(1, 14)).Format(record.DateLayout),
+			EstimatedDelivery: date.AddDate(0, 0, f.Number(1, 14)).Format(DateLayout),
 			TrackingNumber:    f.Numerify("TRK##########"),
 		},
 		CustomerFeedback: f.Sentence(8),
 		DiscountApplied:  f.Bool(),
 	}
-	t.TransactionItems = make([]record.Item, f.Number(1, 5))
+	t.TransactionItems = make([]Item, f.Number(1, 5))
 	for i := range t.TransactionItems {
-		t.TransactionItems[i] = record.Item{
+		t.TransactionItems[i] = Item{
 			ProductName: f.ProductName(),
 			Quantity:    f.Number(1, 10),
 			UnitPrice:   cents(f.Float64Range(1, 500)),
@@ -83,7 +82,7 @@ func fakeTransaction(f *gofakeit.Faker, id string) any {
 // cents rounds an amount of money to two decimals.
 func cents(x float64) float64 { return math.Round(x*100) / 100 }
 
-// transactionRows is the row mapping of incoming_finance_data: a record.Transaction as JSON,
+// transactionRows is the row mapping of incoming_finance_data: a Transaction as JSON,
 // flattened into the seed's finance.transactions keyed by its transaction_id.
 //
 // The row is the transaction's scalar fields, shipping_info's fields as shipping_*
@@ -132,11 +131,11 @@ func (transactionRows) Columns() []rows.Column {
 // PrimaryKey returns "transaction_id".
 func (transactionRows) PrimaryKey() string { return "transaction_id" }
 
-// Decode parses a record.Transaction, checks its id, dates and quantities, and
+// Decode parses a Transaction, checks its id, dates and quantities, and
 // flattens it. Text fields that are absent are written as empty strings, numbers as
 // 0 and discount_applied as false; the two dates are required.
 func (transactionRows) Decode(_, value []byte) (rows.Row, error) {
-	var t record.Transaction
+	var t Transaction
 	if err := json.Unmarshal(value, &t); err != nil {
 		return rows.Row{}, jsonError(err, "an object")
 	}
@@ -178,16 +177,58 @@ func (transactionRows) Decode(_, value []byte) (rows.Row, error) {
 	}}, nil
 }
 
-// parseDate reads a record.DateLayout date and returns it the way gocql binds a date
+// parseDate reads a DateLayout date and returns it the way gocql binds a date
 // column: Unix milliseconds of its midnight UTC. (A time.Time of 0001-01-01 would be
 // taken for "no value" and rejected by Cassandra.)
 func parseDate(field, s string) (int64, error) {
 	if s == "" {
 		return 0, rows.Invalid(rows.ReasonInvalidValue, "no %s", field)
 	}
-	d, err := time.Parse(record.DateLayout, s)
+	d, err := time.Parse(DateLayout, s)
 	if err != nil {
 		return 0, rows.Invalid(rows.ReasonInvalidValue, "%s %q is not a date like 2026-01-31", field, clip(s))
 	}
 	return d.UnixMilli(), nil
+}
+
+// DateLayout is how a Transaction writes its dates (transaction_date and
+// shipping_info.estimated_delivery): ISO 8601 calendar dates, as the seed's
+// Structured Streaming job parsed them ("yyyy-MM-dd").
+const DateLayout = "2006-01-02"
+
+// Transaction is the value of an incoming_finance_data message: one finance
+// transaction with its shipping and its items, serialized as JSON. The Kafka key is
+// TransactionID.
+type Transaction struct {
+	TransactionID           string       `json:"transaction_id"` // UUID string
+	AccountNumber           string       `json:"account_number"`
+	AccountHolder           string       `json:"account_holder"`
+	TransactionType         string       `json:"transaction_type"` // deposit, withdrawal, transfer, payment, purchase
+	Amount                  float64      `json:"amount"`
+	Currency                string       `json:"currency"`         // ISO 4217 code
+	TransactionDate         string       `json:"transaction_date"` // DateLayout
+	MerchantName            string       `json:"merchant_name"`
+	MerchantCategory        string       `json:"merchant_category"`
+	Location                string       `json:"location"`
+	BalanceAfterTransaction float64      `json:"balance_after_transaction"`
+	ShippingInfo            ShippingInfo `json:"shipping_info"`
+	CustomerFeedback        string       `json:"customer_feedback"`
+	DiscountApplied         bool         `json:"discount_applied"`
+	TransactionItems        []Item       `json:"transaction_items"` // 1 to 5
+}
+
+// ShippingInfo is how a transaction's goods travel.
+type ShippingInfo struct {
+	Address           string  `json:"address"`
+	Method            string  `json:"method"` // standard, express, overnight
+	Cost              float64 `json:"cost"`
+	EstimatedDelivery string  `json:"estimated_delivery"` // DateLayout
+	TrackingNumber    string  `json:"tracking_number"`
+}
+
+// Item is one line of a transaction.
+type Item struct {
+	ProductName string  `json:"product_name"`
+	Quantity    int     `json:"quantity"` // never negative
+	UnitPrice   float64 `json:"unit_price"`
 }

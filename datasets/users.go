@@ -9,14 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 )
 
 // NameUsers names the users dataset.
 const NameUsers = "users"
 
-// Users are randomuser.me users in the seed's format_data shape (record.User), one a
+// Users are randomuser.me users in the seed's format_data shape (User), one a
 // second, to spark_streaming.created_users (userRows).
 var Users = register(Dataset{
 	Name:     NameUsers,
@@ -34,7 +33,7 @@ func randomUsers(ctx context.Context, src Sources, t Tick, ids []string) ([]any,
 	return src.RandomUsers(ctx, t, ids)
 }
 
-// userRows is the row mapping of users_created: a record.User as JSON, upserted into
+// userRows is the row mapping of users_created: a User as JSON, upserted into
 // spark_streaming.created_users keyed by its id.
 type userRows struct{}
 
@@ -64,15 +63,15 @@ func (userRows) Columns() []rows.Column {
 // PrimaryKey returns "id".
 func (userRows) PrimaryKey() string { return "id" }
 
-// Decode parses a record.User and checks its id. Every other field is text, taken
+// Decode parses a User and checks its id. Every other field is text, taken
 // as Spark's from_json takes a StringType field: a JSON string is its content, any
 // other JSON value (a number, a boolean, an object, an array) its JSON text, so the
 // post code 15836 that randomuser.me sends for many countries is stored as "15836".
 // A field that is absent or null is written as an empty string.
 func (userRows) Decode(_, value []byte) (rows.Row, error) {
-	var u record.User
+	var u User
 	if !flatStrings(value, userNames, userFields(&u)) {
-		u = record.User{}
+		u = User{}
 		if err := lenientStrings(value, userNames, userFields(&u)); err != nil {
 			return rows.Row{}, err
 		}
@@ -155,13 +154,13 @@ func rawKind(raw json.RawMessage) string {
 	return "number"
 }
 
-// userNames are the JSON names of the fields of a record.User, in the order of
+// userNames are the JSON names of the fields of a User, in the order of
 // userFields.
 var userNames = []string{"id", "first_name", "last_name", "gender", "address", "post_code", "email",
 	"username", "dob", "registered_date", "phone", "picture", "source"}
 
 // userFields are the fields of u, in the order of userNames.
-func userFields(u *record.User) []*string {
+func userFields(u *User) []*string {
 	return []*string{&u.ID, &u.FirstName, &u.LastName, &u.Gender, &u.Address, &u.PostCode, &u.Email,
 		&u.Username, &u.DOB, &u.RegisteredDate, &u.Phone, &u.Picture, &u.Source}
 }
@@ -196,4 +195,22 @@ func clip(s string) string {
 		return s
 	}
 	return s[:max] + "..."
+}
+
+// User is the value of a users_created message: the fields of the seed pipeline's
+// format_data, all present, serialized as JSON. The Kafka key is ID.
+type User struct {
+	ID             string `json:"id"` // UUID string
+	FirstName      string `json:"first_name"`
+	LastName       string `json:"last_name"`
+	Gender         string `json:"gender"`
+	Address        string `json:"address"`   // "<street number> <street name>, <city>, <state>, <country>"
+	PostCode       string `json:"post_code"` // always a string
+	Email          string `json:"email"`
+	Username       string `json:"username"`
+	DOB            string `json:"dob"`             // RFC 3339, as the API gives it
+	RegisteredDate string `json:"registered_date"` // RFC 3339, as the API gives it
+	Phone          string `json:"phone"`
+	Picture        string `json:"picture"`          // the medium picture URL
+	Source         string `json:"source,omitempty"` // "randomuser" or "faker"
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 )
 
@@ -50,7 +49,7 @@ func TestUsersDecode(t *testing.T) {
 func TestUsersDecodeMapsEveryColumn(t *testing.T) {
 	row, err := userRows{}.Decode(nil, []byte(validUser))
 	require.NoError(t, err)
-	var u record.User
+	var u User
 	require.NoError(t, json.Unmarshal([]byte(validUser), &u))
 	id, err := uuid.Parse(u.ID)
 	require.NoError(t, err)

@@ -22,7 +22,6 @@ import (
 	"github.com/streampipe/streampipe/internal/misconfig"
 	"github.com/streampipe/streampipe/internal/opshttp"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
-	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 	"github.com/streampipe/streampipe/workflows"
@@ -74,7 +73,7 @@ var datasetCases = []datasetCase{
 			`"shipping_info":{"estimated_delivery":"2025-03-20"},"transaction_items":[{"product_name":"x","quantity":-2}]}`, newUUID()),
 		poisonReason: rows.ReasonInvalidValue,
 		want: func(t *testing.T, key string, value []byte) map[string]any {
-			var tx record.Transaction
+			var tx datasets.Transaction
 			require.NoError(t, json.Unmarshal(value, &tx))
 			var names []string
 			spent, quantity := 0.0, 0

@@ -20,7 +20,6 @@ import (
 
 	"github.com/streampipe/streampipe/datasets"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
-	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -64,7 +63,7 @@ func TestDeclaredUsersWriteTheBuiltInRows(t *testing.T) {
 	var msgs []kafka.Message
 	var ids []string
 	for i := range n {
-		u := record.User{ID: uuid.NewString(), FirstName: fmt.Sprintf("Zoë %d", i), LastName: "O'Neil", Gender: "female",
+		u := datasets.User{ID: uuid.NewString(), FirstName: fmt.Sprintf("Zoë %d", i), LastName: "O'Neil", Gender: "female",
 			Address: fmt.Sprintf("%d Rue de la Paix, Paris, IDF, France", i), PostCode: "75001", Email: fmt.Sprintf("z%d@example.com", i),
 			Username: fmt.Sprintf("zoe%d", i), DOB: "1990-01-02T03:04:05.000Z", RegisteredDate: "2010-01-02T03:04:05.000Z",
 			Phone: "01 23 45", Picture: "https://randomuser.me/api/portraits/med/women/1.jpg", Source: "faker"}

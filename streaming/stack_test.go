@@ -36,7 +36,6 @@ import (
 	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
 	"github.com/streampipe/streampipe/internal/testkit/progtest"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
-	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/rows"
 	"github.com/streampipe/streampipe/streaming"
 )
@@ -215,18 +214,18 @@ func (p *pipe) env() []string {
 // load is what a test produced: the valid users by id (the newest version of each)
 // and the keys of the invalid messages with how often each was sent.
 type load struct {
-	users   map[string]record.User
+	users   map[string]datasets.User
 	invalid map[string]int
 	reason  map[string]string // invalid key → expected dlq.reason
 }
 
 func newLoad() *load {
-	return &load{users: map[string]record.User{}, invalid: map[string]int{}, reason: map[string]string{}}
+	return &load{users: map[string]datasets.User{}, invalid: map[string]int{}, reason: map[string]string{}}
 }
 
 // user is a valid user whose fields depend on its number and version.
-func user(id string, i, version int) record.User {
-	return record.User{
+func user(id string, i, version int) datasets.User {
+	return datasets.User{
 		ID: id, FirstName: fmt.Sprintf("First%d", i), LastName: fmt.Sprintf("Last%d", i), Gender: "female",
 		Address: fmt.Sprintf("%d Main Street, Springfield, Oregon, United States", i), PostCode: "97477",
 		Email: fmt.Sprintf("user%d.v%d@example.com", i, version), Username: fmt.Sprintf("user%d", i),
@@ -360,8 +359,8 @@ func (p *pipe) checkRows(l *load) {
 		var first, email, dob, postCode string
 		for iter.Scan(&id, &first, &email, &dob, &postCode) {
 			want := l.users[id.String()]
-			assert.Equal(p.t, record.User{ID: want.ID, FirstName: want.FirstName, Email: want.Email, DOB: want.DOB, PostCode: want.PostCode},
-				record.User{ID: id.String(), FirstName: first, Email: email, DOB: dob, PostCode: postCode})
+			assert.Equal(p.t, datasets.User{ID: want.ID, FirstName: want.FirstName, Email: want.Email, DOB: want.DOB, PostCode: want.PostCode},
+				datasets.User{ID: id.String(), FirstName: first, Email: email, DOB: dob, PostCode: postCode})
 			found++
 		}
 		require.NoError(p.t, iter.Close())

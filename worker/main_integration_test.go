@@ -32,7 +32,6 @@ import (
 	"github.com/streampipe/streampipe/internal/testkit/progtest"
 	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
-	"github.com/streampipe/streampipe/record"
 	"github.com/streampipe/streampipe/workflows"
 )
 
@@ -139,7 +138,7 @@ func userIDs(run client.WorkflowRun, ticks, users int) map[string]bool {
 	return ids
 }
 
-// published reads the stack's topic and checks every message: a record.User, all
+// published reads the stack's topic and checks every message: a datasets.User, all
 // fields filled in, keyed by its id. It returns the distinct ids.
 func (s *stack) published(t *testing.T, ctx context.Context) (ids map[string]bool, messages int) {
 	t.Helper()
@@ -154,7 +153,7 @@ func (s *stack) published(t *testing.T, ctx context.Context) (ids map[string]boo
 			v, ok := fields[name].(string)
 			assert.True(t, ok && v != "", "field %s is a non-empty string in %s", name, m.Value)
 		}
-		var u record.User
+		var u datasets.User
 		require.NoError(t, json.Unmarshal(m.Value, &u))
 		assert.Equal(t, u.ID, string(m.Key), "key = id")
 		ids[u.ID] = true
