@@ -23,7 +23,7 @@ const (
 // connects anywhere.
 func ReadLogFormat(e *envvar.Reader) LogFormat {
 	s := e.Str("LOG_FORMAT", string(LogText), "`text`: slog's key=value lines, for people; `json`: one JSON object a line, for log collectors "+
-		"(see [observability](observability.md#logs)). The starter writes only the Temporal SDK's warnings so; its commands' own output stays text")
+		"(see [observability](observability.md#logs)); for the starter, only the Temporal SDK's warnings on stderr: its commands' own output stays text")
 	f := LogFormat(strings.ToLower(s))
 	if f != LogText && f != LogJSON {
 		e.Fail("LOG_FORMAT", s, "text or json")

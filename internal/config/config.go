@@ -3,6 +3,10 @@
 // values they need as arguments.
 package config
 
+// The worker's and the starter's tables of docs/configuration.md, from the
+// variables' declarations below.
+//go:generate go test -run TestConfigurationReference -count=1 . -args -update
+
 import (
 	"log/slog"
 	"net/url"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/cli"
+	"github.com/streampipe/streampipe/internal/testkit/configref"
 )
 
 func lookup(vars map[string]string) func(string) (string, bool) {
@@ -121,4 +122,11 @@ func TestEveryVariableHasAMeaning(t *testing.T) {
 		"CASSANDRA_KEYSPACE": "spark_streaming", "CASSANDRA_TABLE": "created_users",
 		"STREAMING_REGISTERED_USERS_KEYSPACE": "my_keyspace", "STREAMING_REGISTERED_USERS_TABLE": "user_details_5",
 		"STREAMING_TRANSACTIONS_KEYSPACE": "finance", "STREAMING_TRANSACTIONS_TABLE": "transactions"}, starter)
+}
+
+// docs/configuration.md's tables of the worker's and the starter's variables are
+// the ones they declare (`go generate ./...` writes them).
+func TestConfigurationReference(t *testing.T) {
+	configref.Check(t, "worker", ProducerVars())
+	configref.Check(t, "starter", StarterVars())
 }

@@ -1,12 +1,15 @@
-// Package configref checks docs/configuration.md, the configuration reference,
-// against what a program reads: each program's tests hand it the variables the
-// program's envvar.Reader recorded (the ones -h lists), and it fails the test unless
-// the program's section of the reference lists exactly those, with the same
-// defaults. Only tests use it.
+// Package configref writes each program's table of docs/configuration.md, the
+// configuration reference, from what the program declares where it reads its
+// variables (envvar.Var: name, default, meaning; the list -h prints). Each program's
+// tests call Check, which fails when the table is stale; `go generate ./...` runs
+// those tests with -update, which rewrites the tables and leaves the prose around
+// them as it is. Only tests use it.
 package configref
 
 import (
 	"bufio"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,36 +19,77 @@ import (
 	"github.com/streampipe/streampipe/internal/envvar"
 )
 
-// row is a table row of the reference: | `NAME` | default | meaning |.
-var row = regexp.MustCompile("^\\| `([A-Z][A-Z0-9_]*)` \\| (.*?) \\| (.+) \\|$")
+var update = flag.Bool("update", false, "rewrite the tables of docs/configuration.md from the programs' declarations")
 
 // Unset is how the reference writes an empty default.
 const Unset = "unset"
 
-// Check fails t unless the section "## program" of docs/configuration.md lists
-// every variable of vars, each with its default, each with a meaning, and nothing
-// else.
+// Table is the Markdown table of vars: | `NAME` | default | meaning |.
+func Table(vars []envvar.Var) string {
+	var b strings.Builder
+	b.WriteString("| variable | default | meaning |\n|---|---|---|\n")
+	for _, v := range vars {
+		def := Unset
+		if v.Default != "" {
+			def = "`" + v.Default + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", v.Name, def, strings.ReplaceAll(v.Help, "|", `\|`))
+	}
+	return b.String()
+}
+
+// markers are the comments around program's table in the reference.
+func markers(program string) (begin, end string) {
+	return "<!-- the variables of " + program + ", generated from its declarations by `go generate ./...`: do not edit -->\n",
+		"<!-- end of the variables of " + program + " -->\n"
+}
+
+// Check fails t unless program's table in docs/configuration.md is Table(vars),
+// and unless each variable has a meaning; with -update it rewrites the table.
 func Check(t testing.TB, program string, vars []envvar.Var) {
 	t.Helper()
-	doc := Section(t, program)
-	read := map[string]bool{}
 	for _, v := range vars {
-		read[v.Name] = true
-		def, ok := doc[v.Name]
-		if !ok {
-			t.Errorf("%s reads %s, which docs/configuration.md does not list under ## %s", program, v.Name, program)
-			continue
-		}
-		if want := v.Default; def != want && !(want == "" && def == Unset) {
-			t.Errorf("docs/configuration.md gives %s of %s the default %q; the program's is %q", v.Name, program, def, want)
+		if strings.TrimSpace(v.Help) == "" {
+			t.Errorf("%s reads %s without a meaning: give it one where it is read", program, v.Name)
 		}
 	}
-	for name := range doc {
-		if !read[name] {
-			t.Errorf("docs/configuration.md lists %s under ## %s, which the program does not read", name, program)
+	path := filepath.Join(root(t), "docs", "configuration.md")
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the configuration reference: %v", err)
+	}
+	begin, end := markers(program)
+	before, rest, ok := strings.Cut(string(doc), begin)
+	table, after, ok2 := strings.Cut(rest, end)
+	if !ok || !ok2 {
+		t.Fatalf("docs/configuration.md has no lines %q and %q around the table of %s", begin, end, program)
+	}
+	want := Table(vars)
+	switch {
+	case table == want:
+	case *update:
+		if err := os.WriteFile(path, []byte(before+begin+want+end+after), 0o644); err != nil {
+			t.Fatal(err)
 		}
+	default:
+		t.Errorf("docs/configuration.md: the table of the variables of %s is stale (first difference: %q): run `go generate ./...`",
+			program, firstDifference(table, want))
 	}
 }
+
+// firstDifference is the first line of want that is not the same line of got.
+func firstDifference(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i, line := range w {
+		if i >= len(g) || g[i] != line {
+			return line
+		}
+	}
+	return "(a line too many)"
+}
+
+// row is a table row of the reference: | `NAME` | default | meaning |.
+var row = regexp.MustCompile("^\\| `([A-Z][A-Z0-9_]*)` \\| (.*?) \\| (.+) \\|$")
 
 // Section returns the variables of the section "## program" of
 // docs/configuration.md with their defaults as written (backticks removed).
@@ -66,9 +110,6 @@ func Section(t testing.TB, program string) map[string]string {
 			continue
 		}
 		if m := row.FindStringSubmatch(line); in && m != nil {
-			if strings.TrimSpace(m[3]) == "" {
-				t.Errorf("docs/configuration.md: %s under ## %s has no meaning", m[1], program)
-			}
 			vars[m[1]] = strings.Trim(strings.TrimSpace(m[2]), "`")
 		}
 	}

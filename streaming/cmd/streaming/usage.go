@@ -1,5 +1,9 @@
 package main
 
+// The streaming worker's table of docs/configuration.md, from the variables'
+// declarations in load.
+//go:generate go test -run TestConfigurationReference -count=1 . -args -update
+
 import (
 	"strings"
 
