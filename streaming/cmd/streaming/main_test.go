@@ -225,7 +225,8 @@ func TestUsageListsEveryVariableRead(t *testing.T) {
 	}
 }
 
-// docs/configuration.md lists exactly the variables the streaming worker reads.
+// docs/configuration.md's table of the streaming worker's variables is the one it
+// declares (`go generate ./...` writes it).
 func TestConfigurationReference(t *testing.T) {
 	configref.Check(t, "streaming", usage().Env)
 }
