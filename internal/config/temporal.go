@@ -30,7 +30,7 @@ const (
 // apply when neither they nor the profile set a value. Their names and meanings are
 // the `temporal` CLI's, so that one profile serves both.
 var temporalVars = []envvar.Var{
-	{Name: "TEMPORAL_CONFIG_FILE", Help: "Temporal's TOML profiles file, the `temporal` CLI's (see [Temporal connection](#temporal-connection)); " +
+	{Name: "TEMPORAL_CONFIG_FILE", Help: "Temporal's TOML profiles file, the `temporal` CLI's; " +
 		"unset: the CLI's default, `$XDG_CONFIG_HOME/temporalio/temporal.toml` or `~/.config/temporalio/temporal.toml`, if it exists"},
 	{Name: "TEMPORAL_PROFILE", Help: "the profile of that file to use; unset: `default`, if the file has one"},
 	{Name: "TEMPORAL_ADDRESS", Default: defaultTemporalAddress,
@@ -131,6 +131,7 @@ func (c temporalConnection) of(name, key, value string) string {
 // variables over it, as the `temporal` CLI does. Certificates and keys are loaded
 // and checked here, so that a bad one is refused before anything connects.
 func loadConnection(e *envvar.Reader) (address, namespace string, opts client.Options) {
+	defer e.Group("Temporal")()
 	c := temporalConnection{env: readTemporalVars(e), file: envconfig.DefaultConfigFilePath(), profile: envconfig.DefaultConfigFileProfile}
 	insecure := e.Bool(insecureSkipVerify, false, "`1`: do not verify the server's certificate (anyone on the path can pose as Temporal "+
 		"and receive the API key); warned about at every start; for tests only")

@@ -14,6 +14,7 @@ type Cassandra struct {
 // Cassandra reads the Cassandra connection settings, and warns about a password that
 // would go to the server without TLS.
 func (e *Reader) Cassandra() Cassandra {
+	defer e.Group("Cassandra")()
 	c := Cassandra{
 		Hosts:    e.Addrs("CASSANDRA_HOSTS", "localhost:9042", false, "Cassandra contact points, a comma list of host or host:port (port 9042 when none is given)"),
 		Username: e.Secret("CASSANDRA_USERNAME", "Cassandra user (PasswordAuthenticator); unset: no authentication"),

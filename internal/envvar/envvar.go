@@ -23,6 +23,7 @@ type Reader struct {
 	warns  []string
 	vars   []Var
 	seen   map[string]bool
+	group  string // the group of the variables being read (Group)
 	// refused are the secrets Secret refused, by name.
 	refused map[string]bool
 }
@@ -34,6 +35,18 @@ type Var struct {
 	Name, Default string
 	// Help says what the variable means, in Markdown (`code`, [links](page.md)).
 	Help string
+	// Group names the settings of a server the variable belongs to (e.g. "Kafka"),
+	// which every program that reaches the server reads the same way; "" for a
+	// program's own.
+	Group string
+}
+
+// Group makes the variables read until end is called members of group name: the
+// settings of a server, read by one function (e.g. Cassandra) in every program.
+func (e *Reader) Group(name string) (end func()) {
+	outer := e.group
+	e.group = name
+	return func() { e.group = outer }
 }
 
 // Vars lists the variables read so far, in the order first read: what a program's
@@ -47,7 +60,7 @@ func (e *Reader) get(name, def, help string) (string, bool) {
 			e.seen = map[string]bool{}
 		}
 		e.seen[name] = true
-		e.vars = append(e.vars, Var{Name: name, Default: def, Help: help})
+		e.vars = append(e.vars, Var{Name: name, Default: def, Help: help, Group: e.group})
 	}
 	return e.lookup(name)
 }

@@ -41,14 +41,19 @@ func TestListenAddr(t *testing.T) {
 	}
 }
 
-func TestVarsRecordsEachVariableOnceWithItsDefaultAndMeaning(t *testing.T) {
+func TestVarsRecordsEachVariableOnceWithItsDefaultMeaningAndGroup(t *testing.T) {
 	e := NewReader(func(string) (string, bool) { return "", false })
 	e.Str("A", "a", "what A is")
 	e.Positive("B", 3, "what B is")
 	e.Str("A", "other", "A again")
 	e.Secret("C", "what C is")
-	assert.Equal(t, []Var{{"A", "a", "what A is"}, {"B", "3", "what B is"}, {"C", "", "what C is"},
-		{"C_FILE", "", "a file holding `C` instead (a Docker or Kubernetes secret; its final line break dropped); setting both is an error"}}, e.Vars())
+	end := e.Group("G")
+	e.Str("D", "", "what D is")
+	end()
+	e.Str("E", "", "what E is")
+	assert.Equal(t, []Var{{Name: "A", Default: "a", Help: "what A is"}, {Name: "B", Default: "3", Help: "what B is"}, {Name: "C", Help: "what C is"},
+		{Name: "C_FILE", Help: "a file holding `C` instead (a Docker or Kubernetes secret; its final line break dropped); setting both is an error"},
+		{Name: "D", Help: "what D is", Group: "G"}, {Name: "E", Help: "what E is"}}, e.Vars())
 }
 
 // A secret comes as set, spaces kept, or from the file NAME_FILE names without its
@@ -150,7 +155,7 @@ func TestCheckedNamesTheVariableAndTheValueAsTyped(t *testing.T) {
 	}
 	assert.Equal(t, "Bad-Name", e.Checked("CASSANDRA_TABLE", "t", check, ""))
 	assert.EqualError(t, e.Err(), `CASSANDRA_TABLE="Bad-Name": want ok`)
-	assert.Equal(t, []Var{{"CASSANDRA_TABLE", "t", ""}}, e.Vars())
+	assert.Equal(t, []Var{{Name: "CASSANDRA_TABLE", Default: "t"}}, e.Vars())
 }
 
 // The programs check an address to connect to one way: host:port with a port number
@@ -195,7 +200,7 @@ func TestLookup(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = e.Lookup("UNSET", "", "")
 	assert.False(t, ok)
-	assert.Equal(t, []Var{{"SET", "d", ""}, {"BLANK", "", ""}, {"UNSET", "", ""}}, e.Vars())
+	assert.Equal(t, []Var{{Name: "SET", Default: "d"}, {Name: "BLANK"}, {Name: "UNSET"}}, e.Vars())
 }
 
 func TestWaitTakesZeroDurationDoesNot(t *testing.T) {

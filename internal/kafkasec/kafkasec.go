@@ -39,6 +39,7 @@ const BrokersVar = "KAFKA_BROKERS"
 
 // ReadKafka reads the brokers and the security settings (Read) through e.
 func ReadKafka(e *envvar.Reader) Kafka {
+	defer e.Group("Kafka")()
 	return Kafka{
 		Brokers:  e.Addrs(BrokersVar, "localhost:9092", true, "Kafka bootstrap brokers, a comma list of host:port"),
 		Security: Read(e),
