@@ -180,7 +180,7 @@ func (d Dataset) Meanings() Vars {
 	}
 	return Vars{
 		Topic:    the + "topic: the one its runs publish to (the starter's flag `-topic`) and the streaming worker consumes",
-		DLQTopic: the + "dead-letter topic, created if missing; unless the dataset names one, `<its topic>.dlq`, following a moved topic (the starter's flag `-dlq-topic`)",
+		DLQTopic: the + "dead-letter topic, created if missing (`max.message.bytes` 8 MiB); unless the dataset names one, `<its topic>.dlq`, following a moved topic (the starter's flag `-dlq-topic`)",
 		Group:    group,
 		Keyspace: the + "keyspace: where the streaming worker writes its rows (creating it if missing) and `starter verify` counts them",
 		Table:    the + "table: created if missing, missing columns added, by the streaming worker; `starter verify` counts rows there",

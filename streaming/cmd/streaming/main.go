@@ -198,7 +198,7 @@ func load(e *envvar.Reader) (config, error) {
 			"most bytes of records (keys, values, headers) in one Cassandra batch: under Cassandra's `batch_size_warn_threshold` (5 KiB by default), "+
 				"over which it logs a warning for every batch; raise both together"),
 		MaxRecordBytes: e.Positive("STREAMING_MAX_RECORD_BYTES", streaming.DefaultMaxRecordBytes,
-			"larger record values (keys, headers) go to the dead-letter topic, cut to their first 16 KiB as they are fetched"),
+			"larger record values (keys, headers) go to the dead-letter topic, cut to their first 16 KiB as they are fetched (`dlq.truncated: true`)"),
 		MaxBufferBytes: e.Positive("STREAMING_MAX_BUFFER_BYTES", streaming.DefaultMaxBufferBytes,
 			"a dataset's byte budget: most bytes of records it holds between fetch and write (plus a quarter for the Kafka reader's queue, "+
 				"an eighth for a fetch response); the Go memory limit is set from it unless `GOMEMLIMIT` is"),
