@@ -97,15 +97,10 @@ func TestMalformedAddressesAreNamed(t *testing.T) {
 	}
 }
 
-// Every variable a program reads is declared with a meaning, and the starter reads
-// those it needs, with the worker's defaults.
-func TestEveryVariableHasAMeaning(t *testing.T) {
-	for _, v := range ProducerVars() {
-		assert.NotEmpty(t, v.Help, "the worker reads %s without a meaning", v.Name)
-	}
+// The starter reads the variables it needs, with the programs' defaults.
+func TestStarterVariables(t *testing.T) {
 	starter := map[string]string{}
 	for _, v := range StarterVars() {
-		assert.NotEmpty(t, v.Help, "the starter reads %s without a meaning", v.Name)
 		starter[v.Name] = v.Default
 	}
 	assert.Equal(t, map[string]string{"TEMPORAL_ADDRESS": "localhost:7233", "TEMPORAL_NAMESPACE": "default",
@@ -125,7 +120,7 @@ func TestEveryVariableHasAMeaning(t *testing.T) {
 }
 
 // docs/configuration.md's tables of the worker's and the starter's variables are
-// the ones they declare (`go generate ./...` writes them).
+// the ones they declare, each with a meaning (`go generate ./...` writes them).
 func TestConfigurationReference(t *testing.T) {
 	configref.Check(t, "worker", ProducerVars())
 	configref.Check(t, "starter", StarterVars())
