@@ -268,7 +268,7 @@ func TestComposeEnvironment(t *testing.T) {
 	}{
 		{
 			service: "worker",
-			sources: []string{"worker", "internal/config", "internal/kafkasec"},
+			sources: []string{"worker", "internal/config", "internal/kafkasec", "datasets"},
 			design: map[string]string{
 				"TEMPORAL_NAMESPACE": "default", "KAFKA_TOPIC": "users_created",
 				"RANDOMUSER_URL": "https://randomuser.me/api/",
@@ -277,7 +277,7 @@ func TestComposeEnvironment(t *testing.T) {
 		},
 		{
 			service: "streaming",
-			sources: []string{"streaming/cmd/streaming", "datasets", "internal/kafkasec"},
+			sources: []string{"streaming/cmd/streaming", "datasets", "internal/kafkasec", "internal/envvar"},
 			design: map[string]string{
 				"KAFKA_TOPIC": "users_created", "KAFKA_DLQ_TOPIC": "users_created.dlq",
 				"CASSANDRA_KEYSPACE": "spark_streaming", "CASSANDRA_TABLE": "created_users",

@@ -107,8 +107,8 @@ func (d Dataset) RecordsNoun() string {
 // a CQL identifier, defaults Keyspace and Table: the streaming worker writes there and
 // the starter counts rows there.
 func (d Dataset) ReadTable(e *envvar.Reader) (keyspace, table string) {
-	v := d.Vars()
-	return e.Checked(v.Keyspace, d.Keyspace, rows.CheckIdentifier), e.Checked(v.Table, d.Table, rows.CheckIdentifier)
+	v, m := d.Vars(), d.Meanings()
+	return e.Checked(v.Keyspace, d.Keyspace, rows.CheckIdentifier, m.Keyspace), e.Checked(v.Table, d.Table, rows.CheckIdentifier, m.Table)
 }
 
 // DeadLetterTopic is DLQTopic, or Topic's default dead-letter topic.
@@ -168,4 +168,21 @@ func (d Dataset) Vars() Vars {
 	}
 	p := "STREAMING_" + strings.ToUpper(d.Name) + "_"
 	return Vars{p + "TOPIC", p + "DLQ_TOPIC", p + "GROUP", p + "KEYSPACE", p + "TABLE"}
+}
+
+// Meanings say what each of the dataset's variables (Vars) means, for the programs'
+// -h and docs/configuration.md.
+func (d Dataset) Meanings() Vars {
+	the := "the " + d.Name + " dataset's "
+	group := the + "consumer group; default `STREAMING_GROUP`-" + d.Name
+	if d.Name == NameUsers {
+		group = the + "consumer group; another dataset's is `<this>-<dataset>`"
+	}
+	return Vars{
+		Topic:    the + "topic: the one its runs publish to (the starter's flag `-topic`) and the streaming worker consumes",
+		DLQTopic: the + "dead-letter topic, created if missing (`max.message.bytes` 8 MiB); unless the dataset names one, `<its topic>.dlq`, following a moved topic (the starter's flag `-dlq-topic`)",
+		Group:    group,
+		Keyspace: the + "keyspace: where the streaming worker writes its rows (creating it if missing) and `starter verify` counts them",
+		Table:    the + "table: created if missing, missing columns added, by the streaming worker; `starter verify` counts rows there",
+	}
 }

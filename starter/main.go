@@ -51,8 +51,7 @@ transactions. Each dataset has a schedule of its own: user-automation for users,
 <dataset>-automation for another.
 
 Run 'starter <command> -h' for the flags of a command.`,
-	Env:     config.StarterVars(),
-	EnvHelp: config.Help,
+	Env: config.StarterVars(),
 }
 
 // errUsage reports a command line, configuration or input the starter refuses;
@@ -116,7 +115,7 @@ func dispatch(ctx context.Context, args []string, cfg config.Producer, cfgErr er
 	fs := flag.NewFlagSet("starter "+name, flag.ContinueOnError)
 	connectionFlags(fs, &cfg)
 	act := cmd.setup(fs, &cfg)
-	cmdUsage := cli.Usage{Command: "starter " + name + " [flags]", About: cmd.help, Env: usage.Env, EnvHelp: usage.EnvHelp}
+	cmdUsage := cli.Usage{Command: "starter " + name + " [flags]", About: cmd.help, Env: usage.Env}
 	if exit, code := cli.Parse(fs, cmdUsage, "starter "+name, args, false, stdout, stderr); exit {
 		return exitErr(code)
 	}

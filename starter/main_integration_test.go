@@ -26,7 +26,6 @@ import (
 	"github.com/streampipe/streampipe/activities"
 	"github.com/streampipe/streampipe/internal/cli"
 	"github.com/streampipe/streampipe/internal/config"
-	"github.com/streampipe/streampipe/internal/testkit/configref"
 	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
 	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
 	"github.com/streampipe/streampipe/internal/testkit/stacktest"
@@ -345,11 +344,6 @@ func terminate(t *testing.T, cfg config.Producer) {
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.TerminateWorkflow(context.Background(), cfg.TaskQueue, "", "test over"))
-}
-
-// docs/configuration.md lists exactly the variables the starter reads.
-func TestConfigurationReference(t *testing.T) {
-	configref.Check(t, "starter", config.StarterVars())
 }
 
 // dlq stats counts the dead letters of a topic; dlq replay re-publishes those of a

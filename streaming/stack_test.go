@@ -114,8 +114,8 @@ func sharedStore(t testing.TB) store {
 func securedStore(t testing.TB, c *stacktest.Cassandra) store {
 	t.Helper()
 	e := envvar.NewReader(func(name string) (string, bool) { v, ok := c.Env[name]; return v, ok })
-	db := store{hosts: c.Hosts, user: e.Secret("CASSANDRA_USERNAME"), password: e.Secret("CASSANDRA_PASSWORD"),
-		tls: e.TLS("CASSANDRA"), localDC: e.Str("CASSANDRA_LOCAL_DC", "")}
+	read := e.Cassandra()
+	db := store{hosts: c.Hosts, user: read.Username, password: read.Password, tls: read.TLS, localDC: read.LocalDC}
 	require.NoError(t, e.Err())
 	require.NotNil(t, db.tls, "the secured Cassandra's clients speak TLS")
 	// An empty CASSANDRA_PASSWORD, lest one in the test's environment clash with the
@@ -182,8 +182,8 @@ func newPipeAt(t testing.TB, kafkaAt bus, db store, partitions int) *pipe {
 func replication(t testing.TB) (topicReplicas int, keyspace string) {
 	t.Helper()
 	e := envvar.NewReader(os.LookupEnv)
-	topicReplicas = e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1)
-	keyspace = e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication)
+	topicReplicas = e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1, "")
+	keyspace = e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication, "")
 	require.NoError(t, e.Err())
 	return topicReplicas, keyspace
 }

@@ -44,8 +44,7 @@ schedule, paused, if it does not exist. Serves Prometheus metrics on /metrics (i
 own and the Temporal SDK's) and a readiness check on /healthz (Temporal and Kafka
 reachable). Stops on SIGINT or SIGTERM, letting the ticks in
 flight finish. Configuration comes from the environment below.`,
-	Env:     config.ProducerVars(),
-	EnvHelp: config.Help,
+	Env: config.ProducerVars(),
 }
 
 func main() {

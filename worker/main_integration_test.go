@@ -25,9 +25,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/streampipe/streampipe/datasets"
-	"github.com/streampipe/streampipe/internal/config"
 	"github.com/streampipe/streampipe/internal/kafkasec"
-	"github.com/streampipe/streampipe/internal/testkit/configref"
 	"github.com/streampipe/streampipe/internal/testkit/kafkatest"
 	"github.com/streampipe/streampipe/internal/testkit/progtest"
 	"github.com/streampipe/streampipe/internal/testkit/randomusertest"
@@ -535,9 +533,4 @@ func TestRunSurvivesKafkaOutage(t *testing.T) {
 	ids, messages := s.published(t, ctx)
 	assert.Equal(t, userIDs(run, ticks, 1), ids, "the topic holds exactly the run's users")
 	assert.GreaterOrEqual(t, messages, ticks, "a tick retried after a partial write may be on the topic twice")
-}
-
-// docs/configuration.md lists exactly the variables the worker reads.
-func TestConfigurationReference(t *testing.T) {
-	configref.Check(t, "worker", config.ProducerVars())
 }

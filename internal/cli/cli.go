@@ -5,12 +5,13 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/streampipe/streampipe/internal/buildinfo"
 	"github.com/streampipe/streampipe/internal/envvar"
@@ -31,11 +32,9 @@ type Usage struct {
 	Command string
 	// About says what it does, in a paragraph or two.
 	About string
-	// Env are the environment variables it reads, with their defaults: what its
-	// configuration loader read from an empty environment.
+	// Env are the environment variables it reads, with their defaults and meanings:
+	// what its configuration loader read from an empty environment.
 	Env []envvar.Var
-	// EnvHelp says what each variable of Env means.
-	EnvHelp map[string]string
 	// More is printed last (e.g. a list of commands).
 	More string
 }
@@ -55,16 +54,30 @@ func (u Usage) Write(w io.Writer, fs *flag.FlagSet) {
 	}
 	if len(u.Env) > 0 {
 		fmt.Fprintln(w, "\nEnvironment:")
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, v := range u.Env {
-			def := v.Default
-			if def == "" {
-				def = "unset"
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t(default %s)\n", v.Name, u.EnvHelp[v.Name], def)
+			fmt.Fprintf(w, "  %s (default %s)\n", v.Name, cmp.Or(v.Default, "unset"))
+			wrap(w, "    \t", plain(v.Help), 76)
 		}
-		_ = tw.Flush()
 	}
+}
+
+// markup is the Markdown of the variables' meanings: `code` and [text](link).
+var markup = regexp.MustCompile("`([^`]*)`|\\[([^]]*)\\]\\([^)]*\\)")
+
+// plain is help without its Markdown, for a terminal.
+func plain(help string) string { return markup.ReplaceAllString(help, "$1$2") }
+
+// wrap writes text in lines of about width characters, each after indent.
+func wrap(w io.Writer, indent, text string, width int) {
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			fmt.Fprintf(w, "%s%s\n", indent, line)
+			line = ""
+		}
+		line = strings.TrimPrefix(line+" "+word, " ")
+	}
+	fmt.Fprintf(w, "%s%s\n", indent, line)
 }
 
 // Parse parses args into fs, which holds the program's flags, adding -version. It

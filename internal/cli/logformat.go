@@ -18,14 +18,12 @@ const (
 	LogJSON LogFormat = "json"
 )
 
-// LogFormatHelp says what LOG_FORMAT means, for the programs' usage.
-const LogFormatHelp = "text (key=value, for people) or json (one object a line, for log collectors)"
-
 // ReadLogFormat reads LOG_FORMAT through e, text by default; any other value than
 // text or json is recorded against it, so that the program refuses it before it
 // connects anywhere.
 func ReadLogFormat(e *envvar.Reader) LogFormat {
-	s := e.Str("LOG_FORMAT", string(LogText))
+	s := e.Str("LOG_FORMAT", string(LogText), "`text`: slog's key=value lines, for people; `json`: one JSON object a line, for log collectors "+
+		"(see [observability](observability.md#logs)); for the starter, only the Temporal SDK's warnings on stderr: its commands' own output stays text")
 	f := LogFormat(strings.ToLower(s))
 	if f != LogText && f != LogJSON {
 		e.Fail("LOG_FORMAT", s, "text or json")

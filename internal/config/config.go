@@ -3,9 +3,12 @@
 // values they need as arguments.
 package config
 
+// The worker's and the starter's tables of docs/configuration.md, from the
+// variables' declarations below.
+//go:generate go test -run TestConfigurationReference -count=1 . -args -update
+
 import (
 	"log/slog"
-	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -68,66 +71,6 @@ type Producer struct {
 	MetricsAddr string
 }
 
-// Help says what each variable the producer programs read means, for their usage.
-var Help = withKafkaSecurityHelp(withTableHelp(map[string]string{
-	"TEMPORAL_CONFIG_FILE":                   "Temporal's TOML profiles file, the temporal CLI's; unset: its default path, if the file exists",
-	"TEMPORAL_PROFILE":                       `profile of that file to use; unset: "default", if there is one`,
-	"TEMPORAL_ADDRESS":                       "Temporal frontend host:port (over the profile's address)",
-	"TEMPORAL_NAMESPACE":                     "Temporal namespace (over the profile's)",
-	"TEMPORAL_API_KEY":                       "API key, sent as the bearer token; turns TLS on (TEMPORAL_TLS=false with it is refused)",
-	"TEMPORAL_API_KEY_FILE":                  "a file holding TEMPORAL_API_KEY instead (a Docker or Kubernetes secret)",
-	"TEMPORAL_TLS":                           "true: connect with TLS (the system's CAs unless a CA is given); false: plaintext",
-	"TEMPORAL_TLS_CLIENT_CERT_PATH":          "client certificate (PEM) for mutual TLS",
-	"TEMPORAL_TLS_CLIENT_KEY_PATH":           "the client certificate's private key (PEM)",
-	"TEMPORAL_TLS_SERVER_CA_CERT_PATH":       "CA certificate(s) (PEM) that signed the server's certificate",
-	"TEMPORAL_TLS_SERVER_NAME":               "name the server's certificate must carry, when not the address's host",
-	"TEMPORAL_TLS_DISABLE_HOST_VERIFICATION": "true: do not check the server's certificate; refused unless TEMPORAL_TLS_INSECURE_SKIP_VERIFY=1",
-	"TEMPORAL_TLS_INSECURE_SKIP_VERIFY":      "1: do not check the server's certificate, warned at every start (tests only)",
-	"TEMPORAL_TASK_QUEUE":                    "task queue of the worker",
-	"TEMPORAL_SCHEDULE_ID":                   "id of the daily schedule",
-	"TEMPORAL_UI_URL":                        "Temporal Web UI, for links",
-	"KAFKA_TOPIC":                            "topic of users runs",
-	"CASSANDRA_HOSTS":                        "Cassandra contact points, host or host:port,… (starter verify)",
-	"CASSANDRA_USERNAME":                     "Cassandra user; unset: no authentication (starter verify)",
-	"CASSANDRA_PASSWORD":                     "the user's password (starter verify)",
-	"CASSANDRA_USERNAME_FILE":                "a file holding CASSANDRA_USERNAME instead (a Docker or Kubernetes secret)",
-	"CASSANDRA_PASSWORD_FILE":                "a file holding CASSANDRA_PASSWORD instead (a Docker or Kubernetes secret)",
-	"CASSANDRA_TLS":                          "1: speak TLS to Cassandra, verifying its certificate (starter verify)",
-	"CASSANDRA_TLS_CA_FILE":                  "PEM file of the CA certificates to trust for Cassandra's; unset: the system's",
-	"CASSANDRA_TLS_CERT_FILE":                "PEM client certificate for mutual TLS, with CASSANDRA_TLS_KEY_FILE",
-	"CASSANDRA_TLS_KEY_FILE":                 "PEM private key of CASSANDRA_TLS_CERT_FILE",
-	"CASSANDRA_TLS_SERVER_NAME":              "the name Cassandra's certificate must hold; unset: the host dialled",
-	"CASSANDRA_LOCAL_DC":                     "the data centre to read in (DC-aware routing); unset: any (starter verify)",
-	"KAFKA_BROKERS":                          "Kafka bootstrap brokers, host:port,…",
-	"KAFKA_TOPIC_PARTITIONS":                 "partitions of a topic the worker creates",
-	"KAFKA_TOPIC_REPLICATION_FACTOR":         "replication factor of a topic the worker creates",
-	"KAFKA_BATCH_TIMEOUT":                    "longest wait to fill a produce batch",
-	"KAFKA_BATCH_SIZE":                       "most records in a produce batch",
-	"RANDOMUSER_URL":                         "the randomuser.me API",
-	"RANDOMUSER_TIMEOUT":                     "longest randomuser.me call (at most half the interval)",
-	"WORKER_METRICS_ADDR":                    `where /metrics and /healthz are served (":9101": every interface); "off" for nowhere`,
-	"WORKER_ALLOWED_TOPICS":                  `topics a run may publish to besides its dataset's own (a comma list; "*": any)`,
-	"LOG_LEVEL":                              "debug, info, warn or error",
-	"LOG_FORMAT":                             cli.LogFormatHelp,
-}))
-
-// withKafkaSecurityHelp adds the meaning of the KAFKA_TLS* and KAFKA_SASL_*
-// variables (the worker only).
-func withKafkaSecurityHelp(help map[string]string) map[string]string {
-	maps.Copy(help, kafkasec.Help)
-	return help
-}
-
-// withTableHelp adds the meaning of each dataset's keyspace and table variables.
-func withTableHelp(help map[string]string) map[string]string {
-	for _, name := range datasets.Names() {
-		d, _ := datasets.Lookup(name)
-		help[d.Vars().Keyspace] = "keyspace of the " + name + " dataset's rows (starter verify)"
-		help[d.Vars().Table] = "table of the " + name + " dataset's rows (starter verify)"
-	}
-	return help
-}
-
 // LoadProducer reads the worker's configuration through lookup (os.LookupEnv in a
 // main). Its error names every variable that has a bad value.
 func LoadProducer(lookup func(string) (string, bool)) (Producer, error) {
@@ -161,9 +104,8 @@ func vars(load func(*envvar.Reader)) []envvar.Var {
 
 func loadStarter(e *envvar.Reader) Producer {
 	c := loadTemporal(e)
-	c.Activities.KafkaBrokers = e.Addrs("KAFKA_BROKERS", "localhost:9092", true)
-	c.Activities.KafkaBrokersFrom = "KAFKA_BROKERS"
-	c.Activities.KafkaSecurity = kafkasec.Read(e)
+	kafka := kafkasec.ReadKafka(e)
+	c.Activities.KafkaBrokers, c.Activities.KafkaBrokersFrom, c.Activities.KafkaSecurity = kafka.Brokers, kafkasec.BrokersVar, kafka.Security
 	c.Cassandra = Cassandra{Cassandra: e.Cassandra(), Tables: map[string]Table{}}
 	for _, name := range datasets.Names() {
 		d, _ := datasets.Lookup(name)
@@ -178,30 +120,38 @@ func loadStarter(e *envvar.Reader) Producer {
 func loadTemporal(e *envvar.Reader) Producer {
 	var c Producer
 	c.TemporalAddress, c.TemporalNamespace, c.TemporalOptions = loadConnection(e)
-	c.TaskQueue = e.Str("TEMPORAL_TASK_QUEUE", "user-automation")
-	c.ScheduleID = e.Str("TEMPORAL_SCHEDULE_ID", "user-automation")
-	c.WebUIURL = strings.TrimRight(httpURL(e, "TEMPORAL_UI_URL", "http://localhost:8233"), "/")
-	c.KafkaTopic = e.Str(datasets.Users.Vars().Topic, datasets.Users.Topic)
+	c.TaskQueue = e.Str("TEMPORAL_TASK_QUEUE", "user-automation", "the task queue the worker polls and the starter starts runs on (flag `-task-queue`)")
+	c.ScheduleID = e.Str("TEMPORAL_SCHEDULE_ID", "user-automation", "id of the users dataset's daily schedule, which the worker creates (paused) if missing; "+
+		"another dataset's is `<dataset>-automation` (the starter's flag `-schedule-id`)")
+	c.WebUIURL = strings.TrimRight(httpURL(e, "TEMPORAL_UI_URL", "http://localhost:8233",
+		"the Temporal Web UI that the starter's links point at (flag `-ui-url`); the compose stack serves it on 8080 (the worker reads it, and does not use it)"), "/")
+	users := datasets.Users
+	c.KafkaTopic = e.Str(users.Vars().Topic, users.Topic, users.Meanings().Topic)
 	return c
 }
 
 func loadProducer(e *envvar.Reader) Producer {
 	c := loadTemporal(e)
+	kafka := kafkasec.ReadKafka(e)
 	c.Activities = activities.Config{
-		KafkaBrokers:           e.Addrs("KAFKA_BROKERS", "localhost:9092", true),
-		KafkaBrokersFrom:       "KAFKA_BROKERS",
-		KafkaSecurity:          kafkasec.Read(e),
-		TopicPartitions:        e.Positive("KAFKA_TOPIC_PARTITIONS", 3),
-		TopicReplicationFactor: e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1),
-		BatchTimeout:           e.Duration("KAFKA_BATCH_TIMEOUT", 5*time.Millisecond),
-		BatchSize:              e.Positive("KAFKA_BATCH_SIZE", 1000),
-		RandomUserURL:          httpURL(e, "RANDOMUSER_URL", "https://randomuser.me/api/"),
-		RandomUserTimeout:      e.Duration("RANDOMUSER_TIMEOUT", 5*time.Second),
-		DatasetTopics:          map[string]string{datasets.NameUsers: c.KafkaTopic},
-		AllowedTopics:          e.List("WORKER_ALLOWED_TOPICS", ""),
+		KafkaBrokers:           kafka.Brokers,
+		KafkaBrokersFrom:       kafkasec.BrokersVar,
+		KafkaSecurity:          kafka.Security,
+		TopicPartitions:        e.Positive("KAFKA_TOPIC_PARTITIONS", 3, "partitions of a topic the worker creates (a run creates its topic if missing)"),
+		TopicReplicationFactor: e.Positive("KAFKA_TOPIC_REPLICATION_FACTOR", 1, "replication factor of a topic the worker creates"),
+		BatchTimeout:           e.Duration("KAFKA_BATCH_TIMEOUT", 5*time.Millisecond, "longest wait to fill a produce batch"),
+		BatchSize:              e.Positive("KAFKA_BATCH_SIZE", 1000, "most records in one produce request per partition"),
+		RandomUserURL: httpURL(e, "RANDOMUSER_URL", "https://randomuser.me/api/", "the randomuser.me API of the users dataset; plain `http://` "+
+			"only when this says so; redirects are refused, answers and fields are size-capped ([failure-modes.md](failure-modes.md#the-producers-randomuserme-calls))"),
+		RandomUserTimeout: e.Duration("RANDOMUSER_TIMEOUT", 5*time.Second,
+			"longest randomuser.me call; never more than half the tick interval; then the faker serves the tick"),
+		DatasetTopics: map[string]string{datasets.NameUsers: c.KafkaTopic},
+		AllowedTopics: e.List("WORKER_ALLOWED_TOPICS", "", "topics a run may publish to besides its dataset's own (`KAFKA_TOPIC` for users, "+
+			"the dataset's default topic for the others), a comma list; `*`: any. A run whose input names another topic fails at once, `TopicNotAllowed`"),
 	}
-	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", "127.0.0.1:9101")
-	if s := e.Str("LOG_LEVEL", "info"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
+	c.MetricsAddr = e.ListenAddr("WORKER_METRICS_ADDR", "127.0.0.1:9101", "where /metrics and /healthz are served: this host only by default, "+
+		"`:9101` for every interface (see [Operations endpoints](#operations-endpoints)); `off`: nowhere")
+	if s := e.Str("LOG_LEVEL", "info", "debug, info, warn or error"); c.LogLevel.UnmarshalText([]byte(s)) != nil {
 		e.Fail("LOG_LEVEL", s, "debug, info, warn or error")
 	}
 	c.LogFormat = cli.ReadLogFormat(e)
@@ -209,8 +159,8 @@ func loadProducer(e *envvar.Reader) Producer {
 }
 
 // httpURL is the variable as an http or https URL; anything else is reported.
-func httpURL(e *envvar.Reader, name, def string) string {
-	s := e.Str(name, def)
+func httpURL(e *envvar.Reader, name, def, help string) string {
+	s := e.Str(name, def, help)
 	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		e.Fail(name, s, "an http:// or https:// URL")
 	}

@@ -30,17 +30,23 @@ const (
 // apply when neither they nor the profile set a value. Their names and meanings are
 // the `temporal` CLI's, so that one profile serves both.
 var temporalVars = []envvar.Var{
-	{Name: "TEMPORAL_CONFIG_FILE"},
-	{Name: "TEMPORAL_PROFILE"},
-	{Name: "TEMPORAL_ADDRESS", Default: defaultTemporalAddress},
-	{Name: "TEMPORAL_NAMESPACE", Default: defaultTemporalNamespace},
-	{Name: "TEMPORAL_API_KEY"},
-	{Name: "TEMPORAL_TLS"},
-	{Name: "TEMPORAL_TLS_CLIENT_CERT_PATH"},
-	{Name: "TEMPORAL_TLS_CLIENT_KEY_PATH"},
-	{Name: "TEMPORAL_TLS_SERVER_CA_CERT_PATH"},
-	{Name: "TEMPORAL_TLS_SERVER_NAME"},
-	{Name: "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION"},
+	{Name: "TEMPORAL_CONFIG_FILE", Help: "Temporal's TOML profiles file, the `temporal` CLI's; " +
+		"unset: the CLI's default, `$XDG_CONFIG_HOME/temporalio/temporal.toml` or `~/.config/temporalio/temporal.toml`, if it exists"},
+	{Name: "TEMPORAL_PROFILE", Help: "the profile of that file to use; unset: `default`, if the file has one"},
+	{Name: "TEMPORAL_ADDRESS", Default: defaultTemporalAddress,
+		Help: "Temporal frontend, host:port; over the profile's `address` (the starter's flag `-address` over both)"},
+	{Name: "TEMPORAL_NAMESPACE", Default: defaultTemporalNamespace,
+		Help: "Temporal namespace of the runs and the schedules; over the profile's `namespace` (the starter's flag `-namespace` over both)"},
+	{Name: "TEMPORAL_API_KEY", Help: "API key, sent as `authorization: Bearer <key>` on every call; turns TLS on (the system's CAs); " +
+		"with `TEMPORAL_TLS=false` it is refused (exit 2), as is a client certificate"},
+	{Name: "TEMPORAL_TLS", Help: "`true`: connect with TLS; `false`: plaintext, whatever else is set; " +
+		"unset: TLS when an API key or any `TEMPORAL_TLS_*` setting is given"},
+	{Name: "TEMPORAL_TLS_CLIENT_CERT_PATH", Help: "client certificate (PEM) for mutual TLS; with `TEMPORAL_TLS_CLIENT_KEY_PATH`"},
+	{Name: "TEMPORAL_TLS_CLIENT_KEY_PATH", Help: "that certificate's private key (PEM)"},
+	{Name: "TEMPORAL_TLS_SERVER_CA_CERT_PATH", Help: "CA certificate(s) (PEM) trusted for the server's certificate, instead of the system's"},
+	{Name: "TEMPORAL_TLS_SERVER_NAME", Help: "name the server's certificate must carry (and the SNI sent), when not the address's host"},
+	{Name: "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION", Help: "`true`: do not verify the server's certificate at all; refused (exit 2), " +
+		"as is `disable_host_verification` in a profile, unless `" + insecureSkipVerify + "=1` too"},
 }
 
 // temporalRefused are variables of Temporal's environment configuration that the
@@ -76,10 +82,10 @@ func readTemporalVars(e *envvar.Reader) envLookup {
 		var s string
 		var ok bool
 		if v.Name == "TEMPORAL_API_KEY" {
-			s = e.Secret(v.Name)
+			s = e.Secret(v.Name, v.Help)
 			ok = s != ""
 		} else {
-			s, ok = e.Lookup(v.Name, v.Default)
+			s, ok = e.Lookup(v.Name, v.Default, v.Help)
 		}
 		if ok {
 			env[v.Name] = s
@@ -125,8 +131,10 @@ func (c temporalConnection) of(name, key, value string) string {
 // variables over it, as the `temporal` CLI does. Certificates and keys are loaded
 // and checked here, so that a bad one is refused before anything connects.
 func loadConnection(e *envvar.Reader) (address, namespace string, opts client.Options) {
+	defer e.Group("Temporal")()
 	c := temporalConnection{env: readTemporalVars(e), file: envconfig.DefaultConfigFilePath(), profile: envconfig.DefaultConfigFileProfile}
-	insecure := e.Bool(insecureSkipVerify, false)
+	insecure := e.Bool(insecureSkipVerify, false, "`1`: do not verify the server's certificate (anyone on the path can pose as Temporal "+
+		"and receive the API key); warned about at every start; for tests only")
 	file, fileSet := c.env["TEMPORAL_CONFIG_FILE"]
 	profile, profileSet := c.env["TEMPORAL_PROFILE"]
 	if fileSet {

@@ -23,27 +23,44 @@ type Reader struct {
 	warns  []string
 	vars   []Var
 	seen   map[string]bool
+	group  string // the group of the variables being read (Group)
 	// refused are the secrets Secret refused, by name.
 	refused map[string]bool
 }
 
-// Var is a variable a Reader was asked for, with the default it was given.
+// Var is a variable a Reader was asked for, with the default and the meaning it was
+// given: the one declaration of the variable, which a program's -h and
+// docs/configuration.md are made from.
 type Var struct {
 	Name, Default string
+	// Help says what the variable means, in Markdown (`code`, [links](page.md)).
+	Help string
+	// Group names the settings of a server the variable belongs to (e.g. "Kafka"),
+	// which every program that reaches the server reads the same way; "" for a
+	// program's own.
+	Group string
+}
+
+// Group makes the variables read until end is called members of group name: the
+// settings of a server, read by one function (e.g. Cassandra) in every program.
+func (e *Reader) Group(name string) (end func()) {
+	outer := e.group
+	e.group = name
+	return func() { e.group = outer }
 }
 
 // Vars lists the variables read so far, in the order first read: what a program's
 // usage lists, read with an empty environment.
 func (e *Reader) Vars() []Var { return e.vars }
 
-// get looks name up and records that it is read, with its default.
-func (e *Reader) get(name, def string) (string, bool) {
+// get looks name up and records that it is read, with its default and meaning.
+func (e *Reader) get(name, def, help string) (string, bool) {
 	if !e.seen[name] {
 		if e.seen == nil {
 			e.seen = map[string]bool{}
 		}
 		e.seen[name] = true
-		e.vars = append(e.vars, Var{Name: name, Default: def})
+		e.vars = append(e.vars, Var{Name: name, Default: def, Help: help, Group: e.group})
 	}
 	return e.lookup(name)
 }
@@ -56,9 +73,10 @@ func NewReader(lookup func(string) (string, bool)) *Reader {
 // Err is every problem found so far, joined; nil if none.
 func (e *Reader) Err() error { return errors.Join(e.errs...) }
 
-// Str is the variable, trimmed, or def when it is unset or blank.
-func (e *Reader) Str(name, def string) string {
-	if v, ok := e.get(name, def); ok && strings.TrimSpace(v) != "" {
+// Str is the variable, trimmed, or def when it is unset or blank; help says what it
+// means (so do the help arguments of the other methods).
+func (e *Reader) Str(name, def, help string) string {
+	if v, ok := e.get(name, def, help); ok && strings.TrimSpace(v) != "" {
 		return strings.TrimSpace(v)
 	}
 	return def
@@ -67,8 +85,8 @@ func (e *Reader) Str(name, def string) string {
 // Lookup is the variable, trimmed, and whether it is set and not blank; def is only
 // what the usage shows as its default. For a library that applies its own defaults
 // and must know whether the variable overrides another source (a profile file).
-func (e *Reader) Lookup(name, def string) (string, bool) {
-	v, ok := e.get(name, def)
+func (e *Reader) Lookup(name, def, help string) (string, bool) {
+	v, ok := e.get(name, def, help)
 	v = strings.TrimSpace(v)
 	return v, ok && v != ""
 }
@@ -113,9 +131,10 @@ func (e *Reader) Add(err error) { e.errs = append(e.errs, err) }
 // break, a CR of a CR LF, a NUL, any other control character) or an empty file. The
 // value never appears in an error, not even in part: only the variable's name and
 // the kind of problem.
-func (e *Reader) Secret(name string) string {
-	v, set := e.get(name, "")
-	path, fromFile := e.get(name+"_FILE", "")
+func (e *Reader) Secret(name, help string) string {
+	v, set := e.get(name, "", help)
+	path, fromFile := e.get(name+"_FILE", "", "a file holding `"+name+
+		"` instead (a Docker or Kubernetes secret; its final line break dropped); setting both is an error")
 	refuse := func(err error) string {
 		e.errs = append(e.errs, err)
 		if e.refused == nil {
@@ -197,9 +216,9 @@ func secretNoun(name string) string {
 }
 
 // List is the variable (or def) split at commas, without blanks.
-func (e *Reader) List(name, def string) []string {
+func (e *Reader) List(name, def, help string) []string {
 	var out []string
-	for _, s := range strings.Split(e.Str(name, def), ",") {
+	for _, s := range strings.Split(e.Str(name, def, help), ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}
@@ -208,8 +227,8 @@ func (e *Reader) List(name, def string) []string {
 }
 
 // Positive is the variable as a whole number of at least 1, or def when unset.
-func (e *Reader) Positive(name string, def int) int {
-	s := e.Str(name, strconv.Itoa(def))
+func (e *Reader) Positive(name string, def int, help string) int {
+	s := e.Str(name, strconv.Itoa(def), help)
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
 		e.Fail(name, s, "a positive whole number")
@@ -219,48 +238,21 @@ func (e *Reader) Positive(name string, def int) int {
 }
 
 // Duration is the variable as a positive duration, or def when unset.
-func (e *Reader) Duration(name string, def time.Duration) time.Duration {
-	return e.duration(name, def, 1, `a positive duration such as "5ms" or "2s"`)
+func (e *Reader) Duration(name string, def time.Duration, help string) time.Duration {
+	return e.duration(name, def, 1, `a positive duration such as "5ms" or "2s"`, help)
 }
 
 // Wait is the variable as a duration of 0 or more (0: no wait), or def when unset.
-func (e *Reader) Wait(name string, def time.Duration) time.Duration {
-	return e.duration(name, def, 0, `a duration of 0 or more such as "0s" or "50ms"`)
+func (e *Reader) Wait(name string, def time.Duration, help string) time.Duration {
+	return e.duration(name, def, 0, `a duration of 0 or more such as "0s" or "50ms"`, help)
 }
 
-func (e *Reader) duration(name string, def, least time.Duration, want string) time.Duration {
-	s := e.Str(name, def.String())
+func (e *Reader) duration(name string, def, least time.Duration, want, help string) time.Duration {
+	s := e.Str(name, def.String(), help)
 	d, err := time.ParseDuration(s)
 	if err != nil || d < least {
 		e.Fail(name, s, want)
 		return def
-	}
-	return d
-}
-
-// OptionalInt is the variable as a whole number, or 0 when unset: for a setting whose
-// zero value means "the default" to the library that takes it.
-func (e *Reader) OptionalInt(name string) int {
-	s := e.Str(name, "")
-	if s == "" {
-		return 0
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		e.Fail(name, s, "a whole number")
-	}
-	return n
-}
-
-// OptionalDuration is the variable as a duration, or 0 when unset, like OptionalInt.
-func (e *Reader) OptionalDuration(name string) time.Duration {
-	s := e.Str(name, "")
-	if s == "" {
-		return 0
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		e.Fail(name, s, "a duration such as 50ms or 2m")
 	}
 	return d
 }
@@ -273,8 +265,8 @@ func (e *Reader) Fail(name, value, want string) {
 // ListenAddr is the variable as an address to listen on, host:port with a port
 // number (the host may be empty: every interface), or "" when it is "off". A value
 // that is not such an address is reported as malformed.
-func (e *Reader) ListenAddr(name, def string) string {
-	s := e.Str(name, def)
+func (e *Reader) ListenAddr(name, def, help string) string {
+	s := e.Str(name, def, help)
 	if s == "off" {
 		return ""
 	}
@@ -285,21 +277,11 @@ func (e *Reader) ListenAddr(name, def string) string {
 	return s
 }
 
-// HostPort is the variable as an address to connect to, host:port; a malformed one
-// is reported.
-func (e *Reader) HostPort(name, def string) string {
-	s := e.Str(name, def)
-	if !HostPortOK(s) {
-		e.Fail(name, s, fmt.Sprintf("host:port, such as %q; this one is malformed", def))
-	}
-	return s
-}
-
 // Addrs is the variable (or def) as a comma list of at least one address to
 // connect to: host:port, or host alone (the client's default port) unless needPort.
 // The malformed ones are named.
-func (e *Reader) Addrs(name, def string, needPort bool) []string {
-	list := e.List(name, def)
+func (e *Reader) Addrs(name, def string, needPort bool, help string) []string {
+	list := e.List(name, def, help)
 	var bad []string
 	for _, a := range list {
 		if !wellFormed(a, true, needPort) {
@@ -312,11 +294,11 @@ func (e *Reader) Addrs(name, def string, needPort bool) []string {
 	}
 	switch {
 	case len(list) == 0:
-		e.Fail(name, e.Str(name, def), want)
+		e.Fail(name, e.Str(name, def, help), want)
 	case len(bad) == 1:
-		e.Fail(name, e.Str(name, def), want+"; "+bad[0]+" is malformed")
+		e.Fail(name, e.Str(name, def, help), want+"; "+bad[0]+" is malformed")
 	case len(bad) > 1:
-		e.Fail(name, e.Str(name, def), want+"; "+strings.Join(bad, ", ")+" are malformed")
+		e.Fail(name, e.Str(name, def, help), want+"; "+strings.Join(bad, ", ")+" are malformed")
 	}
 	return list
 }
@@ -338,8 +320,8 @@ func wellFormed(addr string, needHost, needPort bool) bool {
 // Checked is the variable, trimmed, or def when it is unset or blank, after check: an
 // error from check, which says what is wanted (e.g. "want a letter, then …"), is
 // recorded against the variable with its value as typed.
-func (e *Reader) Checked(name, def string, check func(string) error) string {
-	s := e.Str(name, def)
+func (e *Reader) Checked(name, def string, check func(string) error, help string) string {
+	s := e.Str(name, def, help)
 	if err := check(s); err != nil {
 		e.errs = append(e.errs, fmt.Errorf("%s=%q: %v", name, s, err))
 	}

@@ -30,7 +30,7 @@ func TestListenAddr(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
 			e := NewReader(func(string) (string, bool) { return tt.value, true })
-			assert.Equal(t, tt.want, e.ListenAddr("WORKER_METRICS_ADDR", ":9101"))
+			assert.Equal(t, tt.want, e.ListenAddr("WORKER_METRICS_ADDR", ":9101", ""))
 			if tt.ok {
 				assert.NoError(t, e.Err())
 			} else {
@@ -41,13 +41,19 @@ func TestListenAddr(t *testing.T) {
 	}
 }
 
-func TestVarsRecordsEachVariableOnceWithItsDefault(t *testing.T) {
+func TestVarsRecordsEachVariableOnceWithItsDefaultMeaningAndGroup(t *testing.T) {
 	e := NewReader(func(string) (string, bool) { return "", false })
-	e.Str("A", "a")
-	e.Positive("B", 3)
-	e.Str("A", "other")
-	e.Secret("C")
-	assert.Equal(t, []Var{{"A", "a"}, {"B", "3"}, {"C", ""}, {"C_FILE", ""}}, e.Vars())
+	e.Str("A", "a", "what A is")
+	e.Positive("B", 3, "what B is")
+	e.Str("A", "other", "A again")
+	e.Secret("C", "what C is")
+	end := e.Group("G")
+	e.Str("D", "", "what D is")
+	end()
+	e.Str("E", "", "what E is")
+	assert.Equal(t, []Var{{Name: "A", Default: "a", Help: "what A is"}, {Name: "B", Default: "3", Help: "what B is"}, {Name: "C", Help: "what C is"},
+		{Name: "C_FILE", Help: "a file holding `C` instead (a Docker or Kubernetes secret; its final line break dropped); setting both is an error"},
+		{Name: "D", Help: "what D is", Group: "G"}, {Name: "E", Help: "what E is"}}, e.Vars())
 }
 
 // A secret comes as set, spaces kept, or from the file NAME_FILE names without its
@@ -71,7 +77,7 @@ func TestSecret(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := NewReader(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
-			assert.Equal(t, tt.want, e.Secret("PW"))
+			assert.Equal(t, tt.want, e.Secret("PW", ""))
 			if tt.wantErr == "" {
 				assert.NoError(t, e.Err())
 				return
@@ -113,14 +119,14 @@ func TestSecretRefusesMalformedContent(t *testing.T) {
 				env["DB_PASSWORD"] = tt.env
 			}
 			e := NewReader(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-			assert.Empty(t, e.Secret("DB_PASSWORD"))
+			assert.Empty(t, e.Secret("DB_PASSWORD", ""))
 			assert.EqualError(t, e.Err(), want)
 			assert.NotContains(t, e.Err().Error(), "TOPSECRET")
 		})
 	}
 	for noun, name := range map[string]string{"API key": "TEMPORAL_API_KEY", "user name": "KAFKA_SASL_USERNAME", "secret": "X"} {
 		e := NewReader(func(k string) (string, bool) { return "a\nb", k == name })
-		e.Secret(name)
+		e.Secret(name, "")
 		assert.EqualError(t, e.Err(), name+": the "+noun+" has a control character (a line break: a blank line at the end?)")
 	}
 }
@@ -147,9 +153,9 @@ func TestCheckedNamesTheVariableAndTheValueAsTyped(t *testing.T) {
 		}
 		return nil
 	}
-	assert.Equal(t, "Bad-Name", e.Checked("CASSANDRA_TABLE", "t", check))
+	assert.Equal(t, "Bad-Name", e.Checked("CASSANDRA_TABLE", "t", check, ""))
 	assert.EqualError(t, e.Err(), `CASSANDRA_TABLE="Bad-Name": want ok`)
-	assert.Equal(t, []Var{{"CASSANDRA_TABLE", "t"}}, e.Vars())
+	assert.Equal(t, []Var{{Name: "CASSANDRA_TABLE", Default: "t"}}, e.Vars())
 }
 
 // The programs check an address to connect to one way: host:port with a port number
@@ -170,7 +176,7 @@ func TestAddrs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
 			e := NewReader(func(string) (string, bool) { return tt.value, true })
-			e.Addrs("K", "localhost:9092", tt.needPort)
+			e.Addrs("K", "localhost:9092", tt.needPort, "")
 			if tt.err == "" {
 				assert.NoError(t, e.Err())
 			} else {
@@ -187,26 +193,26 @@ func TestLookup(t *testing.T) {
 		v, ok := map[string]string{"SET": " x ", "BLANK": "  "}[name]
 		return v, ok
 	})
-	v, ok := e.Lookup("SET", "d")
+	v, ok := e.Lookup("SET", "d", "")
 	assert.True(t, ok)
 	assert.Equal(t, "x", v)
-	_, ok = e.Lookup("BLANK", "")
+	_, ok = e.Lookup("BLANK", "", "")
 	assert.False(t, ok)
-	_, ok = e.Lookup("UNSET", "")
+	_, ok = e.Lookup("UNSET", "", "")
 	assert.False(t, ok)
-	assert.Equal(t, []Var{{"SET", "d"}, {"BLANK", ""}, {"UNSET", ""}}, e.Vars())
+	assert.Equal(t, []Var{{Name: "SET", Default: "d"}, {Name: "BLANK"}, {Name: "UNSET"}}, e.Vars())
 }
 
 func TestWaitTakesZeroDurationDoesNot(t *testing.T) {
 	for value, want := range map[string]time.Duration{"0s": 0, "0": 0, "50ms": 50 * time.Millisecond} {
 		e := NewReader(func(string) (string, bool) { return value, true })
-		assert.Equal(t, want, e.Wait("STREAMING_BATCH_WAIT", time.Second), value)
+		assert.Equal(t, want, e.Wait("STREAMING_BATCH_WAIT", time.Second, ""), value)
 		assert.NoError(t, e.Err(), value)
 	}
 	e := NewReader(func(string) (string, bool) { return "-1s", true })
-	e.Wait("STREAMING_BATCH_WAIT", time.Second)
+	e.Wait("STREAMING_BATCH_WAIT", time.Second, "")
 	assert.ErrorContains(t, e.Err(), `STREAMING_BATCH_WAIT="-1s": want a duration of 0 or more`)
 	e = NewReader(func(string) (string, bool) { return "0s", true })
-	e.Duration("STREAMING_DRAIN_TIMEOUT", time.Second)
+	e.Duration("STREAMING_DRAIN_TIMEOUT", time.Second, "")
 	assert.ErrorContains(t, e.Err(), `STREAMING_DRAIN_TIMEOUT="0s": want a positive duration`)
 }

@@ -11,12 +11,12 @@ import (
 
 // Bool is the variable as 1/true/yes (true) or 0/false/no (false), in any case, or
 // def when unset or blank.
-func (e *Reader) Bool(name string, def bool) bool {
+func (e *Reader) Bool(name string, def bool, help string) bool {
 	d := "0"
 	if def {
 		d = "1"
 	}
-	s := e.Str(name, d)
+	s := e.Str(name, d, help)
 	switch strings.ToLower(s) {
 	case "1", "true", "yes":
 		return true
@@ -31,19 +31,21 @@ func (e *Reader) Bool(name string, def bool) bool {
 // speak TLS), PREFIX_TLS_CA_FILE (PEM certificates of the CAs to trust instead of the
 // system's), PREFIX_TLS_CERT_FILE and PREFIX_TLS_KEY_FILE (PEM certificate and key
 // for mutual TLS, both or neither) and PREFIX_TLS_SERVER_NAME (the name the server's
-// certificate must hold, instead of the host dialled). It returns nil when TLS is off.
+// certificate must hold, instead of the host dialled); server names what the client
+// connects to, plural, for their meanings (e.g. "the brokers"). It returns nil when TLS is off.
 // The server's certificate is always verified. The files are read now, so that an
 // unreadable or wrong one is reported with its variable before anything connects.
-func (e *Reader) TLS(prefix string) *tls.Config {
-	on := e.Bool(prefix+"_TLS", false)
-	v := func(suffix string) (name, value string) {
+func (e *Reader) TLS(prefix, server string) *tls.Config {
+	on := e.Bool(prefix+"_TLS", false, "`1`: speak TLS (1.2 or later) to "+server+", always verifying their certificates; `0`: plaintext. "+
+		"A `"+prefix+"_TLS_*` variable set without `1` is refused")
+	v := func(suffix, help string) (name, value string) {
 		name = prefix + "_TLS_" + suffix
-		return name, e.Str(name, "")
+		return name, e.Str(name, "", help)
 	}
-	caVar, ca := v("CA_FILE")
-	certVar, cert := v("CERT_FILE")
-	keyVar, key := v("KEY_FILE")
-	nameVar, serverName := v("SERVER_NAME")
+	caVar, ca := v("CA_FILE", "PEM file of the CA certificates that sign the certificates of "+server+"; unset: the system's")
+	certVar, cert := v("CERT_FILE", "PEM client certificate for mutual TLS, when "+server+" require one; with `"+prefix+"_TLS_KEY_FILE`")
+	keyVar, key := v("KEY_FILE", "the PEM private key of `"+prefix+"_TLS_CERT_FILE` (its content is never logged)")
+	nameVar, serverName := v("SERVER_NAME", "the name the certificates of "+server+" must hold (and the SNI sent); unset: the host dialled")
 	if !on {
 		for _, s := range [][2]string{{caVar, ca}, {certVar, cert}, {keyVar, key}, {nameVar, serverName}} {
 			if s[1] != "" {

@@ -63,7 +63,7 @@ func TestTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := envvar.NewReader(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
-			c := e.TLS("X")
+			c := e.TLS("X", "X")
 			if tt.wantErr == nil {
 				require.NoError(t, e.Err())
 				tt.check(t, c)

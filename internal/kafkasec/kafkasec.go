@@ -27,18 +27,23 @@ const (
 	ScramSHA512 = "SCRAM-SHA-512"
 )
 
-// Help says what each variable Read reads means, for the programs' usage.
-var Help = map[string]string{
-	"KAFKA_TLS":                "1: speak TLS to the brokers, verifying their certificates; 0: plaintext",
-	"KAFKA_TLS_CA_FILE":        "PEM file of the CAs that sign the brokers' certificates; unset: the system's",
-	"KAFKA_TLS_CERT_FILE":      "PEM client certificate, for brokers that require one (with KAFKA_TLS_KEY_FILE)",
-	"KAFKA_TLS_KEY_FILE":       "PEM private key of KAFKA_TLS_CERT_FILE",
-	"KAFKA_TLS_SERVER_NAME":    "name the brokers' certificates must carry; unset: the broker's host",
-	"KAFKA_SASL_MECHANISM":     "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; unset: no SASL",
-	"KAFKA_SASL_USERNAME":      "the SASL user",
-	"KAFKA_SASL_USERNAME_FILE": "a file holding KAFKA_SASL_USERNAME instead (a Docker or Kubernetes secret)",
-	"KAFKA_SASL_PASSWORD":      "the SASL user's password (never logged)",
-	"KAFKA_SASL_PASSWORD_FILE": "a file holding KAFKA_SASL_PASSWORD instead",
+// Kafka is how a program reaches Kafka, read the one way by every program that does
+// (ReadKafka).
+type Kafka struct {
+	Brokers  []string  // KAFKA_BROKERS (BrokersVar), default localhost:9092
+	Security *Security // KAFKA_TLS*, KAFKA_SASL_* (Read); nil: plaintext
+}
+
+// BrokersVar is the variable of the brokers, for messages that name it.
+const BrokersVar = "KAFKA_BROKERS"
+
+// ReadKafka reads the brokers and the security settings (Read) through e.
+func ReadKafka(e *envvar.Reader) Kafka {
+	defer e.Group("Kafka")()
+	return Kafka{
+		Brokers:  e.Addrs(BrokersVar, "localhost:9092", true, "Kafka bootstrap brokers, a comma list of host:port"),
+		Security: Read(e),
+	}
 }
 
 // Security is how a program's Kafka clients connect. The nil *Security is
@@ -55,10 +60,11 @@ type Security struct {
 // name. It returns
 // nil, plaintext, when they ask for neither TLS nor SASL.
 func Read(e *envvar.Reader) *Security {
-	s := &Security{tls: e.TLS("KAFKA")}
-	mechanism := strings.ToUpper(e.Checked("KAFKA_SASL_MECHANISM", "", checkMechanism))
-	s.user = e.Secret("KAFKA_SASL_USERNAME")
-	password := e.Secret("KAFKA_SASL_PASSWORD")
+	s := &Security{tls: e.TLS("KAFKA", "the brokers")}
+	mechanism := strings.ToUpper(e.Checked("KAFKA_SASL_MECHANISM", "", checkMechanism,
+		"`SCRAM-SHA-512`, `SCRAM-SHA-256` or `PLAIN` (see [Kafka security](#kafka-security)); unset: no SASL"))
+	s.user = e.Secret("KAFKA_SASL_USERNAME", "the SASL user")
+	password := e.Secret("KAFKA_SASL_PASSWORD", "the SASL user's password (never logged)")
 	s.mechanism = saslMechanism(e, mechanism, s.user, password)
 	if mechanism == Plain {
 		e.PlaintextPassword(password, e.SecretFrom("KAFKA_SASL_PASSWORD")+" (KAFKA_SASL_MECHANISM=PLAIN)", s.tls != nil, "KAFKA_TLS")

@@ -93,15 +93,15 @@ func cassandraVersion(ctx context.Context, addr string, nodes int) (string, erro
 	cluster.ConnectTimeout = timeout
 	cluster.DisableInitialHostLookup = true
 	e := envvar.NewReader(os.LookupEnv)
-	if cfg := e.TLS("CASSANDRA"); cfg != nil {
-		cluster.SslOpts = &gocql.SslOptions{Config: cfg, EnableHostVerification: true}
+	c := e.Cassandra() // the programs' settings; the address is the probe's
+	if c.TLS != nil {
+		cluster.SslOpts = &gocql.SslOptions{Config: c.TLS, EnableHostVerification: true}
 	}
-	user, password := e.Str("CASSANDRA_USERNAME", ""), e.Secret("CASSANDRA_PASSWORD")
 	if err := e.Err(); err != nil {
 		return "", err
 	}
-	if user != "" {
-		cluster.Authenticator = gocql.PasswordAuthenticator{Username: user, Password: password}
+	if c.Username != "" {
+		cluster.Authenticator = gocql.PasswordAuthenticator{Username: c.Username, Password: c.Password}
 	}
 	session, err := cluster.CreateSession()
 	if err != nil {

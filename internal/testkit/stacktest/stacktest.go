@@ -114,11 +114,11 @@ func require(t testing.TB, service, addr string) {
 }
 
 // env reads a variable the way the programs do.
-func env(name, def string) string { return envvar.NewReader(os.LookupEnv).Str(name, def) }
+func env(name, def string) string { return envvar.NewReader(os.LookupEnv).Str(name, def, "") }
 
 // list is the variable's comma list, or def alone when it names nothing.
 func list(name, def string) []string {
-	if out := envvar.NewReader(os.LookupEnv).List(name, def); len(out) > 0 {
+	if out := envvar.NewReader(os.LookupEnv).List(name, def, ""); len(out) > 0 {
 		return out
 	}
 	return []string{def}

@@ -149,7 +149,8 @@ func load(e *envvar.Reader) (config, error) {
 	var errs []error // what is wrong with STREAMING_DATASETS and the declared datasets
 	declared := map[string]datasets.Dataset{}
 	served := []string{datasets.NameUsers} // unset STREAMING_DATASETS: users and every declared one
-	if file := e.Str("STREAMING_DATASETS_FILE", ""); file != "" {
+	if file := e.Str("STREAMING_DATASETS_FILE", "", "a file of declared datasets, YAML or JSON ([declared-datasets.md](declared-datasets.md)); "+
+		"the flag `-datasets` overrides it; unset: none"); file != "" {
 		ds, err := datasets.LoadFile(file)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("STREAMING_DATASETS_FILE=%s: %w", file, err))
@@ -159,44 +160,59 @@ func load(e *envvar.Reader) (config, error) {
 			served = append(served, d.Name)
 		}
 	}
-	names := e.List("STREAMING_DATASETS", strings.Join(served, ","))
+	names := e.List("STREAMING_DATASETS", strings.Join(served, ","), "the datasets to serve, a comma list of "+strings.Join(datasets.Names(), ", ")+
+		" and the declared ones; unset: users and every dataset the file declares (the local and compose stacks set the three built-in ones)")
 	if len(names) == 0 {
 		errs = append(errs, errors.New("STREAMING_DATASETS names no dataset"))
 	}
-	brokers, security, cassandra := e.Addrs("KAFKA_BROKERS", "localhost:9092", true), kafkasec.Read(e), e.Cassandra()
+	kafka, cassandra := kafkasec.ReadKafka(e), e.Cassandra()
 	base := streaming.Config{
-		Brokers:     brokers,
-		BrokersFrom: "KAFKA_BROKERS",
-		Security:    security,
+		Brokers:     kafka.Brokers,
+		BrokersFrom: kafkasec.BrokersVar,
+		Security:    kafka.Security,
 		Hosts:       cassandra.Hosts,
 		HostsFrom:   "CASSANDRA_HOSTS",
 		Username:    cassandra.Username,
 		Password:    cassandra.Password,
 		TLS:         cassandra.TLS,
 		LocalDC:     cassandra.LocalDC,
-		Consistency: e.Checked("CASSANDRA_CONSISTENCY", streaming.DefaultConsistency, streaming.CheckConsistency),
-		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication),
+		Consistency: e.Checked("CASSANDRA_CONSISTENCY", streaming.DefaultConsistency, streaming.CheckConsistency,
+			"write consistency level: ONE, QUORUM, LOCAL_QUORUM, …"),
+		Replication: e.Checked("CASSANDRA_REPLICATION", streaming.DefaultReplication, streaming.CheckReplication,
+			"CQL replication map of a keyspace the worker creates"),
 
-		ReadUncommitted: e.Checked("STREAMING_ISOLATION", streaming.ReadCommitted, streaming.CheckIsolation) == streaming.ReadUncommitted,
-		KeepTombstones:  e.Checked("STREAMING_TOMBSTONES", streaming.TombstonesDelete, streaming.CheckTombstones) == streaming.TombstonesOff,
+		ReadUncommitted: e.Checked("STREAMING_ISOLATION", streaming.ReadCommitted, streaming.CheckIsolation,
+			"read_committed: only the records of committed transactions; read_uncommitted: also those of open and aborted ones. "+
+				"Transaction markers never become rows or dead letters") == streaming.ReadUncommitted,
+		KeepTombstones: e.Checked("STREAMING_TOMBSTONES", streaming.TombstonesDelete, streaming.CheckTombstones,
+			"delete: a record with a key and a null value (a tombstone) deletes its row, at the record's write time, where the key names the row "+
+				"(registered_users, declared datasets whose key is `from: key`); off: dead-lettered") == streaming.TombstonesOff,
 
-		BatchRows:      e.Positive("STREAMING_BATCH_ROWS", streaming.DefaultBatchRows),
-		BatchWait:      e.Wait("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait),
-		Concurrency:    e.Positive("STREAMING_CONCURRENCY", streaming.DefaultConcurrency),
-		GroupRows:      e.Positive("STREAMING_GROUP_ROWS", streaming.DefaultGroupRows),
-		GroupBytes:     e.Positive("STREAMING_GROUP_BYTES", streaming.DefaultGroupBytes),
-		MaxRecordBytes: e.Positive("STREAMING_MAX_RECORD_BYTES", streaming.DefaultMaxRecordBytes),
-		MaxBufferBytes: e.Positive("STREAMING_MAX_BUFFER_BYTES", streaming.DefaultMaxBufferBytes),
-		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout),
-		DrainTimeout:   e.Duration("STREAMING_DRAIN_TIMEOUT", streaming.DefaultDrainTimeout),
+		BatchRows: e.Positive("STREAMING_BATCH_ROWS", streaming.DefaultBatchRows, "most records in a micro-batch"),
+		BatchWait: e.Wait("STREAMING_BATCH_WAIT", streaming.DefaultBatchWait,
+			"longest wait after a batch's first record; 0: a batch is what was fetched while the previous one was written, written at once"),
+		Concurrency: e.Positive("STREAMING_CONCURRENCY", streaming.DefaultConcurrency, "most Cassandra writes (batches) in flight, per dataset"),
+		GroupRows: e.Positive("STREAMING_GROUP_ROWS", streaming.DefaultGroupRows,
+			"most rows in one unlogged Cassandra batch; a batch only holds rows owned by the same replicas (1: every row alone)"),
+		GroupBytes: e.Positive("STREAMING_GROUP_BYTES", streaming.DefaultGroupBytes,
+			"most bytes of records (keys, values, headers) in one Cassandra batch: under Cassandra's `batch_size_warn_threshold` (5 KiB by default), "+
+				"over which it logs a warning for every batch; raise both together"),
+		MaxRecordBytes: e.Positive("STREAMING_MAX_RECORD_BYTES", streaming.DefaultMaxRecordBytes,
+			"larger record values (keys, headers) go to the dead-letter topic, cut to their first 16 KiB as they are fetched (`dlq.truncated: true`)"),
+		MaxBufferBytes: e.Positive("STREAMING_MAX_BUFFER_BYTES", streaming.DefaultMaxBufferBytes,
+			"a dataset's byte budget: most bytes of records it holds between fetch and write (plus a quarter for the Kafka reader's queue, "+
+				"an eighth for a fetch response); the Go memory limit is set from it unless `GOMEMLIMIT` is"),
+		StartupTimeout: e.Duration("STREAMING_STARTUP_TIMEOUT", streaming.DefaultStartupTimeout, "how long start-up waits for Cassandra, then for Kafka"),
+		DrainTimeout:   e.Duration("STREAMING_DRAIN_TIMEOUT", streaming.DefaultDrainTimeout, "how long a shutdown may take to write and commit its batch"),
 	}
-	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", "127.0.0.1:9102")
-	if s := e.Str("STREAMING_LOG_LEVEL", "info"); cfg.level.UnmarshalText([]byte(s)) != nil {
+	cfg.metricsAddr = e.ListenAddr("STREAMING_METRICS_ADDR", "127.0.0.1:9102", "where /metrics and /healthz are served: this host only by default, "+
+		"`:9102` for every interface (see [Operations endpoints](#operations-endpoints)); `off`: nowhere")
+	if s := e.Str("STREAMING_LOG_LEVEL", "info", "debug, info, warn or error; debug logs each batch"); cfg.level.UnmarshalText([]byte(s)) != nil {
 		e.Fail("STREAMING_LOG_LEVEL", s, "debug, info, warn or error")
 	}
 	cfg.logFormat = cli.ReadLogFormat(e)
 	cfg.warnings = e.Warnings()
-	group := e.Str("STREAMING_GROUP", streaming.DefaultGroupID)
+	group := e.Str("STREAMING_GROUP", streaming.DefaultGroupID, datasets.Users.Meanings().Group)
 	for i, name := range names {
 		if slices.Index(names, name) < i {
 			errs = append(errs, fmt.Errorf("STREAMING_DATASETS names %s twice", name))
@@ -227,11 +243,11 @@ func load(e *envvar.Reader) (config, error) {
 // elsewhere follows it. The group of a dataset but users defaults to
 // STREAMING_GROUP-<name>.
 func datasetConfig(e *envvar.Reader, base streaming.Config, group string, d datasets.Dataset) workerConfig {
-	vars := d.Vars()
+	vars, means := d.Vars(), d.Meanings()
 	cfg := base
-	cfg.Topic = e.Checked(vars.Topic, d.Topic, rows.CheckTopic)
-	cfg.DLQTopic = e.Checked(vars.DLQTopic, cmp.Or(d.DLQTopic, rows.DeadLetterTopic(cfg.Topic)), rows.CheckTopic)
-	cfg.GroupID = e.Str(vars.Group, d.Group(group))
+	cfg.Topic = e.Checked(vars.Topic, d.Topic, rows.CheckTopic, means.Topic)
+	cfg.DLQTopic = e.Checked(vars.DLQTopic, cmp.Or(d.DLQTopic, rows.DeadLetterTopic(cfg.Topic)), rows.CheckTopic, means.DLQTopic)
+	cfg.GroupID = e.Str(vars.Group, d.Group(group), means.Group)
 	cfg.Keyspace, cfg.Table = d.ReadTable(e)
 	return workerConfig{dataset: d.Rows, cfg: cfg}
 }
