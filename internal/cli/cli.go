@@ -62,10 +62,25 @@ func (u Usage) Write(w io.Writer, fs *flag.FlagSet) {
 }
 
 // markup is the Markdown of the variables' meanings: `code` and [text](link).
-var markup = regexp.MustCompile("`([^`]*)`|\\[([^]]*)\\]\\([^)]*\\)")
+var markup = regexp.MustCompile("`([^`]*)`|\\[([^]]*)\\]\\(([^)#]*)[^)]*\\)")
 
-// plain is help without its Markdown, for a terminal.
-func plain(help string) string { return markup.ReplaceAllString(help, "$1$2") }
+// plain is help without its Markdown, for a terminal: a link to a page of docs/
+// names the page.
+func plain(help string) string {
+	return markup.ReplaceAllStringFunc(help, func(m string) string {
+		g := markup.FindStringSubmatch(m)
+		code, text, page := g[1], g[2], g[3]
+		switch {
+		case strings.HasPrefix(m, "`"):
+			return code
+		case !strings.HasSuffix(page, ".md"):
+			return text
+		case text == page:
+			return "docs/" + page
+		}
+		return text + " (docs/" + page + ")"
+	})
+}
 
 // wrap writes text in lines of about width characters, each after indent.
 func wrap(w io.Writer, indent, text string, width int) {

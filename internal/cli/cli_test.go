@@ -27,11 +27,14 @@ func TestUsageWritesEachVariableWithItsMeaning(t *testing.T) {
 	Usage{Command: "p", About: "does p.", Env: []envvar.Var{
 		{Name: "P_ADDR", Default: "127.0.0.1:1", Help: "where it listens (see [Operations endpoints](#operations-endpoints)); `off`: nowhere"},
 		{Name: "P_LONG", Help: strings.Repeat("word ", 20) + "end"},
+		{Name: "P_FILE", Help: "a file ([declared-datasets.md](declared-datasets.md)), see [the modes](failure-modes.md#modes)"},
 	}}.Write(&out, nil)
 	assert.Equal(t, "Usage: p\n\ndoes p.\n\nEnvironment:\n"+
 		"  P_ADDR (default 127.0.0.1:1)\n"+
 		"    \twhere it listens (see Operations endpoints); off: nowhere\n"+
 		"  P_LONG (default unset)\n"+
 		"    \tword word word word word word word word word word word word word word word\n"+
-		"    \tword word word word word end\n", out.String())
+		"    \tword word word word word end\n"+
+		"  P_FILE (default unset)\n"+
+		"    \ta file (docs/declared-datasets.md), see the modes (docs/failure-modes.md)\n", out.String())
 }
