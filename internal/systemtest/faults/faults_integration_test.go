@@ -29,6 +29,7 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"github.com/segmentio/kafka-go"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/streampipe/streampipe/internal/dlq"
@@ -52,7 +53,14 @@ type pipeline struct {
 
 	stop    chan struct{} // ends watchStalls
 	stalled chan time.Duration
+	// stallBound is the longest stall settled accepts: the pipeline must move again
+	// within it once the fault is over (a liveness bound, far above what is measured).
+	stallBound time.Duration
 }
+
+// defaultStallBound bounds a fault's stall: the group's 10 s session timeout, a
+// rebalance, a broker or node back, with room for a loaded machine.
+const defaultStallBound = 90 * time.Second
 
 // watchStalls measures, from now until settled, the longest time the group's committed
 // offsets stood still while records waited: how long the fault stopped the pipeline.
@@ -92,7 +100,7 @@ func newPipeline(t *testing.T, env ...string) *pipeline {
 	t.Helper()
 	name := fmt.Sprintf("faults_%s_%d", strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())), rand.IntN(1e6))
 	p := &pipeline{name: name, topic: name, dlq: name + "_dlq", keyspace: "faults", table: name,
-		brokers: stacktest.KafkaBrokers(t)}
+		brokers: stacktest.KafkaBrokers(t), stallBound: defaultStallBound}
 	p.env = append(os.Environ(),
 		"TEMPORAL_TASK_QUEUE="+name, "TEMPORAL_SCHEDULE_ID="+name, "KAFKA_TOPIC="+name, "KAFKA_DLQ_TOPIC="+p.dlq,
 		"STREAMING_GROUP="+name, "CASSANDRA_KEYSPACE="+p.keyspace, "CASSANDRA_TABLE="+p.table,
@@ -229,7 +237,9 @@ func (p *pipeline) settled(t *testing.T, ids []string) {
 		return lag == 0
 	}, 3*time.Minute, time.Second, "the group's committed offsets never reached the topic's end (lag %d)", lag)
 	close(p.stop)
-	t.Logf("longest stall of the committed offsets with records waiting: %v", (<-p.stalled).Round(100*time.Millisecond))
+	stall := (<-p.stalled).Round(100 * time.Millisecond)
+	t.Logf("longest stall of the committed offsets with records waiting: %v", stall)
+	assert.LessOrEqual(t, stall, p.stallBound, "the pipeline stood still longer than the fault's bound")
 
 	rows := map[string]int{}
 	iter := p.session.Query("SELECT id FROM " + p.keyspace + "." + p.table).Iter()
@@ -406,6 +416,7 @@ func TestKafkaLeaderKilled(t *testing.T) {
 func TestTwoCassandraNodesDown(t *testing.T) {
 	stacktest.Needs(t, stacktest.NeedsTemporal, stacktest.NeedsKafka, stacktest.NeedsCassandra, stacktest.NeedsScript)
 	p := newPipeline(t)
+	p.stallBound = 20*time.Second + 2*time.Minute // down 20 s, then a node's restart (15–81 s measured)
 	p.underLoad(t, 80, 10*time.Second, func() {
 		node("cassandra-2").kill9(t)
 		node("cassandra-3").kill9(t)
