@@ -167,6 +167,8 @@ func TestEngineDeadLetterHoldsOnlyItsPartition(t *testing.T) {
 	stop := runKV(t, w, topic.source(), tbl, dead)
 	require.Eventually(t, func() bool { return topic.positions()[1] == 100 }, waitFor, tick, "partition 1 committed to its end")
 	require.Eventually(t, func() bool { return tbl.timesWritten(kvID(0, 99)) == 1 }, waitFor, tick, "partition 0's rows written")
+	require.Eventually(t, func() bool { return topic.positions()[0] == 10 }, waitFor, tick,
+		"partition 0 committed up to its record whose dead letter waits")
 	time.Sleep(50 * time.Millisecond) // room for a wrong commit to happen
 	assert.Equal(t, int64(10), topic.positions()[0], "partition 0 resumes at its record whose dead letter waits")
 
