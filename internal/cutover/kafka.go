@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -128,39 +127,28 @@ func checkIdle(ctx context.Context, c *kafka.Client, group string) error {
 	return nil
 }
 
-// coordinatorWait bounds how long describeGroup waits for the group's coordinator.
-// On a cluster where no consumer group was ever coordinated (one that only Spark
-// reads: its Kafka source assigns partitions itself), the first group request
-// creates __consumer_offsets, and the brokers answer "not coordinator" or "loading"
-// until its partitions are up, a few seconds.
-const coordinatorWait = 30 * time.Second
-
-// describeGroup describes group, waiting for its coordinator while Kafka says it is
-// not ready. A group Kafka does not know is an empty one.
+// describeGroup describes group, waiting (kafkasec.Settle) for its coordinator while
+// Kafka says it is not ready: on a cluster where no consumer group was ever
+// coordinated (one that only Spark reads: its Kafka source assigns partitions
+// itself), the first group request creates __consumer_offsets, and the brokers
+// answer "not coordinator" or "loading" until its partitions are up, a few seconds.
+// A group Kafka does not know is an empty one.
 func describeGroup(ctx context.Context, c *kafka.Client, group string) (kafka.DescribeGroupsResponseGroup, error) {
-	deadline := time.Now().Add(coordinatorWait)
-	for {
+	var g kafka.DescribeGroupsResponseGroup
+	_, err := kafkasec.Settle(ctx, func() error {
 		res, err := c.DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{group}})
 		if err == nil && len(res.Groups) != 1 {
 			err = fmt.Errorf("%d groups in the answer", len(res.Groups))
 		}
 		if err == nil {
-			err = res.Groups[0].Error
+			g, err = res.Groups[0], res.Groups[0].Error
 		}
-		switch {
-		case err == nil:
-			return res.Groups[0], nil
-		case errors.Is(err, kafka.GroupIdNotFound):
-			return kafka.DescribeGroupsResponseGroup{}, nil
-		case !kafkasec.Settling(err) || time.Now().After(deadline):
-			return kafka.DescribeGroupsResponseGroup{}, err
-		}
-		select {
-		case <-ctx.Done():
-			return kafka.DescribeGroupsResponseGroup{}, fmt.Errorf("%w (waiting for the group coordinator: %w)", ctx.Err(), err)
-		case <-time.After(250 * time.Millisecond):
-		}
+		return err
+	})
+	if errors.Is(err, kafka.GroupIdNotFound) {
+		return kafka.DescribeGroupsResponseGroup{}, nil
 	}
+	return g, err
 }
 
 // positions are the partitions of topic, ranges, with the group's offsets and the

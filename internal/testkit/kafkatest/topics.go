@@ -9,6 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/streampipe/streampipe/internal/dlq"
+	"github.com/streampipe/streampipe/internal/kafkasec"
 )
 
 // NewTopic creates the topic cfg describes through c (a ReplicationFactor of 0: one
@@ -49,7 +50,7 @@ func GroupOffsets(ctx context.Context, c *kafka.Client, topic, group string) (en
 // groupOffsets is GroupOffsets, with the answers of a Kafka in passage that it
 // waited out.
 func groupOffsets(ctx context.Context, c *kafka.Client, topic, group string) (end, committed map[int]int64, waited []error, err error) {
-	waited, err = settled(ctx, func() error {
+	waited, err = kafkasec.Settle(ctx, func() error {
 		end, committed, err = groupOffsetsOnce(ctx, c, topic, group)
 		return err
 	})
